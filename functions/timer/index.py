@@ -1,0 +1,6 @@
+"""FC handler for timer events: bytes and context in, decisions out (see dwtrigger.app)."""
+from dwtrigger.app import handle
+
+
+def handler(event, context):
+    return handle("timer", event, context)

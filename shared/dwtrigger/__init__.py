@@ -1,0 +1,1 @@
+"""dwtrigger: release DataWorks HTTP trigger nodes from OSS, MNS and timer events."""

@@ -1,0 +1,119 @@
+"""What the FC handlers call: one Runtime per instance (rules loaded once), one `invoke` per event.
+
+`invoke` parses the bytes, lets the relay decide, logs every decision, and raises TriggerFailed after all
+decisions of the event are made when any failed, so FC's async retries and the failure destination take over.
+"""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from datetime import datetime, timezone
+from typing import Callable, Dict, List, Mapping, Optional
+
+from . import events
+from .credentials import ClientCache, MissingCredentials, RoleKeys, read_keys
+from .dataworks import DataWorksError
+from .outcomes import FAILED, Decision, DecisionLog
+from .relay import Relay
+from .retry import Backoff, Deadline
+from .rules import Rule, RuleSet, load_rules
+
+TRUE = ("1", "true", "yes", "on")
+
+
+class TriggerFailed(Exception):
+    """Raised on purpose so FC retries the event and finally routes it to the failure destination."""
+
+    def __init__(self, decisions: List[Decision]):
+        self.decisions = decisions
+        failed = [d for d in decisions if d.outcome == FAILED]
+        parts = "; ".join(f"{d.rule} node {d.node}: {d.error_code}" for d in failed[:5])
+        super().__init__(f"{len(failed)} of {len(decisions)} decisions failed ({parts})")
+
+
+def rules_path(environ: Mapping[str, str] = os.environ) -> str:
+    if environ.get("DWTRIGGER_RULES"):
+        return environ["DWTRIGGER_RULES"]
+    return os.path.join(environ.get("FC_FUNC_CODE_PATH") or os.getcwd(), "rules.yaml")
+
+
+class Runtime:
+    def __init__(self, rules: RuleSet, *, environ: Mapping[str, str] = os.environ,
+                 log: Optional[DecisionLog] = None, dry_run: Optional[bool] = None,
+                 backoff: Optional[Backoff] = None, sleep: Callable[[float], None] = time.sleep,
+                 wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        self.rules, self.environ = rules, environ
+        self.log = log or DecisionLog()
+        self.dry_run = (environ.get("DWTRIGGER_DRY_RUN", "").lower() in TRUE) if dry_run is None else dry_run
+        self.wall_clock = wall_clock
+        self.clients = ClientCache(_adapter)
+        self._keys: Optional[RoleKeys] = None
+        self._context = None
+        self.relay = Relay(rules, self._port_for, dry_run=self.dry_run, backoff=backoff, sleep=sleep,
+                           scrub=self._scrub)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Runtime":
+        return cls(load_rules(rules_path(environ)), environ=environ)
+
+    def invoke(self, source: str, raw, context) -> Dict[str, list]:
+        received = self.wall_clock()
+        decisions = self._run(context, lambda deadline: self.relay.decide(
+            events.parse(source, raw, received, self.environ.get("DWTRIGGER_MNS_TOPIC") or None), deadline))
+        if any(d.outcome == FAILED for d in decisions):
+            raise TriggerFailed(decisions)
+        return {"outcomes": [d.record() for d in decisions]}
+
+    def release_by_hand(self, rule_name: str, captures: dict, node: Optional[int], context) -> List[Decision]:
+        """`dwtrigger trigger`: the same resolution, calls and log lines as an event, without an event."""
+        rule = self.rules.named(rule_name)
+        event = events.Event(rule.on, "manual", f"manual:{uuid.uuid4()}", self.wall_clock())
+        return self._run(context, lambda deadline: self.relay.release(rule, captures, event, deadline, node))
+
+    def _run(self, context, decide: Callable[[Deadline], List[Decision]]) -> List[Decision]:
+        started = time.monotonic()
+        self.log.bind(context)
+        self._context, self._keys = context, None     # keys are read again on every invocation
+        decisions = decide(Deadline.for_invocation(context, started))
+        self.log.write(decisions)
+        return decisions
+
+    def _port_for(self, rule: Rule):
+        try:
+            if self._keys is None:
+                self._keys = read_keys(self._context, self.environ)
+        except MissingCredentials as e:
+            raise DataWorksError("NoCredentials", str(e), retryable=False) from None
+        endpoint = self.environ.get("DWTRIGGER_ENDPOINT") or rule.endpoint or f"dataworks.{rule.region}.aliyuncs.com"
+        protocol = (self.environ.get("DWTRIGGER_PROTOCOL") or "https").lower()
+        sts = self.environ.get("DWTRIGGER_STS_ENDPOINT") or (f"sts.{rule.region}.aliyuncs.com" if rule.region else None)
+        return self.clients.get(self._keys, endpoint, protocol, rule.role_arn, sts)
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._keys.secrets() if self._keys else ():
+            text = text.replace(secret, "***")
+        return text
+
+
+def _adapter(endpoint: str, protocol: str, credential):
+    from .dataworks.v20200518 import DataWorks20200518   # the SDK import is the bulk of a cold start
+
+    return DataWorks20200518(endpoint, protocol, credential)
+
+
+_runtime: Optional[Runtime] = None
+
+
+def use_runtime(runtime: Optional[Runtime]) -> None:
+    """Let a local driver (demo, tests) choose the runtime the real handlers use; None reloads from the env."""
+    global _runtime
+    _runtime = runtime
+
+
+def handle(source: str, event, context) -> Dict[str, list]:
+    """The body of every FC handler. A broken rules file raises here on every call: refuse, never guess."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime.from_environment()
+    return _runtime.invoke(source, event, context)

@@ -1,0 +1,80 @@
+"""The function's role credentials, read on every invocation, and the SDK clients built from them.
+
+FC rotates the role's STS credentials; python3.10 hands them over in `context.credentials`, python3.12 only in
+the environment. alibabacloud-credentials reads the environment once at import time and tea-openapi 0.4.x has
+no implicit chain, so we read them ourselves per invocation and pass an explicit credential client. SDK clients
+are cached per (endpoint, protocol, role) and thrown away when the keys change.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Mapping, Optional, Tuple
+
+ENV_ID, ENV_SECRET, ENV_TOKEN = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+                                 "ALIBABA_CLOUD_SECURITY_TOKEN")
+
+
+@dataclass(frozen=True)
+class RoleKeys:
+    access_key_id: str = field(repr=False)
+    access_key_secret: str = field(repr=False)
+    security_token: Optional[str] = field(default=None, repr=False)
+
+    def secrets(self) -> Tuple[str, ...]:
+        """Every value that must never be written anywhere (used to scrub error text)."""
+        return tuple(v for v in (self.access_key_id, self.access_key_secret, self.security_token) if v)
+
+
+class MissingCredentials(RuntimeError):
+    pass
+
+
+def read_keys(context, environ: Mapping[str, str] = os.environ) -> RoleKeys:
+    creds = getattr(context, "credentials", None)
+    if creds is not None and getattr(creds, "access_key_id", None):
+        return RoleKeys(creds.access_key_id, creds.access_key_secret, getattr(creds, "security_token", None) or None)
+    if environ.get(ENV_ID) and environ.get(ENV_SECRET):
+        return RoleKeys(environ[ENV_ID], environ[ENV_SECRET], environ.get(ENV_TOKEN) or None)
+    raise MissingCredentials("no credentials: give the function a role (FC sets ALIBABA_CLOUD_ACCESS_KEY_ID, "
+                             "ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN)")
+
+
+def credential_client(keys: RoleKeys, role_arn: Optional[str] = None, sts_endpoint: Optional[str] = None,
+                      session_name: str = "dwtrigger"):
+    """An alibabacloud-credentials client: the role's STS keys, or an assumed role on top of them."""
+    from alibabacloud_credentials.client import Client
+    from alibabacloud_credentials.models import Config
+
+    # The package logs refresh failures with tracebacks on its own handler; the decision line reports them.
+    logging.getLogger("credentials").setLevel(logging.CRITICAL)
+
+    kind = "sts" if keys.security_token else "access_key"
+    if role_arn:
+        return Client(Config(type="ram_role_arn", access_key_id=keys.access_key_id,
+                             access_key_secret=keys.access_key_secret, security_token=keys.security_token,
+                             role_arn=role_arn, role_session_name=session_name, sts_endpoint=sts_endpoint))
+    return Client(Config(type=kind, access_key_id=keys.access_key_id, access_key_secret=keys.access_key_secret,
+                         security_token=keys.security_token))
+
+
+class ClientCache:
+    """One adapter per (endpoint, protocol, role_arn), reused across invocations while the keys stay the same."""
+
+    def __init__(self, build: Callable[[str, str, object], object]):
+        self._build = build
+        self._keys: Optional[RoleKeys] = None
+        self._clients: Dict[Tuple[str, str, Optional[str]], object] = {}
+        self._credentials: Dict[Optional[str], object] = {}
+
+    def get(self, keys: RoleKeys, endpoint: str, protocol: str, role_arn: Optional[str],
+            sts_endpoint: Optional[str]):
+        if keys != self._keys:
+            self._keys, self._clients, self._credentials = keys, {}, {}
+        slot = (endpoint, protocol, role_arn)
+        if slot not in self._clients:
+            if role_arn not in self._credentials:
+                self._credentials[role_arn] = credential_client(keys, role_arn, sts_endpoint)
+            self._clients[slot] = self._build(endpoint, protocol, self._credentials[role_arn])
+        return self._clients[slot]

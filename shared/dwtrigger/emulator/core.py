@@ -1,0 +1,103 @@
+"""The Emulator object: one seeded DataWorks world served over HTTP, plus the knobs tests turn."""
+
+import threading
+from pathlib import Path
+from typing import List, Optional
+
+from .clock import Clock
+from .faults import Faults
+from .gateway import Gateway
+from .seed import load_seed, parse_date
+from .server import make_server
+from .signature import Keys
+from .world import World
+
+DEFAULT_SEED = Path(__file__).with_name("default_seed.yaml")
+
+
+class Emulator:
+    """A local DataWorks OpenAPI (2020-05-18) + STS AssumeRole server for the real SDK.
+
+    Point the SDK at it with ``Config(endpoint=emu.endpoint, protocol='http', credential=...)`` and
+    ``alibabacloud_credentials`` with ``sts_endpoint=emu.sts_endpoint`` (``http://host:port``). `seed` is a dict or a YAML/JSON file (see seed.py).
+    """
+
+    def __init__(self, seed=DEFAULT_SEED, port: int = 0, host: str = "127.0.0.1"):
+        self._seed = load_seed(seed)
+        self._address = (host, port)
+        self.clock = Clock(self._seed.now)
+        self._world = World(self._seed.workspaces, self.clock)
+        self._faults = Faults(self._seed.faults)
+        self.gateway = Gateway(self._world, Keys(self._seed.keys), self._faults, self._seed.roles, self.clock)
+        self._server = None
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> "Emulator":
+        """Bind and serve in a daemon thread."""
+        self._server = make_server(self, *self._address)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"dwtrigger-emulator-{self.endpoint}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+            self._server = self._thread = None
+
+    def serve_forever(self) -> None:
+        """Bind and serve in the calling thread until interrupted (for a CLI)."""
+        self._server = make_server(self, *self._address)
+        try:
+            self._server.serve_forever()
+        finally:
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def endpoint(self) -> str:
+        """host:port, the SDK Config's `endpoint`."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not serving")
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.endpoint}"
+
+    @property
+    def sts_endpoint(self) -> str:
+        """The credentials package's `sts_endpoint` that reaches this server: the scheme is required (see sts.py)."""
+        return self.url
+
+    @property
+    def calls(self) -> List[dict]:
+        """One dict per API request received (rejected ones too); never secrets, signatures or tokens."""
+        return self.gateway.calls
+
+    def instances(self, workspace: Optional[int] = None, node: Optional[int] = None) -> List[dict]:
+        return self._world.dump(workspace, node)
+
+    def set_faults(self, **config) -> None:
+        """Replace the fault config (keys in faults.py); no arguments clears it."""
+        self._faults.configure(config)
+
+    def finish_parents(self, workspace: int, node: int, bizdate) -> None:
+        self._world.finish_parents(int(workspace), int(node), parse_date(bizdate))
+
+    def reset(self) -> None:
+        """Back to the seed: clock, triggers, parents, faults; calls cleared. Issued STS keys and seen nonces stay,
+        as they would in the cloud."""
+        self._world.reset()
+        self.clock.reset()
+        self._faults.configure(self._seed.faults)
+        self.gateway.clear_calls()

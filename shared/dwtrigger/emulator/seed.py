@@ -1,0 +1,171 @@
+"""Load and validate the emulator's seed (YAML or JSON): fail at load time on typos, not mid-test.
+
+Format (optional keys except the ids and deployed)::
+
+    now: "2026-03-12T10:00:00+08:00"   # fixed emulator clock start; omitted: real time
+    keys: [{access_key_id, access_key_secret, security_token}]   # security_token makes it an STS key
+    roles: ["acs:ram::1234567890:role/dwtrigger-cross"]           # roles AssumeRole grants
+    workspaces:
+      - id: 10001
+        timezone: Asia/Shanghai        # scheduling zone (default Asia/Shanghai)
+        nodes:
+          - id: 700001234567
+            name: orders_trigger
+            deployed: 2026-01-01       # first cycle date is deployed + 1
+            at: "00:30"                # daily (default "00:00"); or hourly: true; or times: ["00:00", "12:00"]
+            frozen: false
+            parents_done: true         # false: NOT_RUN until Emulator.finish_parents
+            env: PROD                  # or DEV
+            instances:                 # DAILY entries override status; other dag_types add instances
+              - {bizdate: 2026-03-10, cycle: "00:30", status: SUCCESS, dag_type: DAILY}
+    faults: {}                         # initial fault config (see faults.py)
+
+Times must be quoted: unquoted YAML 1.1 reads 12:00 as the base-60 integer 720, which is accepted and read back.
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Dict, Optional, Tuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from .clock import parse_iso
+from .signature import Key
+from .sts import ROLE_ARN
+
+STATUSES = frozenset({"NOT_RUN", "WAIT_TIME", "WAIT_RESOURCE", "RUNNING", "CHECKING", "CHECKING_CONDITION",
+                      "FAILURE", "SUCCESS", "WAIT_TRIGGER"})
+DAG_TYPES = frozenset({"DAILY", "MANUAL", "SMOKE_TEST", "SUPPLY_DATA", "BUSINESS_PROCESS_DAG"})
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """A seeded instance entry; cycle None means every scheduled time of that business date."""
+    bizdate: date
+    cycle: Optional[time]
+    dag_type: str
+    status: Optional[str]
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    id: int
+    name: str
+    deployed: date
+    times: Tuple[time, ...]
+    frozen: bool
+    parents_done: bool
+    env: str
+    instances: Tuple[InstanceSpec, ...]
+
+
+@dataclass(frozen=True)
+class WorkspaceSpec:
+    id: int
+    zone: ZoneInfo
+    nodes: Dict[int, NodeSpec]
+
+
+@dataclass(frozen=True)
+class Seed:
+    now: Optional[datetime]
+    keys: Tuple[Key, ...]
+    roles: Tuple[str, ...]
+    workspaces: Dict[int, WorkspaceSpec]
+    faults: dict
+
+
+def load_seed(source) -> Seed:
+    """A Seed from a dict or from the path of a YAML/JSON file."""
+    if not isinstance(source, dict):
+        text = Path(source).read_text(encoding="utf-8")
+        source = json.loads(text) if str(source).endswith(".json") else yaml.safe_load(text)
+    raw = _fields(source or {}, "seed", optional=("now", "keys", "roles", "workspaces", "faults"))
+    workspaces = [_workspace(w) for w in raw.get("workspaces") or ()]
+    return Seed(
+        now=parse_iso(raw["now"]) if raw.get("now") else None,
+        keys=tuple(_key(k) for k in raw.get("keys") or ()),
+        roles=tuple(_role(r) for r in raw.get("roles") or ()),
+        workspaces={w.id: w for w in workspaces},
+        faults=dict(raw.get("faults") or {}),
+    )
+
+
+def parse_date(value) -> date:
+    if isinstance(value, datetime):
+        raise ValueError(f"expected a date, got the datetime {value!r}")
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _fields(raw, where: str, required=(), optional=()) -> dict:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: expected a mapping, got {raw!r}")
+    unknown = set(raw) - set(required) - set(optional)
+    missing = [k for k in required if k not in raw]
+    if unknown or missing:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)}, missing keys {missing}")
+    return raw
+
+
+def _key(raw) -> Key:
+    raw = _fields(raw, "keys[]", required=("access_key_id", "access_key_secret"), optional=("security_token",))
+    return Key(str(raw["access_key_id"]), str(raw["access_key_secret"]), raw.get("security_token") or None)
+
+
+def _role(raw) -> str:
+    if not ROLE_ARN.fullmatch(str(raw)):
+        raise ValueError(f"roles: {raw!r} is not acs:ram::<account>:role/<name>")
+    return str(raw)
+
+
+def _workspace(raw) -> WorkspaceSpec:
+    raw = _fields(raw, "workspaces[]", required=("id",), optional=("timezone", "nodes"))
+    nodes = [_node(n, f"workspace {raw['id']}") for n in raw.get("nodes") or ()]
+    try:
+        zone = ZoneInfo(raw.get("timezone") or "Asia/Shanghai")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"workspace {raw['id']}: unknown timezone {raw.get('timezone')!r}") from None
+    return WorkspaceSpec(int(raw["id"]), zone, {n.id: n for n in nodes})
+
+
+def _node(raw, where: str) -> NodeSpec:
+    raw = _fields(raw, f"{where} nodes[]", required=("id", "deployed"),
+                  optional=("name", "at", "hourly", "times", "frozen", "parents_done", "env", "instances"))
+    where = f"{where} node {raw['id']}"
+    if sum(k in raw for k in ("at", "hourly", "times")) > 1:
+        raise ValueError(f"{where}: give only one of at, hourly, times")
+    if raw.get("hourly"):
+        times = tuple(time(h) for h in range(24))
+    else:
+        times = tuple(sorted({_time(t) for t in raw.get("times") or [raw.get("at", "00:00")]}))
+    env = str(raw.get("env", "PROD"))
+    if env not in ("PROD", "DEV"):
+        raise ValueError(f"{where}: env must be PROD or DEV")
+    deployed = parse_date(raw["deployed"])
+    instances = tuple(_instance(i, where, times) for i in raw.get("instances") or ())
+    if any(i.dag_type == "DAILY" and i.bizdate < deployed for i in instances):
+        raise ValueError(f"{where}: DAILY instances start at the deployment date {deployed}")
+    return NodeSpec(int(raw["id"]), str(raw.get("name", f"node_{raw['id']}")), deployed, times,
+                    bool(raw.get("frozen", False)), bool(raw.get("parents_done", True)), env, instances)
+
+
+def _instance(raw, where: str, times) -> InstanceSpec:
+    raw = _fields(raw, f"{where} instances[]", required=("bizdate",), optional=("cycle", "status", "dag_type"))
+    cycle = _time(raw["cycle"]) if "cycle" in raw else None
+    if cycle is not None and cycle not in times:
+        raise ValueError(f"{where}: cycle {cycle:%H:%M} is not a scheduled time of the node")
+    status, dag_type = raw.get("status"), str(raw.get("dag_type", "DAILY"))
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"{where}: unknown status {status!r}")
+    if dag_type not in DAG_TYPES:
+        raise ValueError(f"{where}: unknown dag_type {dag_type!r}")
+    return InstanceSpec(parse_date(raw["bizdate"]), cycle, dag_type, status)
+
+
+def _time(value) -> time:
+    if isinstance(value, int):  # PyYAML's base-60 reading of an unquoted HH:MM
+        return time(value // 60, value % 60)
+    return time.fromisoformat(str(value))

@@ -1,0 +1,93 @@
+"""HTTP glue: API requests go to the gateway; /_admin/ routes read and steer the emulator (loopback only, no auth).
+
+Admin routes (JSON in and out): GET /_admin/calls, GET /_admin/instances?workspace=&node=,
+POST /_admin/faults (the set_faults keys), POST /_admin/clock ({"now": iso} or {"advance": seconds}),
+POST /_admin/parents ({"workspace", "node", "bizdate"}), POST /_admin/reset.
+HTTP/1.0, one request per connection: a stopped emulator leaves no kept-alive connection answering.
+"""
+
+import ipaddress
+import json
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from .gateway import Reply, Request
+
+ADMIN = "/_admin/"
+
+
+def _clock(emu, data: dict) -> dict:
+    if "now" in data:
+        emu.clock.set(data["now"])
+    if "advance" in data:
+        emu.clock.advance(float(data["advance"]))
+    return {"now": emu.clock.now().isoformat()}
+
+
+def _optional_int(value):
+    return None if value in (None, "") else int(value)
+
+
+ROUTES = {
+    ("GET", "calls"): lambda emu, query, data: emu.calls,
+    ("GET", "instances"): lambda emu, query, data: emu.instances(_optional_int(query.get("workspace")),
+                                                                  _optional_int(query.get("node"))),
+    ("POST", "faults"): lambda emu, query, data: emu.set_faults(**data),
+    ("POST", "clock"): lambda emu, query, data: _clock(emu, data),
+    ("POST", "parents"): lambda emu, query, data: emu.finish_parents(int(data["workspace"]), int(data["node"]),
+                                                                      data["bizdate"]),
+    ("POST", "reset"): lambda emu, query, data: emu.reset(),
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "dwtrigger-emulator"
+
+    def _serve(self) -> None:
+        url = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if url.path.startswith(ADMIN):
+            reply = self._admin(url.path[len(ADMIN):], url.query, body)
+        else:
+            reply = self.server.emulator.gateway.handle(Request(self.command, url.path, url.query, self.headers, body))
+        if reply is None:  # injected drop: close without a status line
+            self.close_connection = True
+            return
+        try:
+            self.send_response(reply.status)
+            for name, value in {"Content-Type": reply.content_type, "Content-Length": str(len(reply.body)),
+                                **reply.headers}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(reply.body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up first (e.g. injected latency)
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+    def _admin(self, route: str, query: str, body: bytes) -> Reply:
+        if not ipaddress.ip_address(self.client_address[0]).is_loopback:
+            return _json(403, {"error": "admin routes are loopback only"})
+        handler = ROUTES.get((self.command, route))
+        if handler is None:
+            return _json(404, {"error": f"no admin route {self.command} {ADMIN}{route}"})
+        try:
+            data = json.loads(body or b"{}")
+            result = handler(self.server.emulator, dict(parse_qsl(query)), data)
+        except (ValueError, KeyError, TypeError) as e:
+            return _json(400, {"error": f"{type(e).__name__}: {e}"})
+        return _json(200, {"ok": True} if result is None else result)
+
+    def log_message(self, format, *args) -> None:
+        """Silent: every API request is recorded in Emulator.calls instead."""
+
+
+def _json(status: int, body) -> Reply:
+    return Reply(status, json.dumps(body).encode())
+
+
+def make_server(emulator, host: str, port: int) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer((host, port), _Handler)
+    server.daemon_threads = True
+    server.emulator = emulator
+    return server

@@ -1,0 +1,58 @@
+"""Does a rule take an event? Returns the captures, or why not (the same answer feeds `dwtrigger explain`)."""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Optional, Tuple
+
+from .events import Event
+from .rules import Rule
+
+NOT_JSON = object()   # a message body that is not JSON matches only rules without `message`
+
+
+def body_document(event: Event) -> Any:
+    """The message body parsed once per event (bodies are size-bounded by the parser)."""
+    try:
+        return json.loads(event.body) if event.body is not None else NOT_JSON
+    except (ValueError, RecursionError):
+        return NOT_JSON
+
+
+def match(rule: Rule, event: Event, document: Any = NOT_JSON) -> Tuple[Optional[Dict[str, Any]], str]:
+    if rule.on != event.source:
+        return None, f"rule is for {rule.on} events"
+    return {"oss": _oss, "mns": _mns, "timer": _timer}[rule.on](rule, event, document)
+
+
+def _oss(rule: Rule, event: Event, _doc: Any):
+    if event.bucket not in rule.buckets:
+        return None, f"bucket {event.bucket!r} is not {', '.join(rule.buckets)}"
+    name = event.event_name or ""
+    family = name.split(":")[0]
+    if not any(allowed == name or allowed == f"{family}:*" for allowed in rule.events):
+        return None, f"event {name!r} is not one of {', '.join(rule.events)}"
+    captures = rule.key.match(event.key or "")
+    if captures is None:
+        return None, f"key {event.key!r} does not match {rule.key.source!r}"
+    return captures, "matched"
+
+
+def _mns(rule: Rule, event: Event, document: Any):
+    if rule.topic and event.topic != rule.topic:
+        return None, f"topic {event.topic!r} is not {rule.topic!r}" if event.topic else "not a topic message"
+    if rule.queue and event.queue != rule.queue:
+        return None, f"queue {event.queue!r} is not {rule.queue!r}" if event.queue else "not a queue message"
+    if rule.attributes and not rule.attributes.matches(dict(event.attributes)):
+        return None, "message attributes do not match `attributes`"
+    if rule.message:
+        if document is NOT_JSON:
+            return None, "message body is not JSON, and the rule has a `message` pattern"
+        if not rule.message.matches(document):
+            return None, "message body does not match `message`"
+    return {}, "matched"
+
+
+def _timer(rule: Rule, event: Event, _doc: Any):
+    if event.timer != rule.timer:
+        return None, f"timer {event.timer!r} is not {rule.timer!r}"
+    return {}, "matched"

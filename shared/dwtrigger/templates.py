@@ -1,0 +1,240 @@
+"""Object-key templates: `exports/dt={bizdate:%Y-%m-%d}/_SUCCESS` compiled to a whole-key matcher.
+
+Users never write regular expressions, and matching is a dynamic program over (token, key position):
+O(tokens x len(key)) time whatever the template or key, so a hostile key cannot make a rule slow.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+# strptime directive -> (date attribute, digits). Fixed widths make a date capture a fixed-length token.
+_DIRECTIVES = {"Y": ("year", 4), "m": ("month", 2), "d": ("day", 2),
+               "H": ("hour", 2), "M": ("minute", 2), "S": ("second", 2)}
+_NEEDS = {"bizdate": "Ymd", "cycle": "YmdH"}
+_DIGITS = frozenset("0123456789")  # not str.isdigit(): that accepts non-ASCII digits, which int() would parse
+_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_NAME_CHARS = _NAME_START | _DIGITS
+
+
+class TemplateError(ValueError):
+    """A template that cannot be compiled or filled; the message says what and at which offset."""
+
+
+class _Var:
+    """`*` (width 0+, one segment), `**` (0+, crosses '/') or `{name}` (1+, one segment)."""
+    __slots__ = ("name", "width", "crosses")
+
+    def __init__(self, name, width, crosses):
+        self.name, self.width, self.crosses = name, width, crosses  # width: the least it consumes
+
+
+class _Date:
+    """`{bizdate:FMT}` / `{cycle:FMT}`: fixed width; `mask` holds the literal characters, None for digits."""
+    __slots__ = ("name", "mask", "fields", "width")
+
+    def __init__(self, name, mask, fields):
+        self.name, self.mask, self.fields = name, mask, fields  # fields: (attribute, start, end)
+        self.width = len(mask)
+
+    def read(self, key, i):
+        """The date/datetime written at key[i:], or None if the text there is not a real one."""
+        text = key[i:i + self.width]
+        if any(c not in _DIGITS if m is None else c != m for m, c in zip(self.mask, text)):
+            return None
+        parts = {attr: int(text[a:b]) for attr, a, b in self.fields}
+        try:
+            return date(**parts) if self.name == "bizdate" else datetime(**parts)
+        except ValueError:  # month 13, Feb 30, hour 24...
+            return None
+
+    def write(self, value):
+        out = list(self.mask)
+        for attr, a, b in self.fields:
+            out[a:b] = f"{getattr(value, attr):0{b - a}d}"
+        return "".join(out)
+
+
+def compile_template(source: str) -> Template:
+    """Parse and check a template once, so matching never meets a malformed one."""
+    return Template(source)
+
+
+class Template:
+    """A compiled key template (immutable). `match` a whole key; `fill` is its inverse."""
+    __slots__ = ("source", "names", "_tokens", "_prefix", "_suffix", "_min_len")
+
+    def __init__(self, source: str):
+        tokens = _parse(source)
+        init = object.__setattr__
+        init(self, "source", source)
+        init(self, "names", tuple(t.name for t in tokens if not isinstance(t, str) and t.name))
+        init(self, "_tokens", tokens)
+        init(self, "_prefix", tokens[0] if isinstance(tokens[0], str) else "")
+        init(self, "_suffix", tokens[-1] if isinstance(tokens[-1], str) else "")
+        init(self, "_min_len", sum(len(t) if isinstance(t, str) else t.width for t in tokens))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Template is immutable")
+
+    def __repr__(self):
+        return f"compile_template({self.source!r})"
+
+    def match(self, key: str) -> dict | None:
+        """Captures of `key` if the whole key matches, else None; ties go greedily left to right."""
+        if len(key) < self._min_len or not key.startswith(self._prefix) or not key.endswith(self._suffix):
+            return None
+        ok = self._table(key)
+        if not ok[0][0]:
+            return None
+        captures, i = {}, 0
+        for t, tok in enumerate(self._tokens):
+            rest = ok[t + 1]
+            if isinstance(tok, str):
+                i += len(tok)
+            elif isinstance(tok, _Date):
+                captures[tok.name] = tok.read(key, i)
+                i += tok.width
+            else:  # the longest run after which the rest still matches: what a greedy regex would pick
+                j = len(key) if tok.crosses else _segment_end(key, i)
+                while not rest[j]:
+                    j -= 1
+                if tok.name:
+                    captures[tok.name] = key[i:j]
+                i = j
+        return captures
+
+    def _table(self, key):
+        """ok[t][i] is True iff tokens[t:] match key[i:] exactly; built backwards, one row per token."""
+        n = len(key)
+        rest = [False] * n + [True]
+        ok = [rest]
+        for tok in reversed(self._tokens):
+            row = [False] * (n + 1)
+            if isinstance(tok, _Var):
+                empty, crosses = tok.width == 0, tok.crosses
+                row[n] = empty and rest[n]
+                for i in range(n - 1, -1, -1):
+                    row[i] = (empty and rest[i]) or ((crosses or key[i] != "/") and (rest[i + 1] or row[i + 1]))
+            else:
+                width = len(tok) if isinstance(tok, str) else tok.width
+                for i in range(n - width + 1):
+                    row[i] = rest[i + width] and (
+                        key.startswith(tok, i) if isinstance(tok, str) else tok.read(key, i) is not None)
+            ok.append(row)
+            rest = row
+        ok.reverse()
+        return ok
+
+    def fill(self, values: dict) -> str:
+        """The key this template names for `values` (e.g. a `require`d sibling object's key)."""
+        out = []
+        for tok in self._tokens:
+            if isinstance(tok, str):
+                out.append(tok)
+                continue
+            if not tok.name:
+                raise TemplateError(f"cannot fill {self.source!r}: it has a wildcard ('*' or '**')")
+            if tok.name not in values:
+                raise TemplateError(f"cannot fill {self.source!r}: no value for {{{tok.name}}}")
+            value = values[tok.name]
+            if isinstance(tok, _Date):
+                if not isinstance(value, datetime if tok.name == "cycle" else date):
+                    raise TemplateError(f"cannot fill {{{tok.name}}}: expected a "
+                                        f"{'datetime' if tok.name == 'cycle' else 'date'}, got {value!r}")
+                out.append(tok.write(value))
+            elif not isinstance(value, str) or not value or "/" in value:
+                raise TemplateError(f"cannot fill {{{tok.name}}}: expected a non-empty string without '/', "
+                                    f"got {value!r}")
+            else:
+                out.append(value)
+        return "".join(out)
+
+
+def _segment_end(key, i):
+    j = key.find("/", i)
+    return len(key) if j < 0 else j
+
+
+def _parse(source):
+    """Tokens: literal strings (adjacent ones merged), _Var and _Date."""
+    if not source:
+        raise TemplateError("empty template")
+    tokens, literal, names, i = [], [], set(), 0
+
+    def add(token):
+        if literal:
+            tokens.append("".join(literal))
+            literal.clear()
+        tokens.append(token)
+
+    while i < len(source):
+        c = source[i]
+        if source.startswith("{{", i) or source.startswith("}}", i):
+            literal.append(c)
+            i += 2
+        elif c == "}":
+            raise TemplateError(f"unmatched '}}' at offset {i} (write '}}}}' for a literal brace)")
+        elif c == "*":
+            run = len(source) - i - len(source[i:].lstrip("*"))
+            if run > 2:
+                raise TemplateError(f"'{'*' * run}' at offset {i}: use '*' (within a segment) or '**' (across)")
+            add(_Var(None, 0, run == 2))
+            i += run
+        elif c == "{":
+            end = source.find("}", i)
+            if end < 0:
+                raise TemplateError(f"unclosed '{{' at offset {i} (write '{{{{' for a literal brace)")
+            token = _capture(source[i + 1:end], i)
+            if token.name in names:
+                raise TemplateError(f"duplicate capture {{{token.name}}} at offset {i}")
+            names.add(token.name)
+            if {"bizdate", "cycle"} <= names:
+                raise TemplateError(f"both {{bizdate}} and {{cycle}} in one template (offset {i}): use one")
+            add(token)
+            i = end + 1
+        else:
+            literal.append(c)
+            i += 1
+    if literal:
+        tokens.append("".join(literal))
+    return tuple(tokens)
+
+
+def _capture(body, at):
+    """`{name}` or `{bizdate:FMT}` / `{cycle:FMT}`; `at` is the offset of the '{' for error messages."""
+    name, colon, fmt = body.partition(":")
+    if not name or name[0] not in _NAME_START or not set(name) <= _NAME_CHARS:
+        raise TemplateError(f"bad capture name {name!r} at offset {at}: use letters, digits and '_', "
+                            "not starting with a digit")
+    if not colon:
+        if name in _NEEDS:
+            raise TemplateError(f"{{{name}}} at offset {at} needs a format, e.g. "
+                                f"{{{name}:%Y%m%d{'%H' if name == 'cycle' else ''}}}")
+        return _Var(name, 1, False)
+    if name not in _NEEDS:
+        raise TemplateError(f"{{{name}:...}} at offset {at}: only bizdate and cycle take a format")
+    mask, fields, seen, k = [], [], "", 0
+    while k < len(fmt):
+        if fmt[k] != "%":
+            mask.append(fmt[k])
+            k += 1
+            continue
+        d = fmt[k + 1:k + 2]
+        where = at + len(name) + 2 + k
+        if d == "%":
+            mask.append("%")
+        elif d not in _DIRECTIVES or (name == "bizdate" and d in "HMS"):
+            allowed = "%Y %m %d" if name == "bizdate" else "%Y %m %d %H %M %S"
+            raise TemplateError(f"bad directive '%{d}' at offset {where}: {{{name}}} allows {allowed} and %%")
+        elif d in seen:
+            raise TemplateError(f"repeated directive '%{d}' at offset {where}")
+        else:
+            attr, width = _DIRECTIVES[d]
+            fields.append((attr, len(mask), len(mask) + width))
+            mask.extend([None] * width)
+            seen += d
+        k += 2
+    missing = [f"%{d}" for d in _NEEDS[name] if d not in seen]
+    if missing:
+        raise TemplateError(f"{{{name}:{fmt}}} at offset {at} is missing {' '.join(missing)}")
+    return _Date(name, tuple(mask), tuple(fields))

@@ -1,0 +1,133 @@
+"""The operator's commands, run as a user runs them (click's runner, and a real subprocess for the demo)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import EVENTS, ROLE_KEY, ROOT, sample
+from dwtrigger.cli import main
+
+RULES = str(ROOT / "rules.yaml")
+
+
+def run(*args, env=None, input=None):
+    result = CliRunner().invoke(main, list(args), env=env, input=input)
+    return result
+
+
+@pytest.fixture
+def emulator_env(emulator):
+    return {"DWTRIGGER_ENDPOINT": emulator.endpoint, "DWTRIGGER_PROTOCOL": "http",
+            "POWERTOOLS_SERVICE_NAME": "dwtrigger-cli-test", **ROLE_KEY}
+
+
+def test_validate_accepts_the_example_rules():
+    result = run("validate", RULES)
+    assert result.exit_code == 0 and "7 rules OK" in result.output
+
+
+def test_validate_lists_every_problem_with_file_line_rule_and_field(tmp_path):
+    broken = tmp_path / "rules.yaml"
+    broken.write_text((ROOT / "rules.yaml").read_text()
+                      .replace("timezone: Europe/Berlin", "timezone: Europe/Atlantis")
+                      .replace("node: 700001235000}", "node: 700001235000, nod: 1}"))
+    result = run("validate", str(broken))
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"{broken}:40: rule 'finance-close' field 'timezone': unknown time zone 'Europe/Atlantis' "
+        "(use an IANA name, e.g. Asia/Shanghai)",
+        f"{broken}:72: rule 'nightly' field 'trigger[0].nod': unknown key",
+    ]
+    assert "Traceback" not in result.output
+
+
+def test_explain_shows_match_captures_times_and_calls():
+    result = run("explain", str(EVENTS / "oss/native-put-orders.json"), "--rules", RULES)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "MATCH orders-daily" in out and "capture bizdate = 2026-03-10" in out
+    assert "BizDate 2026-03-10 = 1773072000000" in out
+    assert "CycleTime 2026-03-11T00:30:00+08:00 = 1773160200000" in out
+    assert "action=ListInstances ProjectId=10001 ProjectEnv=PROD NodeId=700001234567 Bizdate=2026-03-10 00:00:00" in out
+
+
+def test_explain_names_the_nearest_misses_and_speaks_json():
+    result = run("explain", str(EVENTS / "oss/native-unmatched.json"), "--rules", RULES)
+    assert "ignored: no rule matched" in result.output
+    assert "miss  orders-daily: key 'tmp/scratch/notes.txt' does not match" in result.output
+    data = json.loads(run("explain", str(EVENTS / "mns/topic-json-finance.json"), "--rules", RULES,
+                          "--json").output)
+    [finance] = [r for r in data[0]["rules"] if r["matched"]]
+    assert finance["rule"] == "finance-close" and finance["targets"][0]["biz_date_ms"] == 1773097200000
+
+
+def test_replay_takes_failure_destination_records_and_summarises(tmp_path, emulator_env, emulator):
+    record = {"timestamp": 1773190000000, "requestContext": {"requestId": "r-1", "functionArn": "acs:fc:x",
+              "condition": "UnhandledInvocationError", "approximateInvokeCount": 4},
+              "requestPayload": sample("oss/native-put-orders.json").decode(),
+              "responseContext": {"statusCode": 200, "functionError": "UnhandledInvocationError"},
+              "responsePayload": "{}"}
+    dlq = tmp_path / "dlq.ndjson"
+    dlq.write_text(json.dumps(record) + "\n" + json.dumps({**record, "requestPayload":
+                                                             sample("timer/nightly.json").decode()}) + "\n")
+    result = run("replay", str(dlq), "--rules", RULES, env=emulator_env)
+    assert result.exit_code == 0, result.output
+    assert "triggered          2" in result.stderr
+    assert sorted(c["params"]["NodeId"] for c in emulator.calls if c["action"] == "RunTriggerNode") == \
+        ["700001234567", "700001235000"]
+
+
+def test_replay_dry_run_sends_nothing_and_reads_stdin(emulator_env, emulator):
+    result = run("replay", "-", "--rules", RULES, "--dry-run", env=emulator_env,
+                 input=sample("oss/eventbridge-list.json"))
+    assert result.exit_code == 0 and "dry_run            2" in result.stderr
+    assert emulator.calls == []
+
+
+def test_replay_exits_non_zero_when_anything_failed(emulator_env, emulator):
+    emulator.set_faults(forbidden_rate=1.0)
+    result = run("replay", str(EVENTS / "timer/nightly.json"), "--rules", RULES, env=emulator_env)
+    assert result.exit_code == 1 and "failed             1" in result.stderr
+
+
+def test_trigger_by_hand_uses_the_same_resolution(emulator_env, emulator):
+    result = run("trigger", "--rule", "orders-daily", "--bizdate", "2026-03-10", "--rules", RULES, env=emulator_env)
+    assert result.exit_code == 0, result.output
+    assert "triggered: orders-daily node 700001234567 bizdate 2026-03-10 cycle 2026-03-11T00:30:00+08:00" in result.output
+    [call] = [c for c in emulator.calls if c["action"] == "RunTriggerNode"]
+    assert call["params"] == {"AppId": "10001", "NodeId": "700001234567", "CycleTime": "1773160200000",
+                              "BizDate": "1773072000000"}
+
+
+def test_trigger_an_hourly_instance_by_its_cycle(emulator_env, emulator):
+    result = run("trigger", "--rule", "clicks-hourly", "--bizdate", "2026-03-10", "--cycle", "2026-03-11 08:00",
+                 "--rules", RULES, env=emulator_env)
+    assert result.exit_code == 0, result.output
+    [call] = [c for c in emulator.calls if c["action"] == "RunTriggerNode"]
+    assert call["params"]["CycleTime"] == "1773187200000"
+
+
+def test_errors_are_one_sentence_and_debug_shows_the_traceback(emulator_env):
+    result = run("trigger", "--rule", "no-such-rule", "--bizdate", "2026-03-10", "--rules", RULES, env=emulator_env)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"Error: no rule named 'no-such-rule' in {RULES}"
+    debug = run("--debug", "trigger", "--rule", "no-such-rule", "--bizdate", "2026-03-10", "--rules", RULES,
+                env=emulator_env)
+    assert "Traceback" in debug.stderr
+
+
+def test_demo_runs_every_sample_as_expected():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DWTRIGGER_", "ALIBABA_CLOUD_"))}
+    proc = subprocess.run([sys.executable, "-m", "dwtrigger.cli", "demo", "--root", str(ROOT)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    samples = sum(1 for p in EVENTS.rglob("*") if p.suffix in (".json", ".txt", ".bin"))
+    assert f"{samples} of {samples} samples gave the expected outcomes" in proc.stdout
+    assert "released by the emulator" in proc.stdout
+    decisions = (ROOT / "build/demo/decisions.ndjson").read_text().splitlines()
+    assert len(decisions) == sum(1 for line in proc.stdout.splitlines() if line.startswith(("oss/", "mns/",
+                                                                                             "timer/", "malformed/")))

@@ -1,0 +1,566 @@
+"""The DataWorks emulator, exercised through the real SDK (no mocks): what the product's tests will rely on."""
+
+import hashlib
+import http.client
+import json
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from alibabacloud_credentials.client import Client as CredClient
+from alibabacloud_credentials.exceptions import CredentialException
+from alibabacloud_credentials.models import Config as CredConfig
+from alibabacloud_dataworks_public20200518 import models as dw
+from alibabacloud_dataworks_public20200518.client import Client
+from alibabacloud_tea_openapi import models as open_api_models
+from alibabacloud_tea_openapi.exceptions import ClientException, ServerException, ThrottlingException
+from alibabacloud_tea_openapi.utils import Utils
+from darabonba.exceptions import RetryError
+from darabonba.request import DaraRequest
+from darabonba.runtime import RuntimeOptions
+from Tea.exceptions import UnretryableException
+
+from dwtrigger.emulator import DEFAULT_SEED, Emulator
+
+ROLE = "acs:ram::1234567890:role/dwtrigger-cross"
+WS, BERLIN = 10001, 20002
+DAILY, HOURLY, PENDING, FROZEN, DEV_NODE = 700001, 700002, 700003, 700004, 700005
+BERLIN_DAILY, BERLIN_HOURLY = 800001, 800002
+SEED = {
+    "now": "2026-03-12T10:00:00+08:00",
+    "keys": [{"access_key_id": "LTAItestkey", "access_key_secret": "test-secret"},
+             {"access_key_id": "STS.testkey", "access_key_secret": "sts-secret", "security_token": "sts-token"}],
+    "roles": [ROLE],
+    "workspaces": [
+        {"id": WS, "timezone": "Asia/Shanghai", "nodes": [
+            {"id": DAILY, "name": "orders_trigger", "deployed": "2026-03-01", "at": "00:30", "instances": [
+                {"bizdate": "2026-03-05", "status": "SUCCESS"},
+                {"bizdate": "2026-03-09", "dag_type": "SUPPLY_DATA"}]},
+            {"id": HOURLY, "name": "clicks_trigger", "deployed": "2026-03-01", "hourly": True},
+            {"id": PENDING, "name": "ledger_trigger", "deployed": "2026-03-01", "at": "09:00", "parents_done": False},
+            {"id": FROZEN, "name": "frozen_trigger", "deployed": "2026-03-01", "at": "00:30", "frozen": True},
+            {"id": DEV_NODE, "name": "dev_trigger", "deployed": "2026-03-01", "at": "00:30", "env": "DEV"}]},
+        {"id": BERLIN, "timezone": "Europe/Berlin", "nodes": [
+            {"id": BERLIN_DAILY, "deployed": "2026-03-01", "at": "00:30"},
+            {"id": BERLIN_HOURLY, "deployed": "2026-03-01", "hourly": True}]}],
+}
+
+
+def ms(iso: str) -> int:
+    """Epoch ms of a wall time with an explicit offset: independent of the emulator's zone handling."""
+    return int(datetime.fromisoformat(iso).timestamp()) * 1000
+
+
+@pytest.fixture(scope="module")
+def emu():
+    started = time.perf_counter()
+    with Emulator(SEED) as server:
+        print(f"emulator started in {time.perf_counter() - started:.3f}s")
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def fresh(emu):
+    emu.reset()
+
+
+def sdk(emu, ak="LTAItestkey", secret="test-secret", token=None, **cred):
+    kind = "sts" if token else "access_key"
+    credential = CredClient(CredConfig(type=cred.pop("type", kind), access_key_id=ak, access_key_secret=secret,
+                                       security_token=token, **cred))
+    return Client(open_api_models.Config(endpoint=emu.endpoint, protocol="http", credential=credential))
+
+
+def listing(client, bizdate, node=None, workspace=WS, env="PROD", **kw):
+    request = dw.ListInstancesRequest(project_id=workspace, project_env=env, node_id=node,
+                                      bizdate=f"{bizdate} 00:00:00", **kw)
+    return client.list_instances(request).body
+
+
+def instance(client, bizdate, node=DAILY, workspace=WS):
+    (found,) = listing(client, bizdate, node, workspace).data.instances
+    return found
+
+
+def trigger(client, inst, node=None, app=WS):
+    return client.run_trigger_node(dw.RunTriggerNodeRequest(
+        node_id=node or inst.node_id, cycle_time=inst.cyc_time, biz_date=inst.bizdate, app_id=app)).body
+
+
+def status(client, bizdate, node=DAILY):
+    return instance(client, bizdate, node).status
+
+
+def refused(call, code, status_code=400, exc=ClientException):
+    with pytest.raises(exc) as info:
+        call()
+    assert type(info.value) is exc
+    assert (info.value.code, info.value.status_code) == (code, status_code)
+    return info.value
+
+
+# --- instances ------------------------------------------------------------------------------------------------
+
+def test_daily_instance_in_shanghai(emu):
+    inst = instance(sdk(emu), "2026-03-11")
+    assert (inst.cyc_time, inst.bizdate) == (ms("2026-03-12T00:30:00+08:00"), ms("2026-03-11T00:00:00+08:00"))
+    assert (inst.node_id, inst.node_name, inst.dag_type, inst.task_type) == (DAILY, "orders_trigger", "DAILY", "NORMAL")
+    assert inst.status == "WAIT_TRIGGER"
+    assert inst.instance_id in {i["InstanceId"] for i in emu.instances(WS, DAILY)}
+
+
+def test_dataworks_doc_example():
+    """DataWorks' own example (UTC+8): Bizdate 1590336000000 = 2020-05-25 00:00, CycTime 1590422400000 = 05-26 00:00."""
+    seed = {"now": "2020-05-26T12:00:00+08:00",
+            "workspaces": [{"id": 1, "nodes": [{"id": 2, "deployed": "2020-05-25", "at": "00:00"}]}]}
+    first = Emulator(seed).instances()[0]
+    assert (first["Bizdate"], first["CycTime"], first["Status"]) == (1590336000000, 1590422400000, "WAIT_TRIGGER")
+
+
+def test_seed_override_and_backfill_instance(emu):
+    client = sdk(emu)
+    assert status(client, "2026-03-05") == "SUCCESS"
+    found = listing(client, "2026-03-09", DAILY).data.instances
+    assert sorted(i.dag_type for i in found) == ["DAILY", "SUPPLY_DATA"]
+    assert len({(i.cyc_time, i.bizdate) for i in found}) == 1 and len({i.instance_id for i in found}) == 2
+
+
+def test_hourly_instances_and_paging(emu):
+    client = sdk(emu)
+    pages = [listing(client, "2026-03-11", HOURLY, page_number=n, page_size=10).data for n in (1, 2, 3)]
+    assert [p.total_count for p in pages] == [24, 24, 24]
+    found = [i for p in pages for i in p.instances]
+    assert [len(p.instances) for p in pages] == [10, 10, 4]
+    assert [i.cyc_time for i in found] == [ms("2026-03-12T00:00:00+08:00") + h * 3_600_000 for h in range(24)]
+    assert {i.bizdate for i in found} == {ms("2026-03-11T00:00:00+08:00")}
+    # 10:00 now: 00:00..10:00 have passed, 11:00..23:00 have not
+    assert [i.status for i in found] == ["WAIT_TRIGGER"] * 11 + ["WAIT_TIME"] * 13
+    assert listing(client, "2026-03-11", HOURLY, page_number=4, page_size=10).data.instances == []
+
+
+def test_page_size_limit(emu):
+    client = sdk(emu)
+    assert len(listing(client, "2026-03-11", page_size=100).data.instances) == 27  # 3 daily + 24 hourly; DEV excluded
+    refused(lambda: listing(client, "2026-03-11", page_size=101), "InvalidParameter")
+
+
+def test_dst_zone_europe_berlin(emu):
+    emu.clock.set(datetime(2026, 4, 1, 12, tzinfo=timezone.utc))
+    client = sdk(emu)
+    before = instance(client, "2026-03-28", BERLIN_DAILY, BERLIN)
+    after = instance(client, "2026-03-29", BERLIN_DAILY, BERLIN)
+    assert (before.cyc_time, before.bizdate) == (ms("2026-03-29T00:30:00+01:00"), ms("2026-03-28T00:00:00+01:00"))
+    assert (after.cyc_time, after.bizdate) == (ms("2026-03-30T00:30:00+02:00"), ms("2026-03-29T00:00:00+01:00"))
+    spring = listing(client, "2026-03-28", BERLIN_HOURLY, BERLIN, page_size=100).data.instances
+    assert len(spring) == 23  # 02:00 does not exist on 2026-03-29
+    assert spring[2].cyc_time == ms("2026-03-29T03:00:00+02:00")
+    assert trigger(client, after, app=BERLIN).success is True
+
+
+def test_t_plus_one_generation(emu):
+    client = sdk(emu)
+    assert status(client, "2026-03-12") == "WAIT_TIME"  # cycle 2026-03-13 00:30, generated a day ahead
+    assert listing(client, "2026-03-13", DAILY).data.total_count == 0
+    assert listing(client, "2026-02-28", DAILY).data.total_count == 0  # before deployment
+    emu.clock.advance(86400)
+    assert status(client, "2026-03-13") == "WAIT_TIME"
+
+
+def test_dev_env_node_only_listed_in_dev(emu):
+    client = sdk(emu)
+    assert [i.node_id for i in listing(client, "2026-03-11", env="DEV").data.instances] == [DEV_NODE]
+    assert DEV_NODE not in {i.node_id for i in listing(client, "2026-03-11").data.instances}
+
+
+# --- triggers -------------------------------------------------------------------------------------------------
+
+def test_trigger_releases_waiting_instance_once(emu):
+    client = sdk(emu)
+    inst = instance(client, "2026-03-11")
+    assert trigger(client, inst).success is True
+    assert status(client, "2026-03-11") == "SUCCESS"
+    (state,) = [i for i in emu.instances(WS, DAILY) if i["InstanceId"] == inst.instance_id]
+    assert (state["Triggers"], state["Released"]) == (1, True)
+    refused(lambda: trigger(client, inst), "Emulator.Instance.AlreadyRun")
+    refused(lambda: trigger(client, instance(client, "2026-03-05")), "Emulator.Instance.AlreadyRun")
+
+
+def test_held_trigger_released_when_parents_finish(emu):
+    client = sdk(emu)
+    inst = instance(client, "2026-03-11", PENDING)
+    assert inst.status == "NOT_RUN"
+    assert trigger(client, inst).success is True
+    emu.clock.advance(23 * 3600)
+    assert status(client, "2026-03-11", PENDING) == "NOT_RUN"
+    emu.finish_parents(WS, PENDING, "2026-03-11")
+    assert status(client, "2026-03-11", PENDING) == "SUCCESS"
+
+
+def test_held_trigger_expires_after_24_hours(emu):
+    client = sdk(emu)
+    inst = instance(client, "2026-03-11", PENDING)
+    trigger(client, inst)
+    emu.clock.advance(24 * 3600 + 1)
+    emu.finish_parents(WS, PENDING, "2026-03-11")
+    assert status(client, "2026-03-11", PENDING) == "WAIT_TRIGGER"
+    assert trigger(client, inst).success is True
+    assert status(client, "2026-03-11", PENDING) == "SUCCESS"
+    assert [i["Triggers"] for i in emu.instances(WS, PENDING) if i["InstanceId"] == inst.instance_id] == [2]
+
+
+def test_trigger_before_cycle_time_runs_at_cycle_time(emu):
+    client = sdk(emu)
+    inst = instance(client, "2026-03-12")
+    trigger(client, inst)
+    assert status(client, "2026-03-12") == "WAIT_TIME"
+    emu.clock.set(datetime.fromisoformat("2026-03-13T00:30:00+08:00"))
+    assert status(client, "2026-03-12") == "SUCCESS"
+
+
+def test_frozen_node_refused(emu):
+    client = sdk(emu)
+    inst = instance(client, "2026-03-11", FROZEN)
+    assert (inst.task_type, inst.status) == ("PAUSE", "NOT_RUN")
+    refused(lambda: trigger(client, inst), "Emulator.Instance.Frozen")
+
+
+def test_no_matching_daily_instance_refused(emu):
+    client = sdk(emu)
+    inst = instance(client, "2026-03-11")
+    refused(lambda: trigger(client, inst, node=HOURLY), "Emulator.Instance.NotFound")
+    inst.cyc_time += 60_000
+    refused(lambda: trigger(client, inst), "Emulator.Instance.NotFound")
+    future = dw.RunTriggerNodeRequest(node_id=DAILY, cycle_time=ms("2026-03-14T00:30:00+08:00"),
+                                      biz_date=ms("2026-03-13T00:00:00+08:00"), app_id=WS)
+    refused(lambda: client.run_trigger_node(future), "Emulator.Instance.NotFound")
+
+
+def test_missing_and_invalid_parameters(emu):
+    client = sdk(emu)
+    inst = instance(client, "2026-03-11")
+    missing = dw.RunTriggerNodeRequest(node_id=DAILY, cycle_time=inst.cyc_time, biz_date=inst.bizdate)
+    error = refused(lambda: client.run_trigger_node(missing), "MissingParameter")
+    assert '"AppId"' in error.data["Message"]
+    bad = dw.RunTriggerNodeRequest(node_id="orders", cycle_time=inst.cyc_time, biz_date=inst.bizdate, app_id=WS)
+    assert '"NodeId"' in refused(lambda: client.run_trigger_node(bad), "InvalidParameter").data["Message"]
+    refused(lambda: trigger(client, inst, app=99999), "InvalidParameter")
+    refused(lambda: listing(client, "2026-03-11", workspace=99999), "InvalidParameter")
+    refused(lambda: listing(client, "2026-03-11", env="TEST"), "InvalidParameter")
+    no_date = dw.ListInstancesRequest(project_id=WS, project_env="PROD", bizdate="2026-03-11")
+    refused(lambda: client.list_instances(no_date), "InvalidParameter")
+    refused(lambda: client.list_instances(dw.ListInstancesRequest(project_env="PROD")), "MissingParameter")
+    assert [c["code"] for c in emu.calls][-3:] == ["InvalidParameter", "InvalidParameter", "MissingParameter"]
+
+
+# --- authentication -------------------------------------------------------------------------------------------
+
+def test_wrong_secret_and_unknown_key(emu):
+    refused(lambda: listing(sdk(emu, secret="wrong"), "2026-03-11"), "SignatureDoesNotMatch")
+    refused(lambda: listing(sdk(emu, ak="LTAInobody"), "2026-03-11"), "InvalidAccessKeyId.NotFound", 404)
+    assert [(c["access_key_id"], c["status"]) for c in emu.calls] == [("LTAItestkey", 400), ("LTAInobody", 404)]
+
+
+def test_sts_key_needs_its_token(emu):
+    assert listing(sdk(emu, "STS.testkey", "sts-secret", "sts-token"), "2026-03-11").success is True
+    code = "InvalidSecurityToken.MismatchWithAccessKey"
+    refused(lambda: listing(sdk(emu, "STS.testkey", "sts-secret", "other-token"), "2026-03-11"), code)
+    refused(lambda: listing(sdk(emu, "STS.testkey", "sts-secret"), "2026-03-11"), code)
+
+
+def signed_headers(emu, body: str, secret="test-secret", stamp=None, nonce=None):
+    """Headers the SDK would send for `body`, signed by the SDK's own signer."""
+    payload = hashlib.sha256(body.encode()).hexdigest()
+    request = DaraRequest()
+    request.method, request.pathname = "POST", "/"
+    request.headers = {"host": emu.endpoint, "x-acs-action": "ListInstances", "x-acs-version": "2020-05-18",
+                       "x-acs-date": stamp or Utils.get_timestamp(),
+                       "x-acs-signature-nonce": nonce or Utils.get_nonce(),
+                       "content-type": "application/x-www-form-urlencoded", "x-acs-content-sha256": payload}
+    request.headers["Authorization"] = Utils.get_authorization(request, "ACS3-HMAC-SHA256", payload,
+                                                               "LTAItestkey", secret)
+    return request.headers
+
+
+def raw_post(emu, body: str, headers: dict):
+    connection = http.client.HTTPConnection(*emu.endpoint.split(":"), timeout=5)
+    try:
+        connection.request("POST", "/", body=body.encode(), headers=headers)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+BODY = "Bizdate=2026-03-11%2000%3A00%3A00&ProjectEnv=PROD&ProjectId=10001"
+
+
+def test_raw_signed_request_accepted(emu):
+    status_code, body = raw_post(emu, BODY, signed_headers(emu, BODY))
+    assert (status_code, body["Data"]["TotalCount"]) == (200, 27)
+
+
+def test_tampered_body_rejected(emu):
+    tampered = BODY.replace("10001", "20002")
+    headers = signed_headers(emu, BODY)
+    body = raw_post(emu, tampered, headers)[1]
+    assert (body["Code"], body["Message"]) == ("SignatureDoesNotMatch",
+                                               "x-acs-content-sha256 does not match the request body.")
+    headers["x-acs-content-sha256"] = hashlib.sha256(tampered.encode()).hexdigest()
+    body = raw_post(emu, tampered, headers)[1]  # hash fixed, signature not
+    assert (body["Code"], body["Message"]) == ("SignatureDoesNotMatch",
+                                               "Specified signature does not match our calculation.")
+    swapped = dict(signed_headers(emu, BODY), **{"x-acs-action": "RunTriggerNode"})
+    assert raw_post(emu, BODY, swapped)[1]["Code"] == "SignatureDoesNotMatch"
+    unsigned = dict(signed_headers(emu, BODY), **{"x-acs-extra": "1"})
+    assert raw_post(emu, BODY, unsigned)[1]["Message"] == "Headers ['x-acs-extra'] must be signed."
+
+
+def test_replayed_nonce_rejected(emu):
+    headers = signed_headers(emu, BODY)
+    assert raw_post(emu, BODY, headers)[0] == 200
+    status_code, body = raw_post(emu, BODY, headers)
+    assert (status_code, body["Code"]) == (400, "SignatureNonceUsed")
+
+
+def test_stale_date_and_missing_authorization(emu):
+    stale = (datetime.now(timezone.utc) - timedelta(minutes=16)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert raw_post(emu, BODY, signed_headers(emu, BODY, stamp=stale))[1]["Code"] == "InvalidTimeStamp.Expired"
+    fresh_enough = (datetime.now(timezone.utc) - timedelta(minutes=14)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert raw_post(emu, BODY, signed_headers(emu, BODY, stamp=fresh_enough))[0] == 200
+    headers = signed_headers(emu, BODY)
+    del headers["Authorization"]
+    status_code, body = raw_post(emu, BODY, headers)
+    assert (status_code, body["Code"], body["HostId"]) == (400, "IncompleteSignature", "dataworks.aliyuncs.com")
+    assert set(body) == {"RequestId", "HostId", "Code", "Message", "Recommend"}
+
+
+def test_calls_never_hold_secrets(emu):
+    assumed = CredClient(CredConfig(type="ram_role_arn", access_key_id="LTAItestkey", access_key_secret="test-secret",
+                                    role_arn=ROLE, role_session_name="s", sts_endpoint=emu.sts_endpoint))
+    listing(Client(open_api_models.Config(endpoint=emu.endpoint, protocol="http", credential=assumed)), "2026-03-11")
+    listing(sdk(emu, "STS.testkey", "sts-secret", "sts-token"), "2026-03-11")
+    headers = signed_headers(emu, BODY)
+    raw_post(emu, BODY, headers)
+    issued = assumed.get_credential()
+    recorded = json.dumps(emu.calls)
+    assert "LTAItestkey" in recorded and issued.access_key_id in recorded
+    for secret in ("test-secret", "sts-secret", "sts-token", issued.access_key_secret, issued.security_token,
+                   headers["Authorization"].rsplit("Signature=", 1)[1]):
+        assert secret not in recorded
+    assert not any({"Signature", "SecurityToken"} & set(c["params"]) for c in emu.calls)
+
+
+# --- faults ---------------------------------------------------------------------------------------------------
+
+def test_throttle_without_retry_after_is_plain_client_exception(emu):
+    emu.set_faults(script=["throttle"])
+    client = sdk(emu)
+    error = refused(lambda: listing(client, "2026-03-11"), "Throttling.User", 429)
+    assert not isinstance(error, ThrottlingException)
+    assert listing(client, "2026-03-11").success is True
+
+
+def test_throttle_with_retry_after_is_throttling_exception(emu):
+    emu.set_faults(script=["throttle"], retry_after_ms=1500)
+    error = refused(lambda: listing(sdk(emu), "2026-03-11"), "Throttling.User", 429, ThrottlingException)
+    assert error.retry_after == 1500  # milliseconds: darabonba sleeps retry_after / 1000 s
+
+
+def test_qps_limit(emu):
+    emu.set_faults(qps=3)
+    client = sdk(emu)
+    outcomes = []
+    for _ in range(5):
+        try:
+            outcomes.append(listing(client, "2026-03-11").success)
+        except ClientException as e:
+            outcomes.append(e.code)
+    assert outcomes == [True, True, True, "Throttling.User", "Throttling.User"]
+
+
+@pytest.mark.parametrize("fault,exc,code,status_code", [
+    ("error", ServerException, "InternalError.System", 500),
+    ("forbidden", ClientException, "ResourceNotAuthorized.Api", 403),
+])
+def test_error_faults(emu, fault, exc, code, status_code):
+    emu.set_faults(script=[fault])
+    refused(lambda: listing(sdk(emu), "2026-03-11"), code, status_code, exc)
+    assert (emu.calls[-1]["status"], emu.calls[-1]["code"], emu.calls[-1]["fault"]) == (status_code, code, fault)
+
+
+@pytest.mark.parametrize("fault,inner,text", [("html_502", RuntimeError, "Failed to parse the value as json"),
+                                              ("drop", RetryError, "Remote end closed connection")])
+def test_unretryable_faults(emu, fault, inner, text):
+    emu.set_faults(script=[fault])
+    with pytest.raises(UnretryableException) as info:
+        listing(sdk(emu), "2026-03-11")
+    assert info.value.code is None and type(info.value.inner_exception) is inner
+    assert text in str(info.value.inner_exception)
+    assert emu.calls[-1]["fault"] == fault
+    assert emu.calls[-1]["status"] == {"html_502": 502, "drop": None}[fault]
+
+
+def test_success_false_raises_nothing(emu):
+    client = sdk(emu)
+    inst = instance(client, "2026-03-11")
+    emu.set_faults(script=["success_false"])
+    body = trigger(client, inst)
+    assert (body.success, emu.calls[-1]["status"], emu.calls[-1]["code"]) == (False, 200, "Emulator.Injected.SuccessFalse")
+    assert status(client, "2026-03-11") == "WAIT_TRIGGER"  # a faulted request changes nothing
+
+
+def test_latency_and_read_timeout(emu):
+    emu.set_faults(latency_ms=400, script=["latency", "ok"])
+    client = sdk(emu)
+    quick = RuntimeOptions(read_timeout=200)
+    request = dw.ListInstancesRequest(project_id=WS, project_env="PROD", bizdate="2026-03-11 00:00:00")
+    with pytest.raises(UnretryableException):
+        client.list_instances_with_options(request, quick)
+    assert client.list_instances_with_options(request, quick).body.success is True
+
+
+def test_rates_are_seeded_and_scoped(emu):
+    emu.set_faults(error_rate=0.5, random_seed=7, actions=["ListInstances"])
+    client = sdk(emu)
+
+    def run():
+        for _ in range(12):
+            try:
+                listing(client, "2026-03-11")
+            except ServerException:
+                pass
+        return [c["fault"] for c in emu.calls[-12:]]
+
+    first = run()
+    assert set(first) == {"error", None}
+    emu.set_faults(error_rate=0.5, random_seed=7, actions=["ListInstances"])
+    assert run() == first
+    emu.set_faults(error_rate=1.0, actions=["RunTriggerNode"])
+    assert listing(client, "2026-03-11").success is True
+
+
+def test_faults_apply_after_authentication_and_never_to_sts(emu):
+    emu.set_faults(script=["error"], error_rate=1.0)
+    refused(lambda: listing(sdk(emu, secret="wrong"), "2026-03-11"), "SignatureDoesNotMatch")
+    assumed = sdk(emu, type="ram_role_arn", role_arn=ROLE, role_session_name="s", sts_endpoint=emu.sts_endpoint)
+    refused(lambda: listing(assumed, "2026-03-11"), "InternalError.System", 500, ServerException)
+    assert [(c["action"], c["fault"]) for c in emu.calls] == [
+        ("ListInstances", None), ("AssumeRole", None), ("ListInstances", "error")]
+
+
+def test_invalid_fault_config(emu):
+    for config in ({"nonsense": 1}, {"script": ["explode"]}, {"error_rate": 0.7, "drop_rate": 0.7},
+                   {"script": ["latency"]}):
+        with pytest.raises(ValueError):
+            emu.set_faults(**config)
+
+
+# --- STS ------------------------------------------------------------------------------------------------------
+
+def test_assume_role_then_call_with_the_role(emu):
+    client = sdk(emu, type="ram_role_arn", role_arn=ROLE, role_session_name="dwtrigger", sts_endpoint=emu.sts_endpoint)
+    assert listing(client, "2026-03-11").success is True
+    sts_call, dw_call = emu.calls
+    assert (sts_call["action"], sts_call["status"], sts_call["access_key_id"]) == ("AssumeRole", 200, "LTAItestkey")
+    assert sts_call["params"]["RoleArn"] == ROLE and "Signature" not in sts_call["params"]
+    assert dw_call["access_key_id"].startswith("STS.") and dw_call["role_arn"] == ROLE
+
+
+def test_assume_role_from_sts_source_key(emu):
+    client = sdk(emu, "STS.testkey", "sts-secret", "sts-token", type="ram_role_arn", role_arn=ROLE,
+                 role_session_name="s", sts_endpoint=emu.sts_endpoint)
+    assert listing(client, "2026-03-11").success is True
+    assert emu.calls[-1]["role_arn"] == ROLE
+
+
+@pytest.mark.parametrize("secret,role,code", [
+    ("test-secret", "acs:ram::1234567890:role/other", "EntityNotExist.Role"),
+    ("wrong", ROLE, "SignatureDoesNotMatch"),
+])
+def test_assume_role_refused(emu, secret, role, code):
+    client = sdk(emu, secret=secret, type="ram_role_arn", role_arn=role, role_session_name="s", sts_endpoint=emu.sts_endpoint)
+    with pytest.raises(UnretryableException) as info:  # the SDK wraps the credentials provider's failure
+        listing(client, "2026-03-11")
+    assert type(info.value.inner_exception) is CredentialException and code in str(info.value.inner_exception)
+    assert [(c["action"], c["code"]) for c in emu.calls] == [("AssumeRole", code)]
+
+
+def test_sts_endpoint_needs_http_scheme(emu):
+    client = sdk(emu, type="ram_role_arn", role_arn=ROLE, role_session_name="s", sts_endpoint=emu.endpoint)
+    with pytest.raises(UnretryableException, match="SSL"):  # a TLS handshake against a plain-HTTP server
+        listing(client, "2026-03-11")
+    assert all(c["action"] != "AssumeRole" or c["status"] != 200 for c in emu.calls)
+
+
+# --- admin, reset, seeds --------------------------------------------------------------------------------------
+
+def admin(emu, route, data=None):
+    request = urllib.request.Request(f"{emu.url}/_admin/{route}", method="GET" if data is None else "POST",
+                                     data=None if data is None else json.dumps(data).encode())
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def test_admin_endpoints(emu):
+    client = sdk(emu)
+    listing(client, "2026-03-11")
+    assert [c["action"] for c in admin(emu, "calls")] == ["ListInstances"]
+    assert admin(emu, "clock", {"advance": 3600}) == {"now": "2026-03-12T11:00:00+08:00"}
+    assert admin(emu, "clock", {"now": "2026-03-12T02:00:00Z"}) == {"now": "2026-03-12T02:00:00+00:00"}
+    pending = [i for i in admin(emu, f"instances?workspace={WS}&node={PENDING}") if i["Bizdate"] == ms(
+        "2026-03-11T00:00:00+08:00")]
+    assert [i["Status"] for i in pending] == ["NOT_RUN"]
+    admin(emu, "parents", {"workspace": WS, "node": PENDING, "bizdate": "2026-03-11"})
+    assert status(client, "2026-03-11", PENDING) == "WAIT_TRIGGER"
+    admin(emu, "faults", {"script": ["forbidden"]})
+    refused(lambda: listing(client, "2026-03-11"), "ResourceNotAuthorized.Api", 403)
+    admin(emu, "reset", {})
+    assert admin(emu, "calls") == [] and emu.clock.now() == datetime.fromisoformat(SEED["now"])
+    for route, data, code in (("faults", {"bogus": 1}, 400), ("nowhere", None, 404)):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            admin(emu, route, data)
+        assert info.value.code == code
+
+
+def test_reset_restores_seed_state(emu):
+    client = sdk(emu)
+    inst = instance(client, "2026-03-11")
+    trigger(client, inst)
+    emu.clock.advance(86400)
+    emu.set_faults(script=["error"])
+    emu.reset()
+    assert emu.calls == [] and emu.clock.now() == datetime.fromisoformat(SEED["now"])
+    again = instance(client, "2026-03-11")
+    assert (again.instance_id, again.status) == (inst.instance_id, "WAIT_TRIGGER")
+
+
+def test_seed_files_and_validation(tmp_path):
+    yaml_seed = tmp_path / "seed.yaml"
+    yaml_seed.write_text("now: 2026-03-12T10:00:00+08:00\nworkspaces:\n  - id: 1\n    nodes:\n"
+                         "      - {id: 2, deployed: 2026-03-01, times: [00:30, 12:00]}\n")
+    json_seed = tmp_path / "seed.json"
+    json_seed.write_text(json.dumps({"workspaces": [{"id": 1, "nodes": [{"id": 2, "deployed": "2026-03-01"}]}]}))
+    cycles = [datetime.fromtimestamp(i["CycTime"] / 1000, timezone(timedelta(hours=8))).strftime("%H:%M")
+              for i in Emulator(yaml_seed).instances() if i["Bizdate"] == ms("2026-03-11T00:00:00+08:00")]
+    assert cycles == ["00:30", "12:00"]  # unquoted 12:00 is YAML 1.1's integer 720, read back as a time
+    assert Emulator(json_seed).instances()[0]["NodeId"] == 2
+    assert Emulator(DEFAULT_SEED).instances(10001)
+    for bad in ({"workspaces": [{"id": 1, "nodes": [{"id": 2, "deployed": "2026-03-01", "hourli": True}]}]},
+                {"workspaces": [{"id": 1, "nodes": [{"id": 2}]}]},
+                {"roles": ["dwtrigger-cross"]},
+                {"workspaces": [{"id": 1, "timezone": "Mars/Base"}]},
+                {"faults": {"qps": 1, "nope": 2}}):
+        with pytest.raises(ValueError):
+            Emulator(bad)
+
+
+def test_emulator_without_fixed_clock_follows_real_time():
+    with Emulator({"workspaces": []}) as server:
+        assert abs(server.clock.now() - datetime.now(timezone.utc)) < timedelta(seconds=5)
+        server.clock.advance(3600)
+        assert server.clock.now() - datetime.now(timezone.utc) > timedelta(minutes=59)
+        assert server.url == server.sts_endpoint == f"http://{server.endpoint}"
+    with pytest.raises(RuntimeError):
+        server.endpoint

@@ -1,0 +1,270 @@
+"""End to end: sample events -> runtime -> real SDK -> emulator on loopback; what DataWorks received and what
+was logged. The form bodies asserted here are what the emulator recorded after verifying the signature."""
+import json
+
+import pytest
+
+from conftest import ROLE_KEY, sample
+from dwtrigger import app, fc
+from dwtrigger.outcomes import Decision
+
+ORDERS = sample("oss/native-put-orders.json")         # exports/orders/dt=2026-03-10/_SUCCESS
+FIELDS = set(Decision("x", "oss", None).record()) | {"request_id", "function_name"}
+
+
+def orders_rules(target: str, extra: str = "") -> str:
+    return f"""\
+version: 1
+defaults: {{timezone: Asia/Shanghai, region: cn-shanghai}}
+rules:
+  - name: orders
+    on: oss
+    bucket: etl-landing
+    key: "exports/orders/dt={{bizdate:%Y-%m-%d}}/_SUCCESS"
+    {extra}
+    trigger: [{target}]
+"""
+
+
+def test_orders_file_releases_the_instance_dataworks_has(harness):
+    h = harness()
+    [d] = h.invoke("oss", ORDERS)
+    assert d["outcome"] == "triggered" and d["rule"] == "orders-daily"
+    assert (d["biz_date"], d["biz_date_ms"]) == ("2026-03-10", 1773072000000)
+    assert (d["cycle_time"], d["cycle_time_ms"]) == ("2026-03-11T00:30:00+08:00", 1773160200000)
+    [lookup] = h.calls("ListInstances")
+    assert lookup["params"] == {"ProjectId": "10001", "ProjectEnv": "PROD", "NodeId": "700001234567",
+                                "Bizdate": "2026-03-10 00:00:00", "PageNumber": "1", "PageSize": "100"}
+    [trigger] = h.calls("RunTriggerNode")
+    assert trigger["params"] == {"AppId": "10001", "NodeId": "700001234567", "CycleTime": "1773160200000",
+                                 "BizDate": "1773072000000"}
+    assert trigger["status"] == 200 and d["dataworks_request_id"]
+    assert trigger["access_key_id"] == ROLE_KEY["ALIBABA_CLOUD_ACCESS_KEY_ID"]
+    released = [i for i in h.emu.instances(node=700001234567) if i["Released"]]
+    assert [(i["CycTime"], i["Bizdate"]) for i in released] == [(1773160200000, 1773072000000)]
+
+
+def test_every_decision_is_one_log_line_with_every_field(harness):
+    h = harness()
+    context = fc.context_for("oss")
+    h.invoke("oss", sample("oss/eventbridge-list.json"), context)
+    lines = h.lines()
+    assert [line["outcome"] for line in lines] == ["triggered", "triggered"]
+    for line in lines:
+        assert FIELDS <= set(line), FIELDS - set(line)
+        assert line["request_id"] == context.request_id and line["function_name"] == "dwtrigger-oss"
+        assert line["source"] == "oss" and line["attempts"] == 1 and line["dry_run"] is False
+    assert [line["bucket"] for line in lines] == ["etl-landing-backup", "etl-landing"]
+
+
+def test_a_second_delivery_is_already_triggered_and_sends_nothing(harness):
+    h = harness()
+    assert h.invoke("oss", ORDERS)[0]["outcome"] == "triggered"
+    [again] = h.invoke("oss", ORDERS)
+    assert again["outcome"] == "already_triggered" and "SUCCESS" in again["reason"]
+    assert len(h.calls("RunTriggerNode")) == 1
+
+
+def test_an_event_that_matches_nothing_is_one_ignored_line(harness):
+    h = harness()
+    assert h.invoke("oss", sample("oss/native-unmatched.json"))[0]["outcome"] == "ignored"
+    assert h.calls() == [] and h.lines()[0]["reason"] == "no rule matched"
+
+
+def test_a_malformed_event_is_rejected_with_the_reason_and_does_not_raise(harness):
+    h = harness()
+    result = h.runtime.invoke("oss", sample("malformed/oss-missing-key.json"), fc.context_for("oss"))
+    [d] = result["outcomes"]
+    assert d["outcome"] == "rejected" and "oss.object.key" in d["reason"]
+    assert h.lines()[0]["level"] == "WARNING"
+
+
+@pytest.mark.parametrize("node, code, retryable", [
+    (700001300001, "NodeFrozen", False),
+    (700001300007, "InstanceNotFound", True),          # deployed 03-11: first instance is for bizdate 03-11
+])
+def test_frozen_or_missing_instances_fail_and_raise(harness, node, code, retryable):
+    h = harness(orders_rules(f"{{workspace: 10001, node: {node}}}"))
+    with pytest.raises(app.TriggerFailed) as err:
+        h.runtime.invoke("oss", ORDERS, fc.context_for("oss"))
+    [d] = err.value.decisions
+    assert (d.outcome, d.error_code, d.retryable) == ("failed", code, retryable)
+    assert h.calls("RunTriggerNode") == []
+    assert h.lines()[0]["level"] == "ERROR" and h.lines()[0]["error_code"] == code
+
+
+def test_an_instance_that_already_ran_is_not_triggered(harness):
+    h = harness(orders_rules("{workspace: 10001, node: 700001300004}"))
+    [d] = h.invoke("oss", ORDERS)
+    assert d["outcome"] == "already_triggered" and h.calls("RunTriggerNode") == []
+
+
+def test_a_trigger_before_the_parents_finish_is_accepted_and_held(harness):
+    h = harness(orders_rules("{workspace: 10001, node: 700001300002}"))
+    [d] = h.invoke("oss", ORDERS)
+    assert d["outcome"] == "triggered" and "NOT_RUN" in d["reason"]
+    assert len(h.calls("RunTriggerNode")) == 1
+
+
+def test_several_waiting_instances_without_a_cycle_time_is_ambiguous(harness):
+    h = harness(orders_rules("{workspace: 10001, node: 700001300003}"))
+    [d] = h.invoke("oss", ORDERS)
+    assert (d["outcome"], d["error_code"]) == ("failed", "Ambiguous")
+    assert "00:00, 12:00" in d["reason"] and h.calls("RunTriggerNode") == []
+
+
+def test_at_picks_one_of_several_instances(harness):
+    h = harness(orders_rules('{workspace: 10001, node: 700001300003, at: "12:00"}'))
+    [d] = h.invoke("oss", ORDERS)
+    assert (d["outcome"], d["cycle_time"]) == ("triggered", "2026-03-11T12:00:00+08:00")
+    assert h.calls("RunTriggerNode")[0]["params"]["CycleTime"] == "1773201600000"
+
+
+def test_backfill_instances_are_never_chosen(harness):
+    h = harness(orders_rules("{workspace: 10001, node: 700001300006}"))
+    [d] = h.invoke("oss", ORDERS)
+    assert d["outcome"] == "triggered"
+    released = [i for i in h.emu.instances(node=700001300006) if i["Released"]]
+    assert [i["DagType"] for i in released] == ["DAILY"]
+
+
+def test_dev_environment_is_looked_up_in_dev(harness):
+    h = harness(orders_rules("{workspace: 10001, node: 700001300005}", extra="env: DEV"))
+    assert h.invoke("oss", ORDERS)[0]["outcome"] == "triggered"
+    assert h.calls("ListInstances")[0]["params"]["ProjectEnv"] == "DEV"
+
+
+def test_hourly_instance_from_the_key(harness):
+    h = harness()
+    [d] = h.invoke("oss", sample("oss/native-clicks-hourly.json"))      # logs/clicks/2026031108/...
+    assert (d["outcome"], d["cycle_time"]) == ("triggered", "2026-03-11T08:00:00+08:00")
+    assert h.calls("RunTriggerNode")[0]["params"] == {
+        "AppId": "10001", "NodeId": "700001234999", "CycleTime": "1773187200000", "BizDate": "1773072000000"}
+
+
+def test_lookup_false_sends_computed_times_without_a_lookup(harness):
+    h = harness(orders_rules('{workspace: 10001, node: 700001234567, at: "00:30", lookup: false}'))
+    [d] = h.invoke("oss", ORDERS)
+    assert d["outcome"] == "triggered" and h.calls("ListInstances") == []
+    assert h.calls("RunTriggerNode")[0]["params"] == {
+        "AppId": "10001", "NodeId": "700001234567", "CycleTime": "1773160200000", "BizDate": "1773072000000"}
+
+
+def test_berlin_workspace_gets_berlin_midnight(harness):
+    h = harness()
+    [d] = h.invoke("mns", sample("mns/topic-json-finance.json"))        # bizdate 20260310 in the message
+    assert (d["outcome"], d["biz_date"], d["biz_date_ms"]) == ("triggered", "2026-03-10", 1773097200000)
+    assert d["cycle_time"] == "2026-03-11T02:00:00+01:00"
+    assert h.calls("RunTriggerNode")[0]["params"]["BizDate"] == "1773097200000"   # 03-10 00:00 +01:00
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_dry_run_decides_and_sends_nothing(harness, how):
+    h = harness(dry_run=True) if how == "argument" else harness(env={"DWTRIGGER_DRY_RUN": "true"})
+    [d] = h.invoke("oss", ORDERS)
+    assert (d["outcome"], d["dry_run"], d["biz_date_ms"], d["cycle_time_ms"]) == \
+        ("dry_run", True, 1773072000000, 1773160200000)
+    assert h.calls() == []
+
+
+def test_a_batch_decides_every_message_before_raising(harness):
+    rules = """\
+version: 1
+defaults: {timezone: Asia/Shanghai, region: cn-shanghai}
+rules:
+  - {name: crm, on: mns, queue: etl-events, message: {source: [crm-daily]}, trigger: [{workspace: 10001, node: 700001235100}]}
+  - {name: contacts, on: mns, queue: etl-events, message: {source: [crm-contacts]}, trigger: [{workspace: 10001, node: 700001300001}]}
+"""
+    h = harness(rules)
+    with pytest.raises(app.TriggerFailed) as err:
+        h.runtime.invoke("mns", sample("mns/queue-eventbridge-list.json"), fc.context_for("mns"))
+    assert [(d.rule, d.outcome) for d in err.value.decisions] == [("crm", "triggered"), ("contacts", "failed")]
+    assert [line["outcome"] for line in h.lines()] == ["triggered", "failed"]
+    assert "1 of 2 decisions failed" in str(err.value)
+    # FC retries the whole event: the decision that succeeded comes back already_triggered.
+    with pytest.raises(app.TriggerFailed) as again:
+        h.runtime.invoke("mns", sample("mns/queue-eventbridge-list.json"), fc.context_for("mns"))
+    assert [d.outcome for d in again.value.decisions] == ["already_triggered", "failed"]
+    assert len(h.calls("RunTriggerNode")) == 1
+
+
+def test_transient_failures_are_retried_with_a_fresh_lookup(harness):
+    h = harness()
+    h.emu.set_faults(script=["ok", "throttle", "ok", "ok"])   # lookup ok, trigger throttled, lookup, trigger
+    [d] = h.invoke("oss", ORDERS)
+    assert (d["outcome"], d["attempts"]) == ("triggered", 2)
+    assert [c["action"] for c in h.calls()] == ["ListInstances", "RunTriggerNode", "ListInstances", "RunTriggerNode"]
+    assert h.calls("RunTriggerNode")[0]["code"] == "Throttling.User"
+
+
+def test_a_permanent_error_fails_at_once(harness):
+    h = harness()
+    h.emu.set_faults(script=["forbidden"])
+    [d] = h.invoke("oss", ORDERS)
+    assert (d["outcome"], d["error_code"], d["retryable"], d["attempts"]) == \
+        ("failed", "ResourceNotAuthorized.Api", False, 1)
+
+
+def test_credentials_from_the_python310_context_win_over_the_environment(harness):
+    h = harness()
+    creds = fc.Credentials("STS.rotated-key", "rotated-secret", "rotated-token-9876543210")
+    h.invoke("oss", ORDERS, fc.context_for("oss", credentials=creds))
+    assert {c["access_key_id"] for c in h.calls()} == {"STS.rotated-key"}
+
+
+def test_rotated_keys_are_picked_up_and_clients_reused_until_then(harness):
+    h = harness()
+    h.invoke("oss", ORDERS)
+    adapter = h.runtime._port_for(h.runtime.rules.named("orders-daily"))
+    h.invoke("oss", sample("oss/native-clicks-hourly.json"))
+    assert h.runtime._port_for(h.runtime.rules.named("clicks-hourly")) is adapter      # same endpoint and keys
+    h.env.update({"ALIBABA_CLOUD_ACCESS_KEY_ID": "STS.rotated-key", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "rotated-secret",
+                  "ALIBABA_CLOUD_SECURITY_TOKEN": "rotated-token-9876543210"})
+    h.invoke("oss", sample("oss/eventbridge-single.json"))
+    assert h.calls()[-1]["access_key_id"] == "STS.rotated-key"
+    assert h.runtime._port_for(h.runtime.rules.named("orders-daily")) is not adapter
+
+
+def test_role_arn_assumes_the_role_on_top_of_the_function_role(harness, emulator):
+    h = harness(orders_rules("{workspace: 10001, node: 700001234567}",
+                             extra='role_arn: "acs:ram::1234567890123456:role/dwtrigger-cross"'),
+                env={"DWTRIGGER_STS_ENDPOINT": emulator.sts_endpoint})
+    [d] = h.invoke("oss", ORDERS)
+    assert d["outcome"] == "triggered"
+    dataworks = [c for c in h.calls() if c["action"] in ("ListInstances", "RunTriggerNode")]
+    assert {c.get("role_arn") for c in dataworks} == {"acs:ram::1234567890123456:role/dwtrigger-cross"}
+    assert all(c["access_key_id"] != ROLE_KEY["ALIBABA_CLOUD_ACCESS_KEY_ID"] for c in dataworks)
+
+
+def test_a_refused_assume_role_is_a_permanent_failure_with_sts_code(harness, emulator):
+    h = harness(orders_rules("{workspace: 10001, node: 700001234567}",
+                             extra='role_arn: "acs:ram::1234567890123456:role/not-allowed"'),
+                env={"DWTRIGGER_STS_ENDPOINT": emulator.sts_endpoint})
+    [d] = h.invoke("oss", ORDERS)
+    assert (d["outcome"], d["error_code"], d["retryable"], d["attempts"]) == \
+        ("failed", "AssumeRole.EntityNotExist.Role", False, 1)
+    assert "role/not-allowed" in d["reason"] and h.calls("ListInstances") == []
+
+
+def test_missing_credentials_fail_clearly(harness):
+    h = harness(env={"ALIBABA_CLOUD_ACCESS_KEY_ID": "", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": ""})
+    [d] = h.invoke("oss", ORDERS)
+    assert (d["outcome"], d["error_code"]) == ("failed", "NoCredentials") and h.calls() == []
+
+
+def test_the_real_handlers_run_with_a_rules_file_from_the_environment(emulator, monkeypatch):
+    from dwtrigger.demo import load_handlers
+    from conftest import ROOT
+
+    for k, v in {"DWTRIGGER_ENDPOINT": emulator.endpoint, "DWTRIGGER_PROTOCOL": "http",
+                 "DWTRIGGER_RULES": str(ROOT / "rules.yaml"), "POWERTOOLS_SERVICE_NAME": "dwtrigger-handler-test",
+                 **ROLE_KEY}.items():
+        monkeypatch.setenv(k, v)
+    app.use_runtime(None)
+    try:
+        handlers = load_handlers(ROOT)
+        result = handlers["timer"](sample("timer/nightly.json"), fc.context_for("timer"))
+    finally:
+        app.use_runtime(None)
+    assert [d["outcome"] for d in result["outcomes"]] == ["triggered"]
+    assert json.dumps(result)    # the handler's return value is plain JSON

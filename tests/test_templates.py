@@ -1,0 +1,233 @@
+import time
+from datetime import date, datetime
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from dwtrigger.templates import TemplateError, compile_template
+
+
+def match(template, key):
+    return compile_template(template).match(key)
+
+
+# ---- the documented examples -------------------------------------------------------------------------
+
+def test_bizdate_example():
+    t = compile_template("exports/orders/dt={bizdate:%Y-%m-%d}/_SUCCESS")
+    assert t.names == ("bizdate",)
+    assert t.match("exports/orders/dt=2024-02-29/_SUCCESS") == {"bizdate": date(2024, 2, 29)}
+    assert t.match("exports/orders/dt=2024-02-29/_SUCCESS.tmp") is None
+    assert t.match("x/exports/orders/dt=2024-02-29/_SUCCESS") is None
+    assert t.match("exports/orders/dt=20240229/_SUCCESS") is None
+
+
+def test_cycle_example():
+    t = compile_template("logs/clicks/{cycle:%Y%m%d%H}/*.done")
+    assert t.match("logs/clicks/2024010223/part-0.done") == {"cycle": datetime(2024, 1, 2, 23)}
+    assert t.match("logs/clicks/2024010223/.done") == {"cycle": datetime(2024, 1, 2, 23)}
+    assert t.match("logs/clicks/2024010223/sub/part-0.done") is None  # * stays within a segment
+
+
+def test_cycle_minutes_and_seconds():
+    t = compile_template("{cycle:%Y-%m-%dT%H:%M:%S}.json")
+    assert t.match("2024-01-02T03:04:05.json") == {"cycle": datetime(2024, 1, 2, 3, 4, 5)}
+    assert match("{cycle:%Y%m%d%H%M}", "202401020304") == {"cycle": datetime(2024, 1, 2, 3, 4)}
+
+
+def test_named_capture_and_double_star():
+    t = compile_template("inbound/{partner}/**")
+    assert t.names == ("partner",)
+    assert t.match("inbound/acme/2024/01/data.csv") == {"partner": "acme"}
+    assert t.match("inbound/acme/") == {"partner": "acme"}  # ** may be empty
+    assert t.match("inbound//x") is None  # {name} needs at least one character
+    assert t.match("inbound/acme") is None
+
+
+@pytest.mark.parametrize("template, key, expected", [
+    ("a/*/b", "a//b", True),
+    ("a/*/b", "a/x/y/b", False),
+    ("a/**/b", "a/x/y/b", True),
+    ("a/**b", "a/b", True),
+    ("*", "", True),
+    ("**", "a/b/c", True),
+    ("*.csv", "dir/x.csv", False),
+    ("**.csv", "dir/x.csv", True),
+    ("exact/key", "exact/key", True),
+    ("exact/key", "exact/key2", False),
+])
+def test_wildcards(template, key, expected):
+    assert (match(template, key) is not None) == expected
+
+
+# ---- greedy, deterministic captures ------------------------------------------------------------------
+
+@pytest.mark.parametrize("template, key, expected", [
+    ("{a}-{b}", "x-y-z", {"a": "x-y", "b": "z"}),
+    ("{a}{b}", "xyz", {"a": "xy", "b": "z"}),
+    ("*-{b}", "x-y-z", {"b": "z"}),
+    ("{a}*", "xyz", {"a": "xyz"}),
+    ("**/{name}.csv", "a/b/c.csv", {"name": "c"}),
+    ("{a}/**/{b}", "p/q/r/s", {"a": "p", "b": "s"}),
+    ("{a}{bizdate:%Y%m%d}", "x2024010220240102", {"a": "x20240102", "bizdate": date(2024, 1, 2)}),
+])
+def test_greedy_left_to_right(template, key, expected):
+    assert match(template, key) == expected
+
+
+def test_greedy_skips_invalid_dates():
+    # The greedy choice "x-2024-13-01" would leave a bad date, so the capture backs off to a real one.
+    assert match("{a}-{bizdate:%Y-%m-%d}**", "x-2024-01-01-2024-13-01") == {
+        "a": "x", "bizdate": date(2024, 1, 1)}
+
+
+# ---- invalid dates mean "no match", not an error ----------------------------------------------------
+
+@pytest.mark.parametrize("key", ["2024-13-01", "2023-02-29", "2024-04-31", "2024-00-10", "0000-01-01",
+                                 "2024-1-01", "2024-01-0x", "2024-01-\u0661\u0662"])  # Arabic-Indic digits
+def test_invalid_dates_do_not_match(key):
+    assert match("{bizdate:%Y-%m-%d}", key) is None
+
+
+@pytest.mark.parametrize("key", ["2024010224", "2024010200", "2024010223"])
+def test_invalid_hours(key):
+    assert (match("{cycle:%Y%m%d%H}", key) is None) == (key == "2024010224")
+
+
+def test_leap_day():
+    assert match("{bizdate:%Y%m%d}", "20240229") == {"bizdate": date(2024, 2, 29)}
+
+
+# ---- literals --------------------------------------------------------------------------------------
+
+def test_literal_braces_and_percent():
+    assert match("a{{b}}/{x}", "a{b}/1") == {"x": "1"}
+    assert match("{{{x}}}", "{v}") == {"x": "v"}
+    assert match("{bizdate:%Y%%%m%d}", "2024%0102") == {"bizdate": date(2024, 1, 2)}
+    assert match("{bizdate:%%Y%Y%m%d}", "%Y20240102") == {"bizdate": date(2024, 1, 2)}
+    assert match("a{{b", "a{{b") is None
+
+
+def test_unicode_keys():
+    t = compile_template("数据/{table}/dt={bizdate:%Y%m%d}/*.✓")
+    assert t.match("数据/订单/dt=20240102/😀.✓") == {"table": "订单", "bizdate": date(2024, 1, 2)}
+    assert t.match("数据/订单/dt=20240102/😀.x") is None
+
+
+# ---- errors ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("template, message", [
+    ("", "empty template"),
+    ("a/{x", "unclosed '{' at offset 2"),
+    ("a/x}", "unmatched '}' at offset 3"),
+    ("a/{}", "bad capture name '' at offset 2"),
+    ("{1x}", "bad capture name '1x' at offset 0"),
+    ("{a-b}", "bad capture name 'a-b' at offset 0"),
+    ("{:%Y}", "bad capture name '' at offset 0"),
+    ("x/{bizdate}", "{bizdate} at offset 2 needs a format"),
+    ("{cycle}", "{cycle} at offset 0 needs a format"),
+    ("{name:%Y}", "{name:...} at offset 0: only bizdate and cycle take a format"),
+    ("a/{bizdate:%Y-%m-%e}", "bad directive '%e' at offset 17"),
+    ("{bizdate:%Y%m%d%H}", "bad directive '%H' at offset 15"),
+    ("{bizdate:%Y%m%d%}", "bad directive '%' at offset 15"),
+    ("{bizdate:%Y%m%d%Y}", "repeated directive '%Y' at offset 15"),
+    ("{bizdate:%Y%m}", "is missing %d"),
+    ("{cycle:%Y%m%d}", "{cycle:%Y%m%d} at offset 0 is missing %H"),
+    ("{bizdate:}", "is missing %Y %m %d"),
+    ("{a}/{a}", "duplicate capture {a} at offset 4"),
+    ("{bizdate:%Y%m%d}/{bizdate:%Y%m%d}", "duplicate capture {bizdate} at offset 17"),
+    ("{bizdate:%Y%m%d}/{cycle:%Y%m%d%H}", "both {bizdate} and {cycle} in one template (offset 17)"),
+    ("a/***", "'***' at offset 2"),
+    ("****", "'****' at offset 0"),
+])
+def test_errors(template, message):
+    with pytest.raises(TemplateError) as e:
+        compile_template(template)
+    assert message in str(e.value)
+
+
+# ---- fill ------------------------------------------------------------------------------------------
+
+def test_fill():
+    t = compile_template("done/{table}/{cycle:%Y%m%d%H%M}.ok")
+    values = {"table": "orders", "cycle": datetime(2024, 1, 2, 3, 4), "extra": 1}  # extra values are ignored
+    assert t.fill(values) == "done/orders/202401020304.ok"
+    assert compile_template("{bizdate:%Y-%m-%d}").fill({"bizdate": date(5, 1, 2)}) == "0005-01-02"
+    assert compile_template("a{{b}}").fill({}) == "a{b}"
+
+
+@pytest.mark.parametrize("template, values, message", [
+    ("a/*", {}, "it has a wildcard"),
+    ("a/**", {}, "it has a wildcard"),
+    ("{x}", {}, "no value for {x}"),
+    ("{bizdate:%Y%m%d}", {}, "no value for {bizdate}"),
+    ("{bizdate:%Y%m%d}", {"bizdate": "20240102"}, "expected a date"),
+    ("{cycle:%Y%m%d%H}", {"cycle": date(2024, 1, 2)}, "expected a datetime"),
+    ("{x}", {"x": "a/b"}, "without '/'"),
+    ("{x}", {"x": ""}, "non-empty"),
+    ("{x}", {"x": 5}, "got 5"),
+])
+def test_fill_errors(template, values, message):
+    with pytest.raises(TemplateError) as e:
+        compile_template(template).fill(values)
+    assert message in str(e.value)
+
+
+_LITERAL = st.text(st.sampled_from("ab-_.=x%{}é"), min_size=1, max_size=4).map(
+    lambda s: s.replace("{", "{{").replace("}", "}}"))
+_VALUE = st.text(st.characters(blacklist_characters="/", blacklist_categories=("Cs",)), min_size=1, max_size=6)
+_DATE_FORMATS = {"bizdate": ["%Y%m%d", "%Y-%m-%d", "%d.%m.%Y"],
+                 "cycle": ["%Y%m%d%H", "%Y-%m-%dT%H:%M", "%H%M%S-%Y%m%d", "%Y%m%d%H%%"]}
+
+
+@st.composite
+def _round_trip_case(draw):
+    """(template, values, expected captures). Each segment has at most one {name}, and dates are fixed
+    width, so a filled key splits only one way."""
+    date_kind = draw(st.sampled_from([None, "bizdate", "cycle"]))
+    segments, values, expected = [], {}, {}
+    for n in range(draw(st.integers(1, 4))):
+        parts = draw(st.lists(_LITERAL, max_size=2))
+        if draw(st.booleans()):
+            parts.insert(draw(st.integers(0, len(parts))), f"{{v{n}}}")
+            values[f"v{n}"] = expected[f"v{n}"] = draw(_VALUE)
+        if date_kind and date_kind not in values and draw(st.booleans()):
+            fmt = draw(st.sampled_from(_DATE_FORMATS[date_kind]))
+            parts.insert(draw(st.integers(0, len(parts))), f"{{{date_kind}:{fmt}}}")
+            if date_kind == "bizdate":
+                values["bizdate"] = expected["bizdate"] = draw(st.dates())
+            else:
+                values["cycle"] = cycle = draw(st.datetimes())
+                expected["cycle"] = cycle.replace(minute=cycle.minute if "%M" in fmt else 0,
+                                                  second=cycle.second if "%S" in fmt else 0, microsecond=0)
+        segments.append("".join(parts) or "seg")
+    return "/".join(segments), values, expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(_round_trip_case())
+def test_fill_then_match_round_trips(case):
+    source, values, expected = case
+    t = compile_template(source)
+    assert set(t.names) == set(values)
+    assert t.match(t.fill(values)) == expected
+
+
+# ---- hostile keys ----------------------------------------------------------------------------------
+
+# Keys chosen to pass the prefix/suffix pre-check, so the whole table is built.
+@pytest.mark.parametrize("template, key, expected", [
+    ("**a**a**a**b**", "a" * 1024, None),
+    ("**a**a**a**a**a**a**a**a**b", "a" * 7 + "-" * 1016 + "b", None),
+    ("*a*a*a*a*a*a*b*", "a" * 1024, None),
+    ("{x}a{y}a{z}a*b*", "a" * 1024, None),
+    ("{x}a{y}a{z}a*b", "a" * 1023 + "b", {"x": "a" * 1018, "y": "a", "z": "a"}),
+    ("**/{a}/**/{b}/**/c", "/" * 1022 + "/c", None),
+    ("**{bizdate:%Y%m%d}**{x}**z", "9" * 1023 + "z", None),
+    ("**{bizdate:%Y%m%d}**{x}**z", "9" * 1000 + "20240229xz", {"bizdate": date(2024, 2, 29), "x": "x"}),
+])
+def test_hostile_keys_stay_linear(template, key, expected):
+    t = compile_template(template)
+    start = time.perf_counter()
+    assert t.match(key) == expected
+    print(f"{template!r} x {len(key)} chars: {(time.perf_counter() - start) * 1000:.1f} ms")
