@@ -175,10 +175,9 @@ def trigger(rule_name, bizdate, cycle, node, rules_path, dry_run):
 @click.option("--seed", type=click.Path(exists=True, dir_okay=False), help="World seed (YAML/JSON).")
 def emulator(port, seed):
     """A local DataWorks endpoint (ListInstances, RunTriggerNode, AssumeRole) for development and tests."""
-    from .demo import SEED
-    from .emulator import Emulator
+    from .emulator import DEFAULT_SEED, Emulator
 
-    emu = Emulator(seed or SEED, port=port)
+    emu = Emulator(seed or DEFAULT_SEED, port=port)
     click.echo(f"DataWorks emulator on {emu.url}  (admin: {emu.url}/_admin/calls)", err=True)
     emu.serve_forever()
 

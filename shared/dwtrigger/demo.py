@@ -14,12 +14,11 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from . import app, fc
-from .emulator import Emulator
+from .emulator import DEFAULT_SEED, Emulator
 from .inputs import read
 from .outcomes import DecisionLog
 from .schedule import local
 
-SEED = Path(__file__).with_name("demo_seed.yaml")
 
 
 def load_expectations(events_dir: Path) -> Dict[Path, dict]:
@@ -60,9 +59,9 @@ def run(root: Path, echo=print) -> int:
     expectations = load_expectations(events_dir)
     log_path = root / "build" / "demo" / "decisions.ndjson"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    seed = yaml.safe_load(SEED.read_text())
+    seed = yaml.safe_load(DEFAULT_SEED.read_text())
     zones = {ws["id"]: ZoneInfo(ws["timezone"]) for ws in seed["workspaces"]}
-    with Emulator(SEED) as emu, open(log_path, "w") as log_file:
+    with Emulator(DEFAULT_SEED) as emu, open(log_path, "w") as log_file:
         key = seed["keys"][0]
         os.environ.update({"DWTRIGGER_ENDPOINT": emu.endpoint, "DWTRIGGER_PROTOCOL": "http",
                            "DWTRIGGER_RULES": str(root / "rules.yaml"),

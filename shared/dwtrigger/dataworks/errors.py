@@ -28,9 +28,9 @@ def classify(exc: BaseException) -> DataWorksError:
         return _credential_error(inner)
     if not isinstance(exc, UnretryableException):
         raise exc
-    if isinstance(inner, ValueError):
-        return DataWorksError("BadResponse", "DataWorks answered with a body that is not JSON", retryable=True)
     text = str(inner)
+    if isinstance(inner, ValueError) or "as json format" in text:   # e.g. an HTML 502 from a proxy
+        return DataWorksError("BadResponse", "DataWorks answered with a body that is not JSON", retryable=True)
     code = "Timeout" if "timed out" in text.lower() else "ConnectionError"
     return DataWorksError(code, f"{type(inner).__name__}: {text[:200]}", retryable=True)
 

@@ -12,7 +12,7 @@ from .server import make_server
 from .signature import Keys
 from .world import World
 
-DEFAULT_SEED = Path(__file__).with_name("default_seed.yaml")
+DEFAULT_SEED = Path(__file__).with_name("demo_seed.yaml")   # the world of `dwtrigger demo`
 
 
 class Emulator:
