@@ -131,3 +131,49 @@ def test_demo_runs_every_sample_as_expected():
     decisions = (ROOT / "build/demo/decisions.ndjson").read_text().splitlines()
     assert len(decisions) == sum(1 for line in proc.stdout.splitlines() if line.startswith(("oss/", "mns/",
                                                                                              "timer/", "malformed/")))
+
+
+def test_validate_warns_about_rules_that_never_match_or_overlap(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("""\
+version: 1
+defaults: {timezone: Asia/Shanghai, region: cn-shanghai}
+rules:
+  - name: orders
+    on: oss
+    bucket: etl-landing
+    key: "exports/orders/dt={bizdate:%Y-%m-%d}/_SUCCESS"
+    trigger: [{workspace: 1, node: 2}]
+  - name: everything-under-exports
+    on: oss
+    bucket: [etl-landing, other]
+    key: "exports/**"
+    events: ["ObjectCreated:PutObject"]
+    trigger: [{workspace: 1, node: 3}]
+  - name: typo-bucket
+    on: oss
+    bucket: ETL_Landing
+    key: "/abs/*.done"
+    trigger: [{workspace: 1, node: 4}]
+  - name: removals
+    on: oss
+    bucket: etl-landing
+    key: "exports/**"
+    events: ["ObjectRemoved:*"]
+    trigger: [{workspace: 1, node: 5}]
+  - {name: t1, on: mns, topic: done, message: {job: [a]}, trigger: [{workspace: 1, node: 6}]}
+  - {name: t2, on: mns, topic: done, message: {job: [b]}, trigger: [{workspace: 1, node: 7}]}
+  - {name: t3, on: mns, topic: done, trigger: [{workspace: 1, node: 8}]}
+""")
+    result = run("validate", str(rules))
+    assert result.exit_code == 0 and "7 rules OK, 5 warnings" in result.stdout
+    assert result.stderr.splitlines() == [
+        f"warning: {rules}:15: rule 'typo-bucket' field 'bucket': 'ETL_Landing' is not a valid OSS bucket name "
+        "(3-63 lowercase letters, digits, '-'): this rule can never match",
+        f"warning: {rules}:15: rule 'typo-bucket' field 'key': OSS object keys never start with '/': "
+        "this rule can never match",
+        f"warning: {rules}:9: rule 'everything-under-exports': overlaps rule 'orders': key "
+        "'exports/orders/dt=2026-01-01/_SUCCESS' in bucket 'etl-landing' matches both",
+        f"warning: {rules}:28: rule 't3': overlaps rule 't1': same topic and one has no message/attributes pattern",
+        f"warning: {rules}:28: rule 't3': overlaps rule 't2': same topic and one has no message/attributes pattern",
+    ]

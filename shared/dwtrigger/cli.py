@@ -49,9 +49,15 @@ def main(ctx, debug):
 @main.command()
 @click.argument("rules", default="rules.yaml", type=click.Path(dir_okay=False))
 def validate(rules):
-    """Check a rules file; exit 1 with every problem if it is broken."""
+    """Check a rules file; exit 1 with every problem if it is broken. Warns about rules that can never match
+    and pairs that overlap."""
+    from .lint import warnings
+
     ruleset = load_rules(rules)
-    click.echo(f"{rules}: {len(ruleset.rules)} rules OK")
+    advice = warnings(ruleset)
+    for problem in advice:
+        click.echo(f"warning: {problem}", err=True)
+    click.echo(f"{rules}: {len(ruleset.rules)} rules OK" + (f", {len(advice)} warnings" if advice else ""))
 
 
 @main.command()

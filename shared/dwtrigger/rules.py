@@ -112,6 +112,7 @@ class Rule:
     attributes: Optional[Pattern] = None
     date_field: Optional[FieldSpec] = None
     timer: Optional[str] = None
+    line: Optional[int] = None          # where the rule starts in the file, for messages
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,8 @@ class _Checker:
             self.add(at + _path(field), label, field or None, message)
             return None
         before = len(self.problems)
-        rule = _build(spec, lambda field, message: self.add(at + _path(field), label, field, message))
+        rule = _build(spec, lambda field, message: self.add(at + _path(field), label, field, message),
+                      self.lines.get(at))
         return rule if len(self.problems) == before else None
 
 
@@ -293,7 +295,7 @@ def _path(field: str) -> Tuple:
     return tuple(out)
 
 
-def _build(spec: _Rule, problem) -> Optional[Rule]:
+def _build(spec: _Rule, problem, line: Optional[int]) -> Optional[Rule]:
     """Cross-field checks and compilation; reports through `problem(field, message)`."""
     if not _NAME.match(spec.name):
         problem("name", "must be 1-64 letters, digits, '-' or '_'")
@@ -319,7 +321,7 @@ def _build(spec: _Rule, problem) -> Optional[Rule]:
     if zone is None or source is None:
         return None
     return Rule(name=spec.name, on=spec.on, timezone=zone, region=spec.region, endpoint=spec.endpoint,
-                api=API_2020, env=spec.env or "PROD", role_arn=spec.role_arn, trigger=targets, **source)
+                api=API_2020, env=spec.env or "PROD", role_arn=spec.role_arn, trigger=targets, line=line, **source)
 
 
 def _zone(name: Optional[str], problem) -> Optional[ZoneInfo]:

@@ -125,6 +125,12 @@ class Template:
         ok.reverse()
         return ok
 
+    def example(self) -> str:
+        """A key this template matches (names and wildcards as 'x', dates as 2026-01-01): `validate` probes
+        whether two rules overlap by matching each one's example against the other."""
+        return "".join(tok if isinstance(tok, str) else tok.write(_EXAMPLE) if isinstance(tok, _Date) else "x"
+                       for tok in self._tokens)
+
     def fill(self, values: dict) -> str:
         """The key this template names for `values` (e.g. a `require`d sibling object's key)."""
         out = []
@@ -148,6 +154,9 @@ class Template:
             else:
                 out.append(value)
         return "".join(out)
+
+
+_EXAMPLE = datetime(2026, 1, 1)
 
 
 def _segment_end(key, i):
