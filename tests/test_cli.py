@@ -177,3 +177,30 @@ rules:
         f"warning: {rules}:28: rule 't3': overlaps rule 't1': same topic and one has no message/attributes pattern",
         f"warning: {rules}:28: rule 't3': overlaps rule 't2': same topic and one has no message/attributes pattern",
     ]
+
+
+def test_the_emulator_runs_as_a_process_on_the_port_asked():
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "dwtrigger.cli", "emulator", "--port", str(port)],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert f"DataWorks emulator on http://127.0.0.1:{port}" in proc.stderr.readline()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_admin/instances?node=700001234567") as r:
+                    instances = json.load(r)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the emulator did not answer"
+                time.sleep(0.05)
+        assert instances and {i["NodeId"] for i in instances} == {700001234567}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -268,3 +268,28 @@ def test_the_real_handlers_run_with_a_rules_file_from_the_environment(emulator, 
         app.use_runtime(None)
     assert [d["outcome"] for d in result["outcomes"]] == ["triggered"]
     assert json.dumps(result)    # the handler's return value is plain JSON
+
+
+def test_a_busy_node_is_looked_up_across_pages(harness):
+    from dwtrigger.emulator import Emulator
+
+    every_five = [f"{m // 60:02d}:{m % 60:02d}" for m in range(0, 24 * 60, 5)]      # 288 instances a day
+    seed = {"now": "2026-03-12T09:00:00+08:00", "keys": [{"access_key_id": "STS.fn-role-key",
+            "access_key_secret": "fn-role-secret", "security_token": "fn-role-token-0123456789"}],
+            "workspaces": [{"id": 10001, "timezone": "Asia/Shanghai", "nodes": [
+                {"id": 700001400000, "name": "five_minutes", "deployed": "2026-01-01", "times": every_five}]}]}
+    rules = """\
+version: 1
+defaults: {timezone: Asia/Shanghai, region: cn-shanghai}
+rules:
+  - {name: m5, on: oss, bucket: etl-landing, key: "m5/{cycle:%Y%m%d%H%M}.done", trigger: [{workspace: 10001, node: 700001400000}]}
+"""
+    event = sample("oss/native-put-orders.json").replace(b"exports/orders/dt=2026-03-10/_SUCCESS",
+                                                         b"m5/202603112355.done")
+    with Emulator(seed) as emu:
+        h = harness(rules, env={"DWTRIGGER_ENDPOINT": emu.endpoint})
+        h.emu = emu
+        [d] = h.invoke("oss", event)
+    assert (d["outcome"], d["cycle_time"]) == ("triggered", "2026-03-11T23:55:00+08:00")
+    assert [c["params"]["PageNumber"] for c in h.calls("ListInstances")] == ["1", "2", "3"]
+    assert h.calls("RunTriggerNode")[0]["params"]["CycleTime"] == "1773244500000"

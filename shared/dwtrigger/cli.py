@@ -183,9 +183,8 @@ def emulator(port, seed):
     """A local DataWorks endpoint (ListInstances, RunTriggerNode, AssumeRole) for development and tests."""
     from .emulator import DEFAULT_SEED, Emulator
 
-    emu = Emulator(seed or DEFAULT_SEED, port=port)
-    click.echo(f"DataWorks emulator on {emu.url}  (admin: {emu.url}/_admin/calls)", err=True)
-    emu.serve_forever()
+    Emulator(seed or DEFAULT_SEED, port=port).serve_forever(
+        lambda emu: click.echo(f"DataWorks emulator on {emu.url}  (admin: {emu.url}/_admin/calls)", err=True))
 
 
 @main.command()

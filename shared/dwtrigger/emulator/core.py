@@ -19,7 +19,8 @@ class Emulator:
     """A local DataWorks OpenAPI (2020-05-18) + STS AssumeRole server for the real SDK.
 
     Point the SDK at it with ``Config(endpoint=emu.endpoint, protocol='http', credential=...)`` and
-    ``alibabacloud_credentials`` with ``sts_endpoint=emu.sts_endpoint`` (``http://host:port``). `seed` is a dict or a YAML/JSON file (see seed.py).
+    ``alibabacloud_credentials`` with ``sts_endpoint=emu.sts_endpoint`` (``http://host:port``).
+    `seed` is a dict or a YAML/JSON file (see seed.py).
     """
 
     def __init__(self, seed=DEFAULT_SEED, port: int = 0, host: str = "127.0.0.1"):
@@ -47,9 +48,11 @@ class Emulator:
             self._thread.join()
             self._server = self._thread = None
 
-    def serve_forever(self) -> None:
-        """Bind and serve in the calling thread until interrupted (for a CLI)."""
+    def serve_forever(self, announce=None) -> None:
+        """Bind and serve in the calling thread until interrupted (for a CLI); `announce(self)` once bound."""
         self._server = make_server(self, *self._address)
+        if announce:
+            announce(self)
         try:
             self._server.serve_forever()
         finally:
