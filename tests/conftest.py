@@ -29,6 +29,21 @@ def sample(name: str) -> bytes:
     return (EVENTS / name).read_bytes()
 
 
+def orders_rules(target: str, extra: str = "") -> str:
+    """A rules file with one rule taking the orders sample (events/oss/native-put-orders.json) to `target`."""
+    return f"""\
+version: 1
+defaults: {{timezone: Asia/Shanghai, region: cn-shanghai}}
+rules:
+  - name: orders
+    on: oss
+    bucket: etl-landing
+    key: "exports/orders/dt={{bizdate:%Y-%m-%d}}/_SUCCESS"
+    {extra}
+    trigger: [{target}]
+"""
+
+
 class Harness:
     """A Runtime wired to the emulator, with its log lines captured."""
 

@@ -4,26 +4,12 @@ import json
 
 import pytest
 
-from conftest import ROLE_KEY, sample
+from conftest import ROLE_KEY, orders_rules, sample
 from dwtrigger import app, fc
 from dwtrigger.outcomes import Decision
 
 ORDERS = sample("oss/native-put-orders.json")         # exports/orders/dt=2026-03-10/_SUCCESS
 FIELDS = set(Decision("x", "oss", None).record()) | {"request_id", "function_name"}
-
-
-def orders_rules(target: str, extra: str = "") -> str:
-    return f"""\
-version: 1
-defaults: {{timezone: Asia/Shanghai, region: cn-shanghai}}
-rules:
-  - name: orders
-    on: oss
-    bucket: etl-landing
-    key: "exports/orders/dt={{bizdate:%Y-%m-%d}}/_SUCCESS"
-    {extra}
-    trigger: [{target}]
-"""
 
 
 def test_orders_file_releases_the_instance_dataworks_has(harness):

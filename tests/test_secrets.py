@@ -1,7 +1,7 @@
 """No access key, secret, STS token or signature in any log line, outcome record or raised error."""
 import pytest
 
-from conftest import ROLE_KEY, sample
+from conftest import ROLE_KEY, orders_rules, sample
 from dwtrigger import app, fc
 
 ROLE = 'role_arn: "acs:ram::1234567890123456:role/dwtrigger-cross"'
@@ -11,17 +11,7 @@ SECRETS = list(ROLE_KEY.values()) + ["rotated-secret", "rotated-token-9876543210
 
 
 def rules_with(extra: str) -> str:
-    return f"""\
-version: 1
-defaults: {{timezone: Asia/Shanghai, region: cn-shanghai}}
-rules:
-  - name: orders
-    on: oss
-    bucket: etl-landing
-    key: "exports/orders/dt={{bizdate:%Y-%m-%d}}/_SUCCESS"
-    {extra}
-    trigger: [{{workspace: 10001, node: 700001234567, at: "00:30"}}]
-"""
+    return orders_rules('{workspace: 10001, node: 700001234567, at: "00:30"}', extra)
 
 
 SCENARIOS = {
