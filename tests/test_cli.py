@@ -204,3 +204,9 @@ def test_the_emulator_runs_as_a_process_on_the_port_asked():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_explain_names_the_pattern_field_that_failed():
+    result = run("explain", str(EVENTS / "mns/topic-json-failed.json"), "--rules", RULES)
+    assert "miss  finance-close: message body: field 'status' is \"FAILED\"; the pattern wants " \
+           '[{"anything-but": ["FAILED", "CANCELLED"]}]' in result.output

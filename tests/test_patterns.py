@@ -216,3 +216,11 @@ def test_agrees_with_moto(case):
     pattern, doc = case
     expected = EventPattern(raw_pattern=None, pattern=pattern).matches_event(doc)
     assert compile_pattern(pattern).matches(doc) == expected
+
+
+def test_mismatch_names_the_first_failing_field():
+    p = compile_pattern({"job": ["close"], "rows": [{"numeric": [">", 0]}]})
+    assert p.mismatch({"job": "close", "rows": 3}) is None
+    assert p.mismatch({"job": "close", "rows": 0}) == 'field \'rows\' is 0; the pattern wants [{"numeric": [">", 0]}]'
+    assert p.mismatch({"rows": 3}) == "field 'job' is missing; the pattern wants [\"close\"]"
+    assert p.mismatch(["close"]) == "the document is a list, not an object"

@@ -87,7 +87,7 @@ def _explain_one(label, source, parsed, ruleset) -> dict:
     doc = body_document(parsed)
     rules = []
     for rule in ruleset.for_source(parsed.source):
-        captures, why = match(rule, parsed, doc)
+        captures, why = match(rule, parsed, doc, detail=True)
         entry = {"rule": rule.name, "matched": captures is not None, "why": why}
         if captures is not None:
             entry["captures"] = {k: str(v) for k, v in captures.items()}

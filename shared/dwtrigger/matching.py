@@ -18,13 +18,15 @@ def body_document(event: Event) -> Any:
         return NOT_JSON
 
 
-def match(rule: Rule, event: Event, document: Any = NOT_JSON) -> Tuple[Optional[Dict[str, Any]], str]:
+def match(rule: Rule, event: Event, document: Any = NOT_JSON,
+          detail: bool = False) -> Tuple[Optional[Dict[str, Any]], str]:
+    """(captures, "matched") or (None, why not). `detail` names the failing pattern field (for `explain`)."""
     if rule.on != event.source:
         return None, f"rule is for {rule.on} events"
-    return {"oss": _oss, "mns": _mns, "timer": _timer}[rule.on](rule, event, document)
+    return {"oss": _oss, "mns": _mns, "timer": _timer}[rule.on](rule, event, document, detail)
 
 
-def _oss(rule: Rule, event: Event, _doc: Any):
+def _oss(rule: Rule, event: Event, _doc: Any, _detail: bool):
     if event.bucket not in rule.buckets:
         return None, f"bucket {event.bucket!r} is not {', '.join(rule.buckets)}"
     name = event.event_name or ""
@@ -37,22 +39,26 @@ def _oss(rule: Rule, event: Event, _doc: Any):
     return captures, "matched"
 
 
-def _mns(rule: Rule, event: Event, document: Any):
+def _mns(rule: Rule, event: Event, document: Any, detail: bool):
     if rule.topic and event.topic != rule.topic:
         return None, f"topic {event.topic!r} is not {rule.topic!r}" if event.topic else "not a topic message"
     if rule.queue and event.queue != rule.queue:
         return None, f"queue {event.queue!r} is not {rule.queue!r}" if event.queue else "not a queue message"
     if rule.attributes and not rule.attributes.matches(dict(event.attributes)):
-        return None, "message attributes do not match `attributes`"
+        return None, _why("message attributes", rule.attributes, dict(event.attributes), detail)
     if rule.message:
         if document is NOT_JSON:
             return None, "message body is not JSON, and the rule has a `message` pattern"
         if not rule.message.matches(document):
-            return None, "message body does not match `message`"
+            return None, _why("message body", rule.message, document, detail)
     return {}, "matched"
 
 
-def _timer(rule: Rule, event: Event, _doc: Any):
+def _why(what: str, pattern, document: Any, detail: bool) -> str:
+    return f"{what}: {pattern.mismatch(document)}" if detail else f"{what} does not match the pattern"
+
+
+def _timer(rule: Rule, event: Event, _doc: Any, _detail: bool):
     if event.timer != rule.timer:
         return None, f"timer {event.timer!r} is not {rule.timer!r}"
     return {}, "matched"

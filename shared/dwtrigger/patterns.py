@@ -16,6 +16,7 @@ Semantic decisions (where EventBridge documentation is silent or implementations
 """
 from __future__ import annotations
 
+import json
 import operator
 
 _MISSING = object()
@@ -34,16 +35,33 @@ def compile_pattern(pattern: dict) -> Pattern:
 
 class Pattern:
     """A compiled event pattern."""
-    __slots__ = ("_match",)
+    __slots__ = ("_match", "source")
 
     def __init__(self, pattern: dict):
         if not isinstance(pattern, dict):
             raise PatternError(f"(root): expected an object of fields, got {pattern!r}")
         self._match = _object(pattern, "") if pattern else lambda doc: True
+        self.source = pattern
 
     def matches(self, doc) -> bool:
         """Whether the parsed JSON value `doc` matches."""
         return self._match(doc)
+
+    def mismatch(self, doc) -> str | None:
+        """Why `doc` does not match, naming the first top-level field that fails (for `dwtrigger explain`;
+        the relay only asks `matches`)."""
+        if self.matches(doc):
+            return None
+        if not isinstance(doc, dict):
+            return f"the document is {_kind_of(doc)}, not an object"
+        # Fields are ANDed, so when the whole fails on an object, some field fails on its own.
+        key, sub = next((k, v) for k, v in self.source.items() if not Pattern({k: v}).matches(doc))
+        seen = json.dumps(doc[key], ensure_ascii=False)[:80] if key in doc else "missing"
+        return f"field '{key}' is {seen}; the pattern wants {json.dumps(sub, ensure_ascii=False)[:120]}"
+
+
+def _kind_of(doc) -> str:
+    return {list: "a list", dict: "an object"}.get(type(doc), f"a {_KIND.get(type(doc), 'value')}")
 
 
 def _typed(x):
