@@ -1,4 +1,5 @@
-"""What a handler pays at cold start: the CLI, test tools and (until a rule calls DataWorks) the SDK stay out."""
+"""What a handler pays at cold start: the CLI and test tools never load, the SDK waits for the first DataWorks
+call unless FC's initializer (`index.initialize`) loads it first."""
 import json
 import subprocess
 import sys
@@ -8,16 +9,35 @@ from conftest import ROOT
 PROBE = """
 import importlib.util, json, sys
 spec = importlib.util.spec_from_file_location("index", sys.argv[1])
-spec.loader.exec_module(importlib.util.module_from_spec(spec))
+index = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(index)
+if sys.argv[2:] == ["--initialize"]:
+    index.initialize(None)
 print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))
 """
 
 
+def load(source: str, *args: str, rules=ROOT / "rules.yaml"):
+    return subprocess.run([sys.executable, "-c", PROBE, str(ROOT / "functions" / source / "index.py"), *args],
+                          capture_output=True, text=True, env={"DWTRIGGER_RULES": str(rules)})
+
+
 def test_importing_a_handler_loads_no_cli_and_no_sdk_yet():
     for source in ("oss", "mns", "timer"):
-        out = subprocess.run([sys.executable, "-c", PROBE, str(ROOT / "functions" / source / "index.py")],
-                             capture_output=True, text=True, check=True).stdout
-        loaded = set(json.loads(out))
+        loaded = set(json.loads(load(source).stdout))
         assert "dwtrigger" in loaded
         assert not loaded & {"click", "pytest", "moto", "hypothesis", "boto3"}, loaded
         assert "alibabacloud_dataworks_public20200518" not in loaded     # imported on the first DataWorks call
+
+
+def test_the_initializer_loads_rules_and_sdk_before_the_first_event():
+    out = load("oss", "--initialize")
+    assert out.returncode == 0, out.stderr
+    assert "alibabacloud_dataworks_public20200518" in json.loads(out.stdout)
+
+
+def test_the_initializer_refuses_a_broken_rules_file(tmp_path):
+    broken = tmp_path / "rules.yaml"
+    broken.write_text("version: 1\nrules: [{name: x, on: oss}]\n")
+    out = load("oss", "--initialize", rules=broken)
+    assert out.returncode != 0 and "RulesError" in out.stderr and "rule 'x'" in out.stderr

@@ -1,5 +1,10 @@
 """FC handler for timer events: bytes and context in, decisions out (see dwtrigger.app)."""
-from dwtrigger.app import handle
+from dwtrigger.app import handle, warm_up
+
+
+def initialize(context):
+    """instanceLifecycleConfig.initializer: rules and SDK loaded before the first event."""
+    warm_up()
 
 
 def handler(event, context):

@@ -96,13 +96,25 @@ class Runtime:
         return text
 
 
-def _adapter(endpoint: str, protocol: str, credential):
+def _adapter_class():
     from .dataworks.v20200518 import DataWorks20200518   # the SDK import is the bulk of a cold start
 
-    return DataWorks20200518(endpoint, protocol, credential)
+    return DataWorks20200518
+
+
+def _adapter(endpoint: str, protocol: str, credential):
+    return _adapter_class()(endpoint, protocol, credential)
 
 
 _runtime: Optional[Runtime] = None
+
+
+def warm_up() -> None:
+    """For FC's instance initializer: load the rules and import the SDK before the first event waits for them.
+    A broken rules file fails the instance here, before any event is taken."""
+    global _runtime
+    _runtime = Runtime.from_environment()
+    _adapter_class()
 
 
 def use_runtime(runtime: Optional[Runtime]) -> None:
