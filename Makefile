@@ -4,13 +4,19 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.installed
 
-.PHONY: demo test clean
+.PHONY: demo test package clean
 
 demo: $(READY)
 	$(BIN)/dwtrigger demo
 
 test: $(READY)
 	$(BIN)/python -m pytest
+
+# FC code packages for `s deploy` (s.yaml's pre-deploy action runs this): build/<fn>/ and build/<fn>.zip.
+FC_PYTHON ?= 3.12
+
+package: $(READY)
+	$(BIN)/python deploy/package.py --python $(FC_PYTHON) --out build
 
 # The venv is (re)built whenever the pinned requirements change.
 $(READY): requirements/runtime.txt requirements/dev.txt pyproject.toml

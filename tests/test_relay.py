@@ -57,6 +57,13 @@ def test_an_event_that_matches_nothing_is_one_ignored_line(harness):
     assert h.calls() == [] and h.lines()[0]["reason"] == "no rule matched"
 
 
+def test_an_upload_still_in_progress_releases_nothing(harness):
+    h = harness()
+    started = ORDERS.replace(b'"ObjectCreated:PutObject"', b'"ObjectCreated:InitiateMultipartUpload"')
+    [d] = h.invoke("oss", started)
+    assert d["outcome"] == "ignored" and h.calls() == []
+
+
 def test_a_malformed_event_is_rejected_with_the_reason_and_does_not_raise(harness):
     h = harness()
     result = h.runtime.invoke("oss", sample("malformed/oss-missing-key.json"), fc.context_for("oss"))

@@ -40,6 +40,19 @@ def test_example_rules_file_loads_into_typed_rules():
     assert str(rules.named("nightly").timezone) == "Asia/Shanghai"           # ... or inherits them
     assert rules.named("clicks-hourly").buckets == ("etl-landing", "etl-landing-backup")
     assert [r.name for r in rules.for_source("timer")] == ["nightly"]
+    assert rules.named("partner-drop").events == {"ObjectCreated:PutObject", "ObjectCreated:CompleteMultipartUpload"}
+
+
+def test_a_wildcard_event_means_a_whole_object_exists():
+    """UploadPart and friends fire before the object exists: `*` leaves them out, naming one takes it."""
+    rules = parse_rules(HEAD + """\
+  - {name: default, on: oss, bucket: b, key: k, trigger: [{workspace: 1, node: 2}]}
+  - {name: parts, on: oss, bucket: b, key: k, events: ["ObjectCreated:UploadPart", "ObjectRemoved:*"], trigger: [{workspace: 1, node: 3}]}
+""")
+    assert rules.named("default").events == {f"ObjectCreated:{a}" for a in (
+        "PutObject", "PostObject", "CompleteMultipartUpload", "PutSymlink", "CopyObject")}
+    assert rules.named("parts").events == {"ObjectCreated:UploadPart", "ObjectRemoved:DeleteObject",
+                                           "ObjectRemoved:DeleteObjects", "ObjectRemoved:AbortMultipartUpload"}
 
 
 def test_on_is_a_key_not_yaml_true_and_times_stay_strings():

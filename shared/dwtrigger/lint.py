@@ -51,7 +51,7 @@ def _overlap(a: Rule, b: Rule) -> str:
         shared = sorted(set(a.buckets) & set(b.buckets))
         for x, y in ((a, b), (b, a)):
             key = x.key.example()
-            if shared and _events_overlap(a.events, b.events) and y.key.match(key) is not None:
+            if shared and a.events & b.events and y.key.match(key) is not None:
                 return f"key {key!r} in bucket {shared[0]!r} matches both"
         return ""
     if a.on == "mns":
@@ -60,10 +60,3 @@ def _overlap(a: Rule, b: Rule) -> str:
         return f"same {'topic' if a.topic else 'queue'} and one has no message/attributes pattern" \
             if same and unfiltered else ""
     return "same timer" if a.timer == b.timer else ""
-
-
-def _events_overlap(x, y) -> bool:
-    """Two event lists share an event (ObjectCreated:* covers ObjectCreated:PutObject)."""
-    def covers(names, name):
-        return name in names or f"{name.split(':')[0]}:*" in names
-    return any(covers(y, n) for n in x) or any(covers(x, n) for n in y)

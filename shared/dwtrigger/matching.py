@@ -29,10 +29,8 @@ def match(rule: Rule, event: Event, document: Any = NOT_JSON,
 def _oss(rule: Rule, event: Event, _doc: Any, _detail: bool):
     if event.bucket not in rule.buckets:
         return None, f"bucket {event.bucket!r} is not {', '.join(rule.buckets)}"
-    name = event.event_name or ""
-    family = name.split(":")[0]
-    if not any(allowed == name or allowed == f"{family}:*" for allowed in rule.events):
-        return None, f"event {name!r} is not one of {', '.join(rule.events)}"
+    if event.event_name not in rule.events:
+        return None, f"event {event.event_name!r} is not one of {', '.join(sorted(rule.events))}"
     captures = rule.key.match(event.key or "")
     if captures is None:
         return None, f"key {event.key!r} does not match {rule.key.source!r}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import time
-from typing import Any, Dict, List, Literal, Optional, Tuple, Union
+from typing import Any, Dict, FrozenSet, List, Literal, Optional, Tuple, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -26,6 +26,10 @@ OSS_EVENT_NAMES = {
     "ObjectRemoved": ("DeleteObject", "DeleteObjects", "AbortMultipartUpload"),
     "ObjectModified": ("UpdateObjectMeta",),
 }
+# `Family:*` means the events that leave a whole object behind. These fire while an upload is still in
+# progress (or, for appendable objects, before anyone knows it is finished), so only a rule naming them
+# takes them; s.yaml's OSS trigger does not subscribe to them either.
+_IN_PROGRESS = frozenset({"InitiateMultipartUpload", "UploadPart", "UploadPartCopy", "AppendObject"})
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])\Z")
 _ROLE_ARN = re.compile(r"acs:ram::[0-9]+:role/[A-Za-z0-9._@-]+\Z")
@@ -105,7 +109,7 @@ class Rule:
     trigger: Tuple[Target, ...]
     buckets: Tuple[str, ...] = ()
     key: Optional[Template] = None
-    events: Tuple[str, ...] = ()        # OSS event names or "Family:*"
+    events: FrozenSet[str] = frozenset()   # OSS event names, "Family:*" already expanded
     topic: Optional[str] = None
     queue: Optional[str] = None
     message: Optional[Pattern] = None
@@ -354,13 +358,17 @@ def _oss(spec: _Rule, problem) -> Optional[dict]:
             key = compile_template(spec.key)
         except TemplateError as e:
             problem("key", str(e))
-    events = tuple(spec.events) if spec.events is not None else ("ObjectCreated:*",)
-    for i, name in enumerate(events):
+    events = set()
+    for i, name in enumerate(spec.events if spec.events is not None else ["ObjectCreated:*"]):
         family, _, action = name.partition(":")
         if family not in OSS_EVENT_NAMES or (action != "*" and action not in OSS_EVENT_NAMES[family]):
             problem(f"events[{i}]", f"unknown OSS event {name!r} (e.g. ObjectCreated:* or ObjectCreated:PutObject; "
                                     "no 'oss:' prefix)")
-    return dict(buckets=buckets, key=key, events=events) if key and buckets else None
+        elif action == "*":
+            events.update(f"{family}:{a}" for a in OSS_EVENT_NAMES[family] if a not in _IN_PROGRESS)
+        else:
+            events.add(name)
+    return dict(buckets=buckets, key=key, events=frozenset(events)) if key and buckets else None
 
 
 def _mns(spec: _Rule, problem) -> Optional[dict]:

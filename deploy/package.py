@@ -1,0 +1,143 @@
+"""Build one self-contained Function Compute code package per function: build/<fn>/ and build/<fn>.zip.
+
+Each holds the handler (index.py), the dwtrigger package without its operator-only modules, rules.yaml and
+the runtime lock (requirements/runtime.txt) installed for FC's platform (Linux x86_64, the target CPython,
+binary wheels only) whatever Python and OS run this script. FC's code directory is read-only, so bytecode is
+compiled here (unchecked-hash .pyc) by an interpreter of the target version, or skipped with a warning when
+there is none. Stdlib only: `python deploy/package.py --python 3.12 --out build`.
+"""
+from __future__ import annotations
+
+import argparse
+import operator
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCK = ROOT / "requirements" / "runtime.txt"
+FUNCTIONS = ("oss", "mns", "timer")
+PLATFORM = "manylinux2014_x86_64"           # glibc 2.17+: every FC Python runtime image satisfies it
+OPERATOR_ONLY = ("cli.py", "demo.py", "inputs.py", "fc.py", "emulator")   # the command line's; no handler imports them
+PURE_SDISTS = ("alibabacloud-tea",)         # pure Python, published on PyPI as an sdist only
+_MARKER = re.compile(r"""\s*python_version\s*(<=|>=|==|!=|<|>)\s*["'](\d+(?:\.\d+)*)["']\s*""")
+_COMPARE = {"<": operator.lt, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">=": operator.ge,
+            ">": operator.gt}
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def version_tuple(version: str) -> tuple:
+    return tuple(int(part) for part in version.split("."))
+
+
+def lock(python: str) -> list[str]:
+    """The lock's `name==version` pins that apply on `python`: pip would judge markers by the Python running it."""
+    pins = []
+    for line in LOCK.read_text().splitlines():
+        requirement, _, marker = line.split("#")[0].partition(";")
+        if marker:
+            parsed = _MARKER.fullmatch(marker)
+            if not parsed:
+                raise SystemExit(f"{LOCK}: only python_version markers are supported: {line}")
+            if not _COMPARE[parsed[1]](version_tuple(python), version_tuple(parsed[2])):
+                continue
+        if requirement.strip():
+            pins.append(requirement.strip())
+    return pins
+
+
+def build_pure_wheels(python: str, wheelhouse: Path) -> list[Path]:
+    """Wheels for the sdist-only pins; refused unless pure Python, so they fit any target as binary wheels."""
+    sdists = [pin for pin in lock(python) if normalize(pin.split("==")[0]) in PURE_SDISTS]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps",
+                    "-w", str(wheelhouse), *sdists], check=True)
+    wheels = sorted(wheelhouse.glob("*.whl"))
+    impure = [w.name for w in wheels if not w.name.endswith("-none-any.whl")]
+    if impure:
+        raise SystemExit(f"not pure Python, cannot ship for another platform: {impure}")
+    return wheels
+
+
+def install_args(python: str, target: Path, wheelhouse: Path) -> list[str]:
+    """`pip install` arguments resolving the lock for FC: binary wheels for CPython `python` on Linux x86_64."""
+    return ["install", "-q", "--disable-pip-version-check", "--target", str(target), "--no-compile",
+            "--only-binary=:all:", "--platform", PLATFORM, "--implementation", "cp", "--python-version", python,
+            "--abi", "cp" + python.replace(".", ""), "--find-links", str(wheelhouse), *lock(python)]
+
+
+def bytecode_compiler(python: str, interpreter: str | None) -> str | None:
+    """An interpreter of the target version (given, this one, or python3.X on PATH); None, with a warning, if none."""
+    interpreter = interpreter or (sys.executable if "%d.%d" % sys.version_info[:2] == python
+                                  else shutil.which(f"python{python}"))
+    probe = f"import sys; sys.exit('%d.%d' % sys.version_info[:2] != '{python}')"
+    if interpreter and subprocess.run([interpreter, "-c", probe], capture_output=True).returncode == 0:
+        return interpreter
+    print(f"warning: no python{python} found (pass --interpreter): the packages ship without bytecode, so every "
+          f"cold start compiles the dependencies from source", file=sys.stderr)
+    return None
+
+
+def compile_bytecode(compiler: str, paths: list[Path]) -> None:
+    """.pyc that are never checked against their source: the deployed code cannot change."""
+    subprocess.run([compiler, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash",
+                    *map(str, paths)], check=True)
+
+
+def assemble(fn: str, deps: Path, out: Path) -> Path:
+    code = out / fn
+    shutil.copytree(deps, code)
+    shutil.copy2(ROOT / "functions" / fn / "index.py", code / "index.py")
+    shutil.copytree(ROOT / "shared" / "dwtrigger", code / "dwtrigger",
+                    ignore=shutil.ignore_patterns("__pycache__", *OPERATOR_ONLY))
+    shutil.copy2(ROOT / "rules.yaml", code / "rules.yaml")
+    return code
+
+
+def zip_dir(code: Path) -> Path:
+    archive = code.with_suffix(".zip")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        for path in sorted(p for p in code.rglob("*") if p.is_file()):
+            z.write(path, path.relative_to(code).as_posix())
+    return archive
+
+
+def size(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def build(python: str, out: Path, interpreter: str | None = None) -> dict[str, Path]:
+    """The code directory of each function (its zip beside it)."""
+    wheelhouse, deps = out / ".wheels", out / ".deps"
+    for stale in (wheelhouse, deps, *(out / fn for fn in FUNCTIONS)):
+        shutil.rmtree(stale, ignore_errors=True)
+    build_pure_wheels(python, wheelhouse)
+    subprocess.run([sys.executable, "-m", "pip", *install_args(python, deps, wheelhouse)], check=True)
+    shutil.rmtree(deps / "bin", ignore_errors=True)     # console scripts: nothing runs them on FC
+    compiler = bytecode_compiler(python, interpreter)
+    if compiler:
+        compile_bytecode(compiler, [deps])               # once: every package copies it
+    codes = {fn: assemble(fn, deps, out) for fn in FUNCTIONS}
+    if compiler:
+        compile_bytecode(compiler, [p for code in codes.values() for p in (code / "index.py", code / "dwtrigger")])
+    for fn, code in codes.items():
+        print(f"{fn}: {code} {size(code) / 1e6:.1f} MB, {zip_dir(code)} {size(code.with_suffix('.zip')) / 1e6:.1f} MB")
+    return codes
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--python", default="3.12", help="the FC runtime's Python version (default 3.12)")
+    parser.add_argument("--out", type=Path, default=ROOT / "build", help="output directory (default build/)")
+    parser.add_argument("--interpreter", help="a python of that version to compile bytecode with")
+    args = parser.parse_args(argv)
+    build(args.python, args.out, args.interpreter)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""The FC packages deploy/package.py builds: self-contained, runnable in a bare interpreter, resolvable for 3.12.
+
+(a) builds for this interpreter's version and runs each handler with `python -I -S deploy/smoke.py`: sys.path
+holds only the package and the standard library, the event goes through the real SDK to the emulator.
+(b) resolves the python3.12 build with pip (network: PyPI) and checks every dependency comes as a wheel.
+Run with -s to see each package's size and cold import time (the figures in README.md, "Deploy with Serverless Devs").
+"""
+import ast
+import importlib.util
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from conftest import EVENTS, ROLE_KEY, ROOT
+from test_deploy import FUNCTIONS
+
+SPEC = importlib.util.spec_from_file_location("package", ROOT / "deploy" / "package.py")
+package = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(package)
+
+LOCAL = "%d.%d" % sys.version_info[:2]
+SAMPLES = {"oss": "oss/native-put-orders.json", "mns": "mns/topic-json-finance.json", "timer": "timer/nightly.json"}
+DEV_ONLY = {"click", "pytest", "moto", "hypothesis", "boto3", "botocore", "jsonschema"}
+
+
+def pinned(python: str) -> dict:
+    """name -> version the lock gives `python` (packaging's marker evaluation, not package.py's)."""
+    environment = {"python_version": python, "python_full_version": f"{python}.0"}
+    lines = [line.split("#")[0].strip() for line in package.LOCK.read_text().splitlines()]
+    requirements = [Requirement(line) for line in lines if line]
+    return {canonicalize_name(r.name): str(r.specifier).removeprefix("==") for r in requirements
+            if r.marker is None or r.marker.evaluate(environment)}
+
+
+def shipped(code) -> dict:
+    """name -> version of every distribution installed in a package."""
+    dists = (d.stem.rsplit("-", 1) for d in code.glob("*.dist-info"))
+    return {canonicalize_name(name): version for name, version in dists}
+
+
+def expected_outcomes(sample: str) -> list:
+    entry = yaml.safe_load((EVENTS / sample).with_name("expected.yaml").read_text())[sample.split("/")[1]]
+    return entry["outcomes"] if isinstance(entry, dict) else entry
+
+
+@pytest.fixture(scope="module")
+def packages(tmp_path_factory):
+    return package.build(LOCAL, tmp_path_factory.mktemp("build"))
+
+
+def test_each_package_holds_the_handler_dwtrigger_the_rules_and_exactly_the_runtime_lock(packages):
+    assert set(packages) == set(SAMPLES)
+    for fn, code in packages.items():
+        assert (code / "index.py").read_bytes() == (ROOT / "functions" / fn / "index.py").read_bytes()
+        assert (code / "rules.yaml").read_bytes() == (ROOT / "rules.yaml").read_bytes()
+        assert (code / "dwtrigger" / "app.py").is_file()
+        assert not [m for m in package.OPERATOR_ONLY if (code / "dwtrigger" / m).exists()]
+        assert shipped(code) == pinned(LOCAL) and not DEV_ONLY & set(shipped(code))
+        files = sorted(p.relative_to(code).as_posix() for p in code.rglob("*") if p.is_file())
+        assert sorted(zipfile.ZipFile(code.with_suffix(".zip")).namelist()) == files
+
+
+def test_s_yaml_code_and_handlers_point_at_the_built_packages(packages):
+    out = next(iter(packages.values())).parent
+    for props in FUNCTIONS:
+        archive = zipfile.ZipFile(out / props["code"].removeprefix("./build/"))
+        hooks = props.get("instanceLifecycleConfig", {}).values()
+        for handler in [props["handler"], *(hook["handler"] for hook in hooks)]:
+            module, function = handler.rsplit(".", 1)
+            source = archive.read(f"{module.replace('.', '/')}.py")
+            defined = {node.name for node in ast.parse(source).body if isinstance(node, ast.FunctionDef)}
+            assert function in defined, f"{props['functionName']}: {handler} not in {archive.filename}"
+
+
+def bare_python(*args: str, env=None) -> subprocess.CompletedProcess:
+    """This interpreter without site-packages, the environment or the working directory on sys.path."""
+    return subprocess.run([sys.executable, "-I", "-S", *args], env=env or {}, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("fn", sorted(SAMPLES))
+def test_each_handler_runs_a_sample_from_its_package_alone(packages, emulator, fn):
+    stdlib_path = json.loads(bare_python("-c", "import json, sys; print(json.dumps(sys.path))").stdout)
+    env = {"DWTRIGGER_ENDPOINT": emulator.endpoint, "DWTRIGGER_PROTOCOL": "http", **ROLE_KEY,
+           "FC_FUNCTION_NAME": f"dwtrigger-{fn}"}
+    run = bare_python(str(ROOT / "deploy" / "smoke.py"), str(packages[fn]), str(EVENTS / SAMPLES[fn]), env=env)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout.splitlines()[-1])
+    assert report["sys_path"] == [str(packages[fn]), *stdlib_path]
+    assert report["foreign"] == []
+    assert [d["outcome"] for d in report["outcomes"]] == expected_outcomes(SAMPLES[fn])
+    released = {d["node"] for d in report["outcomes"] if d["outcome"] == "triggered"}
+    assert {int(c["params"]["NodeId"]) for c in emulator.calls if c["action"] == "RunTriggerNode"} == released
+    granted = {a for s in json.loads((ROOT / "deploy" / "ram" / "dataworks.json").read_text())["Statement"]
+               for a in s["Action"]}
+    assert {f"dataworks:{c['action']}" for c in emulator.calls} <= granted
+    sizes = [package.size(path) / 1e6 for path in (packages[fn], packages[fn].with_suffix(".zip"))]
+    print(f"\n{fn}: {sizes[0]:.1f} MB ({sizes[1]:.1f} MB zipped); python{LOCAL} -I -S: import index "
+          f"{report['import_ms']} ms, initializer {report['initialize_ms']} ms, "
+          f"first event {report['first_call_ms']} ms")
+
+
+def test_python312_resolves_every_dependency_as_a_binary_wheel(tmp_path):
+    built = package.build_pure_wheels("3.12", tmp_path / "wheels")
+    assert built and all(w.name.endswith("-none-any.whl") for w in built)
+    pip_install = package.install_args("3.12", tmp_path / "target", tmp_path / "wheels")
+    report = tmp_path / "report.json"
+    run = subprocess.run([sys.executable, "-m", "pip", *pip_install, "--dry-run", "--report", str(report)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    resolved = json.loads(report.read_text())["install"]
+    sdists = [i["download_info"]["url"] for i in resolved if not i["download_info"]["url"].endswith(".whl")]
+    assert sdists == []
+    assert {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"] for i in resolved} == pinned("3.12")
