@@ -142,3 +142,11 @@ def test_bizdate_and_cycle_from_message_fields():
 def test_a_message_without_a_usable_date_says_why(body, words):
     with pytest.raises(ScheduleError, match=words):
         plan("msg-date", mns("t", body))
+
+
+@pytest.mark.parametrize("key", ["d/99991231/_SUCCESS", "d/00010101/_SUCCESS", "d/19691231/_SUCCESS"])
+def test_dates_dataworks_cannot_hold_are_a_schedule_error(key):
+    with pytest.raises(ScheduleError, match="out of range"):
+        plan("dated", oss(key, "2026-05-01T00:00:00+00:00"))
+    with pytest.raises(ScheduleError, match="out of range"):
+        plan("landed", oss("in/x", "0001-01-01T00:00:00+00:00"))

@@ -5,7 +5,7 @@ Every source delivers bytes in several shapes (see README, "Event shapes"). The 
 
 `parse` never raises: a handler that raised on a malformed event would make FC retry it for nothing.
 
-Decisions on points the FC documentation leaves open (see /work/shared/reference/fc-events.md):
+Decisions on points the FC documentation leaves open (summarised in the README, "Event shapes"):
 - OSS keys are URL-decoded only when they contain `%` and the escapes decode to valid UTF-8; `+` is kept
   as is. A literal key like `100%25.csv` is therefore read as `100%.csv` (OSS keys rarely contain `%XX`).
 - OSS native event ids are the record's `responseElements.requestId` (a sha256 of the record when it has
@@ -134,16 +134,23 @@ def _load(raw: object) -> tuple[object, str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise _Invalid("the event is not valid UTF-8 text") from None
-    too_deep = _Invalid(f"the event's JSON is nested deeper than {MAX_DEPTH} levels")
+    return _shallow_json(text, "the event's JSON"), text
+
+
+def _shallow_json(text: str, what: str) -> object:
+    """`text` parsed (`_NOT_JSON` when it is not JSON); nested deeper than MAX_DEPTH rejects the event.
+
+    Also applied to message bodies and timer payloads, which the matcher and the date fields parse again."""
+    too_deep = _Invalid(f"{what} is nested deeper than {MAX_DEPTH} levels")
     try:
         doc = json.loads(text)
     except RecursionError:
         raise too_deep from None
     except ValueError:
-        return _NOT_JSON, text
+        return _NOT_JSON
     if _depth_exceeds(doc, MAX_DEPTH):
         raise too_deep
-    return doc, text
+    return doc
 
 
 def _depth_exceeds(doc: object, limit: int) -> bool:
@@ -375,6 +382,7 @@ def _body(body: str) -> str:
     size = _utf8_size(body, "message body")
     if size > MAX_MNS_BODY_BYTES:
         raise _Invalid(f"the message body is {size} bytes, over MNS's {MAX_MNS_BODY_BYTES}-byte limit")
+    _shallow_json(body, "the message body's JSON")
     return body
 
 
@@ -441,8 +449,10 @@ def _parse_timer(doc: object) -> list[Parsed]:
         raise _not_for("timer", doc)
     name, when = _string(doc, "triggerName"), _string(doc, "triggerTime")
     payload = doc.get("payload")
-    if payload is not None and not isinstance(payload, str):
-        raise _Invalid("field 'payload' is not a string")
+    if payload is not None:
+        if not isinstance(payload, str):
+            raise _Invalid("field 'payload' is not a string")
+        _shallow_json(payload, "the timer payload's JSON")
     return [Event(source="timer", kind="timer", event_id=f"{name}@{when}", time=_iso_time(doc, "triggerTime"),
                   timer=name, payload=payload)]
 

@@ -77,8 +77,9 @@ class Relay:
     def _release(self, planned: Decision, rule: Rule, target: Target, schedule: Schedule,
                  deadline: Deadline) -> Decision:
         """Look up (unless told not to) and trigger, retrying transient failures until the deadline.
-        Every retry starts with a fresh look-up, so a trigger that landed before a timeout is not sent twice."""
-        attempts, sent = 0, False
+        Every retry starts with a fresh look-up, so a trigger that landed before a timeout is not sent twice; only
+        a trigger that got no answer may have landed (a refusal did not: a release by another event is not ours)."""
+        attempts, sending, landed = 0, False, False
         while True:
             attempts += 1
             try:
@@ -89,7 +90,7 @@ class Relay:
                                                           schedule.biz_date, left), schedule)
                     found = _with_times(planned, instance.biz_date_ms, instance.cycle_ms, schedule)
                     if instance.status not in WAITING:
-                        if sent:
+                        if landed:
                             return found.but(outcome=TRIGGERED, attempts=attempts,
                                              reason=f"an earlier attempt's trigger landed (now {instance.status})")
                         return found.but(outcome=ALREADY, attempts=attempts,
@@ -97,7 +98,7 @@ class Relay:
                     why = f"instance {instance.instance_id} was {instance.status}"
                 else:
                     found, why = planned, "lookup: false, computed times sent"
-                sent = True
+                sending = True
                 request_id = port.trigger(target.workspace, target.node, found.cycle_time_ms, found.biz_date_ms,
                                           deadline.left())
                 return found.but(outcome=TRIGGERED, dataworks_request_id=request_id, attempts=attempts, reason=why)
@@ -105,6 +106,7 @@ class Relay:
                 return planned.but(outcome=FAILED, error_code=e.code, reason=e.reason, retryable=e.retryable,
                                    attempts=attempts)
             except DataWorksError as e:
+                landed, sending = landed or (sending and e.status is None), False
                 wait = self.backoff.delay(attempts, e.retry_after_s) if e.retryable else 0.0
                 if not e.retryable or deadline.left() - wait < MIN_CALL_S:
                     gave_up = " (retries stopped at the deadline)" if e.retryable else ""

@@ -16,6 +16,7 @@ from .events import Event
 from .rules import FieldSpec, Rule, Target
 
 ONE_DAY = timedelta(days=1)
+EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 30)   # epoch ms; the cycle day after LATEST still exists
 
 
 class ScheduleError(ValueError):
@@ -49,6 +50,17 @@ def local(ms: int, zone: ZoneInfo) -> datetime:
 def resolve(rule: Rule, target: Target, captures: Mapping[str, Any], event: Event) -> Schedule:
     """Business date and (when known) cycle time, in the order PRODUCT.md gives: a {bizdate} capture, a
     {cycle} capture, a date field of the JSON message or timer payload, else the event's own time."""
+    try:
+        schedule = _resolve(rule, target, captures, event)
+    except OverflowError:            # the day before 0001-01-01 or after 9999-12-31
+        schedule = None
+    if schedule is None or not EARLIEST <= schedule.biz_date <= LATEST:
+        raise ScheduleError(f"the event names a business date out of range (DataWorks' dates run from "
+                            f"{EARLIEST} to {LATEST})")
+    return schedule
+
+
+def _resolve(rule: Rule, target: Target, captures: Mapping[str, Any], event: Event) -> Schedule:
     zone = rule.timezone
     cycle: Optional[datetime] = None
     if "bizdate" in captures:

@@ -57,7 +57,7 @@ def _api_error(exc: AlibabaCloudException) -> DataWorksError:
     retry_after_ms = getattr(exc, "retry_after", None)
     return DataWorksError(
         code, message or f"HTTP {status}",
-        retryable=code.startswith("Throttling") or (status or 0) >= 500,
+        retryable=code.startswith("Throttling") or status == 429 or (status or 0) >= 500,
         request_id=exc.request_id if exc.request_id not in (None, "None") else None,
         status=status,
         retry_after_s=retry_after_ms / 1000 if retry_after_ms else None,

@@ -13,6 +13,7 @@ from . import DataWorksError, Instance
 from .errors import classify
 
 PAGE_SIZE = 100      # the API's maximum
+CONNECT_TIMEOUT_MS, READ_TIMEOUT_MS = 5000, 10000   # the SDK's defaults; never more than the time left
 
 
 class DataWorks20200518:
@@ -31,7 +32,11 @@ class DataWorks20200518:
             body = self._call(self._client.list_instances_with_options, request, timeout_s)
             data = body.get("Data") or {}
             items = data.get("Instances") or []
-            out.extend(_instance(item) for item in items)
+            try:
+                out.extend(_instance(item) for item in items)
+            except (TypeError, ValueError, AttributeError):
+                raise DataWorksError("BadResponse", "ListInstances answered with malformed instances",
+                                     retryable=True) from None
             if not items or len(out) >= int(data.get("TotalCount") or 0):
                 return out
             page += 1
@@ -46,7 +51,8 @@ class DataWorks20200518:
     def _call(method, request, timeout_s: float) -> dict:
         """One SDK call with timeouts cut to the time left; a 200 with Success false is an error too."""
         budget_ms = max(int(timeout_s * 1000), 1)
-        runtime = RuntimeOptions(connect_timeout=min(budget_ms, 5000), read_timeout=min(budget_ms, 10000))
+        runtime = RuntimeOptions(connect_timeout=min(budget_ms, CONNECT_TIMEOUT_MS),
+                                 read_timeout=min(budget_ms, READ_TIMEOUT_MS))
         try:
             body = method(request, runtime).body.to_map()
         except Exception as exc:  # noqa: BLE001 - classify() re-raises what it does not know
@@ -54,7 +60,7 @@ class DataWorks20200518:
         if body.get("Success") is False or str(body.get("Success")).lower() == "false":
             raise DataWorksError(str(body.get("ErrorCode") or "SuccessFalse"),
                                  str(body.get("ErrorMessage") or "DataWorks answered Success: false")[:300],
-                                 retryable=True, request_id=body.get("RequestId"))
+                                 retryable=True, request_id=body.get("RequestId"), status=200)
         return body
 
 

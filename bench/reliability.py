@@ -1,0 +1,327 @@
+"""Load run: events from every source through the FC runtime, against an emulator limited to 50 QPS that fails
+2% of requests with a 500, the way FC would run them.
+
+Each worker thread is one FC instance (its own Runtime, rules loaded once, clients reused). An event whose
+invocation raises is queued again, up to `maxAsyncRetryAttempts` (3, as in s.yaml) times; then its FC
+failure-destination record is replayed as `dwtrigger replay` does. The world (120 nodes) and the rules (one per
+node) are generated; the events are the samples in events/ with their names, dates and ids changed.
+
+Two events for one instance may run at once in two FC instances: both look up a waiting instance, the later
+trigger is refused as already released, that invocation raises and FC's retry finds it already_triggered
+("triggers refused" counts these).
+
+Prints the figures and exits 1 when an event is lost, an instance accepts two triggers, a `triggered` decision
+does not match a trigger DataWorks accepted, a decision has no log line or a log line holds a secret.
+`--events 5000` is the default run; tests/test_load.py runs a small one.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import io
+import json
+import queue
+import random
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+from zoneinfo import ZoneInfo
+
+from dwtrigger import app, fc
+from dwtrigger.emulator import Emulator
+from dwtrigger.inputs import read
+from dwtrigger.outcomes import FAILED, TRIGGERED, DecisionLog
+from dwtrigger.rules import parse_rules
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+KEY = {"access_key_id": "STS.bench-role", "access_key_secret": "bench-secret-0123",
+       "security_token": "bench-token-4567"}
+SECRETS = tuple(KEY.values()) + ("Signature=", "ACS3-HMAC-SHA256", "x-acs-security-token")
+# Business dates whose instances wait for their trigger at the emulator's 2026-03-12 09:00 (none is held: a trigger
+# releases at once, so a second one for the same instance is refused), and one whose instances are generated only
+# once the clock passes midnight: events for it raise until their dead letters are replayed two days later.
+DAYS = [date(2026, 1, 1) + timedelta(days=n) for n in range(69)]
+EARLY = date(2026, 3, 13)
+ZONE = ZoneInfo("Asia/Shanghai")
+KINDS = {"oss": 40, "hourly": 10, "topic": 30, "queue": 20, "timer": 20}  # rules (one node each) per event kind
+FC_RETRIES = 3                                                          # maxAsyncRetryAttempts in s.yaml
+Target = Tuple[int, int]     # an instance: (node, CycTime in epoch ms)
+
+
+def cycle_ms(day: date, hour: int, minute: int = 0) -> int:
+    """The CycTime of the instance of business date `day` scheduled at hour:minute (Shanghai) on the next day."""
+    return int(datetime.combine(day + timedelta(days=1), datetime.min.time(), ZONE)
+               .replace(hour=hour, minute=minute).timestamp() * 1000)
+
+
+# ---- the generated world, rules and events ----
+
+def world() -> Tuple[dict, str, Dict[str, List[int]]]:
+    """The emulator seed, the rules file and the node of each rule, per kind."""
+    nodes = {kind: [800_000_000 + 1000 * k + i for i in range(n)] for k, (kind, n) in enumerate(KINDS.items())}
+    seed_nodes = [{"id": node, "deployed": "2026-01-01", **({"hourly": True} if kind == "hourly" else {"at": "00:30"})}
+                  for kind, ids in nodes.items() for node in ids]
+    seed = {"now": "2026-03-12T09:00:00+08:00", "keys": [KEY],
+            "workspaces": [{"id": 20001, "timezone": "Asia/Shanghai", "nodes": seed_nodes}]}
+    bizdate = 'bizdate: {{field: bizdate, format: "%Y%m%d"}}'
+    match = {"oss": 'on: oss, bucket: landing, key: "exports/t{i}/dt={{bizdate:%Y-%m-%d}}/_SUCCESS"',
+             "hourly": 'on: oss, bucket: landing, key: "logs/h{i}/{{cycle:%Y%m%d%H}}/*.done"',
+             "topic": 'on: mns, topic: done, message: {{job: ["job-{i}"]}}, ' + bizdate,
+             "queue": 'on: mns, queue: etl-q, message: {{source: ["src-{i}"]}}, ' + bizdate,
+             "timer": "on: timer, timer: timer-{i}"}
+    rules = ["version: 1", "defaults: {timezone: Asia/Shanghai, region: cn-shanghai}", "rules:"]
+    rules += [f"  - {{name: {kind}-{i}, {match[kind].format(i=i)}, trigger: [{{workspace: 20001, node: {node}}}]}}"
+              for kind, ids in nodes.items() for i, node in enumerate(ids)]
+    return seed, "\n".join(rules) + "\n", nodes
+
+
+@dataclass
+class Event:
+    source: str
+    raw: bytes
+    targets: List[Target]               # the instances it names; none for an event no rule takes
+
+
+class Generator:
+    """The samples in events/ with names, dates and ids changed: 10% name no rule, 10% are redeliveries, 2% name
+    the EARLY business date."""
+
+    def __init__(self, nodes: Dict[str, List[int]], rng: random.Random):
+        self.nodes, self.rng = nodes, rng
+        self.samples = {name: json.loads((EVENTS / name).read_text()) for name in (
+            "oss/native-put-orders.json", "oss/eventbridge-single.json", "mns/topic-json-finance.json",
+            "mns/queue-eventbridge-list.json", "timer/nightly.json")}
+
+    def events(self, count: int) -> List[Event]:
+        made: List[Event] = []
+        makers = [self.oss, lambda: self.oss(cloudevent=True), self.hourly, self.topic, self.queue, self.timer]
+        for _ in range(count):
+            roll = self.rng.random()
+            if roll < 0.1 and made:
+                made.append(self.rng.choice(made))               # at-least-once delivery: the same bytes again
+            elif roll < 0.2:
+                made.append(self.decoy())
+            elif roll < 0.22:
+                made.append(self.oss(day=EARLY))
+            else:
+                made.append(self.rng.choice(makers)())
+        return made
+
+    def _id(self) -> str:
+        return uuid.UUID(int=self.rng.getrandbits(128)).hex.upper()
+
+    def _pick(self, kind: str) -> Tuple[int, int, date]:
+        i = self.rng.randrange(len(self.nodes[kind]))
+        return i, self.nodes[kind][i], self.rng.choice(DAYS)
+
+    def _oss(self, key: str, cloudevent: bool = False) -> bytes:
+        doc = copy.deepcopy(self.samples["oss/eventbridge-single.json" if cloudevent else "oss/native-put-orders.json"])
+        record = doc["data"] if cloudevent else doc["events"][0]
+        record["oss"]["bucket"]["name"], record["oss"]["object"]["key"] = "landing", key
+        record["responseElements"]["requestId"] = doc["id"] = self._id()
+        return json.dumps(doc).encode()
+
+    def oss(self, cloudevent: bool = False, day: Optional[date] = None) -> Event:
+        i, node, picked = self._pick("oss")
+        day = day or picked
+        key = f"exports/t{i}/dt={day:%Y-%m-%d}/_SUCCESS"
+        return Event("oss", self._oss(key, cloudevent), [(node, cycle_ms(day, 0, 30))])
+
+    def hourly(self) -> Event:
+        i, node, day = self._pick("hourly")
+        hour = self.rng.randrange(24)
+        return Event("oss", self._oss(f"logs/h{i}/{day + timedelta(days=1):%Y%m%d}{hour:02d}/part.done"),
+                     [(node, cycle_ms(day, hour))])
+
+    def topic(self, topic: str = "done") -> Event:
+        i, node, day = self._pick("topic")
+        doc = dict(self.samples["mns/topic-json-finance.json"], TopicName=topic, MessageId=self._id(),
+                   Message=json.dumps({"job": f"job-{i}", "bizdate": f"{day:%Y%m%d}"}))
+        return Event("mns", json.dumps(doc).encode(), [(node, cycle_ms(day, 0, 30))] if topic == "done" else [])
+
+    def queue(self) -> Event:
+        """An EventBridge batch of 1 to 5 queue messages: one invocation, one decision each."""
+        template, batch, targets = self.samples["mns/queue-eventbridge-list.json"][0], [], []
+        for _ in range(self.rng.randint(1, 5)):
+            i, node, day = self._pick("queue")
+            message = copy.deepcopy(template)
+            message["subject"] = message["subject"].replace("etl-events", "etl-q")
+            message["id"] = message["data"]["messageId"] = self._id()
+            message["data"]["messageBody"] = json.dumps({"source": f"src-{i}", "bizdate": f"{day:%Y%m%d}"})
+            batch.append(message)
+            targets.append((node, cycle_ms(day, 0, 30)))
+        return Event("mns", json.dumps(batch).encode(), targets)
+
+    def timer(self, name: Optional[str] = None) -> Event:
+        i, node, day = self._pick("timer")
+        doc = dict(self.samples["timer/nightly.json"], triggerName=name or f"timer-{i}",
+                   triggerTime=f"{day + timedelta(days=1):%Y-%m-%d}T01:00:00Z")     # 09:00 Shanghai, the next day
+        return Event("timer", json.dumps(doc).encode(), [] if name else [(node, cycle_ms(day, 0, 30))])
+
+    def decoy(self) -> Event:
+        """An event no rule takes: another key, topic or timer."""
+        kind = self.rng.randrange(3)
+        if kind == 0:
+            return Event("oss", self._oss(f"tmp/{self._id()}/_SUCCESS"), [])
+        return self.topic("other") if kind == 1 else self.timer("not-a-rule")
+
+
+# ---- FC, as the load sees it ----
+
+@dataclass
+class Tally:
+    """What every invocation reported, shared by the workers."""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    invocations: int = 0
+    raises: int = 0
+    triggered: int = 0                             # `triggered` decisions, in every invocation
+    retries: int = 0                               # in-invocation retries (attempts beyond the first)
+    unlogged: int = 0                              # decisions without their log line
+    leaks: int = 0                                 # log lines holding a secret
+    failures: Counter = field(default_factory=Counter)             # error codes of `failed` decisions
+    final: Dict[int, List[dict]] = field(default_factory=dict)    # event index -> decisions of its last invocation
+
+    def record(self, index: int, records: List[dict], raised: bool, lines: List[str]) -> None:
+        with self.lock:
+            self.invocations += 1
+            self.raises += raised
+            self.triggered += sum(r["outcome"] == TRIGGERED for r in records)
+            self.failures.update(r["error_code"] for r in records if r["outcome"] == FAILED)
+            self.retries += sum(max(0, r["attempts"] - 1) for r in records)
+            self.unlogged += abs(len(records) - len(lines))
+            self.leaks += sum(any(s in line for s in SECRETS) for line in lines)
+            self.final[index] = records
+
+
+class FcInstance:
+    """One FC instance: a Runtime with its own log stream."""
+
+    def __init__(self, rules, emu: Emulator, timeout: float):
+        self.stream, self.timeout = io.StringIO(), timeout
+        env = {"DWTRIGGER_ENDPOINT": emu.endpoint, "DWTRIGGER_PROTOCOL": "http",
+               "ALIBABA_CLOUD_ACCESS_KEY_ID": KEY["access_key_id"],
+               "ALIBABA_CLOUD_ACCESS_KEY_SECRET": KEY["access_key_secret"],
+               "ALIBABA_CLOUD_SECURITY_TOKEN": KEY["security_token"]}
+        log = DecisionLog(service=f"dwtrigger-bench-{uuid.uuid4().hex[:8]}", stream=self.stream)
+        self.runtime = app.Runtime(rules, environ=env, log=log, dry_run=False, wall_clock=emu.clock.now)
+
+    def invoke(self, tally: Tally, index: int, source: str, raw: bytes) -> bool:
+        """Run one event as FC would; True when the invocation raised."""
+        try:
+            records, raised = self.runtime.invoke(source, raw, fc.context_for(source, self.timeout))["outcomes"], False
+        except app.TriggerFailed as e:
+            records, raised = [d.record() for d in e.decisions], True
+        lines = [line for line in self.stream.getvalue().split("\n") if line.strip()]
+        self.stream.seek(0)
+        self.stream.truncate()
+        tally.record(index, records, raised, lines)
+        return raised
+
+
+def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float = 0.02, timeout: float = 60,
+        seed: int = 7) -> dict:
+    """The load run; returns its figures."""
+    seed_doc, rules_text, nodes = world()
+    rules, rng = parse_rules(rules_text), random.Random(seed)
+    load = Generator(nodes, rng).events(events)
+    tally, dead_letters = Tally(), []
+    work: "queue.Queue[Optional[Tuple[int, int]]]" = queue.Queue()
+    with Emulator(seed_doc) as emu:
+        emu.set_faults(qps=qps, error_rate=error_rate, random_seed=seed)
+        started = time.monotonic()
+
+        def serve() -> None:
+            instance = FcInstance(rules, emu, timeout)
+            while (item := work.get()) is not None:
+                index, tries = item
+                try:
+                    if instance.invoke(tally, index, load[index].source, load[index].raw):
+                        if tries < FC_RETRIES:
+                            work.put((index, tries + 1))          # FC's asynchronous retry
+                        else:
+                            dead_letters.append(index)             # to the failure destination
+                except Exception as e:  # noqa: BLE001 - anything but TriggerFailed escaping is a bug: the event is lost
+                    print(f"event {index} escaped the runtime: {e!r}", file=sys.stderr)
+                work.task_done()
+
+        threads = [threading.Thread(target=serve, daemon=True) for _ in range(workers)]
+        for t in threads:
+            t.start()
+        for index in range(len(load)):
+            work.put((index, 0))
+        work.join()
+        for _ in threads:
+            work.put(None)
+        # The failure destination's records, replayed two days later as `dwtrigger replay` reads them.
+        emu.clock.advance(2 * 24 * 3600)
+        replayer = FcInstance(rules, emu, timeout)
+        for index in dead_letters:
+            record = {"requestContext": {"requestId": str(uuid.uuid4()), "condition": "UnhandledInvocationError",
+                                         "approximateInvokeCount": FC_RETRIES + 1},
+                      "requestPayload": load[index].raw.decode()}
+            for _, source, raw in read("dead-letter", json.dumps(record).encode()):
+                replayer.invoke(tally, index, source, raw)
+        wall = time.monotonic() - started
+        return figures(load, tally, len(dead_letters), emu, wall, events=events, workers=workers, qps=qps,
+                       error_rate=error_rate, timeout=timeout)
+
+
+def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: float, **settings) -> dict:
+    triggers = {(i["NodeId"], i["CycTime"]): i["Triggers"] for i in emu.instances() if i["Triggers"]}
+    expected = {t for e in load for t in e.targets}
+    final = Counter(r["outcome"] for records in tally.final.values() for r in records)
+    unfinished = sum(any(r["outcome"] == FAILED for r in records) for records in tally.final.values())
+    calls = emu.calls
+    return {
+        **settings,
+        "decisions (final)": dict(sorted(final.items())),
+        "invocations": tally.invocations,
+        "in-invocation retries": tally.retries,
+        "raises": tally.raises,
+        "failed decisions (all invocations)": dict(tally.failures.most_common()),
+        "replays": replays,
+        "DataWorks requests": len(calls),
+        "injected 500s": sum(c["fault"] == "error" for c in calls),
+        "throttled (429)": sum(c["fault"] == "throttle" for c in calls),
+        "triggers refused: already released": sum(c["code"] == "Emulator.Instance.AlreadyRun" for c in calls),
+        "instances released": len(triggers),
+        "lost": len(expected - set(triggers)) + unfinished + len(load) - len(tally.final),
+        "released without an event": len(set(triggers) - expected),
+        "duplicate releases": sum(n - 1 for n in triggers.values()),
+        "triggered decisions != accepted triggers": abs(tally.triggered - sum(
+            c["action"] == "RunTriggerNode" and c["status"] == 200 for c in calls)),
+        "decisions without a log line": tally.unlogged,
+        "log lines with a secret": tally.leaks,
+        "wall time (s)": round(wall, 1),
+        "events/s": round(len(load) / wall, 1),
+    }
+
+
+FAILING = ("lost", "released without an event", "duplicate releases", "triggered decisions != accepted triggers",
+           "decisions without a log line", "log lines with a secret")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=8, help="FC instances running at once")
+    parser.add_argument("--qps", type=int, default=50, help="the emulator's limit (DataWorks Enterprise: 50)")
+    parser.add_argument("--error-rate", type=float, default=0.02, help="share of requests answered 500")
+    parser.add_argument("--timeout", type=float, default=60, help="function.timeout (s)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    result = run(args.events, args.workers, args.qps, args.error_rate, args.timeout, args.seed)
+    width = max(map(len, result))
+    for name, value in result.items():
+        print(f"{name:<{width}}  {value}")
+    return 1 if any(result[name] for name in FAILING) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

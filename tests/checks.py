@@ -1,0 +1,51 @@
+"""Checks the reliability suites (faults, hostile input, load) make after every invocation and every run.
+
+`invoke` drains the harness's log stream each time, so each call sees only its own lines and a long run stays
+linear; every drained line is also searched for credentials, tokens and signatures (`h.secrets` when the harness
+names its own: generated input can hold the fixed strings of test_secrets, which Hypothesis mines from the code).
+"""
+from __future__ import annotations
+
+import json
+from typing import List, Tuple
+
+from dwtrigger import app, fc
+from dwtrigger.outcomes import FAILED, OUTCOMES
+from test_secrets import SECRETS
+
+
+def invoke(h, source: str, raw: bytes, timeout: float = 60) -> Tuple[List[dict], bool]:
+    """One invocation: its decision records and whether it raised. Only TriggerFailed may escape the runtime,
+    it must be raised exactly when a decision failed, and every decision must have logged its one line."""
+    try:
+        records, raised = h.runtime.invoke(source, raw, fc.context_for(source, timeout=timeout))["outcomes"], False
+    except app.TriggerFailed as e:
+        records, raised = [d.record() for d in e.decisions], True
+        assert_no_secrets(str(e), getattr(h, "secrets", SECRETS))
+    lines = drain(h)
+    assert records, "an invocation must decide something"
+    assert [line["outcome"] for line in lines] == [r["outcome"] for r in records]
+    assert {r["outcome"] for r in records} <= set(OUTCOMES)
+    assert raised == any(r["outcome"] == FAILED for r in records)
+    assert_no_secrets(repr(records), getattr(h, "secrets", SECRETS))
+    return records, raised
+
+
+def drain(h) -> List[dict]:
+    """The log lines written since the last drain, after checking them for secrets."""
+    text = h.stream.getvalue()
+    h.stream.seek(0)
+    h.stream.truncate()
+    assert_no_secrets(text, getattr(h, "secrets", SECRETS))
+    return [json.loads(line) for line in text.split("\n") if line.strip()]     # not splitlines: U+2028 is no break
+
+
+def assert_no_secrets(text: str, secrets=SECRETS) -> None:
+    leaked = [s for s in secrets if s in text]
+    assert not leaked, f"{leaked} leaked in: {text[:2000]}"
+
+
+def duplicate_releases(emu) -> int:
+    """Triggers the emulator accepted beyond the first per instance, plus those it refused as already run."""
+    extra = sum(max(0, i["Triggers"] - 1) for i in emu.instances())
+    return extra + sum(c["code"] == "Emulator.Instance.AlreadyRun" for c in emu.calls)
