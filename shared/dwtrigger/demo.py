@@ -16,18 +16,20 @@ import yaml
 from . import app, fc
 from .emulator import DEFAULT_SEED, Emulator
 from .inputs import read
-from .outcomes import DecisionLog
+from .outcomes import FAILED, REJECTED, DecisionLog
 from .schedule import local
 
 
 
 def load_expectations(events_dir: Path) -> Dict[Path, dict]:
-    """{sample path: {"outcomes": [...], "env": {...}}} from every expected.yaml under events/."""
+    """{sample path: {"outcomes": [...], "env": {...}, "source": function or None (detected)}} from every
+    expected.yaml under events/."""
     out: Dict[Path, dict] = {}
     for listing in sorted(events_dir.rglob("expected.yaml")):
         for name, spec in (yaml.safe_load(listing.read_text()) or {}).items():
             spec = {"outcomes": spec} if isinstance(spec, list) else spec
-            out[listing.parent / name] = {"outcomes": list(spec["outcomes"]), "env": spec.get("env", {})}
+            out[listing.parent / name] = {"outcomes": list(spec["outcomes"]), "env": spec.get("env", {}),
+                                          "source": spec.get("source")}
     return out
 
 
@@ -72,17 +74,22 @@ def run(root: Path, echo=print) -> int:
         app.use_runtime(app.Runtime(app.load_rules(str(root / "rules.yaml")), wall_clock=emu.clock.now,
                                     log=DecisionLog(service="dwtrigger-demo", stream=log_file)))
         handlers = load_handlers(root)
-        rows, misses = [], []
+        rows, misses, reasons = [], [], []
         for path, spec in sorted(expectations.items()):
             got: List[str] = []
-            for _, source, raw in read(str(path.relative_to(events_dir)), path.read_bytes()):
+            for _, source, raw in read(str(path.relative_to(events_dir)), path.read_bytes(), spec["source"]):
                 records = run_sample(handlers[source], source, raw, spec["env"])
                 got += [r["outcome"] for r in records]
                 rows += [_row(path.relative_to(events_dir), r) for r in records]
+                reasons += [f"  {path.relative_to(events_dir)}: {r['outcome']}: {r['reason']}" for r in records
+                            if r["outcome"] in (REJECTED, FAILED)]
             if got != spec["outcomes"]:
                 misses.append(f"{path.relative_to(root)}: expected {spec['outcomes']}, got {got}")
         app.use_runtime(None)
         _table(echo, ("sample", "rule", "node", "outcome", "biz_date (ms)", "cycle_time (ms)"), rows)
+        echo("\nwhy:" if reasons else "")
+        for line in reasons:
+            echo(line)
         echo("")
         _table(echo, ("released by the emulator", "node", "instance", "cycle time", "triggers"),
                _released(emu, zones))
