@@ -6,6 +6,7 @@ import pytest
 
 from conftest import ROLE_KEY, orders_rules, sample
 from dwtrigger import app, fc
+from dwtrigger.credentials import InvocationKeys
 from dwtrigger.outcomes import Decision
 
 ORDERS = sample("oss/native-put-orders.json")         # exports/orders/dt=2026-03-10/_SUCCESS
@@ -207,15 +208,19 @@ def test_credentials_from_the_python310_context_win_over_the_environment(harness
 
 def test_rotated_keys_are_picked_up_and_clients_reused_until_then(harness):
     h = harness()
+
+    def adapter(rule_name):
+        return h.runtime.port_for(InvocationKeys(None, h.env), h.runtime.rules.named(rule_name))
+
     h.invoke("oss", ORDERS)
-    adapter = h.runtime._port_for(h.runtime.rules.named("orders-daily"))
+    first = adapter("orders-daily")
     h.invoke("oss", sample("oss/native-clicks-hourly.json"))
-    assert h.runtime._port_for(h.runtime.rules.named("clicks-hourly")) is adapter      # same endpoint and keys
+    assert adapter("clicks-hourly") is first                 # same endpoint and keys: the same SDK client
     h.env.update({"ALIBABA_CLOUD_ACCESS_KEY_ID": "STS.rotated-key", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "rotated-secret",
                   "ALIBABA_CLOUD_SECURITY_TOKEN": "rotated-token-9876543210"})
     h.invoke("oss", sample("oss/eventbridge-single.json"))
     assert h.calls()[-1]["access_key_id"] == "STS.rotated-key"
-    assert h.runtime._port_for(h.runtime.rules.named("orders-daily")) is not adapter
+    assert adapter("orders-daily") is not first
 
 
 def test_role_arn_assumes_the_role_on_top_of_the_function_role(harness, emulator):
@@ -286,3 +291,35 @@ rules:
     assert (d["outcome"], d["cycle_time"]) == ("triggered", "2026-03-11T23:55:00+08:00")
     assert [c["params"]["PageNumber"] for c in h.calls("ListInstances")] == ["1", "2", "3"]
     assert h.calls("RunTriggerNode")[0]["params"]["CycleTime"] == "1773244500000"
+
+
+def test_concurrent_invocations_in_one_instance_keep_their_own_request_id_and_keys(harness):
+    import threading
+
+    h = harness()
+    keys = {"a": fc.Credentials("STS.fn-role-key", "fn-role-secret", "fn-role-token-0123456789"),
+            "b": fc.Credentials("STS.rotated-key", "rotated-secret", "rotated-token-9876543210")}
+    samples = {"a": "oss/native-put-orders.json", "b": "timer/nightly.json"}
+    errors = []
+
+    def run(name):
+        for i in range(15):
+            context = fc.Context(fc.Function(f"dwtrigger-{name}"), request_id=f"{name}-{i}", credentials=keys[name])
+            try:
+                h.invoke("timer" if name == "b" else "oss", sample(samples[name]), context)
+            except Exception as e:  # noqa: BLE001 - collected and asserted below
+                errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in keys]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    lines = h.lines()
+    assert len(lines) == 30
+    for line in lines:
+        owner = "b" if line["source"] == "timer" else "a"
+        assert line["request_id"].startswith(f"{owner}-") and line["function_name"] == f"dwtrigger-{owner}"
+    used = {(c["params"]["NodeId"], c["access_key_id"]) for c in h.calls()}
+    assert used == {("700001234567", "STS.fn-role-key"), ("700001235000", "STS.rotated-key")}

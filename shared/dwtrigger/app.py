@@ -12,10 +12,10 @@ from datetime import datetime, timezone
 from typing import Callable, Dict, List, Mapping, Optional
 
 from . import events
-from .credentials import ClientCache, MissingCredentials, RoleKeys, read_keys
+from .credentials import ClientCache, InvocationKeys, MissingCredentials
 from .dataworks import DataWorksError
 from .outcomes import FAILED, Decision, DecisionLog
-from .relay import Relay
+from .relay import Invocation, Relay
 from .retry import Backoff, Deadline
 from .rules import Rule, RuleSet, load_rules
 
@@ -48,10 +48,7 @@ class Runtime:
         self.dry_run = (environ.get("DWTRIGGER_DRY_RUN", "").lower() in TRUE) if dry_run is None else dry_run
         self.wall_clock = wall_clock
         self.clients = ClientCache(_adapter)
-        self._keys: Optional[RoleKeys] = None
-        self._context = None
-        self.relay = Relay(rules, self._port_for, dry_run=self.dry_run, backoff=backoff, sleep=sleep,
-                           scrub=self._scrub)
+        self.relay = Relay(rules, dry_run=self.dry_run, backoff=backoff, sleep=sleep)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Runtime":
@@ -59,8 +56,8 @@ class Runtime:
 
     def invoke(self, source: str, raw, context) -> Dict[str, list]:
         received = self.wall_clock()
-        decisions = self._run(context, lambda deadline: self.relay.decide(
-            events.parse(source, raw, received, self.environ.get("DWTRIGGER_MNS_TOPIC") or None), deadline))
+        decisions = self._run(context, lambda call: self.relay.decide(
+            events.parse(source, raw, received, self.environ.get("DWTRIGGER_MNS_TOPIC") or None), call))
         if any(d.outcome == FAILED for d in decisions):
             raise TriggerFailed(decisions)
         return {"outcomes": [d.record() for d in decisions]}
@@ -69,31 +66,28 @@ class Runtime:
         """`dwtrigger trigger`: the same resolution, calls and log lines as an event, without an event."""
         rule = self.rules.named(rule_name)
         event = events.Event(rule.on, "manual", f"manual:{uuid.uuid4()}", self.wall_clock())
-        return self._run(context, lambda deadline: self.relay.release(rule, captures, event, deadline, node))
+        return self._run(context, lambda call: self.relay.release(rule, captures, event, call, node))
 
-    def _run(self, context, decide: Callable[[Deadline], List[Decision]]) -> List[Decision]:
+    def _run(self, context, decide: Callable[[Invocation], List[Decision]]) -> List[Decision]:
         started = time.monotonic()
         self.log.bind(context)
-        self._context, self._keys = context, None     # keys are read again on every invocation
-        decisions = decide(Deadline.for_invocation(context, started))
+        keys = InvocationKeys(context, self.environ)      # read again on every invocation: FC rotates them
+        decisions = decide(Invocation(Deadline.for_invocation(context, started),
+                                      lambda rule: self.port_for(keys, rule), keys.scrub))
         self.log.write(decisions)
         return decisions
 
-    def _port_for(self, rule: Rule):
+    def port_for(self, keys: InvocationKeys, rule: Rule):
+        """The DataWorks adapter for a rule: endpoint and role from the rule (or the environment's overrides),
+        reused across invocations while the keys stay the same."""
         try:
-            if self._keys is None:
-                self._keys = read_keys(self._context, self.environ)
+            role_keys = keys.get()
         except MissingCredentials as e:
             raise DataWorksError("NoCredentials", str(e), retryable=False) from None
         endpoint = self.environ.get("DWTRIGGER_ENDPOINT") or rule.endpoint or f"dataworks.{rule.region}.aliyuncs.com"
         protocol = (self.environ.get("DWTRIGGER_PROTOCOL") or "https").lower()
         sts = self.environ.get("DWTRIGGER_STS_ENDPOINT") or (f"sts.{rule.region}.aliyuncs.com" if rule.region else None)
-        return self.clients.get(self._keys, endpoint, protocol, rule.role_arn, sts)
-
-    def _scrub(self, text: str) -> str:
-        for secret in self._keys.secrets() if self._keys else ():
-            text = text.replace(secret, "***")
-        return text
+        return self.clients.get(role_keys, endpoint, protocol, rule.role_arn, sts)
 
 
 def _adapter_class():

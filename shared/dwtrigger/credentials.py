@@ -41,6 +41,24 @@ def read_keys(context, environ: Mapping[str, str] = os.environ) -> RoleKeys:
                              "ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN)")
 
 
+class InvocationKeys:
+    """One invocation's keys, read on first use (an event no rule takes needs none), and a scrubber that
+    removes them from any text."""
+
+    def __init__(self, context, environ: Mapping[str, str]):
+        self._context, self._environ, self._keys = context, environ, None
+
+    def get(self) -> RoleKeys:
+        if self._keys is None:
+            self._keys = read_keys(self._context, self._environ)
+        return self._keys
+
+    def scrub(self, text: str) -> str:
+        for secret in self._keys.secrets() if self._keys else ():
+            text = text.replace(secret, "***")
+        return text
+
+
 def credential_client(keys: RoleKeys, role_arn: Optional[str] = None, sts_endpoint: Optional[str] = None,
                       session_name: str = "dwtrigger"):
     """An alibabacloud-credentials client: the role's STS keys, or an assumed role on top of them."""

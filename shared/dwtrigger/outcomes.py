@@ -70,8 +70,9 @@ class DecisionLog:
                              logger_formatter=_SameFieldsFormatter())
 
     def bind(self, context) -> None:
+        """Per thread, so concurrent invocations in one instance never stamp each other's request id."""
         function = getattr(context, "function", None)
-        self.logger.append_keys(request_id=getattr(context, "request_id", None),
+        self.logger.thread_safe_append_keys(request_id=getattr(context, "request_id", None),
                                 function_name=getattr(function, "name", None) or os.environ.get("FC_FUNCTION_NAME"))
 
     def write(self, decisions: Iterable[Decision]) -> None:

@@ -6,6 +6,7 @@ comes in through the constructor, so tests run it against the emulator without p
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence
 
 from .dataworks import CYCLE_DAG_TYPE, FROZEN_TASK_TYPE, WAITING, DataWorks, DataWorksError, Instance
@@ -25,23 +26,31 @@ class Unresolved(Exception):
         self.code, self.reason, self.retryable = code, reason, retryable
 
 
-class Relay:
-    def __init__(self, rules: RuleSet, port_for: Callable[[Rule], DataWorks], *, dry_run: bool = False,
-                 backoff: Optional[Backoff] = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic, scrub: Callable[[str], str] = str):
-        self.rules, self.port_for, self.dry_run = rules, port_for, dry_run
-        self.backoff, self.sleep, self.clock, self.scrub = backoff or Backoff(), sleep, clock, scrub
+@dataclass(frozen=True)
+class Invocation:
+    """What one invocation lends the relay: its deadline, DataWorks for a rule (with this invocation's keys),
+    and a scrubber for error text. Nothing of it outlives the invocation."""
+    deadline: Deadline
+    port_for: Callable[[Rule], DataWorks]
+    scrub: Callable[[str], str] = str
 
-    def decide(self, parsed: Sequence[Parsed], deadline: Deadline) -> List[Decision]:
+
+class Relay:
+    def __init__(self, rules: RuleSet, *, dry_run: bool = False, backoff: Optional[Backoff] = None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+        self.rules, self.dry_run = rules, dry_run
+        self.backoff, self.sleep, self.clock = backoff or Backoff(), sleep, clock
+
+    def decide(self, parsed: Sequence[Parsed], call: Invocation) -> List[Decision]:
         decisions: List[Decision] = []
         for item in parsed:
             if isinstance(item, Rejected):
                 decisions.append(Decision(REJECTED, item.source, item.event_id, reason=item.reason))
             else:
-                decisions.extend(self._event(item, deadline))
+                decisions.extend(self._event(item, call))
         return decisions
 
-    def _event(self, event: Event, deadline: Deadline) -> List[Decision]:
+    def _event(self, event: Event, call: Invocation) -> List[Decision]:
         base = Decision(IGNORED, event.source, event.event_id, bucket=event.bucket, key=event.key, topic=event.topic,
                         queue=event.queue, message_id=event.message_id, timer=event.timer, dry_run=self.dry_run)
         document = body_document(event) if event.source == "mns" else NOT_JSON
@@ -49,18 +58,18 @@ class Relay:
                 for captures in [match(rule, event, document)[0]] if captures is not None]
         if not hits:
             return [base.but(reason="no rule matched")]
-        return [d for rule, captures in hits for d in self.release(rule, captures, event, deadline, base=base)]
+        return [d for rule, captures in hits for d in self.release(rule, captures, event, call, base=base)]
 
-    def release(self, rule: Rule, captures, event: Event, deadline: Deadline, node: Optional[int] = None,
+    def release(self, rule: Rule, captures, event: Event, call: Invocation, node: Optional[int] = None,
                 base: Optional[Decision] = None) -> List[Decision]:
         """One decision per node of a rule that took the event (or `node` only, for a release by hand)."""
         base = base or Decision(IGNORED, event.source, event.event_id, dry_run=self.dry_run)
         return [self._decide(base.but(rule=rule.name, workspace=t.workspace, node=t.node), rule, t, captures,
-                             event, deadline)
+                             event, call)
                 for t in rule.trigger if node is None or t.node == node]
 
     def _decide(self, base: Decision, rule: Rule, target: Target, captures, event: Event,
-                deadline: Deadline) -> Decision:
+                call: Invocation) -> Decision:
         started = self.clock()
         try:
             schedule = resolve(rule, target, captures, event)
@@ -71,11 +80,11 @@ class Relay:
             decision = planned.but(outcome=DRY_RUN, reason="dry run: nothing sent" + (
                 "" if not target.lookup else "; the instance would be looked up first"))
         else:
-            decision = self._release(planned, rule, target, schedule, deadline)
+            decision = self._release(planned, rule, target, schedule, call)
         return decision.but(duration_ms=int((self.clock() - started) * 1000))
 
     def _release(self, planned: Decision, rule: Rule, target: Target, schedule: Schedule,
-                 deadline: Deadline) -> Decision:
+                 call: Invocation) -> Decision:
         """Look up (unless told not to) and trigger, retrying transient failures until the deadline.
         Every retry starts with a fresh look-up, so a trigger that landed before a timeout is not sent twice; only
         a trigger that got no answer may have landed (a refusal did not: a release by another event is not ours)."""
@@ -83,11 +92,10 @@ class Relay:
         while True:
             attempts += 1
             try:
-                port = self.port_for(rule)
+                port = call.port_for(rule)
                 if target.lookup:
-                    left = deadline.left()
                     instance = choose(port.list_instances(target.workspace, rule.env, target.node,
-                                                          schedule.biz_date, left), schedule)
+                                                          schedule.biz_date, call.deadline.left()), schedule)
                     found = _with_times(planned, instance.biz_date_ms, instance.cycle_ms, schedule)
                     if instance.status not in WAITING:
                         if landed:
@@ -100,7 +108,7 @@ class Relay:
                     found, why = planned, "lookup: false, computed times sent"
                 sending = True
                 request_id = port.trigger(target.workspace, target.node, found.cycle_time_ms, found.biz_date_ms,
-                                          deadline.left())
+                                          call.deadline.left())
                 return found.but(outcome=TRIGGERED, dataworks_request_id=request_id, attempts=attempts, reason=why)
             except Unresolved as e:
                 return planned.but(outcome=FAILED, error_code=e.code, reason=e.reason, retryable=e.retryable,
@@ -108,11 +116,11 @@ class Relay:
             except DataWorksError as e:
                 landed, sending = landed or (sending and e.status is None), False
                 wait = self.backoff.delay(attempts, e.retry_after_s) if e.retryable else 0.0
-                if not e.retryable or deadline.left() - wait < MIN_CALL_S:
+                if not e.retryable or call.deadline.left() - wait < MIN_CALL_S:
                     gave_up = " (retries stopped at the deadline)" if e.retryable else ""
                     return planned.but(outcome=FAILED, error_code=e.code, retryable=e.retryable, attempts=attempts,
                                        dataworks_request_id=e.request_id,
-                                       reason=self.scrub(f"{e.message}{gave_up}"))
+                                       reason=call.scrub(f"{e.message}{gave_up}"))
                 self.sleep(wait)
 
 
