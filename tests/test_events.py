@@ -394,3 +394,15 @@ def test_an_unexpected_error_becomes_a_rejection(monkeypatch):
     monkeypatch.setattr(events, "_parse_timer", broken)
     [reason] = rejected(parse("timer", raw("timer/nightly.json"), RECEIVED))
     assert "could not be parsed" in reason and "KeyError" in reason
+
+
+@pytest.mark.parametrize("name, source, topic, document", [
+    ("mns/topic-json-finance.json", "mns", None, {"job": "finance-close", "status": "SUCCEEDED", "bizdate": "20260310"}),
+    ("mns/queue-eventbridge-base64.json", "mns", None, {"source": "crm-daily", "rows": 120, "bizdate": "20260310"}),
+    ("mns/topic-stream-attrs.json", "mns", "billing-done", events.NOT_JSON),
+    ("timer/nightly-payload-json.json", "timer", None, {"bizdate": "2026-03-09"}),
+    ("timer/nightly.json", "timer", None, events.NOT_JSON),
+])
+def test_the_body_or_payload_is_parsed_once_into_document(name, source, topic, document):
+    [event] = events.parse(source, (EVENTS / name).read_bytes(), RECEIVED, topic)
+    assert event.document == document if document is not events.NOT_JSON else event.document is events.NOT_JSON

@@ -3,11 +3,12 @@
 Expected values are literal: each was computed from an explicit UTC instant (calendar.timegm), not by the code
 under test. Events here are normalised `Event` objects: the raw shapes are covered by test_events.py.
 """
+import json
 from datetime import datetime, timezone
 
 import pytest
 
-from dwtrigger.events import Event
+from dwtrigger.events import NOT_JSON, Event
 from dwtrigger.rules import parse_rules
 from dwtrigger.schedule import ScheduleError, resolve
 
@@ -121,7 +122,13 @@ def test_a_utc_workspace_does_not_shift():
 
 
 def mns(topic: str, body: str) -> Event:
-    return Event("mns", "mns-topic-json", "m1", at("2026-06-01T00:00:00+00:00"), topic=topic, body=body)
+    """A message Event as the parser builds it: the body and, when it is JSON, its document."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = NOT_JSON
+    return Event("mns", "mns-topic-json", "m1", at("2026-06-01T00:00:00+00:00"), topic=topic, body=body,
+                 document=document)
 
 
 def test_bizdate_and_cycle_from_message_fields():

@@ -14,7 +14,7 @@ import click
 
 from . import app, events, fc
 from .inputs import read
-from .matching import body_document, match
+from .matching import match
 from .outcomes import FAILED, OUTCOMES
 from .rules import RulesError, load_rules
 from .schedule import ScheduleError, resolve
@@ -84,10 +84,9 @@ def explain(event, rules_path, source, now, as_json):
 def _explain_one(label, source, parsed, ruleset) -> dict:
     if isinstance(parsed, events.Rejected):
         return {"event": label, "source": source, "rejected": parsed.reason}
-    doc = body_document(parsed)
     rules = []
     for rule in ruleset.for_source(parsed.source):
-        captures, why = match(rule, parsed, doc, detail=True)
+        captures, why = match(rule, parsed, detail=True)
         entry = {"rule": rule.name, "matched": captures is not None, "why": why}
         if captures is not None:
             entry["captures"] = {k: str(v) for k, v in captures.items()}

@@ -42,6 +42,9 @@ MAX_KEY_BYTES = 1023               # OSS's own limit on an object key (UTF-8 byt
 MAX_MNS_BODY_BYTES = 64 * 1024     # MNS's own limit on a message body (UTF-8 bytes, after base64-decoding)
 
 
+NOT_JSON = object()   # a body or payload that is not JSON (matches only rules without a `message` pattern)
+
+
 @dataclass(frozen=True)
 class Event:
     source: str                         # "oss" | "mns" | "timer"
@@ -58,6 +61,8 @@ class Event:
     attributes: Mapping[str, str] = field(default_factory=dict)  # mns message attributes
     timer: Optional[str] = None         # timer triggerName
     payload: Optional[str] = None       # timer payload string
+    # The body (mns) or payload (timer) parsed once, by the parser's depth check; NOT_JSON when it is not JSON.
+    document: object = field(default=NOT_JSON, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,6 @@ _STREAM_NEEDS_TOPIC = ("an MNS STREAM message does not name its topic: set the t
 _ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d:\d\d)(?:\.(\d+))?(?:[Zz]|([+-]\d\d):?(\d\d))?",
                        re.ASCII)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_NOT_JSON = object()
 
 
 class _Invalid(Exception):
@@ -121,7 +125,7 @@ def parse(source: str, raw: bytes | str, received_at: datetime,
 # ---- bytes -> document ----
 
 def _load(raw: object) -> tuple[object, str]:
-    """The delivery's JSON document (`_NOT_JSON` when it is not JSON) and its UTF-8 text."""
+    """The delivery's JSON document (`NOT_JSON` when it is not JSON) and its UTF-8 text."""
     if isinstance(raw, str):
         raw = raw.encode("utf-8", "surrogatepass")
     if not isinstance(raw, (bytes, bytearray)):
@@ -138,16 +142,16 @@ def _load(raw: object) -> tuple[object, str]:
 
 
 def _shallow_json(text: str, what: str) -> object:
-    """`text` parsed (`_NOT_JSON` when it is not JSON); nested deeper than MAX_DEPTH rejects the event.
+    """`text` parsed (`NOT_JSON` when it is not JSON); nested deeper than MAX_DEPTH rejects the event.
 
-    Also applied to message bodies and timer payloads, which the matcher and the date fields parse again."""
+    Also applied to message bodies and timer payloads, whose document the matcher and date fields then use."""
     too_deep = _Invalid(f"{what} is nested deeper than {MAX_DEPTH} levels")
     try:
         doc = json.loads(text)
     except RecursionError:
         raise too_deep from None
     except ValueError:
-        return _NOT_JSON
+        return NOT_JSON
     if _depth_exceeds(doc, MAX_DEPTH):
         raise too_deep
     return doc
@@ -378,12 +382,12 @@ def _parse_mns(doc: object, text: str, received_at: datetime, stream_topic: str 
     return [_stream_event("mns-topic-stream", text, {}, received_at, stream_topic)]
 
 
-def _body(body: str) -> str:
+def _message(body: str) -> dict:
+    """The Event fields of a message body: the text, size-checked, and its JSON document."""
     size = _utf8_size(body, "message body")
     if size > MAX_MNS_BODY_BYTES:
         raise _Invalid(f"the message body is {size} bytes, over MNS's {MAX_MNS_BODY_BYTES}-byte limit")
-    _shallow_json(body, "the message body's JSON")
-    return body
+    return {"body": body, "document": _shallow_json(body, "the message body's JSON")}
 
 
 def _attributes(values: dict) -> dict[str, str]:
@@ -397,7 +401,7 @@ def _topic_json(doc: dict) -> Event:
     message_id = _string(doc, "MessageId")
     return Event(source="mns", kind="mns-topic-json-attrs" if attributes else "mns-topic-json",
                  event_id=message_id, time=_epoch_ms_time(doc, "PublishTime"), topic=_string(doc, "TopicName"),
-                 message_id=message_id, body=_body(_string(doc, "Message")), attributes=attributes)
+                 message_id=message_id, attributes=attributes, **_message(_string(doc, "Message")))
 
 
 def _stream_event(kind: str, body: str, attributes: dict[str, str], received_at: datetime,
@@ -408,7 +412,7 @@ def _stream_event(kind: str, body: str, attributes: dict[str, str], received_at:
     aware = received_at if received_at.tzinfo else received_at.replace(tzinfo=timezone.utc)
     time = aware.astimezone(timezone.utc)
     return Event(source="mns", kind=kind, event_id=_digest_id(body), time=time, topic=stream_topic,
-                 body=_body(body), attributes=attributes)
+                 attributes=attributes, **_message(body))
 
 
 def _queue_message(cloudevent: dict, event_id: str | None) -> Event:
@@ -419,7 +423,7 @@ def _queue_message(cloudevent: dict, event_id: str | None) -> Event:
         raise _Invalid(f"subject {subject[:200]!r} does not name a queue (acs:mns:<region>:<uid>:queues/<name>)")
     return Event(source="mns", kind="mns-queue-eventbridge", event_id=event_id,
                  time=_iso_time(cloudevent, "time"), queue=queue, message_id=_string(data, "messageId"),
-                 body=_body(_base64_decoded(_string(data, "messageBody"))))
+                 **_message(_base64_decoded(_string(data, "messageBody"))))
 
 
 def _base64_decoded(body: str) -> str:
@@ -449,10 +453,9 @@ def _parse_timer(doc: object) -> list[Parsed]:
         raise _not_for("timer", doc)
     name, when = _string(doc, "triggerName"), _string(doc, "triggerTime")
     payload = doc.get("payload")
-    if payload is not None:
-        if not isinstance(payload, str):
-            raise _Invalid("field 'payload' is not a string")
-        _shallow_json(payload, "the timer payload's JSON")
+    if payload is not None and not isinstance(payload, str):
+        raise _Invalid("field 'payload' is not a string")
+    document = NOT_JSON if payload is None else _shallow_json(payload, "the timer payload's JSON")
     return [Event(source="timer", kind="timer", event_id=f"{name}@{when}", time=_iso_time(doc, "triggerTime"),
-                  timer=name, payload=payload)]
+                  timer=name, payload=payload, document=document)]
 

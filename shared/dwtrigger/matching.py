@@ -1,32 +1,20 @@
 """Does a rule take an event? Returns the captures, or why not (the same answer feeds `dwtrigger explain`)."""
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, Optional, Tuple
 
-from .events import Event
+from .events import NOT_JSON, Event
 from .rules import Rule
 
-NOT_JSON = object()   # a message body that is not JSON matches only rules without `message`
 
-
-def body_document(event: Event) -> Any:
-    """The message body parsed once per event (bodies are size-bounded by the parser)."""
-    try:
-        return json.loads(event.body) if event.body is not None else NOT_JSON
-    except (ValueError, RecursionError):
-        return NOT_JSON
-
-
-def match(rule: Rule, event: Event, document: Any = NOT_JSON,
-          detail: bool = False) -> Tuple[Optional[Dict[str, Any]], str]:
+def match(rule: Rule, event: Event, detail: bool = False) -> Tuple[Optional[Dict[str, Any]], str]:
     """(captures, "matched") or (None, why not). `detail` names the failing pattern field (for `explain`)."""
     if rule.on != event.source:
         return None, f"rule is for {rule.on} events"
-    return {"oss": _oss, "mns": _mns, "timer": _timer}[rule.on](rule, event, document, detail)
+    return {"oss": _oss, "mns": _mns, "timer": _timer}[rule.on](rule, event, detail)
 
 
-def _oss(rule: Rule, event: Event, _doc: Any, _detail: bool):
+def _oss(rule: Rule, event: Event, _detail: bool):
     if event.bucket not in rule.buckets:
         return None, f"bucket {event.bucket!r} is not {', '.join(rule.buckets)}"
     if event.event_name not in rule.events:
@@ -37,7 +25,7 @@ def _oss(rule: Rule, event: Event, _doc: Any, _detail: bool):
     return captures, "matched"
 
 
-def _mns(rule: Rule, event: Event, document: Any, detail: bool):
+def _mns(rule: Rule, event: Event, detail: bool):
     if rule.topic and event.topic != rule.topic:
         return None, f"topic {event.topic!r} is not {rule.topic!r}" if event.topic else "not a topic message"
     if rule.queue and event.queue != rule.queue:
@@ -45,10 +33,10 @@ def _mns(rule: Rule, event: Event, document: Any, detail: bool):
     if rule.attributes and not rule.attributes.matches(dict(event.attributes)):
         return None, _why("message attributes", rule.attributes, dict(event.attributes), detail)
     if rule.message:
-        if document is NOT_JSON:
+        if event.document is NOT_JSON:
             return None, "message body is not JSON, and the rule has a `message` pattern"
-        if not rule.message.matches(document):
-            return None, _why("message body", rule.message, document, detail)
+        if not rule.message.matches(event.document):
+            return None, _why("message body", rule.message, event.document, detail)
     return {}, "matched"
 
 
@@ -56,7 +44,7 @@ def _why(what: str, pattern, document: Any, detail: bool) -> str:
     return f"{what}: {pattern.mismatch(document)}" if detail else f"{what} does not match the pattern"
 
 
-def _timer(rule: Rule, event: Event, _doc: Any, _detail: bool):
+def _timer(rule: Rule, event: Event, _detail: bool):
     if event.timer != rule.timer:
         return None, f"timer {event.timer!r} is not {rule.timer!r}"
     return {}, "matched"

@@ -11,7 +11,7 @@ from typing import Callable, List, Optional, Sequence
 
 from .dataworks import CYCLE_DAG_TYPE, FROZEN_TASK_TYPE, WAITING, DataWorks, DataWorksError, Instance
 from .events import Event, Parsed, Rejected
-from .matching import NOT_JSON, body_document, match
+from .matching import match
 from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, REJECTED, TRIGGERED, Decision
 from .retry import MIN_CALL_S, Backoff, Deadline
 from .rules import Rule, RuleSet, Target
@@ -53,9 +53,8 @@ class Relay:
     def _event(self, event: Event, call: Invocation) -> List[Decision]:
         base = Decision(IGNORED, event.source, event.event_id, bucket=event.bucket, key=event.key, topic=event.topic,
                         queue=event.queue, message_id=event.message_id, timer=event.timer, dry_run=self.dry_run)
-        document = body_document(event) if event.source == "mns" else NOT_JSON
         hits = [(rule, captures) for rule in self.rules.for_source(event.source)
-                for captures in [match(rule, event, document)[0]] if captures is not None]
+                for captures in [match(rule, event)[0]] if captures is not None]
         if not hits:
             return [base.but(reason="no rule matched")]
         return [d for rule, captures in hits for d in self.release(rule, captures, event, call, base=base)]

@@ -6,13 +6,12 @@ function's local zone. The business date is the day before the instance's schedu
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Mapping, Optional
 from zoneinfo import ZoneInfo
 
-from .events import Event
+from .events import NOT_JSON, Event
 from .rules import FieldSpec, Rule, Target
 
 ONE_DAY = timedelta(days=1)
@@ -83,13 +82,11 @@ def _resolve(rule: Rule, target: Target, captures: Mapping[str, Any], event: Eve
 
 
 def _read_field(spec: FieldSpec, event: Event) -> datetime:
-    text = event.body if event.source == "mns" else event.payload
     where = "message" if event.source == "mns" else "timer payload"
     field = ".".join(spec.path)
-    try:
-        value: Any = json.loads(text or "")
-    except ValueError:
-        raise ScheduleError(f"the {where} is not JSON, so field '{field}' cannot give the date") from None
+    value: Any = event.document
+    if value is NOT_JSON:
+        raise ScheduleError(f"the {where} is not JSON, so field '{field}' cannot give the date")
     for part in spec.path:
         if not isinstance(value, dict) or part not in value:
             raise ScheduleError(f"the {where} has no field '{field}'")
