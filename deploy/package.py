@@ -22,7 +22,6 @@ LOCK = ROOT / "requirements" / "runtime.txt"
 FUNCTIONS = ("oss", "mns", "timer")
 PLATFORM = "manylinux2014_x86_64"           # glibc 2.17+: every FC Python runtime image satisfies it
 OPERATOR_ONLY = ("cli.py", "demo.py", "inputs.py", "fc.py", "emulator")   # the command line's; no handler imports them
-PURE_SDISTS = ("alibabacloud-tea",)         # pure Python, published on PyPI as an sdist only
 _MARKER = re.compile(r"""\s*python_version\s*(<=|>=|==|!=|<|>)\s*["'](\d+(?:\.\d+)*)["']\s*""")
 _COMPARE = {"<": operator.lt, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">=": operator.ge,
             ">": operator.gt}
@@ -52,23 +51,11 @@ def lock(python: str) -> list[str]:
     return pins
 
 
-def build_pure_wheels(python: str, wheelhouse: Path) -> list[Path]:
-    """Wheels for the sdist-only pins; refused unless pure Python, so they fit any target as binary wheels."""
-    sdists = [pin for pin in lock(python) if normalize(pin.split("==")[0]) in PURE_SDISTS]
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps",
-                    "-w", str(wheelhouse), *sdists], check=True)
-    wheels = sorted(wheelhouse.glob("*.whl"))
-    impure = [w.name for w in wheels if not w.name.endswith("-none-any.whl")]
-    if impure:
-        raise SystemExit(f"not pure Python, cannot ship for another platform: {impure}")
-    return wheels
-
-
-def install_args(python: str, target: Path, wheelhouse: Path) -> list[str]:
+def install_args(python: str, target: Path) -> list[str]:
     """`pip install` arguments resolving the lock for FC: binary wheels for CPython `python` on Linux x86_64."""
     return ["install", "-q", "--disable-pip-version-check", "--target", str(target), "--no-compile",
             "--only-binary=:all:", "--platform", PLATFORM, "--implementation", "cp", "--python-version", python,
-            "--abi", "cp" + python.replace(".", ""), "--find-links", str(wheelhouse), *lock(python)]
+            "--abi", "cp" + python.replace(".", ""), *lock(python)]
 
 
 def bytecode_compiler(python: str, interpreter: str | None) -> str | None:
@@ -113,11 +100,10 @@ def size(path: Path) -> int:
 
 def build(python: str, out: Path, interpreter: str | None = None) -> dict[str, Path]:
     """The code directory of each function (its zip beside it)."""
-    wheelhouse, deps = out / ".wheels", out / ".deps"
-    for stale in (wheelhouse, deps, *(out / fn for fn in FUNCTIONS)):
+    deps = out / ".deps"
+    for stale in (deps, *(out / fn for fn in FUNCTIONS)):
         shutil.rmtree(stale, ignore_errors=True)
-    build_pure_wheels(python, wheelhouse)
-    subprocess.run([sys.executable, "-m", "pip", *install_args(python, deps, wheelhouse)], check=True)
+    subprocess.run([sys.executable, "-m", "pip", *install_args(python, deps)], check=True)
     shutil.rmtree(deps / "bin", ignore_errors=True)     # console scripts: nothing runs them on FC
     compiler = bytecode_compiler(python, interpreter)
     if compiler:

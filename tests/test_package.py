@@ -107,9 +107,7 @@ def test_each_handler_runs_a_sample_from_its_package_alone(packages, emulator, f
 
 
 def test_python312_resolves_every_dependency_as_a_binary_wheel(tmp_path):
-    built = package.build_pure_wheels("3.12", tmp_path / "wheels")
-    assert built and all(w.name.endswith("-none-any.whl") for w in built)
-    pip_install = package.install_args("3.12", tmp_path / "target", tmp_path / "wheels")
+    pip_install = package.install_args("3.12", tmp_path / "target")
     report = tmp_path / "report.json"
     run = subprocess.run([sys.executable, "-m", "pip", *pip_install, "--dry-run", "--report", str(report)],
                          capture_output=True, text=True, timeout=600)
