@@ -52,8 +52,10 @@ def lock(python: str) -> list[str]:
 
 
 def install_args(python: str, target: Path) -> list[str]:
-    """`pip install` arguments resolving the lock for FC: binary wheels for CPython `python` on Linux x86_64."""
-    return ["install", "-q", "--disable-pip-version-check", "--target", str(target), "--no-compile",
+    """`pip install` arguments for the lock on FC: binary wheels for CPython `python` on Linux x86_64. The lock is
+    a full closure, so --no-deps: pip would judge its dependencies' markers by the Python running it, not the
+    target (a 3.12 package built on 3.10 would gain 3.10-only packages)."""
+    return ["install", "-q", "--disable-pip-version-check", "--target", str(target), "--no-compile", "--no-deps",
             "--only-binary=:all:", "--platform", PLATFORM, "--implementation", "cp", "--python-version", python,
             "--abi", "cp" + python.replace(".", ""), *lock(python)]
 
