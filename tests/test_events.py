@@ -406,3 +406,13 @@ def test_an_unexpected_error_becomes_a_rejection(monkeypatch):
 def test_the_body_or_payload_is_parsed_once_into_document(name, source, topic, document):
     [event] = events.parse(source, (EVENTS / name).read_bytes(), RECEIVED, topic)
     assert event.document == document if document is not events.NOT_JSON else event.document is events.NOT_JSON
+
+
+@pytest.mark.parametrize("name, source", [
+    ("oss/native-put-orders.json", "oss"), ("oss/eventbridge-list.json", "oss"), ("timer/nightly.json", "timer"),
+    ("mns/topic-json-finance.json", "mns"), ("mns/queue-eventbridge-list.json", "mns"),
+    ("mns/topic-stream-raw.txt", "mns"), ("malformed/cloudevent-unknown-source.json", "mns"),
+    ("malformed/not-utf8.bin", "mns"), ("malformed/oss-missing-key.json", "oss"),
+])
+def test_source_of_names_the_function_a_shape_belongs_to(name, source):
+    assert events.source_of((EVENTS / name).read_bytes()) == source

@@ -23,8 +23,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from checks import invoke
 from conftest import EVENTS, ROOT, WORLD, Harness
 from dwtrigger.emulator import Emulator
-from dwtrigger.events import SOURCES
-from dwtrigger.inputs import detect_source
+from dwtrigger.events import SOURCES, source_of
 
 # rules.yaml, plus date fields read from a timer payload and a message, and a trigger without a look-up.
 RULES = (ROOT / "rules.yaml").read_text() + """
@@ -50,7 +49,7 @@ def _loads(text):
 
 RAW = {path.relative_to(EVENTS).as_posix(): path.read_bytes() for path in sorted(EVENTS.rglob("*"))
        if path.is_file() and path.suffix in (".json", ".txt", ".bin")}
-OWN = {name: name.split("/")[0] if name.split("/")[0] in SOURCES else detect_source(raw) for name, raw in RAW.items()}
+OWN = {name: name.split("/")[0] if name.split("/")[0] in SOURCES else source_of(raw) for name, raw in RAW.items()}
 DOCS = {name: doc for name, raw in RAW.items() if (doc := _loads(raw)) is not None}
 ROUTED = tuple(n for n in DOCS if not n.startswith("mns/topic-stream"))   # STREAM messages' topic is configuration
 ROUTING = ("TopicName", "subject", "triggerName")                          # and a bucket's name

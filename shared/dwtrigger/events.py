@@ -197,6 +197,17 @@ def _shape(doc: object) -> str | None:
     return None
 
 
+def source_of(raw: bytes | str) -> str:
+    """The function whose delivery shape `raw` has (for replay and explain): unrecognised text, or bytes that
+    cannot be read at all, would be an MNS STREAM body."""
+    try:
+        doc, _ = _load(raw)
+    except _Invalid:
+        return "mns"
+    owner = (_shape(doc) or "mns").split("-")[0]
+    return owner if owner in SOURCES else "mns"
+
+
 def _not_for(source: str, doc: object) -> _Invalid:
     """The rejection of a document the `source` function does not take, naming who does take it."""
     shape = _shape(doc)

@@ -8,23 +8,9 @@ from __future__ import annotations
 import json
 from typing import Iterator, List, Optional, Tuple
 
+from .events import source_of
+
 Item = Tuple[str, str, bytes]      # label, source, raw event bytes
-
-
-def detect_source(raw: bytes) -> str:
-    """Which function an event belongs to, from its shape; anything unrecognised is an MNS STREAM body."""
-    try:
-        doc = json.loads(raw)
-    except (ValueError, RecursionError):
-        return "mns"
-    first = doc[0] if isinstance(doc, list) and doc else doc
-    if not isinstance(first, dict):
-        return "mns"
-    if "events" in first or first.get("source") == "acs.oss":
-        return "oss"
-    if "triggerName" in first and "triggerTime" in first:
-        return "timer"
-    return "mns"
 
 
 def unwrap(doc) -> Optional[bytes]:
@@ -48,7 +34,7 @@ def _items(label: str, doc, source: Optional[str]) -> Iterator[Item]:
     raw = unwrap(doc)
     if raw is None:
         raw = doc.encode("utf-8") if isinstance(doc, str) else json.dumps(doc).encode("utf-8")
-    yield label, source or detect_source(raw), raw
+    yield label, source or source_of(raw), raw
 
 
 def read(label: str, data: bytes, source: Optional[str] = None) -> List[Item]:
