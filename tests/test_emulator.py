@@ -3,6 +3,7 @@
 import hashlib
 import http.client
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +16,7 @@ from alibabacloud_credentials.models import Config as CredConfig
 from alibabacloud_dataworks_public20200518 import models as dw
 from alibabacloud_dataworks_public20200518.client import Client
 from alibabacloud_tea_openapi import models as open_api_models
+from alibabacloud_tea_openapi import utils_models as open_api_util_models
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException, ThrottlingException
 from alibabacloud_tea_openapi.utils import Utils
 from darabonba.exceptions import RetryError
@@ -84,9 +86,13 @@ def instance(client, bizdate, node=DAILY, workspace=WS):
     return found
 
 
+def trigger_request(inst, node=None, app=WS):
+    return dw.RunTriggerNodeRequest(node_id=node or inst.node_id, cycle_time=inst.cyc_time, biz_date=inst.bizdate,
+                                    app_id=app)
+
+
 def trigger(client, inst, node=None, app=WS):
-    return client.run_trigger_node(dw.RunTriggerNodeRequest(
-        node_id=node or inst.node_id, cycle_time=inst.cyc_time, biz_date=inst.bizdate, app_id=app)).body
+    return client.run_trigger_node(trigger_request(inst, node, app)).body
 
 
 def status(client, bizdate, node=DAILY):
@@ -452,9 +458,189 @@ def test_faults_apply_after_authentication_and_never_to_sts(emu):
 
 def test_invalid_fault_config(emu):
     for config in ({"nonsense": 1}, {"script": ["explode"]}, {"error_rate": 0.7, "drop_rate": 0.7},
-                   {"script": ["latency"]}):
+                   {"script": ["latency"]}, {"script": ["drip"]}, {"drip_rate": 0.1, "drip_ms": 0},
+                   {"script": ["malformed"]}, {"malformed_rate": 0.1, "malformed_body": {"Success": True}},
+                   {"redirect_status": 304}, {"endless_pages": "yes"}, {"foreign_instances": 1}):
         with pytest.raises(ValueError):
             emu.set_faults(**config)
+
+
+def text_call(client, action, body, runtime=None) -> dict:
+    """One call through the SDK's generic call_api, the answer's body returned as text, unparsed."""
+    params = open_api_util_models.Params(action=action, version="2020-05-18", protocol="HTTP", pathname="/",
+                                         method="POST", auth_type="AK", style="RPC", req_body_type="formData",
+                                         body_type="string")
+    return client.call_api(params, open_api_util_models.OpenApiRequest(body=body), runtime or RuntimeOptions())
+
+
+def state(emu, inst, node=DAILY) -> tuple:
+    (found,) = [i for i in emu.instances(WS, node) if i["InstanceId"] == inst.instance_id]
+    return found["Triggers"], found["Released"]
+
+
+def wait_until(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("status_code,key,method,credentials", [
+    (302, ("STS.testkey", "sts-secret", "sts-token"), "GET", True),   # 301/302/303 turn the POST into a GET
+    (307, ("LTAItestkey", "test-secret", None), "POST", False),
+])
+def test_redirect_leads_the_stock_sdk_to_a_decoy_that_lies(emu, status_code, key, method, credentials):
+    client = sdk(emu, *key)
+    inst = instance(client, "2026-03-11")
+    emu.set_faults(script=["redirect"], redirect_status=status_code)
+    body = trigger(client, inst)
+    assert (body.success, body.request_id) == (True, "decoy")  # believed, yet nothing was triggered
+    assert state(emu, inst) == (0, False)
+    assert [(c["fault"], c["status"]) for c in emu.calls] == [(None, 200), ("redirect", status_code)]
+    (seen,) = emu.decoy_calls
+    assert (seen["method"], seen["path"], seen["credentials"]) == (method, "/_decoy/", credentials)
+    # requests drops Authorization on the way to another host, but not the STS token headers
+    assert "authorization" not in seen["headers"] and ("x-acs-security-token" in seen["headers"]) is credentials
+    assert seen["headers"] == sorted(seen["headers"]) and all(h == h.lower() for h in seen["headers"])
+    assert "sts-token" not in json.dumps(seen)
+    assert admin(emu, "decoy") == emu.decoy_calls
+    emu.reset()
+    assert emu.decoy_calls == []
+
+
+def test_redirect_points_to_another_host_on_the_same_port(emu):
+    emu.set_faults(redirect_rate=1.0, redirect_status=308)
+    connection = http.client.HTTPConnection(*emu.endpoint.split(":"), timeout=5)
+    try:
+        connection.request("POST", "/", body=BODY.encode(), headers=signed_headers(emu, BODY))
+        response = connection.getresponse()
+        assert response.status == 308
+        assert response.getheader("Location") == f"http://localhost:{emu.endpoint.split(':')[1]}/_decoy/"
+        assert json.loads(response.read())["Code"] == "Emulator.Injected.Redirect"
+    finally:
+        connection.close()
+    assert emu.decoy_calls == []   # not followed
+
+
+def test_drip_outlasts_a_per_read_timeout(emu):
+    client = sdk(emu)
+    inst = instance(client, "2026-03-11")
+    emu.set_faults(script=["drip"], drip_ms=5)
+    started = time.monotonic()
+    body = client.run_trigger_node_with_options(trigger_request(inst), RuntimeOptions(read_timeout=500)).body
+    elapsed = time.monotonic() - started
+    assert body.success is True and state(emu, inst) == (1, True)   # the action ran: a drip is a normal answer
+    assert elapsed > 0.5   # every read got a byte in time; ~230 bytes at >= 5 ms each outlast the read timeout
+    assert (emu.calls[-1]["fault"], emu.calls[-1]["status"]) == ("drip", 200)
+
+
+def test_drip_stops_when_the_client_leaves(emu):
+    emu.set_faults(script=["drip"], drip_ms=1000)
+    request = dw.ListInstancesRequest(project_id=WS, project_env="PROD", bizdate="2026-03-11 00:00:00")
+    with pytest.raises(UnretryableException):
+        sdk(emu).list_instances_with_options(request, RuntimeOptions(read_timeout=100))
+    wait_until(lambda: emu.calls and emu.in_flight == 0)   # a few bytes into a response that would take minutes
+    assert emu.calls[-1]["fault"] == "drip"
+
+
+@pytest.mark.parametrize("malformed", ['{"Data": "x"}', "null", "[1]", '{"Success": "maybe"}', ""])
+def test_malformed_body_is_exactly_the_configured_one(emu, malformed):
+    client = sdk(emu)
+    inst = instance(client, "2026-03-11")
+    admin(emu, "faults", {"malformed_rate": 1.0, "malformed_body": malformed, "actions": ["RunTriggerNode"]})
+    for _ in range(2):
+        answer = text_call(client, "RunTriggerNode", trigger_request(inst).to_map())
+        assert (answer["statusCode"], answer["body"]) == (200, malformed)
+        assert answer["headers"]["content-type"] == "application/json;charset=utf-8"
+    assert state(emu, inst) == (0, False)
+    assert [(c["fault"], c["status"]) for c in emu.calls[-2:]] == [("malformed", 200)] * 2
+
+
+def test_malformed_success_reaches_the_typed_sdk_unchecked(emu):
+    client = sdk(emu)
+    inst = instance(client, "2026-03-11")
+    emu.set_faults(script=["malformed"], malformed_body='{"Success": "maybe"}')
+    assert trigger(client, inst).success == "maybe"
+    assert state(emu, inst) == (0, False)
+
+
+def test_endless_pages(emu):
+    client = sdk(emu)
+    first = listing(client, "2026-03-11", HOURLY, page_size=10).data
+    emu.set_faults(endless_pages=True)
+    seventh = listing(client, "2026-03-11", HOURLY, page_number=7, page_size=10).data
+    assert (seventh.page_number, seventh.page_size, seventh.total_count) == (7, 10, 1_000_000_000)
+    assert [i.to_map() for i in seventh.instances] == [i.to_map() for i in first.instances]
+    assert emu.calls[-1]["fault"] is None
+    smaller = listing(client, "2026-03-11", HOURLY, page_number=2, page_size=5).data.instances
+    assert [i.instance_id for i in smaller] == [i.instance_id for i in first.instances[:5]]
+
+
+def test_foreign_instances(emu):
+    client = sdk(emu)
+    (real,) = listing(client, "2026-03-11", DAILY).data.instances
+    emu.set_faults(foreign_instances=True)
+    page = listing(client, "2026-03-11", DAILY).data
+    other, day_before, same = page.instances
+    assert page.total_count == 3 and same.to_map() == real.to_map()
+    assert len({real.instance_id, other.instance_id, day_before.instance_id}) == 3
+    assert dict(other.to_map(), NodeId=DAILY, Status=real.status, InstanceId=real.instance_id) == real.to_map()
+    assert (other.node_id, other.status) == (DAILY + 1, "SUCCESS")
+    assert dict(day_before.to_map(), CycTime=real.cyc_time, Bizdate=real.bizdate, InstanceId=real.instance_id) \
+        == real.to_map()
+    assert (day_before.cyc_time, day_before.bizdate) == (real.cyc_time - 86_400_000, real.bizdate - 86_400_000)
+    assert (day_before.node_id, day_before.status, day_before.dag_type) == (DAILY, "WAIT_TRIGGER", "DAILY")
+    assert trigger(client, day_before).success is True   # the world releases the previous business date's instance
+    released = {i["Bizdate"] for i in emu.instances(WS, DAILY) if i["Released"]}
+    assert released == {day_before.bizdate} == {ms("2026-03-10T00:00:00+08:00")}
+    assert listing(client, "2026-03-13", DAILY).data.instances == []   # nothing to copy: no lie
+    second = listing(client, "2026-03-11", HOURLY, page_number=2, page_size=10).data
+    assert (second.total_count, len(second.instances)) == (26, 10)
+
+
+def test_calls_record_arrival_on_the_monotonic_clock(emu):
+    client = sdk(emu)
+    before = time.monotonic()
+    listing(client, "2026-03-11")
+    listing(client, "2026-03-12")
+    after = time.monotonic()
+    first, second = (c["monotonic"] for c in emu.calls)
+    assert before <= first < second <= after
+
+
+# --- reset isolation ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fault", [{"latency_ms": 30_000, "script": ["latency"]},
+                                   {"drip_ms": 1000, "script": ["drip"]}])
+def test_reset_discards_a_request_in_flight(emu, fault):
+    client = sdk(emu)
+    inst = instance(client, "2026-03-11")
+    emu.set_faults(**fault)
+    failed = []
+    slow = threading.Thread(target=lambda: failed.append(pytest.raises(
+        UnretryableException, client.run_trigger_node_with_options, trigger_request(inst),
+        RuntimeOptions(read_timeout=60_000))))
+    wait_until(lambda: emu.in_flight == 0)   # the listing's handler may still be closing its connection
+    slow.start()
+    wait_until(lambda: emu.in_flight == 1)
+    emu.reset()
+    slow.join(10)   # the injected wait (30 s, or minutes of drip) ended with the reset
+    assert not slow.is_alive() and len(failed) == 1   # answered by a closed connection
+    wait_until(lambda: emu.in_flight == 0)   # its handler has finished
+    assert emu.calls == [] and state(emu, inst) == (0, False)
+    assert status(client, "2026-03-11") == "WAIT_TRIGGER"
+
+
+def test_stop_ends_injected_waits():
+    with Emulator(SEED) as server:
+        server.set_faults(latency_ms=30_000, script=["latency"])
+        answered = []
+        slow = threading.Thread(target=lambda: answered.append(pytest.raises(
+            UnretryableException, listing, sdk(server), "2026-03-11")))
+        slow.start()
+        wait_until(lambda: server.in_flight == 1)
+    slow.join(10)
+    assert not slow.is_alive() and len(answered) == 1 and server.calls == []
 
 
 # --- STS ------------------------------------------------------------------------------------------------------

@@ -1,13 +1,16 @@
 """The DataWorks 2020-05-18 actions the product calls: parameter checks as the gateway makes them, then the world."""
 
+import hashlib
 from datetime import datetime
-from typing import Callable, Dict, Mapping, Optional, Tuple
+from typing import Callable, Collection, Dict, Mapping, Optional, Tuple
 
 from .errors import ApiError
 from .world import World
 
 VERSION = "2020-05-18"
 MAX_PAGE_SIZE = 100
+ENDLESS_TOTAL = 1_000_000_000
+DAY_MS = 86_400_000
 
 
 def list_instances(world: World, params: Mapping[str, str]) -> dict:
@@ -30,6 +33,34 @@ def list_instances(world: World, params: Mapping[str, str]) -> dict:
     return {"Success": True, "HttpStatusCode": 200, "Data": {
         "PageNumber": page, "PageSize": size, "TotalCount": len(found),
         "Instances": found[(page - 1) * size:page * size]}}
+
+
+def lying_list_instances(world: World, params: Mapping[str, str], lies: Collection[str]) -> dict:
+    """ListInstances with the lies of faults.py (endless_pages, foreign_instances) told on its honest answer."""
+    answer = list_instances(world, params)
+    data = answer["Data"]
+    if "foreign_instances" in lies and data["TotalCount"]:
+        data["TotalCount"] += 2
+    if "endless_pages" in lies:
+        first = list_instances(world, {**params, "PageNumber": "1"})["Data"]
+        data.update(Instances=first["Instances"], TotalCount=ENDLESS_TOTAL)
+    if "foreign_instances" in lies and data["PageNumber"] == 1 and data["Instances"]:
+        data["Instances"] = [*_foreign(data["Instances"][0], params), *data["Instances"]]
+    return answer
+
+
+def _foreign(real: dict, params: Mapping[str, str]) -> list:
+    """Copies of the first real instance: another node's, and the asked node's a business day earlier."""
+    other_node = dict(real, NodeId=_int(params, "NodeId", real["NodeId"]) + 1, Status="SUCCESS",
+                      InstanceId=_foreign_id(real, "other-node"))
+    day_before = dict(real, Bizdate=real["Bizdate"] - DAY_MS, CycTime=real["CycTime"] - DAY_MS,
+                      Status="WAIT_TRIGGER", DagType="DAILY", InstanceId=_foreign_id(real, "day-before"))
+    return [other_node, day_before]
+
+
+def _foreign_id(real: dict, kind: str) -> int:
+    """Stable, below 2**53 like the world's, and not the real instance's."""
+    return int(hashlib.sha256(f"{real['InstanceId']}/{kind}".encode()).hexdigest()[:13], 16)
 
 
 def run_trigger_node(world: World, params: Mapping[str, str]) -> dict:

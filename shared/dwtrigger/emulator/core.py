@@ -42,6 +42,8 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        """Stop serving; requests in flight are answered by a closed connection and not recorded."""
+        self.gateway.end_epoch()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -56,6 +58,7 @@ class Emulator:
         try:
             self._server.serve_forever()
         finally:
+            self.gateway.end_epoch()
             self._server.server_close()
             self._server = None
 
@@ -84,8 +87,20 @@ class Emulator:
 
     @property
     def calls(self) -> List[dict]:
-        """One dict per API request received (rejected ones too); never secrets, signatures or tokens."""
+        """One dict per API request received (rejected ones too); never secrets, signatures or tokens.
+        ``monotonic`` is the process's time.monotonic() at its arrival, to compare with a test's own deadlines."""
         return self.gateway.calls
+
+    @property
+    def decoy_calls(self) -> List[dict]:
+        """Requests an injected redirect led to the decoy host: method, path, header names, and whether any
+        credential header came along (faults.py)."""
+        return self.gateway.decoy_calls
+
+    @property
+    def in_flight(self) -> int:
+        """API and decoy requests received and not yet fully answered: a test can wait for one to be under way."""
+        return self.gateway.in_flight
 
     def instances(self, workspace: Optional[int] = None, node: Optional[int] = None) -> List[dict]:
         return self._world.dump(workspace, node)
@@ -98,9 +113,12 @@ class Emulator:
         self._world.finish_parents(int(workspace), int(node), parse_date(bizdate))
 
     def reset(self) -> None:
-        """Back to the seed: clock, triggers, parents, faults; calls cleared. Issued STS keys and seen nonces stay,
-        as they would in the cloud."""
-        self._world.reset()
-        self.clock.reset()
-        self._faults.configure(self._seed.faults)
-        self.gateway.clear_calls()
+        """Back to the seed: clock, triggers, parents, faults; calls and decoy calls cleared. Issued STS keys and
+        seen nonces stay, as they would in the cloud. A request still in flight belongs to the ended epoch: it
+        changes nothing, is not recorded and is answered by a closed connection (gateway.py)."""
+        with self.gateway.lock:
+            self.gateway.end_epoch()
+            self._world.reset()
+            self.clock.reset()
+            self._faults.configure(self._seed.faults)
+            self.gateway.clear_calls()

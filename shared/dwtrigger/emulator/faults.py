@@ -6,14 +6,36 @@ Keys (all optional, off by default):
   retry_after_ms  throttled responses carry ``x-acs-retry-after`` with this value. Unit: MILLISECONDS —
                   tea-openapi 0.4.6 turns it into ThrottlingException.retry_after, which darabonba's retry
                   policy uses as the backoff passed to DaraCore.sleep(millisecond)
-  error_rate, html_502_rate, drop_rate, success_false_rate, forbidden_rate
-                  shares of requests answered 500 InternalError.System, 502 HTML, a closed connection,
-                  200 Success:false, 403 ResourceNotAuthorized.Api (one draw per request; the sum must be <= 1)
+  error_rate, html_502_rate, drop_rate, success_false_rate, forbidden_rate, redirect_rate, drip_rate,
+  malformed_rate  shares of requests answered 500 InternalError.System, 502 HTML, a closed connection,
+                  200 Success:false, 403 ResourceNotAuthorized.Api, a redirect, a drip, a malformed body
+                  (one draw per request; the sum must be <= 1)
   latency_ms      delay before answering any request no other fault hit (and the delay of scripted "latency")
+  redirect_status the status of "redirect" (301, 302, 303, 307 or 308; default 302), with a JSON body (Code
+                  Emulator.Injected.Redirect) and ``Location: http://localhost:PORT/_decoy/``: the emulator's own
+                  port, but to an HTTP client another host. The decoy answers any method 200 ``{"RequestId": "decoy", "Success": true}`` and
+                  records header NAMES only (Emulator.decoy_calls): does a client follow, and carry
+                  credentials (authorization, x-acs-security-token, x-acs-accesskey-id) to another host?
+  drip_ms         "drip" (needs it): the normal answer (the action runs), status line to last body byte
+                  written one byte every drip_ms — each read is in time, so only a whole-call deadline ends it
+  malformed_body  "malformed" (needs it): 200 JSON with exactly this string as body, e.g. 'null', '[1]',
+                  '{"Success": "maybe"}'; the action does not run
   script          fault names for the next requests, one each, in order; they take precedence over qps and
-                  rates: throttle, error, html_502, drop, success_false, forbidden, latency, ok
+                  rates: throttle, error, html_502, drop, success_false, forbidden, redirect, drip, malformed,
+                  latency, ok
   actions         actions faults apply to; default every DataWorks action (AssumeRole only when listed)
   random_seed     seed of the rate RNG
+
+Lies (true/false) alter otherwise-normal ListInstances answers, whatever `actions` says; they take no script
+entry and no rate draw:
+  endless_pages     every page holds page 1's instances (PageNumber echoes the request) and TotalCount is
+                    1,000,000,000: a client paging "until it has TotalCount" never stops
+  foreign_instances page 1 of a non-empty answer starts with two extra instances: the first instance's copy
+                    for node NodeId + 1 (the asked node, else the first instance's), SUCCESS; and its copy a
+                    business day earlier (Bizdate and CycTime - 86,400,000 ms), DAILY, WAIT_TRIGGER. Both
+                    have InstanceIds of their own; every page's TotalCount counts them (+2, unless endless_pages).
+
+An injected wait (latency, drip) ends at once when the emulator resets or stops: see gateway.py on epochs.
 """
 
 import random
@@ -23,9 +45,13 @@ from collections import deque
 from typing import Optional
 
 RATES = (("error", "error_rate"), ("html_502", "html_502_rate"), ("drop", "drop_rate"),
-         ("success_false", "success_false_rate"), ("forbidden", "forbidden_rate"))
+         ("success_false", "success_false_rate"), ("forbidden", "forbidden_rate"), ("redirect", "redirect_rate"),
+         ("drip", "drip_rate"), ("malformed", "malformed_rate"))
 NAMES = frozenset({"throttle", "latency", "ok"} | {name for name, _ in RATES})
-KEYS = frozenset({"qps", "retry_after_ms", "latency_ms", "script", "actions", "random_seed"} | {k for _, k in RATES})
+LIES = ("endless_pages", "foreign_instances")
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+KEYS = frozenset({"qps", "retry_after_ms", "latency_ms", "redirect_status", "drip_ms", "malformed_body", "script",
+                  "actions", "random_seed", *LIES} | {k for _, k in RATES})
 
 
 class Faults:
@@ -48,9 +74,23 @@ class Faults:
         latency = int(config.get("latency_ms") or 0)
         if "latency" in script and not latency:
             raise ValueError('scripted "latency" needs latency_ms')
+        drip = int(config.get("drip_ms") or 0)
+        if ("drip" in script or rates["drip_rate"]) and drip <= 0:
+            raise ValueError('"drip" needs drip_ms > 0')
+        malformed = config.get("malformed_body")
+        if ("malformed" in script or rates["malformed_rate"]) and not isinstance(malformed, str):
+            raise ValueError('"malformed" needs malformed_body, a string')
+        redirect = int(config.get("redirect_status") or 302)
+        if redirect not in REDIRECTS:
+            raise ValueError(f"redirect_status must be one of {sorted(REDIRECTS)}")
+        lies = {key: config.get(key, False) for key in LIES}
+        if any(not isinstance(value, bool) for value in lies.values()):
+            raise ValueError(f"{' and '.join(LIES)} must be true or false")
         with self._lock:
             self.latency_ms = latency
             self.retry_after_ms = int(config.get("retry_after_ms") or 0)
+            self.redirect_status, self.drip_ms, self.malformed_body = redirect, drip, malformed
+            self.lies = {key for key, on in lies.items() if on}
             self._qps = int(config.get("qps") or 0)
             self._rates = rates
             self._script = script

@@ -3,15 +3,20 @@
 A request whose query carries ``Action`` is RPC v1 (STS AssumeRole, signed in the query); anything else is a
 DataWorks ACS3 request (action and version in ``x-acs-action``/``x-acs-version``, parameters in query and
 form body). Faults apply only after authentication succeeded, so a faulted request changed no state.
+
+Epochs keep resets airtight. A request belongs to the epoch it arrived in; reset (and stop) ends it. A request
+of an ended epoch takes no fault decision, runs no action, is recorded nowhere and is answered by closing the
+connection; its injected waits end at once. "Epoch current? act, record" runs under the lock reset holds.
 """
 
 import json
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from urllib.parse import parse_qsl
 
 from . import actions, sts
@@ -23,6 +28,8 @@ from .world import World
 
 JSON = "application/json;charset=utf-8"
 SECRET_PARAMS = frozenset({"Signature", "SecurityToken", "AccessKeySecret"})
+CREDENTIAL_HEADERS = frozenset({"authorization", "x-acs-security-token", "x-acs-accesskey-id"})
+DECOY = "/_decoy/"
 HTML_502 = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
             b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n")
 FAULT_ERRORS = {
@@ -30,7 +37,9 @@ FAULT_ERRORS = {
     "error": (500, "InternalError.System", "An internal error occurred; please try again later."),
     "forbidden": (403, "ResourceNotAuthorized.Api", "You are not authorized to call this API."),
 }
-SUCCESS_FALSE_CODE = "Emulator.Injected.SuccessFalse"  # the emulator's own: DataWorks' real codes are unpublished
+# The emulator's own codes: DataWorks' real ones are unpublished.
+SUCCESS_FALSE_CODE = "Emulator.Injected.SuccessFalse"
+REDIRECT_CODE = "Emulator.Injected.Redirect"
 
 
 @dataclass
@@ -40,6 +49,9 @@ class Request:
     query: str
     headers: Message
     body: bytes
+    port: int                    # the emulator's, for the decoy's address
+    epoch: threading.Event       # set when the epoch the request arrived in ended
+    arrived: float               # time.monotonic() at arrival
 
 
 @dataclass
@@ -49,23 +61,56 @@ class Reply:
     code: Optional[str] = None
     content_type: str = JSON
     headers: Dict[str, str] = field(default_factory=dict)
+    drip_ms: int = 0             # write it one byte every drip_ms (injected "drip")
 
 
 class Gateway:
     def __init__(self, world: World, keys: Keys, faults: Faults, roles: Sequence[str], clock: Clock):
         self.world, self.keys, self.faults, self.roles, self.clock = world, keys, faults, roles, clock
         self.nonces = Nonces()
-        self._lock = threading.Lock()
+        self.lock = threading.RLock()  # held by reset and by every request's "epoch current? act, record"
+        self._epoch = threading.Event()
+        self._in_flight = 0
         self._calls: List[dict] = []
+        self._decoys: List[dict] = []
 
     @property
     def calls(self) -> List[dict]:
-        with self._lock:
+        with self.lock:
             return [dict(c, params=dict(c["params"])) for c in self._calls]
 
+    @property
+    def decoy_calls(self) -> List[dict]:
+        with self.lock:
+            return [dict(d, headers=list(d["headers"])) for d in self._decoys]
+
+    @property
+    def in_flight(self) -> int:
+        with self.lock:
+            return self._in_flight
+
     def clear_calls(self) -> None:
-        with self._lock:
+        with self.lock:
             self._calls.clear()
+            self._decoys.clear()
+
+    def end_epoch(self) -> None:
+        """Requests that arrived so far will neither act nor be recorded; their injected waits end now."""
+        with self.lock:
+            self._epoch.set()
+            self._epoch = threading.Event()
+
+    @contextmanager
+    def arrival(self) -> Iterator[Tuple[threading.Event, float]]:
+        """A request's epoch and arrival time; it counts as in flight until the block ends."""
+        with self.lock:
+            self._in_flight += 1
+            epoch = self._epoch
+        try:
+            yield epoch, time.monotonic()
+        finally:
+            with self.lock:
+                self._in_flight -= 1
 
     def handle(self, req: Request) -> Optional[Reply]:
         """The reply to one API request, or None to close the connection without answering."""
@@ -79,7 +124,7 @@ class Gateway:
                 "version": query.get("Version") if rpc_v1 else req.headers.get("x-acs-version"),
                 "params": {k: v for k, v in params.items() if k not in SECRET_PARAMS},
                 "status": None, "code": None, "access_key_id": query.get("AccessKeyId") if rpc_v1 else None,
-                "role_arn": None, "fault": None, "time": self.clock.now().isoformat()}
+                "role_arn": None, "fault": None, "time": self.clock.now().isoformat(), "monotonic": req.arrived}
         try:
             if rpc_v1 and call["action"] != "AssumeRole":
                 raise ApiError(400, "InvalidAction.NotFound",
@@ -92,27 +137,55 @@ class Gateway:
                 call["access_key_id"] = auth.credential
                 key = verify_acs3(auth, req.method, req.path, req.query, req.headers, req.body,
                                   self.keys, self.nonces)
-            call["role_arn"] = key.role_arn
-            call["fault"] = self.faults.decide(call["action"])
-            if call["fault"] == "latency":
-                time.sleep(self.faults.latency_ms / 1000)
-            elif call["fault"]:
-                return self._record(call, self._fault(call["fault"], request_id, host))
-            reply = Reply(200, _json({"RequestId": request_id, **self._run(call, params)}))
         except ApiError as e:
-            reply = _error(e, request_id, host)
-        return self._record(call, reply)
+            return self._record(req, call, _error(e, request_id, host))
+        call["role_arn"] = key.role_arn
+        with self.lock:
+            if req.epoch.is_set():
+                return None
+            call["fault"] = self.faults.decide(call["action"])
+        if call["fault"] == "latency" and req.epoch.wait(self.faults.latency_ms / 1000):
+            return None
+        if call["fault"] in (None, "latency", "drip"):
+            return self._act(req, call, params, request_id, host)
+        return self._record(req, call, self._fault(call["fault"], request_id, host, req.port))
+
+    def decoy(self, req: Request) -> Optional[Reply]:
+        """The other host a redirect points to: records header names (never values) and tells a lie."""
+        names = sorted({name.lower() for name in req.headers.keys()})
+        seen = {"method": req.method, "path": req.path, "headers": names,
+                "credentials": bool(CREDENTIAL_HEADERS & set(names))}
+        with self.lock:
+            if req.epoch.is_set():
+                return None
+            self._decoys.append(seen)
+        return Reply(200, _json({"RequestId": "decoy", "Success": True}))
+
+    def _act(self, req: Request, call: dict, params: Dict[str, str], request_id: str, host: str) -> Optional[Reply]:
+        """Run the action and record it in one step under the lock, so a reset comes wholly before or after."""
+        with self.lock:
+            if req.epoch.is_set():
+                return None
+            try:
+                reply = Reply(200, _json({"RequestId": request_id, **self._run(call, params)}))
+            except ApiError as e:
+                reply = _error(e, request_id, host)
+            if call["fault"] == "drip":
+                reply.drip_ms = self.faults.drip_ms
+            return self._record(req, call, reply)
 
     def _run(self, call: dict, params: Dict[str, str]) -> dict:
         if (call["action"], call["version"]) == ("AssumeRole", sts.VERSION):
             return sts.assume_role(params, self.keys, self.roles)
+        if (call["action"], call["version"]) == ("ListInstances", actions.VERSION) and self.faults.lies:
+            return actions.lying_list_instances(self.world, params, self.faults.lies)
         handler = actions.ACTIONS.get((call["action"], call["version"]))
         if handler is None:
             raise ApiError(400, "InvalidAction.NotFound",
                            "Specified api is not found, please check your url and method.")
         return handler(self.world, params)
 
-    def _fault(self, fault: str, request_id: str, host: str) -> Optional[Reply]:
+    def _fault(self, fault: str, request_id: str, host: str, port: int) -> Optional[Reply]:
         if fault == "drop":
             return None
         if fault == "html_502":
@@ -120,15 +193,25 @@ class Gateway:
         if fault == "success_false":
             return Reply(200, _json({"RequestId": request_id, "Success": False, "ErrorCode": SUCCESS_FALSE_CODE,
                                      "ErrorMessage": "Injected by the emulator."}), code=SUCCESS_FALSE_CODE)
+        if fault == "malformed":
+            return Reply(200, self.faults.malformed_body.encode())
+        if fault == "redirect":
+            location = f"http://localhost:{port}{DECOY}"
+            return Reply(self.faults.redirect_status, _json({"RequestId": request_id, "Code": REDIRECT_CODE,
+                                                             "Message": f"Moved to {location}"}),
+                         code=REDIRECT_CODE, headers={"Location": location})
         reply = _error(ApiError(*FAULT_ERRORS[fault]), request_id, host)
         if fault == "throttle" and self.faults.retry_after_ms:
             reply.headers["x-acs-retry-after"] = str(self.faults.retry_after_ms)
         return reply
 
-    def _record(self, call: dict, reply: Optional[Reply]) -> Optional[Reply]:
-        if reply is not None:
-            call.update(status=reply.status, code=reply.code)
-        with self._lock:
+    def _record(self, req: Request, call: dict, reply: Optional[Reply]) -> Optional[Reply]:
+        """Record the call and pass its reply on; a request of an ended epoch gets neither (None closes it)."""
+        with self.lock:
+            if req.epoch.is_set():
+                return None
+            if reply is not None:
+                call.update(status=reply.status, code=reply.code)
             self._calls.append(call)
         return reply
 

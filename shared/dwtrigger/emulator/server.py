@@ -1,17 +1,21 @@
 """HTTP glue: API requests go to the gateway; /_admin/ routes read and steer the emulator (loopback only, no auth).
 
-Admin routes (JSON in and out): GET /_admin/calls, GET /_admin/instances?workspace=&node=,
+Admin routes (JSON in and out): GET /_admin/calls, GET /_admin/decoy, GET /_admin/instances?workspace=&node=,
 POST /_admin/faults (the set_faults keys), POST /_admin/clock ({"now": iso} or {"advance": seconds}),
 POST /_admin/parents ({"workspace", "node", "bizdate"}), POST /_admin/reset.
+/_decoy/... (any method) is the other host an injected redirect points to (faults.py).
 HTTP/1.0, one request per connection: a stopped emulator leaves no kept-alive connection answering.
 """
 
 import ipaddress
 import json
+import socket
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Event
+from typing import Optional
 from urllib.parse import parse_qsl, urlsplit
 
-from .gateway import Reply, Request
+from .gateway import DECOY, Reply, Request
 
 ADMIN = "/_admin/"
 
@@ -30,6 +34,7 @@ def _optional_int(value):
 
 ROUTES = {
     ("GET", "calls"): lambda emu, query, data: emu.calls,
+    ("GET", "decoy"): lambda emu, query, data: emu.decoy_calls,
     ("GET", "instances"): lambda emu, query, data: emu.instances(_optional_int(query.get("workspace")),
                                                                   _optional_int(query.get("node"))),
     ("POST", "faults"): lambda emu, query, data: emu.set_faults(**data),
@@ -45,25 +50,48 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         url = urlsplit(self.path)
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if url.path.startswith(ADMIN):
-            reply = self._admin(url.path[len(ADMIN):], url.query, body)
-        else:
-            reply = self.server.emulator.gateway.handle(Request(self.command, url.path, url.query, self.headers, body))
-        if reply is None:  # injected drop: close without a status line
+            self._send(self._admin(url.path[len(ADMIN):], url.query, self._body()))
+            return
+        gateway = self.server.emulator.gateway
+        with gateway.arrival() as (epoch, arrived):
+            req = Request(self.command, url.path, url.query, self.headers, self._body(),
+                          self.server.server_address[1], epoch, arrived)
+            self._send(gateway.decoy(req) if url.path.startswith(DECOY) else gateway.handle(req), epoch)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _send(self, reply: Optional[Reply], epoch: Optional[Event] = None) -> None:
+        if reply is None:  # injected drop or a request of an ended epoch: close without a status line
             self.close_connection = True
             return
         try:
-            self.send_response(reply.status)
-            for name, value in {"Content-Type": reply.content_type, "Content-Length": str(len(reply.body)),
-                                **reply.headers}.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(reply.body)
+            if reply.drip_ms:
+                self._drip(self._render(reply), reply.drip_ms / 1000, epoch)
+            else:
+                self.wfile.write(self._render(reply))
         except (BrokenPipeError, ConnectionResetError):  # the client gave up first (e.g. injected latency)
             self.close_connection = True
 
-    do_GET = do_POST = do_PUT = do_DELETE = _serve
+    def _render(self, reply: Reply) -> bytes:
+        """The whole response, so a drip can write it byte by byte like any other."""
+        headers = {"Server": self.version_string(), "Date": self.date_time_string(),
+                   "Content-Type": reply.content_type, "Content-Length": str(len(reply.body)), **reply.headers}
+        lines = [f"{self.protocol_version} {reply.status} {self.responses[reply.status][0]}",
+                 *(f"{name}: {value}" for name, value in headers.items())]
+        return "\r\n".join(lines + ["", ""]).encode("latin-1") + reply.body
+
+    def _drip(self, data: bytes, every: float, epoch: Event) -> None:
+        """One byte every `every` seconds, until the epoch ends (reset, stop) or the client leaves."""
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no coalescing: a byte a read
+        for i in range(len(data)):
+            if epoch.wait(every):
+                self.close_connection = True
+                return
+            self.wfile.write(data[i:i + 1])
 
     def _admin(self, route: str, query: str, body: bytes) -> Reply:
         if not ipaddress.ip_address(self.client_address[0]).is_loopback:
