@@ -175,3 +175,153 @@ def test_file_level_errors(text, words):
 def test_a_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(RulesError, match="cannot read the rules file"):
         load_rules(str(tmp_path / "nope.yaml"))
+
+
+# ---- hostile YAML: refused at a line, quickly, never a RecursionError or a hang ------------------------
+# A bomb that were not refused would hang its test (old code: minutes to hours) or raise RecursionError.
+
+BOMB = "YAML aliases expand this document past 1,000,000 nodes (an alias bomb?)"
+DEEP = "YAML nested deeper than 64 levels"
+
+
+def refused(text: str, path: str = "r.yaml"):
+    with pytest.raises(RulesError) as err:
+        parse_rules(text, path)
+    assert len(err.value.problems) == 1, str(err.value)
+    p = err.value.problems[0]
+    assert (p.file, p.rule, p.field) == (path, None, None), str(p)
+    return p
+
+
+def laughs(levels: int) -> str:
+    """a: nine x's; b: nine *a's; ... each level nine times the one before."""
+    names = "abcdefghijklmnop"[:levels]
+    return "version: 1\na: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{name}: &{name} [{', '.join(['*' + before] * 9)}]\n" for before, name in zip(names, names[1:]))
+
+
+def test_a_billion_laughs_is_refused_where_it_crosses_the_limit():
+    # a..f expand to 10, 91, 820, 7,381, 66,430, 597,871 nodes; g on line 8 to 5,380,840; i to 435,848,050.
+    p = refused(laughs(9), "bomb.yaml")
+    assert (p.line, p.message) == (8, BOMB)
+    assert str(p) == f"bomb.yaml:8: {BOMB}"
+
+
+def test_many_aliases_to_one_big_node_are_refused_at_the_node_that_holds_them():
+    # f is 597,871 nodes (line 7): a list of 1,000 of them crosses the limit as a whole.
+    p = refused(laughs(6) + "rules: [" + ", ".join(["*f"] * 1000) + "]\n")
+    assert (p.line, p.message) == (8, BOMB)
+
+
+@pytest.mark.parametrize("text, line, anchor", [
+    ("version: 1\nrules: &r [*r]\n", 2, "r"),
+    (HEAD + "  - &rule\n    name: a\n    on: mns\n    topic: t\n    message:\n      x: [*rule]\n", 11, "rule"),
+])
+def test_a_recursive_alias_is_refused_at_the_alias(text, line, anchor):
+    p = refused(text)
+    assert (p.line, p.message) == (line, f"YAML alias *{anchor} is used inside its own anchor (a recursive alias)")
+
+
+def nested(levels: int, flow: bool) -> str:
+    """A rule whose message pattern nests `levels` objects, {a: {a: ... [x]}}, from line 11 (block style,
+    one object a line) or all on line 10 (flow style). Counting every node as a level: the document, `rules`
+    and the rule are levels 1-3, object k is level 3+k, its key and the innermost [x] 4+k, x 5+levels."""
+    rule = HEAD + "  - name: deep\n    on: mns\n    topic: t\n    trigger: [{workspace: 1, node: 2}]\n    message:"
+    if flow:
+        return rule + " " + "{a: " * levels + "[x]" + "}" * levels + "\n"
+    return rule + "\n" + "".join(" " * (6 + i) + "a:\n" for i in range(levels)) + " " * (6 + levels) + "[x]\n"
+
+
+@pytest.mark.parametrize("flow, line", [(True, 10), (False, 71)])
+def test_nesting_5000_deep_is_refused_where_it_crosses_64_levels(flow, line):
+    p = refused(nested(5000, flow))
+    assert (p.line, p.message) == (line, DEEP)                  # the key of object 61 is level 65
+
+
+@pytest.mark.parametrize("flow, line", [(True, 10), (False, 71)])
+def test_nesting_up_to_64_levels_loads_and_one_more_is_refused(flow, line):
+    deep = parse_rules(nested(59, flow)).rules[0].message        # x is level 64
+    doc = "x"
+    for _ in range(59):
+        doc = {"a": doc}
+    assert deep.matches(doc) and not deep.matches({"a": doc})
+    p = refused(nested(60, flow))                                # x is level 65
+    assert (p.line, p.message) == (line, DEEP)
+
+
+def test_aliases_cannot_nest_past_the_limit_either():
+    """Each anchor nests the one before 20 objects deeper: written out, 200 of them would be 4,000 deep."""
+    chain = "".join(f"      k{i}: &m{i} " + "{a: " * 20 + (f"*m{i - 1}" if i else "[x]") + "}" * 20 + "\n"
+                    for i in range(200))
+    p = refused(HEAD + "  - name: a\n    on: mns\n    topic: t\n    trigger: [{workspace: 1, node: 2}]\n"
+                "    message:\n" + chain)
+    # m0 is 22 levels high and m1 42, so *m1 (line 13), 24 levels down in k2, would reach level 66.
+    assert (p.line, p.message) == (13, "YAML aliases nest this document deeper than 64 levels")
+
+
+def summary(rules):
+    return [(r.name, r.on, str(r.timezone), r.region, r.buckets, r.key and r.key.source, r.events, r.topic,
+             r.message and r.message.source, r.attributes and r.attributes.source, r.trigger) for r in rules.rules]
+
+
+def test_anchors_aliases_and_merge_keys_load_like_the_file_written_out():
+    with_aliases = parse_rules(HEAD + """\
+  - &orders
+    name: orders
+    on: oss
+    bucket: &buckets [landing, backup]
+    key: "orders/{bizdate:%Y%m%d}/_SUCCESS"
+    trigger: &both
+      - {workspace: 10001, node: 700001}
+      - {workspace: 10001, node: 700002, at: "00:30"}
+  - <<: *orders
+    name: refunds
+    key: "refunds/{bizdate:%Y%m%d}/_SUCCESS"
+  - name: done
+    on: mns
+    topic: t
+    message: {job: &jobs [orders, refunds], <<: {status: [ok]}}
+    attributes: {job: *jobs}
+    trigger: *both
+""")
+    written_out = parse_rules(HEAD + """\
+  - name: orders
+    on: oss
+    bucket: [landing, backup]
+    key: "orders/{bizdate:%Y%m%d}/_SUCCESS"
+    trigger: [{workspace: 10001, node: 700001}, {workspace: 10001, node: 700002, at: "00:30"}]
+  - name: refunds
+    on: oss
+    bucket: [landing, backup]
+    key: "refunds/{bizdate:%Y%m%d}/_SUCCESS"
+    trigger: [{workspace: 10001, node: 700001}, {workspace: 10001, node: 700002, at: "00:30"}]
+  - name: done
+    on: mns
+    topic: t
+    message: {job: [orders, refunds], status: [ok]}
+    attributes: {job: [orders, refunds]}
+    trigger: [{workspace: 10001, node: 700001}, {workspace: 10001, node: 700002, at: "00:30"}]
+""")
+    assert summary(with_aliases) == summary(written_out)
+    assert [r.name for r in with_aliases.rules] == ["orders", "refunds", "done"]
+
+
+def test_a_problem_inside_an_alias_is_reported_where_the_anchor_is_and_where_the_alias_is():
+    found = problems("""\
+  - name: one
+    on: timer
+    timer: t
+    trigger: &t
+      - {workspace: 1, node: 0}
+  - name: two
+    on: timer
+    timer: t
+    trigger: *t
+""")
+    assert [(p.rule, p.field, p.line) for p in found] == [("one", "trigger[0].node", 10),
+                                                         ("two", "trigger[0].node", 14)]
+
+
+def test_an_undefined_alias_is_not_valid_yaml():
+    p = refused("version: 1\nrules: *nope\n")
+    assert (p.line, p.message) == (2, "not valid YAML: found undefined alias 'nope'")

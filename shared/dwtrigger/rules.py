@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import time
-from typing import Any, Dict, FrozenSet, List, Literal, Optional, Tuple, Union
+from typing import Any, Dict, FrozenSet, List, Literal, Optional, Set, Tuple, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -146,7 +146,7 @@ class Problem:
         where = f"{self.file}:{self.line}" if self.line else self.file
         who = f" rule '{self.rule}'" if self.rule else ""
         what = f" field '{self.field}'" if self.field else ""
-        return f"{where}:{who}{what}: {self.message}"
+        return f"{where}:{who}{what}: {self.message}" if who or what else f"{where}: {self.message}"
 
 
 class RulesError(Exception):
@@ -155,11 +155,69 @@ class RulesError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-# ---- YAML: 1.1 quirks off, line numbers kept -----------------------------------------------------------
+# ---- YAML: 1.1 quirks off, bounded, line numbers kept --------------------------------------------------
+
+# Real rules files nest fewer than 10 levels; 64 keeps every later walk far from Python's recursion limit.
+_MAX_DEPTH = 64
+# Counted expanded (a node counts each time an alias repeats it): everything after composing walks the
+# expansion. An ordinary rule is 20-60 nodes (keys count), so 10,000 rules need at most 600,000, while a bomb
+# needs billions. Validating 1,000,000 nodes takes 2-10 s (patterns compile slowest), never hours.
+_MAX_NODES = 1_000_000
+
+
+class _Refused(Exception):
+    """A document the loader will not build, refused at one line."""
+
+    def __init__(self, mark: yaml.Mark, message: str):
+        super().__init__(message)
+        self.line, self.message = mark.line + 1, message
+
 
 class _Loader(yaml.SafeLoader):
     """SafeLoader without YAML 1.1's surprises: `on:` stays a string key (not True), `00:30` stays a string
-    (not the base-60 integer 30)."""
+    (not the base-60 integer 30). Composing refuses what would hang or crash every later walk of the data:
+    deep nesting, recursive aliases and alias bombs. Each node's expanded size and height are summed from its
+    children once, so the checks are linear in the file, not in what its aliases expand to."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self._open: List[List[int]] = []                  # [expanded size, height] of each node being composed
+        self._anchored: Dict[str, Tuple[int, int]] = {}   # the same, of each finished anchored node
+
+    def compose_node(self, parent: Optional[yaml.Node], index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            return self._alias(parent, index, event)
+        if len(self._open) == _MAX_DEPTH:
+            raise _Refused(event.start_mark, f"YAML nested deeper than {_MAX_DEPTH} levels")
+        self._open.append([1, 1])
+        node = super().compose_node(parent, index)
+        size, height = self._open.pop()
+        if size > _MAX_NODES:
+            raise _Refused(node.start_mark, f"YAML aliases expand this document past {_MAX_NODES:,} nodes "
+                                            "(an alias bomb?)")
+        if event.anchor is not None:
+            self._anchored[event.anchor] = (size, height)
+        self._count(size, height)
+        return node
+
+    def _alias(self, parent: Optional[yaml.Node], index: Any, event: yaml.AliasEvent) -> yaml.Node:
+        if event.anchor in self.anchors and event.anchor not in self._anchored:
+            raise _Refused(event.start_mark, f"YAML alias *{event.anchor} is used inside its own anchor "
+                                             "(a recursive alias)")
+        node = super().compose_node(parent, index)   # refuses an undefined alias
+        size, height = self._anchored[event.anchor]
+        if len(self._open) + height > _MAX_DEPTH:
+            raise _Refused(event.start_mark, f"YAML aliases nest this document deeper than {_MAX_DEPTH} levels")
+        self._count(size, height)
+        return node
+
+    def _count(self, size: int, height: int) -> None:
+        """Add a finished child to the node that contains it."""
+        if self._open:
+            parent = self._open[-1]
+            parent[0] += size
+            parent[1] = max(parent[1], height + 1)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -172,17 +230,43 @@ _Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[
                               list("-+0123456789"))
 
 
-def _lines(node: yaml.Node, path: Tuple = (), out: Optional[Dict[Tuple, int]] = None) -> Dict[Tuple, int]:
-    """Map each path (keys and list indexes) to its 1-based line in the file."""
-    out = {} if out is None else out
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            out[path + (key.value,)] = key.start_mark.line + 1
-            _lines(value, path + (key.value,), out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _lines(item, path + (i,), out)
+def _parse(text: str, path: str) -> Tuple[Optional[yaml.Node], Any]:
+    """The document's node graph (for line numbers) and the data constructed from it, parsed once."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        return node, loader.construct_document(node) if node is not None else None
+    except _Refused as e:
+        raise RulesError([Problem(path, e.line, None, None, e.message)]) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise RulesError([Problem(path, mark.line + 1 if mark else None, None, None,
+                                  f"not valid YAML: {getattr(e, 'problem', None) or e}")]) from None
+    finally:
+        loader.dispose()
+
+
+def _lines(root: Optional[yaml.Node]) -> Dict[Tuple, int]:
+    """Map each path (keys and list indexes) to its 1-based line in the file. A node that aliases repeat is
+    walked once, where its anchor is: inside an alias a path falls back to the line that uses the alias."""
+    out: Dict[Tuple, int] = {}
+    walked: Set[int] = set()
+
+    def walk(node: yaml.Node, path: Tuple) -> None:
+        out.setdefault(path, node.start_mark.line + 1)
+        if id(node) in walked:
+            return
+        walked.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                out[path + (key.value,)] = key.start_mark.line + 1
+                walk(value, path + (key.value,))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                walk(item, path + (i,))
+
+    if root is not None:
+        walk(root, ())
     return out
 
 
@@ -198,14 +282,8 @@ def load_rules(path: str) -> RuleSet:
 
 
 def parse_rules(text: str, path: str = "<rules>") -> RuleSet:
-    try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise RulesError([Problem(path, mark.line + 1 if mark else None, None, None,
-                                  f"not valid YAML: {getattr(e, 'problem', None) or e}")]) from None
-    checker = _Checker(path, _lines(node) if node is not None else {})
+    node, data = _parse(text, path)
+    checker = _Checker(path, _lines(node))
     rules = checker.check_file(data)
     if checker.problems:
         raise RulesError(checker.problems)
