@@ -265,8 +265,8 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
             record = {"requestContext": {"requestId": str(uuid.uuid4()), "condition": "UnhandledInvocationError",
                                          "approximateInvokeCount": FC_RETRIES + 1},
                       "requestPayload": load[index].raw.decode()}
-            for _, source, raw in read("dead-letter", json.dumps(record).encode()):
-                replayer.invoke(tally, index, source, raw)
+            for item in read("dead-letter", json.dumps(record).encode()):
+                replayer.invoke(tally, index, item.function, item.raw)
         wall = time.monotonic() - started
         return figures(load, tally, len(dead_letters), emu, wall, events=events, workers=workers, qps=qps,
                        error_rate=error_rate, timeout=timeout)

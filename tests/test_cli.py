@@ -1,6 +1,7 @@
 """The operator's commands, run as a user runs them (click's runner, and a real subprocess for the demo)."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -92,6 +93,161 @@ def test_replay_exits_non_zero_when_anything_failed(emulator_env, emulator):
     emulator.set_faults(forbidden_rate=1.0)
     result = run("replay", str(EVENTS / "timer/nightly.json"), "--rules", RULES, env=emulator_env)
     assert result.exit_code == 1 and "failed             1" in result.stderr
+
+
+# rules.yaml plus what a dead-letter file must not reach by accident: a topic rule without a message pattern
+# (any STREAM body on etl-done), and a timer rule on a frozen node (its decisions fail).
+EXTRA_RULES = """
+  - {name: any-etl-done, on: mns, topic: etl-done, trigger: [{workspace: 10001, node: 700001235300}]}
+  - {name: frozen, on: timer, timer: frozen, trigger: [{workspace: 10001, node: 700001300001}]}
+"""
+ADVICE = "if it is a raw MNS STREAM message body, pass --source mns"
+
+
+@pytest.fixture
+def rules(tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text((ROOT / "rules.yaml").read_text() + EXTRA_RULES)
+    return str(path)
+
+
+def dead_letter(payload: bytes, request_id: str) -> dict:
+    return {"timestamp": 1773190000000, "requestContext": {"requestId": request_id, "functionArn": "acs:fc:x",
+            "condition": "UnhandledInvocationError", "approximateInvokeCount": 4},
+            "requestPayload": payload.decode(), "responseContext": {"statusCode": 200}}
+
+
+def released(emulator, action="RunTriggerNode") -> list:
+    return sorted(c["params"]["NodeId"] for c in emulator.calls if c["action"] == action)
+
+
+# A STREAM body carries no date: its business date is the day before replay runs, which the emulator's world
+# has no instance for. That the body reached the topic rule shows in the look-up DataWorks received.
+NO_INSTANCE = "failed: DataWorks has no cycle instance for business date"
+
+
+def test_replay_skips_a_truncated_dead_letter_line_and_releases_only_the_good_records(tmp_path, rules,
+                                                                                     emulator_env, emulator):
+    cut = json.dumps(dead_letter(sample("mns/topic-json-finance.json"), "r-2"))[:70]
+    dlq = tmp_path / "dlq.ndjson"
+    dlq.write_text(f"{json.dumps(dead_letter(sample('oss/native-put-orders.json'), 'r-1'))}\n{cut}\n"
+                   f"{json.dumps(dead_letter(sample('timer/nightly.json'), 'r-3'))}\n")
+    result = run("replay", str(dlq), "--rules", rules, env={**emulator_env, "DWTRIGGER_MNS_TOPIC": "etl-done"})
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{dlq}:2: unreadable: not valid JSON at line 2, column 69: Unterminated string",
+        "outcome            count", "triggered          2", "unreadable         1"]
+    assert released(emulator) == ["700001234567", "700001235000"]      # orders and nightly, nothing on etl-done
+    assert "700001235300" not in released(emulator, "ListInstances")
+
+
+def test_replay_sends_a_raw_stream_body_only_to_the_function_named(tmp_path, rules, emulator_env, emulator):
+    body = tmp_path / "body.txt"
+    body.write_bytes(b"hello topic")
+    env = {**emulator_env, "DWTRIGGER_MNS_TOPIC": "etl-done"}
+    refused = run("replay", str(body), "--rules", rules, env=env)
+    assert refused.exit_code == 1 and emulator.calls == []
+    assert refused.stderr.splitlines()[0] == \
+        f"{body}: unreadable: not valid JSON at line 1, column 1: Expecting value; {ADVICE}"
+    result = run("replay", str(body), "--rules", rules, "--source", "mns", env=env)
+    assert result.stderr.startswith(f"{body}: {NO_INSTANCE}")
+    assert released(emulator, "ListInstances") == ["700001235300"]
+
+
+def test_replay_exits_non_zero_on_rejected_and_names_the_record(tmp_path, emulator_env, emulator):
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps([json.loads(sample("timer/nightly.json")),
+                                  json.loads(sample("malformed/timer-bad-time.json"))]))
+    result = run("replay", str(events), "--rules", RULES, env=emulator_env)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{events}[1]: rejected: field 'triggerTime' is not an ISO 8601 time: 'yesterday at 4'",
+        "outcome            count", "triggered          1", "rejected           1"]
+    assert released(emulator) == ["700001235000"]
+
+
+def reported(result) -> list:
+    """The first three lines replay reported, instance ids (the emulator's, random) as #."""
+    return [re.sub(r"instance \d+", "instance #", line) for line in result.stderr.splitlines()[:3]]
+
+
+def test_replay_failed_out_keeps_every_record_that_did_not_succeed(tmp_path, rules, emulator_env, emulator):
+    frozen = dead_letter(sample("timer/nightly.json").replace(b'"nightly"', b'"frozen"'), "r-2")
+    bad_time = json.loads(sample("malformed/timer-bad-time.json"))
+    cut = b'{"timestamp": 1773190000000, "requestContext": {"requ'
+    dlq, rest, again = tmp_path / "dlq.ndjson", tmp_path / "rest.ndjson", tmp_path / "again.ndjson"
+    dlq.write_bytes(b"\n".join([json.dumps(dead_letter(sample("oss/native-put-orders.json"), "r-1")).encode(),
+                                json.dumps(frozen).encode(), cut, json.dumps(bad_time).encode()]) + b"\n")
+    result = run("replay", str(dlq), "--rules", rules, "--failed-out", str(rest), env=emulator_env)
+    assert result.exit_code == 1
+    assert reported(result) == [
+        f"{dlq}:2: failed: the node is frozen (instance #); unfreeze it and replay the event",
+        f"{dlq}:3: unreadable: not valid JSON at line 3, column 49: Unterminated string",
+        f"{dlq}:4: rejected: field 'triggerTime' is not an ISO 8601 time: 'yesterday at 4'"]
+    assert rest.read_bytes().splitlines() == [json.dumps(frozen, separators=(",", ":")).encode(), cut,
+                                              json.dumps(bad_time, separators=(",", ":")).encode()]
+    assert released(emulator) == ["700001234567"]
+    replayed = run("replay", str(rest), "--rules", rules, "--failed-out", str(again), env=emulator_env)
+    assert replayed.exit_code == 1
+    assert reported(replayed) == [
+        f"{rest}:1: failed: the node is frozen (instance #); unfreeze it and replay the event",
+        f"{rest}:2: unreadable: not valid JSON at line 2, column 49: Unterminated string",
+        f"{rest}:3: rejected: field 'triggerTime' is not an ISO 8601 time: 'yesterday at 4'"]
+    assert again.read_bytes() == rest.read_bytes()
+
+
+def test_replay_failed_out_is_emptied_when_everything_succeeded_and_a_dry_run_keeps_all(tmp_path, emulator_env,
+                                                                                        emulator):
+    nightly, rest = str(EVENTS / "timer/nightly.json"), tmp_path / "rest.ndjson"
+    dry = run("replay", nightly, "--rules", RULES, "--dry-run", "--failed-out", str(rest), env=emulator_env)
+    assert dry.exit_code == 0 and emulator.calls == []
+    assert rest.read_bytes() == json.dumps(json.loads(sample("timer/nightly.json")), separators=(",", ":")).encode() \
+        + b"\n"
+    result = run("replay", nightly, "--rules", RULES, "--failed-out", str(rest), env=emulator_env)
+    assert result.exit_code == 0 and rest.read_bytes() == b""
+    assert [p.name for p in tmp_path.iterdir()] == ["rest.ndjson"]
+
+
+def test_replay_failed_out_that_cannot_be_written_stops_before_anything_is_sent(tmp_path, emulator_env, emulator):
+    result = run("replay", str(EVENTS / "timer/nightly.json"), "--rules", RULES,
+                 "--failed-out", str(tmp_path / "missing" / "rest.ndjson"), env=emulator_env)
+    assert result.exit_code == 2 and result.stderr.startswith("Error: [Errno 2] No such file or directory")
+    assert emulator.calls == []
+
+
+def test_replay_failed_out_keeps_a_raw_body_for_the_same_source(tmp_path, rules, emulator_env, emulator):
+    body, rest = tmp_path / "body.txt", tmp_path / "rest.ndjson"
+    body.write_bytes(b"hello topic")
+    first = run("replay", str(body), "--rules", rules, "--source", "mns", "--failed-out", str(rest),
+                env=emulator_env)                          # no STREAM topic configured: rejected
+    assert first.exit_code == 1 and first.stderr.startswith(f"{body}: rejected: an MNS STREAM message")
+    assert rest.read_bytes() == b'"hello topic"\n'
+    result = run("replay", str(rest), "--rules", rules, "--source", "mns",
+                 env={**emulator_env, "DWTRIGGER_MNS_TOPIC": "etl-done"})
+    assert result.stderr.startswith(f"{rest}: {NO_INSTANCE}")
+    assert released(emulator, "ListInstances") == ["700001235300"]
+
+
+def test_replay_reads_ndjson_from_stdin(emulator_env, emulator):
+    lines = sample("timer/nightly.json").replace(b"\n", b"") + b"\n{oops\n"
+    result = run("replay", "-", "--rules", RULES, env=emulator_env, input=lines)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == \
+        "-:2: unreadable: not valid JSON at line 2, column 2: Expecting property name enclosed in double quotes"
+    assert released(emulator) == ["700001235000"]
+
+
+def test_explain_reports_unreadable_records_and_exits_non_zero(tmp_path):
+    dlq = tmp_path / "dlq.ndjson"
+    dlq.write_bytes(sample("timer/nightly.json").replace(b"\n", b"") + b"\n{oops\n")
+    result = run("explain", str(dlq), "--rules", RULES)
+    assert result.exit_code == 1
+    assert f"{dlq}:1  (timer function)" in result.output and "MATCH nightly" in result.output
+    assert result.output.endswith(f"{dlq}:2\n  unreadable: not valid JSON at line 2, column 2: Expecting property "
+                                  "name enclosed in double quotes\n")
+    data = json.loads(run("explain", str(dlq), "--rules", RULES, "--json").stdout)
+    assert data[1] == {"event": f"{dlq}:2", "unreadable": "not valid JSON at line 2, column 2: Expecting "
+                                                          "property name enclosed in double quotes"}
 
 
 def test_trigger_by_hand_uses_the_same_resolution(emulator_env, emulator):

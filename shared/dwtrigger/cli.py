@@ -6,16 +6,17 @@ import os
 import sys
 import traceback
 from collections import Counter
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 import click
 
 from . import app, events, fc
-from .inputs import read
+from .inputs import UNREADABLE, Item, Unreadable, read
 from .matching import match
-from .outcomes import FAILED, OUTCOMES
+from .outcomes import DRY_RUN, FAILED, OUTCOMES, REJECTED
 from .rules import RulesError, load_rules
 from .schedule import ScheduleError, resolve
 
@@ -67,18 +68,24 @@ def validate(rules):
 @click.option("--now", help="Invocation time (ISO 8601) for events that carry none.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def explain(event, rules_path, source, now, as_json):
-    """Offline: which rules match an event, and the exact calls it would make."""
+    """Offline: which rules match an event, and the exact calls it would make. Exit 1 if a record is unreadable."""
     ruleset = load_rules(rules_path)
     received = datetime.fromisoformat(now) if now else datetime.now(timezone.utc)
     report = []
-    for label, src, raw in read(event, click.open_file(event, "rb").read(), source):
-        for parsed in events.parse(src, raw, received, os.environ.get("DWTRIGGER_MNS_TOPIC")):
-            report.append(_explain_one(label, src, parsed, ruleset))
+    for item in read(event, click.open_file(event, "rb").read(), source):
+        if isinstance(item, Unreadable):
+            report.append({"event": item.label, UNREADABLE: item.reason})
+            continue
+        function = item.function
+        for parsed in events.parse(function, item.raw, received, os.environ.get("DWTRIGGER_MNS_TOPIC")):
+            report.append(_explain_one(item.label, function, parsed, ruleset))
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
-        for item in report:
-            _print_explanation(item)
+        for entry in report:
+            _print_explanation(entry)
+    if any(UNREADABLE in entry for entry in report):
+        sys.exit(1)
 
 
 def _explain_one(label, source, parsed, ruleset) -> dict:
@@ -114,6 +121,9 @@ def _plan(rule, target, captures, event) -> dict:
 
 
 def _print_explanation(item: dict) -> None:
+    if UNREADABLE in item:
+        click.echo(f"{item['event']}\n  {UNREADABLE}: {item[UNREADABLE]}")
+        return
     click.echo(f"{item['event']}  ({item['source']} function)")
     if "rejected" in item:
         click.echo(f"  rejected: {item['rejected']}")
@@ -139,22 +149,69 @@ def _print_explanation(item: dict) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--rules", "rules_path", default="rules.yaml", show_default=True)
+@click.option("--source", type=click.Choice(events.SOURCES),
+              help="Which function takes every event (default: detected from each one's shape); needed for "
+                   "raw events (not JSON, or a bare JSON string) such as MNS STREAM message bodies.")
 @click.option("--dry-run", is_flag=True, help="Decide and log, send nothing.")
 @click.option("--endpoint", help="DataWorks endpoint host[:port] (overrides the rules).")
 @click.option("--protocol", type=click.Choice(["https", "http"]), help="http only for a local emulator.")
-def replay(paths, rules_path, dry_run, endpoint, protocol):
-    """Run events (files, JSON lists, NDJSON, failure-destination records, - for stdin) for real."""
+@click.option("--failed-out", type=click.Path(dir_okay=False),
+              help="Write every record that did not succeed here, one per line, to replay later (always "
+                   "written: empty when everything succeeded; a dry run keeps every record).")
+def replay(paths, rules_path, source, dry_run, endpoint, protocol, failed_out):
+    """Run events (files, JSON lists, NDJSON, failure-destination records, - for stdin) for real.
+
+    Exit 0 only when every record was read and none failed or was rejected; each one that did not succeed is
+    named on stderr."""
     environ = dict(os.environ, **{k: v for k, v in (("DWTRIGGER_ENDPOINT", endpoint),
                                                          ("DWTRIGGER_PROTOCOL", protocol)) if v})
     runtime = app.Runtime(load_rules(rules_path), environ=environ, dry_run=dry_run or None)
-    items = [item for p in paths for item in read(p, click.open_file(p, "rb").read())]
+    items = [item for p in paths for item in read(p, click.open_file(p, "rb").read(), source)]
     outcomes: Counter = Counter()
-    with click.progressbar(items, label="replaying", file=sys.stderr, hidden=len(items) < 20) as bar:
-        for label, source, raw in bar:
-            for record in _invoke(runtime, source, raw):
-                outcomes[record["outcome"]] += 1
+    problems: List[str] = []
+    with _failed_out(failed_out) as failed:
+        with click.progressbar(items, label="replaying", file=sys.stderr, hidden=len(items) < 20) as bar:
+            for item in bar:
+                decided = _replay_one(runtime, item)
+                outcomes.update(outcome for outcome, _ in decided)
+                problems += [f"{item.label}: {outcome}: {why}" for outcome, why in decided if outcome in _NOT_DONE]
+                if any(outcome in _NOT_DONE + (DRY_RUN,) for outcome, _ in decided):
+                    failed.append(item)
+    for line in problems:
+        click.echo(line, err=True)
     _summary(outcomes)
-    sys.exit(1 if outcomes[FAILED] else 0)
+    sys.exit(1 if problems else 0)
+
+
+_NOT_DONE = (FAILED, REJECTED, UNREADABLE)      # replay exits 1; a dry run's records are kept for --failed-out too
+
+
+def _replay_one(runtime, item: Item) -> List[Tuple[str, str]]:
+    """(outcome, reason) of each decision on one record; (unreadable, why) for a record that is not an event."""
+    if isinstance(item, Unreadable):
+        return [(UNREADABLE, item.reason)]
+    return [(r["outcome"], r["reason"]) for r in _invoke(runtime, item.function, item.raw)]
+
+
+@contextmanager
+def _failed_out(path: Optional[str]) -> Iterator[List[Item]]:
+    """The records put in the yielded list, written to `path` one line each. Through a sibling file opened
+    before anything is sent (an unwritable path fails first) and renamed over `path` only at the end, so an
+    interrupted run leaves `path` as it was: it may be the very file being replayed."""
+    failed: List[Item] = []
+    if not path:
+        yield failed
+        return
+    partial = Path(f"{path}.partial")
+    with partial.open("wb") as out:
+        try:
+            yield failed
+            out.writelines(item.line() + b"\n" for item in failed)
+            out.close()
+            os.replace(partial, path)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
 
 
 @main.command()
@@ -204,7 +261,7 @@ def _invoke(runtime, source, raw) -> List[dict]:
 
 def _summary(outcomes: Counter) -> None:
     click.echo("outcome            count", err=True)
-    for name in OUTCOMES:
+    for name in OUTCOMES + (UNREADABLE,):
         if outcomes[name]:
             click.echo(f"{name:<18} {outcomes[name]}", err=True)
 

@@ -15,7 +15,7 @@ import yaml
 
 from . import app, fc
 from .emulator import DEFAULT_SEED, Emulator
-from .inputs import read
+from .inputs import UNREADABLE, Unreadable, read
 from .outcomes import FAILED, REJECTED, DecisionLog
 from .schedule import local
 
@@ -77,8 +77,12 @@ def run(root: Path, echo=print) -> int:
         rows, misses, reasons = [], [], []
         for path, spec in sorted(expectations.items()):
             got: List[str] = []
-            for _, source, raw in read(str(path.relative_to(events_dir)), path.read_bytes(), spec["source"]):
-                records = run_sample(handlers[source], source, raw, spec["env"])
+            for item in read(str(path.relative_to(events_dir)), path.read_bytes(), spec["source"]):
+                if isinstance(item, Unreadable):
+                    got.append(UNREADABLE)
+                    reasons.append(f"  {item.label}: {UNREADABLE}: {item.reason}")
+                    continue
+                records = run_sample(handlers[item.function], item.function, item.raw, spec["env"])
                 got += [r["outcome"] for r in records]
                 rows += [_row(path.relative_to(events_dir), r) for r in records]
                 reasons += [f"  {path.relative_to(events_dir)}: {r['outcome']}: {r['reason']}" for r in records
