@@ -1,5 +1,7 @@
 """Load run: events from every source through the FC runtime, against an emulator limited to 50 QPS that fails
-2% of requests with a 500, the way FC would run them.
+2% of requests with a 500 and answers some with hostile answers (redirects, answers dripped one byte at a time
+past the function's deadline, bodies off their schema, listings led by other nodes' and days' instances), the way
+FC would run them.
 
 Each worker thread is one FC instance (its own Runtime, rules loaded once, clients reused). An event whose
 invocation raises is queued again, up to `maxAsyncRetryAttempts` (3, as in s.yaml) times; then its FC
@@ -10,8 +12,9 @@ Two events for one instance may run at once in two FC instances: both look up a 
 trigger is refused as already released, that invocation raises and FC's retry finds it already_triggered
 ("triggers refused" counts these).
 
-Prints the figures and exits 1 when an event is lost, an instance accepts two triggers, a `triggered` decision
-does not match a trigger DataWorks accepted, a decision has no log line or a log line holds a secret.
+Prints the figures and exits 1 when an event is lost, an instance accepts two triggers or one no event named, a
+`triggered` decision does not match a trigger DataWorks accepted, a decision has no log line, a log line holds a
+secret or an invocation outlives its function's timeout.
 `--events 5000` is the default run; tests/test_load.py runs a small one.
 """
 from __future__ import annotations
@@ -51,6 +54,11 @@ EARLY = date(2026, 3, 13)
 ZONE = ZoneInfo("Asia/Shanghai")
 KINDS = {"oss": 40, "hourly": 10, "topic": 30, "queue": 20, "timer": 20}  # rules (one node each) per event kind
 FC_RETRIES = 3                                                          # maxAsyncRetryAttempts in s.yaml
+# Hostile answers, as shares of all requests: a redirect to another host, an answer dripped one byte every 100 ms
+# (~30 s, past any deadline of this run), a 200 whose body is off every schema; and every listing led by another
+# node's SUCCESS instance and this node's instance of the day before.
+HOSTILE = {"redirect_rate": 0.002, "drip_rate": 0.001, "drip_ms": 100, "malformed_rate": 0.005,
+           "malformed_body": '{"Success": "maybe", "Data": "x"}', "foreign_instances": True}
 Target = Tuple[int, int]     # an instance: (node, CycTime in epoch ms)
 
 
@@ -183,13 +191,15 @@ class Tally:
     triggered: int = 0                             # `triggered` decisions, in every invocation
     retries: int = 0                               # in-invocation retries (attempts beyond the first)
     unlogged: int = 0                              # decisions without their log line
+    overtime: int = 0                              # invocations that outlived the function's timeout
     leaks: int = 0                                 # log lines holding a secret
     failures: Counter = field(default_factory=Counter)             # error codes of `failed` decisions
     final: Dict[int, List[dict]] = field(default_factory=dict)    # event index -> decisions of its last invocation
 
-    def record(self, index: int, records: List[dict], raised: bool, lines: List[str]) -> None:
+    def record(self, index: int, records: List[dict], raised: bool, lines: List[str], overtime: bool) -> None:
         with self.lock:
             self.invocations += 1
+            self.overtime += overtime
             self.raises += raised
             self.triggered += sum(r["outcome"] == TRIGGERED for r in records)
             self.failures.update(r["error_code"] for r in records if r["outcome"] == FAILED)
@@ -213,6 +223,7 @@ class FcInstance:
 
     def invoke(self, tally: Tally, index: int, source: str, raw: bytes) -> bool:
         """Run one event as FC would; True when the invocation raised."""
+        started = time.monotonic()
         try:
             records, raised = self.runtime.invoke(source, raw, fc.context_for(source, self.timeout))["outcomes"], False
         except app.TriggerFailed as e:
@@ -220,12 +231,12 @@ class FcInstance:
         lines = [line for line in self.stream.getvalue().split("\n") if line.strip()]
         self.stream.seek(0)
         self.stream.truncate()
-        tally.record(index, records, raised, lines)
+        tally.record(index, records, raised, lines, time.monotonic() - started > self.timeout)
         return raised
 
 
-def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float = 0.02, timeout: float = 60,
-        seed: int = 7) -> dict:
+def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float = 0.02, timeout: float = 10,
+        seed: int = 7, hostile: bool = True) -> dict:
     """The load run; returns its figures."""
     seed_doc, rules_text, nodes = world()
     rules, rng = parse_rules(rules_text), random.Random(seed)
@@ -233,7 +244,7 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
     tally, dead_letters = Tally(), []
     work: "queue.Queue[Optional[Tuple[int, int]]]" = queue.Queue()
     with Emulator(seed_doc) as emu:
-        emu.set_faults(qps=qps, error_rate=error_rate, random_seed=seed)
+        emu.set_faults(qps=qps, error_rate=error_rate, random_seed=seed, **(HOSTILE if hostile else {}))
         started = time.monotonic()
 
         def serve() -> None:
@@ -269,7 +280,7 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
                 replayer.invoke(tally, index, item.function, item.raw)
         wall = time.monotonic() - started
         return figures(load, tally, len(dead_letters), emu, wall, events=events, workers=workers, qps=qps,
-                       error_rate=error_rate, timeout=timeout)
+                       error_rate=error_rate, timeout=timeout, hostile=hostile)
 
 
 def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: float, **settings) -> dict:
@@ -278,6 +289,11 @@ def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: 
     final = Counter(r["outcome"] for records in tally.final.values() for r in records)
     unfinished = sum(any(r["outcome"] == FAILED for r in records) for records in tally.final.values())
     calls = emu.calls
+    accepted = [c for c in calls if c["action"] == "RunTriggerNode" and c["status"] == 200
+                and c["fault"] in (None, "latency", "drip")]           # a malformed 200 ran nothing
+    # A trigger DataWorks accepted while its answer was dripped past the deadline: released, yet its decision
+    # failed ("it may have landed") and FC's retry found it already_triggered.
+    unanswered = sum(c["fault"] == "drip" for c in accepted)
     return {
         **settings,
         "decisions (final)": dict(sorted(final.items())),
@@ -289,22 +305,24 @@ def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: 
         "DataWorks requests": len(calls),
         "injected 500s": sum(c["fault"] == "error" for c in calls),
         "throttled (429)": sum(c["fault"] == "throttle" for c in calls),
+        "hostile answers": dict(Counter(c["fault"] for c in calls if c["fault"] in ("redirect", "drip", "malformed"))),
         "triggers refused: already released": sum(c["code"] == "Emulator.Instance.AlreadyRun" for c in calls),
         "instances released": len(triggers),
+        "released, answer lost (drip)": unanswered,
         "lost": len(expected - set(triggers)) + unfinished + len(load) - len(tally.final),
         "released without an event": len(set(triggers) - expected),
         "duplicate releases": sum(n - 1 for n in triggers.values()),
-        "triggered decisions != accepted triggers": abs(tally.triggered - sum(
-            c["action"] == "RunTriggerNode" and c["status"] == 200 for c in calls)),
+        "triggered decisions != accepted triggers": abs(tally.triggered + unanswered - len(accepted)),
         "decisions without a log line": tally.unlogged,
         "log lines with a secret": tally.leaks,
+        "invocations past their timeout": tally.overtime,
         "wall time (s)": round(wall, 1),
         "events/s": round(len(load) / wall, 1),
     }
 
 
 FAILING = ("lost", "released without an event", "duplicate releases", "triggered decisions != accepted triggers",
-           "decisions without a log line", "log lines with a secret")
+           "decisions without a log line", "log lines with a secret", "invocations past their timeout")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -313,10 +331,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--workers", type=int, default=8, help="FC instances running at once")
     parser.add_argument("--qps", type=int, default=50, help="the emulator's limit (DataWorks Enterprise: 50)")
     parser.add_argument("--error-rate", type=float, default=0.02, help="share of requests answered 500")
-    parser.add_argument("--timeout", type=float, default=60, help="function.timeout (s)")
+    parser.add_argument("--timeout", type=float, default=10, help="function.timeout (s)")
+    parser.add_argument("--no-hostile", dest="hostile", action="store_false", help="no hostile answers")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
-    result = run(args.events, args.workers, args.qps, args.error_rate, args.timeout, args.seed)
+    result = run(args.events, args.workers, args.qps, args.error_rate, args.timeout, args.seed, args.hostile)
     width = max(map(len, result))
     for name, value in result.items():
         print(f"{name:<{width}}  {value}")

@@ -44,6 +44,20 @@ rules:
 """
 
 
+def queue_rules(contacts_node: int = 700001235200) -> str:
+    """Two rules on the etl-events queue: `crm` takes the first message of events/mns/queue-eventbridge-list.json,
+    `contacts` the second (releasing `contacts_node`)."""
+    return f"""\
+version: 1
+defaults: {{timezone: Asia/Shanghai, region: cn-shanghai}}
+rules:
+  - {{name: crm, on: mns, queue: etl-events, message: {{source: [crm-daily]}},
+     trigger: [{{workspace: 10001, node: 700001235100}}]}}
+  - {{name: contacts, on: mns, queue: etl-events, message: {{source: [crm-contacts]}},
+     trigger: [{{workspace: 10001, node: {contacts_node}}}]}}
+"""
+
+
 class Harness:
     """A Runtime wired to the emulator, with its log lines captured."""
 

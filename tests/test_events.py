@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -416,3 +417,31 @@ def test_the_body_or_payload_is_parsed_once_into_document(name, source, topic, d
 ])
 def test_source_of_names_the_function_a_shape_belongs_to(name, source):
     assert events.source_of((EVENTS / name).read_bytes()) == source
+
+
+@pytest.mark.parametrize("when", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_a_record_time_with_no_utc_instant_rejects_only_its_record(when):
+    sample = doc("oss/eventbridge-list.json")
+    sample.insert(1, copy.deepcopy(sample[0]))
+    sample[1]["id"], sample[1]["data"]["eventTime"], sample[1]["time"] = "odd-one", when, when
+    first, odd, last = parse_sample("oss/eventbridge-list.json", data=dumps(sample))
+    assert [first, last] == EXPECTED["oss/eventbridge-list.json"]
+    assert isinstance(odd, Rejected) and odd.event_id == "odd-one" and "record 1" in odd.reason
+    assert "not a valid time" in odd.reason
+
+
+def test_a_record_that_trips_a_bug_rejects_only_itself(monkeypatch):
+    calls = iter([None, ZeroDivisionError("boom")])
+
+    def flaky(record, event_id, real=events._oss_native):
+        failure = next(calls)
+        if failure:
+            raise failure
+        return real(record, event_id)
+
+    monkeypatch.setattr(events, "_oss_native", flaky)
+    sample = doc("oss/native-put-orders.json")
+    sample["events"].append(copy.deepcopy(sample["events"][0]))
+    first, second = parse_sample("oss/native-put-orders.json", data=dumps(sample))
+    assert isinstance(first, events.Event)
+    assert isinstance(second, Rejected) and "record 1 could not be parsed (ZeroDivisionError: boom)" in second.reason

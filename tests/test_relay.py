@@ -1,13 +1,18 @@
 """End to end: sample events -> runtime -> real SDK -> emulator on loopback; what DataWorks received and what
 was logged. The form bodies asserted here are what the emulator recorded after verifying the signature."""
 import json
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import ROLE_KEY, orders_rules, sample
+from conftest import ROLE_KEY, orders_rules, queue_rules, sample
 from dwtrigger import app, fc
 from dwtrigger.credentials import InvocationKeys
+from dwtrigger.dataworks import Instance
 from dwtrigger.outcomes import Decision
+from dwtrigger.relay import Unresolved, choose
+from dwtrigger.schedule import Schedule
 
 ORDERS = sample("oss/native-put-orders.json")         # exports/orders/dt=2026-03-10/_SUCCESS
 FIELDS = set(Decision("x", "oss", None).record()) | {"request_id", "function_name"}
@@ -162,14 +167,7 @@ def test_dry_run_decides_and_sends_nothing(harness, how):
 
 
 def test_a_batch_decides_every_message_before_raising(harness):
-    rules = """\
-version: 1
-defaults: {timezone: Asia/Shanghai, region: cn-shanghai}
-rules:
-  - {name: crm, on: mns, queue: etl-events, message: {source: [crm-daily]}, trigger: [{workspace: 10001, node: 700001235100}]}
-  - {name: contacts, on: mns, queue: etl-events, message: {source: [crm-contacts]}, trigger: [{workspace: 10001, node: 700001300001}]}
-"""
-    h = harness(rules)
+    h = harness(queue_rules(contacts_node=700001300001))           # frozen
     with pytest.raises(app.TriggerFailed) as err:
         h.runtime.invoke("mns", sample("mns/queue-eventbridge-list.json"), fc.context_for("mns"))
     assert [(d.rule, d.outcome) for d in err.value.decisions] == [("crm", "triggered"), ("contacts", "failed")]
@@ -323,3 +321,82 @@ def test_concurrent_invocations_in_one_instance_keep_their_own_request_id_and_ke
         assert line["request_id"].startswith(f"{owner}-") and line["function_name"] == f"dwtrigger-{owner}"
     used = {(c["params"]["NodeId"], c["access_key_id"]) for c in h.calls()}
     assert used == {("700001234567", "STS.fn-role-key"), ("700001235000", "STS.rotated-key")}
+
+
+def test_a_redelivery_with_lookup_false_is_already_triggered_after_one_look_up(harness):
+    h = harness(orders_rules('{workspace: 10001, node: 700001234567, at: "00:30", lookup: false}'))
+    assert h.invoke("oss", ORDERS)[0]["outcome"] == "triggered"
+    [again] = h.invoke("oss", ORDERS)                  # FC redelivers: DataWorks refuses the second trigger
+    assert (again["outcome"], again["cycle_time_ms"]) == ("already_triggered", 1773160200000)
+    assert [(c["action"], c["status"]) for c in h.calls()] == [
+        ("RunTriggerNode", 200), ("RunTriggerNode", 400), ("ListInstances", 200)]
+
+
+def test_a_refusal_with_lookup_false_still_fails_when_the_look_up_finds_nothing_done(harness):
+    h = harness(orders_rules('{workspace: 10001, node: 700001234567, at: "01:00", lookup: false}'))  # runs 00:30
+    [d] = h.invoke("oss", ORDERS)
+    assert (d["outcome"], d["error_code"], d["retryable"]) == ("failed", "Emulator.Instance.NotFound", False)
+    assert [c["action"] for c in h.calls()] == ["RunTriggerNode", "ListInstances"]
+
+
+# ---- choose: the one instance an event names, from whatever the look-up listed ----
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+DAY, NODE = date(2026, 3, 10), 700001234567
+BIZ, AT_0030 = 1773072000000, 1773160200000            # 2026-03-10 00:00 and 2026-03-11 00:30, Shanghai
+HOUR = 3_600_000
+
+
+def inst(n: int, status="WAIT_TRIGGER", node=NODE, biz=BIZ, cycle=AT_0030, dag="DAILY", task="NORMAL") -> Instance:
+    return Instance(n, node, status, dag, task, cycle, biz)
+
+
+def schedule(cycle_ms=None) -> Schedule:
+    cycle = datetime.fromtimestamp(cycle_ms / 1000, SHANGHAI) if cycle_ms else None
+    return Schedule(DAY, cycle, SHANGHAI)
+
+
+@pytest.mark.parametrize("listed, cycle_ms, chosen", [
+    ([inst(1)], None, 1),
+    ([inst(9, status="SUCCESS", node=NODE + 1), inst(1)], None, 1),              # another node's, listed first
+    ([inst(8, biz=BIZ - 86_400_000, cycle=AT_0030 - 86_400_000), inst(1)], None, 1),   # the day before's
+    ([inst(7, dag="SUPPLY_DATA"), inst(1)], None, 1),                             # a backfill
+    ([inst(1, cycle=AT_0030), inst(2, cycle=AT_0030 + HOUR)], AT_0030 + HOUR, 2),
+    ([inst(1, status="SUCCESS"), inst(2, cycle=AT_0030 + HOUR)], None, 2),        # the one still waiting
+    ([inst(1, status="SUCCESS"), inst(2, status="RUNNING", cycle=AT_0030 + HOUR)], None, 1),
+])
+def test_choose_takes_only_the_asked_node_and_business_date(listed, cycle_ms, chosen):
+    assert choose(listed, schedule(cycle_ms), NODE).instance_id == chosen
+
+
+@pytest.mark.parametrize("listed, cycle_ms, code, words", [
+    ([], None, "InstanceNotFound", "no cycle instance for business date 2026-03-10"),
+    ([inst(9, node=NODE + 1)], None, "InstanceNotFound", "1 listed instance(s) of other nodes or business dates"),
+    ([inst(8, biz=BIZ - 86_400_000)], None, "InstanceNotFound", "is Asia/Shanghai the workspace's time zone?"),
+    ([inst(1)], AT_0030 + HOUR, "InstanceNotFound", "scheduled: 00:30"),
+    ([inst(1), inst(2, cycle=AT_0030 + HOUR)], None, "Ambiguous", "00:30, 01:30"),
+    ([inst(1, task="PAUSE")], None, "NodeFrozen", "frozen"),
+])
+def test_choose_says_why_there_is_not_exactly_one(listed, cycle_ms, code, words):
+    with pytest.raises(Unresolved) as err:
+        choose(listed, schedule(cycle_ms), NODE)
+    assert err.value.code == code and words in err.value.reason
+
+
+def test_a_bug_one_decision_hits_fails_that_decision_only_and_on_record(harness, monkeypatch):
+    from dwtrigger.dataworks.v20200518 import DataWorks20200518
+
+    looked_up = DataWorks20200518.list_instances
+
+    def buggy(self, workspace, env, node, *rest):      # stands in for a bug of ours no real part can produce
+        if node == 700001235200:
+            raise KeyError("a bug")
+        return looked_up(self, workspace, env, node, *rest)
+
+    monkeypatch.setattr(DataWorks20200518, "list_instances", buggy)
+    h = harness(queue_rules())
+    records = h.invoke("mns", sample("mns/queue-eventbridge-list.json"))
+    assert [(r["rule"], r["outcome"], r["error_code"], r["retryable"]) for r in records] == [
+        ("crm", "triggered", None, None), ("contacts", "failed", "InternalError", True)]
+    assert "KeyError" in records[1]["reason"]
+    assert [line["outcome"] for line in h.lines()] == ["triggered", "failed"]

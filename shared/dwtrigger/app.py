@@ -1,7 +1,8 @@
 """What the FC handlers call: one Runtime per instance (rules loaded once), one `invoke` per event.
 
-`invoke` parses the bytes, lets the relay decide, logs every decision, and raises TriggerFailed after all
-decisions of the event are made when any failed, so FC's async retries and the failure destination take over.
+`invoke` parses the bytes, lets the relay decide, logs each decision the moment it is made (scrubbed of every
+secret), and raises TriggerFailed after all decisions of the event are made when any failed, so FC's async
+retries and the failure destination take over.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Callable, Dict, List, Mapping, Optional
+from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
 from . import events
 from .credentials import ClientCache, InvocationKeys, MissingCredentials
@@ -55,9 +56,9 @@ class Runtime:
         return cls(load_rules(rules_path(environ)), environ=environ)
 
     def invoke(self, source: str, raw, context) -> Dict[str, list]:
-        received = self.wall_clock()
-        decisions = self._run(context, lambda call: self.relay.decide(
-            events.parse(source, raw, received, self.environ.get("DWTRIGGER_MNS_TOPIC") or None), call))
+        started, received = time.monotonic(), self.wall_clock()
+        parsed = events.parse(source, raw, received, self.environ.get("DWTRIGGER_MNS_TOPIC") or None)
+        decisions = self._run(context, started, lambda call: self.relay.decide(parsed, call))
         if any(d.outcome == FAILED for d in decisions):
             raise TriggerFailed(decisions)
         return {"outcomes": [d.record() for d in decisions]}
@@ -66,16 +67,19 @@ class Runtime:
         """`dwtrigger trigger`: the same resolution, calls and log lines as an event, without an event."""
         rule = self.rules.named(rule_name)
         event = events.Event(rule.on, "manual", f"manual:{uuid.uuid4()}", self.wall_clock())
-        return self._run(context, lambda call: self.relay.release(rule, captures, event, call, node))
-
-    def _run(self, context, decide: Callable[[Invocation], List[Decision]]) -> List[Decision]:
         started = time.monotonic()
+        return self._run(context, started, lambda call: self.relay.release(rule, captures, event, call, node))
+
+    def _run(self, context, started: float, decide: Callable[[Invocation], Iterable[Decision]]) -> List[Decision]:
         self.log.bind(context)
         keys = InvocationKeys(context, self.environ)      # read again on every invocation: FC rotates them
-        decisions = decide(Invocation(Deadline.for_invocation(context, started),
-                                      lambda rule: self.port_for(keys, rule), keys.scrub))
-        self.log.write(decisions)
-        return decisions
+        made = []
+        for decision in decide(Invocation(Deadline.for_invocation(context, started),
+                                          lambda rule: self.port_for(keys, rule))):
+            decision = decision.scrubbed(keys.scrub)
+            self.log.write(decision)                       # on record before the next decision starts
+            made.append(decision)
+        return made
 
     def port_for(self, keys: InvocationKeys, rule: Rule):
         """The DataWorks adapter for a rule: endpoint and role from the rule (or the environment's overrides),

@@ -3,14 +3,18 @@
 FC rotates the role's STS credentials; python3.10 hands them over in `context.credentials`, python3.12 only in
 the environment. alibabacloud-credentials reads the environment once at import time and tea-openapi 0.4.x has
 no implicit chain, so we read them ourselves per invocation and pass an explicit credential client. SDK clients
-are cached per (endpoint, protocol, role) and thrown away when the keys change.
+are cached by everything that shapes them (keys, endpoint, protocol, role, STS endpoint) and dropped when the
+keys rotate; concurrent invocations in one instance each get a client built from their own keys.
 """
 from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Mapping, Optional, Tuple
+
+from .redact import PATTERNS_ONLY, Scrubber
 
 ENV_ID, ENV_SECRET, ENV_TOKEN = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
                                  "ALIBABA_CLOUD_SECURITY_TOKEN")
@@ -42,21 +46,18 @@ def read_keys(context, environ: Mapping[str, str] = os.environ) -> RoleKeys:
 
 
 class InvocationKeys:
-    """One invocation's keys, read on first use (an event no rule takes needs none), and a scrubber that
-    removes them from any text."""
+    """One invocation's keys, read on first use (an event no rule takes needs none), and the scrubber that
+    removes them (and anything credential-shaped) from text."""
 
     def __init__(self, context, environ: Mapping[str, str]):
         self._context, self._environ, self._keys = context, environ, None
+        self.scrub: Scrubber = PATTERNS_ONLY
 
     def get(self) -> RoleKeys:
         if self._keys is None:
             self._keys = read_keys(self._context, self._environ)
+            self.scrub = Scrubber(self._keys.secrets())
         return self._keys
-
-    def scrub(self, text: str) -> str:
-        for secret in self._keys.secrets() if self._keys else ():
-            text = text.replace(secret, "***")
-        return text
 
 
 def credential_client(keys: RoleKeys, role_arn: Optional[str] = None, sts_endpoint: Optional[str] = None,
@@ -78,21 +79,24 @@ def credential_client(keys: RoleKeys, role_arn: Optional[str] = None, sts_endpoi
 
 
 class ClientCache:
-    """One adapter per (endpoint, protocol, role_arn), reused across invocations while the keys stay the same."""
+    """Adapters reused across invocations, keyed by everything that shapes them. A client for new keys drops
+    those of older keys; an invocation still holding one keeps using it safely (it holds its own reference)."""
 
     def __init__(self, build: Callable[[str, str, object], object]):
         self._build = build
-        self._keys: Optional[RoleKeys] = None
-        self._clients: Dict[Tuple[str, str, Optional[str]], object] = {}
-        self._credentials: Dict[Optional[str], object] = {}
+        self._lock = threading.Lock()
+        self._clients: Dict[Tuple, object] = {}
+        self._credentials: Dict[Tuple, object] = {}
 
     def get(self, keys: RoleKeys, endpoint: str, protocol: str, role_arn: Optional[str],
             sts_endpoint: Optional[str]):
-        if keys != self._keys:
-            self._keys, self._clients, self._credentials = keys, {}, {}
-        slot = (endpoint, protocol, role_arn)
-        if slot not in self._clients:
-            if role_arn not in self._credentials:
-                self._credentials[role_arn] = credential_client(keys, role_arn, sts_endpoint)
-            self._clients[slot] = self._build(endpoint, protocol, self._credentials[role_arn])
-        return self._clients[slot]
+        identity = (keys, role_arn, sts_endpoint if role_arn else None)
+        slot = identity + (endpoint, protocol)
+        with self._lock:
+            if slot not in self._clients:
+                if identity not in self._credentials:
+                    self._credentials = {k: v for k, v in self._credentials.items() if k[0] == keys}
+                    self._credentials[identity] = credential_client(keys, role_arn, sts_endpoint)
+                self._clients = {k: v for k, v in self._clients.items() if k[0] == keys}
+                self._clients[slot] = self._build(endpoint, protocol, self._credentials[identity])
+            return self._clients[slot]

@@ -222,7 +222,8 @@ def _not_for(source: str, doc: object) -> _Invalid:
 
 def _each(source: str, items: list, ids: list[str | None],
           parse_one: Callable[[dict, str | None], Event]) -> list[Parsed]:
-    """Parse each record of a delivery on its own, so a bad record rejects only itself."""
+    """Parse each record of a delivery on its own, so a bad record (or a bug its oddity finds) rejects only
+    itself: its siblings are decided as usual."""
     results: list[Parsed] = []
     for index, (item, event_id) in enumerate(zip(items, ids)):
         try:
@@ -231,6 +232,9 @@ def _each(source: str, items: list, ids: list[str | None],
             results.append(parse_one(item, event_id))
         except _Invalid as exc:
             results.append(Rejected(source, f"record {index}: {exc}", event_id))
+        except Exception as exc:  # noqa: BLE001 - see parse()
+            results.append(Rejected(source, f"record {index} could not be parsed ({type(exc).__name__}: "
+                                            f"{str(exc)[:200]})", event_id))
     return results
 
 
@@ -270,10 +274,9 @@ def _iso_time(obj: object, path: str) -> datetime:
     date, clock, fraction, hours, minutes = match.groups()
     offset = f"{hours}:{minutes}" if hours else "+00:00"
     try:
-        parsed = datetime.fromisoformat(f"{date}T{clock}.{(fraction or '')[:6]:0<6}{offset}")
-    except ValueError:
+        return datetime.fromisoformat(f"{date}T{clock}.{(fraction or '')[:6]:0<6}{offset}").astimezone(timezone.utc)
+    except (ValueError, OverflowError):      # no such date, or none in UTC (9999-12-31T23:59-01:00)
         raise _Invalid(f"field '{path}' is not a valid time: {text[:40]!r}") from None
-    return parsed.astimezone(timezone.utc)
 
 
 def _epoch_ms_time(obj: object, path: str) -> datetime:

@@ -1,12 +1,20 @@
 """Decision records and the one JSON log line each (Powertools Logger, FC request id attached).
 
-Every line carries the same fields, null where they do not apply, so SLS queries never miss a column.
+Every line carries the same fields, null where they do not apply, so SLS queries never miss a column. Decision
+lines are the audit trail: they are written as each decision is made, no log level filters them
+(POWERTOOLS_LOG_LEVEL cannot hide or break them), and each is one line of valid JSON whatever the input held:
+lone surrogates and the characters some readers take for line breaks (U+2028, U+2029, C1 controls) are escaped.
 """
 from __future__ import annotations
 
+import json
+import logging
 import os
+import re
 from dataclasses import asdict, dataclass, fields, replace
-from typing import IO, Any, Dict, Iterable, Optional
+from typing import IO, Any, Dict, Optional
+
+from .redact import Scrubber
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
@@ -49,12 +57,29 @@ class Decision:
     def but(self, **changes: Any) -> "Decision":
         return replace(self, **changes)
 
+    def scrubbed(self, scrub: Scrubber) -> "Decision":
+        """This decision with every secret (and credential-shaped text) removed from every text field."""
+        texts = {name: value for name in DECISION_FIELDS if isinstance(value := getattr(self, name), str)}
+        if not scrub.finds("\n".join(texts.values())):
+            return self
+        return replace(self, **{name: scrub(value) for name, value in texts.items()})
+
 
 DECISION_FIELDS = frozenset(f.name for f in fields(Decision))
+_UNSAFE = re.compile("[\u0080-\u009f\u2028\u2029\ud800-\udfff]")
+
+
+def one_line_json(value: Any) -> str:
+    """Compact JSON, one line for every line-based reader, encodable as UTF-8 whatever the strings held."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 class _SameFieldsFormatter(LambdaPowertoolsFormatter):
     """Powertools drops keys whose value is None; decision fields stay, as null, so every line has them all."""
+
+    def __init__(self, **kwargs):
+        super().__init__(json_serializer=one_line_json, **kwargs)
 
     @staticmethod
     def _strip_none_records(records: Dict[str, Any]) -> Dict[str, Any]:
@@ -65,9 +90,9 @@ class DecisionLog:
     """Writes decisions through a Powertools Logger; request id and function name ride on every line."""
 
     def __init__(self, service: Optional[str] = None, stream: Optional[IO[str]] = None):
+        # An explicit level wins over POWERTOOLS_LOG_LEVEL: no setting filters (or breaks) a decision line.
         self.logger = Logger(service=service or os.environ.get("POWERTOOLS_SERVICE_NAME") or "dwtrigger",
-                             level=os.environ.get("POWERTOOLS_LOG_LEVEL") or "INFO", stream=stream,
-                             logger_formatter=_SameFieldsFormatter())
+                             level=logging.INFO, stream=stream, logger_formatter=_SameFieldsFormatter())
 
     def bind(self, context) -> None:
         """Per thread, so concurrent invocations in one instance never stamp each other's request id."""
@@ -75,8 +100,7 @@ class DecisionLog:
         self.logger.thread_safe_append_keys(request_id=getattr(context, "request_id", None),
                                 function_name=getattr(function, "name", None) or os.environ.get("FC_FUNCTION_NAME"))
 
-    def write(self, decisions: Iterable[Decision]) -> None:
-        for d in decisions:
-            where = d.key or d.topic or d.queue or d.timer or ""
-            message = f"{d.outcome}: {d.rule or '-'} {where} -> {d.node or '-'}"
-            getattr(self.logger, _LEVEL.get(d.outcome, "info"))(message, extra=d.record())
+    def write(self, d: Decision) -> None:
+        where = d.key or d.topic or d.queue or d.timer or ""
+        message = f"{d.outcome}: {d.rule or '-'} {where} -> {d.node or '-'}"
+        getattr(self.logger, _LEVEL.get(d.outcome, "info"))(message, extra=d.record())

@@ -26,7 +26,9 @@ class Instance:
 
 
 class DataWorksError(Exception):
-    """A failed DataWorks call, classified once so the retry loop never inspects SDK exceptions."""
+    """A failed DataWorks call, classified once so the retry loop never inspects SDK exceptions.
+
+    `status` is the HTTP status when DataWorks answered (None when no answer came: the call may have landed)."""
 
     def __init__(self, code: str, message: str, *, retryable: bool, request_id: Optional[str] = None,
                  status: Optional[int] = None, retry_after_s: Optional[float] = None):
@@ -35,9 +37,18 @@ class DataWorksError(Exception):
         self.request_id, self.status, self.retry_after_s = request_id, status, retry_after_s
 
 
+class Deadline(Protocol):
+    def left(self) -> float:
+        """Seconds until the invocation's deadline."""
+
+
 class DataWorks(Protocol):
     def list_instances(self, workspace: int, env: str, node: int, biz_date: date,
-                       timeout_s: float) -> List[Instance]: ...
+                       deadline: Deadline) -> List[Instance]:
+        """Every instance DataWorks lists for the node and business date, all pages read (at most the API's own
+        page limit), each call within the deadline. Raises DataWorksError (off-schema answers are BadResponse;
+        the deadline stopping a call is DeadlineExceeded; both retryable)."""
 
-    def trigger(self, workspace: int, node: int, cycle_ms: int, biz_date_ms: int, timeout_s: float) -> str:
-        """Release the instance; returns DataWorks' RequestId. Raises DataWorksError."""
+    def trigger(self, workspace: int, node: int, cycle_ms: int, biz_date_ms: int, deadline: Deadline) -> str:
+        """Release the instance; returns DataWorks' RequestId. Anything but an answer with `"Success": true`
+        raises DataWorksError."""

@@ -1,38 +1,64 @@
-"""SDK exceptions -> DataWorksError with a retry verdict.
+"""Whatever a DataWorks call raised -> one DataWorksError with a retry verdict; nothing else leaves an adapter.
 
-Throttling is recognised by its *code* (`Throttling.*`): tea-openapi 0.4.x raises ThrottlingException only
-when the response carries x-acs-retry-after, otherwise a 429 is a plain ClientException. Transport failures,
-timeouts and non-JSON bodies (an HTML 502) arrive as UnretryableException with code None.
+What the transport saw decides first (wire.Budget: the deadline stopped the call, a redirect or an oversized answer
+was refused). Then API errors by *code* and HTTP status (`Throttling.*`, 429 and 5xx are transient; tea-openapi
+0.4.x raises ThrottlingException only when the answer carries x-acs-retry-after). Transport failures arrive as
+UnretryableException wrapping the SDK's RetryError; anything else the SDK raised on an answer (a body that is not
+JSON, an error body of the wrong shape) is BadResponse. An exception that is not the SDK's is re-raised: a bug is
+not an answer. Text from the server or the transport is cut, stripped of
+URLs (a failed AssumeRole quotes its signed URL, token included) and kept to printable characters.
 """
 from __future__ import annotations
 
 import json
+import math
 import re
+from typing import Optional
 
 from alibabacloud_credentials.exceptions import CredentialException
 from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
-from darabonba.exceptions import UnretryableException
+from darabonba.exceptions import RetryError, UnretryableException
+from Tea.exceptions import RetryError as TeaRetryError
 
+from ..wire import Budget, MAX_ANSWER_BYTES
 from . import DataWorksError
 
 _STS_RESULT = re.compile(r"http_code: (\d+), result: (.*)", re.S)
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*|/\?[^\s'\"<>]*")
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9-]{1,64}\Z")
 
 
-def classify(exc: BaseException) -> DataWorksError:
+def classify(exc: BaseException, spent: Optional[Budget] = None) -> DataWorksError:
     if isinstance(exc, DataWorksError):
         return exc
+    if spent is not None and spent.redirect:
+        return DataWorksError("Redirected", f"DataWorks answered {spent.redirect}; redirects are never followed "
+                              "(check the endpoint and DWTRIGGER_PROTOCOL)", retryable=False)
+    if spent is not None and spent.oversized:
+        return DataWorksError("BadResponse", f"the answer was larger than {MAX_ANSWER_BYTES} bytes", retryable=True)
+    if spent is not None and spent.expired:
+        return DataWorksError("DeadlineExceeded", "the call was stopped at the invocation's deadline",
+                              retryable=True)
     if isinstance(exc, AlibabaCloudException):
         return _api_error(exc)
     inner = exc.inner_exception if isinstance(exc, UnretryableException) else exc
     if isinstance(inner, CredentialException):       # the SDK wraps credential failures too
         return _credential_error(inner)
+    if isinstance(inner, (RetryError, TeaRetryError)):     # the transport failed (the SDKs wrap every IOError)
+        text = clean(str(inner))
+        code = "Timeout" if "timed out" in text.lower() else "ConnectionError"
+        return DataWorksError(code, text or "the connection failed", retryable=True)
     if not isinstance(exc, UnretryableException):
-        raise exc
-    text = str(inner)
-    if isinstance(inner, ValueError) or "as json format" in text:   # e.g. an HTML 502 from a proxy
-        return DataWorksError("BadResponse", "DataWorks answered with a body that is not JSON", retryable=True)
-    code = "Timeout" if "timed out" in text.lower() else "ConnectionError"
-    return DataWorksError(code, f"{type(inner).__name__}: {text[:200]}", retryable=True)
+        raise exc          # not the SDK's: a bug of ours, which the relay reports as an InternalError decision
+    return DataWorksError("BadResponse", f"DataWorks' answer could not be read ({type(inner).__name__})",
+                          retryable=True)
+
+
+def clean(text: str, limit: int = 200) -> str:
+    """Server or transport text fit for a log line: URLs reduced to '<url>', printable, cut to `limit`."""
+    text = _URL.sub("<url>", text)
+    return "".join(c if c.isprintable() else " " for c in text)[:limit].strip()
 
 
 def _credential_error(exc: CredentialException) -> DataWorksError:
@@ -44,21 +70,33 @@ def _credential_error(exc: CredentialException) -> DataWorksError:
         body = {}
     if not found or not isinstance(body, dict):
         return DataWorksError("CredentialError", "could not obtain credentials", retryable=True)
-    status, code = int(found.group(1)), str(body.get("Code") or f"HTTP{found.group(1)}")
-    return DataWorksError(f"AssumeRole.{code}", f"AssumeRole failed: {str(body.get('Message') or '')[:200]}",
+    status = int(found.group(1))
+    code = error_code(body.get("Code")) or f"HTTP{status}"
+    return DataWorksError(f"AssumeRole.{code}", f"AssumeRole failed: {clean(str(body.get('Message') or ''))}",
                           retryable=status >= 500 or status == 429 or code.startswith("Throttling"), status=status)
 
 
 def _api_error(exc: AlibabaCloudException) -> DataWorksError:
-    status = exc.status_code
+    status = exc.status_code if isinstance(exc.status_code, int) else None
     data = exc.data if isinstance(exc.data, dict) else {}
-    code = exc.code if exc.code and exc.code != "None" else f"HTTP{status}"
-    message = str(data.get("Message") or data.get("message") or "")[:300]
-    retry_after_ms = getattr(exc, "retry_after", None)
+    code = error_code(exc.code) or f"HTTP{status}"
+    message = clean(str(data.get("Message") or data.get("message") or ""), 300)
     return DataWorksError(
         code, message or f"HTTP {status}",
         retryable=code.startswith("Throttling") or status == 429 or (status or 0) >= 500,
-        request_id=exc.request_id if exc.request_id not in (None, "None") else None,
-        status=status,
-        retry_after_s=retry_after_ms / 1000 if retry_after_ms else None,
-    )
+        request_id=exc.request_id if _REQUEST_ID.match(str(exc.request_id)) and exc.request_id != "None" else None,
+        status=status, retry_after_s=_seconds(getattr(exc, "retry_after", None)))
+
+
+def error_code(value) -> Optional[str]:
+    """An error code as DataWorks writes them (`Throttling.User`), or None for anything else."""
+    return value if isinstance(value, str) and value != "None" and _CODE.match(value) else None
+
+
+def _seconds(retry_after_ms) -> Optional[float]:
+    """x-acs-retry-after, when it is a sane number of milliseconds."""
+    try:
+        seconds = float(retry_after_ms) / 1000
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None

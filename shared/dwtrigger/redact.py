@@ -1,0 +1,50 @@
+"""Keeping secrets out of everything we write: every field of every decision line, record and raised message.
+
+Two nets. The invocation's own keys are removed in every form text can carry them in: raw, URL-encoded (quote,
+quote_plus) and base64 (standard and URL-safe, at each of the three byte alignments a secret can have inside a
+longer encoded string). And anything shaped like a credential parameter or header (`Signature=...`,
+`SecurityToken=...`, `x-acs-security-token: ...`, an `ACS3-HMAC-SHA256 ...` Authorization value) is removed
+whoever's it is: assumed-role keys and signatures are never known to us, but the text that carries them is.
+"""
+from __future__ import annotations
+
+import base64
+import re
+from typing import Iterable, List
+from urllib.parse import quote, quote_plus
+
+MASK = "[redacted]"
+MIN_SECRET = 6            # shorter fragments would mask ordinary words
+_SHAPES = (r"(?:ACS3|OSS4)-HMAC-SHA256[^\"'\n]*",                                  # an Authorization value
+           r"(?<![A-Za-z0-9])authorization[\"']?\s*[:=]\s*[^\"'\n]*",
+           r"(?<![A-Za-z0-9])(?:x-acs-security-token|x-acs-accesskey-id|x-oss-security-token|credential|signature"
+           r"|securitytoken|security_token|accesskeysecret|access_key_secret|accesskeyid|access_key_id"
+           r"|sessiontoken|session_token)[\"']?\s*[:=]\s*[\"']?[^\s&,;\"'<>]*")
+
+
+def forms(secret: str) -> List[str]:
+    """The ways `secret` can appear in text, longest first."""
+    raw = secret.encode("utf-8", "surrogatepass")
+    found = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode()
+        core = encoded[-(-8 * offset // 6):(8 * (offset + len(raw))) // 6]   # the characters only `raw` decides
+        found |= {core, core.replace("+", "-").replace("/", "_")}
+    return sorted((f for f in found if len(f) >= MIN_SECRET), key=len, reverse=True)
+
+
+class Scrubber:
+    """Removes the given secrets (in every form) and every credential-shaped parameter from text."""
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        known = sorted({f for s in secrets if s for f in forms(s)}, key=len, reverse=True)
+        self._pattern = re.compile("|".join([re.escape(f) for f in known] + list(_SHAPES)), re.IGNORECASE)
+
+    def __call__(self, text: str) -> str:
+        return self._pattern.sub(MASK, text)
+
+    def finds(self, text: str) -> bool:
+        return self._pattern.search(text) is not None
+
+
+PATTERNS_ONLY = Scrubber()

@@ -1,0 +1,188 @@
+"""What crosses the wire to a cloud API: every SDK call bounded by the invocation's deadline, never redirected.
+
+The Alibaba Cloud SDKs send through `requests` with per-read timeouts, which a body dripped one byte at a time
+never trips, and darabonba's `Session` follows redirects, carrying `x-acs-security-token` to whatever host the
+`Location` names. `install()` makes the adapters those SDKs build `GuardedAdapter`s, which, for calls made inside
+`budget()` (the product's; other callers get stock behaviour):
+- give a call only the time its budget has: the connect, and every read, wait at most for what is left, so
+  connect plus all reads end by the deadline however the answer is dripped;
+- refuse every 3xx answer before a redirect could be followed;
+- refuse an answer larger than MAX_ANSWER_BYTES (DataWorks' are a few kB).
+What the adapter saw is noted on the call's Budget, so errors are classified as "deadline" or "redirect" without
+reading exception text. `install()` also silences the SDKs' wire loggers: with `DEBUG=sdk` in the environment
+they would print the Authorization header and the STS token.
+"""
+from __future__ import annotations
+
+import http.client
+import io
+import logging
+import time
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Iterator, Optional
+from urllib.parse import urlsplit
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+_WIRE_LOGGERS = ("darabonba-core", "alibabacloud-tea", "urllib3")   # DEBUG=sdk prints headers through these
+
+
+@dataclass
+class Budget:
+    """One SDK call's time, and what the transport saw while it ran."""
+    until: float                       # time.monotonic() by which the call must be over
+    expired: bool = False              # the transport stopped the call at `until`
+    redirect: Optional[str] = None     # "HTTP 302 to <host>": refused, never followed
+    oversized: bool = False            # the answer passed MAX_ANSWER_BYTES
+
+    def left(self) -> float:
+        return self.until - time.monotonic()
+
+    def timeouts(self, asked) -> tuple:
+        """The SDK's (connect, read) timeouts cut to the time left; none left ends the call here."""
+        left = self.left()
+        if left <= 0:
+            self.expired = True
+            raise DeadlineReached("the call's time ran out before it was sent")
+        connect, read = asked if isinstance(asked, tuple) else (asked, asked)
+        return tuple(left if t is None else min(t, left) for t in (connect, read))
+
+
+_current: ContextVar[Optional[Budget]] = ContextVar("dwtrigger_wire_budget", default=None)
+
+
+@contextmanager
+def budget(seconds: float) -> Iterator[Budget]:
+    """Run SDK calls in this block within `seconds` (every connect and read of them together)."""
+    spent = Budget(time.monotonic() + seconds)
+    token = _current.set(spent)
+    try:
+        yield spent
+    finally:
+        _current.reset(token)
+
+
+class DeadlineReached(OSError):
+    """Raised inside the SDK's transport (an IOError, which the SDK wraps); the Budget records why."""
+
+
+class Refused(OSError):
+    """An answer the transport will not hand to the SDK (a redirect, an oversized body)."""
+
+
+class _BudgetedSocket(io.RawIOBase):
+    """The response's byte source: each read waits only for the time the call has left.
+
+    It stands in for the socket's own reader (`stock`), which it keeps open until it is closed itself: that
+    reference is what keeps http.client from closing the socket under a response still being read."""
+
+    def __init__(self, sock, spent: Budget, stock):
+        self._sock, self._spent, self._stock, self._read = sock, spent, stock, 0
+        self._per_read = sock.gettimeout()
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._stock.close()
+        super().close()
+
+    def readinto(self, buffer) -> int:
+        left = self._spent.left()
+        if left <= 0:
+            self._spent.expired = True
+            raise TimeoutError("the call's time ran out while its answer was being read")
+        self._sock.settimeout(left if self._per_read is None else min(left, self._per_read))
+        try:
+            count = self._sock.recv_into(buffer)
+        except TimeoutError:
+            self._spent.expired = self._spent.left() <= 0
+            raise
+        self._read += count
+        if self._read > MAX_ANSWER_BYTES:
+            self._spent.oversized = True
+            raise Refused(f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
+        return count
+
+
+class _Response(http.client.HTTPResponse):
+    """http.client's response, reading through the call's Budget when one is set."""
+
+    def __init__(self, sock, *args, **kwargs):
+        super().__init__(sock, *args, **kwargs)
+        spent = _current.get()
+        if spent is not None:
+            self.fp = io.BufferedReader(_BudgetedSocket(sock, spent, self.fp))
+
+
+class GuardedConnection(HTTPConnection):
+    response_class = _Response
+
+
+class GuardedTLSConnection(HTTPSConnection):
+    response_class = _Response
+
+
+class GuardedPool(HTTPConnectionPool):
+    ConnectionCls = GuardedConnection
+
+
+class GuardedTLSPool(HTTPSConnectionPool):
+    ConnectionCls = GuardedTLSConnection
+
+
+class GuardedAdapter(HTTPAdapter):
+    """A `requests` adapter that bounds each call by its Budget, refuses redirects and oversized answers."""
+
+    def __init__(self, ssl_context=None, **kwargs):
+        self._ssl_context = ssl_context            # darabonba's TLS settings (CA bundle, minimum version)
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+        if self._ssl_context is not None:
+            pool_kwargs["ssl_context"] = self._ssl_context
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": GuardedPool, "https": GuardedTLSPool}
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        spent = _current.get()
+        if spent is None:               # not one of ours (e.g. a test driving the SDK directly): stock behaviour
+            return super().send(request, stream, timeout, verify, cert, proxies)
+        response = super().send(request, stream, spent.timeouts(timeout), verify, cert, proxies)
+        if 300 <= response.status_code < 400:
+            response.close()
+            host = (urlsplit(response.headers.get("location") or "").hostname or "nowhere")[:100]
+            spent.redirect = f"HTTP {response.status_code} to {host}"
+            raise Refused(f"{spent.redirect}: redirects are never followed")
+        return response
+
+
+_installed = False
+
+
+def install() -> None:
+    """Make the SDKs send through guarded adapters and keep their wire loggers quiet. Idempotent."""
+    global _installed
+    if _installed:
+        return
+    from darabonba.core import DaraCore
+    from Tea.core import TeaCore
+
+    stock = DaraCore.get_adapter
+
+    def dara_adapter(prefix, tls_min_version=None, pool_size=None):
+        made = stock(prefix, tls_min_version, pool_size=pool_size)      # for its TLS context
+        return GuardedAdapter(ssl_context=made.ssl_context, pool_maxsize=pool_size or 40)
+
+    DaraCore.get_adapter = staticmethod(dara_adapter)
+    DaraCore._sessions.clear()          # sessions cache their adapters: none may predate the guard
+    TeaCore.http_adapter = GuardedAdapter(pool_connections=10, pool_maxsize=40)      # STS AssumeRole
+    TeaCore.https_adapter = GuardedAdapter(pool_connections=10, pool_maxsize=40)
+    for name in _WIRE_LOGGERS:
+        logging.getLogger(name).disabled = True
+    _installed = True

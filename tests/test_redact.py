@@ -1,0 +1,61 @@
+"""The scrubber (redact.py): a secret in any form text can carry it, and anything credential-shaped, is removed;
+ordinary text is left alone."""
+import base64
+from urllib.parse import quote, quote_plus
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from dwtrigger.outcomes import Decision
+from dwtrigger.redact import MASK, PATTERNS_ONLY, Scrubber
+
+TOKEN = "CAIS+token/with=odd&chars_0123456789"
+
+
+@pytest.mark.parametrize("encode", [
+    lambda s: s, lambda s: quote(s, safe=""), quote, quote_plus,
+    lambda s: base64.b64encode(s.encode()).decode(), lambda s: base64.urlsafe_b64encode(s.encode()).decode(),
+])
+@pytest.mark.parametrize("before, after", [("", ""), ("x", "y"), ("ab", "yz"), ("abc", "")])
+def test_every_form_of_a_secret_is_removed_wherever_it_sits(encode, before, after):
+    text = "reason: " + encode(before + TOKEN + after) + " (end)"
+    scrubbed = Scrubber([TOKEN])(text)
+    assert MASK in scrubbed and scrubbed.startswith("reason: ") and scrubbed.endswith(" (end)")
+    for form in (TOKEN, quote(TOKEN, safe=""), quote_plus(TOKEN), base64.b64encode(TOKEN.encode()).decode()[4:-4]):
+        assert form not in scrubbed
+
+
+@given(prefix=st.binary(max_size=5), suffix=st.binary(max_size=5))
+@settings(max_examples=200, deadline=None)
+def test_a_secret_inside_any_base64_blob_is_removed(prefix, suffix):
+    blob = base64.b64encode(prefix + TOKEN.encode() + suffix).decode()
+    scrubbed = Scrubber([TOKEN])(blob)
+    assert base64.b64encode(TOKEN.encode()).decode()[4:-4] not in scrubbed and MASK in scrubbed
+
+
+@pytest.mark.parametrize("text", [
+    "GET /?Action=AssumeRole&SecurityToken=abc%2Bdef&Signature=xyz%3D&Version=2015-04-01",
+    "Authorization: ACS3-HMAC-SHA256 Credential=STS.key,SignedHeaders=host;x-acs-date,Signature=0123abcd",
+    '{"x-acs-security-token": "tok", "x-acs-accesskey-id": "STS.key"}',
+    "headers x-oss-security-token=abc AccessKeySecret: s3cr3t",
+])
+def test_credential_shaped_text_is_removed_whoever_it_belongs_to(text):
+    scrubbed = PATTERNS_ONLY(text)
+    for leak in ("abc%2Bdef", "xyz%3D", "STS.key", "0123abcd", "tok", "s3cr3t", "ACS3-HMAC-SHA256"):
+        assert leak not in scrubbed, scrubbed
+
+
+@pytest.mark.parametrize("text", ["no rule matched", "instance 2670926654737820 was WAIT_TRIGGER",
+                                  "exports/orders/dt=2026-03-10/_SUCCESS", "Throttling.User: Request was denied"])
+def test_ordinary_text_is_left_alone(text):
+    assert Scrubber([TOKEN, "STS.fn-role-key"])(text) == text
+
+
+def test_every_text_field_of_a_decision_is_scrubbed():
+    leaky = Decision("failed", "oss", TOKEN, key=f"k/{quote(TOKEN)}", error_code=TOKEN, dataworks_request_id=TOKEN,
+                     reason=base64.b64encode(TOKEN.encode()).decode(), attempts=3)
+    clean = leaky.scrubbed(Scrubber([TOKEN]))
+    assert TOKEN not in repr(clean) and clean.attempts == 3 and clean.outcome == "failed"
+    assert {clean.event_id, clean.error_code, clean.dataworks_request_id} == {MASK}
+    untouched = Decision("triggered", "oss", "id-1", reason="instance 1 was WAIT_TRIGGER")
+    assert untouched.scrubbed(Scrubber([TOKEN])) is untouched
