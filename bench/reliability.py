@@ -5,12 +5,14 @@ FC would run them.
 
 Each worker thread is one FC instance (its own Runtime, rules loaded once, clients reused). An event whose
 invocation raises is queued again, up to `maxAsyncRetryAttempts` (3, as in s.yaml) times; then its FC
-failure-destination record is replayed as `dwtrigger replay` does. The world (120 nodes) and the rules (one per
-node) are generated; the events are the samples in events/ with their names, dates and ids changed.
+failure-destination record is replayed as `dwtrigger replay` does. The world (120 nodes, half of them in a
+workspace on the new Data Studio, API 2024-05-18) and the rules (one per node) are generated; the events are the
+samples in events/ with their names, dates and ids changed.
 
-Two events for one instance may run at once in two FC instances: both look up a waiting instance, the later
-trigger is refused as already released, that invocation raises and FC's retry finds it already_triggered
-("triggers refused" counts these).
+Two events for one instance may run at once in two FC instances: both look up a waiting instance and both send.
+On 2020-05-18 the later trigger is refused as already released, that invocation raises and FC's retry finds it
+already_triggered; on 2024-05-18 DataWorks answers the repeat with success and ignores it, so both decisions say
+triggered ("triggers after the release" counts these; only a ledger that claims the instance first prevents it).
 
 Prints the figures and exits 1 when an event is lost, an instance accepts two triggers or one no event named, a
 `triggered` decision does not match a trigger DataWorks accepted, a decision has no log line, a log line holds a
@@ -54,6 +56,9 @@ EARLY = date(2026, 3, 13)
 ZONE = ZoneInfo("Asia/Shanghai")
 KINDS = {"oss": 40, "hourly": 10, "topic": 30, "queue": 20, "timer": 20}  # rules (one node each) per event kind
 FC_RETRIES = 3                                                          # maxAsyncRetryAttempts in s.yaml
+API = {0: "2020-05-18", 1: "2024-05-18"}                                # by node parity
+TRIGGERS = {"RunTriggerNode", "TriggerSchedulerTaskInstance"}
+REPEATS = {"Emulator.Instance.AlreadyRun", "Emulator.Instance.NoEffect"}   # a trigger after the release
 # Hostile answers, as shares of all requests: a redirect to another host, an answer dripped one byte every 100 ms
 # (~30 s, past any deadline of this run), a 200 whose body is off every schema; and every listing led by another
 # node's SUCCESS instance and this node's instance of the day before.
@@ -71,12 +76,14 @@ def cycle_ms(day: date, hour: int, minute: int = 0) -> int:
 # ---- the generated world, rules and events ----
 
 def world() -> Tuple[dict, str, Dict[str, List[int]]]:
-    """The emulator seed, the rules file and the node of each rule, per kind."""
+    """The emulator seed, the rules file and the node of each rule, per kind. Odd nodes live in a workspace on the
+    new Data Studio (API 2024-05-18), even ones on the legacy DataStudio (2020-05-18)."""
     nodes = {kind: [800_000_000 + 1000 * k + i for i in range(n)] for k, (kind, n) in enumerate(KINDS.items())}
     seed_nodes = [{"id": node, "deployed": "2026-01-01", **({"hourly": True} if kind == "hourly" else {"at": "00:30"})}
                   for kind, ids in nodes.items() for node in ids]
-    seed = {"now": "2026-03-12T09:00:00+08:00", "keys": [KEY],
-            "workspaces": [{"id": 20001, "timezone": "Asia/Shanghai", "nodes": seed_nodes}]}
+    seed = {"now": "2026-03-12T09:00:00+08:00", "keys": [KEY], "workspaces": [
+        {"id": 20000 + parity, "timezone": "Asia/Shanghai", "api": API[parity],
+         "nodes": [n for n in seed_nodes if n["id"] % 2 == parity]} for parity in (0, 1)]}
     bizdate = 'bizdate: {{field: bizdate, format: "%Y%m%d"}}'
     match = {"oss": 'on: oss, bucket: landing, key: "exports/t{i}/dt={{bizdate:%Y-%m-%d}}/_SUCCESS"',
              "hourly": 'on: oss, bucket: landing, key: "logs/h{i}/{{cycle:%Y%m%d%H}}/*.done"',
@@ -84,7 +91,8 @@ def world() -> Tuple[dict, str, Dict[str, List[int]]]:
              "queue": 'on: mns, queue: etl-q, message: {{source: ["src-{i}"]}}, ' + bizdate,
              "timer": "on: timer, timer: timer-{i}"}
     rules = ["version: 1", "defaults: {timezone: Asia/Shanghai, region: cn-shanghai}", "rules:"]
-    rules += [f"  - {{name: {kind}-{i}, {match[kind].format(i=i)}, trigger: [{{workspace: 20001, node: {node}}}]}}"
+    rules += [f"  - {{name: {kind}-{i}, {match[kind].format(i=i)}, api: \"{API[node % 2]}\", "
+              f"trigger: [{{workspace: {20000 + node % 2}, node: {node}}}]}}"
               for kind, ids in nodes.items() for i, node in enumerate(ids)]
     return seed, "\n".join(rules) + "\n", nodes
 
@@ -289,11 +297,12 @@ def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: 
     final = Counter(r["outcome"] for records in tally.final.values() for r in records)
     unfinished = sum(any(r["outcome"] == FAILED for r in records) for records in tally.final.values())
     calls = emu.calls
-    accepted = [c for c in calls if c["action"] == "RunTriggerNode" and c["status"] == 200
+    accepted = [c for c in calls if c["action"] in TRIGGERS and c["status"] == 200 and c["code"] is None
                 and c["fault"] in (None, "latency", "drip")]           # a malformed 200 ran nothing
     # A trigger DataWorks accepted while its answer was dripped past the deadline: released, yet its decision
     # failed ("it may have landed") and FC's retry found it already_triggered.
     unanswered = sum(c["fault"] == "drip" for c in accepted)
+    ignored = sum(c["code"] == "Emulator.Instance.NoEffect" for c in calls)     # 2024: success, no effect
     return {
         **settings,
         "decisions (final)": dict(sorted(final.items())),
@@ -306,13 +315,13 @@ def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: 
         "injected 500s": sum(c["fault"] == "error" for c in calls),
         "throttled (429)": sum(c["fault"] == "throttle" for c in calls),
         "hostile answers": dict(Counter(c["fault"] for c in calls if c["fault"] in ("redirect", "drip", "malformed"))),
-        "triggers refused: already released": sum(c["code"] == "Emulator.Instance.AlreadyRun" for c in calls),
+        "triggers after the release (refused / no effect)": sum(c["code"] in REPEATS for c in calls),
         "instances released": len(triggers),
         "released, answer lost (drip)": unanswered,
         "lost": len(expected - set(triggers)) + unfinished + len(load) - len(tally.final),
         "released without an event": len(set(triggers) - expected),
         "duplicate releases": sum(n - 1 for n in triggers.values()),
-        "triggered decisions != accepted triggers": abs(tally.triggered + unanswered - len(accepted)),
+        "triggered decisions != accepted triggers": abs(tally.triggered + unanswered - len(accepted) - ignored),
         "decisions without a log line": tally.unlogged,
         "log lines with a secret": tally.leaks,
         "invocations past their timeout": tally.overtime,

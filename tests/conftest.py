@@ -1,28 +1,39 @@
 """Shared test fixtures: sample events from events/, the emulator on loopback, and a runtime wired to both.
 
 Nothing is patched: the runtime calls the real SDK, which signs real requests to the emulator on 127.0.0.1.
+Every test that takes `harness` runs once per DataWorks API (the `api` fixture): the rules are the same, moved to
+the world's workspaces on that API, and `Harness.calls("lookup")` / `("trigger")` name each API's actions.
 """
 from __future__ import annotations
 
 import io
 import json
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
 
 from dwtrigger import app, fc
+from dwtrigger.dataworks import API_2020, API_2024, APIS
 from dwtrigger.emulator import Emulator
 from dwtrigger.outcomes import DecisionLog
 from dwtrigger.retry import Backoff
-from dwtrigger.rules import load_rules, parse_rules
+from dwtrigger.rules import RuleSet, load_rules, parse_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 WORLD = Path(__file__).with_name("world.yaml")
 ROLE_KEY = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "STS.fn-role-key", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "fn-role-secret",
             "ALIBABA_CLOUD_SECURITY_TOKEN": "fn-role-token-0123456789"}
+
+
+MIRROR = {10001: 30001, 10002: 30002}       # world.yaml's new-Data-Studio workspaces: the same nodes, on 2024-05-18
+ACTIONS = {API_2020: {"lookup": "ListInstances", "trigger": "RunTriggerNode"},
+           API_2024: {"lookup": "ListTaskInstances", "trigger": "TriggerSchedulerTaskInstance"}}
+# What DataWorks answers a trigger that comes too late: the 2020 refusal, the 2024 "no effect" (the emulator's marks).
+REPEATS = {"Emulator.Instance.AlreadyRun", "Emulator.Instance.NoEffect"}
 
 
 def sample(name: str) -> bytes:
@@ -58,13 +69,23 @@ rules:
 """
 
 
-class Harness:
-    """A Runtime wired to the emulator, with its log lines captured."""
+def on_api(rules: RuleSet, api: str) -> RuleSet:
+    """The same rules for the world's workspaces on `api` (on 2024-05-18: the mirrored workspaces)."""
+    if api == API_2020:
+        return rules
+    return RuleSet(tuple(replace(rule, api=api, trigger=tuple(replace(t, workspace=MIRROR.get(t.workspace, t.workspace))
+                                                                for t in rule.trigger)) for rule in rules.rules),
+                   rules.path)
 
-    def __init__(self, emu: Emulator, rules_text: Optional[str], env: Dict[str, str], dry_run: Optional[bool]):
-        self.emu, self.stream = emu, io.StringIO()
+
+class Harness:
+    """A Runtime wired to the emulator, with its log lines captured, for the rules moved to `api`."""
+
+    def __init__(self, emu: Emulator, rules_text: Optional[str], env: Dict[str, str], dry_run: Optional[bool],
+                 api: str = API_2020):
+        self.emu, self.stream, self.api = emu, io.StringIO(), api
         self.env = {"DWTRIGGER_ENDPOINT": emu.endpoint, "DWTRIGGER_PROTOCOL": "http", **ROLE_KEY, **env}
-        rules = parse_rules(rules_text) if rules_text else load_rules(str(ROOT / "rules.yaml"))
+        rules = on_api(parse_rules(rules_text) if rules_text else load_rules(str(ROOT / "rules.yaml")), api)
         # Powertools reuses the handler of a service name it has seen: a fresh name per harness isolates logs.
         log = DecisionLog(service=f"dwtrigger-test-{uuid.uuid4().hex[:8]}", stream=self.stream)
         self.runtime = app.Runtime(rules, environ=self.env, log=log, dry_run=dry_run,
@@ -81,7 +102,30 @@ class Harness:
         return [json.loads(line) for line in self.stream.getvalue().splitlines() if line.strip()]
 
     def calls(self, action: Optional[str] = None) -> List[dict]:
+        """The calls DataWorks received: all, or of one action ("lookup" and "trigger" name this API's)."""
+        action = ACTIONS[self.api].get(action, action)
         return [c for c in self.emu.calls if action is None or c["action"] == action]
+
+    def actions(self) -> List[str]:
+        """The calls DataWorks received, as "lookup" and "trigger" (other actions by name)."""
+        names = {action: kind for kind, action in ACTIONS[self.api].items()}
+        return [names.get(c["action"], c["action"]) for c in self.emu.calls]
+
+    def wire(self, workspace: int, node: int, biz_date: str, biz_ms: int, cycle_ms: int, env: str = "PROD"):
+        """The (look-up, trigger) parameters this API puts on the wire for an instance, as the emulator records
+        them (query and form body together), for the world's 2020 `workspace` moved to this API."""
+        if self.api == API_2020:
+            return ({"ProjectId": str(workspace), "ProjectEnv": env, "NodeId": str(node),
+                     "Bizdate": f"{biz_date} 00:00:00", "PageNumber": "1", "PageSize": "100"},
+                    {"AppId": str(workspace), "NodeId": str(node), "CycleTime": str(cycle_ms), "BizDate": str(biz_ms)})
+        return ({"ProjectId": str(MIRROR[workspace]), "ProjectEnv": env.title(), "TaskId": str(node),
+                 "Bizdate": str(biz_ms), "TriggerType": "Scheduler", "WorkflowInstanceType": "Normal",
+                 "PageNumber": "1", "PageSize": "500"},
+                {"EnvType": env.title(), "TaskId": str(node), "TriggerTime": str(cycle_ms)})
+
+    def sent_cycles(self) -> List[str]:
+        """The scheduled time (epoch ms) each trigger named."""
+        return [c["params"]["CycleTime" if self.api == API_2020 else "TriggerTime"] for c in self.calls("trigger")]
 
 
 @pytest.fixture
@@ -90,9 +134,14 @@ def emulator():
         yield emu
 
 
+@pytest.fixture(params=APIS)
+def api(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def harness(emulator):
+def harness(emulator, api):
     def make(rules_text: Optional[str] = None, env: Optional[Dict[str, str]] = None,
              dry_run: Optional[bool] = None) -> Harness:
-        return Harness(emulator, rules_text, env or {}, dry_run)
+        return Harness(emulator, rules_text, env or {}, dry_run, api)
     return make

@@ -27,7 +27,7 @@ def emulator_env(emulator):
 
 def test_validate_accepts_the_example_rules():
     result = run("validate", RULES)
-    assert result.exit_code == 0 and "7 rules OK" in result.output
+    assert result.exit_code == 0 and "8 rules OK" in result.output
 
 
 def test_validate_lists_every_problem_with_file_line_rule_and_field(tmp_path):
@@ -39,9 +39,9 @@ def test_validate_lists_every_problem_with_file_line_rule_and_field(tmp_path):
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert lines == [
-        f"{broken}:40: rule 'finance-close' field 'timezone': unknown time zone 'Europe/Atlantis' "
+        f"{broken}:50: rule 'finance-close' field 'timezone': unknown time zone 'Europe/Atlantis' "
         "(use an IANA name, e.g. Asia/Shanghai)",
-        f"{broken}:72: rule 'nightly' field 'trigger[0].nod': unknown key",
+        f"{broken}:82: rule 'nightly' field 'trigger[0].nod': unknown key",
     ]
     assert "Traceback" not in result.output
 
@@ -257,6 +257,30 @@ def test_trigger_by_hand_uses_the_same_resolution(emulator_env, emulator):
     [call] = [c for c in emulator.calls if c["action"] == "RunTriggerNode"]
     assert call["params"] == {"AppId": "10001", "NodeId": "700001234567", "CycleTime": "1773160200000",
                               "BizDate": "1773072000000"}
+
+
+def test_a_new_data_studio_rule_validates_explains_replays_and_triggers(emulator_env, emulator):
+    """rules.yaml's inventory-daily (api 2024-05-18) end to end through the CLI, the real SDK and the emulator."""
+    assert run("validate", RULES).exit_code == 0
+    explained = run("explain", str(EVENTS / "oss/native-put-inventory.json"), "--rules", RULES)
+    assert "MATCH inventory-daily" in explained.output
+    assert ("action=ListTaskInstances ProjectId=20001 ProjectEnv=Prod TaskId=910000000001 Bizdate=1773072000000 "
+            "TriggerType=Scheduler WorkflowInstanceType=Normal PageNumber=1 PageSize=500") in explained.output
+    assert ("action=TriggerSchedulerTaskInstance EnvType=Prod TaskId=910000000001 "
+            "TriggerTime=the instance's TriggerTime") in explained.output
+    replayed = run("replay", str(EVENTS / "oss/native-put-inventory.json"), "--rules", RULES, env=emulator_env)
+    assert replayed.exit_code == 0 and "triggered          1" in replayed.stderr
+    by_hand = run("trigger", "--rule", "inventory-daily", "--bizdate", "2026-03-10", "--rules", RULES, env=emulator_env)
+    assert by_hand.exit_code == 0 and by_hand.output.startswith("already_triggered: inventory-daily node 910000000001")
+    assert [(c["action"], c["query"], c["params"]) for c in emulator.calls] == [
+        ("ListTaskInstances", [], {"ProjectId": "20001", "ProjectEnv": "Prod", "TaskId": "910000000001",
+                                   "Bizdate": "1773072000000", "TriggerType": "Scheduler",
+                                   "WorkflowInstanceType": "Normal", "PageNumber": "1", "PageSize": "500"}),
+        ("TriggerSchedulerTaskInstance", ["EnvType"],
+         {"EnvType": "Prod", "TaskId": "910000000001", "TriggerTime": "1773163800000"}),   # 03-11 01:30 Shanghai
+        ("ListTaskInstances", [], {"ProjectId": "20001", "ProjectEnv": "Prod", "TaskId": "910000000001",
+                                   "Bizdate": "1773072000000", "TriggerType": "Scheduler",
+                                   "WorkflowInstanceType": "Normal", "PageNumber": "1", "PageSize": "500"})]
 
 
 def test_trigger_an_hourly_instance_by_its_cycle(emulator_env, emulator):

@@ -1,58 +1,139 @@
-"""The 2020-05-18 adapter: the generic call sends exactly what the product SDK's methods send (the product SDK is
-the oracle), and paging is bounded by the API's own limit whatever TotalCount claims."""
+"""The adapters: the generic call sends exactly what each product SDK's methods send (the product SDKs are the
+oracles: same action, version, parameters and which of them travel in the query), answers map into the port's
+facts, paging is bounded by the API's own limit whatever TotalCount claims, and a deployment that uses one API never
+imports the other's adapter."""
+import json
+import subprocess
+import sys
 import time
 from datetime import date
 
 import pytest
 from alibabacloud_credentials.client import Client as CredClient
 from alibabacloud_credentials.models import Config as CredConfig
-from alibabacloud_dataworks_public20200518 import models
-from alibabacloud_dataworks_public20200518.client import Client
 from alibabacloud_tea_openapi.utils_models import Config
 from darabonba.runtime import RuntimeOptions
 
-from conftest import ROLE_KEY
+from conftest import MIRROR, ROLE_KEY, orders_rules
+from dwtrigger import dataworks
 from dwtrigger.credentials import RoleKeys, credential_client
-from dwtrigger.dataworks import DataWorksError, v20200518
-from dwtrigger.dataworks.v20200518 import DataWorks20200518
+from dwtrigger.dataworks import API_2020, API_2024, DataWorksError, v20200518, v20240518
 from dwtrigger.retry import Deadline
 
 KEYS = RoleKeys(*ROLE_KEY.values())
+NODE, HOURLY, DAY, BIZ_MS = 700001234567, 700001234999, date(2026, 3, 10), 1773072000000
 
 
 def sent(emu) -> list:
-    return [(c["action"], c["version"], c["params"], c["status"]) for c in emu.calls]
+    return [(c["action"], c["version"], c["query"], c["params"], c["status"]) for c in emu.calls]
 
 
-def test_the_generic_call_sends_what_the_product_sdk_sends(emulator):
-    product = Client(Config(endpoint=emulator.endpoint, protocol="http", credential=CredClient(CredConfig(
-        type="sts", access_key_id=KEYS.access_key_id, access_key_secret=KEYS.access_key_secret,
-        security_token=KEYS.security_token))))
-    listing = product.list_instances_with_options(models.ListInstancesRequest(
-        project_id=10001, project_env="PROD", node_id=700001234567, bizdate="2026-03-10 00:00:00", page_number=1,
+def credential():
+    return CredClient(CredConfig(type="sts", access_key_id=KEYS.access_key_id,
+                                 access_key_secret=KEYS.access_key_secret, security_token=KEYS.security_token))
+
+
+def product_2020(emu):
+    """The look-up and trigger as the 2020-05-18 product SDK makes them; returns (CycTime, Bizdate)."""
+    from alibabacloud_dataworks_public20200518 import models
+    from alibabacloud_dataworks_public20200518.client import Client
+
+    client = Client(Config(endpoint=emu.endpoint, protocol="http", credential=credential()))
+    listing = client.list_instances_with_options(models.ListInstancesRequest(
+        project_id=10001, project_env="PROD", node_id=NODE, bizdate="2026-03-10 00:00:00", page_number=1,
         page_size=100), RuntimeOptions()).body.data.instances
-    [instance] = [i for i in listing if i.dag_type == "DAILY"]
-    product.run_trigger_node_with_options(models.RunTriggerNodeRequest(
-        node_id=700001234567, cycle_time=instance.cyc_time, biz_date=instance.bizdate, app_id=10001), RuntimeOptions())
+    [found] = [i for i in listing if i.dag_type == "DAILY"]
+    client.run_trigger_node_with_options(models.RunTriggerNodeRequest(
+        node_id=NODE, cycle_time=found.cyc_time, biz_date=found.bizdate, app_id=10001), RuntimeOptions())
+    return found.cyc_time, found.bizdate
+
+
+def product_2024(emu):
+    """The same through the 2024-05-18 product SDK, on the world's new-Data-Studio workspace."""
+    from alibabacloud_dataworks_public20240518 import models
+    from alibabacloud_dataworks_public20240518.client import Client
+
+    client = Client(Config(endpoint=emu.endpoint, protocol="http", credential=credential()))
+    listing = client.list_task_instances_with_options(models.ListTaskInstancesRequest(
+        project_id=MIRROR[10001], project_env="Prod", task_id=NODE, bizdate=BIZ_MS, trigger_type="Scheduler",
+        workflow_instance_type="Normal", page_number=1, page_size=500), RuntimeOptions())
+    [found] = listing.body.paging_info.task_instances
+    client.trigger_scheduler_task_instance_with_options(models.TriggerSchedulerTaskInstanceRequest(
+        env_type="Prod", task_id=NODE, trigger_time=found.trigger_time), RuntimeOptions())
+    return found.trigger_time, found.bizdate
+
+
+@pytest.mark.parametrize("api, product", [(API_2020, product_2020), (API_2024, product_2024)])
+def test_the_generic_call_sends_what_the_product_sdk_sends(emulator, api, product):
+    cycle_ms, biz_ms = product(emulator)
     by_product = sent(emulator)
     emulator.reset()
 
-    ours = DataWorks20200518(emulator.endpoint, "http", credential_client(KEYS))
+    workspace = 10001 if api == API_2020 else MIRROR[10001]
+    ours = dataworks.adapter(api, emulator.endpoint, "http", credential_client(KEYS))
     deadline = Deadline(time.monotonic() + 10)
-    [found] = [i for i in ours.list_instances(10001, "PROD", 700001234567, date(2026, 3, 10), deadline)
-               if i.dag_type == "DAILY"]
-    assert (found.instance_id, found.cycle_ms, found.biz_date_ms) == \
-        (instance.instance_id, instance.cyc_time, instance.bizdate)
-    assert ours.trigger(10001, 700001234567, found.cycle_ms, found.biz_date_ms, deadline)
+    [found] = [i for i in ours.list_instances(workspace, "PROD", NODE, DAY, BIZ_MS, deadline) if i.cycle]
+    assert (found.node, found.cycle_ms, found.biz_date_ms, found.waiting, found.frozen) == \
+        (NODE, cycle_ms, biz_ms, True, False)
+    assert ours.trigger(workspace, "PROD", NODE, found.cycle_ms, found.biz_date_ms, deadline)
     assert sent(emulator) == by_product
 
 
-def test_paging_stops_at_the_apis_limit(emulator, monkeypatch):
-    monkeypatch.setattr(v20200518, "PAGE_SIZE", 1)              # the world's hourly node: 24 instances a day
-    monkeypatch.setattr(v20200518, "MAX_PAGES", 3)
-    ours = DataWorks20200518(emulator.endpoint, "http", credential_client(KEYS))
+def test_the_2024_calls_on_the_wire(emulator):
+    """EnvType in the query, everything else in the form body; Bizdate as epoch ms; the recurring instances only."""
+    ours = dataworks.adapter(API_2024, emulator.endpoint, "http", credential_client(KEYS))
+    deadline = Deadline(time.monotonic() + 10)
+    [found] = ours.list_instances(30001, "PROD", NODE, DAY, BIZ_MS, deadline)
+    ours.trigger(30001, "PROD", NODE, found.cycle_ms, found.biz_date_ms, deadline)
+    assert [(c["action"], c["query"], c["params"]) for c in emulator.calls] == [
+        ("ListTaskInstances", [], {"ProjectId": "30001", "ProjectEnv": "Prod", "TaskId": str(NODE),
+                                   "Bizdate": str(BIZ_MS), "TriggerType": "Scheduler",
+                                   "WorkflowInstanceType": "Normal", "PageNumber": "1", "PageSize": "500"}),
+        ("TriggerSchedulerTaskInstance", ["EnvType"],
+         {"EnvType": "Prod", "TaskId": str(NODE), "TriggerTime": "1773160200000"})]
+
+
+@pytest.mark.parametrize("api, module, workspace, total", [(API_2020, v20200518, 10001, 24),
+                                                           (API_2024, v20240518, 30001, 24)])
+def test_paging_stops_at_the_apis_limit(emulator, monkeypatch, api, module, workspace, total):
+    monkeypatch.setattr(module, "PAGE_SIZE", 1)                # the world's hourly node: 24 instances a day
+    monkeypatch.setattr(module, "MAX_PAGES", 3)
+    ours = dataworks.adapter(api, emulator.endpoint, "http", credential_client(KEYS))
     with pytest.raises(DataWorksError) as err:
-        ours.list_instances(10001, "PROD", 700001234999, date(2026, 3, 10), Deadline(time.monotonic() + 10))
+        ours.list_instances(workspace, "PROD", HOURLY, DAY, BIZ_MS, Deadline(time.monotonic() + 10))
     assert (err.value.code, err.value.retryable) == ("BadResponse", True)
-    assert "did not end within 3 pages (TotalCount 24)" in err.value.message
+    assert f"did not end within 3 pages (TotalCount {total})" in err.value.message
     assert [c["params"]["PageNumber"] for c in emulator.calls] == ["1", "2", "3"]
+
+
+def test_describe_names_each_apis_calls_without_an_sdk():
+    old = dataworks.describe(API_2020, 10001, "PROD", NODE, DAY, BIZ_MS, None, lookup=True)
+    new = dataworks.describe(API_2024, 30001, "DEV", NODE, DAY, BIZ_MS, 1773160200000, lookup=False)
+    assert [str(c) for c in old] == [
+        f"ListInstances(ProjectId=10001, ProjectEnv=PROD, NodeId={NODE}, Bizdate=2026-03-10 00:00:00, "
+        "PageNumber=1, PageSize=100)",
+        f"RunTriggerNode(AppId=10001, NodeId={NODE}, CycleTime=the instance's CycTime, "
+        "BizDate=the instance's Bizdate)"]
+    assert [str(c) for c in new] == [
+        f"TriggerSchedulerTaskInstance(EnvType=Dev, TaskId={NODE}, TriggerTime=1773160200000)"]
+
+
+PROBE = """
+import json, sys
+from dwtrigger import app
+app.warm_up()
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(("dwtrigger.dataworks", "alibabacloud_dataworks")))))
+"""
+
+
+@pytest.mark.parametrize("api", [API_2020, API_2024])
+def test_a_deployment_on_one_api_never_imports_the_other(tmp_path, api):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(orders_rules("{workspace: 10001, node: 700001234567}", extra=f'api: "{api}"'))
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=60,
+                         env={"DWTRIGGER_RULES": str(rules)})
+    assert out.returncode == 0, out.stderr
+    loaded = json.loads(out.stdout)
+    other = v20240518 if api == API_2020 else v20200518
+    assert f"dwtrigger.dataworks.v{api.replace('-', '')}" in loaded
+    assert other.__name__ not in loaded and not [m for m in loaded if m.startswith("alibabacloud_dataworks")]

@@ -8,13 +8,17 @@ import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
+import yaml
 from alibabacloud_credentials.client import Client as CredClient
 from alibabacloud_credentials.exceptions import CredentialException
 from alibabacloud_credentials.models import Config as CredConfig
 from alibabacloud_dataworks_public20200518 import models as dw
 from alibabacloud_dataworks_public20200518.client import Client
+from alibabacloud_dataworks_public20240518 import models as dw24
+from alibabacloud_dataworks_public20240518.client import Client as Client24
 from alibabacloud_tea_openapi import models as open_api_models
 from alibabacloud_tea_openapi import utils_models as open_api_util_models
 from alibabacloud_tea_openapi.exceptions import ClientException, ServerException, ThrottlingException
@@ -27,26 +31,32 @@ from Tea.exceptions import UnretryableException
 from dwtrigger.emulator import DEFAULT_SEED, Emulator
 
 ROLE = "acs:ram::1234567890:role/dwtrigger-cross"
+WORLD = Path(__file__).with_name("world.yaml")
 WS, BERLIN = 10001, 20002
+NEW_WS, NEW_BERLIN = 30001, 30002   # on the 2024-05-18 API (new Data Studio), with WS's and BERLIN's nodes
 DAILY, HOURLY, PENDING, FROZEN, DEV_NODE = 700001, 700002, 700003, 700004, 700005
-BERLIN_DAILY, BERLIN_HOURLY = 800001, 800002
+BERLIN_DAILY, BERLIN_HOURLY, LEGACY = 800001, 800002, 800003   # LEGACY: in BERLIN only
+SHANGHAI_NODES = [
+    {"id": DAILY, "name": "orders_trigger", "deployed": "2026-03-01", "at": "00:30", "instances": [
+        {"bizdate": "2026-03-05", "status": "SUCCESS"},
+        {"bizdate": "2026-03-09", "dag_type": "SUPPLY_DATA"}]},
+    {"id": HOURLY, "name": "clicks_trigger", "deployed": "2026-03-01", "hourly": True},
+    {"id": PENDING, "name": "ledger_trigger", "deployed": "2026-03-01", "at": "09:00", "parents_done": False},
+    {"id": FROZEN, "name": "frozen_trigger", "deployed": "2026-03-01", "at": "00:30", "frozen": True},
+    {"id": DEV_NODE, "name": "dev_trigger", "deployed": "2026-03-01", "at": "00:30", "env": "DEV"}]
+BERLIN_NODES = [{"id": BERLIN_DAILY, "deployed": "2026-03-01", "at": "00:30"},
+                {"id": BERLIN_HOURLY, "deployed": "2026-03-01", "hourly": True}]
 SEED = {
     "now": "2026-03-12T10:00:00+08:00",
     "keys": [{"access_key_id": "LTAItestkey", "access_key_secret": "test-secret"},
              {"access_key_id": "STS.testkey", "access_key_secret": "sts-secret", "security_token": "sts-token"}],
     "roles": [ROLE],
     "workspaces": [
-        {"id": WS, "timezone": "Asia/Shanghai", "nodes": [
-            {"id": DAILY, "name": "orders_trigger", "deployed": "2026-03-01", "at": "00:30", "instances": [
-                {"bizdate": "2026-03-05", "status": "SUCCESS"},
-                {"bizdate": "2026-03-09", "dag_type": "SUPPLY_DATA"}]},
-            {"id": HOURLY, "name": "clicks_trigger", "deployed": "2026-03-01", "hourly": True},
-            {"id": PENDING, "name": "ledger_trigger", "deployed": "2026-03-01", "at": "09:00", "parents_done": False},
-            {"id": FROZEN, "name": "frozen_trigger", "deployed": "2026-03-01", "at": "00:30", "frozen": True},
-            {"id": DEV_NODE, "name": "dev_trigger", "deployed": "2026-03-01", "at": "00:30", "env": "DEV"}]},
-        {"id": BERLIN, "timezone": "Europe/Berlin", "nodes": [
-            {"id": BERLIN_DAILY, "deployed": "2026-03-01", "at": "00:30"},
-            {"id": BERLIN_HOURLY, "deployed": "2026-03-01", "hourly": True}]}],
+        {"id": WS, "timezone": "Asia/Shanghai", "nodes": SHANGHAI_NODES},
+        {"id": BERLIN, "timezone": "Europe/Berlin",
+         "nodes": BERLIN_NODES + [{"id": LEGACY, "deployed": "2026-03-01", "at": "00:30"}]},
+        {"id": NEW_WS, "timezone": "Asia/Shanghai", "api": "2024-05-18", "nodes": SHANGHAI_NODES},
+        {"id": NEW_BERLIN, "timezone": "Europe/Berlin", "api": "2024-05-18", "nodes": BERLIN_NODES}],
 }
 
 
@@ -465,9 +475,9 @@ def test_invalid_fault_config(emu):
             emu.set_faults(**config)
 
 
-def text_call(client, action, body, runtime=None) -> dict:
+def text_call(client, action, body, runtime=None, version="2020-05-18") -> dict:
     """One call through the SDK's generic call_api, the answer's body returned as text, unparsed."""
-    params = open_api_util_models.Params(action=action, version="2020-05-18", protocol="HTTP", pathname="/",
+    params = open_api_util_models.Params(action=action, version=version, protocol="HTTP", pathname="/",
                                          method="POST", auth_type="AK", style="RPC", req_body_type="formData",
                                          body_type="string")
     return client.call_api(params, open_api_util_models.OpenApiRequest(body=body), runtime or RuntimeOptions())
@@ -737,6 +747,9 @@ def test_seed_files_and_validation(tmp_path):
                 {"workspaces": [{"id": 1, "nodes": [{"id": 2}]}]},
                 {"roles": ["dwtrigger-cross"]},
                 {"workspaces": [{"id": 1, "timezone": "Mars/Base"}]},
+                {"workspaces": [{"id": 1, "api": "2024-05-19"}]},
+                {"workspaces": [{"id": n, "api": "2024-05-18", "nodes": [{"id": 2, "deployed": "2026-03-01"}]}
+                                for n in (1, 3)]},   # a TaskId names one task
                 {"faults": {"qps": 1, "nope": 2}}):
         with pytest.raises(ValueError):
             Emulator(bad)
@@ -750,3 +763,345 @@ def test_emulator_without_fixed_clock_follows_real_time():
         assert server.url == server.sts_endpoint == f"http://{server.endpoint}"
     with pytest.raises(RuntimeError):
         server.endpoint
+
+
+# --- the 2024-05-18 API (new Data Studio) ---------------------------------------------------------------------
+
+BIZ = ms("2026-03-11T00:00:00+08:00")            # business date 2026-03-11 in Shanghai
+AT_0030 = ms("2026-03-12T00:30:00+08:00")        # its 00:30 instance's scheduled time
+NO_EFFECT = "Emulator.Instance.NoEffect"
+
+
+def sdk24(emu):
+    credential = CredClient(CredConfig(type="access_key", access_key_id="LTAItestkey", access_key_secret="test-secret"))
+    return Client24(open_api_util_models.Config(endpoint=emu.endpoint, protocol="http", credential=credential))
+
+
+def tasks(client, bizdate=BIZ, task=None, workspace=NEW_WS, **kw):
+    request = dw24.ListTaskInstancesRequest(project_id=workspace, bizdate=bizdate, task_id=task, **kw)
+    return client.list_task_instances(request).body.paging_info
+
+
+def task_instance(client, bizdate=BIZ, task=DAILY, workspace=NEW_WS):
+    (found,) = tasks(client, bizdate, task, workspace).task_instances
+    return found
+
+
+def fire(client, task, trigger_time, env=None):
+    request = dw24.TriggerSchedulerTaskInstanceRequest(env_type=env, task_id=task, trigger_time=trigger_time)
+    return client.trigger_scheduler_task_instance(request).body
+
+
+def get_task(client, instance_id):
+    return client.get_task_instance(dw24.GetTaskInstanceRequest(id=instance_id)).body.task_instance
+
+
+def task_state(emu, task, workspace=NEW_WS) -> tuple:
+    (found,) = [i for i in emu.instances(workspace, task.task_id) if i["InstanceId"] == task.id]
+    return found["Triggers"], found["Released"]
+
+
+def fired(emu) -> list:
+    return [(c["status"], c["code"]) for c in emu.calls if c["action"] == "TriggerSchedulerTaskInstance"]
+
+
+def test_task_instance_in_shanghai(emu):
+    client = sdk24(emu)
+    task = task_instance(client)
+    assert task.to_map() == {
+        "Id": task.id, "TaskId": DAILY, "TaskName": "orders_trigger", "TaskType": "TRIGGER", "Status": "WaitTrigger",
+        "Bizdate": 1773158400000, "TriggerTime": 1773246600000, "PeriodNumber": 1, "ProjectId": NEW_WS,
+        "ProjectEnv": "Prod", "TriggerType": "Scheduler", "TriggerRecurrence": "Normal",
+        "WorkflowInstanceType": "Normal", "WorkflowId": task.workflow_id,
+        "WorkflowInstanceId": task.workflow_instance_id, "RunNumber": 1}
+    assert (task.bizdate, task.trigger_time) == (BIZ, AT_0030)
+    assert len({task.id, task.workflow_id, task.workflow_instance_id}) == 3
+    emu.reset()
+    assert task_instance(client).to_map() == task.to_map()   # ids are stable
+    (dumped,) = [i for i in emu.instances(NEW_WS, DAILY) if i["InstanceId"] == task.id]
+    assert (dumped["CycTime"], dumped["Bizdate"], dumped["Status"], dumped["Api"]) == \
+        (AT_0030, BIZ, "WAIT_TRIGGER", "2024-05-18")
+    for other in (ms("2026-03-11T00:00:00+01:00"), BIZ + 1, ms("2026-03-11T00:30:00+08:00")):
+        assert tasks(client, other).total_count == 0   # only the business date's exact midnight matches
+
+
+def test_task_instances_in_berlin_across_dst(emu):
+    emu.clock.set(datetime(2026, 4, 1, 12, tzinfo=timezone.utc))
+    client = sdk24(emu)
+    before = task_instance(client, ms("2026-03-28T00:00:00+01:00"), BERLIN_DAILY, NEW_BERLIN)
+    after = task_instance(client, ms("2026-03-29T00:00:00+01:00"), BERLIN_DAILY, NEW_BERLIN)
+    assert (before.bizdate, before.trigger_time) == (1774652400000, ms("2026-03-29T00:30:00+01:00"))
+    assert (after.bizdate, after.trigger_time) == (1774738800000, ms("2026-03-30T00:30:00+02:00"))
+    spring = tasks(client, before.bizdate, BERLIN_HOURLY, NEW_BERLIN, page_size=100).task_instances
+    by_time = sorted(spring, key=lambda t: t.trigger_time)
+    assert [t.period_number for t in by_time] == list(range(1, 24))   # 02:00 does not exist on 2026-03-29
+    assert (by_time[2].trigger_time, by_time[2].period_number) == (ms("2026-03-29T03:00:00+02:00"), 3)
+    assert tasks(client, ms("2026-03-28T00:00:00+08:00"), BERLIN_DAILY, NEW_BERLIN).total_count == 0
+    assert fire(client, BERLIN_DAILY, after.trigger_time).success is True
+    assert task_state(emu, after, NEW_BERLIN) == (1, True)
+
+
+def test_task_statuses_and_kinds(emu):
+    client = sdk24(emu)
+    hourly = sorted(tasks(client, task=HOURLY, page_size=24).task_instances, key=lambda t: t.trigger_time)
+    assert [t.trigger_time for t in hourly] == [ms("2026-03-12T00:00:00+08:00") + h * 3_600_000 for h in range(24)]
+    assert [t.period_number for t in hourly] == list(range(1, 25))
+    assert [t.status for t in hourly] == ["WaitTrigger"] * 11 + ["WaitTime"] * 13   # 10:00 now
+    assert task_instance(client, ms("2026-03-05T00:00:00+08:00")).status == "Success"
+    assert task_instance(client, ms("2026-03-12T00:00:00+08:00")).status == "WaitTime"
+    assert task_instance(client, task=PENDING).status == "NotRun"
+    frozen = task_instance(client, task=FROZEN)
+    assert (frozen.status, frozen.trigger_recurrence, frozen.trigger_type) == ("NotRun", "Pause", "Scheduler")
+    backfill = tasks(client, ms("2026-03-09T00:00:00+08:00"), DAILY).task_instances
+    assert sorted((t.trigger_type, t.workflow_instance_type) for t in backfill) == [
+        ("Manual", "SupplementData"), ("Scheduler", "Normal")]
+    assert {t.trigger_time for t in backfill} == {ms("2026-03-10T00:30:00+08:00")}
+    assert len({t.id for t in backfill}) == 2
+
+
+def test_every_status_and_dag_type_in_2024_spelling():
+    statuses = ["NOT_RUN", "WAIT_TIME", "WAIT_RESOURCE", "RUNNING", "CHECKING", "CHECKING_CONDITION", "FAILURE",
+                "SUCCESS", "WAIT_TRIGGER"]
+    instances = [{"bizdate": f"2026-03-0{n}", "status": s} for n, s in enumerate(statuses, 1)] + [
+        {"bizdate": "2026-03-10", "dag_type": kind} for kind in ("MANUAL", "SMOKE_TEST", "BUSINESS_PROCESS_DAG")]
+    node = {"id": 2, "deployed": "2026-03-01", "instances": instances}
+    seed = dict(SEED, workspaces=[{"id": 1, "api": "2024-05-18", "nodes": [node]}])
+    with Emulator(seed) as server:
+        client = sdk24(server)
+        got = [task_instance(client, ms(f"2026-03-0{n}T00:00:00+08:00"), 2, 1).status for n in range(1, 10)]
+        kinds = tasks(client, ms("2026-03-10T00:00:00+08:00"), 2, 1).task_instances
+    assert got == ["NotRun", "WaitTime", "WaitResource", "Running", "Checking", "CheckingCondition", "Failure",
+                   "Success", "WaitTrigger"]
+    assert sorted((t.workflow_instance_type, t.trigger_type) for t in kinds) == [
+        ("Manual", "Manual"), ("ManualWorkflow", "Manual"), ("Normal", "Scheduler"), ("SmokeTest", "Manual")]
+
+
+def test_task_paging_by_id_descending_and_the_500_limit(emu):
+    client = sdk24(emu)
+    pages = [tasks(client, task=HOURLY, page_number=n) for n in (1, 2, 3, 4)]   # PageSize defaults to 10
+    assert [(p.page_number, p.page_size, p.total_count, len(p.task_instances)) for p in pages] == [
+        (1, 10, 24, 10), (2, 10, 24, 10), (3, 10, 24, 4), (4, 10, 24, 0)]
+    ids = [t.id for p in pages for t in p.task_instances]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 24   # Id Desc, the API's default SortBy
+    times = [t.trigger_time for p in pages for t in p.task_instances]
+    assert times not in (sorted(times), sorted(times, reverse=True))   # so never rely on time order
+    assert tasks(client, page_size=500).total_count == 27   # 3 daily + 24 hourly; DEV excluded
+    assert len(tasks(client, page_size=101).task_instances) == 27   # beyond 2020-05-18's limit of 100
+    for bad in ({"page_size": 501}, {"page_size": 0}, {"page_number": 0}):
+        refused(lambda: tasks(client, **bad), "InvalidParameter")
+
+
+def test_task_filters(emu):
+    client = sdk24(emu)
+    refused(lambda: tasks(client, status="WaitTrigger"), "InvalidParameter")   # as documented: filter client-side
+    refused(lambda: tasks(client, status="WAIT_TIME"), "InvalidParameter")
+    assert {t.task_id for t in tasks(client, status="NotRun").task_instances} == {PENDING, FROZEN}
+    assert tasks(client, task=HOURLY, status="WaitTime").total_count == 13
+    day9 = ms("2026-03-09T00:00:00+08:00")
+    (manual,) = tasks(client, day9, trigger_type="Manual").task_instances
+    assert (manual.task_id, manual.workflow_instance_type) == (DAILY, "SupplementData")
+    assert [t.id for t in tasks(client, day9, DAILY, workflow_instance_type="SupplementData").task_instances] == [
+        manual.id]
+    assert DAILY not in {t.task_id for t in tasks(client, day9, trigger_type="Manual", status="Success").task_instances}
+    (dev,) = tasks(client, project_env="Dev").task_instances
+    assert (dev.task_id, dev.project_env) == (DEV_NODE, "Dev")
+    for bad in ({"trigger_type": "Cron"}, {"workflow_instance_type": "DAILY"}, {"project_env": "PROD"}):
+        refused(lambda: tasks(client, **bad), "InvalidParameter")
+    refused(lambda: tasks(client, workspace=99999), "InvalidParameter")
+    as_2020 = dw24.ListTaskInstancesRequest(project_id=NEW_WS, bizdate="2026-03-11 00:00:00")
+    refused(lambda: client.list_task_instances(as_2020), "InvalidParameter")
+    refused(lambda: client.list_task_instances(dw24.ListTaskInstancesRequest(project_id=NEW_WS)), "MissingParameter")
+
+
+def test_task_trigger_releases_once_and_a_repeat_has_no_effect(emu):
+    client = sdk24(emu)
+    task = task_instance(client)
+    first = fire(client, DAILY, task.trigger_time)
+    assert first.success is True
+    assert task_instance(client).status == "Success" and task_state(emu, task) == (1, True)
+    again = fire(client, DAILY, task.trigger_time)
+    assert again.to_map().keys() == first.to_map().keys() and again.success is True   # the caller cannot tell
+    assert task_state(emu, task) == (1, True)
+    ran = task_instance(client, ms("2026-03-05T00:00:00+08:00"))   # seeded Success: never triggered
+    answer = text_call(client, "TriggerSchedulerTaskInstance", {"TaskId": DAILY, "TriggerTime": ran.trigger_time},
+                       version="2024-05-18")
+    assert (answer["statusCode"], set(json.loads(answer["body"]))) == (200, {"RequestId", "Success"})
+    assert json.loads(answer["body"])["Success"] is True and task_state(emu, ran) == (0, False)
+    assert fired(emu) == [(200, None), (200, NO_EFFECT), (200, NO_EFFECT)]   # the mark is recorded only
+
+
+def test_held_task_trigger_released_when_parents_finish(emu):
+    client = sdk24(emu)
+    task = task_instance(client, task=PENDING)
+    assert (task.status, task.trigger_time) == ("NotRun", ms("2026-03-12T09:00:00+08:00"))
+    assert fire(client, PENDING, task.trigger_time).success is True
+    emu.clock.advance(23 * 3600)
+    emu.finish_parents(WS, PENDING, "2026-03-11")   # the 2020 workspace's node of the same id: not this one
+    assert task_instance(client, task=PENDING).status == "NotRun"
+    emu.finish_parents(NEW_WS, PENDING, "2026-03-11")
+    assert task_instance(client, task=PENDING).status == "Success"
+    assert status(sdk(emu), "2026-03-11", PENDING) == "WAIT_TRIGGER"
+    assert task_state(emu, task) == (1, True)
+
+
+def test_held_task_trigger_expires_after_24_hours(emu):
+    client = sdk24(emu)
+    task = task_instance(client, task=PENDING)
+    fire(client, PENDING, task.trigger_time)
+    emu.clock.advance(24 * 3600 + 1)
+    emu.finish_parents(NEW_WS, PENDING, "2026-03-11")
+    assert task_instance(client, task=PENDING).status == "WaitTrigger"
+    assert fire(client, PENDING, task.trigger_time).success is True
+    assert task_instance(client, task=PENDING).status == "Success"
+    assert task_state(emu, task) == (2, True) and fired(emu) == [(200, None), (200, None)]
+
+
+def test_task_trigger_before_its_time_runs_at_its_time(emu):
+    client = sdk24(emu)
+    task = task_instance(client, ms("2026-03-12T00:00:00+08:00"))
+    assert fire(client, DAILY, task.trigger_time).success is True
+    assert task_instance(client, task.bizdate).status == "WaitTime"
+    emu.clock.set(datetime.fromisoformat("2026-03-13T00:30:00+08:00"))
+    assert task_instance(client, task.bizdate).status == "Success"
+
+
+def test_task_trigger_refusals(emu):
+    client = sdk24(emu)
+    frozen = task_instance(client, task=FROZEN)
+    refused(lambda: fire(client, FROZEN, frozen.trigger_time), "Emulator.Instance.Frozen")
+    for task, at in ((DAILY, AT_0030 + 60_000), (HOURLY, AT_0030), (DAILY, ms("2026-03-14T00:30:00+08:00")),
+                     (DAILY, ms("2026-03-12T00:30:00+01:00")), (999, AT_0030), (DAILY, 10 ** 18)):
+        refused(lambda: fire(client, task, at), "Emulator.Instance.NotFound")
+    backfill = [t for t in tasks(client, ms("2026-03-09T00:00:00+08:00"), DAILY).task_instances
+                if t.workflow_instance_type == "SupplementData"]
+    assert fire(client, DAILY, backfill[0].trigger_time).success is True   # releases that time's DAILY instance
+    released = [i for i in emu.instances(NEW_WS, DAILY) if i["Released"]]
+    assert [(i["DagType"], i["Bizdate"]) for i in released] == [("DAILY", ms("2026-03-09T00:00:00+08:00"))]
+    refused(lambda: fire(client, DAILY, AT_0030, env="PROD"), "InvalidParameter")
+    no_time = dw24.TriggerSchedulerTaskInstanceRequest(task_id=DAILY)
+    refused(lambda: client.trigger_scheduler_task_instance(no_time), "MissingParameter")
+    assert task_state(emu, task_instance(client)) == (0, False)
+
+
+def test_env_type_goes_in_the_query(emu):
+    client = sdk24(emu)
+    (dev,) = tasks(client, project_env="Dev").task_instances
+    refused(lambda: fire(client, DEV_NODE, dev.trigger_time), "Emulator.Instance.NotFound")   # default Prod
+    assert fire(client, DEV_NODE, dev.trigger_time, env="Dev").success is True
+    default, chosen = emu.calls[-2:]
+    assert (default["params"], default["query"]) == (
+        {"TaskId": str(DEV_NODE), "TriggerTime": str(dev.trigger_time)}, [])
+    assert (chosen["params"], chosen["query"]) == (
+        {"EnvType": "Dev", "TaskId": str(DEV_NODE), "TriggerTime": str(dev.trigger_time)}, ["EnvType"])
+    assert task_state(emu, dev) == (1, True)
+
+
+def test_get_task_instance(emu):
+    client = sdk24(emu)
+    listed = task_instance(client)
+    assert get_task(client, listed.id).to_map() == dict(listed.to_map(), Tags=[])
+    assert (emu.calls[-1]["action"], emu.calls[-1]["query"], emu.calls[-1]["params"]) == (
+        "GetTaskInstance", ["Id"], {"Id": str(listed.id)})
+    fire(client, DAILY, listed.trigger_time)
+    assert get_task(client, listed.id).status == "Success"
+    (dev,) = tasks(client, project_env="Dev").task_instances
+    assert get_task(client, dev.id).to_map() == dict(dev.to_map(), Tags=[])   # no environment asked
+    backfill = tasks(client, ms("2026-03-09T00:00:00+08:00"), DAILY, workflow_instance_type="SupplementData")
+    assert get_task(client, backfill.task_instances[0].id).workflow_instance_type == "SupplementData"
+    legacy = instance(sdk(emu), "2026-03-11")   # the 2020 workspace's instance is not this API's
+    for unknown in (12345, legacy.instance_id):
+        refused(lambda: get_task(client, unknown), "Emulator.Instance.NotFound")
+
+
+def test_a_call_to_a_workspace_on_the_other_api(emu):
+    old, new = sdk(emu), sdk24(emu)
+    empty = listing(old, "2026-03-11", workspace=NEW_WS)
+    assert (empty.success, empty.data.total_count, empty.data.instances) == (True, 0, [])
+    page = tasks(new, workspace=WS)
+    assert (page.total_count, page.task_instances) == (0, [])
+    legacy = instance(old, "2026-03-11")   # same node id, zone and times as NEW_WS's
+    refused(lambda: trigger(old, legacy, app=NEW_WS), "Emulator.Instance.NotFound")
+    legacy_only = instance(old, "2026-03-11", LEGACY, BERLIN)
+    refused(lambda: fire(new, LEGACY, legacy_only.cyc_time), "Emulator.Instance.NotFound")
+    for api, workspace in (("2020-05-18", WS), ("2024-05-18", NEW_WS)):
+        assert {(i["Api"], i["Triggers"]) for i in emu.instances(workspace)} == {(api, 0)}
+    as_2020 = {"ProjectId": NEW_WS, "Bizdate": BIZ}   # a 2024-05-18 action asked under the 2020-05-18 version
+    refused(lambda: text_call(new, "ListTaskInstances", as_2020), "InvalidAction.NotFound")
+
+
+def test_same_node_ids_in_two_workspaces_stay_apart(emu):
+    old, new = sdk(emu), sdk24(emu)
+    legacy, task = instance(old, "2026-03-11"), task_instance(new)
+    assert (legacy.node_id, legacy.cyc_time, legacy.bizdate) == (task.task_id, task.trigger_time, task.bizdate)
+    ids = {ws: {i["InstanceId"] for i in emu.instances(ws, DAILY)} for ws in (WS, NEW_WS)}
+    assert ids[WS].isdisjoint(ids[NEW_WS]) and len(ids[WS]) == len(ids[NEW_WS]) == 13   # 12 days + a backfill
+    assert legacy.instance_id in ids[WS] and task.id in ids[NEW_WS]
+    assert fire(new, DAILY, task.trigger_time).success is True
+    assert (status(old, "2026-03-11"), state(emu, legacy)) == ("WAIT_TRIGGER", (0, False))
+    assert trigger(old, legacy).success is True   # its own first trigger, not a repeat
+    assert (state(emu, legacy), task_state(emu, task)) == ((1, True), (1, True))
+
+
+def test_faults_apply_to_the_2024_actions(emu):
+    client = sdk24(emu)
+    emu.set_faults(script=["throttle", "error", "forbidden"])
+    refused(lambda: tasks(client), "Throttling.User", 429)
+    refused(lambda: fire(client, DAILY, AT_0030), "InternalError.System", 500, ServerException)
+    refused(lambda: get_task(client, 12345), "ResourceNotAuthorized.Api", 403)
+    assert tasks(client).total_count == 27
+    emu.set_faults(error_rate=1.0, actions=["TriggerSchedulerTaskInstance"])
+    task = task_instance(client)
+    refused(lambda: fire(client, DAILY, task.trigger_time), "InternalError.System", 500, ServerException)
+    assert task_state(emu, task) == (0, False)
+    assert [c["fault"] for c in emu.calls] == ["throttle", "error", "forbidden", None, None, "error"]
+
+
+def test_endless_pages_on_list_task_instances(emu):
+    client = sdk24(emu)
+    first = tasks(client, task=HOURLY)
+    emu.set_faults(endless_pages=True)
+    seventh = tasks(client, task=HOURLY, page_number=7)
+    assert (seventh.page_number, seventh.page_size, seventh.total_count) == (7, 10, 1_000_000_000)
+    assert [t.to_map() for t in seventh.task_instances] == [t.to_map() for t in first.task_instances]
+    assert emu.calls[-1]["fault"] is None
+
+
+def test_foreign_instances_on_list_task_instances(emu):
+    client = sdk24(emu)
+    (real,) = tasks(client, task=DAILY).task_instances
+    emu.set_faults(foreign_instances=True)
+    page = tasks(client, task=DAILY)
+    other, day_before, same = page.task_instances
+    assert page.total_count == 3 and same.to_map() == real.to_map()
+    assert len({real.id, other.id, day_before.id}) == 3
+    assert dict(other.to_map(), TaskId=DAILY, Status=real.status, Id=real.id) == real.to_map()
+    assert (other.task_id, other.status) == (DAILY + 1, "Success")
+    assert dict(day_before.to_map(), Bizdate=real.bizdate, TriggerTime=real.trigger_time, Id=real.id) == real.to_map()
+    assert (day_before.bizdate, day_before.trigger_time) == (ms("2026-03-10T00:00:00+08:00"),
+                                                             ms("2026-03-11T00:30:00+08:00"))
+    assert (day_before.status, day_before.workflow_instance_type, day_before.trigger_type) == (
+        "WaitTrigger", "Normal", "Scheduler")
+    assert fire(client, DAILY, day_before.trigger_time).success is True   # the previous business date's instance
+    released = {i["Bizdate"] for i in emu.instances(NEW_WS, DAILY) if i["Released"]}
+    assert released == {day_before.bizdate}
+    led_by_backfill = tasks(client, ms("2026-03-09T00:00:00+08:00"), DAILY, workflow_instance_type="SupplementData")
+    _, copy, backfill = led_by_backfill.task_instances
+    assert (copy.workflow_instance_type, copy.trigger_type, copy.status) == ("Normal", "Scheduler", "WaitTrigger")
+    assert (backfill.workflow_instance_type, led_by_backfill.total_count) == ("SupplementData", 3)
+    assert tasks(client, ms("2026-03-13T00:00:00+08:00"), DAILY).task_instances == []   # nothing to copy: no lie
+    second = tasks(client, task=HOURLY, page_number=2)
+    assert (second.total_count, len(second.task_instances)) == (26, 10)
+
+
+def test_seed_files_speak_both_apis():
+    raw = {w["id"]: w for w in yaml.safe_load(WORLD.read_text())["workspaces"]}
+    for old, new in ((10001, 30001), (10002, 30002)):
+        assert raw[new]["nodes"] is raw[old]["nodes"]   # one list through a YAML alias: they cannot drift
+        assert (raw[new]["timezone"], raw[new]["api"]) == (raw[old]["timezone"], "2024-05-18")
+        assert "api" not in raw[old]   # the default: 2020-05-18
+    world = Emulator(WORLD)
+    assert {i["Api"] for i in world.instances(30002)} == {"2024-05-18"}
+    assert {i["Api"] for i in world.instances(10002)} == {"2020-05-18"}
+    demo = [i for i in Emulator(DEFAULT_SEED).instances(20001) if i["Bizdate"] == BIZ]
+    assert [(i["NodeId"], i["NodeName"], i["CycTime"], i["Api"]) for i in demo] == [
+        (910000000001, "inventory_trigger", ms("2026-03-12T01:30:00+08:00"), "2024-05-18")]

@@ -74,6 +74,9 @@ EXPECTED = {
     "oss/native-put-orders.json": [
         oss("oss-native", "65EF2A1B3C4D5E6F7A8B9C01", utc(2026, 3, 10, 16, 10), "etl-landing",
             "exports/orders/dt=2026-03-10/_SUCCESS")],
+    "oss/native-put-inventory.json": [
+        oss("oss-native", "65EF2A1B3C4D5E6F7A8B9C0A", utc(2026, 3, 10, 17, 42), "etl-landing",
+            "exports/inventory/dt=20260310/_SUCCESS")],
     "oss/native-clicks-hourly.json": [
         oss("oss-native", "65EF2A1B3C4D5E6F7A8B9C02", utc(2026, 3, 11, 1, 5, 12), "etl-landing",
             "logs/clicks/2026031108/part-0001.done")],

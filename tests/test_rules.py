@@ -118,7 +118,7 @@ def test_every_problem_is_reported_at_once():
 
 @pytest.mark.parametrize("body, field, words", [
     ("    on: oss\n    bucket: b\n    key: k\n    require: [x]\n", "require", "not supported yet"),
-    ("    on: timer\n    timer: t\n    api: \"2024-05-18\"\n", "api", "not supported yet"),
+    ("    on: timer\n    timer: t\n    api: \"2024-05-19\"\n", "api", "must be one of '2020-05-18', '2024-05-18'"),
     ("    on: timer\n    timer: t\n    env: TEST\n", "env", "expected one of"),
     ("    on: timer\n    timer: t\n    role_arn: arn:aws:iam::1:role/x\n", "role_arn", "acs:ram::"),
     ("    on: timer\n    timer: t\n    endpoint: https://dataworks.cn-shanghai.aliyuncs.com\n", "endpoint", "scheme"),

@@ -1,4 +1,4 @@
-"""The transport under every product call (wire.py), through the 2020-05-18 adapter and the real SDK against the
+"""The transport under every product call (wire.py), through each API's adapter and the real SDK against the
 emulator: a call never outlasts its budget however its answer is dripped, never follows a redirect (no request
 reaches the other host), never hands on an oversized or off-schema answer, and the SDK's debug output never
 prints a credential."""
@@ -10,19 +10,29 @@ from datetime import date
 
 import pytest
 
-from conftest import ROLE_KEY
+from conftest import MIRROR, ROLE_KEY
+from dwtrigger import dataworks
 from dwtrigger.credentials import RoleKeys, credential_client
-from dwtrigger.dataworks import DataWorksError
-from dwtrigger.dataworks.v20200518 import DataWorks20200518
+from dwtrigger.dataworks import API_2020, DataWorksError
 from dwtrigger.retry import Deadline
 from dwtrigger.wire import MAX_ANSWER_BYTES, Budget, DeadlineReached
 
 KEYS = RoleKeys(*ROLE_KEY.values())
-ORDERS = (10001, "PROD", 700001234567, date(2026, 3, 10))
+NODE, DAY, BIZ_MS, CYCLE_MS = 700001234567, date(2026, 3, 10), 1773072000000, 1773160200000
 
 
-def adapter(emu) -> DataWorks20200518:
-    return DataWorks20200518(emu.endpoint, "http", credential_client(KEYS))
+class Orders:
+    """The orders node's instance of 2026-03-10 through one API's adapter."""
+
+    def __init__(self, emu, api: str):
+        self.port = dataworks.adapter(api, emu.endpoint, "http", credential_client(KEYS))
+        self.workspace = 10001 if api == API_2020 else MIRROR[10001]
+
+    def look_up(self, deadline):
+        return self.port.list_instances(self.workspace, "PROD", NODE, DAY, BIZ_MS, deadline)
+
+    def trigger(self, deadline):
+        return self.port.trigger(self.workspace, "PROD", NODE, CYCLE_MS, BIZ_MS, deadline)
 
 
 def within(seconds: float) -> Deadline:
@@ -35,17 +45,17 @@ def refused(call) -> DataWorksError:
     return err.value
 
 
-def test_a_dripped_answer_is_cut_at_the_budget(emulator):
+def test_a_dripped_answer_is_cut_at_the_budget(emulator, api):
     emulator.set_faults(script=["drip"], drip_ms=50)          # ~300 bytes: 15 s for a client that waits per read
     started = time.monotonic()
-    e = refused(lambda: adapter(emulator).list_instances(*ORDERS, within(0.8)))
+    e = refused(lambda: Orders(emulator, api).look_up(within(0.8)))
     elapsed = time.monotonic() - started
     assert (e.code, e.retryable) == ("DeadlineExceeded", True)
     assert elapsed < 3, elapsed                               # the budget ends it, not the drip
 
 
-def test_no_call_starts_when_the_budget_is_spent(emulator):
-    e = refused(lambda: adapter(emulator).trigger(10001, 700001234567, 1773160200000, 1773072000000, within(-1)))
+def test_no_call_starts_when_the_budget_is_spent(emulator, api):
+    e = refused(lambda: Orders(emulator, api).trigger(within(-1)))
     assert e.code == "DeadlineExceeded" and emulator.calls == []
 
 
@@ -61,34 +71,33 @@ def test_the_sdks_timeouts_are_cut_to_the_time_left():
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 @pytest.mark.parametrize("call", ["look-up", "trigger"])
-def test_a_redirect_is_refused_and_nothing_reaches_the_other_host(emulator, status, call):
+def test_a_redirect_is_refused_and_nothing_reaches_the_other_host(emulator, api, status, call):
     emulator.set_faults(script=["redirect"], redirect_status=status)
-    port = adapter(emulator)
-    e = refused(lambda: port.list_instances(*ORDERS, within(5)) if call == "look-up"
-                else port.trigger(10001, 700001234567, 1773160200000, 1773072000000, within(5)))
+    orders = Orders(emulator, api)
+    e = refused(lambda: orders.look_up(within(5)) if call == "look-up" else orders.trigger(within(5)))
     assert (e.code, e.retryable) == ("Redirected", False)
     assert f"HTTP {status} to localhost" in e.message
     assert emulator.decoy_calls == []                          # the STS token never left for another host
-    assert not any(i["Released"] for i in emulator.instances(node=700001234567))
+    assert not any(i["Released"] for i in emulator.instances(node=NODE))
 
 
-def test_an_oversized_answer_is_refused(emulator):
+def test_an_oversized_answer_is_refused(emulator, api):
     huge = '{"Success": true, "pad": "' + "x" * MAX_ANSWER_BYTES + '"}'
     emulator.set_faults(script=["malformed"], malformed_body=huge)
-    e = refused(lambda: adapter(emulator).trigger(10001, 700001234567, 1773160200000, 1773072000000, within(20)))
+    e = refused(lambda: Orders(emulator, api).trigger(within(20)))
     assert (e.code, e.retryable) == ("BadResponse", True) and "larger than" in e.message
 
 
 DEBUG_PROBE = """
 import os, sys, time
+from dwtrigger import dataworks
 from dwtrigger.credentials import RoleKeys, credential_client
-from dwtrigger.dataworks.v20200518 import DataWorks20200518
 from dwtrigger.retry import Deadline
 
 keys = RoleKeys(os.environ["ALIBABA_CLOUD_ACCESS_KEY_ID"], os.environ["ALIBABA_CLOUD_ACCESS_KEY_SECRET"],
                 os.environ["ALIBABA_CLOUD_SECURITY_TOKEN"])
-port = DataWorks20200518(sys.argv[1], "http", credential_client(keys))
-print(port.trigger(10001, 700001234567, 1773160200000, 1773072000000, Deadline(time.monotonic() + 10)))
+port = dataworks.adapter("2020-05-18", sys.argv[1], "http", credential_client(keys))
+print(port.trigger(10001, "PROD", 700001234567, 1773160200000, 1773072000000, Deadline(time.monotonic() + 10)))
 """
 
 

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
-from . import events
+from . import dataworks, events
 from .credentials import ClientCache, InvocationKeys, MissingCredentials
 from .dataworks import DataWorksError
 from .outcomes import FAILED, Decision, DecisionLog
@@ -48,7 +48,7 @@ class Runtime:
         self.log = log or DecisionLog()
         self.dry_run = (environ.get("DWTRIGGER_DRY_RUN", "").lower() in TRUE) if dry_run is None else dry_run
         self.wall_clock = wall_clock
-        self.clients = ClientCache(_adapter)
+        self.clients = ClientCache(dataworks.adapter)
         self.relay = Relay(rules, dry_run=self.dry_run, backoff=backoff, sleep=sleep)
 
     @classmethod
@@ -82,8 +82,8 @@ class Runtime:
         return made
 
     def port_for(self, keys: InvocationKeys, rule: Rule):
-        """The DataWorks adapter for a rule: endpoint and role from the rule (or the environment's overrides),
-        reused across invocations while the keys stay the same."""
+        """The DataWorks adapter for a rule: its API, endpoint and role from the rule (or the environment's
+        overrides), reused across invocations while the keys stay the same."""
         try:
             role_keys = keys.get()
         except MissingCredentials as e:
@@ -91,28 +91,19 @@ class Runtime:
         endpoint = self.environ.get("DWTRIGGER_ENDPOINT") or rule.endpoint or f"dataworks.{rule.region}.aliyuncs.com"
         protocol = (self.environ.get("DWTRIGGER_PROTOCOL") or "https").lower()
         sts = self.environ.get("DWTRIGGER_STS_ENDPOINT") or (f"sts.{rule.region}.aliyuncs.com" if rule.region else None)
-        return self.clients.get(role_keys, endpoint, protocol, rule.role_arn, sts)
-
-
-def _adapter_class():
-    from .dataworks.v20200518 import DataWorks20200518   # the SDK import is the bulk of a cold start
-
-    return DataWorks20200518
-
-
-def _adapter(endpoint: str, protocol: str, credential):
-    return _adapter_class()(endpoint, protocol, credential)
+        return self.clients.get(role_keys, rule.api, endpoint, protocol, rule.role_arn, sts)
 
 
 _runtime: Optional[Runtime] = None
 
 
 def warm_up() -> None:
-    """For FC's instance initializer: load the rules and import the SDK before the first event waits for them.
-    A broken rules file fails the instance here, before any event is taken."""
+    """For FC's instance initializer: load the rules and import the SDK (for the APIs they use) before the first
+    event waits for them. A broken rules file fails the instance here, before any event is taken."""
     global _runtime
     _runtime = Runtime.from_environment()
-    _adapter_class()
+    for api in sorted({rule.api for rule in _runtime.rules.rules}):
+        dataworks.load(api)
 
 
 def use_runtime(runtime: Optional[Runtime]) -> None:

@@ -14,6 +14,7 @@ from typing import Iterator, List, Optional, Tuple
 import click
 
 from . import app, events, fc
+from .dataworks import describe
 from .inputs import UNREADABLE, Item, Unreadable, read
 from .matching import match
 from .outcomes import DRY_RUN, FAILED, OUTCOMES, REJECTED
@@ -108,16 +109,12 @@ def _plan(rule, target, captures, event) -> dict:
         s = resolve(rule, target, captures, event)
     except ScheduleError as e:
         return {"node": target.node, "rejected": str(e)}
-    calls = []
-    if target.lookup:
-        calls.append({"action": "ListInstances", "ProjectId": target.workspace, "ProjectEnv": rule.env,
-                      "NodeId": target.node, "Bizdate": f"{s.biz_date:%Y-%m-%d} 00:00:00"})
-    calls.append({"action": "RunTriggerNode", "AppId": target.workspace, "NodeId": target.node,
-                  "BizDate": s.biz_date_ms if not target.lookup else "the instance's Bizdate",
-                  "CycleTime": s.cycle_ms if not target.lookup else "the instance's CycTime"})
-    return {"workspace": target.workspace, "node": target.node, "timezone": str(rule.timezone),
+    calls = describe(rule.api, target.workspace, rule.env, target.node, s.biz_date, s.biz_date_ms, s.cycle_ms,
+                     target.lookup)
+    return {"workspace": target.workspace, "node": target.node, "timezone": str(rule.timezone), "api": rule.api,
             "biz_date": f"{s.biz_date:%Y-%m-%d}", "biz_date_ms": s.biz_date_ms,
-            "cycle_time": s.cycle.isoformat() if s.cycle else None, "cycle_time_ms": s.cycle_ms, "calls": calls}
+            "cycle_time": s.cycle.isoformat() if s.cycle else None, "cycle_time_ms": s.cycle_ms,
+            "calls": [{"action": c.action, **c.params} for c in calls]}
 
 
 def _print_explanation(item: dict) -> None:
@@ -138,7 +135,8 @@ def _print_explanation(item: dict) -> None:
             if "rejected" in t:
                 click.echo(f"      node {t['node']}: rejected: {t['rejected']}")
                 continue
-            click.echo(f"      node {t['node']} ({t['timezone']}): BizDate {t['biz_date']} = {t['biz_date_ms']}, "
+            click.echo(f"      node {t['node']} ({t['timezone']}, API {t['api']}): "
+                       f"BizDate {t['biz_date']} = {t['biz_date_ms']}, "
                        f"CycleTime {t['cycle_time'] or 'from the look-up'} = {t['cycle_time_ms'] or '-'}")
             for call in t["calls"]:
                 click.echo("        " + " ".join(f"{k}={v}" for k, v in call.items()))

@@ -80,23 +80,24 @@ def credential_client(keys: RoleKeys, role_arn: Optional[str] = None, sts_endpoi
 
 class ClientCache:
     """Adapters reused across invocations, keyed by everything that shapes them. A client for new keys drops
-    those of older keys; an invocation still holding one keeps using it safely (it holds its own reference)."""
+    those of older keys; an invocation still holding one keeps using it safely (it holds its own reference).
+    `build(api, endpoint, protocol, credential)` makes one."""
 
-    def __init__(self, build: Callable[[str, str, object], object]):
+    def __init__(self, build: Callable[[str, str, str, object], object]):
         self._build = build
         self._lock = threading.Lock()
         self._clients: Dict[Tuple, object] = {}
         self._credentials: Dict[Tuple, object] = {}
 
-    def get(self, keys: RoleKeys, endpoint: str, protocol: str, role_arn: Optional[str],
+    def get(self, keys: RoleKeys, api: str, endpoint: str, protocol: str, role_arn: Optional[str],
             sts_endpoint: Optional[str]):
         identity = (keys, role_arn, sts_endpoint if role_arn else None)
-        slot = identity + (endpoint, protocol)
+        slot = identity + (api, endpoint, protocol)
         with self._lock:
             if slot not in self._clients:
                 if identity not in self._credentials:
                     self._credentials = {k: v for k, v in self._credentials.items() if k[0] == keys}
                     self._credentials[identity] = credential_client(keys, role_arn, sts_endpoint)
                 self._clients = {k: v for k, v in self._clients.items() if k[0] == keys}
-                self._clients[slot] = self._build(endpoint, protocol, self._credentials[identity])
+                self._clients[slot] = self._build(api, endpoint, protocol, self._credentials[identity])
             return self._clients[slot]

@@ -115,7 +115,8 @@ def _released(emu: Emulator, zones: Dict[int, ZoneInfo]) -> List[Tuple[str, ...]
     for inst in emu.instances():
         if inst.get("Released"):
             zone = zones[inst["ProjectId"]]
-            rows.append((f"workspace {inst['ProjectId']}", str(inst["NodeId"]), str(inst["InstanceId"]),
+            rows.append((f"workspace {inst['ProjectId']} (API {inst['Api']})", str(inst["NodeId"]),
+                         str(inst["InstanceId"]),
                          local(inst["CycTime"], zone).isoformat(), str(inst["Triggers"])))
     return rows
 

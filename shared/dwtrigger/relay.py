@@ -11,21 +11,14 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterator, Optional, Sequence
 
-from .dataworks import CYCLE_DAG_TYPE, FROZEN_TASK_TYPE, WAITING, DataWorks, DataWorksError, Instance
+from .dataworks import DataWorks, DataWorksError, Instance, describe
+from .dataworks.choose import Unresolved, choose
 from .events import Event, Parsed, Rejected
 from .matching import match
 from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, REJECTED, TRIGGERED, Decision
 from .retry import MIN_CALL_S, Backoff, Deadline
 from .rules import Rule, RuleSet, Target
 from .schedule import Schedule, ScheduleError, local, resolve
-
-
-class Unresolved(Exception):
-    """The look-up answered, but not with one instance we may trigger."""
-
-    def __init__(self, code: str, reason: str, retryable: bool):
-        super().__init__(reason)
-        self.code, self.reason, self.retryable = code, reason, retryable
 
 
 @dataclass(frozen=True)
@@ -85,8 +78,10 @@ class Relay:
             return base.but(outcome=REJECTED, reason=str(e))
         planned = _with_times(base, schedule.biz_date_ms, schedule.cycle_ms, schedule)
         if self.dry_run:
-            return planned.but(outcome=DRY_RUN, reason="dry run: nothing sent" + (
-                "" if not target.lookup else "; the instance would be looked up first"))
+            calls = describe(rule.api, target.workspace, rule.env, target.node, schedule.biz_date,
+                             schedule.biz_date_ms, schedule.cycle_ms, target.lookup)
+            return planned.but(outcome=DRY_RUN, reason="dry run, nothing sent; would call "
+                               + " then ".join(str(c) for c in calls))
         return self._release(planned, rule, target, schedule, call)
 
     def _release(self, planned: Decision, rule: Rule, target: Target, schedule: Schedule,
@@ -109,14 +104,14 @@ class Relay:
                 if target.lookup:
                     instance = self._look_up(port, rule, target, schedule, call)
                     found = _with_times(planned, instance.biz_date_ms, instance.cycle_ms, schedule)
-                    if instance.status not in WAITING:
+                    if not instance.waiting:
                         return _ran(found, instance, landed, attempts)
                     why = f"instance {instance.instance_id} was {instance.status}"
                 else:
                     found, why = planned, "lookup: false, computed times sent"
                 sending = True
-                request_id = port.trigger(target.workspace, target.node, found.cycle_time_ms, found.biz_date_ms,
-                                          call.deadline)
+                request_id = port.trigger(target.workspace, rule.env, target.node, found.cycle_time_ms,
+                                          found.biz_date_ms, call.deadline)
                 return found.but(outcome=TRIGGERED, dataworks_request_id=request_id, attempts=attempts, reason=why)
             except Unresolved as e:
                 return planned.but(outcome=FAILED, error_code=e.code, reason=e.reason, retryable=e.retryable,
@@ -133,8 +128,9 @@ class Relay:
                 self.sleep(wait)
 
     def _look_up(self, port: DataWorks, rule: Rule, target: Target, schedule: Schedule, call: Invocation) -> Instance:
-        return choose(port.list_instances(target.workspace, rule.env, target.node, schedule.biz_date, call.deadline),
-                      schedule, target.node)
+        listed = port.list_instances(target.workspace, rule.env, target.node, schedule.biz_date,
+                                     schedule.biz_date_ms, call.deadline)
+        return choose(listed, target.node, schedule.biz_date, schedule.zone, schedule.cycle_ms)
 
     def _after_refusal(self, planned: Decision, rule: Rule, target: Target, schedule: Schedule, call: Invocation,
                        refusal: DataWorksError, landed: bool, attempts: int) -> Decision:
@@ -144,40 +140,10 @@ class Relay:
             instance = self._look_up(call.port_for(rule), rule, target, schedule, call)
         except (Unresolved, DataWorksError):
             return _failed(planned, refusal, attempts)
-        if instance.status in WAITING:
+        if instance.waiting:
             return _failed(planned, refusal, attempts)
         return _ran(_with_times(planned, instance.biz_date_ms, instance.cycle_ms, schedule), instance, landed,
                     attempts)
-
-
-def choose(instances: Sequence[Instance], schedule: Schedule, node: int) -> Instance:
-    """The one cycle instance of `node` the event names — or an Unresolved saying why there is not exactly one.
-    Only instances of the node and business date asked for count, whatever else the answer lists."""
-    day = f"{schedule.biz_date:%Y-%m-%d}"
-    own = [i for i in instances if i.node == node and local(i.biz_date_ms, schedule.zone).date() == schedule.biz_date]
-    daily = [i for i in own if i.dag_type == CYCLE_DAG_TYPE]
-    if not daily:
-        foreign = len(instances) - len(own)
-        raise Unresolved("InstanceNotFound", f"DataWorks has no cycle instance for business date {day} "
-                         "(instances are generated the day before; a node deployed today runs from tomorrow)"
-                         + (f"; {foreign} listed instance(s) of other nodes or business dates were ignored (is "
-                            f"{schedule.zone.key} the workspace's time zone?)" if foreign else ""), True)
-    if schedule.cycle_ms is not None:
-        daily = [i for i in daily if i.cycle_ms == schedule.cycle_ms]
-        if not daily:
-            raise Unresolved("InstanceNotFound", f"no instance of business date {day} is scheduled at "
-                             f"{schedule.cycle.isoformat()}; scheduled: {_times(own, schedule)}", True)
-    elif len(daily) > 1:
-        waiting = [i for i in daily if i.status in WAITING]
-        if len(waiting) > 1:
-            raise Unresolved("Ambiguous", f"{len(waiting)} instances of business date {day} are waiting "
-                             f"({_times(waiting, schedule)}); name the cycle with `at` or a {{cycle}} capture", False)
-        daily = waiting or daily
-    instance = daily[0]
-    if instance.task_type == FROZEN_TASK_TYPE:
-        raise Unresolved("NodeFrozen", f"the node is frozen (instance {instance.instance_id}); unfreeze it and "
-                         "replay the event", False)
-    return instance
 
 
 def _ran(found: Decision, instance: Instance, landed: bool, attempts: int) -> Decision:
@@ -201,10 +167,6 @@ def _failed(planned: Decision, e: DataWorksError, attempts: int, gave_up: bool =
 def _internal(d: Decision, e: Exception) -> Decision:
     return d.but(outcome=FAILED, error_code="InternalError", retryable=True,
                  reason=f"dwtrigger could not decide ({type(e).__name__}); FC's retry runs the event again")
-
-
-def _times(instances: Sequence[Instance], schedule: Schedule) -> str:
-    return ", ".join(f"{local(i.cycle_ms, schedule.zone):%H:%M}" for i in instances) or "none"
 
 
 def _with_times(d: Decision, biz_ms: int, cycle_ms: Optional[int], schedule: Schedule) -> Decision:

@@ -15,11 +15,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import msgspec
 import yaml
 
+from .dataworks import API_2020, APIS
 from .patterns import Pattern, PatternError, compile_pattern
 from .templates import Template, TemplateError, compile_template
 
-API_2020 = "2020-05-18"
-API_2024 = "2024-05-18"
 OSS_EVENT_NAMES = {
     "ObjectCreated": ("PutObject", "PostObject", "CompleteMultipartUpload", "PutSymlink", "CopyObject",
                       "AppendObject", "InitiateMultipartUpload", "UploadPart", "UploadPartCopy"),
@@ -382,9 +381,9 @@ def _build(spec: _Rule, problem, line: Optional[int]) -> Optional[Rule]:
     if not _NAME.match(spec.name):
         problem("name", "must be 1-64 letters, digits, '-' or '_'")
     zone = _zone(spec.timezone, problem)
-    if spec.api != API_2020 and spec.api is not None:
-        problem("api", "the 2024-05-18 API (TriggerSchedulerTaskInstance) is not supported yet; use \"2020-05-18\""
-                if spec.api == API_2024 else f"must be \"{API_2020}\"")
+    if spec.api not in (None, *APIS):
+        problem("api", f"must be one of {', '.join(repr(a) for a in APIS)} (2020-05-18: legacy DataStudio, "
+                       "RunTriggerNode; 2024-05-18: new Data Studio, TriggerSchedulerTaskInstance), quoted")
     if not spec.region and not spec.endpoint:
         problem("region", "required (or set endpoint): the DataWorks region, e.g. cn-shanghai")
     if spec.endpoint and not _ENDPOINT.match(spec.endpoint):
@@ -403,7 +402,8 @@ def _build(spec: _Rule, problem, line: Optional[int]) -> Optional[Rule]:
     if zone is None or source is None:
         return None
     return Rule(name=spec.name, on=spec.on, timezone=zone, region=spec.region, endpoint=spec.endpoint,
-                api=API_2020, env=spec.env or "PROD", role_arn=spec.role_arn, trigger=targets, line=line, **source)
+                api=spec.api or API_2020, env=spec.env or "PROD", role_arn=spec.role_arn, trigger=targets, line=line,
+                **source)
 
 
 def _zone(name: Optional[str], problem) -> Optional[ZoneInfo]:

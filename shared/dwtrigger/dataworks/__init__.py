@@ -1,34 +1,51 @@
-"""The DataWorks port: find a node's cycle instances for a business date, and release one.
+"""The DataWorks port: which instances a node has for a business date, and release one — whatever API it speaks.
 
-The relay speaks only this interface; one adapter per API version implements it with the real SDK, so the
-relay's decisions can be tested against the local emulator over the wire.
+Workspaces on the legacy DataStudio speak 2020-05-18 (ListInstances, RunTriggerNode), those on the new Data Studio
+2024-05-18 (ListTaskInstances, TriggerSchedulerTaskInstance). One adapter per version maps its answers into
+`Instance`'s normalised facts, so the relay never sees an API's spellings. `adapter()` picks the adapter for a
+rule's `api` and imports its module only when first asked; a deployment that uses one API never loads the other.
 """
 from __future__ import annotations
 
+import importlib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date
-from typing import List, Optional, Protocol
+from typing import List, Mapping, Optional, Protocol
 
-WAITING = frozenset({"WAIT_TRIGGER", "NOT_RUN", "WAIT_TIME"})
-FROZEN_TASK_TYPE = "PAUSE"
-CYCLE_DAG_TYPE = "DAILY"
+API_2020, API_2024 = "2020-05-18", "2024-05-18"
+APIS = (API_2020, API_2024)
 
 
 @dataclass(frozen=True)
 class Instance:
+    """One instance as DataWorks listed it, in facts every API maps into."""
     instance_id: int
-    node: int
-    status: str
-    dag_type: str
-    task_type: str
-    cycle_ms: int
-    biz_date_ms: int
+    node: int                  # NodeId (2020-05-18) or TaskId (2024-05-18)
+    status: str                # the API's own word, for people: WAIT_TRIGGER, WaitTrigger, SUCCESS, ...
+    waiting: bool              # not started yet: a trigger releases it (now, or once its parents and time allow)
+    frozen: bool               # the node is frozen (paused): a trigger would not run it
+    cycle: bool                # the recurring instance the scheduler made, not a backfill, test or manual run
+    cycle_ms: int              # its scheduled time, epoch ms
+    biz_date_ms: int           # its business date's midnight in the workspace zone, epoch ms
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call an adapter makes, as `explain` and dry runs show it: the action and its wire parameters."""
+    action: str
+    params: Mapping[str, object]
+
+    def __str__(self) -> str:
+        return f"{self.action}(" + ", ".join(f"{k}={v}" for k, v in self.params.items()) + ")"
 
 
 class DataWorksError(Exception):
     """A failed DataWorks call, classified once so the retry loop never inspects SDK exceptions.
 
-    `status` is the HTTP status when DataWorks answered (None when no answer came: the call may have landed)."""
+    `retryable` is the verdict (throttling, 5xx, timeouts, the deadline, answers off their schema: yes; other
+    4xx, redirects: no). `status` is the HTTP status when DataWorks answered; None when no answer came, so a
+    trigger may have landed."""
 
     def __init__(self, code: str, message: str, *, retryable: bool, request_id: Optional[str] = None,
                  status: Optional[int] = None, retry_after_s: Optional[float] = None):
@@ -42,13 +59,41 @@ class Deadline(Protocol):
         """Seconds until the invocation's deadline."""
 
 
-class DataWorks(Protocol):
-    def list_instances(self, workspace: int, env: str, node: int, biz_date: date,
-                       deadline: Deadline) -> List[Instance]:
-        """Every instance DataWorks lists for the node and business date, all pages read (at most the API's own
-        page limit), each call within the deadline. Raises DataWorksError (off-schema answers are BadResponse;
-        the deadline stopping a call is DeadlineExceeded; both retryable)."""
+class DataWorks(ABC):
+    """What the relay asks of DataWorks. `env` is PROD or DEV; `node` a NodeId or TaskId, as the API names it."""
 
-    def trigger(self, workspace: int, node: int, cycle_ms: int, biz_date_ms: int, deadline: Deadline) -> str:
-        """Release the instance; returns DataWorks' RequestId. Anything but an answer with `"Success": true`
-        raises DataWorksError."""
+    @abstractmethod
+    def list_instances(self, workspace: int, env: str, node: int, biz_date: date, biz_date_ms: int,
+                       deadline: Deadline) -> List[Instance]:
+        """Every instance DataWorks lists for the node and business date, every page read (at most the API's own
+        page limit), each call within the deadline; the listing as given, foreign entries included (`choose`
+        keeps only what was asked for). Raises DataWorksError: an answer off its schema is BadResponse, a call
+        the deadline stopped DeadlineExceeded (both retryable)."""
+
+    @abstractmethod
+    def trigger(self, workspace: int, env: str, node: int, cycle_ms: int, biz_date_ms: int,
+                deadline: Deadline) -> str:
+        """Release the node's instance scheduled at `cycle_ms` (business date `biz_date_ms`); returns DataWorks'
+        RequestId. Only an answer saying `"Success": true` returns; anything else raises DataWorksError."""
+
+
+def describe(api: str, workspace: int, env: str, node: int, biz_date: date, biz_date_ms: int,
+             cycle_ms: Optional[int], lookup: bool) -> List[Call]:
+    """The calls a release makes (a look-up unless told not to, then the trigger); without an SDK."""
+    return _module(api).describe(workspace, env, node, biz_date, biz_date_ms, cycle_ms, lookup)
+
+
+def adapter(api: str, endpoint: str, protocol: str, credential) -> DataWorks:
+    """The adapter for `api` on `endpoint`, signing with `credential` (an alibabacloud-credentials client)."""
+    return _module(api).Adapter(endpoint, protocol, credential)
+
+
+def load(api: str) -> None:
+    """Import what `api`'s adapter needs now (FC's initializer: before the first event waits for it)."""
+    _module(api).Adapter.load()
+
+
+def _module(api: str):
+    if api not in APIS:
+        raise ValueError(f"unknown DataWorks API {api!r}: expected one of {', '.join(APIS)}")
+    return importlib.import_module(f".v{api.replace('-', '')}", __name__)

@@ -16,7 +16,7 @@ DEFAULT_SEED = Path(__file__).with_name("demo_seed.yaml")   # the world of `dwtr
 
 
 class Emulator:
-    """A local DataWorks OpenAPI (2020-05-18) + STS AssumeRole server for the real SDK.
+    """A local DataWorks OpenAPI (2020-05-18 and 2024-05-18, per workspace) + STS AssumeRole server for the real SDKs.
 
     Point the SDK at it with ``Config(endpoint=emu.endpoint, protocol='http', credential=...)`` and
     ``alibabacloud_credentials`` with ``sts_endpoint=emu.sts_endpoint`` (``http://host:port``).
@@ -88,7 +88,10 @@ class Emulator:
     @property
     def calls(self) -> List[dict]:
         """One dict per API request received (rejected ones too); never secrets, signatures or tokens.
-        ``monotonic`` is the process's time.monotonic() at its arrival, to compare with a test's own deadlines."""
+        ``params`` holds query and body parameters, ``query`` the names of those that came in the query string;
+        ``code`` is the answer's error code (for a 200: injected success_false's ErrorCode, or the NoEffect mark
+        of tasks.py, which is never sent); ``monotonic`` is the process's time.monotonic() at its arrival,
+        to compare with a test's own deadlines."""
         return self.gateway.calls
 
     @property
@@ -103,6 +106,8 @@ class Emulator:
         return self.gateway.in_flight
 
     def instances(self, workspace: Optional[int] = None, node: Optional[int] = None) -> List[dict]:
+        """Every existing instance in 2020-05-18 spelling (InstanceId, NodeId, CycTime, Bizdate, Status, DagType,
+        ProjectId, ...), whatever its workspace's API, with Triggers (accepted), Released and Api."""
         return self._world.dump(workspace, node)
 
     def set_faults(self, **config) -> None:

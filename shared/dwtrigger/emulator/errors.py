@@ -1,4 +1,4 @@
-"""The one exception type the emulator's layers raise to answer a request with a gateway-style error."""
+"""The exceptions the emulator's layers raise to answer a request other than with an action's plain result."""
 
 
 class ApiError(Exception):
@@ -9,3 +9,13 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+class NoEffect(Exception):
+    """An accepted request that changed nothing: answered 200 with `body`; `code` is recorded in Emulator.calls
+    only, never sent, so tests can count such requests."""
+
+    def __init__(self, body: dict, code: str):
+        super().__init__(code)
+        self.body = body
+        self.code = code

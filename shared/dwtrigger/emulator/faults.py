@@ -13,8 +13,8 @@ Keys (all optional, off by default):
   latency_ms      delay before answering any request no other fault hit (and the delay of scripted "latency")
   redirect_status the status of "redirect" (301, 302, 303, 307 or 308; default 302), with a JSON body (Code
                   Emulator.Injected.Redirect) and ``Location: http://localhost:PORT/_decoy/``: the emulator's own
-                  port, but to an HTTP client another host. The decoy answers any method 200 ``{"RequestId": "decoy", "Success": true}`` and
-                  records header NAMES only (Emulator.decoy_calls): does a client follow, and carry
+                  port, but to an HTTP client another host. The decoy answers any method 200
+                  ``{"RequestId": "decoy", "Success": true}`` and records header NAMES only (Emulator.decoy_calls): does a client follow, and carry
                   credentials (authorization, x-acs-security-token, x-acs-accesskey-id) to another host?
   drip_ms         "drip" (needs it): the normal answer (the action runs), status line to last body byte
                   written one byte every drip_ms — each read is in time, so only a whole-call deadline ends it
@@ -23,17 +23,21 @@ Keys (all optional, off by default):
   script          fault names for the next requests, one each, in order; they take precedence over qps and
                   rates: throttle, error, html_502, drop, success_false, forbidden, redirect, drip, malformed,
                   latency, ok
-  actions         actions faults apply to; default every DataWorks action (AssumeRole only when listed)
+  actions         actions faults apply to; default every DataWorks action of both versions (ListInstances,
+                  RunTriggerNode, ListTaskInstances, GetTaskInstance, TriggerSchedulerTaskInstance; AssumeRole
+                  only when listed)
   random_seed     seed of the rate RNG
 
-Lies (true/false) alter otherwise-normal ListInstances answers, whatever `actions` says; they take no script
-entry and no rate draw:
+Lies (true/false) alter otherwise-normal ListInstances and ListTaskInstances answers, whatever `actions` says;
+they take no script entry and no rate draw:
   endless_pages     every page holds page 1's instances (PageNumber echoes the request) and TotalCount is
                     1,000,000,000: a client paging "until it has TotalCount" never stops
   foreign_instances page 1 of a non-empty answer starts with two extra instances: the first instance's copy
                     for node NodeId + 1 (the asked node, else the first instance's), SUCCESS; and its copy a
                     business day earlier (Bizdate and CycTime - 86,400,000 ms), DAILY, WAIT_TRIGGER. Both
                     have InstanceIds of their own; every page's TotalCount counts them (+2, unless endless_pages).
+                    In 2024-05-18 spelling: TaskId + 1 and Success; Bizdate and TriggerTime - 86,400,000 ms,
+                    WaitTrigger, WorkflowInstanceType Normal, TriggerType Scheduler; Ids of their own.
 
 An injected wait (latency, drip) ends at once when the emulator resets or stops: see gateway.py on epochs.
 """

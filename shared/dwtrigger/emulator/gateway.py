@@ -2,7 +2,10 @@
 
 A request whose query carries ``Action`` is RPC v1 (STS AssumeRole, signed in the query); anything else is a
 DataWorks ACS3 request (action and version in ``x-acs-action``/``x-acs-version``, parameters in query and
-form body). Faults apply only after authentication succeeded, so a faulted request changed no state.
+form body, read alike; the call record names those that came in the query). DataWorks speaks two versions:
+2020-05-18 (actions.py) and 2024-05-18 (tasks.py); an action of one asked under the other's version is
+``InvalidAction.NotFound``. Faults apply only after authentication succeeded, so a faulted request changed no
+state.
 
 Epochs keep resets airtight. A request belongs to the epoch it arrived in; reset (and stop) ends it. A request
 of an ended epoch takes no fault decision, runs no action, is recorded nowhere and is answered by closing the
@@ -19,9 +22,9 @@ from email.message import Message
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 from urllib.parse import parse_qsl
 
-from . import actions, sts
+from . import actions, sts, tasks
 from .clock import Clock
-from .errors import ApiError
+from .errors import ApiError, NoEffect
 from .faults import Faults
 from .signature import Keys, Nonces, parse_authorization, verify_acs3, verify_rpc_v1
 from .world import World
@@ -40,6 +43,8 @@ FAULT_ERRORS = {
 # The emulator's own codes: DataWorks' real ones are unpublished.
 SUCCESS_FALSE_CODE = "Emulator.Injected.SuccessFalse"
 REDIRECT_CODE = "Emulator.Injected.Redirect"
+ACTIONS = {**actions.ACTIONS, **tasks.ACTIONS}
+LIARS = {**actions.LIARS, **tasks.LIARS}   # the listings faults.py's lies are told on
 
 
 @dataclass
@@ -123,6 +128,7 @@ class Gateway:
         call = {"action": query.get("Action") if rpc_v1 else req.headers.get("x-acs-action"),
                 "version": query.get("Version") if rpc_v1 else req.headers.get("x-acs-version"),
                 "params": {k: v for k, v in params.items() if k not in SECRET_PARAMS},
+                "query": sorted(k for k in query if k not in SECRET_PARAMS),
                 "status": None, "code": None, "access_key_id": query.get("AccessKeyId") if rpc_v1 else None,
                 "role_arn": None, "fault": None, "time": self.clock.now().isoformat(), "monotonic": req.arrived}
         try:
@@ -168,6 +174,8 @@ class Gateway:
                 return None
             try:
                 reply = Reply(200, _json({"RequestId": request_id, **self._run(call, params)}))
+            except NoEffect as e:
+                reply = Reply(200, _json({"RequestId": request_id, **e.body}), code=e.code)
             except ApiError as e:
                 reply = _error(e, request_id, host)
             if call["fault"] == "drip":
@@ -175,11 +183,12 @@ class Gateway:
             return self._record(req, call, reply)
 
     def _run(self, call: dict, params: Dict[str, str]) -> dict:
-        if (call["action"], call["version"]) == ("AssumeRole", sts.VERSION):
+        action = (call["action"], call["version"])
+        if action == ("AssumeRole", sts.VERSION):
             return sts.assume_role(params, self.keys, self.roles)
-        if (call["action"], call["version"]) == ("ListInstances", actions.VERSION) and self.faults.lies:
-            return actions.lying_list_instances(self.world, params, self.faults.lies)
-        handler = actions.ACTIONS.get((call["action"], call["version"]))
+        if action in LIARS and self.faults.lies:
+            return LIARS[action](self.world, params, self.faults.lies)
+        handler = ACTIONS.get(action)
         if handler is None:
             raise ApiError(400, "InvalidAction.NotFound",
                            "Specified api is not found, please check your url and method.")

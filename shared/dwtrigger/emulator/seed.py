@@ -8,8 +8,9 @@ Format (optional keys except the ids and deployed)::
     workspaces:
       - id: 10001
         timezone: Asia/Shanghai        # scheduling zone (default Asia/Shanghai)
+        api: "2020-05-18"              # or "2024-05-18" (new Data Studio): the API its nodes answer to
         nodes:
-          - id: 700001234567
+          - id: 700001234567           # the NodeId; in a 2024-05-18 workspace the TaskId
             name: orders_trigger
             deployed: 2026-01-01       # first cycle date is deployed + 1
             at: "00:30"                # daily (default "00:00"); or hourly: true; or times: ["00:00", "12:00"]
@@ -21,6 +22,8 @@ Format (optional keys except the ids and deployed)::
     faults: {}                         # initial fault config (see faults.py)
 
 Times must be quoted: unquoted YAML 1.1 reads 12:00 as the base-60 integer 720, which is accepted and read back.
+A TaskId names one task: a node id may appear in only one 2024-05-18 workspace (TriggerSchedulerTaskInstance
+names no workspace). 2020-05-18 workspaces may share node ids with each other and with 2024-05-18 ones.
 """
 
 import json
@@ -39,6 +42,7 @@ from .sts import ROLE_ARN
 STATUSES = frozenset({"NOT_RUN", "WAIT_TIME", "WAIT_RESOURCE", "RUNNING", "CHECKING", "CHECKING_CONDITION",
                       "FAILURE", "SUCCESS", "WAIT_TRIGGER"})
 DAG_TYPES = frozenset({"DAILY", "MANUAL", "SMOKE_TEST", "SUPPLY_DATA", "BUSINESS_PROCESS_DAG"})
+API_2020, API_2024 = "2020-05-18", "2024-05-18"
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class NodeSpec:
 class WorkspaceSpec:
     id: int
     zone: ZoneInfo
+    api: str
     nodes: Dict[int, NodeSpec]
 
 
@@ -85,6 +90,7 @@ def load_seed(source) -> Seed:
         source = json.loads(text) if str(source).endswith(".json") else yaml.safe_load(text)
     raw = _fields(source or {}, "seed", optional=("now", "keys", "roles", "workspaces", "faults"))
     workspaces = [_workspace(w) for w in raw.get("workspaces") or ()]
+    _unique_tasks(workspaces)
     return Seed(
         now=parse_iso(raw["now"]) if raw.get("now") else None,
         keys=tuple(_key(k) for k in raw.get("keys") or ()),
@@ -122,13 +128,25 @@ def _role(raw) -> str:
 
 
 def _workspace(raw) -> WorkspaceSpec:
-    raw = _fields(raw, "workspaces[]", required=("id",), optional=("timezone", "nodes"))
+    raw = _fields(raw, "workspaces[]", required=("id",), optional=("timezone", "api", "nodes"))
     nodes = [_node(n, f"workspace {raw['id']}") for n in raw.get("nodes") or ()]
     try:
         zone = ZoneInfo(raw.get("timezone") or "Asia/Shanghai")
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"workspace {raw['id']}: unknown timezone {raw.get('timezone')!r}") from None
-    return WorkspaceSpec(int(raw["id"]), zone, {n.id: n for n in nodes})
+    api = str(raw.get("api", API_2020))
+    if api not in (API_2020, API_2024):
+        raise ValueError(f"workspace {raw['id']}: api must be {API_2020!r} or {API_2024!r}, not {api!r}")
+    return WorkspaceSpec(int(raw["id"]), zone, api, {n.id: n for n in nodes})
+
+
+def _unique_tasks(workspaces) -> None:
+    seen: Dict[int, int] = {}
+    for ws in workspaces:
+        for task in ws.nodes if ws.api == API_2024 else ():
+            if seen.setdefault(task, ws.id) != ws.id:
+                raise ValueError(f"task {task} is in the 2024-05-18 workspaces {seen[task]} and {ws.id}: "
+                                 f"a TaskId names one task")
 
 
 def _node(raw, where: str) -> NodeSpec:

@@ -4,31 +4,39 @@ Instances are derived from the seed and the emulator clock on every read (nothin
 a node has DAILY instances for cycle dates from deployed + 1 up to today + 1 in the workspace's zone
 (T+1 generation); business date = cycle date - 1. CycTime and Bizdate are epoch ms of wall-clock times in
 the workspace's zone; scheduled times that do not exist on a DST spring-forward day are skipped, ambiguous
-ones take their first occurrence.
+ones take their first occurrence. An instance's period (2024-05-18 PeriodNumber) is the 1-based position of its
+scheduled time among those its day has (so a skipped time is no period). Instance ids hash workspace, node,
+scheduled time and dag type: stable across runs, and two workspaces with the same node ids share nothing.
 
 Status (override from the seed first): released → SUCCESS; frozen → NOT_RUN; parents not done → NOT_RUN;
 before CycTime → WAIT_TIME; else WAIT_TRIGGER. A trigger accepted before the instance can run is held: it
 releases the instance once parents are done and CycTime has passed, if that happens within 24 hours of the
 trigger; otherwise it expires and the instance waits for a new trigger.
 
-RunTriggerNode has no environment parameter: it finds PROD and DEV nodes alike.
+Each workspace speaks one API generation (seed ``api``) and only its calls see its nodes, as a workspace on the
+other Data Studio would: a listing on the other API finds nothing there, a trigger naming its node is not found.
+RunTriggerNode has no environment parameter: it finds PROD and DEV nodes alike. TriggerSchedulerTaskInstance
+names no workspace: its TaskId is looked up among the 2024-05-18 workspaces' nodes of its environment.
 
 Refusals use codes of the emulator's own (no public source names DataWorks' real ones), all HTTP 400:
-``Emulator.Instance.NotFound`` (no DAILY instance matches NodeId+CycleTime+BizDate+AppId),
-``Emulator.Instance.Frozen`` and ``Emulator.Instance.AlreadyRun`` (the instance ran, runs or was released).
+``Emulator.Instance.NotFound`` (no DAILY instance matches NodeId+CycleTime+BizDate+AppId, or TaskId+TriggerTime),
+``Emulator.Instance.Frozen`` and, for RunTriggerNode, ``Emulator.Instance.AlreadyRun`` (the instance ran, runs
+or was released; the 2024-05-18 trigger answers that case as having no effect: see tasks.py).
 """
 
 import hashlib
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from .clock import Clock
 from .errors import ApiError
-from .seed import NodeSpec, WorkspaceSpec
+from .seed import API_2020, API_2024, NodeSpec, WorkspaceSpec
 
 HOLD = timedelta(hours=24)
+DAY = timedelta(days=1)
 TRIGGERABLE = frozenset({"NOT_RUN", "WAIT_TIME", "WAIT_TRIGGER"})
 _ALWAYS = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -39,14 +47,14 @@ class Instance:
     node: NodeSpec
     bizdate: date
     cycle: datetime
+    period: int
     dag_type: str
     status: Optional[str]
 
-    @property
+    @cached_property
     def id(self) -> int:
-        """Deterministic, stable across runs and resets, and below 2**53 so JSON readers keep it exact."""
-        key = f"{self.node.id}/{self.cycle:%Y-%m-%dT%H:%M%z}/{self.dag_type}"
-        return int(hashlib.sha256(key.encode()).hexdigest()[:13], 16)
+        """Computed once: every read of a listing or dump asks for it several times."""
+        return stable_id(f"{self.workspace.id}/{self.node.id}/{self.cycle:%Y-%m-%dT%H:%M%z}/{self.dag_type}")
 
     @property
     def cyc_ms(self) -> int:
@@ -65,7 +73,7 @@ class World:
         self.clock = clock
         self._lock = threading.RLock()
         self._triggers: Dict[int, List[datetime]] = {}
-        self._parents: Dict[Tuple[int, date], datetime] = {}
+        self._parents: Dict[Tuple[int, int, date], datetime] = {}
 
     def reset(self) -> None:
         with self._lock:
@@ -78,75 +86,111 @@ class World:
         except KeyError:
             raise ApiError(400, "InvalidParameter", f"Workspace {workspace_id} does not exist.") from None
 
-    def list_instances(self, workspace_id: int, env: str, node_id: Optional[int], bizdate: date) -> List[dict]:
-        """ListInstances' view: the workspace's instances of one business date, sorted by CycTime."""
+    def list_instances(self, workspace_id: int, api: str, env: str, node_id: Optional[int],
+                       bizdate: Optional[date]) -> List[Tuple[Instance, str]]:
+        """A workspace's instances of one business date with their statuses, by CycTime; none on the other API."""
         ws = self.workspace(workspace_id)
+        if ws.api != api:
+            return []
         with self._lock:
             now = self.clock.now()
-            found = [self._view(i, now) for n in ws.nodes.values()
+            found = [(i, self._state(i, now)[0]) for n in ws.nodes.values()
                      if n.env == env and node_id in (None, n.id) for i in self._of_day(ws, n, bizdate, now)]
-        return sorted(found, key=lambda v: (v["CycTime"], v["InstanceId"]))
+        return sorted(found, key=lambda f: (f[0].cyc_ms, f[0].id))
+
+    def find(self, api: str, instance_id: int) -> Optional[Tuple[Instance, str]]:
+        """The existing instance with this id in a workspace on `api`, with its status."""
+        with self._lock:
+            now = self.clock.now()
+            inst = next((i for ws in self.workspaces.values() if ws.api == api
+                         for i in self._existing(now, ws.id) if i.id == instance_id), None)
+            return None if inst is None else (inst, self._state(inst, now)[0])
 
     def trigger(self, workspace_id: int, node_id: int, cycle_ms: int, biz_ms: int) -> None:
         """RunTriggerNode: accept (release now or hold) or raise the refusal."""
         ws = self.workspace(workspace_id)
-        node = ws.nodes.get(node_id)
-        try:
-            bizdate = datetime.fromtimestamp(biz_ms / 1000, ws.zone).date()
-        except (OverflowError, OSError, ValueError):  # a number no date has
-            bizdate = None
+        node = ws.nodes.get(node_id) if ws.api == API_2020 else None
+        bizdate = local_date(biz_ms, ws.zone)
         with self._lock:
             now = self.clock.now()
-            matches = [i for i in (self._of_day(ws, node, bizdate, now) if node and bizdate else ())
+            matches = [i for i in (self._of_day(ws, node, bizdate, now) if node else ())
                        if i.dag_type == "DAILY" and (i.cyc_ms, i.biz_ms) == (cycle_ms, biz_ms)]
             if not matches:
                 raise ApiError(400, "Emulator.Instance.NotFound",
                                f"No DAILY instance of node {node_id} in workspace {workspace_id} "
                                f"has CycleTime {cycle_ms} and BizDate {biz_ms}.")
-            inst = matches[0]
-            if node.frozen:
-                raise ApiError(400, "Emulator.Instance.Frozen", f"Node {node_id} is frozen.")
-            status, _ = self._state(inst, now)
-            if status not in TRIGGERABLE:
-                raise ApiError(400, "Emulator.Instance.AlreadyRun", f"Instance {inst.id} is {status}.")
-            self._triggers.setdefault(inst.id, []).append(now)
+            if not self._accept(matches[0], now):
+                status = self._state(matches[0], now)[0]
+                raise ApiError(400, "Emulator.Instance.AlreadyRun", f"Instance {matches[0].id} is {status}.")
+
+    def trigger_task(self, env: str, task_id: int, trigger_ms: int) -> bool:
+        """TriggerSchedulerTaskInstance: accept (release now or hold) the task's DAILY instance scheduled at
+        trigger_ms, or raise the refusal; False, changing nothing, when it already ran, runs or was released."""
+        found = [(ws, ws.nodes[task_id]) for ws in self.workspaces.values()
+                 if ws.api == API_2024 and task_id in ws.nodes and ws.nodes[task_id].env == env]
+        with self._lock:
+            now = self.clock.now()
+            matches = [i for ws, node in found for i in self._of_day(ws, node, _bizdate_of(trigger_ms, ws), now)
+                       if i.dag_type == "DAILY" and i.cyc_ms == trigger_ms]
+            if not matches:
+                raise ApiError(400, "Emulator.Instance.NotFound",
+                               f"No DAILY instance of task {task_id} ({env}) has TriggerTime {trigger_ms}.")
+            return self._accept(matches[0], now)
 
     def finish_parents(self, workspace_id: int, node_id: int, bizdate: date) -> None:
         """Mark the parents of a node's instances of one business date done, now."""
         if node_id not in getattr(self.workspaces.get(workspace_id), "nodes", ()):
             raise ValueError(f"workspace {workspace_id} has no node {node_id}")
         with self._lock:
-            self._parents[(node_id, bizdate)] = self.clock.now()
+            self._parents[(workspace_id, node_id, bizdate)] = self.clock.now()
 
     def dump(self, workspace_id: Optional[int] = None, node_id: Optional[int] = None) -> List[dict]:
-        """Every existing instance, with the emulator's own Triggers count and Released flag."""
+        """Every existing instance in 2020-05-18 spelling, with the emulator's own Triggers count, Released flag
+        and the workspace's Api."""
         with self._lock:
             now = self.clock.now()
-            return [dict(self._view(i, now), Triggers=len(self._triggers.get(i.id, ())),
-                         Released=self._state(i, now)[1])
-                    for ws in self.workspaces.values() if workspace_id in (None, ws.id)
-                    for node in ws.nodes.values() if node_id in (None, node.id)
-                    for day in _bizdates(ws, node, now) for i in self._of_day(ws, node, day, now)]
+            return [dict(view(i, status), Triggers=len(self._triggers.get(i.id, ())), Released=released,
+                         Api=i.workspace.api)
+                    for i in self._existing(now, workspace_id, node_id) for status, released in [self._state(i, now)]]
 
-    def _of_day(self, ws: WorkspaceSpec, node: NodeSpec, bizdate: date, now: datetime) -> Iterator[Instance]:
+    def _existing(self, now: datetime, workspace_id: Optional[int] = None,
+                  node_id: Optional[int] = None) -> Iterator[Instance]:
+        """Every instance that exists at `now`, of one workspace or node if given."""
+        return (i for ws in self.workspaces.values() if workspace_id in (None, ws.id)
+                for node in ws.nodes.values() if node_id in (None, node.id)
+                for day in _bizdates(ws, node, now) for i in self._of_day(ws, node, day, now))
+
+    def _of_day(self, ws: WorkspaceSpec, node: NodeSpec, bizdate: Optional[date],
+                now: datetime) -> Iterator[Instance]:
         """A node's instances of one business date: the generated DAILY ones (if they exist yet) and seeded extras."""
+        if bizdate is None:
+            return
+        slots = [(t, cycle) for t in node.times for cycle in [_cycle(ws, bizdate, t)] if cycle is not None]
         if node.deployed <= bizdate <= _today(ws, now):
-            for t in node.times:
-                cycle = _cycle(ws, bizdate, t)
-                if cycle is not None:
-                    overrides = [s.status for s in node.instances if s.dag_type == "DAILY" and s.bizdate == bizdate
-                                 and s.cycle in (None, t) and s.status]
-                    yield Instance(ws, node, bizdate, cycle, "DAILY", (overrides or [None])[-1])
+            for period, (t, cycle) in enumerate(slots, 1):
+                overrides = [s.status for s in node.instances if s.dag_type == "DAILY" and s.bizdate == bizdate
+                             and s.cycle in (None, t) and s.status]
+                yield Instance(ws, node, bizdate, cycle, period, "DAILY", (overrides or [None])[-1])
         for spec in node.instances:
             if spec.dag_type != "DAILY" and spec.bizdate == bizdate:
-                for t in (spec.cycle,) if spec.cycle else node.times:
-                    cycle = _cycle(ws, bizdate, t)
-                    if cycle is not None:
-                        yield Instance(ws, node, bizdate, cycle, spec.dag_type, spec.status)
+                for period, (t, cycle) in enumerate(slots, 1):
+                    if spec.cycle in (None, t):
+                        yield Instance(ws, node, bizdate, cycle, period, spec.dag_type, spec.status)
+
+    def _accept(self, inst: Instance, now: datetime) -> bool:
+        """Take a trigger for the instance (it releases now or is held); False if it already ran, runs or was
+        released; raise if its node is frozen."""
+        if inst.node.frozen:
+            raise ApiError(400, "Emulator.Instance.Frozen", f"Node {inst.node.id} is frozen.")
+        if self._state(inst, now)[0] not in TRIGGERABLE:
+            return False
+        self._triggers.setdefault(inst.id, []).append(now)
+        return True
 
     def _state(self, inst: Instance, now: datetime) -> Tuple[str, bool]:
         """(Status, released) of an instance at `now`."""
-        parents = _ALWAYS if inst.node.parents_done else self._parents.get((inst.node.id, inst.bizdate))
+        parents = _ALWAYS if inst.node.parents_done else self._parents.get(
+            (inst.workspace.id, inst.node.id, inst.bizdate))
         released_at = None
         if parents is not None:
             ready = max(parents, inst.cycle)
@@ -161,12 +205,35 @@ class World:
             return "NOT_RUN", False
         return ("WAIT_TIME" if now < inst.cycle else "WAIT_TRIGGER"), False
 
-    def _view(self, inst: Instance, now: datetime) -> dict:
-        return {
-            "InstanceId": inst.id, "NodeId": inst.node.id, "NodeName": inst.node.name, "DagType": inst.dag_type,
-            "Status": self._state(inst, now)[0], "CycTime": inst.cyc_ms, "Bizdate": inst.biz_ms,
-            "TaskType": "PAUSE" if inst.node.frozen else "NORMAL", "ProjectId": inst.workspace.id,
-        }
+
+def view(inst: Instance, status: str) -> dict:
+    """An instance as 2020-05-18 ListInstances shows it."""
+    return {
+        "InstanceId": inst.id, "NodeId": inst.node.id, "NodeName": inst.node.name, "DagType": inst.dag_type,
+        "Status": status, "CycTime": inst.cyc_ms, "Bizdate": inst.biz_ms,
+        "TaskType": "PAUSE" if inst.node.frozen else "NORMAL", "ProjectId": inst.workspace.id,
+    }
+
+
+def stable_id(key: str) -> int:
+    """Deterministic, stable across runs and resets, and below 2**53 so JSON readers keep it exact."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:13], 16)
+
+
+def local_date(ms: int, zone) -> Optional[date]:
+    """The date an epoch-ms instant falls on in `zone`; None for a number no date has, or none with a day on
+    either side (no instance's business or cycle date)."""
+    try:
+        day = datetime.fromtimestamp(ms / 1000, zone).date()
+    except (OverflowError, OSError, ValueError):
+        return None
+    return day if date.min < day < date.max else None
+
+
+def _bizdate_of(cycle_ms: int, ws: WorkspaceSpec) -> Optional[date]:
+    """The business date of an instance scheduled at cycle_ms: the day before its scheduled date."""
+    day = local_date(cycle_ms, ws.zone)
+    return day and day - DAY
 
 
 def _today(ws: WorkspaceSpec, now: datetime) -> date:
@@ -181,6 +248,6 @@ def _bizdates(ws: WorkspaceSpec, node: NodeSpec, now: datetime) -> List[date]:
 
 def _cycle(ws: WorkspaceSpec, bizdate: date, at: time) -> Optional[datetime]:
     """The scheduled time on the cycle date (bizdate + 1) in the workspace's zone; None if DST skips it."""
-    local = datetime.combine(bizdate + timedelta(days=1), at, tzinfo=ws.zone)
+    local = datetime.combine(bizdate + DAY, at, tzinfo=ws.zone)
     exists = local.astimezone(timezone.utc).astimezone(ws.zone).replace(tzinfo=None) == local.replace(tzinfo=None)
     return local if exists else None

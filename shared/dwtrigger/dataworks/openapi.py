@@ -1,0 +1,119 @@
+"""What both adapters share: one signed call through tea-openapi's generic `call_api` within the deadline, its
+answer decoded from its bytes against a typed schema, and paging that always ends.
+
+The generic call signs and sends exactly what the product SDKs' methods send (the same Params; tests compare the
+two on the wire) without importing their models (14 MB for 2020-05-18 alone). The SDK is imported when the first
+adapter is built, or by `load()` in FC's initializer, never with this module.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Callable, Iterable, List, Optional, Tuple, Type, TypeVar
+
+import msgspec
+
+from .. import wire
+from . import DataWorks, DataWorksError, Deadline
+from .errors import classify, clean, error_code
+
+CONNECT_TIMEOUT_MS, READ_TIMEOUT_MS = 5000, 10000    # per connect / per read; the budget bounds the whole call
+EpochMs = Annotated[int, msgspec.Meta(ge=0, le=253_370_764_800_000)]     # 1970 to 9999-01-01
+
+
+class Answer(msgspec.Struct, kw_only=True):
+    """The part of an answer every action has: an explicit `"Success": false` is DataWorks' refusal."""
+    RequestId: str = ""
+    Success: Optional[bool] = None
+    ErrorCode: Optional[str] = None
+    ErrorMessage: Optional[str] = None
+
+    def refusal(self) -> Optional[DataWorksError]:
+        if self.Success is False:
+            return DataWorksError(error_code(self.ErrorCode) or "SuccessFalse",
+                                  clean(self.ErrorMessage or "DataWorks answered Success: false", 300),
+                                  retryable=True, request_id=clean(self.RequestId, 64) or None, status=200)
+        return None
+
+
+class Acknowledged(Answer, kw_only=True):
+    """An answer that must say `"Success": true`, exactly, for the call to count."""
+    Success: bool
+
+    def refusal(self) -> Optional[DataWorksError]:
+        return super().refusal() if self.Success is not True else None
+
+
+Decoded = TypeVar("Decoded", bound=Answer)
+Item = TypeVar("Item")
+
+
+class OpenApiAdapter(DataWorks):
+    VERSION: str                      # the API version every call names
+
+    @staticmethod
+    def load() -> None:
+        """Import the SDK and put its transport under the guard (wire.py)."""
+        import alibabacloud_tea_openapi.client  # noqa: F401 - the import is the point
+
+        wire.install()
+
+    def __init__(self, endpoint: str, protocol: str, credential) -> None:
+        self.load()
+        from alibabacloud_tea_openapi.client import Client
+        from alibabacloud_tea_openapi.utils_models import Config
+
+        # Endpoint always explicit: the SDK's region->endpoint mapping is wrong for some regions and VPC.
+        self._client = Client(Config(endpoint=endpoint, protocol=protocol, credential=credential))
+
+    def _call(self, action: str, schema: Type[Decoded], deadline: Deadline, body: Optional[dict] = None,
+              query: Optional[dict] = None) -> Decoded:
+        """One signed call within the time the deadline leaves; its answer decoded and checked."""
+        from alibabacloud_tea_openapi.utils_models import OpenApiRequest, Params
+        from darabonba.runtime import RuntimeOptions
+
+        left = deadline.left()
+        if left <= 0:
+            raise DataWorksError("DeadlineExceeded", "no time was left for the call", retryable=True)
+        params = Params(action=action, version=self.VERSION, protocol="HTTPS", pathname="/", method="POST",
+                        auth_type="AK", style="RPC", req_body_type="formData", body_type="byte")
+        request = OpenApiRequest(body=body, query={k: str(v) for k, v in (query or {}).items()})
+        with wire.budget(left) as spent:
+            try:
+                raw = self._client.call_api(params, request, RuntimeOptions(
+                    connect_timeout=CONNECT_TIMEOUT_MS, read_timeout=READ_TIMEOUT_MS))
+            except Exception as exc:  # noqa: BLE001 - classify() re-raises what is not the SDK's
+                raise classify(exc, spent) from None
+        if raw.get("statusCode") != 200:
+            raise bad(f"{action} answered HTTP {raw.get('statusCode')}")
+        try:
+            answer = msgspec.json.decode(raw.get("body") or b"", type=schema)
+        except msgspec.DecodeError as e:
+            raise bad(f"{action} answered off its schema: {clean(str(e))}") from None
+        refusal = answer.refusal()
+        if refusal is not None:
+            raise refusal
+        answer.RequestId = clean(answer.RequestId, 64)
+        return answer
+
+
+def read_pages(action: str, fetch: Callable[[int], Tuple[Optional[int], int, List[Item]]],
+               key: Callable[[Item], int], max_pages: int) -> Iterable[Item]:
+    """Every item of a paged listing: `fetch(n)` gives page n as (its PageNumber, TotalCount, items). Paging ends
+    at TotalCount or an empty page, and is refused when a page is not the one asked for, repeats an item (it does
+    not advance), or the API's own page limit passes."""
+    seen = set()
+    for page in range(1, max_pages + 1):
+        number, total, items = fetch(page)
+        if number not in (None, page):
+            raise bad(f"{action} asked for page {page} answered page {number}")
+        for item in items:
+            if key(item) in seen:
+                raise bad(f"{action} listed instance {key(item)} twice: its paging does not advance")
+            seen.add(key(item))
+            yield item
+        if not items or len(seen) >= total:
+            return
+    raise bad(f"{action} paging did not end within {max_pages} pages (TotalCount {total})")
+
+
+def bad(message: str) -> DataWorksError:
+    return DataWorksError("BadResponse", message, retryable=True)

@@ -1,0 +1,110 @@
+"""The DataWorks 2024-05-18 actions (new Data Studio) over the same world: ListTaskInstances, GetTaskInstance,
+TriggerSchedulerTaskInstance. In a 2024-05-18 workspace (seed ``api``) a node is a task, its id the TaskId.
+
+ListTaskInstances (POST, form body): ProjectId and Bizdate (epoch ms) required; Bizdate matches the instances
+whose business-date midnight in the workspace's zone is exactly that ms (any other number matches none).
+ProjectEnv Prod | Dev (default Prod; a node's seed env PROD | DEV). Optional filters: TaskId; Status, one of
+NotRun, Running, Failure, Success, WaitTime, WaitResource only (WaitTrigger and anything else: InvalidParameter,
+as DataWorks documents); TriggerType Scheduler | Manual; WorkflowInstanceType (the values below, or
+TriggerWorkflow, which matches nothing). PageNumber (default 1), PageSize (default 10, at most 500). Always
+sorted by Id descending, the API's default SortBy (SortBy and other parameters are ignored): never time order.
+Answer ``{"RequestId", "PagingInfo": {"PageNumber", "PageSize", "TotalCount", "TaskInstances"}}``, no Success.
+
+A task instance: Id, TaskId, TaskName, TaskType TRIGGER, Status (the world's, in CamelCase: WAIT_TRIGGER →
+WaitTrigger, ...), Bizdate, TriggerTime (the scheduled time, 2020's CycTime), PeriodNumber (world.py),
+ProjectId, ProjectEnv, TriggerType (Scheduler for DAILY instances, else Manual), TriggerRecurrence (Pause for a
+frozen node, else Normal), WorkflowInstanceType (DAILY Normal, SUPPLY_DATA SupplementData, SMOKE_TEST SmokeTest,
+MANUAL Manual, BUSINESS_PROCESS_DAG ManualWorkflow), WorkflowId and WorkflowInstanceId (stable hashes), RunNumber 1.
+
+GetTaskInstance (GET, Id in the query) answers ``{"RequestId", "TaskInstance": ...}``, the SDK's response key;
+an unknown Id is 400 ``Emulator.Instance.NotFound``.
+
+TriggerSchedulerTaskInstance (POST): EnvType in the query (Prod | Dev, default Prod), TaskId and TriggerTime
+(epoch ms) in the form body, no workspace. It takes RunTriggerNode's path through the world (world.py) for the
+task's DAILY instance scheduled exactly at TriggerTime: released now or held; 400 ``Emulator.Instance.NotFound``
+or ``Emulator.Instance.Frozen``. DataWorks says "each instance can be triggered only once; triggering it again
+has no effect" without saying how the repeat answers. The emulator's choice: a trigger for an instance that
+already ran, runs or was released answers 200 ``{"RequestId", "Success": true}`` and changes nothing, so the
+caller cannot tell a repeat from a release (only a look-up can); Emulator.calls marks it with the code
+``Emulator.Instance.NoEffect`` (recorded, never sent), to count as RunTriggerNode's AlreadyRun refusals are.
+Parameters are read from query and body alike, as for every action; Emulator.calls records which came in the
+query, so a test can check where EnvType went.
+
+Workspaces on the 2020-05-18 API are not this API's: ListTaskInstances naming one answers an empty page, a TaskId
+found only there is not found, GetTaskInstance does not find their instances.
+"""
+
+from typing import Callable, Dict, Mapping, Tuple
+
+from .errors import ApiError, NoEffect
+from .lies import Spelling, liar
+from .params import choice, integer, paging
+from .seed import API_2024
+from .world import Instance, World, local_date, stable_id
+
+VERSION = API_2024
+MAX_PAGE_SIZE = 500
+NO_EFFECT_CODE = "Emulator.Instance.NoEffect"
+ENVS = {"Prod": "PROD", "Dev": "DEV"}
+STATUSES = {"NOT_RUN": "NotRun", "WAIT_TIME": "WaitTime", "WAIT_RESOURCE": "WaitResource", "RUNNING": "Running",
+            "CHECKING": "Checking", "CHECKING_CONDITION": "CheckingCondition", "FAILURE": "Failure",
+            "SUCCESS": "Success", "WAIT_TRIGGER": "WaitTrigger"}
+WORKFLOW_TYPES = {"DAILY": "Normal", "SUPPLY_DATA": "SupplementData", "SMOKE_TEST": "SmokeTest", "MANUAL": "Manual",
+                  "BUSINESS_PROCESS_DAG": "ManualWorkflow"}
+FILTERS = {"Status": frozenset({"NotRun", "Running", "Failure", "Success", "WaitTime", "WaitResource"}),
+           "TriggerType": frozenset({"Scheduler", "Manual"}),
+           "WorkflowInstanceType": frozenset(WORKFLOW_TYPES.values()) | {"TriggerWorkflow"}}
+
+
+def list_task_instances(world: World, params: Mapping[str, str]) -> dict:
+    project, bizdate = integer(params, "ProjectId"), integer(params, "Bizdate")
+    env = ENVS[choice(params, "ProjectEnv", ENVS, "Prod")]
+    task = integer(params, "TaskId", None)
+    wanted = {name: choice(params, name, allowed) for name, allowed in FILTERS.items()}
+    page, size = paging(params, MAX_PAGE_SIZE)
+    day = local_date(bizdate, world.workspace(project).zone)
+    found = [task_view(*f) for f in world.list_instances(project, VERSION, env, task, day) if f[0].biz_ms == bizdate]
+    found = sorted((t for t in found if all(v in (None, t[k]) for k, v in wanted.items())),
+                   key=lambda t: t["Id"], reverse=True)
+    return {"PagingInfo": {"PageNumber": page, "PageSize": size, "TotalCount": len(found),
+                           "TaskInstances": found[(page - 1) * size:page * size]}}
+
+
+def get_task_instance(world: World, params: Mapping[str, str]) -> dict:
+    instance_id = integer(params, "Id")
+    found = world.find(VERSION, instance_id)
+    if found is None:
+        raise ApiError(400, "Emulator.Instance.NotFound", f"No task instance has Id {instance_id}.")
+    return {"TaskInstance": task_view(*found)}
+
+
+def trigger_scheduler_task_instance(world: World, params: Mapping[str, str]) -> dict:
+    env = ENVS[choice(params, "EnvType", ENVS, "Prod")]
+    task, at = integer(params, "TaskId"), integer(params, "TriggerTime")
+    if not world.trigger_task(env, task, at):
+        raise NoEffect({"Success": True}, NO_EFFECT_CODE)
+    return {"Success": True}
+
+
+def task_view(inst: Instance, status: str) -> dict:
+    """An instance as ListTaskInstances and GetTaskInstance show it."""
+    return {
+        "Id": inst.id, "TaskId": inst.node.id, "TaskName": inst.node.name, "TaskType": "TRIGGER",
+        "Status": STATUSES[status], "Bizdate": inst.biz_ms, "TriggerTime": inst.cyc_ms,
+        "PeriodNumber": inst.period, "ProjectId": inst.workspace.id, "ProjectEnv": inst.node.env.title(),
+        "TriggerType": "Scheduler" if inst.dag_type == "DAILY" else "Manual",
+        "TriggerRecurrence": "Pause" if inst.node.frozen else "Normal",
+        "WorkflowInstanceType": WORKFLOW_TYPES[inst.dag_type],
+        "WorkflowId": stable_id(f"{inst.workspace.id}/{inst.node.id}/workflow"),
+        "WorkflowInstanceId": stable_id(f"{inst.id}/workflow-instance"), "RunNumber": 1,
+    }
+
+
+ACTIONS: Dict[Tuple[str, str], Callable[[World, Mapping[str, str]], dict]] = {
+    ("ListTaskInstances", VERSION): list_task_instances,
+    ("GetTaskInstance", VERSION): get_task_instance,
+    ("TriggerSchedulerTaskInstance", VERSION): trigger_scheduler_task_instance,
+}
+LIARS = {("ListTaskInstances", VERSION): liar(list_task_instances, Spelling(
+    "PagingInfo", "TaskInstances", "Id", "TaskId", "TriggerTime", ran={"Status": "Success"},
+    waiting={"Status": "WaitTrigger", "WorkflowInstanceType": "Normal", "TriggerType": "Scheduler"}))}
