@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
+import yaml
 
 from dwtrigger import app, fc
 from dwtrigger.dataworks import API_2020, API_2024, APIS
-from dwtrigger.emulator import Emulator
+from dwtrigger.emulator import Emulator, OssStandIn
 from dwtrigger.outcomes import DecisionLog
 from dwtrigger.retry import Backoff
 from dwtrigger.rules import RuleSet, load_rules, parse_rules
@@ -34,6 +35,14 @@ ACTIONS = {API_2020: {"lookup": "ListInstances", "trigger": "RunTriggerNode"},
            API_2024: {"lookup": "ListTaskInstances", "trigger": "TriggerSchedulerTaskInstance"}}
 # What DataWorks answers a trigger that comes too late: the 2020 refusal, the 2024 "no effect" (the emulator's marks).
 REPEATS = {"Emulator.Instance.AlreadyRun", "Emulator.Instance.NoEffect"}
+
+
+BUCKETS = ("etl-landing", "etl-landing-backup", "etl-reference")   # the OSS stand-in's, in cn-shanghai
+
+
+def oss_seed(world: Path = WORLD, buckets=BUCKETS) -> dict:
+    """The OSS stand-in's seed: the world's keys and empty buckets."""
+    return {"keys": yaml.safe_load(world.read_text())["keys"], "buckets": [{"name": name} for name in buckets]}
 
 
 def sample(name: str) -> bytes:
@@ -82,9 +91,10 @@ class Harness:
     """A Runtime wired to the emulator, with its log lines captured, for the rules moved to `api`."""
 
     def __init__(self, emu: Emulator, rules_text: Optional[str], env: Dict[str, str], dry_run: Optional[bool],
-                 api: str = API_2020):
-        self.emu, self.stream, self.api = emu, io.StringIO(), api
-        self.env = {"DWTRIGGER_ENDPOINT": emu.endpoint, "DWTRIGGER_PROTOCOL": "http", **ROLE_KEY, **env}
+                 api: str = API_2020, oss: Optional[OssStandIn] = None):
+        self.emu, self.oss, self.stream, self.api = emu, oss, io.StringIO(), api
+        self.env = {"DWTRIGGER_ENDPOINT": emu.endpoint, "DWTRIGGER_PROTOCOL": "http", **ROLE_KEY,
+                    **({"DWTRIGGER_OSS_ENDPOINT": oss.endpoint} if oss else {}), **env}
         rules = on_api(parse_rules(rules_text) if rules_text else load_rules(str(ROOT / "rules.yaml")), api)
         # Powertools reuses the handler of a service name it has seen: a fresh name per harness isolates logs.
         log = DecisionLog(service=f"dwtrigger-test-{uuid.uuid4().hex[:8]}", stream=self.stream)
@@ -92,11 +102,16 @@ class Harness:
                                    backoff=Backoff(base_s=0.01, cap_s=0.05), wall_clock=emu.clock.now)
 
     def invoke(self, source: str, raw: bytes, context=None) -> List[dict]:
-        """The decisions of one invocation, whether it returned or raised TriggerFailed."""
+        """The decision records of one invocation."""
+        return [d.record() for d in self.runtime.run(source, raw, context or fc.context_for(source))]
+
+    def handle(self, source: str, raw: bytes, context=None) -> dict:
+        """One invocation through the handlers' body, `app.handle`: what FC gets back, or TriggerFailed raised."""
+        app.use_runtime(self.runtime)
         try:
-            return self.runtime.invoke(source, raw, context or fc.context_for(source))["outcomes"]
-        except app.TriggerFailed as e:
-            return [d.record() for d in e.decisions]
+            return app.handle(source, raw, context or fc.context_for(source))
+        finally:
+            app.use_runtime(None)
 
     def lines(self) -> List[dict]:
         return [json.loads(line) for line in self.stream.getvalue().splitlines() if line.strip()]
@@ -123,6 +138,10 @@ class Harness:
                  "PageNumber": "1", "PageSize": "500"},
                 {"EnvType": env.title(), "TaskId": str(node), "TriggerTime": str(cycle_ms)})
 
+    def workspace(self, workspace: int) -> int:
+        """Where a 2020 workspace of the world stands on this harness's API."""
+        return workspace if self.api == API_2020 else MIRROR[workspace]
+
     def sent_cycles(self) -> List[str]:
         """The scheduled time (epoch ms) each trigger named."""
         return [c["params"]["CycleTime" if self.api == API_2020 else "TriggerTime"] for c in self.calls("trigger")]
@@ -140,8 +159,14 @@ def api(request) -> str:
 
 
 @pytest.fixture
-def harness(emulator, api):
+def oss_standin():
+    with OssStandIn(oss_seed()) as standin:
+        yield standin
+
+
+@pytest.fixture
+def harness(emulator, oss_standin, api):
     def make(rules_text: Optional[str] = None, env: Optional[Dict[str, str]] = None,
              dry_run: Optional[bool] = None) -> Harness:
-        return Harness(emulator, rules_text, env or {}, dry_run, api)
+        return Harness(emulator, rules_text, env or {}, dry_run, api, oss_standin)
     return make

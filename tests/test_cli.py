@@ -27,7 +27,7 @@ def emulator_env(emulator):
 
 def test_validate_accepts_the_example_rules():
     result = run("validate", RULES)
-    assert result.exit_code == 0 and "8 rules OK" in result.output
+    assert result.exit_code == 0 and "9 rules OK" in result.output
 
 
 def test_validate_lists_every_problem_with_file_line_rule_and_field(tmp_path):
@@ -39,9 +39,9 @@ def test_validate_lists_every_problem_with_file_line_rule_and_field(tmp_path):
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert lines == [
-        f"{broken}:50: rule 'finance-close' field 'timezone': unknown time zone 'Europe/Atlantis' "
+        f"{broken}:62: rule 'finance-close' field 'timezone': unknown time zone 'Europe/Atlantis' "
         "(use an IANA name, e.g. Asia/Shanghai)",
-        f"{broken}:82: rule 'nightly' field 'trigger[0].nod': unknown key",
+        f"{broken}:94: rule 'nightly' field 'trigger[0].nod': unknown key",
     ]
     assert "Traceback" not in result.output
 

@@ -5,7 +5,7 @@ import json
 import subprocess
 import sys
 
-from conftest import ROOT
+from conftest import ROOT, orders_rules
 
 PROBE = """
 import importlib.util, json, sys
@@ -28,7 +28,7 @@ def test_importing_a_handler_loads_no_cli_and_no_sdk_yet():
         loaded = set(json.loads(load(source).stdout))
         assert "dwtrigger" in loaded
         assert not loaded & {"click", "pytest", "moto", "hypothesis", "boto3"}, loaded
-        assert "alibabacloud_tea_openapi" not in loaded     # imported on the first DataWorks call
+        assert not loaded & {"alibabacloud_tea_openapi", "alibabacloud_oss_v2"}   # imported on their first call
 
 
 def test_the_initializer_loads_rules_and_sdk_before_the_first_event():
@@ -37,6 +37,16 @@ def test_the_initializer_loads_rules_and_sdk_before_the_first_event():
     loaded = json.loads(out.stdout)
     assert "alibabacloud_tea_openapi" in loaded
     assert "alibabacloud_dataworks_public20200518" not in loaded       # the generic call needs none of its models
+    assert "alibabacloud_oss_v2" in loaded                              # rules.yaml's sales-complete requires files
+
+
+def test_a_deployment_without_require_never_loads_the_oss_sdk(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(orders_rules("{workspace: 10001, node: 700001234567}"))
+    out = load("oss", "--initialize", rules=rules)
+    assert out.returncode == 0, out.stderr
+    loaded = json.loads(out.stdout)
+    assert "alibabacloud_tea_openapi" in loaded and "alibabacloud_oss_v2" not in loaded
 
 
 def test_the_initializer_refuses_a_broken_rules_file(tmp_path):

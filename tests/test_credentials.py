@@ -11,14 +11,14 @@ KEYS = [RoleKeys(f"STS.key-{n}", f"secret-{n}", f"token-{n}") for n in range(4)]
 
 
 class Built:
-    """What the cache built: the keys and place it was built for."""
+    """What the cache built: the keys and the place it was built for."""
 
-    def __init__(self, api, endpoint, protocol, credential):
-        self.api, self.endpoint, self.protocol, self.credential = api, endpoint, protocol, credential
+    def __init__(self, keys: RoleKeys, shape: tuple):
+        self.access_key_id, self.shape = keys.access_key_id, shape
 
-    @property
-    def access_key_id(self) -> str:
-        return self.credential.get_credential().access_key_id
+
+def get(cache: ClientCache, keys: RoleKeys, *shape) -> Built:
+    return cache.get(keys, shape, lambda: Built(keys, shape))
 
 
 @pytest.fixture
@@ -30,15 +30,15 @@ def fast_switching():
 
 
 def test_concurrent_invocations_with_rotating_keys_each_get_their_own_client(fast_switching):
-    cache, wrong, start = ClientCache(Built), [], threading.Barrier(len(KEYS))
+    cache, wrong, start = ClientCache(), [], threading.Barrier(len(KEYS))
 
     def invocations(keys: RoleKeys) -> None:
         start.wait()
         for n in range(300):
-            endpoint = f"dataworks-{n % 3}.example:443"
-            client = cache.get(keys, "2020-05-18", endpoint, "https", None, None)
-            if (client.access_key_id, client.endpoint) != (keys.access_key_id, endpoint):
-                wrong.append((keys.access_key_id, client.access_key_id, endpoint, client.endpoint))
+            shape = ("dataworks", f"dataworks-{n % 3}.example:443")
+            client = get(cache, keys, *shape)
+            if (client.access_key_id, client.shape) != (keys.access_key_id, shape):
+                wrong.append((keys.access_key_id, client.access_key_id, shape, client.shape))
 
     threads = [threading.Thread(target=invocations, args=(keys,)) for keys in KEYS]
     for t in threads:
@@ -49,12 +49,12 @@ def test_concurrent_invocations_with_rotating_keys_each_get_their_own_client(fas
 
 
 def test_a_client_is_reused_while_nothing_that_shapes_it_changes():
-    cache = ClientCache(Built)
-    first = cache.get(KEYS[0], "2020-05-18", "dw:1", "https", None, None)
-    assert cache.get(KEYS[0], "2020-05-18", "dw:1", "https", None, None) is first
-    assert cache.get(KEYS[0], "2020-05-18", "dw:1", "http", None, None) is not first
-    assert cache.get(KEYS[0], "2024-05-18", "dw:1", "https", None, None).api == "2024-05-18"
-    assert cache.get(KEYS[0], "2020-05-18", "dw:1", "https", "acs:ram::1:role/r", "http://sts") is not first
-    rotated = cache.get(KEYS[1], "2020-05-18", "dw:1", "https", None, None)
+    cache = ClientCache()
+    first = get(cache, KEYS[0], "dataworks", "2020-05-18", "dw:1", "https")
+    assert get(cache, KEYS[0], "dataworks", "2020-05-18", "dw:1", "https") is first
+    assert get(cache, KEYS[0], "dataworks", "2020-05-18", "dw:1", "http") is not first
+    assert get(cache, KEYS[0], "dataworks", "2024-05-18", "dw:1", "https") is not first
+    assert get(cache, KEYS[0], "oss", "cn-shanghai", None, "https") is not first
+    rotated = get(cache, KEYS[1], "dataworks", "2020-05-18", "dw:1", "https")
     assert rotated is not first and rotated.access_key_id == "STS.key-1"
-    assert cache.get(KEYS[0], "2020-05-18", "dw:1", "https", None, None) is not first   # older keys' were dropped
+    assert get(cache, KEYS[0], "dataworks", "2020-05-18", "dw:1", "https") is not first   # older keys' were dropped

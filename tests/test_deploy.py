@@ -167,7 +167,7 @@ def test_every_failure_ends_in_the_dead_letter_queue_the_role_may_write_to():
 
 def test_every_policy_is_a_ram_document_with_no_unknown_placeholder():
     names = {"TARGET_ACCOUNT": "9876543210987654", "TARGET_ROLE": "dwtrigger-cross",
-             "SERVICE": "fc.aliyuncs.com", "FUNCTION": "dwtrigger-oss"}
+             "SERVICE": "fc.aliyuncs.com", "FUNCTION": "dwtrigger-oss", "BUCKET": "etl-landing"}
     documents = sorted(RAM.glob("*.json"))
     assert documents
     for path in documents:

@@ -74,6 +74,15 @@ EXPECTED = {
     "oss/native-put-orders.json": [
         oss("oss-native", "65EF2A1B3C4D5E6F7A8B9C01", utc(2026, 3, 10, 16, 10), "etl-landing",
             "exports/orders/dt=2026-03-10/_SUCCESS")],
+    "oss/sales-1-orders.json": [
+        oss("oss-native", "65EF2A1B3C4D5E6F7A8B9C11", utc(2026, 3, 10, 17, 5), "etl-landing",
+            "exports/sales/dt=2026-03-10/orders/_SUCCESS")],
+    "oss/sales-2-items.json": [
+        oss("oss-native", "65EF2A1B3C4D5E6F7A8B9C12", utc(2026, 3, 10, 17, 20), "etl-landing",
+            "exports/sales/dt=2026-03-10/items/part-0001.done")],
+    "oss/sales-3-customers.json": [
+        oss("oss-native", "65EF2A1B3C4D5E6F7A8B9C13", utc(2026, 3, 10, 17, 31), "etl-landing",
+            "exports/sales/dt=2026-03-10/customers/_SUCCESS")],
     "oss/native-put-inventory.json": [
         oss("oss-native", "65EF2A1B3C4D5E6F7A8B9C0A", utc(2026, 3, 10, 17, 42), "etl-landing",
             "exports/inventory/dt=20260310/_SUCCESS")],

@@ -21,9 +21,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from checks import invoke
-from conftest import ACTIONS, EVENTS, ROOT, WORLD, Harness
+from conftest import ACTIONS, EVENTS, ROOT, WORLD, Harness, oss_seed
 from dwtrigger.dataworks import APIS
-from dwtrigger.emulator import Emulator
+from dwtrigger.emulator import Emulator, OssStandIn
 from dwtrigger.events import SOURCES, source_of
 
 # rules.yaml, plus date fields read from a timer payload and a message, and a trigger without a look-up.
@@ -70,49 +70,58 @@ def emu():
         yield emu
 
 
+@pytest.fixture(scope="module")
+def oss():
+    """Where rules that `require` objects look (none of them ever lands here)."""
+    with OssStandIn(dict(oss_seed(), keys=[KEY])) as standin:
+        yield standin
+
+
 @pytest.fixture(scope="module", params=APIS)
 def api(request) -> str:
     """Each suite runs once per DataWorks API (with half the examples each)."""
     return request.param
 
 
-def harness(emu, env: dict, api: str) -> Harness:
+def harness(emu, oss, env: dict, api: str) -> Harness:
     h = Harness(emu, RULES, {**env, "ALIBABA_CLOUD_ACCESS_KEY_ID": KEY["access_key_id"],
                              "ALIBABA_CLOUD_ACCESS_KEY_SECRET": KEY["access_key_secret"],
-                             "ALIBABA_CLOUD_SECURITY_TOKEN": KEY["security_token"]}, None, api)
+                             "ALIBABA_CLOUD_SECURITY_TOKEN": KEY["security_token"]}, None, api, oss)
     h.secrets = tuple(KEY.values())
     return h
 
 
 @pytest.fixture(scope="module")
-def h(emu, api):
+def h(emu, oss, api):
     """The runtime with a STREAM topic configured, so any text is a message for the mns function."""
-    h = harness(emu, {"DWTRIGGER_MNS_TOPIC": "etl-done"}, api)
+    h = harness(emu, oss, {"DWTRIGGER_MNS_TOPIC": "etl-done"}, api)
     h.rules_at_start = rules_state(h)
     return h
 
 
 @pytest.fixture(scope="module")
-def unrouted(emu, api):
+def unrouted(emu, oss, api):
     """Without a STREAM topic: every message names its own topic or queue."""
-    return harness(emu, {}, api)
+    return harness(emu, oss, {}, api)
 
 
 def rules_state(h) -> str:
     """Everything the loaded rules hold, the patterns' sources included (they are plain dicts)."""
-    return repr([(r, getattr(r.message, "source", None), getattr(r.attributes, "source", None))
-                 for r in h.runtime.rules.rules])
+    return repr([(r, getattr(getattr(r, "message", None), "source", None),
+                  getattr(getattr(r, "attributes", None), "source", None)) for r in h.runtime.rules.rules])
 
 
 def relay(h, source: str, raw: bytes) -> list:
-    """Run one event: DataWorks is called only for decisions that matched a rule, and accepted a trigger exactly
-    for each `triggered` decision (a refused one, from `lookup: false`, belongs to a `failed` decision)."""
+    """Run one event: DataWorks and OSS are called only for decisions that matched a rule, and DataWorks accepted a
+    trigger exactly for each `triggered` decision (a refused one, from `lookup: false`, belongs to a `failed`
+    decision)."""
     records, _ = invoke(h, source, raw)
-    calls = h.emu.calls
+    calls, checks = h.emu.calls, h.oss.calls
     h.emu.gateway.clear_calls()
+    h.oss.reset()
     triggers = [c for c in calls if c["action"] in {actions["trigger"] for actions in ACTIONS.values()}]
     if not any(r["rule"] for r in records):
-        assert calls == [], records
+        assert calls == [] and checks == [], records
     sent = [(c["params"].get("NodeId") or c["params"]["TaskId"], c["status"] == 200) for c in triggers]
     assert [node for node, ok in sent if ok] == [str(r["node"]) for r in records if r["outcome"] == "triggered"]
     assert {node for node, ok in sent if not ok} <= {str(r["node"]) for r in records if r["outcome"] == "failed"}

@@ -78,7 +78,7 @@ def test_what_fc_gets_back_holds_the_same_scrubbed_records(harness):
     token = ROLE_KEY["ALIBABA_CLOUD_SECURITY_TOKEN"]     # a hostile answer echoes it back as its error code
     h.emu.set_faults(malformed_rate=1, malformed_body=json.dumps({"Success": False, "ErrorCode": token}))
     with pytest.raises(app.TriggerFailed) as err:
-        h.runtime.invoke("oss", sample("oss/native-put-orders.json"), fc.context_for("oss", timeout=2))
+        h.handle("oss", sample("oss/native-put-orders.json"), fc.context_for("oss", timeout=2))
     [decision] = err.value.decisions
     assert decision.error_code == "[redacted]"
     assert decision.record() == {k: v for k, v in h.lines()[0].items() if k in decision.record()}

@@ -66,7 +66,7 @@ def test_an_upload_still_in_progress_releases_nothing(harness):
 
 def test_a_malformed_event_is_rejected_with_the_reason_and_does_not_raise(harness):
     h = harness()
-    result = h.runtime.invoke("oss", sample("malformed/oss-missing-key.json"), fc.context_for("oss"))
+    result = h.handle("oss", sample("malformed/oss-missing-key.json"), fc.context_for("oss"))
     [d] = result["outcomes"]
     assert d["outcome"] == "rejected" and "oss.object.key" in d["reason"]
     assert h.lines()[0]["level"] == "WARNING"
@@ -79,7 +79,7 @@ def test_a_malformed_event_is_rejected_with_the_reason_and_does_not_raise(harnes
 def test_frozen_or_missing_instances_fail_and_raise(harness, node, code, retryable):
     h = harness(orders_rules(f"{{workspace: 10001, node: {node}}}"))
     with pytest.raises(app.TriggerFailed) as err:
-        h.runtime.invoke("oss", ORDERS, fc.context_for("oss"))
+        h.handle("oss", ORDERS, fc.context_for("oss"))
     [d] = err.value.decisions
     assert (d.outcome, d.error_code, d.retryable) == ("failed", code, retryable)
     assert h.calls("trigger") == []
@@ -167,13 +167,13 @@ def test_dry_run_decides_and_sends_nothing(harness, how):
 def test_a_batch_decides_every_message_before_raising(harness):
     h = harness(queue_rules(contacts_node=700001300001))           # frozen
     with pytest.raises(app.TriggerFailed) as err:
-        h.runtime.invoke("mns", sample("mns/queue-eventbridge-list.json"), fc.context_for("mns"))
+        h.handle("mns", sample("mns/queue-eventbridge-list.json"), fc.context_for("mns"))
     assert [(d.rule, d.outcome) for d in err.value.decisions] == [("crm", "triggered"), ("contacts", "failed")]
     assert [line["outcome"] for line in h.lines()] == ["triggered", "failed"]
     assert "1 of 2 decisions failed" in str(err.value)
     # FC retries the whole event: the decision that succeeded comes back already_triggered.
     with pytest.raises(app.TriggerFailed) as again:
-        h.runtime.invoke("mns", sample("mns/queue-eventbridge-list.json"), fc.context_for("mns"))
+        h.handle("mns", sample("mns/queue-eventbridge-list.json"), fc.context_for("mns"))
     assert [d.outcome for d in again.value.decisions] == ["already_triggered", "failed"]
     assert len(h.calls("trigger")) == 1
 

@@ -1,10 +1,12 @@
 """The rules file: typed objects once, strict validation, errors that name file, line, rule and field."""
-from datetime import time
+from dataclasses import fields, replace
+from datetime import date, time
 from pathlib import Path
 
 import pytest
 
-from dwtrigger.rules import RulesError, load_rules, parse_rules
+from dwtrigger.rules import (FieldSpec, MnsRule, OssRule, Required, Rule, RulesError, Target, TimerRule, load_rules,
+                             parse_rules)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +43,63 @@ def test_example_rules_file_loads_into_typed_rules():
     assert rules.named("clicks-hourly").buckets == ("etl-landing", "etl-landing-backup")
     assert [r.name for r in rules.for_source("timer")] == ["nightly"]
     assert rules.named("partner-drop").events == {"ObjectCreated:PutObject", "ObjectCreated:CompleteMultipartUpload"}
+
+
+WHOLE_OBJECTS = frozenset(f"ObjectCreated:{a}" for a in (
+    "PutObject", "PostObject", "CompleteMultipartUpload", "PutSymlink", "CopyObject"))
+
+
+def own_fields(rule):
+    """The fields a rule's source adds to the common Rule, templates and patterns by their text."""
+    common = {f.name for f in fields(Rule)}
+    return {f.name: plain(getattr(rule, f.name)) for f in fields(rule) if f.name not in common}
+
+
+def plain(value):
+    if isinstance(value, tuple):
+        return tuple(plain(v) for v in value)
+    if isinstance(value, Required):
+        return value.bucket, value.key.source
+    return getattr(value, "source", value)
+
+
+def test_the_example_rules_load_into_one_typed_rule_per_source_with_only_its_fields():
+    rules = load_rules(str(ROOT / "rules.yaml"))
+    assert [(type(r), r.name, r.on, own_fields(r)) for r in rules.rules] == [
+        (OssRule, "orders-daily", "oss", {"buckets": ("etl-landing",), "events": WHOLE_OBJECTS, "require": (),
+                                          "key": "exports/orders/dt={bizdate:%Y-%m-%d}/_SUCCESS"}),
+        (OssRule, "inventory-daily", "oss", {"buckets": ("etl-landing",), "events": WHOLE_OBJECTS, "require": (),
+                                             "key": "exports/inventory/dt={bizdate:%Y%m%d}/_SUCCESS"}),
+        (OssRule, "sales-complete", "oss", {"buckets": ("etl-landing",), "events": WHOLE_OBJECTS,
+                                            "key": "exports/sales/dt={bizdate:%Y-%m-%d}/orders/_SUCCESS",
+                                            "require": ((None, "exports/sales/dt={bizdate:%Y-%m-%d}/customers/_SUCCESS"),
+                                                        (None, "exports/sales/dt={bizdate:%Y-%m-%d}/items/*.done"))}),
+        (OssRule, "clicks-hourly", "oss", {"buckets": ("etl-landing", "etl-landing-backup"), "events": WHOLE_OBJECTS,
+                                           "require": (), "key": "logs/clicks/{cycle:%Y%m%d%H}/*.done"}),
+        (OssRule, "partner-drop", "oss", {"buckets": ("etl-landing",), "require": (), "key": "inbound/partner/**",
+                                          "events": {"ObjectCreated:PutObject",
+                                                     "ObjectCreated:CompleteMultipartUpload"}}),
+        (MnsRule, "finance-close", "mns", {"topic": "etl-done", "queue": None, "attributes": None,
+                                           "message": {"job": ["finance-close"],
+                                                       "status": [{"anything-but": ["FAILED", "CANCELLED"]}]},
+                                           "date_field": FieldSpec(("bizdate",), "%Y%m%d", is_cycle=False)}),
+        (MnsRule, "billing-feed", "mns", {"topic": "billing-done", "queue": None, "message": None,
+                                          "attributes": {"team": ["billing"]}, "date_field": None}),
+        (MnsRule, "crm-export", "mns", {"topic": None, "queue": "etl-events", "attributes": None, "date_field": None,
+                                        "message": {"source": [{"prefix": "crm"}], "rows": [{"numeric": [">", 0]}]}}),
+        (TimerRule, "nightly", "timer", {"timer": "nightly", "date_field": None, "bucket": None, "require": ()}),
+    ]
+
+
+def test_replace_keeps_each_rule_its_own_type_and_source():
+    """conftest's on_api moves rules to another API with dataclasses.replace."""
+    moved = [replace(r, api="2024-05-18", trigger=(Target(1, 2, None, True),))
+             for r in load_rules(str(ROOT / "rules.yaml")).rules]
+    assert [(type(r).__name__, r.on, r.api, r.trigger[0].node) for r in moved if r.name in ("orders-daily",
+            "crm-export", "nightly")] == [("OssRule", "oss", "2024-05-18", 2), ("MnsRule", "mns", "2024-05-18", 2),
+                                          ("TimerRule", "timer", "2024-05-18", 2)]
+    with pytest.raises(ValueError, match="init=False"):
+        replace(moved[0], on="mns")                     # a rule's source is its type
 
 
 def test_a_wildcard_event_means_a_whole_object_exists():
@@ -117,7 +176,6 @@ def test_every_problem_is_reported_at_once():
 
 
 @pytest.mark.parametrize("body, field, words", [
-    ("    on: oss\n    bucket: b\n    key: k\n    require: [x]\n", "require", "not supported yet"),
     ("    on: timer\n    timer: t\n    api: \"2024-05-19\"\n", "api", "must be one of '2020-05-18', '2024-05-18'"),
     ("    on: timer\n    timer: t\n    env: TEST\n", "env", "expected one of"),
     ("    on: timer\n    timer: t\n    role_arn: arn:aws:iam::1:role/x\n", "role_arn", "acs:ram::"),
@@ -128,6 +186,7 @@ def test_every_problem_is_reported_at_once():
     ("    on: mns\n    topic: t\n    bizdate: {field: d, format: \"%d/%m\"}\n", "bizdate.format", "%Y"),
     ("    on: oss\n    bucket: b\n    key: k\n    events: [\"oss:ObjectCreated:PutObject\"]\n", "events[0]", "prefix"),
     ("    on: oss\n    bucket: b\n    key: k\n    topic: t\n", "topic", "not used"),
+    ("    on: timer\n    timer: t\n    bucket: [a, b]\n    require: [x]\n", "bucket", "expected `str | null`"),
     ("    on: oss\n    key: k\n", "bucket", "required"),
     ("    on: timer\n    timer: t\n    trigger: [{workspace: 1, node: 2, lookup: false}]\n", "trigger[0].lookup", "at"),
     ("    on: timer\n    timer: t\n    trigger: [{workspace: 1, node: 2, at: \"24:00\"}]\n", "trigger[0].at", "HH:MM"),
@@ -141,6 +200,172 @@ def test_rule_errors_name_the_field(body, field, words):
     p = only(text)
     assert (p.rule, p.field) == ("r1", field), str(p)
     assert words in p.message, str(p)
+
+
+# ---- each source takes only its own fields (a tagged union on `on`) -------------------------------------
+
+@pytest.mark.parametrize("body, field, line, message", [
+    ("    on: mns\n    topic: t\n    require: [x]\n", "require", 9, "not used by `on: mns` rules"),
+    ("    on: mns\n    bucket: b\n    topic: t\n", "bucket", 8, "not used by `on: mns` rules"),
+    ("    on: timer\n    timer: t\n    key: k\n", "key", 9, "not used by `on: timer` rules"),
+    ("    on: timer\n    timer: t\n    events: [\"ObjectCreated:*\"]\n", "events", 9, "not used by `on: timer` rules"),
+    ("    on: oss\n    bucket: b\n    key: k\n    topic: t\n", "topic", 10, "not used by `on: oss` rules"),
+    ("    on: oss\n    bucket: b\n    key: k\n    bizdate: {field: d, format: \"%Y%m%d\"}\n", "bizdate", 10,
+     "not used by `on: oss` rules"),
+    ("    on: oss\n    bucket: b\n    key: k\n    timer: t\n", "timer", 10, "not used by `on: oss` rules"),
+    ("    on: timer\n    timer: t\n    bucket: b\n", "bucket", 9,
+     "only names where required objects are, and this rule has no `require`"),
+    ("    on: oss\n    bucket: b\n    key: k\n    buckets: [c]\n", "buckets", 10, "unknown key"),
+    ("    on: ftp\n    timer: t\n", "on", 7, "invalid value 'ftp': expected one of oss, mns, timer"),
+])
+def test_a_field_on_the_wrong_source_names_the_field_and_the_source(body, field, line, message):
+    p = only("  - name: r1\n" + body + "    trigger: [{workspace: 1, node: 2}]\n")
+    assert (p.rule, p.field, p.line, p.message) == ("r1", field, line, message)
+
+
+def test_every_field_of_another_source_is_named_at_once():
+    found = problems("""\
+  - name: moved
+    on: mns
+    bucket: b
+    topic: t
+    key: k
+    require: [x]
+    trigger: [{workspace: 1, node: 2}]
+""")
+    assert [(p.field, p.line, p.message) for p in found] == [("bucket", 8, "not used by `on: mns` rules"),
+                                                             ("key", 10, "not used by `on: mns` rules"),
+                                                             ("require", 11, "not used by `on: mns` rules")]
+
+
+def test_a_rule_without_on_is_told_so():
+    p = only("  - {name: r1, trigger: [{workspace: 1, node: 2}]}\n")
+    assert (p.rule, p.field, p.line, p.message) == ("r1", "on", 6, "required")
+
+
+# ---- require ------------------------------------------------------------------------------------------
+
+def test_require_entries_in_the_event_bucket_another_bucket_and_with_wildcards():
+    rule = parse_rules(HEAD + """\
+  - name: gated
+    on: oss
+    bucket: [landing, backup]
+    key: "in/{region}/dt={bizdate:%Y-%m-%d}/_SUCCESS"
+    require:
+      - "in/customers/{region}/day={bizdate:%Y%m%d}/_SUCCESS"
+      - "oss://reference/rates/{bizdate:%Y%m%d}.csv"
+      - "in/parts/{region}/*.csv"
+      - "oss://landing/in/{region}/dt={bizdate:%Y-%m-%d}/_SUCCESS"
+      - "logs/**/{{done}}"
+    trigger: [{workspace: 1, node: 2}]
+""").named("gated")
+    assert plain(rule.require) == (
+        (None, "in/customers/{region}/day={bizdate:%Y%m%d}/_SUCCESS"),
+        ("reference", "rates/{bizdate:%Y%m%d}.csv"),
+        (None, "in/parts/{region}/*.csv"),
+        ("landing", "in/{region}/dt={bizdate:%Y-%m-%d}/_SUCCESS"),    # the rule's key, but only for backup's events
+        (None, "logs/**/{{done}}"),
+    )
+    values = {**rule.key.match("in/eu/dt=2026-03-10/_SUCCESS"), "bizdate": date(2026, 3, 10)}
+    assert [r.key.partial(values).source for r in rule.require] == [
+        "in/customers/eu/day=20260310/_SUCCESS", "rates/20260310.csv", "in/parts/eu/*.csv",
+        "in/eu/dt=2026-03-10/_SUCCESS", "logs/**/{done}"]
+
+
+def test_require_may_use_the_cycle_when_the_key_captures_it():
+    rule = parse_rules(HEAD + """\
+  - {name: hourly, on: oss, bucket: b, key: "h/{cycle:%Y%m%d%H}/*.done", trigger: [{workspace: 1, node: 2}],
+     require: ["m/{cycle:%Y-%m-%d-%H}/_SUCCESS", "d/{bizdate:%Y%m%d}/_SUCCESS"]}
+""").named("hourly")
+    assert plain(rule.require) == ((None, "m/{cycle:%Y-%m-%d-%H}/_SUCCESS"), (None, "d/{bizdate:%Y%m%d}/_SUCCESS"))
+
+
+def test_every_refused_require_entry_is_named_with_its_line():
+    found = problems("""\
+  - name: gated
+    on: oss
+    bucket: b
+    key: "in/{region}/dt={bizdate:%Y-%m-%d}/_SUCCESS"
+    require:
+      - "in/{region}/ok"
+      - "in/{customer}/{cycle:%Y%m%d%H}"
+      - "oss://{x}/y"
+      - "oss:///y"
+      - "oss://b*/y"
+      - "in/{region}/dt={bizdate:%Y-%m-%d}/_SUCCESS"
+      - "oss://b/in/{region}/dt={bizdate:%Y-%m-%d}/_SUCCESS"
+      - "oss://o/in/{x"
+      - "a/***"
+      - ""
+    trigger: [{workspace: 1, node: 2}]
+""")
+    uses = "(require entries may use bizdate, region)"
+    assert [(p.rule, p.field, p.line, p.message) for p in found] == [
+        ("gated", "require[1]", 12, f"{{customer}} is not captured by the key {uses}"),
+        ("gated", "require[1]", 12, f"{{cycle}} is not captured by the key {uses}"),
+        ("gated", "require[2]", 13, "the bucket of oss://BUCKET/KEY must be a plain name (no '{' or '*'), got '{x}'"),
+        ("gated", "require[3]", 14, "the bucket of oss://BUCKET/KEY must be a plain name (no '{' or '*'), got ''"),
+        ("gated", "require[4]", 15, "the bucket of oss://BUCKET/KEY must be a plain name (no '{' or '*'), got 'b*'"),
+        ("gated", "require[5]", 16, "repeats the rule's own key: the object that fired the rule is always there"),
+        ("gated", "require[6]", 17, "repeats the rule's own key: the object that fired the rule is always there"),
+        ("gated", "require[7]", 18, "in the key 'in/{x': unclosed '{' at offset 3 (write '{{' for a literal brace)"),
+        ("gated", "require[8]", 19, "'***' at offset 2: use '*' (within a segment) or '**' (across)"),
+        ("gated", "require[9]", 20, "empty template"),
+    ]
+
+
+@pytest.mark.parametrize("entries, message", [
+    ("[]", "must list at least one key template (or leave `require` out)"),
+    ("[" + ", ".join(f"r{i}" for i in range(21)) + "]",
+     "at most 20 entries: each is an OSS call on every event the rule takes"),
+])
+def test_require_is_a_short_non_empty_list(entries, message):
+    p = only(f"  - name: r1\n    on: oss\n    bucket: b\n    key: k\n    require: {entries}\n"
+             "    trigger: [{workspace: 1, node: 2}]\n")
+    assert (p.field, p.line, p.message) == ("require", 10, message)
+
+
+def test_twenty_require_entries_are_fine():
+    rule = parse_rules(HEAD + "  - {name: r1, on: oss, bucket: b, key: k, trigger: [{workspace: 1, node: 2}], "
+                       "require: [" + ", ".join(f"r{i}" for i in range(20)) + "]}\n").named("r1")
+    assert len(rule.require) == 20
+
+
+def test_a_timer_rule_requires_objects_in_its_bucket():
+    rule = parse_rules(HEAD + """\
+  - name: nightly
+    on: timer
+    timer: nightly
+    bucket: landing
+    cycle: {field: at, format: "%Y%m%d%H"}
+    require: ["done/{cycle:%Y%m%d%H}/_SUCCESS", "d/{bizdate:%Y-%m-%d}/*.csv", "oss://ref/r/{bizdate:%Y%m%d}"]
+    trigger: [{workspace: 1, node: 2}]
+""").named("nightly")
+    assert isinstance(rule, TimerRule) and rule.bucket == "landing"
+    assert plain(rule.require) == ((None, "done/{cycle:%Y%m%d%H}/_SUCCESS"), (None, "d/{bizdate:%Y-%m-%d}/*.csv"),
+                                   ("ref", "r/{bizdate:%Y%m%d}"))
+    assert rule.date_field == FieldSpec(("at",), "%Y%m%d%H", is_cycle=True)
+
+
+@pytest.mark.parametrize("body, field, line, message", [
+    ("    require: [\"d/{bizdate:%Y%m%d}\"]\n", "bucket", 6,
+     "required with `require`: the bucket the required objects are in (or write each entry as oss://BUCKET/KEY)"),
+    ("    bucket: b\n    require: [\"oss://o/d/{bizdate:%Y%m%d}\"]\n", "bucket", 9,
+     "only names where required objects are, and every `require` entry names its own oss:// bucket"),
+    ("    bucket: b\n    require: [\"d/{table}\"]\n", "require[0]", 10,
+     "{table} is not known to a timer rule (require entries may use bizdate)"),
+    ("    bucket: b\n    require: [\"d/{cycle:%Y%m%d%H}\"]\n", "require[0]", 10,
+     "{cycle} is not known to a timer rule (require entries may use bizdate)"),
+])
+def test_timer_require_refusals(body, field, line, message):
+    p = only("  - name: r1\n    on: timer\n    timer: t\n" + body + "    trigger: [{workspace: 1, node: 2}]\n")
+    assert (p.rule, p.field, p.line, p.message) == ("r1", field, line, message)
+
+
+def test_a_timer_rule_with_only_other_buckets_needs_no_bucket():
+    rule = parse_rules(HEAD + "  - {name: r1, on: timer, timer: t, require: [\"oss://o/x\"], "
+                              "trigger: [{workspace: 1, node: 2}]}\n").named("r1")
+    assert (rule.bucket, plain(rule.require)) == (None, (("o", "x"),))
 
 
 def test_lookup_false_is_fine_when_the_key_names_the_cycle():
@@ -260,8 +485,9 @@ def test_aliases_cannot_nest_past_the_limit_either():
 
 
 def summary(rules):
-    return [(r.name, r.on, str(r.timezone), r.region, r.buckets, r.key and r.key.source, r.events, r.topic,
-             r.message and r.message.source, r.attributes and r.attributes.source, r.trigger) for r in rules.rules]
+    """Every field of every rule but its line, templates and patterns by their text."""
+    return [(type(r).__name__, {f.name: plain(getattr(r, f.name)) for f in fields(r) if f.name != "line"})
+            for r in rules.rules]
 
 
 def test_anchors_aliases_and_merge_keys_load_like_the_file_written_out():

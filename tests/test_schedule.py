@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from dwtrigger.events import NOT_JSON, Event
+from dwtrigger.matching import match
 from dwtrigger.rules import parse_rules
 from dwtrigger.schedule import ScheduleError, resolve
 
@@ -28,6 +29,11 @@ rules:
   - {name: msg-date, on: mns, topic: t, bizdate: {field: meta.day, format: "%Y%m%d"}, trigger: [{workspace: 1, node: 50}]}
   - {name: msg-cycle, on: mns, topic: c, cycle: {field: at, format: "%Y-%m-%d %H:%M"}, trigger: [{workspace: 1, node: 51}]}
   - {name: utc-workspace, on: timer, timer: u, timezone: UTC, trigger: [{workspace: 3, node: 60}]}
+  - name: timer-cycle
+    on: timer
+    timer: c
+    cycle: {field: run.at, format: "%Y-%m-%d %H:%M"}
+    trigger: [{workspace: 3, node: 61}]
 """)
 
 
@@ -40,8 +46,10 @@ def oss(key: str, when: str) -> Event:
 
 
 def plan(rule_name: str, event: Event, node_index: int = 0):
+    """The schedule the relay resolves: from the captures of a rule that took the event."""
     rule = RULES.named(rule_name)
-    captures = rule.key.match(event.key) if rule.key else {}
+    captures, why = match(rule, event)
+    assert captures is not None, why
     return resolve(rule, rule.trigger[node_index], captures, event)
 
 
@@ -84,8 +92,12 @@ def test_month_and_year_ends(landed, biz, biz_ms):
     assert (f"{s.biz_date}", s.biz_date_ms) == (biz, biz_ms)
 
 
-def timer(name: str, fired: str) -> Event:
-    return Event("timer", "timer", "t1", at(fired), timer=name, payload="")
+def timer(name: str, fired: str, payload: str = "") -> Event:
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        document = NOT_JSON
+    return Event("timer", "timer", "t1", at(fired), timer=name, payload=payload, document=document)
 
 
 def test_berlin_on_the_spring_forward_day():
@@ -119,6 +131,13 @@ def test_berlin_hourly_cycle_inside_the_change():
 def test_a_utc_workspace_does_not_shift():
     s = plan("utc-workspace", timer("u", "2026-03-11T00:00:00+00:00"))
     assert (f"{s.biz_date}", s.biz_date_ms) == ("2026-03-10", 1773100800000)
+
+
+def test_a_timer_payload_field_names_the_cycle():
+    s = plan("timer-cycle", timer("c", "2026-06-01T00:00:00+00:00", '{"run": {"at": "2026-03-11 00:30"}}'))
+    assert (f"{s.biz_date}", s.biz_date_ms, s.cycle_ms) == ("2026-03-10", 1773072000000, 1773160200000)
+    with pytest.raises(ScheduleError, match="the timer payload has no field 'run.at'"):
+        plan("timer-cycle", timer("c", "2026-06-01T00:00:00+00:00", '{"run": {}}'))
 
 
 def mns(topic: str, body: str) -> Event:

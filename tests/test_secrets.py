@@ -46,7 +46,7 @@ def test_no_secret_reaches_any_output(name, harness, emulator, capfd):
                          credentials=spec.get("credentials"))
     texts = []
     try:
-        texts.append(repr(h.runtime.invoke("oss", sample("oss/native-put-orders.json"), context)))
+        texts.append(repr(h.handle("oss", sample("oss/native-put-orders.json"), context)))
     except app.TriggerFailed as e:
         texts += [str(e), repr(e.decisions)]
     out, err = capfd.readouterr()
@@ -92,7 +92,7 @@ def test_an_answer_that_echoes_credentials_leaks_none_of_them(name, harness, cap
     h = harness(rules_with(""))
     h.emu.set_faults(malformed_rate=1, malformed_body=json.dumps(ECHOES[name]))
     with pytest.raises(app.TriggerFailed) as err:
-        h.runtime.invoke("oss", sample("oss/native-put-orders.json"), fc.context_for("oss", timeout=2))
+        h.handle("oss", sample("oss/native-put-orders.json"), fc.context_for("oss", timeout=2))
     out, captured = capfd.readouterr()
     everything = "\n".join([str(err.value), repr(err.value.decisions), h.stream.getvalue(), out, captured])
     assert h.lines()[0]["outcome"] == "failed"

@@ -231,3 +231,89 @@ def test_hostile_keys_stay_linear(template, key, expected):
     start = time.perf_counter()
     assert t.match(key) == expected
     print(f"{template!r} x {len(key)} chars: {(time.perf_counter() - start) * 1000:.1f} ms")
+
+
+# ---- partial: captures filled, wildcards kept (what a `require` entry names for one event) -------------
+
+D, C = date(2024, 1, 2), datetime(2024, 1, 2, 3, 4)
+
+
+@pytest.mark.parametrize("template, values, source, prefix, literal", [
+    ("in/{t}/dt={bizdate:%Y%m%d}/_SUCCESS", {"t": "orders", "bizdate": D}, "in/orders/dt=20240102/_SUCCESS",
+     "in/orders/dt=20240102/_SUCCESS", True),
+    ("day={bizdate:%Y-%m-%d}/*.csv", {"bizdate": D, "unused": 1}, "day=2024-01-02/*.csv", "day=2024-01-02/", False),
+    ("{bizdate:%d.%m.%Y}", {"bizdate": C}, "02.01.2024", "02.01.2024", True),    # a datetime is a date too
+    ("h/{cycle:%Y%m%d%H%%}/**", {"cycle": C}, "h/2024010203%/**", "h/2024010203%/", False),
+    ("in/{t}/*.csv", {"t": "*"}, "in/*/*.csv", "in/*/", False),                  # a captured '*' is text
+    ("in/{t}/**", {"t": "**"}, "in/**/**", "in/**/", False),
+    ("{t}*", {"t": "*"}, "**", "*", False),                                      # text '*', then a wildcard
+    ("{x}/{bizdate:%Y%m%d}", {"x": "{y}", "bizdate": D}, "{y}/20240102", "{y}/20240102", True),
+    ("{x}", {"x": "%Y%m"}, "%Y%m", "%Y%m", True),
+    ("a{{b}}/{x}", {"x": "}}{{"}, "a{b}/}}{{", "a{b}/}}{{", True),
+    ("数据/{t}/*.✓", {"t": "订单"}, "数据/订单/*.✓", "数据/订单/", False),
+    ("**/{x}.csv", {"x": "v"}, "**/v.csv", "", False),
+    ("a/*", {}, "a/*", "a/", False),
+    ("exact/key", {}, "exact/key", "exact/key", True),
+])
+def test_partial_fills_captures_and_keeps_wildcards(template, values, source, prefix, literal):
+    t = compile_template(template).partial(values)
+    assert (t.source, t.prefix, t.is_literal, t.names) == (source, prefix, literal, ())
+
+
+@pytest.mark.parametrize("template, prefix, literal", [
+    ("exact/key", "exact/key", True),
+    ("a{{b}}", "a{b}", True),
+    ("in/{t}/x", "in/", False),
+    ("d={bizdate:%Y%m%d}", "d=", False),
+    ("*/x", "", False),
+    ("{t}", "", False),
+])
+def test_prefix_and_is_literal_of_a_compiled_template(template, prefix, literal):
+    t = compile_template(template)
+    assert (t.prefix, t.is_literal) == (prefix, literal)
+
+
+@pytest.mark.parametrize("template, values, key, expected", [
+    ("in/{t}/*.csv", {"t": "*"}, "in/*/x.csv", {}),
+    ("in/{t}/*.csv", {"t": "*"}, "in/x/x.csv", None),                # '*' was captured text, not a wildcard
+    ("in/{t}/*.csv", {"t": "*"}, "in/*/sub/x.csv", None),            # the kept '*' stays within a segment
+    ("in/{t}/**", {"t": "**"}, "in/**/a/b", {}),
+    ("in/{t}/**", {"t": "**"}, "in/x/a/b", None),
+    ("{t}*", {"t": "*"}, "*abc", {}),
+    ("{t}*", {"t": "*"}, "abc", None),
+    ("{x}/{bizdate:%Y%m%d}/*", {"x": "{y}", "bizdate": D}, "{y}/20240102/a", {}),
+    ("{x}/{bizdate:%Y%m%d}/*", {"x": "{y}", "bizdate": D}, "z/20240102/a", None),
+    ("{x}/{bizdate:%Y%m%d}/*", {"x": "{y}", "bizdate": D}, "{y}/20240103/a", None),
+    ("{x}-*", {"x": "%Y%m%d"}, "%Y%m%d-1", {}),
+    ("{x}-*", {"x": "%Y%m%d"}, "20240102-1", None),
+    ("数据/{t}/*.✓", {"t": "订单"}, "数据/订单/😀.✓", {}),
+    ("数据/{t}/*.✓", {"t": "订单"}, "数据/单/😀.✓", None),
+    ("d/{cycle:%Y%m%d%H}/*.done", {"cycle": C}, "d/2024010203/p.done", {}),
+    ("d/{cycle:%Y%m%d%H}/*.done", {"cycle": C}, "d/2024010204/p.done", None),
+])
+def test_a_partial_template_matches_only_keys_with_those_values(template, values, key, expected):
+    assert compile_template(template).partial(values).match(key) == expected
+
+
+@pytest.mark.parametrize("template, values, message", [
+    ("{x}/*", {}, "no value for {x}"),
+    ("{x}/*", {"x": "a/b"}, "without '/'"),
+    ("{x}/*", {"x": ""}, "non-empty"),
+    ("{bizdate:%Y%m%d}/*", {"bizdate": "20240102"}, "expected a date"),
+    ("{cycle:%Y%m%d%H}/*", {"cycle": D}, "expected a datetime"),
+])
+def test_partial_refuses_values_no_key_could_have_given(template, values, message):
+    with pytest.raises(TemplateError) as e:
+        compile_template(template).partial(values)
+    assert message in str(e.value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_round_trip_case())
+def test_partial_of_every_value_is_the_filled_key(case):
+    source, values, _ = case
+    t = compile_template(source)
+    filled = t.partial(values)
+    key = t.fill(values)
+    assert (filled.is_literal, filled.prefix, filled.source) == (True, key, key)
+    assert filled.match(key) == {}

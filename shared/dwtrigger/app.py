@@ -1,8 +1,10 @@
-"""What the FC handlers call: one Runtime per instance (rules loaded once), one `invoke` per event.
+"""What the FC handlers call: one Runtime per instance (rules loaded once), one `run` per event.
 
-`invoke` parses the bytes, lets the relay decide, logs each decision the moment it is made (scrubbed of every
-secret), and raises TriggerFailed after all decisions of the event are made when any failed, so FC's async
-retries and the failure destination take over.
+`Runtime.run` is the one way in, for the handlers, the command line, the demo, the tests and the bench: it parses
+the bytes, lets the relay decide, logs each decision the moment it is made (scrubbed of every secret) and returns
+the decisions; it never raises for the event's sake. `handle` (the handlers' body) adds the raise: TriggerFailed
+after all decisions of the event are made when any failed, so FC's async retries and the failure destination
+take over.
 """
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ import uuid
 from datetime import datetime, timezone
 from typing import Callable, Dict, Iterable, List, Mapping, Optional
 
-from . import dataworks, events
-from .credentials import ClientCache, InvocationKeys, MissingCredentials
+from . import dataworks, events, oss
+from .credentials import ClientCache, InvocationKeys, MissingCredentials, credential_client
 from .dataworks import DataWorksError
 from .outcomes import FAILED, Decision, DecisionLog
 from .relay import Invocation, Relay
@@ -48,20 +50,18 @@ class Runtime:
         self.log = log or DecisionLog()
         self.dry_run = (environ.get("DWTRIGGER_DRY_RUN", "").lower() in TRUE) if dry_run is None else dry_run
         self.wall_clock = wall_clock
-        self.clients = ClientCache(dataworks.adapter)
+        self.clients = ClientCache()
         self.relay = Relay(rules, dry_run=self.dry_run, backoff=backoff, sleep=sleep)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Runtime":
         return cls(load_rules(rules_path(environ)), environ=environ)
 
-    def invoke(self, source: str, raw, context) -> Dict[str, list]:
+    def run(self, source: str, raw, context) -> List[Decision]:
+        """Every decision of one delivery to the `source` function, each logged as it was made."""
         started, received = time.monotonic(), self.wall_clock()
         parsed = events.parse(source, raw, received, self.environ.get("DWTRIGGER_MNS_TOPIC") or None)
-        decisions = self._run(context, started, lambda call: self.relay.decide(parsed, call))
-        if any(d.outcome == FAILED for d in decisions):
-            raise TriggerFailed(decisions)
-        return {"outcomes": [d.record() for d in decisions]}
+        return self._run(context, started, lambda call: self.relay.decide(parsed, call))
 
     def release_by_hand(self, rule_name: str, captures: dict, node: Optional[int], context) -> List[Decision]:
         """`dwtrigger trigger`: the same resolution, calls and log lines as an event, without an event."""
@@ -74,36 +74,59 @@ class Runtime:
         self.log.bind(context)
         keys = InvocationKeys(context, self.environ)      # read again on every invocation: FC rotates them
         made = []
-        for decision in decide(Invocation(Deadline.for_invocation(context, started),
-                                          lambda rule: self.port_for(keys, rule))):
+        call = Invocation(Deadline.for_invocation(context, started), lambda rule: self.port_for(keys, rule),
+                          lambda rule: self.store_for(keys, rule))
+        for decision in decide(call):
             decision = decision.scrubbed(keys.scrub)
             self.log.write(decision)                       # on record before the next decision starts
             made.append(decision)
         return made
 
-    def port_for(self, keys: InvocationKeys, rule: Rule):
+    def port_for(self, keys: InvocationKeys, rule: Rule) -> dataworks.DataWorks:
         """The DataWorks adapter for a rule: its API, endpoint and role from the rule (or the environment's
         overrides), reused across invocations while the keys stay the same."""
-        try:
-            role_keys = keys.get()
-        except MissingCredentials as e:
-            raise DataWorksError("NoCredentials", str(e), retryable=False) from None
+        role_keys = self._keys(keys, DataWorksError)
         endpoint = self.environ.get("DWTRIGGER_ENDPOINT") or rule.endpoint or f"dataworks.{rule.region}.aliyuncs.com"
-        protocol = (self.environ.get("DWTRIGGER_PROTOCOL") or "https").lower()
         sts = self.environ.get("DWTRIGGER_STS_ENDPOINT") or (f"sts.{rule.region}.aliyuncs.com" if rule.region else None)
-        return self.clients.get(role_keys, rule.api, endpoint, protocol, rule.role_arn, sts)
+        shape = ("dataworks", rule.api, endpoint, self.protocol, rule.role_arn, sts)
+        return self.clients.get(role_keys, shape, lambda: dataworks.adapter(
+            rule.api, endpoint, self.protocol, credential_client(role_keys, rule.role_arn, sts)))
+
+    def store_for(self, keys: InvocationKeys, rule: Rule) -> oss.ObjectStore:
+        """The OSS adapter for a rule's `require` checks: the rule's region with the function's own role (a
+        `role_arn` is for DataWorks), DWTRIGGER_OSS_ENDPOINT for a local stand-in."""
+        role_keys = self._keys(keys, oss.OssError)
+        endpoint = self.environ.get("DWTRIGGER_OSS_ENDPOINT") or None
+        internal = self.environ.get("DWTRIGGER_OSS_INTERNAL", "").lower() in TRUE
+        shape = ("oss", rule.region, endpoint, self.protocol, internal)
+        return self.clients.get(role_keys, shape, lambda: oss.store(rule.region, endpoint, self.protocol, internal,
+                                                                  role_keys))
+
+    @property
+    def protocol(self) -> str:
+        return (self.environ.get("DWTRIGGER_PROTOCOL") or "https").lower()
+
+    @staticmethod
+    def _keys(keys: InvocationKeys, error):
+        try:
+            return keys.get()
+        except MissingCredentials as e:
+            raise error("NoCredentials", str(e), retryable=False) from None
 
 
 _runtime: Optional[Runtime] = None
 
 
 def warm_up() -> None:
-    """For FC's instance initializer: load the rules and import the SDK (for the APIs they use) before the first
-    event waits for them. A broken rules file fails the instance here, before any event is taken."""
+    """For FC's instance initializer: load the rules and import the SDKs they need (the DataWorks APIs they use,
+    OSS when one requires objects) before the first event waits for them. A broken rules file fails the instance
+    here, before any event is taken."""
     global _runtime
     _runtime = Runtime.from_environment()
     for api in sorted({rule.api for rule in _runtime.rules.rules}):
         dataworks.load(api)
+    if any(getattr(rule, "require", ()) for rule in _runtime.rules.rules):
+        oss.load()
 
 
 def use_runtime(runtime: Optional[Runtime]) -> None:
@@ -113,8 +136,12 @@ def use_runtime(runtime: Optional[Runtime]) -> None:
 
 
 def handle(source: str, event, context) -> Dict[str, list]:
-    """The body of every FC handler. A broken rules file raises here on every call: refuse, never guess."""
+    """The body of every FC handler: `run`, then raise TriggerFailed when a decision failed (FC retries it). A
+    broken rules file raises here on every call: refuse, never guess."""
     global _runtime
     if _runtime is None:
         _runtime = Runtime.from_environment()
-    return _runtime.invoke(source, event, context)
+    decisions = _runtime.run(source, event, context)
+    if any(d.outcome == FAILED for d in decisions):
+        raise TriggerFailed(decisions)
+    return {"outcomes": [d.record() for d in decisions]}

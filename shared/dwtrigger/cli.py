@@ -251,10 +251,7 @@ def demo(root):
 
 
 def _invoke(runtime, source, raw) -> List[dict]:
-    try:
-        return runtime.invoke(source, raw, fc.context_for(source))["outcomes"]
-    except app.TriggerFailed as e:
-        return [d.record() for d in e.decisions]
+    return [d.record() for d in runtime.run(source, raw, fc.context_for(source))]
 
 
 def _summary(outcomes: Counter) -> None:

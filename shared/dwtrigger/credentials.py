@@ -3,8 +3,8 @@
 FC rotates the role's STS credentials; python3.10 hands them over in `context.credentials`, python3.12 only in
 the environment. alibabacloud-credentials reads the environment once at import time and tea-openapi 0.4.x has
 no implicit chain, so we read them ourselves per invocation and pass an explicit credential client. SDK clients
-are cached by everything that shapes them (keys, endpoint, protocol, role, STS endpoint) and dropped when the
-keys rotate; concurrent invocations in one instance each get a client built from their own keys.
+are cached by everything that shapes them (keys, API, endpoint, protocol, role, STS endpoint) and dropped when
+the keys rotate; concurrent invocations in one instance each get a client built from their own keys.
 """
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Mapping, Optional, Tuple
+from typing import Callable, Dict, Mapping, Optional, Tuple, TypeVar
 
 from .redact import PATTERNS_ONLY, Scrubber
 
+T = TypeVar("T")
 ENV_ID, ENV_SECRET, ENV_TOKEN = ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
                                  "ALIBABA_CLOUD_SECURITY_TOKEN")
 
@@ -79,25 +80,18 @@ def credential_client(keys: RoleKeys, role_arn: Optional[str] = None, sts_endpoi
 
 
 class ClientCache:
-    """Adapters reused across invocations, keyed by everything that shapes them. A client for new keys drops
-    those of older keys; an invocation still holding one keeps using it safely (it holds its own reference).
-    `build(api, endpoint, protocol, credential)` makes one."""
+    """SDK clients reused across invocations, keyed by the keys and everything else that shapes them (`shape`).
+    A client for new keys drops those of older keys; an invocation still holding one keeps using it safely (it
+    holds its own reference). One lock: concurrent invocations never see another's half-built entry."""
 
-    def __init__(self, build: Callable[[str, str, str, object], object]):
-        self._build = build
+    def __init__(self):
         self._lock = threading.Lock()
         self._clients: Dict[Tuple, object] = {}
-        self._credentials: Dict[Tuple, object] = {}
 
-    def get(self, keys: RoleKeys, api: str, endpoint: str, protocol: str, role_arn: Optional[str],
-            sts_endpoint: Optional[str]):
-        identity = (keys, role_arn, sts_endpoint if role_arn else None)
-        slot = identity + (api, endpoint, protocol)
+    def get(self, keys: RoleKeys, shape: Tuple, build: Callable[[], T]) -> T:
+        slot = (keys,) + shape
         with self._lock:
             if slot not in self._clients:
-                if identity not in self._credentials:
-                    self._credentials = {k: v for k, v in self._credentials.items() if k[0] == keys}
-                    self._credentials[identity] = credential_client(keys, role_arn, sts_endpoint)
                 self._clients = {k: v for k, v in self._clients.items() if k[0] == keys}
-                self._clients[slot] = self._build(api, endpoint, protocol, self._credentials[identity])
+                self._clients[slot] = build()
             return self._clients[slot]

@@ -5,15 +5,19 @@ quote_plus) and base64 (standard and URL-safe, at each of the three byte alignme
 longer encoded string). And anything shaped like a credential parameter or header (`Signature=...`,
 `SecurityToken=...`, `x-acs-security-token: ...`, an `ACS3-HMAC-SHA256 ...` Authorization value) is removed
 whoever's it is: assumed-role keys and signatures are never known to us, but the text that carries them is.
+And text a server or transport wrote (`clean`, `error_code`) is cut, stripped of URLs (a failed AssumeRole quotes
+its signed URL, token included) and kept to printable characters before it is ever kept.
 """
 from __future__ import annotations
 
 import base64
 import re
-from typing import Iterable, List
+from typing import Iterable, List, Optional
 from urllib.parse import quote, quote_plus
 
 MASK = "[redacted]"
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*|/\?[^\s'\"<>]*")
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
 MIN_SECRET = 6            # shorter fragments would mask ordinary words
 _SHAPES = (r"(?:ACS3|OSS4)-HMAC-SHA256[^\"'\n]*",                                  # an Authorization value
            r"(?<![A-Za-z0-9])authorization[\"']?\s*[:=]\s*[^\"'\n]*",
@@ -48,3 +52,14 @@ class Scrubber:
 
 
 PATTERNS_ONLY = Scrubber()
+
+
+def clean(text: str, limit: int = 200) -> str:
+    """Server or transport text fit for a log line: URLs reduced to '<url>', printable, cut to `limit`."""
+    text = _URL.sub("<url>", text)
+    return "".join(c if c.isprintable() else " " for c in text)[:limit].strip()
+
+
+def error_code(value) -> Optional[str]:
+    """An error code as DataWorks writes them (`Throttling.User`), or None for anything else."""
+    return value if isinstance(value, str) and value != "None" and _CODE.match(value) else None

@@ -1,32 +1,57 @@
-"""The pipeline: parsed events -> matching (rule, node) pairs -> instance -> trigger -> one decision each.
+"""The pipeline, in three steps per (rule, node): plan -> gate -> send, one decision each.
 
-This is the only module that knows the order of the steps. The outside world (DataWorks, the clock, sleeping)
-comes in through the constructor and the Invocation, so tests run it against the emulator without patching.
-Decisions are yielded as they are made, so each is on record before the next call starts; nothing here raises
-for an event: whatever goes wrong becomes that decision's `failed` (or `rejected`) outcome.
+- plan: which releases an event asks for (every node of every rule that takes it), and which instance each names
+  (business date, scheduled time);
+- gate: a rule's `require` — are the other objects there? — through the OSS port: go, or `waiting_for_files`;
+- send: look the instance up and trigger it through the DataWorks port (either API).
+Remote calls go through `retry.with_retries`, which retries what says it is retryable within the deadline.
+
+This is the only module that knows the order of the steps. The outside world (DataWorks, OSS, the clock,
+sleeping) comes in through the constructor and the Invocation, so tests run it against the local stand-ins
+without patching. Decisions are yielded as they are made, so each is on record before the next call starts;
+nothing here raises for an event: whatever goes wrong becomes that decision's `failed` (or `rejected`) outcome.
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Callable, Iterator, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Sequence
 
 from .dataworks import DataWorks, DataWorksError, Instance, describe
 from .dataworks.choose import Unresolved, choose
 from .events import Event, Parsed, Rejected
 from .matching import match
-from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, REJECTED, TRIGGERED, Decision
-from .retry import MIN_CALL_S, Backoff, Deadline
-from .rules import Rule, RuleSet, Target
+from .oss import ObjectStore, Wanted
+from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, REJECTED, TRIGGERED, WAITING_FILES, Decision
+from .retry import Backoff, Deadline, GaveUp, RemoteError, with_retries
+from .rules import OssRule, Required, Rule, RuleSet, Target, TimerRule
 from .schedule import Schedule, ScheduleError, local, resolve
 
 
 @dataclass(frozen=True)
 class Invocation:
-    """What one invocation lends the relay: its deadline, and DataWorks for a rule (with this invocation's keys).
-    Nothing of it outlives the invocation."""
+    """What one invocation lends the relay: its deadline, and DataWorks and OSS for a rule (with this
+    invocation's keys). Nothing of it outlives the invocation."""
     deadline: Deadline
     port_for: Callable[[Rule], DataWorks]
+    store_for: Callable[[Rule], ObjectStore]
+
+
+@dataclass(frozen=True)
+class Release:
+    """What an event asks of one node of a rule (the plan step's output)."""
+    rule: Rule
+    target: Target
+    event: Event
+    captures: Mapping[str, Any]
+    base: Decision                          # the decision so far: the event's fields, rule and node
+
+
+@dataclass
+class _Sent:
+    """What the send step's attempts learned, across retries."""
+    landed: bool = False                    # a trigger got no answer: it may have been accepted
+    refused: Optional[DataWorksError] = field(default=None)   # a trigger DataWorks refused outright
 
 
 class Relay:
@@ -42,108 +67,156 @@ class Relay:
             else:
                 yield from self._event(item, call)
 
+    def release(self, rule: Rule, captures, event: Event, call: Invocation,
+                node: Optional[int] = None) -> Iterator[Decision]:
+        """A release by hand: the rule's nodes (or `node` only) for `captures`, as if an event asked."""
+        base = Decision(IGNORED, event.source, event.event_id, dry_run=self.dry_run)
+        for release in _releases(rule, captures, event, base):
+            if node is None or release.target.node == node:
+                yield self._decision(release, call)
+
+    # ---- plan ----
+
     def _event(self, event: Event, call: Invocation) -> Iterator[Decision]:
         base = Decision(IGNORED, event.source, event.event_id, bucket=event.bucket, key=event.key, topic=event.topic,
                         queue=event.queue, message_id=event.message_id, timer=event.timer, dry_run=self.dry_run)
         try:
-            hits = [(rule, captures) for rule in self.rules.for_source(event.source)
-                    for captures in [match(rule, event)[0]] if captures is not None]
+            releases = self.plan(event, base)
         except Exception as e:  # noqa: BLE001 - a bug in matching must not cost the batch its other events
             yield _internal(base, e)
             return
-        if not hits:
+        if not releases:
             yield base.but(reason="no rule matched")
-        for rule, captures in hits:
-            yield from self.release(rule, captures, event, call, base=base)
+        for release in releases:
+            yield self._decision(release, call)
 
-    def release(self, rule: Rule, captures, event: Event, call: Invocation, node: Optional[int] = None,
-                base: Optional[Decision] = None) -> Iterator[Decision]:
-        """One decision per node of a rule that took the event (or `node` only, for a release by hand)."""
-        base = base or Decision(IGNORED, event.source, event.event_id, dry_run=self.dry_run)
-        for target in rule.trigger:
-            if node is None or target.node == node:
-                planned = base.but(rule=rule.name, workspace=target.workspace, node=target.node)
-                started = self.clock()
-                try:
-                    decision = self._decide(planned, rule, target, captures, event, call)
-                except Exception as e:  # noqa: BLE001 - on record and retried by FC, never a lost traceback
-                    decision = _internal(planned, e)
-                yield decision.but(duration_ms=int((self.clock() - started) * 1000))
+    def plan(self, event: Event, base: Decision) -> List[Release]:
+        """Every release the event asks for: one per node of each rule that takes it."""
+        return [release for rule in self.rules.for_source(event.source)
+                for captures in [match(rule, event)[0]] if captures is not None
+                for release in _releases(rule, captures, event, base)]
 
-    def _decide(self, base: Decision, rule: Rule, target: Target, captures, event: Event,
-                call: Invocation) -> Decision:
+    def _decision(self, release: Release, call: Invocation) -> Decision:
+        started = self.clock()
         try:
-            schedule = resolve(rule, target, captures, event)
-        except ScheduleError as e:
-            return base.but(outcome=REJECTED, reason=str(e))
-        planned = _with_times(base, schedule.biz_date_ms, schedule.cycle_ms, schedule)
-        if self.dry_run:
-            calls = describe(rule.api, target.workspace, rule.env, target.node, schedule.biz_date,
-                             schedule.biz_date_ms, schedule.cycle_ms, target.lookup)
-            return planned.but(outcome=DRY_RUN, reason="dry run, nothing sent; would call "
-                               + " then ".join(str(c) for c in calls))
-        return self._release(planned, rule, target, schedule, call)
+            decision = self._make(release, call)
+        except Exception as e:  # noqa: BLE001 - on record and retried by FC, never a lost traceback
+            decision = _internal(release.base, e)
+        return decision.but(duration_ms=int((self.clock() - started) * 1000))
 
-    def _release(self, planned: Decision, rule: Rule, target: Target, schedule: Schedule,
-                 call: Invocation) -> Decision:
-        """Look up (unless told not to) and trigger, retrying transient failures until the deadline.
-        Every retry starts with a fresh look-up, so a trigger that landed before a timeout is not sent twice; only
-        a trigger that got no answer may have landed (a refusal did not: a release by another event is not ours)."""
-        attempts, landed, last = 0, False, None
-        while True:
-            if call.deadline.left() < MIN_CALL_S:
-                if last is not None:
-                    return _failed(planned, last, attempts, gave_up=True, landed=landed)
-                return planned.but(outcome=FAILED, error_code="DeadlineExceeded", retryable=True, attempts=attempts,
-                                   reason="the invocation's deadline came before this decision could call DataWorks"
-                                          "; FC's retry runs the event again")
-            attempts += 1
-            sending = False
+    def _make(self, release: Release, call: Invocation) -> Decision:
+        try:
+            schedule = resolve(release.rule, release.target, release.captures, release.event)
+        except ScheduleError as e:
+            return release.base.but(outcome=REJECTED, reason=str(e))
+        planned = _with_times(release.base, schedule.biz_date_ms, schedule.cycle_ms, schedule)
+        wanted = _wanted(release, schedule)
+        if self.dry_run:
+            return planned.but(outcome=DRY_RUN, reason=_dry_run(release, schedule, wanted))
+        return self.gate(wanted, release, planned, call) or self.send(release, schedule, planned, call)
+
+    # ---- gate ----
+
+    def gate(self, wanted: List[Wanted], release: Release, planned: Decision,
+             call: Invocation) -> Optional[Decision]:
+        """None when every required object is there (or none is required); else the decision that stops here."""
+        if not wanted:
+            return None
+        store = call.store_for(release.rule)
+        try:
+            missing, attempts = with_retries(lambda attempt: store.missing(wanted, call.deadline), call.deadline,
+                                             self.backoff, self.sleep)
+        except GaveUp as e:
+            return _gave_up(planned, e)
+        if not missing:
+            return None
+        return planned.but(outcome=WAITING_FILES, attempts=attempts, reason=(
+            f"waiting for {len(missing)} of {len(wanted)} required objects: " + ", ".join(map(str, missing))))
+
+    # ---- send ----
+
+    def send(self, release: Release, schedule: Schedule, planned: Decision, call: Invocation) -> Decision:
+        """Look up (unless told not to) and trigger, retrying transient failures until the deadline. Every retry
+        starts with a fresh look-up, so a trigger that landed before a timeout is not sent twice; only a trigger
+        that got no answer may have landed (a refusal did not: a release by another event is not ours)."""
+        rule, target, sent = release.rule, release.target, _Sent()
+
+        def attempt(number: int) -> Decision:
+            port = call.port_for(rule)
+            if target.lookup:
+                instance = self._look_up(port, release, schedule, call)
+                found = _with_times(planned, instance.biz_date_ms, instance.cycle_ms, schedule)
+                if not instance.waiting:
+                    return _ran(found, instance, sent.landed, number)
+                why = f"instance {instance.instance_id} was {instance.status}"
+            else:
+                found, why = planned, "lookup: false, computed times sent"
             try:
-                port = call.port_for(rule)
-                if target.lookup:
-                    instance = self._look_up(port, rule, target, schedule, call)
-                    found = _with_times(planned, instance.biz_date_ms, instance.cycle_ms, schedule)
-                    if not instance.waiting:
-                        return _ran(found, instance, landed, attempts)
-                    why = f"instance {instance.instance_id} was {instance.status}"
-                else:
-                    found, why = planned, "lookup: false, computed times sent"
-                sending = True
                 request_id = port.trigger(target.workspace, rule.env, target.node, found.cycle_time_ms,
                                           found.biz_date_ms, call.deadline)
-                return found.but(outcome=TRIGGERED, dataworks_request_id=request_id, attempts=attempts, reason=why)
-            except Unresolved as e:
-                return planned.but(outcome=FAILED, error_code=e.code, reason=e.reason, retryable=e.retryable,
-                                   attempts=attempts)
             except DataWorksError as e:
-                if sending and not target.lookup and not e.retryable:
-                    return self._after_refusal(planned, rule, target, schedule, call, e, landed, attempts)
-                if not e.retryable:
-                    return _failed(planned, e, attempts)
-                last, landed = e, landed or (sending and e.status is None)
-                wait = self.backoff.delay(attempts, e.retry_after_s)
-                if call.deadline.left() - wait < MIN_CALL_S:
-                    return _failed(planned, e, attempts, gave_up=True, landed=landed)
-                self.sleep(wait)
+                sent.landed = sent.landed or e.status is None
+                sent.refused = None if e.retryable else e
+                raise
+            return found.but(outcome=TRIGGERED, dataworks_request_id=request_id, attempts=number, reason=why)
 
-    def _look_up(self, port: DataWorks, rule: Rule, target: Target, schedule: Schedule, call: Invocation) -> Instance:
-        listed = port.list_instances(target.workspace, rule.env, target.node, schedule.biz_date,
+        try:
+            return with_retries(attempt, call.deadline, self.backoff, self.sleep)[0]
+        except Unresolved as e:
+            return planned.but(outcome=FAILED, error_code=e.code, reason=e.reason, retryable=e.retryable)
+        except GaveUp as e:
+            if sent.refused is not None and not target.lookup:
+                return self._after_refusal(planned, release, schedule, call, sent, e.attempts)
+            return _gave_up(planned, e, sent.landed)
+
+    def _look_up(self, port: DataWorks, release: Release, schedule: Schedule, call: Invocation) -> Instance:
+        target = release.target
+        listed = port.list_instances(target.workspace, release.rule.env, target.node, schedule.biz_date,
                                      schedule.biz_date_ms, call.deadline)
         return choose(listed, target.node, schedule.biz_date, schedule.zone, schedule.cycle_ms)
 
-    def _after_refusal(self, planned: Decision, rule: Rule, target: Target, schedule: Schedule, call: Invocation,
-                       refusal: DataWorksError, landed: bool, attempts: int) -> Decision:
+    def _after_refusal(self, planned: Decision, release: Release, schedule: Schedule, call: Invocation,
+                       sent: _Sent, attempts: int) -> Decision:
         """`lookup: false` and DataWorks refused the trigger: one look-up tells a redelivery (the instance ran)
         from a real failure, so a redelivered event does not fail forever."""
         try:
-            instance = self._look_up(call.port_for(rule), rule, target, schedule, call)
+            instance = self._look_up(call.port_for(release.rule), release, schedule, call)
         except (Unresolved, DataWorksError):
-            return _failed(planned, refusal, attempts)
-        if instance.waiting:
-            return _failed(planned, refusal, attempts)
-        return _ran(_with_times(planned, instance.biz_date_ms, instance.cycle_ms, schedule), instance, landed,
+            instance = None
+        if instance is None or instance.waiting:
+            return _failed(planned, sent.refused, attempts)
+        return _ran(_with_times(planned, instance.biz_date_ms, instance.cycle_ms, schedule), instance, sent.landed,
                     attempts)
+
+
+def _releases(rule: Rule, captures: Mapping[str, Any], event: Event, base: Decision) -> List[Release]:
+    return [Release(rule, target, event, captures, base.but(rule=rule.name, workspace=target.workspace,
+                                                            node=target.node))
+            for target in rule.trigger]
+
+
+def _wanted(release: Release, schedule: Schedule) -> List[Wanted]:
+    """The objects a rule requires for this release: its files (an OSS rule's key and `require` entries; a timer
+    rule's entries) filled from the captures and the business date (and scheduled time), in the event's bucket (a
+    timer rule's `bucket`) unless an entry names another — less the one whose landing this event reports."""
+    rule, event = release.rule, release.event
+    if not isinstance(rule, (OssRule, TimerRule)) or not rule.require:
+        return []
+    values = {**release.captures, "bizdate": schedule.biz_date}
+    if schedule.cycle is not None:
+        values["cycle"] = schedule.cycle
+    home = event.bucket if isinstance(rule, OssRule) else rule.bucket
+    files = ((Required(None, rule.key),) if isinstance(rule, OssRule) else ()) + rule.require
+    wanted = [Wanted(entry.bucket or home, entry.key.partial(values)) for entry in files]
+    return [w for w in wanted if not (w.bucket == event.bucket and w.key.match(event.key or "") is not None)]
+
+
+def _dry_run(release: Release, schedule: Schedule, wanted: List[Wanted]) -> str:
+    target, rule = release.target, release.rule
+    calls = describe(rule.api, target.workspace, rule.env, target.node, schedule.biz_date, schedule.biz_date_ms,
+                     schedule.cycle_ms, target.lookup)
+    checks = f"would check {', '.join(map(str, wanted))}, then " if wanted else "would "
+    return f"dry run, nothing sent; {checks}call " + " then ".join(str(c) for c in calls)
 
 
 def _ran(found: Decision, instance: Instance, landed: bool, attempts: int) -> Decision:
@@ -154,13 +227,23 @@ def _ran(found: Decision, instance: Instance, landed: bool, attempts: int) -> De
     return found.but(outcome=ALREADY, attempts=attempts, reason=f"instance {instance.instance_id} is {instance.status}")
 
 
-def _failed(planned: Decision, e: DataWorksError, attempts: int, gave_up: bool = False,
-            landed: bool = False) -> Decision:
+def _gave_up(planned: Decision, e: GaveUp, landed: bool = False) -> Decision:
+    if e.error is None:
+        return planned.but(outcome=FAILED, error_code="DeadlineExceeded", retryable=True, attempts=e.attempts,
+                           reason="the invocation's deadline came before this decision could call out; FC's retry "
+                                  "runs the event again")
+    return _failed(planned, e.error, e.attempts, gave_up=e.deadline, landed=landed)
+
+
+def _failed(planned: Decision, e: RemoteError, attempts: int, gave_up: bool = False, landed: bool = False) -> Decision:
     """A failed decision; `landed`: a trigger was sent and no answer came, so it may have been accepted (the
     look-up of FC's retry tells, and then says already_triggered)."""
+    dataworks = isinstance(e, DataWorksError)
     return planned.but(outcome=FAILED, error_code=e.code, retryable=e.retryable, attempts=attempts,
-                       dataworks_request_id=e.request_id,
-                       reason=e.message + (" (retries stopped at the deadline)" if gave_up else "")
+                       dataworks_request_id=e.request_id if dataworks else None,
+                       reason=("" if dataworks else "OSS: ") + e.message
+                       + (f" (OSS request {e.request_id})" if e.request_id and not dataworks else "")
+                       + (" (retries stopped at the deadline)" if gave_up else "")
                        + ("; a trigger was sent and got no answer: it may have landed" if landed else ""))
 
 

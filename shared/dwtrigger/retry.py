@@ -1,15 +1,18 @@
-"""Deadline and backoff for retries inside one invocation.
+"""Retries inside one invocation: the deadline, the backoff, and the loop every remote call goes through.
 
 FC has no get_remaining_time: the deadline is invocation start + function.timeout, less a margin that
 leaves room to log and raise. Backoff is exponential with full jitter, never shorter than a server's
-retry-after, and a retry that could not finish before the deadline is not started.
+retry-after, and a retry that could not finish before the deadline is not started. `with_retries` retries
+whatever raises a RemoteError that says it is retryable (DataWorks or OSS alike), and nothing else.
 """
 from __future__ import annotations
 
 import random
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple, TypeVar
+
+T = TypeVar("T")
 
 DEFAULT_TIMEOUT_S = 60.0
 MIN_CALL_S = 0.5          # below this a call cannot usefully complete
@@ -31,6 +34,26 @@ class Deadline:
         return self.at - self.clock()
 
 
+class RemoteError(Exception):
+    """A failed call to a cloud service, classified once: `retryable` is the verdict. `status` is the HTTP
+    status when the service answered; None when no answer came (a write may have landed)."""
+
+    def __init__(self, code: str, message: str, *, retryable: bool, request_id: Optional[str] = None,
+                 status: Optional[int] = None, retry_after_s: Optional[float] = None):
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.retryable = code, message, retryable
+        self.request_id, self.status, self.retry_after_s = request_id, status, retry_after_s
+
+
+class GaveUp(Exception):
+    """`with_retries` stopped: `error` is the last RemoteError (None if the deadline left no time to try),
+    `attempts` how many were made, `deadline` whether the deadline (not the error) ended it."""
+
+    def __init__(self, error: Optional[RemoteError], attempts: int, deadline: bool):
+        super().__init__(str(error) if error else "no time left")
+        self.error, self.attempts, self.deadline = error, attempts, deadline
+
+
 @dataclass
 class Backoff:
     base_s: float = 0.2
@@ -41,3 +64,23 @@ class Backoff:
         """Full jitter over base * 2^(attempt-1), capped; at least the server's retry-after."""
         jittered = self.rng() * min(self.cap_s, self.base_s * 2.0 ** min(attempt - 1, 32))
         return max(jittered, retry_after_s or 0.0)
+
+
+def with_retries(step: Callable[[int], T], deadline: Deadline, backoff: Backoff,
+                 sleep: Callable[[float], None] = time.sleep) -> Tuple[T, int]:
+    """(step(attempt)'s result, attempts made). A retryable RemoteError is retried after the backoff while a
+    call could still finish before the deadline; any other exception passes through. Raises GaveUp."""
+    attempt, last = 0, None
+    while True:
+        if deadline.left() < MIN_CALL_S:
+            raise GaveUp(last, attempt, deadline=True)
+        attempt += 1
+        try:
+            return step(attempt), attempt
+        except RemoteError as e:
+            if not e.retryable:
+                raise GaveUp(e, attempt, deadline=False) from None
+            last, wait = e, backoff.delay(attempt, e.retry_after_s)
+            if deadline.left() - wait < MIN_CALL_S:
+                raise GaveUp(e, attempt, deadline=True) from None
+            sleep(wait)

@@ -6,10 +6,11 @@ rule and field.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import time
-from typing import Any, Dict, FrozenSet, List, Literal, Optional, Set, Tuple, Union
+from typing import Any, Dict, FrozenSet, List, Literal, Optional, Set, Tuple, Union, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
@@ -34,7 +35,9 @@ _HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])\Z")
 _ROLE_ARN = re.compile(r"acs:ram::[0-9]+:role/[A-Za-z0-9._@-]+\Z")
 _ENDPOINT = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z")
 _DATE_DIRECTIVES = re.compile(r"%[^YmdHMS%]")
-_CHOICES = {"on": "oss, mns, timer", "env": "PROD, DEV"}
+# Each `require` entry is an OSS call (a look or a listing) on every event the rule takes, inside that
+# invocation's deadline: a bound keeps one event's checks quick and its OSS request count predictable.
+MAX_REQUIRE = 20
 
 
 # ---- the file as written (msgspec checks types and unknown keys) -------------------------------------
@@ -60,21 +63,41 @@ class _FieldSpec(msgspec.Struct, forbid_unknown_fields=True):
     format: str
 
 
-class _Rule(_Settings, forbid_unknown_fields=True, kw_only=True):
+class _Source(_Settings, forbid_unknown_fields=True, kw_only=True, tag_field="on"):
+    """What every rule says; each source below adds only its own fields, so a field on the wrong source is an
+    unknown field of that source's struct."""
     name: str
-    on: Literal["oss", "mns", "timer"]
     trigger: List[_Target]
+
+
+class _Oss(_Source, tag="oss"):
     bucket: Union[str, List[str], None] = None
     key: Optional[str] = None
     events: Optional[List[str]] = None
     require: Optional[List[str]] = None
+
+
+class _Mns(_Source, tag="mns"):
     topic: Optional[str] = None
     queue: Optional[str] = None
     message: Optional[Dict[str, Any]] = None
     attributes: Optional[Dict[str, Any]] = None
     bizdate: Optional[_FieldSpec] = None
     cycle: Optional[_FieldSpec] = None
+
+
+class _Timer(_Source, tag="timer"):
     timer: Optional[str] = None
+    bizdate: Optional[_FieldSpec] = None
+    cycle: Optional[_FieldSpec] = None
+    bucket: Optional[str] = None            # where `require` entries without oss:// are
+    require: Optional[List[str]] = None
+
+
+_RULE = Union[_Oss, _Mns, _Timer]
+_SOURCES = {struct.__struct_config__.tag: struct for struct in get_args(_RULE)}
+_SOURCE_FIELDS = frozenset().union(*(struct.__struct_fields__ for struct in _SOURCES.values()))
+_CHOICES = {"on": ", ".join(_SOURCES), "env": "PROD, DEV"}
 
 
 # ---- what the rest of the package uses ---------------------------------------------------------------
@@ -96,7 +119,16 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class Required:
+    """A `require` entry: `key` is filled from the event (`Template.partial`); bucket None is the event's bucket
+    (OSS rules) or the rule's `bucket` (timer rules)."""
+    bucket: Optional[str]
+    key: Template
+
+
+@dataclass(frozen=True, kw_only=True)
 class Rule:
+    """What every rule has; OssRule, MnsRule and TimerRule add their source's fields (and fix `on`)."""
     name: str
     on: str
     timezone: ZoneInfo
@@ -106,16 +138,35 @@ class Rule:
     env: str
     role_arn: Optional[str]
     trigger: Tuple[Target, ...]
-    buckets: Tuple[str, ...] = ()
-    key: Optional[Template] = None
-    events: FrozenSet[str] = frozenset()   # OSS event names, "Family:*" already expanded
-    topic: Optional[str] = None
-    queue: Optional[str] = None
-    message: Optional[Pattern] = None
-    attributes: Optional[Pattern] = None
-    date_field: Optional[FieldSpec] = None
-    timer: Optional[str] = None
     line: Optional[int] = None          # where the rule starts in the file, for messages
+
+
+@dataclass(frozen=True, kw_only=True)
+class OssRule(Rule):
+    on: str = dataclasses.field(default="oss", init=False)
+    buckets: Tuple[str, ...]
+    key: Template
+    events: FrozenSet[str]              # OSS event names, "Family:*" already expanded
+    require: Tuple[Required, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MnsRule(Rule):
+    on: str = dataclasses.field(default="mns", init=False)
+    topic: Optional[str]
+    queue: Optional[str]
+    message: Optional[Pattern]
+    attributes: Optional[Pattern]
+    date_field: Optional[FieldSpec]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimerRule(Rule):
+    on: str = dataclasses.field(default="timer", init=False)
+    timer: str
+    date_field: Optional[FieldSpec]
+    bucket: Optional[str]               # where `require` entries without oss:// are
+    require: Tuple[Required, ...]
 
 
 @dataclass(frozen=True)
@@ -340,15 +391,25 @@ class _Checker:
             self.add(at, label, None, "a rule must be a mapping")
             return None
         try:
-            spec = msgspec.convert({**defaults, **raw}, _Rule)
+            spec = msgspec.convert({**defaults, **raw}, _RULE)
         except msgspec.ValidationError as e:
             field, message = _split_error(e)
-            self.add(at + _path(field), label, field or None, message)
+            if message == "unknown key" and field in _SOURCE_FIELDS:
+                for name in _misplaced(raw):
+                    self.add(at + (name,), label, name, f"not used by `on: {raw['on']}` rules")
+            else:
+                self.add(at + _path(field), label, field or None, message)
             return None
         before = len(self.problems)
         rule = _build(spec, lambda field, message: self.add(at + _path(field), label, field, message),
                       self.lines.get(at))
         return rule if len(self.problems) == before else None
+
+
+def _misplaced(raw: dict) -> List[str]:
+    """The keys of a rule that only other sources' rules take (msgspec names just the first)."""
+    own = _SOURCES[raw["on"]].__struct_fields__
+    return [key for key in raw if key in _SOURCE_FIELDS and key not in own]
 
 
 def _split_error(e: msgspec.ValidationError) -> Tuple[str, str]:
@@ -360,7 +421,7 @@ def _split_error(e: msgspec.ValidationError) -> Tuple[str, str]:
     if unknown:
         field = f"{field}.{unknown.group(1)}" if field else unknown.group(1)
         message = "unknown key"
-    if message.startswith("Invalid enum value") and field in _CHOICES:
+    if message.startswith(("Invalid enum value", "Invalid value")) and field in _CHOICES:
         message = f"{message}: expected one of {_CHOICES[field]}"
     missing = re.match(r"Object missing required field `(.+)`", message)
     if missing:
@@ -376,7 +437,7 @@ def _path(field: str) -> Tuple:
     return tuple(out)
 
 
-def _build(spec: _Rule, problem, line: Optional[int]) -> Optional[Rule]:
+def _build(spec: _Source, problem, line: Optional[int]) -> Optional[Rule]:
     """Cross-field checks and compilation; reports through `problem(field, message)`."""
     if not _NAME.match(spec.name):
         problem("name", "must be 1-64 letters, digits, '-' or '_'")
@@ -386,24 +447,28 @@ def _build(spec: _Rule, problem, line: Optional[int]) -> Optional[Rule]:
                        "RunTriggerNode; 2024-05-18: new Data Studio, TriggerSchedulerTaskInstance), quoted")
     if not spec.region and not spec.endpoint:
         problem("region", "required (or set endpoint): the DataWorks region, e.g. cn-shanghai")
+    elif not spec.region and getattr(spec, "require", None):
+        problem("region", "required with `require`: the region of the buckets it checks (OSS signs for it)")
     if spec.endpoint and not _ENDPOINT.match(spec.endpoint):
         problem("endpoint", "must be host[:port] without a scheme, e.g. dataworks-vpc.cn-shanghai.aliyuncs.com")
     if spec.role_arn and not _ROLE_ARN.match(spec.role_arn):
         problem("role_arn", "must look like acs:ram::<account-id>:role/<role-name>")
-    if spec.require is not None:
-        problem("require", "`require` gating is not supported yet: remove it (the rule would otherwise fire "
-                           "without checking the other objects)")
     if not spec.trigger:
         problem("trigger", "must list at least one {workspace, node}")
-    source = {"oss": _oss, "mns": _mns, "timer": _timer}[spec.on](spec, problem)
-    knows_cycle = bool(source) and (bool(source.get("key") and "cycle" in source["key"].names)
-                                    or bool(source.get("date_field") and source["date_field"].is_cycle))
+    kind, source = _BUILDERS[type(spec)]
+    fields = source(spec, problem)
+    knows_cycle = _knows_cycle(fields or {})
     targets = tuple(_target(i, t, problem, knows_cycle) for i, t in enumerate(spec.trigger))
-    if zone is None or source is None:
+    if zone is None or fields is None:
         return None
-    return Rule(name=spec.name, on=spec.on, timezone=zone, region=spec.region, endpoint=spec.endpoint,
-                api=spec.api or API_2020, env=spec.env or "PROD", role_arn=spec.role_arn, trigger=targets, line=line,
-                **source)
+    return kind(name=spec.name, timezone=zone, region=spec.region, endpoint=spec.endpoint, api=spec.api or API_2020,
+                env=spec.env or "PROD", role_arn=spec.role_arn, trigger=targets, line=line, **fields)
+
+
+def _knows_cycle(fields: dict) -> bool:
+    """Whether the rule itself names the instance's scheduled time: a {cycle} capture or a `cycle:` field."""
+    key, date_field = fields.get("key"), fields.get("date_field")
+    return bool(key and "cycle" in key.names) or bool(date_field and date_field.is_cycle)
 
 
 def _zone(name: Optional[str], problem) -> Optional[ZoneInfo]:
@@ -417,14 +482,7 @@ def _zone(name: Optional[str], problem) -> Optional[ZoneInfo]:
         return None
 
 
-def _unused(spec: _Rule, problem, names: Tuple[str, ...]) -> None:
-    for name in names:
-        if getattr(spec, name) is not None:
-            problem(name, f"not used by `on: {spec.on}` rules")
-
-
-def _oss(spec: _Rule, problem) -> Optional[dict]:
-    _unused(spec, problem, ("topic", "queue", "message", "attributes", "bizdate", "cycle", "timer"))
+def _oss(spec: _Oss, problem) -> Optional[dict]:
     buckets = (spec.bucket,) if isinstance(spec.bucket, str) else tuple(spec.bucket or ())
     if not buckets or not all(buckets):
         problem("bucket", "required: a bucket name or a list of names")
@@ -436,8 +494,17 @@ def _oss(spec: _Rule, problem) -> Optional[dict]:
             key = compile_template(spec.key)
         except TemplateError as e:
             problem("key", str(e))
+    events = _events(spec.events, problem)
+    if not key or not buckets:
+        return None
+    own = (key.source, buckets[0] if len(buckets) == 1 else None)
+    require = _require(spec.require, problem, {"bizdate", *key.names}, "captured by the key", own)
+    return dict(buckets=buckets, key=key, events=events, require=require)
+
+
+def _events(names: Optional[List[str]], problem) -> FrozenSet[str]:
     events = set()
-    for i, name in enumerate(spec.events if spec.events is not None else ["ObjectCreated:*"]):
+    for i, name in enumerate(names if names is not None else ["ObjectCreated:*"]):
         family, _, action = name.partition(":")
         if family not in OSS_EVENT_NAMES or (action != "*" and action not in OSS_EVENT_NAMES[family]):
             problem(f"events[{i}]", f"unknown OSS event {name!r} (e.g. ObjectCreated:* or ObjectCreated:PutObject; "
@@ -446,34 +513,83 @@ def _oss(spec: _Rule, problem) -> Optional[dict]:
             events.update(f"{family}:{a}" for a in OSS_EVENT_NAMES[family] if a not in _IN_PROGRESS)
         else:
             events.add(name)
-    return dict(buckets=buckets, key=key, events=frozenset(events)) if key and buckets else None
+    return frozenset(events)
 
 
-def _mns(spec: _Rule, problem) -> Optional[dict]:
-    _unused(spec, problem, ("bucket", "key", "events", "timer"))
+def _mns(spec: _Mns, problem) -> dict:
     if bool(spec.topic) == bool(spec.queue):
         problem("topic", "set exactly one of `topic` (topic trigger) or `queue` (queue via EventBridge)")
     patterns = {}
     for field in ("message", "attributes"):
         raw = getattr(spec, field)
+        patterns[field] = None
         if raw is not None:
             try:
                 patterns[field] = compile_pattern(raw)
             except PatternError as e:
                 where = str(e).partition(": ")[0]
                 problem(field if where == "(root)" else f"{field}.{where}", str(e))
-    date_field = _date_field(spec, problem)
-    return dict(topic=spec.topic, queue=spec.queue, date_field=date_field, **patterns)
+    return dict(topic=spec.topic, queue=spec.queue, date_field=_date_field(spec, problem), **patterns)
 
 
-def _timer(spec: _Rule, problem) -> Optional[dict]:
-    _unused(spec, problem, ("bucket", "key", "events", "topic", "queue", "message", "attributes"))
+def _timer(spec: _Timer, problem) -> dict:
     if not spec.timer:
         problem("timer", "required: the timer trigger's triggerName")
-    return dict(timer=spec.timer, date_field=_date_field(spec, problem))
+    date_field = _date_field(spec, problem)
+    known = {"bizdate", "cycle"} if spec.cycle else {"bizdate"}
+    require = _require(spec.require, problem, known, "known to a timer rule", None)
+    here = any(not entry.startswith("oss://") for entry in spec.require or ())
+    if here and not spec.bucket:
+        problem("bucket", "required with `require`: the bucket the required objects are in (or write each entry "
+                          "as oss://BUCKET/KEY)")
+    elif spec.bucket is not None and not here:
+        problem("bucket", "only names where required objects are, and " + (
+            "every `require` entry names its own oss:// bucket" if spec.require else "this rule has no `require`"))
+    return dict(timer=spec.timer, date_field=date_field, bucket=spec.bucket, require=require)
 
 
-def _date_field(spec: _Rule, problem) -> Optional[FieldSpec]:
+_BUILDERS = {_Oss: (OssRule, _oss), _Mns: (MnsRule, _mns), _Timer: (TimerRule, _timer)}
+
+
+_Own = Optional[Tuple[str, Optional[str]]]
+
+
+def _require(entries: Optional[List[str]], problem, known: Set[str], where: str, own: _Own) -> Tuple[Required, ...]:
+    """The `require` entries, each checked to be fillable from what the rule knows when it fires (`known`).
+    `own` is an OSS rule's key and its bucket (None when it has several), which an entry may not repeat."""
+    if entries is None:
+        return ()
+    if not entries:
+        problem("require", "must list at least one key template (or leave `require` out)")
+    if len(entries) > MAX_REQUIRE:
+        problem("require", f"at most {MAX_REQUIRE} entries: each is an OSS call on every event the rule takes")
+    found = (_required(f"require[{i}]", entry, problem, known, where, own) for i, entry in enumerate(entries))
+    return tuple(r for r in found if r is not None)
+
+
+def _required(field: str, entry: str, problem, known: Set[str], where: str, own: _Own) -> Optional[Required]:
+    """One entry: a key template in the rule's bucket, or oss://BUCKET/KEY-TEMPLATE."""
+    bucket, text = None, entry
+    if entry.startswith("oss://"):
+        bucket, _, text = entry[len("oss://"):].partition("/")
+        if not bucket or "{" in bucket or "*" in bucket:
+            problem(field, f"the bucket of oss://BUCKET/KEY must be a plain name (no '{{' or '*'), got {bucket!r}")
+            return None
+    try:
+        key = compile_template(text)
+    except TemplateError as e:
+        problem(field, str(e) if bucket is None else f"in the key {text!r}: {e}")
+        return None
+    unknown = [name for name in key.names if name not in known]
+    for name in unknown:
+        problem(field, f"{{{name}}} is not {where} (require entries may use {', '.join(sorted(known))})")
+    if own and text == own[0] and bucket in (None, own[1]):
+        problem(field, "repeats the rule's own key: the object that fired the rule is always there")
+        return None
+    return None if unknown else Required(bucket, key)
+
+
+def _date_field(spec: Union[_Mns, _Timer], problem) -> Optional[FieldSpec]:
     if spec.bizdate and spec.cycle:
         problem("cycle", "set either `bizdate` or `cycle`, not both")
     chosen = spec.cycle or spec.bizdate

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Optional
 from zoneinfo import ZoneInfo
 
 from .events import NOT_JSON, Event
-from .rules import FieldSpec, Rule, Target
+from .rules import FieldSpec, MnsRule, Rule, Target, TimerRule
 
 ONE_DAY = timedelta(days=1)
 EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 30)   # epoch ms; the cycle day after LATEST still exists
@@ -67,7 +67,7 @@ def _resolve(rule: Rule, target: Target, captures: Mapping[str, Any], event: Eve
     elif "cycle" in captures:
         cycle = captures["cycle"].replace(tzinfo=zone)
         biz_date = cycle.date() - ONE_DAY
-    elif rule.date_field is not None:
+    elif isinstance(rule, (MnsRule, TimerRule)) and rule.date_field is not None:   # OSS rules have none
         value = _read_field(rule.date_field, event)
         if rule.date_field.is_cycle:
             cycle = value.replace(tzinfo=zone)

@@ -6,6 +6,7 @@ O(tokens x len(key)) time whatever the template or key, so a hostile key cannot 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any, Mapping
 
 # strptime directive -> (date attribute, digits). Fixed widths make a date capture a fixed-length token.
 _DIRECTIVES = {"Y": ("year", 4), "m": ("month", 2), "d": ("day", 2),
@@ -56,20 +57,20 @@ class _Date:
 
 def compile_template(source: str) -> Template:
     """Parse and check a template once, so matching never meets a malformed one."""
-    return Template(source)
+    return Template(source, _parse(source))
 
 
 class Template:
-    """A compiled key template (immutable). `match` a whole key; `fill` is its inverse."""
-    __slots__ = ("source", "names", "_tokens", "_prefix", "_suffix", "_min_len")
+    """A compiled key template (immutable). `match` a whole key; `fill` is its inverse, `partial` fills the
+    captures and keeps the wildcards. `prefix` is the literal text before the first wildcard or capture."""
+    __slots__ = ("source", "names", "prefix", "_tokens", "_suffix", "_min_len")
 
-    def __init__(self, source: str):
-        tokens = _parse(source)
+    def __init__(self, source: str, tokens: tuple):
         init = object.__setattr__
         init(self, "source", source)
         init(self, "names", tuple(t.name for t in tokens if not isinstance(t, str) and t.name))
+        init(self, "prefix", tokens[0] if isinstance(tokens[0], str) else "")
         init(self, "_tokens", tokens)
-        init(self, "_prefix", tokens[0] if isinstance(tokens[0], str) else "")
         init(self, "_suffix", tokens[-1] if isinstance(tokens[-1], str) else "")
         init(self, "_min_len", sum(len(t) if isinstance(t, str) else t.width for t in tokens))
 
@@ -81,7 +82,7 @@ class Template:
 
     def match(self, key: str) -> dict | None:
         """Captures of `key` if the whole key matches, else None; ties go greedily left to right."""
-        if len(key) < self._min_len or not key.startswith(self._prefix) or not key.endswith(self._suffix):
+        if len(key) < self._min_len or not key.startswith(self.prefix) or not key.endswith(self._suffix):
             return None
         ok = self._table(key)
         if not ok[0][0]:
@@ -131,29 +132,48 @@ class Template:
         return "".join(tok if isinstance(tok, str) else tok.write(_EXAMPLE) if isinstance(tok, _Date) else "x"
                        for tok in self._tokens)
 
-    def fill(self, values: dict) -> str:
-        """The key this template names for `values` (e.g. a `require`d sibling object's key)."""
-        out = []
+    @property
+    def is_literal(self) -> bool:
+        """No wildcard or capture left: the template names exactly one key, its `prefix`."""
+        return len(self._tokens) == 1 and isinstance(self._tokens[0], str)
+
+    def partial(self, values: Mapping[str, Any]) -> Template:
+        """This template with every capture replaced by its value (a date written in that capture's format) and
+        the wildcards kept: what a `require` entry names for one event. Built from tokens, never parsed again, so
+        a value holding '*', '{' or '%' stays literal text. Its `source` is its text verbatim (wildcards as '*'
+        and '**'): the key itself once `is_literal`."""
+        tokens: list = []
         for tok in self._tokens:
-            if isinstance(tok, str):
-                out.append(tok)
-                continue
-            if not tok.name:
-                raise TemplateError(f"cannot fill {self.source!r}: it has a wildcard ('*' or '**')")
-            if tok.name not in values:
-                raise TemplateError(f"cannot fill {self.source!r}: no value for {{{tok.name}}}")
-            value = values[tok.name]
-            if isinstance(tok, _Date):
-                if not isinstance(value, datetime if tok.name == "cycle" else date):
-                    raise TemplateError(f"cannot fill {{{tok.name}}}: expected a "
-                                        f"{'datetime' if tok.name == 'cycle' else 'date'}, got {value!r}")
-                out.append(tok.write(value))
-            elif not isinstance(value, str) or not value or "/" in value:
-                raise TemplateError(f"cannot fill {{{tok.name}}}: expected a non-empty string without '/', "
-                                    f"got {value!r}")
+            if not isinstance(tok, str) and tok.name:
+                tok = self._written(tok, values)
+            if isinstance(tok, str) and tokens and isinstance(tokens[-1], str):
+                tokens[-1] += tok
             else:
-                out.append(value)
-        return "".join(out)
+                tokens.append(tok)
+        text = "".join(t if isinstance(t, str) else "**" if t.crosses else "*" for t in tokens)
+        return Template(text, tuple(tokens))
+
+    def fill(self, values: Mapping[str, Any]) -> str:
+        """The key this template names for `values`; a template with wildcards names no single key."""
+        filled = self.partial(values)
+        if not filled.is_literal:
+            raise TemplateError(f"cannot fill {self.source!r}: it has a wildcard ('*' or '**')")
+        return filled.prefix
+
+    def _written(self, tok, values: Mapping[str, Any]) -> str:
+        """A capture's value as key text, checked: a value that could not have been captured is refused."""
+        if tok.name not in values:
+            raise TemplateError(f"cannot fill {self.source!r}: no value for {{{tok.name}}}")
+        value = values[tok.name]
+        if isinstance(tok, _Date):
+            if not isinstance(value, datetime if tok.name == "cycle" else date):
+                raise TemplateError(f"cannot fill {{{tok.name}}}: expected a "
+                                    f"{'datetime' if tok.name == 'cycle' else 'date'}, got {value!r}")
+            return tok.write(value)
+        if not isinstance(value, str) or not value or "/" in value:
+            raise TemplateError(f"cannot fill {{{tok.name}}}: expected a non-empty string without '/', "
+                                f"got {value!r}")
+        return value
 
 
 _EXAMPLE = datetime(2026, 1, 1)

@@ -21,7 +21,7 @@ import time
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Tuple
 from urllib.parse import urlsplit
 
 from requests.adapters import HTTPAdapter
@@ -51,6 +51,21 @@ class Budget:
             raise DeadlineReached("the call's time ran out before it was sent")
         connect, read = asked if isinstance(asked, tuple) else (asked, asked)
         return tuple(left if t is None else min(t, left) for t in (connect, read))
+
+
+def stopped(spent: Optional[Budget]) -> Optional[Tuple[str, str, bool]]:
+    """(code, message, retryable) of a call the transport itself ended (a redirect or an oversized answer
+    refused, the deadline reached), else None: this decides before whatever the SDK made of it."""
+    if spent is None:
+        return None
+    if spent.redirect:
+        return ("Redirected", f"the service answered {spent.redirect}; redirects are never followed (check the "
+                "endpoint and DWTRIGGER_PROTOCOL)", False)
+    if spent.oversized:
+        return "BadResponse", f"the answer was larger than {MAX_ANSWER_BYTES} bytes", True
+    if spent.expired:
+        return "DeadlineExceeded", "the call was stopped at the invocation's deadline", True
+    return None
 
 
 _current: ContextVar[Optional[Budget]] = ContextVar("dwtrigger_wire_budget", default=None)

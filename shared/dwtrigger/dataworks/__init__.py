@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import List, Mapping, Optional, Protocol
 
+from ..retry import RemoteError
+
 API_2020, API_2024 = "2020-05-18", "2024-05-18"
 APIS = (API_2020, API_2024)
 
@@ -40,18 +42,9 @@ class Call:
         return f"{self.action}(" + ", ".join(f"{k}={v}" for k, v in self.params.items()) + ")"
 
 
-class DataWorksError(Exception):
-    """A failed DataWorks call, classified once so the retry loop never inspects SDK exceptions.
-
-    `retryable` is the verdict (throttling, 5xx, timeouts, the deadline, answers off their schema: yes; other
-    4xx, redirects: no). `status` is the HTTP status when DataWorks answered; None when no answer came, so a
-    trigger may have landed."""
-
-    def __init__(self, code: str, message: str, *, retryable: bool, request_id: Optional[str] = None,
-                 status: Optional[int] = None, retry_after_s: Optional[float] = None):
-        super().__init__(f"{code}: {message}")
-        self.code, self.message, self.retryable = code, message, retryable
-        self.request_id, self.status, self.retry_after_s = request_id, status, retry_after_s
+class DataWorksError(RemoteError):
+    """A failed DataWorks call, classified once so no retry loop inspects SDK exceptions. `retryable`:
+    throttling, 5xx, timeouts, the deadline, answers off their schema; not other 4xx or redirects."""
 
 
 class Deadline(Protocol):

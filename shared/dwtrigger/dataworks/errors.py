@@ -20,26 +20,20 @@ from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
 from darabonba.exceptions import RetryError, UnretryableException
 from Tea.exceptions import RetryError as TeaRetryError
 
-from ..wire import Budget, MAX_ANSWER_BYTES
+from ..redact import clean, error_code
+from ..wire import Budget, stopped
 from . import DataWorksError
 
 _STS_RESULT = re.compile(r"http_code: (\d+), result: (.*)", re.S)
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*|/\?[^\s'\"<>]*")
-_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9-]{1,64}\Z")
 
 
 def classify(exc: BaseException, spent: Optional[Budget] = None) -> DataWorksError:
     if isinstance(exc, DataWorksError):
         return exc
-    if spent is not None and spent.redirect:
-        return DataWorksError("Redirected", f"DataWorks answered {spent.redirect}; redirects are never followed "
-                              "(check the endpoint and DWTRIGGER_PROTOCOL)", retryable=False)
-    if spent is not None and spent.oversized:
-        return DataWorksError("BadResponse", f"the answer was larger than {MAX_ANSWER_BYTES} bytes", retryable=True)
-    if spent is not None and spent.expired:
-        return DataWorksError("DeadlineExceeded", "the call was stopped at the invocation's deadline",
-                              retryable=True)
+    seen = stopped(spent)
+    if seen is not None:
+        return DataWorksError(seen[0], seen[1], retryable=seen[2])
     if isinstance(exc, AlibabaCloudException):
         return _api_error(exc)
     inner = exc.inner_exception if isinstance(exc, UnretryableException) else exc
@@ -53,12 +47,6 @@ def classify(exc: BaseException, spent: Optional[Budget] = None) -> DataWorksErr
         raise exc          # not the SDK's: a bug of ours, which the relay reports as an InternalError decision
     return DataWorksError("BadResponse", f"DataWorks' answer could not be read ({type(inner).__name__})",
                           retryable=True)
-
-
-def clean(text: str, limit: int = 200) -> str:
-    """Server or transport text fit for a log line: URLs reduced to '<url>', printable, cut to `limit`."""
-    text = _URL.sub("<url>", text)
-    return "".join(c if c.isprintable() else " " for c in text)[:limit].strip()
 
 
 def _credential_error(exc: CredentialException) -> DataWorksError:
@@ -86,11 +74,6 @@ def _api_error(exc: AlibabaCloudException) -> DataWorksError:
         retryable=code.startswith("Throttling") or status == 429 or (status or 0) >= 500,
         request_id=exc.request_id if _REQUEST_ID.match(str(exc.request_id)) and exc.request_id != "None" else None,
         status=status, retry_after_s=_seconds(getattr(exc, "retry_after", None)))
-
-
-def error_code(value) -> Optional[str]:
-    """An error code as DataWorks writes them (`Throttling.User`), or None for anything else."""
-    return value if isinstance(value, str) and value != "None" and _CODE.match(value) else None
 
 
 def _seconds(retry_after_ms) -> Optional[float]:

@@ -13,7 +13,8 @@ import msgspec
 
 from .. import wire
 from . import DataWorks, DataWorksError, Deadline
-from .errors import classify, clean, error_code
+from ..redact import clean, error_code
+from .errors import classify
 
 CONNECT_TIMEOUT_MS, READ_TIMEOUT_MS = 5000, 10000    # per connect / per read; the budget bounds the whole call
 EpochMs = Annotated[int, msgspec.Meta(ge=0, le=253_370_764_800_000)]     # 1970 to 9999-01-01

@@ -14,8 +14,9 @@ Keys (all optional, off by default):
   redirect_status the status of "redirect" (301, 302, 303, 307 or 308; default 302), with a JSON body (Code
                   Emulator.Injected.Redirect) and ``Location: http://localhost:PORT/_decoy/``: the emulator's own
                   port, but to an HTTP client another host. The decoy answers any method 200
-                  ``{"RequestId": "decoy", "Success": true}`` and records header NAMES only (Emulator.decoy_calls): does a client follow, and carry
-                  credentials (authorization, x-acs-security-token, x-acs-accesskey-id) to another host?
+                  ``{"RequestId": "decoy", "Success": true}`` and records header NAMES only (Emulator.decoy_calls):
+                  does a client follow, and carry credentials (authorization, x-acs-security-token,
+                  x-acs-accesskey-id) to another host?
   drip_ms         "drip" (needs it): the normal answer (the action runs), status line to last body byte
                   written one byte every drip_ms — each read is in time, so only a whole-call deadline ends it
   malformed_body  "malformed" (needs it): 200 JSON with exactly this string as body, e.g. 'null', '[1]',

@@ -1,0 +1,235 @@
+"""A local OSS stand-in for the official SDK (alibabacloud_oss_v2): do these objects exist? Over real HTTP, with
+real V4 signatures, on loopback.
+
+Point the SDK at it unmodified::
+
+    cfg = oss.config.load_default()
+    cfg.region = "cn-shanghai"                      # the bucket's region: it is part of the signature's scope
+    cfg.credentials_provider = oss.credentials.StaticCredentialsProvider(ak, sk, token)
+    cfg.endpoint = f"http://{standin.endpoint}"     # an IP endpoint: the SDK goes path-style by itself
+    cfg.use_path_style = True
+
+Seed (a dict, or a YAML/JSON file)::
+
+    keys: [{access_key_id, access_key_secret, security_token}]   # as the DataWorks seed; a token makes an STS key
+    buckets:
+      - {name: etl-landing, region: cn-shanghai, objects: ["exports/orders/dt=2026-03-11/_SUCCESS"]}
+    faults: {}                                                    # initial fault config (below)
+
+Operations (path style: ``/<bucket>/<key>``, the key percent-decoded once, any UTF-8):
+  HEAD /b/k              HeadObject: 200, Content-Length 0, ETag (an empty object's), Last-Modified,
+                         x-oss-request-id; 404 NoSuchKey when absent
+  HEAD /b/k?objectMeta   GetObjectMeta (the SDK's is_object_exist): the same
+  GET /b/?list-type=2    ListObjectsV2: prefix, delimiter, max-keys (1-1000, default 100), continuation-token,
+                         start-after, encoding-type=url; the XML ListBucketResult (oss_store.py)
+  anything else          400 InvalidArgument (GET, HEAD) or 405 MethodNotAllowed, before authentication
+
+Errors are OSS's XML ``Error`` (Code, Message, RequestId, HostId, EC where known) with ``x-oss-request-id`` and
+``Content-Type: application/xml``; for HEAD, which has no body, in ``x-oss-err`` (base64) and ``x-oss-ec``, which
+the SDK reads: ``is_object_exist`` returns False on NoSuchKey, ``head_object`` raises OperationError whose
+``unwrap()`` is a ServiceError with ``.code`` and ``.status_code``:
+  404 NoSuchKey (EC 0026-00000001), 404 NoSuchBucket (EC 0015-00000101), 403 AccessDenied (anonymous, or x-oss-date
+  missing), 403 SignatureDoesNotMatch, 403 InvalidAccessKeyId, 403 InvalidSecurityToken (an STS key's token
+  missing or wrong), 403 RequestTimeTooSkewed (x-oss-date over 15 minutes from real time), 400 InvalidArgument (a
+  malformed Authorization, a scope on another date, product or region — the region's EC 0002-00000226 —,
+  x-oss-content-sha256 other than UNSIGNED-PAYLOAD, bad max-keys, encoding-type or continuation token),
+  400 InvalidBucketName, 400 InvalidObjectName (a path that is not UTF-8).
+What the signature check covers, and what it does not: oss_signature.py.
+
+Faults (set_faults, the seed's ``faults``): the DataWorks emulator's keys (faults.py) that make sense for OSS,
+decided after authentication, per request, scripted or by rate:
+  throttle   503 TotalQpsLimitExceeded "Max total qps limit is exceeded." (EC 0004-00000302): OSS's answer past
+             its QPS limit; a 5xx, which the SDK's retryer retries. ``qps`` throttles beyond that many per second.
+  error      500 InternalError, retried by the SDK
+  forbidden  403 AccessDenied (bucket ACL), not retried
+  drop       the connection closes without an answer (the SDK raises RequestError, and retries it)
+  latency    the answer waits ``latency_ms`` (also the default for unfaulted requests when set)
+  redirect   ``redirect_status`` (default 302) with ``Location: http://localhost:PORT/_decoy/<path>`` and an XML
+             error Emulator.Injected.Redirect. The decoy answers any method 200 with no body — the lie that an
+             absent object exists, or an empty listing — and records header names only (decoy_calls): does a
+             client follow (the SDK does only with ``enabled_redirect``), and carry credentials
+             (authorization, x-oss-security-token) to another host?
+  drip       the normal answer, written one byte every ``drip_ms``: each read is in time
+  ok         no fault (a script entry)
+plus ``script``, ``*_rate`` for those, ``actions`` (HeadObject, GetObjectMeta, ListObjectsV2; default all) and
+``random_seed``. Not for OSS, refused: html_502, success_false, malformed, retry_after_ms and the lies.
+
+``calls`` holds one dict per request (rejected ones too): operation (or "Unknown"), method, bucket, key, params
+(the decoded query, without x-oss-signature or x-oss-security-token), status, code (the error code, None for a
+success), fault, access_key_id, monotonic (time.monotonic() at arrival). Never signatures, tokens or secrets.
+
+Resets are airtight (oss_gateway.py): a request from before ``reset()`` or ``stop()`` is never recorded, answers
+nothing and is answered by a closed connection; injected waits (latency, drip) end at once. HTTP/1.0, one request
+per connection, daemon threads, no logging.
+"""
+
+import json
+import threading
+from dataclasses import dataclass
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import yaml
+
+from . import faults as fault_config
+from .faults import Faults
+from .gateway import DECOY, Request
+from .oss_gateway import OPERATIONS, OssGateway
+from .oss_store import DEFAULT_REGION, Buckets, BucketSpec, check_bucket_name, check_object_key
+from .seed import _fields, _key
+from .server import _Handler as _EmulatorHandler
+from .signature import Key, Keys
+
+UNSUPPORTED_FAULT_KEYS = frozenset({"retry_after_ms", "malformed_body", "html_502_rate", "success_false_rate",
+                                    "malformed_rate", *fault_config.LIES})
+UNSUPPORTED_FAULTS = frozenset({"html_502", "success_false", "malformed"})
+
+
+@dataclass(frozen=True)
+class OssSeed:
+    keys: Tuple[Key, ...]
+    buckets: Dict[str, BucketSpec]
+    faults: dict
+
+
+def load_oss_seed(source) -> OssSeed:
+    """An OssSeed from a dict or from the path of a YAML/JSON file; typos fail here, not mid-test."""
+    if not isinstance(source, dict):
+        text = Path(source).read_text(encoding="utf-8")
+        source = json.loads(text) if str(source).endswith(".json") else yaml.safe_load(text)
+    raw = _fields(source or {}, "seed", optional=("keys", "buckets", "faults"))
+    buckets = [_bucket(b) for b in raw.get("buckets") or ()]
+    names = [b.name for b in buckets]
+    if len(set(names)) != len(names):
+        raise ValueError(f"buckets: a name appears twice in {names}")
+    faults = dict(raw.get("faults") or {})
+    Faults(check_faults(faults))
+    return OssSeed(tuple(_key(k) for k in raw.get("keys") or ()), {b.name: b for b in buckets}, faults)
+
+
+def check_faults(config: dict) -> dict:
+    """The config, if every key, script name and action in it makes sense for OSS (Faults checks the rest)."""
+    keys = set(config) & UNSUPPORTED_FAULT_KEYS
+    names = set(fault_config._names(config, "script")) & UNSUPPORTED_FAULTS
+    actions = set(fault_config._names(config, "actions")) - set(OPERATIONS)
+    if keys or names or actions:
+        raise ValueError(f"not OSS faults: keys {sorted(keys)}, script names {sorted(names)}, actions "
+                         f"{sorted(actions)} (operations: {', '.join(OPERATIONS)})")
+    return config
+
+
+def _bucket(raw) -> BucketSpec:
+    raw = _fields(raw, "buckets[]", required=("name",), optional=("region", "objects"))
+    name = check_bucket_name(str(raw["name"]))
+    region = str(raw.get("region") or DEFAULT_REGION)
+    objects = raw.get("objects") or ()
+    if isinstance(objects, str):
+        raise ValueError(f"bucket {name}: objects must be a list of keys, not the string {objects!r}")
+    return BucketSpec(name, region, tuple(check_object_key(k) for k in objects))
+
+
+class _Handler(_EmulatorHandler):
+    """The emulator's HTTP glue (one request per connection, drip, silent), routed to the OSS gateway."""
+    server_version = "dwtrigger-oss-standin"
+
+    def _serve(self) -> None:
+        path, _, query = self.path.partition("?")
+        gateway = self.server.gateway
+        with gateway.arrival() as (epoch, arrived):
+            req = Request(self.command, path, query, self.headers, self._body(), self.server.server_address[1],
+                          epoch, arrived)
+            self._send(gateway.decoy(req) if path.startswith(DECOY) else gateway.handle(req), epoch)
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
+
+
+class OssStandIn:
+    """The seeded buckets served over HTTP on loopback, plus the knobs tests turn. See the module docstring."""
+
+    def __init__(self, seed, port: int = 0, host: str = "127.0.0.1"):
+        self._seed = load_oss_seed(seed)
+        self._address = (host, port)
+        self._faults = Faults(self._seed.faults)
+        self._buckets = Buckets(self._seed.buckets)
+        self.gateway = OssGateway(self._buckets, Keys(self._seed.keys), self._faults)
+        self._server: Optional[ThreadingHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+
+    def start(self) -> "OssStandIn":
+        """Bind and serve in a daemon thread."""
+        self._server = ThreadingHTTPServer(self._address, _Handler)
+        self._server.daemon_threads = True
+        self._server.gateway = self.gateway
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"dwtrigger-oss-standin-{self.endpoint}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; requests in flight are answered by a closed connection and not recorded."""
+        self.gateway.end_epoch()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+            self._server = self._thread = None
+
+    def __enter__(self) -> "OssStandIn":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def endpoint(self) -> str:
+        """host:port; the SDK's ``cfg.endpoint`` is ``http://`` + this."""
+        if self._server is None:
+            raise RuntimeError("the OSS stand-in is not serving")
+        host, port = self._server.server_address[:2]
+        return f"{host}:{port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.endpoint}"
+
+    @property
+    def calls(self) -> List[dict]:
+        """One dict per request received (rejected ones too): see the module docstring."""
+        return self.gateway.calls
+
+    @property
+    def decoy_calls(self) -> List[dict]:
+        """Requests an injected redirect led to the decoy: method, path, header names, credentials carried?"""
+        return self.gateway.decoy_calls
+
+    @property
+    def in_flight(self) -> int:
+        """Requests received and not yet fully answered: a test can wait for one to be under way."""
+        return self.gateway.in_flight
+
+    def put(self, bucket: str, key: str) -> None:
+        """An (empty) object lands, Last-Modified now; an existing one is overwritten."""
+        with self.gateway.lock:
+            self._buckets.put(bucket, key)
+
+    def remove(self, bucket: str, key: str) -> None:
+        with self.gateway.lock:
+            self._buckets.remove(bucket, key)
+
+    def objects(self, bucket: str) -> List[str]:
+        """The bucket's keys in listing order."""
+        with self.gateway.lock:
+            return self._buckets.keys(bucket)
+
+    def set_faults(self, **config) -> None:
+        """Replace the fault config (module docstring); no arguments clears it."""
+        self._faults.configure(check_faults(config))
+
+    def reset(self) -> None:
+        """Back to the seed: objects, faults; calls and decoy calls cleared; a new epoch."""
+        with self.gateway.lock:
+            self.gateway.end_epoch()
+            self._buckets.reset()
+            self._faults.configure(self._seed.faults)
+            self.gateway.clear_calls()

@@ -1,0 +1,223 @@
+"""The OSS stand-in's request side, apart from HTTP: route, authenticate, inject faults, answer, record.
+
+Path style only: ``/<bucket>/<key>`` with the key percent-decoded exactly once (the SDK sends
+``quote(key)``), ``/<bucket>/`` for the bucket. Order of checks: routing (400 InvalidBucketName,
+InvalidObjectName; an operation not served is 400/405 with no authentication and no faults), Authorization syntax,
+bucket (404 NoSuchBucket: OSS looks the bucket up before it can check a signature), then the signature
+(oss_signature.py). Faults apply only after authentication, so a faulted request
+changed nothing; a request's fault is decided once, when it arrives.
+
+Epochs keep resets airtight, as in gateway.py: a request belongs to the epoch it arrived in; reset and stop end it.
+A request of an ended epoch takes no fault decision, answers nothing from the buckets, is recorded nowhere and is
+answered by closing the connection; its injected waits end at once.
+"""
+
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.utils import format_datetime
+from typing import Dict, Iterator, List, Optional, Tuple
+from urllib.parse import unquote, unquote_plus
+
+from .faults import Faults
+from .gateway import DECOY, REDIRECT_CODE, Reply, Request
+from .oss_errors import XML, OssError, error_reply
+from .oss_signature import parse_authorization, verify_v4
+from .oss_store import EMPTY_ETAG, Buckets, check_bucket_name
+from .signature import Keys
+
+OPERATIONS = ("HeadObject", "GetObjectMeta", "ListObjectsV2")
+SECRET_PARAMS = frozenset({"x-oss-signature", "x-oss-security-token"})
+CREDENTIAL_HEADERS = frozenset({"authorization", "x-oss-security-token"})
+# Throttling is 503 TotalQpsLimitExceeded (OSS's answer past the QPS limit, EC 0004-00000302); 5xx is what the
+# SDK's retryer retries, 403 it does not.
+FAULT_ERRORS = {
+    "throttle": (503, "TotalQpsLimitExceeded", "Max total qps limit is exceeded."),
+    "error": (500, "InternalError", "We encountered an internal error. Please try again."),
+    "forbidden": (403, "AccessDenied", "You have no right to access this object because of bucket acl."),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a request asks for: operation ("Unknown" if not served), bucket, decoded key and query pairs."""
+    operation: str
+    bucket: Optional[str]
+    key: Optional[str]
+    pairs: Tuple[Tuple[str, str], ...]
+
+    @property
+    def params(self) -> Dict[str, str]:
+        return dict(self.pairs)
+
+
+def route(method: str, path: str, query: str) -> Target:
+    """The request's target; a bucket name, key or query that cannot be decoded is an OssError."""
+    bucket, _, rest = path[1:].partition("/")
+    if bucket:
+        try:
+            check_bucket_name(bucket)
+        except ValueError:
+            raise OssError(400, "InvalidBucketName", "The specified bucket is not valid.") from None
+    try:
+        key = unquote(rest, errors="strict") or None
+    except UnicodeDecodeError:
+        raise OssError(400, "InvalidObjectName", "The specified object is not valid.") from None
+    pairs = _pairs(query)
+    names = {name for name, _ in pairs}
+    if method == "HEAD" and bucket and key:
+        operation = "GetObjectMeta" if "objectMeta" in names else "HeadObject"
+    elif method == "GET" and bucket and key is None and ("list-type", "2") in pairs:
+        operation = "ListObjectsV2"
+    else:
+        operation = "Unknown"
+    return Target(operation, bucket or None, key, pairs)
+
+
+def _pairs(query: str) -> Tuple[Tuple[str, str], ...]:
+    try:
+        return tuple((unquote_plus(k, errors="strict"), unquote_plus(v, errors="strict"))
+                     for k, _, v in (pair.partition("=") for pair in query.split("&") if pair))
+    except UnicodeDecodeError:
+        raise OssError(400, "InvalidArgument", "The query string is not UTF-8.") from None
+
+
+def _unserved(method: str) -> OssError:
+    if method in ("GET", "HEAD"):
+        return OssError(400, "InvalidArgument",
+                        "The stand-in serves HeadObject, GetObjectMeta and ListObjectsV2 (list-type=2) only.")
+    return OssError(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+
+
+class OssGateway:
+    def __init__(self, buckets: Buckets, keys: Keys, faults: Faults):
+        self.buckets, self.keys, self.faults = buckets, keys, faults
+        self.lock = threading.RLock()  # held by reset and by every request's "epoch current? answer, record"
+        self._epoch = threading.Event()
+        self._in_flight = 0
+        self._calls: List[dict] = []
+        self._decoys: List[dict] = []
+
+    @property
+    def calls(self) -> List[dict]:
+        with self.lock:
+            return [dict(c, params=dict(c["params"])) for c in self._calls]
+
+    @property
+    def decoy_calls(self) -> List[dict]:
+        with self.lock:
+            return [dict(d, headers=list(d["headers"])) for d in self._decoys]
+
+    @property
+    def in_flight(self) -> int:
+        with self.lock:
+            return self._in_flight
+
+    def clear_calls(self) -> None:
+        with self.lock:
+            self._calls.clear()
+            self._decoys.clear()
+
+    def end_epoch(self) -> None:
+        """Requests that arrived so far will neither answer nor be recorded; their injected waits end now."""
+        with self.lock:
+            self._epoch.set()
+            self._epoch = threading.Event()
+
+    @contextmanager
+    def arrival(self) -> Iterator[Tuple[threading.Event, float]]:
+        """A request's epoch and arrival time; it counts as in flight until the block ends."""
+        with self.lock:
+            self._in_flight += 1
+            epoch = self._epoch
+        try:
+            yield epoch, time.monotonic()
+        finally:
+            with self.lock:
+                self._in_flight -= 1
+
+    def handle(self, req: Request) -> Optional[Reply]:
+        """The reply to one OSS request, or None to close the connection without answering."""
+        request_id = uuid.uuid4().hex[:24].upper()
+        host = req.headers.get("Host") or ""
+        call = {"operation": "Unknown", "method": req.method, "bucket": None, "key": None, "params": {},
+                "status": None, "code": None, "fault": None, "access_key_id": None, "monotonic": req.arrived}
+        try:
+            target = route(req.method, req.path, req.query)
+            call.update(operation=target.operation, bucket=target.bucket, key=target.key,
+                        params={k: v for k, v in target.params.items() if k not in SECRET_PARAMS})
+            if target.operation == "Unknown":
+                raise _unserved(req.method)
+            auth = parse_authorization(req.headers.get("Authorization"))
+            call["access_key_id"] = auth.access_key_id
+            region = self.buckets.region(target.bucket)   # the seed's buckets: fixed, no lock needed
+            verify_v4(auth, req.method, target.bucket, target.key, target.pairs, req.headers, self.keys, region,
+                      time.time())
+        except OssError as e:
+            return self._record(req, call, error_reply(e, request_id, host, req.method == "HEAD"))
+        with self.lock:
+            if req.epoch.is_set():
+                return None
+            call["fault"] = self.faults.decide(target.operation)
+        if call["fault"] == "latency" and req.epoch.wait(self.faults.latency_ms / 1000):
+            return None
+        if call["fault"] in (None, "latency", "drip"):
+            return self._answer(req, call, target, request_id, host)
+        return self._record(req, call, self._fault(call["fault"], req, request_id, host))
+
+    def decoy(self, req: Request) -> Optional[Reply]:
+        """The other host a redirect points to: records header names (never values) and tells a lie (200)."""
+        names = sorted({name.lower() for name in req.headers.keys()})
+        seen = {"method": req.method, "path": req.path, "headers": names,
+                "credentials": bool(CREDENTIAL_HEADERS & set(names))}
+        with self.lock:
+            if req.epoch.is_set():
+                return None
+            self._decoys.append(seen)
+        return Reply(200, b"", content_type=XML, headers={"x-oss-request-id": "decoy"})
+
+    def _answer(self, req: Request, call: dict, target: Target, request_id: str, host: str) -> Optional[Reply]:
+        """Answer from the buckets and record it in one step under the lock, so a reset comes wholly before or
+        after (answering changes nothing, so recording is where an ended epoch is caught)."""
+        with self.lock:
+            try:
+                reply = self._served(target, request_id)
+            except OssError as e:
+                reply = error_reply(e, request_id, host, req.method == "HEAD")
+            if call["fault"] == "drip":
+                reply.drip_ms = self.faults.drip_ms
+            return self._record(req, call, reply)
+
+    def _served(self, target: Target, request_id: str) -> Reply:
+        if target.operation == "ListObjectsV2":
+            return Reply(200, self.buckets.list_v2(target.bucket, target.params), content_type=XML,
+                         headers={"x-oss-request-id": request_id})
+        modified = self.buckets.head(target.bucket, target.key)
+        return Reply(200, b"", content_type="application/octet-stream",
+                     headers={"x-oss-request-id": request_id, "ETag": EMPTY_ETAG,
+                              "Last-Modified": format_datetime(modified, usegmt=True), "x-oss-object-type": "Normal",
+                              "x-oss-storage-class": "Standard", "x-oss-hash-crc64ecma": "0"})
+
+    def _fault(self, fault: str, req: Request, request_id: str, host: str) -> Optional[Reply]:
+        if fault == "drop":
+            return None
+        head = req.method == "HEAD"
+        if fault != "redirect":
+            return error_reply(OssError(*FAULT_ERRORS[fault]), request_id, host, head)
+        location = f"http://localhost:{req.port}{DECOY}{req.path[1:]}" + (f"?{req.query}" if req.query else "")
+        reply = error_reply(OssError(self.faults.redirect_status, REDIRECT_CODE, f"Moved to {location}"),
+                            request_id, host, head)
+        reply.headers["Location"] = location
+        return reply
+
+    def _record(self, req: Request, call: dict, reply: Optional[Reply]) -> Optional[Reply]:
+        """Record the call and pass its reply on; a request of an ended epoch gets neither (None closes it)."""
+        with self.lock:
+            if req.epoch.is_set():
+                return None
+            if reply is not None:
+                call.update(status=reply.status, code=reply.code)
+            self._calls.append(call)
+        return reply

@@ -1,0 +1,52 @@
+"""The OSS port: are these objects there? — what a rule's `require` asks before its trigger is sent.
+
+The relay speaks only this interface; the adapter (`v2.py`) implements it with the official SDK
+(alibabacloud-oss-v2), imported only when a rule that requires objects first checks them, so a deployment without
+`require` never loads it.
+"""
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import List, Sequence
+
+from ..dataworks import Deadline
+from ..retry import RemoteError
+from ..templates import Template
+
+
+class OssError(RemoteError):
+    """A failed OSS call: `retryable` for 5xx, throttling, timeouts and dropped connections; not for 403,
+    NoSuchBucket, redirects or other 4xx."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """An object a rule requires: `key` is filled from the event, literal (that exact object) or with wildcards
+    left (at least one object under `key.prefix` that `key` matches)."""
+    bucket: str
+    key: Template
+
+    def __str__(self) -> str:
+        return f"oss://{self.bucket}/{self.key.source}"
+
+
+class ObjectStore(ABC):
+    @abstractmethod
+    def missing(self, wanted: Sequence[Wanted], deadline: Deadline) -> List[Wanted]:
+        """The `wanted` objects that are not there, in `wanted`'s order: a literal key is looked at directly, one
+        with wildcards by listing under its prefix until a listed key matches. The checks run concurrently (a
+        few at a time), each within the deadline. Raises OssError (the first that is not retryable, else the
+        first retryable one): an unknown bucket or a refusal is not a missing object."""
+
+
+def store(region: str, endpoint: str | None, protocol: str, internal: bool, keys) -> ObjectStore:
+    """The adapter for a bucket region: `endpoint` (host[:port], path-style) overrides the regional one;
+    `internal` picks OSS's internal endpoint (FC in the bucket's region); `keys` are the role's RoleKeys."""
+    return importlib.import_module(".v2", __name__).Adapter(region, endpoint, protocol, internal, keys)
+
+
+def load() -> None:
+    """Import the SDK now (FC's initializer: before the first event waits for it)."""
+    importlib.import_module(".v2", __name__)
