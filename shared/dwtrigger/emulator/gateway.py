@@ -7,25 +7,22 @@ form body, read alike; the call record names those that came in the query). Data
 ``InvalidAction.NotFound``. Faults apply only after authentication succeeded, so a faulted request changed no
 state.
 
-Epochs keep resets airtight. A request belongs to the epoch it arrived in; reset (and stop) ends it. A request
-of an ended epoch takes no fault decision, runs no action, is recorded nowhere and is answered by closing the
-connection; its injected waits end at once. "Epoch current? act, record" runs under the lock reset holds.
+Resets are airtight: a request of an ended epoch runs no action and is recorded nowhere (recorder.py).
 """
 
 import json
 import threading
-import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import Message
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence
 from urllib.parse import parse_qsl
 
 from . import actions, sts, tasks
 from .clock import Clock
 from .errors import ApiError, NoEffect
 from .faults import Faults
+from .recorder import Recorder
 from .signature import Keys, Nonces, parse_authorization, verify_acs3, verify_rpc_v1
 from .world import World
 
@@ -69,53 +66,11 @@ class Reply:
     drip_ms: int = 0             # write it one byte every drip_ms (injected "drip")
 
 
-class Gateway:
+class Gateway(Recorder):
     def __init__(self, world: World, keys: Keys, faults: Faults, roles: Sequence[str], clock: Clock):
+        super().__init__(CREDENTIAL_HEADERS)
         self.world, self.keys, self.faults, self.roles, self.clock = world, keys, faults, roles, clock
         self.nonces = Nonces()
-        self.lock = threading.RLock()  # held by reset and by every request's "epoch current? act, record"
-        self._epoch = threading.Event()
-        self._in_flight = 0
-        self._calls: List[dict] = []
-        self._decoys: List[dict] = []
-
-    @property
-    def calls(self) -> List[dict]:
-        with self.lock:
-            return [dict(c, params=dict(c["params"])) for c in self._calls]
-
-    @property
-    def decoy_calls(self) -> List[dict]:
-        with self.lock:
-            return [dict(d, headers=list(d["headers"])) for d in self._decoys]
-
-    @property
-    def in_flight(self) -> int:
-        with self.lock:
-            return self._in_flight
-
-    def clear_calls(self) -> None:
-        with self.lock:
-            self._calls.clear()
-            self._decoys.clear()
-
-    def end_epoch(self) -> None:
-        """Requests that arrived so far will neither act nor be recorded; their injected waits end now."""
-        with self.lock:
-            self._epoch.set()
-            self._epoch = threading.Event()
-
-    @contextmanager
-    def arrival(self) -> Iterator[Tuple[threading.Event, float]]:
-        """A request's epoch and arrival time; it counts as in flight until the block ends."""
-        with self.lock:
-            self._in_flight += 1
-            epoch = self._epoch
-        try:
-            yield epoch, time.monotonic()
-        finally:
-            with self.lock:
-                self._in_flight -= 1
 
     def handle(self, req: Request) -> Optional[Reply]:
         """The reply to one API request, or None to close the connection without answering."""
@@ -156,15 +111,7 @@ class Gateway:
             return self._act(req, call, params, request_id, host)
         return self._record(req, call, self._fault(call["fault"], request_id, host, req.port))
 
-    def decoy(self, req: Request) -> Optional[Reply]:
-        """The other host a redirect points to: records header names (never values) and tells a lie."""
-        names = sorted({name.lower() for name in req.headers.keys()})
-        seen = {"method": req.method, "path": req.path, "headers": names,
-                "credentials": bool(CREDENTIAL_HEADERS & set(names))}
-        with self.lock:
-            if req.epoch.is_set():
-                return None
-            self._decoys.append(seen)
+    def _lie(self) -> Reply:
         return Reply(200, _json({"RequestId": "decoy", "Success": True}))
 
     def _act(self, req: Request, call: dict, params: Dict[str, str], request_id: str, host: str) -> Optional[Reply]:
@@ -212,16 +159,6 @@ class Gateway:
         reply = _error(ApiError(*FAULT_ERRORS[fault]), request_id, host)
         if fault == "throttle" and self.faults.retry_after_ms:
             reply.headers["x-acs-retry-after"] = str(self.faults.retry_after_ms)
-        return reply
-
-    def _record(self, req: Request, call: dict, reply: Optional[Reply]) -> Optional[Reply]:
-        """Record the call and pass its reply on; a request of an ended epoch gets neither (None closes it)."""
-        with self.lock:
-            if req.epoch.is_set():
-                return None
-            if reply is not None:
-                call.update(status=reply.status, code=reply.code)
-            self._calls.append(call)
         return reply
 
 

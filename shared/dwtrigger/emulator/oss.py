@@ -58,26 +58,20 @@ plus ``script``, ``*_rate`` for those, ``actions`` (HeadObject, GetObjectMeta, L
 (the decoded query, without x-oss-signature or x-oss-security-token), status, code (the error code, None for a
 success), fault, access_key_id, monotonic (time.monotonic() at arrival). Never signatures, tokens or secrets.
 
-Resets are airtight (oss_gateway.py): a request from before ``reset()`` or ``stop()`` is never recorded, answers
+Resets are airtight (recorder.py): a request from before ``reset()`` or ``stop()`` is never recorded, answers
 nothing and is answered by a closed connection; injected waits (latency, drip) end at once. HTTP/1.0, one request
 per connection, daemon threads, no logging.
 """
 
-import json
-import threading
 from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
-from pathlib import Path
-from typing import Dict, List, Optional, Tuple
-
-import yaml
+from typing import Dict, List, Tuple
 
 from . import faults as fault_config
 from .faults import Faults
-from .gateway import DECOY, Request
 from .oss_gateway import OPERATIONS, OssGateway
 from .oss_store import DEFAULT_REGION, Buckets, BucketSpec, check_bucket_name, check_object_key
-from .seed import _fields, _key
+from .seed import _fields, _key, read_seed
+from .served import Served
 from .server import _Handler as _EmulatorHandler
 from .signature import Key, Keys
 
@@ -95,10 +89,7 @@ class OssSeed:
 
 def load_oss_seed(source) -> OssSeed:
     """An OssSeed from a dict or from the path of a YAML/JSON file; typos fail here, not mid-test."""
-    if not isinstance(source, dict):
-        text = Path(source).read_text(encoding="utf-8")
-        source = json.loads(text) if str(source).endswith(".json") else yaml.safe_load(text)
-    raw = _fields(source or {}, "seed", optional=("keys", "buckets", "faults"))
+    raw = read_seed(source, ("keys", "buckets", "faults"))
     buckets = [_bucket(b) for b in raw.get("buckets") or ()]
     names = [b.name for b in buckets]
     if len(set(names)) != len(names):
@@ -135,78 +126,21 @@ class _Handler(_EmulatorHandler):
 
     def _serve(self) -> None:
         path, _, query = self.path.partition("?")
-        gateway = self.server.gateway
-        with gateway.arrival() as (epoch, arrived):
-            req = Request(self.command, path, query, self.headers, self._body(), self.server.server_address[1],
-                          epoch, arrived)
-            self._send(gateway.decoy(req) if path.startswith(DECOY) else gateway.handle(req), epoch)
+        self._api(path, query)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
 
 
-class OssStandIn:
+class OssStandIn(Served):
     """The seeded buckets served over HTTP on loopback, plus the knobs tests turn. See the module docstring."""
+
+    handler, what = _Handler, "the OSS stand-in"
 
     def __init__(self, seed, port: int = 0, host: str = "127.0.0.1"):
         self._seed = load_oss_seed(seed)
-        self._address = (host, port)
         self._faults = Faults(self._seed.faults)
         self._buckets = Buckets(self._seed.buckets)
-        self.gateway = OssGateway(self._buckets, Keys(self._seed.keys), self._faults)
-        self._server: Optional[ThreadingHTTPServer] = None
-        self._thread: Optional[threading.Thread] = None
-
-    def start(self) -> "OssStandIn":
-        """Bind and serve in a daemon thread."""
-        self._server = ThreadingHTTPServer(self._address, _Handler)
-        self._server.daemon_threads = True
-        self._server.gateway = self.gateway
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"dwtrigger-oss-standin-{self.endpoint}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; requests in flight are answered by a closed connection and not recorded."""
-        self.gateway.end_epoch()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join()
-            self._server = self._thread = None
-
-    def __enter__(self) -> "OssStandIn":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    @property
-    def endpoint(self) -> str:
-        """host:port; the SDK's ``cfg.endpoint`` is ``http://`` + this."""
-        if self._server is None:
-            raise RuntimeError("the OSS stand-in is not serving")
-        host, port = self._server.server_address[:2]
-        return f"{host}:{port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.endpoint}"
-
-    @property
-    def calls(self) -> List[dict]:
-        """One dict per request received (rejected ones too): see the module docstring."""
-        return self.gateway.calls
-
-    @property
-    def decoy_calls(self) -> List[dict]:
-        """Requests an injected redirect led to the decoy: method, path, header names, credentials carried?"""
-        return self.gateway.decoy_calls
-
-    @property
-    def in_flight(self) -> int:
-        """Requests received and not yet fully answered: a test can wait for one to be under way."""
-        return self.gateway.in_flight
+        super().__init__(OssGateway(self._buckets, Keys(self._seed.keys), self._faults), host, port)
 
     def put(self, bucket: str, key: str) -> None:
         """An (empty) object lands, Last-Modified now; an existing one is overwritten."""

@@ -7,18 +7,15 @@ bucket (404 NoSuchBucket: OSS looks the bucket up before it can check a signatur
 (oss_signature.py). Faults apply only after authentication, so a faulted request
 changed nothing; a request's fault is decided once, when it arrives.
 
-Epochs keep resets airtight, as in gateway.py: a request belongs to the epoch it arrived in; reset and stop end it.
-A request of an ended epoch takes no fault decision, answers nothing from the buckets, is recorded nowhere and is
-answered by closing the connection; its injected waits end at once.
+Resets are airtight: a request of an ended epoch answers nothing from the buckets and is recorded nowhere
+(recorder.py).
 """
 
-import threading
 import time
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import format_datetime
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 from urllib.parse import unquote, unquote_plus
 
 from .faults import Faults
@@ -26,6 +23,7 @@ from .gateway import DECOY, REDIRECT_CODE, Reply, Request
 from .oss_errors import XML, OssError, error_reply
 from .oss_signature import parse_authorization, verify_v4
 from .oss_store import EMPTY_ETAG, Buckets, check_bucket_name
+from .recorder import Recorder
 from .signature import Keys
 
 OPERATIONS = ("HeadObject", "GetObjectMeta", "ListObjectsV2")
@@ -91,52 +89,10 @@ def _unserved(method: str) -> OssError:
     return OssError(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
 
 
-class OssGateway:
+class OssGateway(Recorder):
     def __init__(self, buckets: Buckets, keys: Keys, faults: Faults):
+        super().__init__(CREDENTIAL_HEADERS)
         self.buckets, self.keys, self.faults = buckets, keys, faults
-        self.lock = threading.RLock()  # held by reset and by every request's "epoch current? answer, record"
-        self._epoch = threading.Event()
-        self._in_flight = 0
-        self._calls: List[dict] = []
-        self._decoys: List[dict] = []
-
-    @property
-    def calls(self) -> List[dict]:
-        with self.lock:
-            return [dict(c, params=dict(c["params"])) for c in self._calls]
-
-    @property
-    def decoy_calls(self) -> List[dict]:
-        with self.lock:
-            return [dict(d, headers=list(d["headers"])) for d in self._decoys]
-
-    @property
-    def in_flight(self) -> int:
-        with self.lock:
-            return self._in_flight
-
-    def clear_calls(self) -> None:
-        with self.lock:
-            self._calls.clear()
-            self._decoys.clear()
-
-    def end_epoch(self) -> None:
-        """Requests that arrived so far will neither answer nor be recorded; their injected waits end now."""
-        with self.lock:
-            self._epoch.set()
-            self._epoch = threading.Event()
-
-    @contextmanager
-    def arrival(self) -> Iterator[Tuple[threading.Event, float]]:
-        """A request's epoch and arrival time; it counts as in flight until the block ends."""
-        with self.lock:
-            self._in_flight += 1
-            epoch = self._epoch
-        try:
-            yield epoch, time.monotonic()
-        finally:
-            with self.lock:
-                self._in_flight -= 1
 
     def handle(self, req: Request) -> Optional[Reply]:
         """The reply to one OSS request, or None to close the connection without answering."""
@@ -167,15 +123,8 @@ class OssGateway:
             return self._answer(req, call, target, request_id, host)
         return self._record(req, call, self._fault(call["fault"], req, request_id, host))
 
-    def decoy(self, req: Request) -> Optional[Reply]:
-        """The other host a redirect points to: records header names (never values) and tells a lie (200)."""
-        names = sorted({name.lower() for name in req.headers.keys()})
-        seen = {"method": req.method, "path": req.path, "headers": names,
-                "credentials": bool(CREDENTIAL_HEADERS & set(names))}
-        with self.lock:
-            if req.epoch.is_set():
-                return None
-            self._decoys.append(seen)
+    def _lie(self) -> Reply:
+        """200 with no body: an absent object exists, or the listing is empty."""
         return Reply(200, b"", content_type=XML, headers={"x-oss-request-id": "decoy"})
 
     def _answer(self, req: Request, call: dict, target: Target, request_id: str, host: str) -> Optional[Reply]:
@@ -210,14 +159,4 @@ class OssGateway:
         reply = error_reply(OssError(self.faults.redirect_status, REDIRECT_CODE, f"Moved to {location}"),
                             request_id, host, head)
         reply.headers["Location"] = location
-        return reply
-
-    def _record(self, req: Request, call: dict, reply: Optional[Reply]) -> Optional[Reply]:
-        """Record the call and pass its reply on; a request of an ended epoch gets neither (None closes it)."""
-        with self.lock:
-            if req.epoch.is_set():
-                return None
-            if reply is not None:
-                call.update(status=reply.status, code=reply.code)
-            self._calls.append(call)
         return reply

@@ -85,10 +85,7 @@ class Seed:
 
 def load_seed(source) -> Seed:
     """A Seed from a dict or from the path of a YAML/JSON file."""
-    if not isinstance(source, dict):
-        text = Path(source).read_text(encoding="utf-8")
-        source = json.loads(text) if str(source).endswith(".json") else yaml.safe_load(text)
-    raw = _fields(source or {}, "seed", optional=("now", "keys", "roles", "workspaces", "faults"))
+    raw = read_seed(source, ("now", "keys", "roles", "workspaces", "faults"))
     workspaces = [_workspace(w) for w in raw.get("workspaces") or ()]
     _unique_tasks(workspaces)
     return Seed(
@@ -98,6 +95,14 @@ def load_seed(source) -> Seed:
         workspaces={w.id: w for w in workspaces},
         faults=dict(raw.get("faults") or {}),
     )
+
+
+def read_seed(source, keys: Tuple[str, ...]) -> dict:
+    """A seed's top level (the emulator's or the OSS stand-in's), from a dict or a YAML/JSON file: `keys` only."""
+    if not isinstance(source, dict):
+        text = Path(source).read_text(encoding="utf-8")
+        source = json.loads(text) if str(source).endswith(".json") else yaml.safe_load(text)
+    return _fields(source or {}, "seed", optional=keys)
 
 
 def parse_date(value) -> date:

@@ -10,7 +10,7 @@ HTTP/1.0, one request per connection: a stopped emulator leaves no kept-alive co
 import ipaddress
 import json
 import socket
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from threading import Event
 from typing import Optional
 from urllib.parse import parse_qsl, urlsplit
@@ -53,13 +53,17 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path.startswith(ADMIN):
             self._send(self._admin(url.path[len(ADMIN):], url.query, self._body()))
             return
-        gateway = self.server.emulator.gateway
-        with gateway.arrival() as (epoch, arrived):
-            req = Request(self.command, url.path, url.query, self.headers, self._body(),
-                          self.server.server_address[1], epoch, arrived)
-            self._send(gateway.decoy(req) if url.path.startswith(DECOY) else gateway.handle(req), epoch)
+        self._api(url.path, url.query)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    def _api(self, path: str, query: str) -> None:
+        """To the served gateway, or its decoy, within the epoch the request arrived in."""
+        gateway = self.server.served.gateway
+        with gateway.arrival() as (epoch, arrived):
+            req = Request(self.command, path, query, self.headers, self._body(), self.server.server_address[1],
+                          epoch, arrived)
+            self._send(gateway.decoy(req) if path.startswith(DECOY) else gateway.handle(req), epoch)
 
     def _body(self) -> bytes:
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -101,7 +105,7 @@ class _Handler(BaseHTTPRequestHandler):
             return _json(404, {"error": f"no admin route {self.command} {ADMIN}{route}"})
         try:
             data = json.loads(body or b"{}")
-            result = handler(self.server.emulator, dict(parse_qsl(query)), data)
+            result = handler(self.server.served, dict(parse_qsl(query)), data)
         except (ValueError, KeyError, TypeError) as e:
             return _json(400, {"error": f"{type(e).__name__}: {e}"})
         return _json(200, {"ok": True} if result is None else result)
@@ -112,10 +116,3 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _json(status: int, body) -> Reply:
     return Reply(status, json.dumps(body).encode())
-
-
-def make_server(emulator, host: str, port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), _Handler)
-    server.daemon_threads = True
-    server.emulator = emulator
-    return server
