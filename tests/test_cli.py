@@ -390,3 +390,12 @@ def test_explain_names_the_pattern_field_that_failed():
     result = run("explain", str(EVENTS / "mns/topic-json-failed.json"), "--rules", RULES)
     assert "miss  finance-close: message body: field 'status' is \"FAILED\"; the pattern wants " \
            '[{"anything-but": ["FAILED", "CANCELLED"]}]' in result.output
+
+
+def test_explain_names_the_required_objects_a_rule_would_check():
+    result = run("explain", str(EVENTS / "oss/sales-2-items.json"), "--rules", RULES)
+    assert result.exit_code == 0, result.output
+    assert "MATCH sales-complete: matched require[1] 'exports/sales/dt={bizdate:%Y-%m-%d}/items/*.done'" in result.output
+    assert [line.strip() for line in result.output.splitlines() if line.strip().startswith("requires")] == [
+        "requires oss://etl-landing/exports/sales/dt=2026-03-10/orders/_SUCCESS",
+        "requires oss://etl-landing/exports/sales/dt=2026-03-10/customers/_SUCCESS"]

@@ -158,3 +158,10 @@ def test_the_checks_need_only_what_the_oss_policy_grants(harness):
     land(h, "orders")
     [statement] = json.loads((ROOT / "deploy" / "ram" / "oss-require.json").read_text())["Statement"]
     assert {RAM_ACTIONS[c["operation"]] for c in h.oss.calls} == set(statement["Action"])
+
+
+def test_missing_credentials_fail_the_check_clearly(harness):
+    h = harness(env={"ALIBABA_CLOUD_ACCESS_KEY_ID": "", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": ""})
+    [d], raised = invoke(h, "oss", sample("oss/sales-1-orders.json"))
+    assert (d["outcome"], d["error_code"], d["retryable"], raised) == ("failed", "NoCredentials", False, True)
+    assert h.oss.calls == [] and h.calls() == []

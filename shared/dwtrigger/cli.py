@@ -15,6 +15,7 @@ import click
 
 from . import app, events, fc
 from .dataworks import describe
+from .relay import required
 from .inputs import UNREADABLE, Item, Unreadable, read
 from .matching import match
 from .outcomes import DRY_RUN, FAILED, OUTCOMES, REJECTED
@@ -114,6 +115,7 @@ def _plan(rule, target, captures, event) -> dict:
     return {"workspace": target.workspace, "node": target.node, "timezone": str(rule.timezone), "api": rule.api,
             "biz_date": f"{s.biz_date:%Y-%m-%d}", "biz_date_ms": s.biz_date_ms,
             "cycle_time": s.cycle.isoformat() if s.cycle else None, "cycle_time_ms": s.cycle_ms,
+            "requires": [str(w) for w in required(rule, captures, event, s)],
             "calls": [{"action": c.action, **c.params} for c in calls]}
 
 
@@ -138,6 +140,8 @@ def _print_explanation(item: dict) -> None:
             click.echo(f"      node {t['node']} ({t['timezone']}, API {t['api']}): "
                        f"BizDate {t['biz_date']} = {t['biz_date_ms']}, "
                        f"CycleTime {t['cycle_time'] or 'from the look-up'} = {t['cycle_time_ms'] or '-'}")
+            for wanted in t["requires"]:
+                click.echo(f"        requires {wanted}")
             for call in t["calls"]:
                 click.echo("        " + " ".join(f"{k}={v}" for k, v in call.items()))
     if not matched:

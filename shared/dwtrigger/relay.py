@@ -50,6 +50,7 @@ class Release:
 @dataclass
 class _Sent:
     """What the send step's attempts learned, across retries."""
+    attempts: int = 0
     landed: bool = False                    # a trigger got no answer: it may have been accepted
     refused: Optional[DataWorksError] = field(default=None)   # a trigger DataWorks refused outright
 
@@ -110,7 +111,7 @@ class Relay:
         except ScheduleError as e:
             return release.base.but(outcome=REJECTED, reason=str(e))
         planned = _with_times(release.base, schedule.biz_date_ms, schedule.cycle_ms, schedule)
-        wanted = _wanted(release, schedule)
+        wanted = required(release.rule, release.captures, release.event, schedule)
         if self.dry_run:
             return planned.but(outcome=DRY_RUN, reason=_dry_run(release, schedule, wanted))
         return self.gate(wanted, release, planned, call) or self.send(release, schedule, planned, call)
@@ -122,10 +123,9 @@ class Relay:
         """None when every required object is there (or none is required); else the decision that stops here."""
         if not wanted:
             return None
-        store = call.store_for(release.rule)
         try:
-            missing, attempts = with_retries(lambda attempt: store.missing(wanted, call.deadline), call.deadline,
-                                             self.backoff, self.sleep)
+            missing, attempts = with_retries(lambda attempt: call.store_for(release.rule).missing(
+                wanted, call.deadline), call.deadline, self.backoff, self.sleep)
         except GaveUp as e:
             return _gave_up(planned, e)
         if not missing:
@@ -142,6 +142,7 @@ class Relay:
         rule, target, sent = release.rule, release.target, _Sent()
 
         def attempt(number: int) -> Decision:
+            sent.attempts = number
             port = call.port_for(rule)
             if target.lookup:
                 instance = self._look_up(port, release, schedule, call)
@@ -163,7 +164,8 @@ class Relay:
         try:
             return with_retries(attempt, call.deadline, self.backoff, self.sleep)[0]
         except Unresolved as e:
-            return planned.but(outcome=FAILED, error_code=e.code, reason=e.reason, retryable=e.retryable)
+            return planned.but(outcome=FAILED, error_code=e.code, reason=e.reason, retryable=e.retryable,
+                               attempts=sent.attempts)
         except GaveUp as e:
             if sent.refused is not None and not target.lookup:
                 return self._after_refusal(planned, release, schedule, call, sent, e.attempts)
@@ -195,14 +197,13 @@ def _releases(rule: Rule, captures: Mapping[str, Any], event: Event, base: Decis
             for target in rule.trigger]
 
 
-def _wanted(release: Release, schedule: Schedule) -> List[Wanted]:
-    """The objects a rule requires for this release: its files (an OSS rule's key and `require` entries; a timer
+def required(rule: Rule, captures: Mapping[str, Any], event: Event, schedule: Schedule) -> List[Wanted]:
+    """The objects a rule requires for a release: its files (an OSS rule's key and `require` entries; a timer
     rule's entries) filled from the captures and the business date (and scheduled time), in the event's bucket (a
     timer rule's `bucket`) unless an entry names another — less the one whose landing this event reports."""
-    rule, event = release.rule, release.event
     if not isinstance(rule, (OssRule, TimerRule)) or not rule.require:
         return []
-    values = {**release.captures, "bizdate": schedule.biz_date}
+    values = {**captures, "bizdate": schedule.biz_date}
     if schedule.cycle is not None:
         values["cycle"] = schedule.cycle
     home = event.bucket if isinstance(rule, OssRule) else rule.bucket
