@@ -111,3 +111,34 @@ def test_debug_sdk_in_the_environment_prints_no_credential(emulator):
     printed = probe.stdout + probe.stderr
     assert not any(secret in printed for secret in ROLE_KEY.values()), printed
     assert "ACS3-HMAC-SHA256" not in printed and "x-acs-security-token" not in printed
+
+
+FIRST_CALLS_AT_ONCE = """
+import threading
+from darabonba.core import DaraCore
+from dwtrigger import wire
+
+start, made, errors = threading.Barrier(16), [], []
+
+def first_call():
+    start.wait()
+    try:
+        wire.install()
+        made.append(type(DaraCore.get_adapter("https", None, pool_size=4)).__name__)
+    except Exception as e:
+        errors.append(repr(e))
+
+threads = [threading.Thread(target=first_call) for _ in range(16)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(sorted(set(made)), errors)
+"""
+
+
+def test_sixteen_first_calls_at_once_install_the_guard_once():
+    """FC instance concurrency: the first calls of several threads race to put the guard in place."""
+    run = subprocess.run([sys.executable, "-c", FIRST_CALLS_AT_ONCE], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "['GuardedAdapter'] []"

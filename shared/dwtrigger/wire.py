@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.client
 import io
 import logging
+import threading
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -178,13 +179,20 @@ class GuardedAdapter(HTTPAdapter):
 
 
 _installed = False
+_installing = threading.Lock()
 
 
 def install() -> None:
-    """Make the SDKs send through guarded adapters and keep their wire loggers quiet. Idempotent."""
+    """Make the SDKs send through guarded adapters and keep their wire loggers quiet. Idempotent, and safe when
+    several threads (FC instance concurrency, the bench) make their first call at once."""
     global _installed
-    if _installed:
-        return
+    with _installing:
+        if not _installed:
+            _install()
+            _installed = True
+
+
+def _install() -> None:
     from darabonba.core import DaraCore
     from Tea.core import TeaCore
 
@@ -200,4 +208,3 @@ def install() -> None:
     TeaCore.https_adapter = GuardedAdapter(pool_connections=10, pool_maxsize=40)
     for name in _WIRE_LOGGERS:
         logging.getLogger(name).disabled = True
-    _installed = True
