@@ -14,6 +14,12 @@ On 2020-05-18 the later trigger is refused as already released, that invocation 
 already_triggered; on 2024-05-18 DataWorks answers the repeat with success and ignores it, so both decisions say
 triggered ("triggers after the release" counts these; only a ledger that claims the instance first prevents it).
 
+`--drop 0.1` is the variant for the sweep: every OSS file lands in an OSS stand-in, a tenth of the daily OSS
+notifications never reach the function, the daily OSS rules gain `expect:` (their business dates drawn from the
+week the sweep re-checks), and once the load is done the sweep function runs until it has covered every rule;
+nothing may be lost. `--ledger` adds `ledger:` to every rule: each send is claimed first, so concurrent deliveries
+send once on either API.
+
 Prints the figures and exits 1 when an event is lost, an instance accepts two triggers or one no event named, a
 `triggered` decision does not match a trigger DataWorks accepted, a decision has no log line, a log line holds a
 secret or an invocation outlives its function's timeout.
@@ -39,7 +45,7 @@ from typing import Dict, List, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 from dwtrigger import app, fc
-from dwtrigger.emulator import Emulator
+from dwtrigger.emulator import Emulator, OssStandIn
 from dwtrigger.inputs import read
 from dwtrigger.outcomes import FAILED, TRIGGERED, DecisionLog
 from dwtrigger.rules import parse_rules
@@ -65,6 +71,9 @@ REPEATS = {"Emulator.Instance.AlreadyRun", "Emulator.Instance.NoEffect"}   # a t
 HOSTILE = {"redirect_rate": 0.002, "drip_rate": 0.001, "drip_ms": 100, "malformed_rate": 0.005,
            "malformed_body": '{"Success": "maybe", "Data": "x"}', "foreign_instances": True}
 Target = Tuple[int, int]     # an instance: (node, CycTime in epoch ms)
+BUCKETS = ("landing", "ledger")
+SWEPT = 7                    # expect.days of the daily OSS rules with --drop: the sweep re-checks this many dates
+RECENT = [d for d in DAYS if d >= date(2026, 3, 12) - timedelta(days=SWEPT)]   # within the sweep's window
 
 
 def cycle_ms(day: date, hour: int, minute: int = 0) -> int:
@@ -75,9 +84,10 @@ def cycle_ms(day: date, hour: int, minute: int = 0) -> int:
 
 # ---- the generated world, rules and events ----
 
-def world() -> Tuple[dict, str, Dict[str, List[int]]]:
+def world(sweep: bool = False, ledger: bool = False) -> Tuple[dict, str, Dict[str, List[int]]]:
     """The emulator seed, the rules file and the node of each rule, per kind. Odd nodes live in a workspace on the
-    new Data Studio (API 2024-05-18), even ones on the legacy DataStudio (2020-05-18)."""
+    new Data Studio (API 2024-05-18), even ones on the legacy DataStudio (2020-05-18). `sweep`: the daily OSS
+    rules have `expect:`; `ledger`: every rule has one."""
     nodes = {kind: [800_000_000 + 1000 * k + i for i in range(n)] for k, (kind, n) in enumerate(KINDS.items())}
     seed_nodes = [{"id": node, "deployed": "2026-01-01", **({"hourly": True} if kind == "hourly" else {"at": "00:30"})}
                   for kind, ids in nodes.items() for node in ids]
@@ -85,12 +95,14 @@ def world() -> Tuple[dict, str, Dict[str, List[int]]]:
         {"id": 20000 + parity, "timezone": "Asia/Shanghai", "api": API[parity],
          "nodes": [n for n in seed_nodes if n["id"] % 2 == parity]} for parity in (0, 1)]}
     bizdate = 'bizdate: {{field: bizdate, format: "%Y%m%d"}}'
-    match = {"oss": 'on: oss, bucket: landing, key: "exports/t{i}/dt={{bizdate:%Y-%m-%d}}/_SUCCESS"',
+    expect = f', expect: {{{{by: "06:00", days: {SWEPT}}}}}' if sweep else ""
+    match = {"oss": 'on: oss, bucket: landing, key: "exports/t{i}/dt={{bizdate:%Y-%m-%d}}/_SUCCESS"' + expect,
              "hourly": 'on: oss, bucket: landing, key: "logs/h{i}/{{cycle:%Y%m%d%H}}/*.done"',
              "topic": 'on: mns, topic: done, message: {{job: ["job-{i}"]}}, ' + bizdate,
              "queue": 'on: mns, queue: etl-q, message: {{source: ["src-{i}"]}}, ' + bizdate,
              "timer": "on: timer, timer: timer-{i}"}
-    rules = ["version: 1", "defaults: {timezone: Asia/Shanghai, region: cn-shanghai}", "rules:"]
+    book = ", ledger: oss://ledger/dwtrigger/" if ledger else ""
+    rules = ["version: 1", f"defaults: {{timezone: Asia/Shanghai, region: cn-shanghai{book}}}", "rules:"]
     rules += [f"  - {{name: {kind}-{i}, {match[kind].format(i=i)}, api: \"{API[node % 2]}\", "
               f"trigger: [{{workspace: {20000 + node % 2}, node: {node}}}]}}"
               for kind, ids in nodes.items() for i, node in enumerate(ids)]
@@ -102,14 +114,16 @@ class Event:
     source: str
     raw: bytes
     targets: List[Target]               # the instances it names; none for an event no rule takes
+    key: Optional[str] = None           # the object an OSS event reports: it lands before the notification
+    sweepable: bool = False             # a daily OSS event within the sweep's window: its notification may be lost
 
 
 class Generator:
     """The samples in events/ with names, dates and ids changed: 10% name no rule, 10% are redeliveries, 2% name
     the EARLY business date."""
 
-    def __init__(self, nodes: Dict[str, List[int]], rng: random.Random):
-        self.nodes, self.rng = nodes, rng
+    def __init__(self, nodes: Dict[str, List[int]], rng: random.Random, days: List[date] = DAYS):
+        self.nodes, self.rng, self.days = nodes, rng, days
         self.samples = {name: json.loads((EVENTS / name).read_text()) for name in (
             "oss/native-put-orders.json", "oss/eventbridge-single.json", "mns/topic-json-finance.json",
             "mns/queue-eventbridge-list.json", "timer/nightly.json")}
@@ -134,7 +148,7 @@ class Generator:
 
     def _pick(self, kind: str) -> Tuple[int, int, date]:
         i = self.rng.randrange(len(self.nodes[kind]))
-        return i, self.nodes[kind][i], self.rng.choice(DAYS)
+        return i, self.nodes[kind][i], self.rng.choice(self.days if kind == "oss" else DAYS)
 
     def _oss(self, key: str, cloudevent: bool = False) -> bytes:
         doc = copy.deepcopy(self.samples["oss/eventbridge-single.json" if cloudevent else "oss/native-put-orders.json"])
@@ -147,13 +161,13 @@ class Generator:
         i, node, picked = self._pick("oss")
         day = day or picked
         key = f"exports/t{i}/dt={day:%Y-%m-%d}/_SUCCESS"
-        return Event("oss", self._oss(key, cloudevent), [(node, cycle_ms(day, 0, 30))])
+        return Event("oss", self._oss(key, cloudevent), [(node, cycle_ms(day, 0, 30))], key, day in RECENT)
 
     def hourly(self) -> Event:
         i, node, day = self._pick("hourly")
         hour = self.rng.randrange(24)
-        return Event("oss", self._oss(f"logs/h{i}/{day + timedelta(days=1):%Y%m%d}{hour:02d}/part.done"),
-                     [(node, cycle_ms(day, hour))])
+        key = f"logs/h{i}/{day + timedelta(days=1):%Y%m%d}{hour:02d}/part.done"
+        return Event("oss", self._oss(key), [(node, cycle_ms(day, hour))], key)
 
     def topic(self, topic: str = "done") -> Event:
         i, node, day = self._pick("topic")
@@ -198,6 +212,10 @@ class Tally:
     raises: int = 0
     triggered: int = 0                             # `triggered` decisions, in every invocation
     retries: int = 0                               # in-invocation retries (attempts beyond the first)
+    swept: int = 0                                 # `triggered` decisions of the sweep
+    overdue: int = 0                               # its `overdue` lines: no file yet for a date it re-checks
+    sweeps: int = 0
+    sweep_lookups: int = 0
     unlogged: int = 0                              # decisions without their log line
     overtime: int = 0                              # invocations that outlived the function's timeout
     leaks: int = 0                                 # log lines holding a secret
@@ -220,9 +238,10 @@ class Tally:
 class FcInstance:
     """One FC instance: a Runtime with its own log stream."""
 
-    def __init__(self, rules, emu: Emulator, timeout: float):
+    def __init__(self, rules, emu: Emulator, timeout: float, oss: Optional[OssStandIn] = None):
         self.stream, self.timeout = io.StringIO(), timeout
-        env = {"DWTRIGGER_ENDPOINT": emu.endpoint, "DWTRIGGER_PROTOCOL": "http",
+        env = {"DWTRIGGER_ENDPOINT": emu.endpoint, "DWTRIGGER_PROTOCOL": "http", "DWTRIGGER_SWEEP_QPS": "20",
+               **({"DWTRIGGER_OSS_ENDPOINT": oss.endpoint} if oss else {}),
                "ALIBABA_CLOUD_ACCESS_KEY_ID": KEY["access_key_id"],
                "ALIBABA_CLOUD_ACCESS_KEY_SECRET": KEY["access_key_secret"],
                "ALIBABA_CLOUD_SECURITY_TOKEN": KEY["security_token"]}
@@ -234,29 +253,53 @@ class FcInstance:
         started = time.monotonic()
         records = [d.record() for d in self.runtime.run(source, raw, fc.context_for(source, self.timeout))]
         raised = any(r["outcome"] == FAILED for r in records)         # the handler raises: FC retries
+        tally.record(index, records, raised, self._lines(), time.monotonic() - started > self.timeout)
+        return raised
+
+    def sweep(self, tally: Tally) -> bool:
+        """One run of the sweep function; True when it stopped at its deadline with candidates left."""
+        started = time.monotonic()
+        decisions, summary = self.runtime.sweep(fc.context_for("sweep", self.timeout))
+        records, lines = [d.record() for d in decisions], self._lines()[:-1]     # the last line: its summary
+        with tally.lock:
+            tally.sweeps += 1
+            tally.swept += sum(r["outcome"] == TRIGGERED for r in records)
+            tally.overdue += sum(r["outcome"] == "overdue" for r in records)
+            tally.sweep_lookups += summary.lookups
+            tally.failures.update(r["error_code"] for r in records if r["outcome"] == FAILED)
+            tally.unlogged += abs(len(records) - len(lines))
+            tally.leaks += sum(any(s in line for s in SECRETS) for line in lines)
+            tally.overtime += time.monotonic() - started > self.timeout
+        return summary.stopped_at_deadline or summary.failed > 0
+
+    def _lines(self) -> List[str]:
         lines = [line for line in self.stream.getvalue().split("\n") if line.strip()]
         self.stream.seek(0)
         self.stream.truncate()
-        tally.record(index, records, raised, lines, time.monotonic() - started > self.timeout)
-        return raised
+        return lines
 
 
 def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float = 0.02, timeout: float = 10,
-        seed: int = 7, hostile: bool = True) -> dict:
+        seed: int = 7, hostile: bool = True, drop: float = 0.0, ledger: bool = False) -> dict:
     """The load run; returns its figures."""
-    seed_doc, rules_text, nodes = world()
+    seed_doc, rules_text, nodes = world(sweep=drop > 0, ledger=ledger)
     rules, rng = parse_rules(rules_text), random.Random(seed)
-    load = Generator(nodes, rng).events(events)
+    load = Generator(nodes, rng, RECENT if drop else DAYS).events(events)
+    dropped = {i for i, e in enumerate(load) if e.sweepable and rng.random() < drop}
     tally, dead_letters = Tally(), []
     work: "queue.Queue[Optional[Tuple[int, int]]]" = queue.Queue()
-    with Emulator(seed_doc) as emu:
+    oss_seed = {"keys": [KEY], "buckets": [{"name": name} for name in BUCKETS]}
+    with Emulator(seed_doc) as emu, OssStandIn(oss_seed) as oss:
         emu.set_faults(qps=qps, error_rate=error_rate, random_seed=seed, **(HOSTILE if hostile else {}))
         started = time.monotonic()
 
         def serve() -> None:
-            instance = FcInstance(rules, emu, timeout)
+            instance = FcInstance(rules, emu, timeout, oss)
             while (item := work.get()) is not None:
                 index, tries = item
+                if index in dropped:                               # the file landed; its notification never came
+                    work.task_done()
+                    continue
                 try:
                     if instance.invoke(tally, index, load[index].source, load[index].raw):
                         if tries < FC_RETRIES:
@@ -270,14 +313,20 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
         threads = [threading.Thread(target=serve, daemon=True) for _ in range(workers)]
         for t in threads:
             t.start()
-        for index in range(len(load)):
+        for index, event in enumerate(load):
+            if event.key:
+                oss.put("landing", event.key)
             work.put((index, 0))
         work.join()
         for _ in threads:
             work.put(None)
+        if drop:                                                   # the sweep's timer: runs until it covered all
+            sweeper = FcInstance(rules, emu, 60, oss)
+            while sweeper.sweep(tally) and tally.sweeps < 20:
+                pass
         # The failure destination's records, replayed two days later as `dwtrigger replay` reads them.
         emu.clock.advance(2 * 24 * 3600)
-        replayer = FcInstance(rules, emu, timeout)
+        replayer = FcInstance(rules, emu, timeout, oss)
         for index in dead_letters:
             record = {"requestContext": {"requestId": str(uuid.uuid4()), "condition": "UnhandledInvocationError",
                                          "approximateInvokeCount": FC_RETRIES + 1},
@@ -285,11 +334,12 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
             for item in read("dead-letter", json.dumps(record).encode()):
                 replayer.invoke(tally, index, item.function, item.raw)
         wall = time.monotonic() - started
-        return figures(load, tally, len(dead_letters), emu, wall, events=events, workers=workers, qps=qps,
-                       error_rate=error_rate, timeout=timeout, hostile=hostile)
+        return figures(load, tally, len(dead_letters), emu, wall, len(dropped), events=events, workers=workers,
+                       qps=qps, error_rate=error_rate, timeout=timeout, hostile=hostile, drop=drop, ledger=ledger)
 
 
-def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: float, **settings) -> dict:
+def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: float, dropped: int,
+            **settings) -> dict:
     triggers = {(i["NodeId"], i["CycTime"]): i["Triggers"] for i in emu.instances() if i["Triggers"]}
     expected = {t for e in load for t in e.targets}
     final = Counter(r["outcome"] for records in tally.final.values() for r in records)
@@ -309,6 +359,11 @@ def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: 
         "raises": tally.raises,
         "failed decisions (all invocations)": dict(tally.failures.most_common()),
         "replays": replays,
+        "events dropped (file landed, no notification)": dropped,
+        "sweep runs": tally.sweeps,
+        "sweep look-ups": tally.sweep_lookups,
+        "released by the sweep": tally.swept,
+        "overdue lines": tally.overdue,
         "DataWorks requests": len(calls),
         "injected 500s": sum(c["fault"] == "error" for c in calls),
         "throttled (429)": sum(c["fault"] == "throttle" for c in calls),
@@ -316,10 +371,11 @@ def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: 
         "triggers after the release (refused / no effect)": sum(c["code"] in REPEATS for c in calls),
         "instances released": len(triggers),
         "released, answer lost (drip)": unanswered,
-        "lost": len(expected - set(triggers)) + unfinished + len(load) - len(tally.final),
+        "lost": len(expected - set(triggers)) + unfinished + len(load) - dropped - len(tally.final),
         "released without an event": len(set(triggers) - expected),
         "duplicate releases": sum(n - 1 for n in triggers.values()),
-        "triggered decisions != accepted triggers": abs(tally.triggered + unanswered - len(accepted) - ignored),
+        "triggered decisions != accepted triggers": abs(tally.triggered + tally.swept + unanswered - len(accepted)
+                                                        - ignored),
         "decisions without a log line": tally.unlogged,
         "log lines with a secret": tally.leaks,
         "invocations past their timeout": tally.overtime,
@@ -341,8 +397,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--timeout", type=float, default=10, help="function.timeout (s)")
     parser.add_argument("--no-hostile", dest="hostile", action="store_false", help="no hostile answers")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--drop", type=float, default=0.0, help="share of daily OSS notifications lost (the sweep)")
+    parser.add_argument("--ledger", action="store_true", help="every rule claims its sends in a ledger")
     args = parser.parse_args(argv)
-    result = run(args.events, args.workers, args.qps, args.error_rate, args.timeout, args.seed, args.hostile)
+    result = run(args.events, args.workers, args.qps, args.error_rate, args.timeout, args.seed, args.hostile,
+                 args.drop, args.ledger)
     width = max(map(len, result))
     for name, value in result.items():
         print(f"{name:<{width}}  {value}")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements" / "runtime.txt"
-FUNCTIONS = ("oss", "mns", "timer")
+FUNCTIONS = tuple(sorted(d.name for d in (ROOT / "functions").iterdir() if (d / "index.py").is_file()))
 PLATFORM = "manylinux2014_x86_64"           # glibc 2.17+: every FC Python runtime image satisfies it
 OPERATOR_ONLY = ("cli.py", "demo.py", "inputs.py", "fc.py", "emulator")   # the command line's; no handler imports them
 _MARKER = re.compile(r"""\s*python_version\s*(<=|>=|==|!=|<|>)\s*["'](\d+(?:\.\d+)*)["']\s*""")

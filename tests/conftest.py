@@ -37,7 +37,7 @@ ACTIONS = {API_2020: {"lookup": "ListInstances", "trigger": "RunTriggerNode"},
 REPEATS = {"Emulator.Instance.AlreadyRun", "Emulator.Instance.NoEffect"}
 
 
-BUCKETS = ("etl-landing", "etl-landing-backup", "etl-reference")   # the OSS stand-in's, in cn-shanghai
+BUCKETS = ("etl-landing", "etl-landing-backup", "etl-reference", "etl-ledger")   # the OSS stand-in's, cn-shanghai
 
 
 def oss_seed(world: Path = WORLD, buckets=BUCKETS) -> dict:

@@ -15,8 +15,8 @@ HOUR, DAY_MS = 3_600_000, 86_400_000
 
 
 def inst(n: int, waiting=True, node=NODE, biz=BIZ, cycle_ms=AT_0030, cycle=True, frozen=False) -> Instance:
-    return Instance(n, node, "WaitTrigger" if waiting else "Success", waiting=waiting, frozen=frozen, cycle=cycle,
-                    cycle_ms=cycle_ms, biz_date_ms=biz)
+    return Instance(n, node, "WaitTrigger" if waiting else "Success", waiting=waiting, ready=waiting, frozen=frozen,
+                    cycle=cycle, cycle_ms=cycle_ms, biz_date_ms=biz)
 
 
 @pytest.mark.parametrize("listed, cycle_ms, chosen", [

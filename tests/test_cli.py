@@ -39,9 +39,9 @@ def test_validate_lists_every_problem_with_file_line_rule_and_field(tmp_path):
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert lines == [
-        f"{broken}:62: rule 'finance-close' field 'timezone': unknown time zone 'Europe/Atlantis' "
+        f"{broken}:64: rule 'finance-close' field 'timezone': unknown time zone 'Europe/Atlantis' "
         "(use an IANA name, e.g. Asia/Shanghai)",
-        f"{broken}:94: rule 'nightly' field 'trigger[0].nod': unknown key",
+        f"{broken}:96: rule 'nightly' field 'trigger[0].nod': unknown key",
     ]
     assert "Traceback" not in result.output
 
@@ -308,9 +308,13 @@ def test_demo_runs_every_sample_as_expected():
     samples = sum(1 for p in EVENTS.rglob("*") if p.suffix in (".json", ".txt", ".bin"))
     assert f"{samples} of {samples} samples gave the expected outcomes" in proc.stdout
     assert "released by the emulator" in proc.stdout
-    decisions = (ROOT / "build/demo/decisions.ndjson").read_text().splitlines()
+    lines = [json.loads(line) for line in (ROOT / "build/demo/decisions.ndjson").read_text().splitlines()]
+    decisions = [line for line in lines if "outcome" in line]
     assert len(decisions) == sum(1 for line in proc.stdout.splitlines() if line.startswith(("oss/", "mns/",
-                                                                                             "timer/", "malformed/")))
+                                                                                             "timer/", "malformed/",
+                                                                                             "sweep/")))
+    [summary] = [line for line in lines if "outcome" not in line]          # the sweep's, one per run
+    assert summary["message"] == "sweep" and summary["sweep"]["released"] == 1
 
 
 def test_validate_warns_about_rules_that_never_match_or_overlap(tmp_path):
@@ -399,3 +403,54 @@ def test_explain_names_the_required_objects_a_rule_would_check():
     assert [line.strip() for line in result.output.splitlines() if line.strip().startswith("requires")] == [
         "requires oss://etl-landing/exports/sales/dt=2026-03-10/orders/_SUCCESS",
         "requires oss://etl-landing/exports/sales/dt=2026-03-10/customers/_SUCCESS"]
+
+
+SWEPT_AT = "2026-03-12T09:00:00+08:00"
+
+
+@pytest.fixture
+def sweep_env(emulator_env, oss_standin):
+    oss_standin.put("etl-landing", "exports/orders/dt=2026-03-09/_SUCCESS")     # its notification never came
+    return {**emulator_env, "DWTRIGGER_OSS_ENDPOINT": oss_standin.endpoint, "DWTRIGGER_SWEEP_QPS": "50"}
+
+
+def test_sweep_dry_run_names_what_it_found_and_would_send(sweep_env, emulator):
+    result = run("sweep", "--rules", RULES, "--now", SWEPT_AT, "--dry-run", env=sweep_env)
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.strip().splitlines()
+    assert [line.split(" bizdate ")[0] for line in lines[:3]] == [
+        "overdue: orders-daily node 700001234567", "overdue: orders-daily node 700001234567",
+        "dry_run: orders-daily node 700001234567"]
+    assert lines[0].startswith("overdue: orders-daily node 700001234567 bizdate 2026-03-11 no evidence by "
+                               "2026-03-12T06:00:00+08:00: missing oss://etl-landing/exports/orders/dt=2026-03-11/")
+    assert "the sweep found oss://etl-landing/exports/orders/dt=2026-03-09/_SUCCESS; would call " in lines[2]
+    assert lines[3] == ("candidates=3 done=0 with_evidence=1 oss_checks=3 lookups=0 released=0 not_generated=0 "
+                        "overdue=2 failed=0 stopped_at_deadline=False")
+    assert emulator.calls == []
+
+
+def test_sweep_releases_what_has_evidence_and_waits(sweep_env, emulator):
+    result = run("sweep", "--rules", RULES, "--now", SWEPT_AT, env=sweep_env)
+    assert result.exit_code == 0, result.output
+    assert "triggered: orders-daily node 700001234567 bizdate 2026-03-09 the sweep found" in result.stderr
+    assert [(c["action"], c["params"].get("CycleTime")) for c in emulator.calls] == [
+        ("ListInstances", None), ("RunTriggerNode", "1773073800000")]          # 2026-03-10 00:30 Shanghai
+    assert [line.split(":")[0] for line in result.stderr.strip().splitlines()] == [
+        "overdue", "overdue", "triggered", "candidates=3 done=0 with_evidence=1 oss_checks=3 lookups=1 released=1 "
+        "not_generated=0 overdue=2 failed=0 stopped_at_deadline=False"]
+
+
+def test_sweep_exits_1_when_it_could_not_look(sweep_env, oss_standin):
+    oss_standin.set_faults(forbidden_rate=1.0)
+    result = run("sweep", "--rules", RULES, "--now", SWEPT_AT, env=sweep_env)
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    for line, day in zip(lines, ("2026-03-11", "2026-03-10", "2026-03-09")):
+        assert line.startswith(f"failed: orders-daily node 700001234567 bizdate {day} the sweep could not look for "
+                               "evidence: ")
+    assert "failed=3" in lines[3]
+
+
+def test_sweep_needs_now_with_an_offset(sweep_env):
+    result = run("sweep", "--rules", RULES, "--now", "2026-03-12T09:00", env=sweep_env)
+    assert result.exit_code == 2 and "needs a UTC offset" in result.stderr

@@ -56,8 +56,9 @@ VARS = S["vars"]
 FUNCTIONS = [resource["props"] for resource in S["resources"].values()]
 
 
-def triggers(kind: str, s: dict = S) -> list:
-    return [t for r in s["resources"].values() for t in r["props"].get("triggers", []) if t["triggerType"] == kind]
+def triggers(kind: str, s: dict = S, function: str = None) -> list:
+    return [t for name, r in s["resources"].items() for t in r["props"].get("triggers", [])
+            if t["triggerType"] == kind and function in (None, name)]
 
 
 def policy(name: str, **names: str) -> dict:
@@ -146,7 +147,7 @@ def test_the_oss_trigger_lets_through_every_object_its_rules_wait_for():
 
 
 def test_the_topic_the_queue_and_the_timer_each_have_a_rule():
-    [topic], [queue], [timer] = triggers("mns_topic"), triggers("eventbridge"), triggers("timer")
+    [topic], [queue], [timer] = triggers("mns_topic"), triggers("eventbridge"), triggers("timer", function="timer")
     # STREAM messages carry no topic name (README): JSON does.
     assert topic["triggerConfig"]["notifyContentFormat"] == "JSON"
     assert topic["sourceArn"].rsplit("/", 1)[1] in {r.topic for r in RULES.for_source("mns")}
@@ -155,6 +156,25 @@ def test_the_topic_the_queue_and_the_timer_each_have_a_rule():
     assert timer["triggerName"] in {r.timer for r in RULES.for_source("timer")}
     zone = re.match(r"CRON_TZ=(\S+) ", timer["triggerConfig"]["cronExpression"])
     assert zone is None or ZoneInfo(zone[1])
+
+
+def test_the_sweep_runs_every_few_minutes_long_enough_to_pace_its_look_ups():
+    [sweep] = [f for f in FUNCTIONS if f["functionName"] == "dwtrigger-sweep"]
+    [timer] = triggers("timer", function="sweep")
+    assert re.fullmatch(r"CRON_TZ=\S+ 0 \*/(\d+) \* \* \* \*", timer["triggerConfig"]["cronExpression"])
+    minutes = int(re.search(r"\*/(\d+)", timer["triggerConfig"]["cronExpression"])[1])
+    assert 1 <= minutes <= 30 and sweep["timeout"] <= minutes * 60          # runs do not overlap
+    assert RULES.rules and any(r.expect for r in RULES.rules)                # it has work in rules.yaml
+    assert 0 < float(sweep["environmentVariables"]["DWTRIGGER_SWEEP_QPS"]) <= 50
+
+
+def test_the_ledger_policy_grants_exactly_its_objects_and_their_listing():
+    doc = policy("oss-ledger.json", LEDGER_BUCKET="etl-ledger", LEDGER_PREFIX="dwtrigger/")
+    objects, listing = doc["Statement"]
+    assert (objects["Action"], objects["Resource"]) == (
+        ["oss:GetObject", "oss:PutObject"], f"acs:oss:*:{ACCOUNT}:etl-ledger/dwtrigger/*")
+    assert (listing["Action"], listing["Resource"]) == ("oss:ListObjects", f"acs:oss:*:{ACCOUNT}:etl-ledger")
+    assert listing["Condition"] == {"StringLike": {"oss:Prefix": "dwtrigger/*"}}
 
 
 def test_every_failure_ends_in_the_dead_letter_queue_the_role_may_write_to():
@@ -167,7 +187,8 @@ def test_every_failure_ends_in_the_dead_letter_queue_the_role_may_write_to():
 
 def test_every_policy_is_a_ram_document_with_no_unknown_placeholder():
     names = {"TARGET_ACCOUNT": "9876543210987654", "TARGET_ROLE": "dwtrigger-cross",
-             "SERVICE": "fc.aliyuncs.com", "FUNCTION": "dwtrigger-oss", "BUCKET": "etl-landing"}
+             "SERVICE": "fc.aliyuncs.com", "FUNCTION": "dwtrigger-oss", "BUCKET": "etl-landing",
+             "LEDGER_BUCKET": "etl-ledger", "LEDGER_PREFIX": "dwtrigger/"}
     documents = sorted(RAM.glob("*.json"))
     assert documents
     for path in documents:

@@ -2,6 +2,7 @@
 signatures; raw requests (signed by the SDK's own signer) where the SDK cannot send what a case needs."""
 
 import base64
+import hashlib
 import json
 import re
 import threading
@@ -15,6 +16,7 @@ from xml.etree import ElementTree as ET
 import alibabacloud_oss_v2 as oss
 import pytest
 import requests
+from alibabacloud_oss_v2.crc import Crc64
 from alibabacloud_oss_v2.signer import SignerV4
 from alibabacloud_oss_v2.types import HttpRequest, SigningContext
 
@@ -114,9 +116,9 @@ def signed(standin, method, bucket, key=None, query="", headers=None, ak=AK, sec
     return request
 
 
-def send(request: HttpRequest, url=None) -> requests.Response:
-    return requests.request(request.method, url or request.url, headers=dict(request.headers), timeout=10,
-                            allow_redirects=False)
+def send(request: HttpRequest, url=None, data=None, method=None) -> requests.Response:
+    return requests.request(method or request.method, url or request.url, headers=dict(request.headers), data=data,
+                            timeout=10, allow_redirects=False)
 
 
 def error_fields(body: bytes) -> dict:
@@ -411,11 +413,18 @@ def test_the_sdk_repositorys_own_v4_vectors(when, token, additional, expected):
 
 def test_unserved_operations(standin):
     c = client(standin)
-    refused(lambda: c.put_object(oss.PutObjectRequest(bucket=BUCKET, key="k", body=b"")), "MethodNotAllowed", 405)
-    refused(lambda: c.get_object(oss.GetObjectRequest(bucket=BUCKET, key=SUCCESS)), "InvalidArgument", 400)
+    refused(lambda: c.put_object_acl(oss.PutObjectAclRequest(bucket=BUCKET, key=SUCCESS, acl="private")),
+            "MethodNotAllowed", 405)
+    refused(lambda: c.append_object(oss.AppendObjectRequest(bucket=BUCKET, key="k", position=0, body=b"x")),
+            "MethodNotAllowed", 405)
+    refused(lambda: c.get_object_acl(oss.GetObjectAclRequest(bucket=BUCKET, key=SUCCESS)), "InvalidArgument", 400)
+    refused(lambda: c.get_object(oss.GetObjectRequest(bucket=BUCKET, key=SUCCESS, response_content_type="text/x")),
+            "InvalidArgument", 400)
     refused(lambda: c.list_objects(oss.ListObjectsRequest(bucket=BUCKET)), "InvalidArgument", 400)
     assert [(x["operation"], x["method"], x["key"], x["access_key_id"], x["status"]) for x in standin.calls] == [
-        ("Unknown", "PUT", "k", None, 405), ("Unknown", "GET", SUCCESS, None, 400), ("Unknown", "GET", None, None, 400)]
+        ("Unknown", "PUT", SUCCESS, None, 405), ("Unknown", "POST", "k", None, 405),
+        ("Unknown", "GET", SUCCESS, None, 400), ("Unknown", "GET", SUCCESS, None, 400),
+        ("Unknown", "GET", None, None, 400)]
     assert standin.objects(BUCKET) == sorted([SUCCESS, *ODD_KEYS])
 
 
@@ -561,6 +570,305 @@ def test_calls_record_arrival_on_the_monotonic_clock(standin):
     after = time.monotonic()
     first, second = (x["monotonic"] for x in standin.calls)
     assert before <= first < second <= after
+
+
+# --- PutObject, GetObject, DeleteObject: objects with content (the ledger's operations) ---------------------
+
+LEDGER = "ledger/2026-03-11/node-42/instance-7.json"
+PRESENT = "ledger/2026-03-10/node-42/instance-6.json"
+ENTRY = json.dumps({"instance": 7, "state": "claimed", "by": "fc-调度"}, ensure_ascii=False).encode()
+
+
+def put(c, key, body, bucket=BUCKET, **kw):
+    return c.put_object(oss.PutObjectRequest(bucket=bucket, key=key, body=body, **kw))
+
+
+def get(c, key, bucket=BUCKET):
+    result = c.get_object(oss.GetObjectRequest(bucket=bucket, key=key))
+    return result, result.body.read()
+
+
+def delete(c, key, bucket=BUCKET):
+    return c.delete_object(oss.DeleteObjectRequest(bucket=bucket, key=key))
+
+
+def etag(body: bytes) -> str:
+    return f'"{hashlib.md5(body).hexdigest().upper()}"'
+
+
+def md5_base64(body: bytes) -> str:
+    return base64.b64encode(hashlib.md5(body).digest()).decode()
+
+
+def sdk_crc64(body: bytes) -> str:
+    """The SDK's own CRC-64 (crcmod), against which the stand-in's x-oss-hash-crc64ecma is checked."""
+    crc = Crc64(0)
+    crc.update(body)
+    return str(crc.sum64())
+
+
+def test_content_round_trips_through_put_get_head_and_list(standin):
+    c = client(standin)
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    stored = put(c, LEDGER, ENTRY, forbid_overwrite=True)
+    after = datetime.now(timezone.utc)
+    assert (stored.status_code, stored.etag, stored.hash_crc64, stored.content_md5, len(stored.request_id)) == \
+        (200, etag(ENTRY), sdk_crc64(ENTRY), md5_base64(ENTRY), 24)
+    result, body = get(c, LEDGER)
+    assert body == ENTRY and json.loads(body) == {"instance": 7, "state": "claimed", "by": "fc-调度"}
+    assert (result.status_code, result.content_type, result.content_length, result.etag, result.hash_crc64) == \
+        (200, "application/json", len(ENTRY), etag(ENTRY), sdk_crc64(ENTRY))   # the SDK typed it by ".json"
+    assert before <= result.last_modified <= after
+    meta = head(c, LEDGER)
+    assert (meta.content_length, meta.content_type, meta.etag, meta.hash_crc64, meta.last_modified) == \
+        (len(ENTRY), "application/json", etag(ENTRY), sdk_crc64(ENTRY), result.last_modified)
+    (item,) = pages(c, prefix="ledger/")[0].contents
+    assert (item.key, item.size, item.etag, item.last_modified) == \
+        (LEDGER, len(ENTRY), etag(ENTRY), result.last_modified)
+    assert standin.body(BUCKET, LEDGER) == ENTRY
+    assert [(x["operation"], x["method"], x["key"], x["params"], x["status"], x["code"]) for x in standin.calls] == [
+        ("PutObject", "PUT", LEDGER, {"forbid_overwrite": True}, 200, None),
+        ("GetObject", "GET", LEDGER, {}, 200, None),
+        ("HeadObject", "HEAD", LEDGER, {}, 200, None),
+        ("ListObjectsV2", "GET", None, {"encoding-type": "url", "list-type": "2", "prefix": "ledger/"}, 200, None)]
+    assert [set(x) for x in standin.calls] == [CALL_FIELDS] * 4
+    assert "claimed" not in json.dumps(standin.calls, ensure_ascii=False)   # no bodies on the record
+
+
+def test_create_only_if_absent_then_overwrite(standin):
+    c = client(standin, retryer=None)   # the SDK's default retryer: a 409 is not retried
+    claimed, sent = b'{"state": "claimed"}', b'{"state": "sent", "run": 1}'
+    put(c, LEDGER, claimed, forbid_overwrite=True)
+    error = refused(lambda: put(c, LEDGER, b"a second claim", forbid_overwrite=True), "FileAlreadyExists", 409)
+    assert (error.message, error.request_id) == \
+        ("The object you specified already exists and can not be overwritten.", error.headers["x-oss-request-id"])
+    assert standin.body(BUCKET, LEDGER) == claimed
+    assert put(c, LEDGER, sent).etag == etag(sent)   # no header: an overwrite
+    assert standin.body(BUCKET, LEDGER) == sent
+    put(c, LEDGER, claimed, forbid_overwrite=False)
+    assert standin.body(BUCKET, LEDGER) == claimed
+    refused(lambda: put(c, SUCCESS, b"x", forbid_overwrite=True), "FileAlreadyExists", 409)   # a seeded object
+    assert standin.body(BUCKET, SUCCESS) == b""
+    error = refused(lambda: put(c, "ledger/new", b"x", forbid_overwrite="maybe"), "InvalidArgument", 400,
+                    "0017-00000279")
+    assert standin.body(BUCKET, "ledger/new") is None
+    assert [(x["key"], x["params"], x["status"], x["code"]) for x in standin.calls] == [
+        (LEDGER, {"forbid_overwrite": True}, 200, None),
+        (LEDGER, {"forbid_overwrite": True}, 409, "FileAlreadyExists"),
+        (LEDGER, {"forbid_overwrite": False}, 200, None),
+        (LEDGER, {"forbid_overwrite": False}, 200, None),
+        (SUCCESS, {"forbid_overwrite": True}, 409, "FileAlreadyExists"),
+        ("ledger/new", {"forbid_overwrite": False}, 400, "InvalidArgument")]
+    assert {x["operation"] for x in standin.calls} == {"PutObject"}
+
+
+def test_concurrent_creates_exactly_one_wins(standin):
+    racers, rounds = 8, 5
+    standin.set_faults(latency_ms=100)   # every request waits inside the server: all are in flight at once
+    for n in range(rounds):
+        key, barrier, outcomes = f"ledger/race/{n}.json", threading.Barrier(racers), [None] * racers
+
+        def race(i):
+            c = client(standin)
+            barrier.wait()
+            try:
+                outcomes[i] = put(c, key, json.dumps({"racer": i}).encode(), forbid_overwrite=True).status_code
+            except oss.exceptions.OperationError as e:
+                outcomes[i] = (type(e.unwrap()).__name__, e.unwrap().code, e.unwrap().status_code)
+
+        threads = [threading.Thread(target=race, args=(i,)) for i in range(racers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        winners = [i for i, outcome in enumerate(outcomes) if outcome == 200]
+        assert len(winners) == 1, outcomes
+        assert [o for o in outcomes if o != 200] == [("ServiceError", "FileAlreadyExists", 409)] * (racers - 1)
+        assert json.loads(standin.body(BUCKET, key)) == {"racer": winners[0]}
+    assert sorted((x["status"], x["fault"]) for x in standin.calls) == \
+        [(200, "latency")] * rounds + [(409, "latency")] * (racers - 1) * rounds
+
+
+def test_get_and_delete(standin):
+    c = client(standin)
+    standin.put(BUCKET, PRESENT, b"\x00\xffbinary")
+    result, body = get(c, PRESENT)
+    assert (body, result.content_type, result.content_length, result.etag) == \
+        (b"\x00\xffbinary", "application/octet-stream", 8, etag(b"\x00\xffbinary"))
+    refused(lambda: get(c, LEDGER), "NoSuchKey", 404, "0026-00000001")
+    assert delete(c, PRESENT).status_code == 204
+    assert standin.body(BUCKET, PRESENT) is None and c.is_object_exist(BUCKET, PRESENT) is False
+    assert delete(c, PRESENT).status_code == 204   # absent: 204 too, as OSS
+    for call in (lambda: get(c, "k", "no-such-bucket"), lambda: delete(c, "k", "no-such-bucket"),
+                 lambda: put(c, "k", b"x", "no-such-bucket")):
+        refused(call, "NoSuchBucket", 404, "0015-00000101")
+    assert [(x["operation"], x["method"], x["key"], x["status"], x["code"]) for x in standin.calls] == [
+        ("GetObject", "GET", PRESENT, 200, None), ("GetObject", "GET", LEDGER, 404, "NoSuchKey"),
+        ("DeleteObject", "DELETE", PRESENT, 204, None), ("GetObjectMeta", "HEAD", PRESENT, 404, "NoSuchKey"),
+        ("DeleteObject", "DELETE", PRESENT, 204, None), ("GetObject", "GET", "k", 404, "NoSuchBucket"),
+        ("DeleteObject", "DELETE", "k", 404, "NoSuchBucket"), ("PutObject", "PUT", "k", 404, "NoSuchBucket")]
+    assert standin.body(BUCKET, SUCCESS) == b"" and standin.body(BUCKET, "absent") is None
+    with pytest.raises(KeyError):
+        standin.body("no-such-bucket", "k")
+
+
+def test_new_operations_on_the_wire(standin):
+    standin.put(BUCKET, LEDGER, b"first")
+    conflict = send(signed(standin, "PUT", BUCKET, LEDGER, headers={"x-oss-forbid-overwrite": "TRUE"}), data=b"2nd")
+    assert (conflict.status_code, conflict.headers["Content-Type"], "x-oss-ec" in conflict.headers) == \
+        (409, "application/xml", False)
+    assert error_fields(conflict.content) == {
+        "Code": "FileAlreadyExists", "Message": "The object you specified already exists and can not be overwritten.",
+        "RequestId": conflict.headers["x-oss-request-id"], "HostId": standin.endpoint}
+    missing = send(signed(standin, "GET", BUCKET, "absent"))
+    assert (missing.status_code, missing.headers["Content-Type"], missing.headers["x-oss-ec"]) == \
+        (404, "application/xml", "0026-00000001")
+    assert {k: v for k, v in error_fields(missing.content).items() if k != "RequestId"} == {
+        "Code": "NoSuchKey", "Message": "The specified key does not exist.", "HostId": standin.endpoint,
+        "EC": "0026-00000001"}
+    created = send(signed(standin, "PUT", BUCKET, PRESENT, headers={"Content-Type": "text/csv"}), data=b"a,b\n")
+    assert (created.status_code, created.content, created.headers["ETag"], created.headers["Content-Length"]) == \
+        (200, b"", etag(b"a,b\n"), "0")
+    read = send(signed(standin, "GET", BUCKET, PRESENT, headers={"Range": "bytes=0-0"}))   # Range: not served
+    assert (read.status_code, read.content, read.headers["Content-Type"], read.headers["Content-Length"]) == \
+        (200, b"a,b\n", "text/csv", "4")
+    assert (read.headers["ETag"], read.headers["x-oss-hash-crc64ecma"]) == (etag(b"a,b\n"), sdk_crc64(b"a,b\n"))
+    assert read.headers["Last-Modified"].endswith(" GMT")
+    bare = send(signed(standin, "PUT", BUCKET, "ledger/untyped"), data=b"x")   # no Content-Type: octet-stream
+    untyped = head(client(standin), "ledger/untyped")
+    assert (bare.status_code, untyped.content_type, untyped.content_length) == (200, "application/octet-stream", 1)
+    deleted = send(signed(standin, "DELETE", BUCKET, PRESENT))
+    assert (deleted.status_code, deleted.content, deleted.headers["Content-Length"]) == (204, b"", "0")
+    refused(lambda: put(client(standin), "\\leading-backslash", b"x"), "InvalidObjectName", 400)
+
+
+def test_a_streamed_body_of_unknown_length_is_stored(standin):
+    result = put(client(standin), LEDGER, iter([b"part one, ", b"part two"]))   # chunked on the wire
+    assert standin.body(BUCKET, LEDGER) == b"part one, part two"
+    assert (result.etag, result.hash_crc64) == (etag(b"part one, part two"), sdk_crc64(b"part one, part two"))
+
+
+def test_content_md5_binds_the_unsigned_body(standin):
+    c = client(standin)
+    assert put(c, LEDGER, b"right", content_md5=md5_base64(b"right")).status_code == 200
+    error = refused(lambda: put(c, LEDGER, b"wrong", content_md5=md5_base64(b"right")), "InvalidDigest", 400)
+    assert error.message == "The Content-MD5 you specified was invalid."
+    assert standin.body(BUCKET, LEDGER) == b"right"
+
+
+def test_the_signature_covers_the_new_operations(standin):
+    standin.put(BUCKET, LEDGER, b"kept")
+
+    def claim():
+        return signed(standin, "PUT", BUCKET, LEDGER, headers={
+            "x-oss-forbid-overwrite": "true", "Content-Type": "application/json", "Content-MD5": md5_base64(b"claim")})
+
+    tampered = []
+    for name, value in [("x-oss-forbid-overwrite", "false"), ("Content-Type", "text/plain"),
+                        ("Content-MD5", md5_base64(b"forged"))]:
+        request = claim()
+        request.headers[name] = value
+        tampered.append(send(request, data=b"forged" if name == "Content-MD5" else b"claim"))
+    dropped = claim()
+    del dropped.headers["x-oss-forbid-overwrite"]
+    tampered.append(send(dropped, data=b"claim"))
+    tampered.append(send(claim(), method="DELETE"))                                   # the method is signed
+    removal = signed(standin, "DELETE", BUCKET, LEDGER)
+    tampered.append(send(removal, url=removal.url.replace("instance-7", "instance-8")))   # so is the key
+    assert [(r.status_code, error_fields(r.content)["Code"]) for r in tampered] == \
+        [(403, "SignatureDoesNotMatch")] * 6
+    assert standin.body(BUCKET, LEDGER) == b"kept"
+    assert send(claim(), data=b"forged").status_code == 400               # the body: Content-MD5 binds it
+    assert send(signed(standin, "PUT", BUCKET, LEDGER), data=b"unsigned").status_code == 200   # without, any body
+    assert standin.body(BUCKET, LEDGER) == b"unsigned"
+    for call in (lambda c: put(c, LEDGER, b"x"), lambda c: get(c, LEDGER), lambda c: delete(c, LEDGER)):
+        refused(lambda: call(client(standin, secret="not-the-secret")), "SignatureDoesNotMatch", 403)
+    assert standin.body(BUCKET, LEDGER) == b"unsigned"
+    assert [(x["operation"], x["status"], x["code"]) for x in standin.calls][-5:] == [
+        ("PutObject", 400, "InvalidDigest"), ("PutObject", 200, None), ("PutObject", 403, "SignatureDoesNotMatch"),
+        ("GetObject", 403, "SignatureDoesNotMatch"), ("DeleteObject", 403, "SignatureDoesNotMatch")]
+
+
+OBJECT_OPERATIONS = {
+    "PutObject": (lambda c: put(c, LEDGER, ENTRY, forbid_overwrite=True), f"{BUCKET}/{LEDGER}", 200),
+    "GetObject": (lambda c: get(c, PRESENT), f"{BUCKET}/{PRESENT}", 200),
+    "DeleteObject": (lambda c: delete(c, PRESENT), f"{BUCKET}/{PRESENT}", 204),
+}
+
+
+def unchanged(standin):
+    """Neither the put's object landed nor the deleted one went."""
+    return standin.body(BUCKET, LEDGER) is None and standin.body(BUCKET, PRESENT) == b"present"
+
+
+@pytest.mark.parametrize("operation", OBJECT_OPERATIONS)
+@pytest.mark.parametrize("fault,code,status,ec", [
+    ("throttle", "TotalQpsLimitExceeded", 503, "0004-00000302"),
+    ("error", "InternalError", 500, ""),
+    ("forbidden", "AccessDenied", 403, ""),
+])
+def test_error_faults_on_the_new_operations_change_nothing(standin, operation, fault, code, status, ec):
+    call, _, success = OBJECT_OPERATIONS[operation]
+    standin.put(BUCKET, PRESENT, b"present")
+    standin.set_faults(script=[fault], actions=[operation])
+    c = client(standin)
+    refused(lambda: call(c), code, status, ec)
+    assert unchanged(standin)
+    call(c)
+    assert [(x["operation"], x["fault"], x["status"], x["code"]) for x in standin.calls] == \
+        [(operation, fault, status, code), (operation, None, success, None)]
+
+
+@pytest.mark.parametrize("operation", OBJECT_OPERATIONS)
+def test_drop_and_redirect_on_the_new_operations_change_nothing(standin, operation):
+    call, path, _ = OBJECT_OPERATIONS[operation]
+    standin.put(BUCKET, PRESENT, b"present")
+    standin.set_faults(script=["drop", "redirect"])
+    failed(lambda: call(client(standin)), oss.exceptions.RequestError)
+    error = refused(lambda: call(client(standin)), REDIRECT, 302)
+    assert error.headers["Location"] == f"http://localhost:{standin.endpoint.split(':')[1]}/_decoy/{path}"
+    assert unchanged(standin) and standin.decoy_calls == []
+    assert [(x["operation"], x["fault"], x["status"]) for x in standin.calls] == \
+        [(operation, "drop", None), (operation, "redirect", 302)]
+
+
+def test_latency_and_drip_on_the_new_operations(standin):
+    c = client(standin, readwrite_timeout=0.5)
+    standin.put(BUCKET, PRESENT, b"present")
+    standin.set_faults(script=["latency", "drip", "drip"], latency_ms=300, drip_ms=3)
+    started = time.monotonic()
+    put(c, LEDGER, ENTRY, forbid_overwrite=True)
+    assert time.monotonic() - started >= 0.3
+    assert get(c, LEDGER)[1] == ENTRY              # every byte, header and body, in time
+    assert delete(c, PRESENT).status_code == 204
+    assert [(x["operation"], x["fault"], x["status"]) for x in standin.calls] == \
+        [("PutObject", "latency", 200), ("GetObject", "drip", 200), ("DeleteObject", "drip", 204)]
+
+
+def test_reset_discards_a_put_in_flight(standin):
+    standin.set_faults(script=["latency"], latency_ms=30_000)
+    outcome = []
+    slow = threading.Thread(target=lambda: outcome.append(pytest.raises(
+        oss.exceptions.OperationError, put, client(standin, readwrite_timeout=60), LEDGER, ENTRY,
+        forbid_overwrite=True)))
+    slow.start()
+    wait_until(lambda: standin.in_flight == 1)
+    standin.reset()
+    slow.join(10)   # the 30 s wait ended with the reset
+    assert not slow.is_alive() and type(outcome[0].value.unwrap()) is oss.exceptions.RequestError
+    wait_until(lambda: standin.in_flight == 0)
+    assert standin.calls == [] and standin.body(BUCKET, LEDGER) is None
+    put(client(standin), LEDGER, b"after the reset", forbid_overwrite=True)   # the claim is still open
+    assert standin.body(BUCKET, LEDGER) == b"after the reset"
+    assert [(x["operation"], x["fault"], x["status"]) for x in standin.calls] == [("PutObject", None, 200)]
+
+
+def test_reset_restores_contents(standin):
+    standin.put(BUCKET, SUCCESS, b"overwritten")
+    standin.put(BUCKET, LEDGER, ENTRY)
+    standin.reset()
+    assert standin.body(BUCKET, SUCCESS) == b"" and standin.body(BUCKET, LEDGER) is None
+    assert head(client(standin), SUCCESS).etag == EMPTY_ETAG
 
 
 # --- seed -----------------------------------------------------------------------------------------------------

@@ -551,3 +551,75 @@ def test_a_problem_inside_an_alias_is_reported_where_the_anchor_is_and_where_the
 def test_an_undefined_alias_is_not_valid_yaml():
     p = refused("version: 1\nrules: *nope\n")
     assert (p.line, p.message) == (2, "not valid YAML: found undefined alias 'nope'")
+
+
+def test_a_ledger_and_expect_load_from_defaults_and_the_rule():
+    rules = parse_rules(HEAD.replace("  region: cn-shanghai\n", "  region: cn-shanghai\n  ledger: oss://led-ger/dw/t/\n")
+                        + """\
+  - name: daily
+    on: oss
+    bucket: b
+    key: "d/{bizdate:%Y%m%d}/_SUCCESS"
+    expect: {by: "06:30"}
+    trigger: [{workspace: 1, node: 2}]
+  - {name: nightly, on: timer, timer: t, ledger: "oss://other/", expect: {by: "23:59", days: 31},
+     trigger: [{workspace: 1, node: 2}]}
+""")
+    daily, nightly = rules.rules
+    assert (daily.ledger.bucket, daily.ledger.prefix, str(daily.ledger)) == ("led-ger", "dw/t/", "oss://led-ger/dw/t/")
+    assert (daily.expect.by, daily.expect.days) == (time(6, 30), 3)
+    assert (str(nightly.ledger), nightly.expect.by, nightly.expect.days) == ("oss://other/", time(23, 59), 31)
+
+
+@pytest.mark.parametrize("body, field, message", [
+    ('    ledger: "s3://b/p/"\n', "ledger",
+     "must be oss://BUCKET/PREFIX/ (a bucket name, then an optional prefix ending in '/'), got 's3://b/p/'"),
+    ('    ledger: "oss://b/p"\n', "ledger",
+     "must be oss://BUCKET/PREFIX/ (a bucket name, then an optional prefix ending in '/'), got 'oss://b/p'"),
+    ('    ledger: "oss://Bucket/"\n', "ledger",
+     "must be oss://BUCKET/PREFIX/ (a bucket name, then an optional prefix ending in '/'), got 'oss://Bucket/'"),
+    ('    expect: {by: "6am"}\n', "expect.by",
+     "must be HH:MM (24-hour, local time on the day after the business date), got '6am'"),
+    ('    expect: {by: "06:00", days: 0}\n', "expect.days",
+     "must be 1 to 31 (each day is a check per node on every sweep)"),
+    ('    expect: {by: "06:00", days: 32}\n', "expect.days",
+     "must be 1 to 31 (each day is a check per node on every sweep)"),
+])
+def test_ledger_and_expect_refusals_name_the_field(body, field, message):
+    p = only("  - name: r1\n    on: oss\n    bucket: b\n    key: \"d/{bizdate:%Y%m%d}\"\n" + body
+             + "    trigger: [{workspace: 1, node: 2}]\n")
+    assert (p.rule, p.field, p.line, p.message) == ("r1", field, 10, message)
+
+
+@pytest.mark.parametrize("rule, message", [
+    ('{name: r1, on: oss, bucket: b, key: "h/{cycle:%Y%m%d%H}", expect: {by: "06:00"}, '
+     'trigger: [{workspace: 1, node: 2}]}',
+     "needs a key that captures {bizdate} and not {cycle}: the sweep looks for the files of each business date"),
+    ('{name: r1, on: oss, bucket: b, key: "any/**", expect: {by: "06:00"}, trigger: [{workspace: 1, node: 2}]}',
+     "needs a key that captures {bizdate} and not {cycle}: the sweep looks for the files of each business date"),
+    ('{name: r1, on: timer, timer: t, expect: {by: "06:00"}, trigger: [{workspace: 1, node: 2}]}',
+     "needs a `ledger` on `on: timer` rules: the sweep's evidence that an event asked for a release is the "
+     "ledger's record of it"),
+    ('{name: r1, on: mns, topic: t, expect: {by: "06:00"}, trigger: [{workspace: 1, node: 2}]}',
+     "needs a `ledger` on `on: mns` rules: the sweep's evidence that an event asked for a release is the "
+     "ledger's record of it"),
+])
+def test_expect_needs_evidence_the_sweep_can_find(rule, message):
+    p = only(f"  - {rule}\n")
+    assert (p.rule, p.field, p.message) == ("r1", "expect", message)
+
+
+def test_a_ledger_needs_the_region_its_bucket_signs_for():
+    with pytest.raises(RulesError) as err:
+        parse_rules("version: 1\ndefaults: {timezone: UTC, endpoint: dw.example, ledger: \"oss://bk1/\"}\nrules:\n"
+                    "  - {name: a, on: timer, timer: t, trigger: [{workspace: 1, node: 2}]}\n")
+    assert [(p.field, p.message) for p in err.value.problems] == [
+        ("region", "required with `ledger`: the region of its bucket (OSS signs for it)")]
+
+
+def test_expect_refuses_a_target_it_could_not_look_up():
+    p = only('  - {name: r1, on: oss, bucket: b, key: "d/{bizdate:%Y%m%d}", expect: {by: "06:00"}, '
+             'trigger: [{workspace: 1, node: 2}, {workspace: 1, node: 3, at: "00:30", lookup: false}]}\n')
+    assert (p.rule, p.field, p.message) == ("r1", "trigger[1].lookup", (
+        "must not be false with `expect`: the sweep looks an instance up to know whether it still waits (without, "
+        "it would send on every run)"))

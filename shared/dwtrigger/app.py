@@ -12,15 +12,17 @@ import os
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Callable, Dict, Iterable, List, Mapping, Optional
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from . import dataworks, events, oss
 from .credentials import ClientCache, InvocationKeys, MissingCredentials, credential_client
 from .dataworks import DataWorksError
+from .ledger import Book
 from .outcomes import FAILED, Decision, DecisionLog
 from .relay import Invocation, Relay
 from .retry import Backoff, Deadline
 from .rules import Rule, RuleSet, load_rules
+from .sweep import Sweep, Tally
 
 TRUE = ("1", "true", "yes", "on")
 
@@ -63,6 +65,26 @@ class Runtime:
         parsed = events.parse(source, raw, received, self.environ.get("DWTRIGGER_MNS_TOPIC") or None)
         return self._run(context, started, lambda call: self.relay.decide(parsed, call))
 
+    def sweep(self, context, now: Optional[datetime] = None) -> Tuple[List[Decision], Tally]:
+        """One run of the sweep (see sweep.py): its decisions, each logged as made, and its summary (logged too)."""
+        started, tally = time.monotonic(), Tally()
+        when = now or self.wall_clock()
+        sweep = Sweep(self.relay, self.rules, pace_s=1 / self._sweep_qps())
+        decisions = self._run(context, started, lambda call: sweep.run(call, when, tally))
+        self.log.note("sweep", tally.__dict__)
+        return decisions, tally
+
+    def _sweep_qps(self) -> float:
+        """DWTRIGGER_SWEEP_QPS: the sweep's DataWorks look-ups per second (the edition's quota is shared)."""
+        raw = self.environ.get("DWTRIGGER_SWEEP_QPS") or "5"
+        try:
+            qps = float(raw)
+        except ValueError:
+            qps = 0.0
+        if not 0 < qps <= 50:
+            raise ValueError(f"DWTRIGGER_SWEEP_QPS={raw!r}: a number of look-ups per second, above 0 and at most 50")
+        return qps
+
     def release_by_hand(self, rule_name: str, captures: dict, node: Optional[int], context) -> List[Decision]:
         """`dwtrigger trigger`: the same resolution, calls and log lines as an event, without an event."""
         rule = self.rules.named(rule_name)
@@ -74,8 +96,10 @@ class Runtime:
         self.log.bind(context)
         keys = InvocationKeys(context, self.environ)      # read again on every invocation: FC rotates them
         made = []
-        call = Invocation(Deadline.for_invocation(context, started), lambda rule: self.port_for(keys, rule),
-                          lambda rule: self.store_for(keys, rule))
+        deadline = Deadline.for_invocation(context, started)
+        call = Invocation(deadline, lambda rule: self.port_for(keys, rule), lambda rule: self.store_for(keys, rule),
+                          lambda rule: rule.ledger and Book(rule.ledger, self.store_for(keys, rule), deadline),
+                          self.wall_clock)
         for decision in decide(call):
             decision = decision.scrubbed(keys.scrub)
             self.log.write(decision)                       # on record before the next decision starts
@@ -125,7 +149,7 @@ def warm_up() -> None:
     _runtime = Runtime.from_environment()
     for api in sorted({rule.api for rule in _runtime.rules.rules}):
         dataworks.load(api)
-    if any(getattr(rule, "require", ()) for rule in _runtime.rules.rules):
+    if any(getattr(rule, "require", ()) or rule.ledger or rule.expect for rule in _runtime.rules.rules):
         oss.load()
 
 
@@ -133,6 +157,18 @@ def use_runtime(runtime: Optional[Runtime]) -> None:
     """Let a local driver (demo, tests) choose the runtime the real handlers use; None reloads from the env."""
     global _runtime
     _runtime = runtime
+
+
+def handle_sweep(event, context) -> Dict[str, object]:
+    """The sweep function's body: it sweeps as of the time its timer fired (the wall clock for any other event).
+    It never raises for a decision: its next run is the retry."""
+    global _runtime
+    if _runtime is None:
+        _runtime = Runtime.from_environment()
+    fired = events.parse("timer", event, _runtime.wall_clock())
+    when = fired[0].time if len(fired) == 1 and isinstance(fired[0], events.Event) else None
+    decisions, tally = _runtime.sweep(context, when)
+    return {"outcomes": [d.record() for d in decisions], "summary": tally.__dict__}
 
 
 def handle(source: str, event, context) -> Dict[str, list]:

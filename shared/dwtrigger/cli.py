@@ -235,6 +235,24 @@ def trigger(rule_name, bizdate, cycle, node, rules_path, dry_run):
 
 
 @main.command()
+@click.option("--rules", "rules_path", default="rules.yaml", show_default=True)
+@click.option("--now", help="Run as if it were this time (ISO 8601 with an offset); default: now.")
+@click.option("--dry-run", is_flag=True, help="Look for evidence and report; send nothing.")
+@click.option("--timeout", default=300, show_default=True, help="The run's time budget (s), as function.timeout.")
+def sweep(rules_path, now, dry_run, timeout):
+    """Run the sweep by hand: release what has evidence and waits, report what is overdue."""
+    runtime = app.Runtime(load_rules(rules_path), dry_run=dry_run or None)
+    when = datetime.fromisoformat(now) if now else None
+    if when is not None and when.tzinfo is None:
+        raise click.BadParameter("needs a UTC offset, e.g. 2026-03-12T09:00:00+08:00", param_hint="--now")
+    decisions, tally = runtime.sweep(fc.context_for("sweep", timeout=timeout), when)
+    for d in decisions:
+        click.echo(f"{d.outcome}: {d.rule} node {d.node} bizdate {d.biz_date} {d.reason or ''}", err=True)
+    click.echo(" ".join(f"{name}={value}" for name, value in tally.__dict__.items()), err=True)
+    sys.exit(1 if tally.failed or tally.stopped_at_deadline else 0)
+
+
+@main.command()
 @click.option("--port", default=8765, show_default=True)
 @click.option("--seed", type=click.Path(exists=True, dir_okay=False), help="World seed (YAML/JSON).")
 def emulator(port, seed):

@@ -3,7 +3,8 @@ emulator and OSS stand-in.
 
 Each events/<dir>/expected.yaml says what each sample must produce; the demo fails (exit 1) when one does not.
 Before an OSS sample runs, the objects it reports land in the OSS stand-in, as they would before a notification,
-so a rule that `require`s several files waits until the last one. Decision log lines go to
+so a rule that `require`s several files waits until the last one; a sample's `land:` puts objects there whose
+events never came (the sweep's sample finds them). Decision log lines go to
 build/demo/decisions.ndjson so the table stays readable.
 """
 from __future__ import annotations
@@ -26,22 +27,22 @@ from .schedule import local
 BUCKETS = ("etl-landing", "etl-landing-backup")       # rules.yaml's
 
 def load_expectations(events_dir: Path) -> Dict[Path, dict]:
-    """{sample path: {"outcomes": [...], "env": {...}, "source": function or None (detected)}} from every
-    expected.yaml under events/."""
+    """{sample path: {"outcomes": [...], "env": {...}, "source": function or None (detected), "land": ["bucket/key"]}}
+    from every expected.yaml under events/."""
     out: Dict[Path, dict] = {}
     for listing in sorted(events_dir.rglob("expected.yaml")):
         for name, spec in (yaml.safe_load(listing.read_text()) or {}).items():
             spec = {"outcomes": spec} if isinstance(spec, list) else spec
             out[listing.parent / name] = {"outcomes": list(spec["outcomes"]), "env": spec.get("env", {}),
-                                          "source": spec.get("source")}
+                                          "source": spec.get("source"), "land": spec.get("land", [])}
     return out
 
 
 def load_handlers(root: Path) -> Dict[str, object]:
     handlers = {}
-    for source in ("oss", "mns", "timer"):
-        spec = importlib.util.spec_from_file_location(f"dwtrigger_function_{source}",
-                                                      root / "functions" / source / "index.py")
+    for index in sorted((root / "functions").glob("*/index.py")):
+        source = index.parent.name
+        spec = importlib.util.spec_from_file_location(f"dwtrigger_function_{source}", index)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         handlers[source] = module.handler
@@ -83,6 +84,8 @@ def run(root: Path, echo=print) -> int:
         rows, misses, reasons = [], [], []
         for path, spec in sorted(expectations.items()):
             got: List[str] = []
+            for landed in spec["land"]:
+                oss.put(*landed.split("/", 1))
             for item in read(str(path.relative_to(events_dir)), path.read_bytes(), spec["source"]):
                 if isinstance(item, Unreadable):
                     got.append(UNREADABLE)

@@ -20,9 +20,9 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 TRIGGERED, ALREADY, WAITING_FILES = "triggered", "already_triggered", "waiting_for_files"
-IGNORED, REJECTED, DRY_RUN, FAILED = "ignored", "rejected", "dry_run", "failed"
-OUTCOMES = (TRIGGERED, ALREADY, WAITING_FILES, IGNORED, REJECTED, DRY_RUN, FAILED)
-_LEVEL = {FAILED: "error", REJECTED: "warning"}
+IGNORED, REJECTED, DRY_RUN, FAILED, OVERDUE = "ignored", "rejected", "dry_run", "failed", "overdue"
+OUTCOMES = (TRIGGERED, ALREADY, WAITING_FILES, OVERDUE, IGNORED, REJECTED, DRY_RUN, FAILED)
+_LEVEL = {FAILED: "error", REJECTED: "warning", OVERDUE: "warning"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class Decision:
     retryable: Optional[bool] = None
     attempts: int = 0
     duration_ms: int = 0
+    held_until: Optional[str] = None        # local ISO: DataWorks holds the trigger until then (24 h after it)
     dry_run: bool = False
 
     def record(self) -> Dict[str, Any]:
@@ -99,6 +100,10 @@ class DecisionLog:
         function = getattr(context, "function", None)
         self.logger.thread_safe_append_keys(request_id=getattr(context, "request_id", None),
                                 function_name=getattr(function, "name", None) or os.environ.get("FC_FUNCTION_NAME"))
+
+    def note(self, message: str, fields: Dict[str, Any]) -> None:
+        """A line that is not a decision (the sweep's summary): its fields under the message's name."""
+        self.logger.info(message, extra={message: fields})
 
     def write(self, d: Decision) -> None:
         where = d.key or d.topic or d.queue or d.timer or ""

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Callable, Iterator, List, Mapping, Optional, Sequence
 
 from .dataworks import DataWorks, DataWorksError, Instance, describe
 from .dataworks.choose import Unresolved, choose
 from .events import Event, Parsed, Rejected
+from .ledger import Book, Claimant, Entry, Slot, quietly
 from .matching import match
 from .oss import ObjectStore, Wanted
 from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, REJECTED, TRIGGERED, WAITING_FILES, Decision
@@ -30,11 +32,13 @@ from .schedule import Schedule, ScheduleError, local, resolve
 
 @dataclass(frozen=True)
 class Invocation:
-    """What one invocation lends the relay: its deadline, and DataWorks and OSS for a rule (with this
-    invocation's keys). Nothing of it outlives the invocation."""
+    """What one invocation lends the relay: its deadline, the time, and DataWorks, OSS and the ledger for a rule
+    (with this invocation's keys). Nothing of it outlives the invocation."""
     deadline: Deadline
     port_for: Callable[[Rule], DataWorks]
     store_for: Callable[[Rule], ObjectStore]
+    book_for: Callable[[Rule], Optional[Book]]       # None: the rule keeps no ledger
+    now: Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ class Relay:
         wanted = required(release.rule, release.captures, release.event, schedule)
         if self.dry_run:
             return planned.but(outcome=DRY_RUN, reason=_dry_run(release, schedule, wanted))
+        _note_asked(release, schedule, call)
         return self.gate(wanted, release, planned, call) or self.send(release, schedule, planned, call)
 
     # ---- gate ----
@@ -140,26 +145,49 @@ class Relay:
         starts with a fresh look-up, so a trigger that landed before a timeout is not sent twice; only a trigger
         that got no answer may have landed (a refusal did not: a release by another event is not ours)."""
         rule, target, sent = release.rule, release.target, _Sent()
+        book = call.book_for(rule)
+        claimant = Claimant(book, rule.name, planned.event_id) if book is not None else None
 
         def attempt(number: int) -> Decision:
             sent.attempts = number
             port = call.port_for(rule)
+            instance, looked = None, call.now()
             if target.lookup:
                 instance = self._look_up(port, release, schedule, call)
                 found = _with_times(planned, instance.biz_date_ms, instance.cycle_ms, schedule)
                 if not instance.waiting:
+                    if book is not None:
+                        quietly(book.mark_done, rule.api, target.workspace, target.node, schedule.biz_date,
+                                 schedule.cycle_ms)
+                        claimant.sent(call.now(), instance.status, False, None)
                     return _ran(found, instance, sent.landed, number)
                 why = f"instance {instance.instance_id} was {instance.status}"
             else:
                 found, why = planned, "lookup: false, computed times sent"
+            if claimant is not None:
+                ours, holding = claimant.take(Slot(rule.api, target.workspace, target.node, found.cycle_time_ms),
+                                              call.now(), looked)
+                if not ours:
+                    return _holding(found, holding, schedule, number)
             try:
                 request_id = port.trigger(target.workspace, rule.env, target.node, found.cycle_time_ms,
                                           found.biz_date_ms, call.deadline)
             except DataWorksError as e:
                 sent.landed = sent.landed or e.status is None
                 sent.refused = None if e.retryable else e
+                if claimant is not None and not sent.landed:
+                    claimant.give_up()                  # not sent: the next attempt or delivery may claim
                 raise
-            return found.but(outcome=TRIGGERED, dataworks_request_id=request_id, attempts=number, reason=why)
+            decision = found.but(outcome=TRIGGERED, dataworks_request_id=request_id, attempts=number, reason=why)
+            if claimant is None:
+                return decision
+            # Held: DataWorks keeps it until the parents and time allow (a status unknown without a look-up counts).
+            recorded = claimant.sent(call.now(), instance.status if instance else None,
+                                     instance is None or not instance.ready, request_id)
+            if recorded is None:
+                return decision.but(reason=f"{why}; the ledger could not record the send")
+            return decision.but(held_until=local(recorded.held_until, schedule.zone).isoformat()
+                                if recorded.held_until else None)
 
         try:
             return with_retries(attempt, call.deadline, self.backoff, self.sleep)[0]
@@ -170,6 +198,9 @@ class Relay:
             if sent.refused is not None and not target.lookup:
                 return self._after_refusal(planned, release, schedule, call, sent, e.attempts)
             return _gave_up(planned, e, sent.landed)
+        finally:
+            if claimant is not None:
+                claimant.give_up()                      # whatever our attempts left unrecorded
 
     def _look_up(self, port: DataWorks, release: Release, schedule: Schedule, call: Invocation) -> Instance:
         target = release.target
@@ -218,6 +249,33 @@ def _dry_run(release: Release, schedule: Schedule, wanted: List[Wanted]) -> str:
                      schedule.cycle_ms, target.lookup)
     checks = f"would check {', '.join(map(str, wanted))}, then " if wanted else "would "
     return f"dry run, nothing sent; {checks}call " + " then ".join(str(c) for c in calls)
+
+
+def _note_asked(release: Release, schedule: Schedule, call: Invocation) -> None:
+    """An MNS or timer event asked for this release: the sweep's evidence for the date (best effort: the event
+    itself goes on, and FC's retry notes it again)."""
+    rule = release.rule
+    if rule.expect is None or isinstance(rule, OssRule):
+        return
+    quietly(call.book_for(rule).note_asked, rule.name, release.target.node, schedule.biz_date,
+             release.base.event_id)
+
+
+def _holding(found: Decision, entry: Optional[Entry], schedule: Schedule, attempts: int) -> Decision:
+    """The ledger shows a send that still stands: nothing is sent again."""
+    def at(ms: int) -> str:
+        return local(ms, schedule.zone).isoformat()
+
+    if entry is not None and entry.state == "sent" and entry.held_until is not None:
+        return found.but(outcome=ALREADY, attempts=attempts, held_until=at(entry.held_until),
+                         reason=f"held since {at(entry.sent_at)}: DataWorks holds the trigger until the instance's "
+                                f"parents and time allow, or until {at(entry.held_until)}")
+    if entry is not None and entry.state == "sent":
+        return found.but(outcome=ALREADY, attempts=attempts,
+                         reason=f"another delivery sent its trigger at {at(entry.sent_at)}")
+    since = f" at {at(entry.claimed_at)}" if entry is not None else ""
+    return found.but(outcome=ALREADY, attempts=attempts,
+                     reason=f"another delivery claimed this instance{since} and is sending its trigger")
 
 
 def _ran(found: Decision, instance: Instance, landed: bool, attempts: int) -> Decision:

@@ -49,6 +49,12 @@ class _Settings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     api: Optional[str] = None
     env: Optional[Literal["PROD", "DEV"]] = None
     role_arn: Optional[str] = None
+    ledger: Optional[str] = None
+
+
+class _Expect(msgspec.Struct, forbid_unknown_fields=True):
+    by: str
+    days: int = 3
 
 
 class _Target(msgspec.Struct, forbid_unknown_fields=True):
@@ -68,6 +74,7 @@ class _Source(_Settings, forbid_unknown_fields=True, kw_only=True, tag_field="on
     unknown field of that source's struct."""
     name: str
     trigger: List[_Target]
+    expect: Optional[_Expect] = None
 
 
 class _Oss(_Source, tag="oss"):
@@ -126,6 +133,24 @@ class Required:
     key: Template
 
 
+@dataclass(frozen=True)
+class Ledger:
+    """Where the relay remembers what it sent: objects under `prefix` (ends in '/' or is empty) in `bucket`."""
+    bucket: str
+    prefix: str
+
+    def __str__(self) -> str:
+        return f"oss://{self.bucket}/{self.prefix}"
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The sweep re-checks the rule's last `days` business dates; a date with no evidence by `by` (local time on
+    the day after it) is overdue."""
+    by: time
+    days: int
+
+
 @dataclass(frozen=True, kw_only=True)
 class Rule:
     """What every rule has; OssRule, MnsRule and TimerRule add their source's fields (and fix `on`)."""
@@ -138,6 +163,8 @@ class Rule:
     env: str
     role_arn: Optional[str]
     trigger: Tuple[Target, ...]
+    ledger: Optional[Ledger] = None
+    expect: Optional[Expect] = None
     line: Optional[int] = None          # where the rule starts in the file, for messages
 
 
@@ -455,14 +482,61 @@ def _build(spec: _Source, problem, line: Optional[int]) -> Optional[Rule]:
         problem("role_arn", "must look like acs:ram::<account-id>:role/<role-name>")
     if not spec.trigger:
         problem("trigger", "must list at least one {workspace, node}")
+    ledger = _ledger(spec.ledger, problem)
+    if ledger and not spec.region:
+        problem("region", "required with `ledger`: the region of its bucket (OSS signs for it)")
     kind, source = _BUILDERS[type(spec)]
     fields = source(spec, problem)
     knows_cycle = _knows_cycle(fields or {})
     targets = tuple(_target(i, t, problem, knows_cycle) for i, t in enumerate(spec.trigger))
+    expect = _expect(spec, fields, ledger, targets, problem)
     if zone is None or fields is None:
         return None
     return kind(name=spec.name, timezone=zone, region=spec.region, endpoint=spec.endpoint, api=spec.api or API_2020,
-                env=spec.env or "PROD", role_arn=spec.role_arn, trigger=targets, line=line, **fields)
+                env=spec.env or "PROD", role_arn=spec.role_arn, trigger=targets, ledger=ledger, expect=expect,
+                line=line, **fields)
+
+
+_LEDGER = re.compile(r"oss://([a-z0-9][a-z0-9-]{1,61}[a-z0-9])/((?:[^{}*?\s]+/)?)\Z")
+MAX_EXPECT_DAYS = 31        # each day is an evidence check per node on every sweep
+
+
+def _ledger(text: Optional[str], problem) -> Optional[Ledger]:
+    if text is None:
+        return None
+    found = _LEDGER.match(text)
+    if not found:
+        problem("ledger", f"must be oss://BUCKET/PREFIX/ (a bucket name, then an optional prefix ending in '/'), "
+                          f"got {text!r}")
+        return None
+    return Ledger(found.group(1), found.group(2))
+
+
+def _expect(spec: _Source, fields: Optional[dict], ledger: Optional[Ledger], targets: Tuple[Target, ...],
+            problem) -> Optional[Expect]:
+    """`expect`: what the sweep checks. An OSS rule's evidence is its files for the date, so its key must name the
+    business date (and not an hour: one evidence per date); an MNS or timer rule's evidence is the ledger's
+    record that an event asked, so it needs a ledger."""
+    raw = spec.expect
+    if raw is None:
+        return None
+    found = _HHMM.match(raw.by)
+    if not found:
+        problem("expect.by", f"must be HH:MM (24-hour, local time on the day after the business date), got {raw.by!r}")
+    if not 1 <= raw.days <= MAX_EXPECT_DAYS:
+        problem("expect.days", f"must be 1 to {MAX_EXPECT_DAYS} (each day is a check per node on every sweep)")
+    key = (fields or {}).get("key")
+    if isinstance(spec, _Oss) and key is not None and ("bizdate" not in key.names or "cycle" in key.names):
+        problem("expect", "needs a key that captures {bizdate} and not {cycle}: the sweep looks for the files of "
+                          "each business date")
+    for i, target in enumerate(targets):
+        if not target.lookup:
+            problem(f"trigger[{i}].lookup", "must not be false with `expect`: the sweep looks an instance up to know "
+                                            "whether it still waits (without, it would send on every run)")
+    if not isinstance(spec, _Oss) and ledger is None:
+        problem("expect", f"needs a `ledger` on `on: {spec.__struct_config__.tag}` rules: the sweep's evidence "
+                          "that an event asked for a release is the ledger's record of it")
+    return Expect(time(int(found.group(1)), int(found.group(2))), raw.days) if found else None
 
 
 def _knows_cycle(fields: dict) -> bool:

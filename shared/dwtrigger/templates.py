@@ -137,14 +137,17 @@ class Template:
         """No wildcard or capture left: the template names exactly one key, its `prefix`."""
         return len(self._tokens) == 1 and isinstance(self._tokens[0], str)
 
-    def partial(self, values: Mapping[str, Any]) -> Template:
+    def partial(self, values: Mapping[str, Any], loose: bool = False) -> Template:
         """This template with every capture replaced by its value (a date written in that capture's format) and
         the wildcards kept: what a `require` entry names for one event. Built from tokens, never parsed again, so
         a value holding '*', '{' or '%' stays literal text. Its `source` is its text verbatim (wildcards as '*'
-        and '**'): the key itself once `is_literal`."""
+        and '**'): the key itself once `is_literal`. `loose`: a `{name}` with no value becomes a '*' (any one
+        segment) instead of an error — the sweep knows a date, not every name an event would have captured."""
         tokens: list = []
         for tok in self._tokens:
-            if not isinstance(tok, str) and tok.name:
+            if isinstance(tok, _Var) and tok.name and loose and tok.name not in values:
+                tok = _Var(None, 1, False)
+            elif not isinstance(tok, str) and tok.name:
                 tok = self._written(tok, values)
             if isinstance(tok, str) and tokens and isinstance(tokens[-1], str):
                 tokens[-1] += tok

@@ -26,6 +26,7 @@ class Instance:
     node: int                  # NodeId (2020-05-18) or TaskId (2024-05-18)
     status: str                # the API's own word, for people: WAIT_TRIGGER, WaitTrigger, SUCCESS, ...
     waiting: bool              # not started yet: a trigger releases it (now, or once its parents and time allow)
+    ready: bool                # waiting for its trigger only: a trigger releases it now (else DataWorks holds it)
     frozen: bool               # the node is frozen (paused): a trigger would not run it
     cycle: bool                # the recurring instance the scheduler made, not a backfill, test or manual run
     cycle_ms: int              # its scheduled time, epoch ms

@@ -59,7 +59,8 @@ class Adapter(OpenApiAdapter):
                 raise bad("ListInstances answered Success without Data")
             return data.PageNumber, data.TotalCount, data.Instances
 
-        return [Instance(i.InstanceId, i.NodeId, i.Status, waiting=i.Status in WAITING, frozen=i.TaskType == "PAUSE",
+        return [Instance(i.InstanceId, i.NodeId, i.Status, waiting=i.Status in WAITING,
+                         ready=i.Status == "WAIT_TRIGGER", frozen=i.TaskType == "PAUSE",
                          cycle=i.DagType == "DAILY", cycle_ms=i.CycTime, biz_date_ms=i.Bizdate)
                 for i in read_pages("ListInstances", page, lambda i: i.InstanceId, MAX_PAGES)]
 

@@ -68,7 +68,8 @@ class Adapter(OpenApiAdapter):
                 raise bad("ListTaskInstances answered without PagingInfo")
             return data.PageNumber, data.TotalCount, data.TaskInstances
 
-        return [Instance(i.Id, i.TaskId, i.Status, waiting=i.Status in WAITING, frozen=i.TriggerRecurrence == "Pause",
+        return [Instance(i.Id, i.TaskId, i.Status, waiting=i.Status in WAITING, ready=i.Status == "WaitTrigger",
+                         frozen=i.TriggerRecurrence == "Pause",
                          cycle=i.TriggerType == "Scheduler" and i.WorkflowInstanceType == "Normal",
                          cycle_ms=i.TriggerTime, biz_date_ms=i.Bizdate)
                 for i in read_pages("ListTaskInstances", page, lambda i: i.Id, MAX_PAGES)]

@@ -1,5 +1,5 @@
-"""A local OSS stand-in for the official SDK (alibabacloud_oss_v2): do these objects exist? Over real HTTP, with
-real V4 signatures, on loopback.
+"""A local OSS stand-in for the official SDK (alibabacloud_oss_v2): do these objects exist, and what do they hold?
+Over real HTTP, with real V4 signatures, on loopback.
 
 Point the SDK at it unmodified::
 
@@ -13,16 +13,33 @@ Seed (a dict, or a YAML/JSON file)::
 
     keys: [{access_key_id, access_key_secret, security_token}]   # as the DataWorks seed; a token makes an STS key
     buckets:
-      - {name: etl-landing, region: cn-shanghai, objects: ["exports/orders/dt=2026-03-11/_SUCCESS"]}
+      - {name: etl-landing, region: cn-shanghai, objects: ["exports/orders/dt=2026-03-11/_SUCCESS"]}  # empty ones
     faults: {}                                                    # initial fault config (below)
 
-Operations (path style: ``/<bucket>/<key>``, the key percent-decoded once, any UTF-8):
-  HEAD /b/k              HeadObject: 200, Content-Length 0, ETag (an empty object's), Last-Modified,
-                         x-oss-request-id; 404 NoSuchKey when absent
+Objects hold bytes, a content type, an ETag (the MD5 of the bytes: ``"<UPPER HEX>"``, as OSS's for a simple
+upload), x-oss-hash-crc64ecma (which the SDK checks uploads against) and Last-Modified (oss_store.py).
+
+Operations (path style: ``/<bucket>/<key>``, the key percent-decoded once, 1-1023 bytes of UTF-8 not starting with
+"/" or "\\", else 400 InvalidObjectName):
+  HEAD /b/k              HeadObject: 200, Content-Length (the object's size, no body), Content-Type, ETag,
+                         Last-Modified, x-oss-hash-crc64ecma, x-oss-request-id; 404 NoSuchKey when absent
   HEAD /b/k?objectMeta   GetObjectMeta (the SDK's is_object_exist): the same
   GET /b/?list-type=2    ListObjectsV2: prefix, delimiter, max-keys (1-1000, default 100), continuation-token,
-                         start-after, encoding-type=url; the XML ListBucketResult (oss_store.py)
-  anything else          400 InvalidArgument (GET, HEAD) or 405 MethodNotAllowed, before authentication
+                         start-after, encoding-type=url; the XML ListBucketResult with each object's Size and ETag
+  PUT /b/k               PutObject: stores the body (Content-Length or chunked) and Content-Type (default
+                         application/octet-stream); 200, no body, ETag, x-oss-hash-crc64ecma, Content-MD5.
+                         ``x-oss-forbid-overwrite: true`` with the key present: 409 FileAlreadyExists "The object you
+                         specified already exists and can not be overwritten.", and nothing changes; the check and
+                         the store are one step under the lock, so of concurrent creates exactly one wins. A value
+                         other than true/false (any case): 400 InvalidArgument (EC 0017-00000279). A Content-MD5
+                         that is not the body's: 400 InvalidDigest.
+  GET /b/k               GetObject: 200, the bytes, Content-Type, Content-Length, ETag, Last-Modified,
+                         x-oss-hash-crc64ecma; 404 NoSuchKey with the XML body. Range is not served: the header is
+                         ignored and the whole object sent with 200.
+  DELETE /b/k            DeleteObject: 204, the key absent or not (as OSS)
+  anything else          400 InvalidArgument (GET, HEAD) or 405 MethodNotAllowed, before authentication: other
+                         methods, and PUT, GET, DELETE of an object with any query string (?acl, ?tagging, ?append,
+                         response-* overrides...)
 
 Errors are OSS's XML ``Error`` (Code, Message, RequestId, HostId, EC where known) with ``x-oss-request-id`` and
 ``Content-Type: application/xml``; for HEAD, which has no body, in ``x-oss-err`` (base64) and ``x-oss-ec``, which
@@ -33,8 +50,10 @@ the SDK reads: ``is_object_exist`` returns False on NoSuchKey, ``head_object`` r
   missing or wrong), 403 RequestTimeTooSkewed (x-oss-date over 15 minutes from real time), 400 InvalidArgument (a
   malformed Authorization, a scope on another date, product or region — the region's EC 0002-00000226 —,
   x-oss-content-sha256 other than UNSIGNED-PAYLOAD, bad max-keys, encoding-type or continuation token),
-  400 InvalidBucketName, 400 InvalidObjectName (a path that is not UTF-8).
-What the signature check covers, and what it does not: oss_signature.py.
+  400 InvalidBucketName, 400 InvalidObjectName, 409 FileAlreadyExists (no EC: OSS documents two for it,
+  0026-00000002 and 0026-00000201, and which one PutObject sends is not pinned).
+What the signature check covers, and what it does not: oss_signature.py. A body is never signed (UNSIGNED-PAYLOAD);
+its Content-Type and Content-MD5 headers, and x-oss-forbid-overwrite, are.
 
 Faults (set_faults, the seed's ``faults``): the DataWorks emulator's keys (faults.py) that make sense for OSS,
 decided after authentication, per request, scripted or by rate:
@@ -46,30 +65,32 @@ decided after authentication, per request, scripted or by rate:
   latency    the answer waits ``latency_ms`` (also the default for unfaulted requests when set)
   redirect   ``redirect_status`` (default 302) with ``Location: http://localhost:PORT/_decoy/<path>`` and an XML
              error Emulator.Injected.Redirect. The decoy answers any method 200 with no body — the lie that an
-             absent object exists, or an empty listing — and records header names only (decoy_calls): does a
-             client follow (the SDK does only with ``enabled_redirect``), and carry credentials
-             (authorization, x-oss-security-token) to another host?
+             absent object exists (empty), a write landed, or a listing is empty — and records header names only
+             (decoy_calls): does a client follow (the SDK does only with ``enabled_redirect``), and carry
+             credentials (authorization, x-oss-security-token) to another host?
   drip       the normal answer, written one byte every ``drip_ms``: each read is in time
   ok         no fault (a script entry)
-plus ``script``, ``*_rate`` for those, ``actions`` (HeadObject, GetObjectMeta, ListObjectsV2; default all) and
-``random_seed``. Not for OSS, refused: html_502, success_false, malformed, retry_after_ms and the lies.
+plus ``script``, ``*_rate`` for those, ``actions`` (the six operations above; default all) and ``random_seed``.
+A faulted request changes nothing: a faulted PutObject stores nothing, a faulted DeleteObject deletes nothing.
+Not for OSS, refused: html_502, success_false, malformed, retry_after_ms and the lies.
 
 ``calls`` holds one dict per request (rejected ones too): operation (or "Unknown"), method, bucket, key, params
-(the decoded query, without x-oss-signature or x-oss-security-token), status, code (the error code, None for a
-success), fault, access_key_id, monotonic (time.monotonic() at arrival). Never signatures, tokens or secrets.
+(the decoded query, without x-oss-signature or x-oss-security-token; for PutObject also ``forbid_overwrite``,
+True when x-oss-forbid-overwrite is "true" in any case), status, code (the error code, None for a success),
+fault, access_key_id, monotonic (time.monotonic() at arrival). Never signatures, tokens, secrets or bodies.
 
-Resets are airtight (recorder.py): a request from before ``reset()`` or ``stop()`` is never recorded, answers
-nothing and is answered by a closed connection; injected waits (latency, drip) end at once. HTTP/1.0, one request
-per connection, daemon threads, no logging.
+Resets are airtight (recorder.py): a request from before ``reset()`` or ``stop()`` is never recorded, changes and
+answers nothing and is answered by a closed connection; injected waits (latency, drip) end at once. HTTP/1.0, one
+request per connection, daemon threads, no logging.
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from . import faults as fault_config
 from .faults import Faults
 from .oss_gateway import OPERATIONS, OssGateway
-from .oss_store import DEFAULT_REGION, Buckets, BucketSpec, check_bucket_name, check_object_key
+from .oss_store import DEFAULT_REGION, Buckets, BucketSpec, StoredObject, check_bucket_name, check_object_key
 from .seed import _fields, _key, read_seed
 from .served import Served
 from .server import _Handler as _EmulatorHandler
@@ -128,6 +149,18 @@ class _Handler(_EmulatorHandler):
         path, _, query = self.path.partition("?")
         self._api(path, query)
 
+    def _body(self) -> bytes:
+        """The body by Content-Length, or chunked as a PutObject of a stream of unknown length comes."""
+        if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+            return super()._body()
+        chunks = []
+        while size := int(self.rfile.readline().split(b";")[0], 16):
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+        while self.rfile.readline().strip():   # trailers
+            pass
+        return b"".join(chunks)
+
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _serve
 
 
@@ -142,10 +175,10 @@ class OssStandIn(Served):
         self._buckets = Buckets(self._seed.buckets)
         super().__init__(OssGateway(self._buckets, Keys(self._seed.keys), self._faults), host, port)
 
-    def put(self, bucket: str, key: str) -> None:
-        """An (empty) object lands, Last-Modified now; an existing one is overwritten."""
+    def put(self, bucket: str, key: str, body: bytes = b"") -> None:
+        """An object lands (application/octet-stream), Last-Modified now; an existing one is overwritten."""
         with self.gateway.lock:
-            self._buckets.put(bucket, key)
+            self._buckets.put(bucket, key, StoredObject.of(body))
 
     def remove(self, bucket: str, key: str) -> None:
         with self.gateway.lock:
@@ -155,6 +188,12 @@ class OssStandIn(Served):
         """The bucket's keys in listing order."""
         with self.gateway.lock:
             return self._buckets.keys(bucket)
+
+    def body(self, bucket: str, key: str) -> Optional[bytes]:
+        """The object's bytes, None when absent: for assertions, without a request on the record."""
+        with self.gateway.lock:
+            stored = self._buckets.find(bucket, key)
+            return None if stored is None else stored.body
 
     def set_faults(self, **config) -> None:
         """Replace the fault config (module docstring); no arguments clears it."""

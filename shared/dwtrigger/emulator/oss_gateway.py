@@ -5,12 +5,15 @@ Path style only: ``/<bucket>/<key>`` with the key percent-decoded exactly once (
 InvalidObjectName; an operation not served is 400/405 with no authentication and no faults), Authorization syntax,
 bucket (404 NoSuchBucket: OSS looks the bucket up before it can check a signature), then the signature
 (oss_signature.py). Faults apply only after authentication, so a faulted request
-changed nothing; a request's fault is decided once, when it arrives.
+changed nothing; a request's fault is decided once, when it arrives. The request's own checks (max-keys,
+x-oss-forbid-overwrite, Content-MD5) come with its answer, after faults.
 
-Resets are airtight: a request of an ended epoch answers nothing from the buckets and is recorded nowhere
-(recorder.py).
+Resets are airtight: a request of an ended epoch changes and answers nothing and is recorded nowhere
+(recorder.py): a write checks its epoch, acts and is recorded in one step under the lock.
 """
 
+import base64
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,11 +25,14 @@ from .faults import Faults
 from .gateway import DECOY, REDIRECT_CODE, Reply, Request
 from .oss_errors import XML, OssError, error_reply
 from .oss_signature import parse_authorization, verify_v4
-from .oss_store import EMPTY_ETAG, Buckets, check_bucket_name
+from .oss_store import OCTET_STREAM, Buckets, StoredObject, check_bucket_name, check_object_key
 from .recorder import Recorder
 from .signature import Keys
 
-OPERATIONS = ("HeadObject", "GetObjectMeta", "ListObjectsV2")
+OPERATIONS = ("HeadObject", "GetObjectMeta", "ListObjectsV2", "PutObject", "GetObject", "DeleteObject")
+# A PUT, GET or DELETE of an object with no query string: with one it is a subresource (?acl, ?tagging, ?append,
+# response-* overrides...), which the stand-in does not serve.
+OBJECT_METHODS = {"PUT": "PutObject", "GET": "GetObject", "DELETE": "DeleteObject"}
 SECRET_PARAMS = frozenset({"x-oss-signature", "x-oss-security-token"})
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-oss-security-token"})
 # Throttling is 503 TotalQpsLimitExceeded (OSS's answer past the QPS limit, EC 0004-00000302); 5xx is what the
@@ -61,12 +67,16 @@ def route(method: str, path: str, query: str) -> Target:
             raise OssError(400, "InvalidBucketName", "The specified bucket is not valid.") from None
     try:
         key = unquote(rest, errors="strict") or None
-    except UnicodeDecodeError:
+        if key is not None:
+            check_object_key(key)
+    except (UnicodeDecodeError, ValueError):
         raise OssError(400, "InvalidObjectName", "The specified object is not valid.") from None
     pairs = _pairs(query)
     names = {name for name, _ in pairs}
     if method == "HEAD" and bucket and key:
         operation = "GetObjectMeta" if "objectMeta" in names else "HeadObject"
+    elif method in OBJECT_METHODS and bucket and key and not pairs:
+        operation = OBJECT_METHODS[method]
     elif method == "GET" and bucket and key is None and ("list-type", "2") in pairs:
         operation = "ListObjectsV2"
     else:
@@ -84,9 +94,39 @@ def _pairs(query: str) -> Tuple[Tuple[str, str], ...]:
 
 def _unserved(method: str) -> OssError:
     if method in ("GET", "HEAD"):
-        return OssError(400, "InvalidArgument",
-                        "The stand-in serves HeadObject, GetObjectMeta and ListObjectsV2 (list-type=2) only.")
+        return OssError(400, "InvalidArgument", f"The stand-in serves {', '.join(OPERATIONS)} only (ListObjectsV2 "
+                                                f"with list-type=2; PutObject, GetObject, DeleteObject without a "
+                                                f"query string).")
     return OssError(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+
+
+def _forbid_overwrite(headers) -> str:
+    return (headers.get("x-oss-forbid-overwrite") or "false").lower()
+
+
+def _forbids_overwrite(headers) -> bool:
+    """x-oss-forbid-overwrite: true or false (any case), absent is false; another value is OSS's 400."""
+    value = _forbid_overwrite(headers)
+    if value not in ("true", "false"):
+        raise OssError(400, "InvalidArgument", "x-oss-forbid-overwrite must be true or false.", "0017-00000279")
+    return value == "true"
+
+
+def _content_md5(body: bytes) -> str:
+    return base64.b64encode(hashlib.md5(body).digest()).decode()
+
+
+def _check_content_md5(headers, body: bytes) -> None:
+    """A Content-MD5 sent must be the body's: the signature covers the header, not the (unsigned) body."""
+    sent = headers.get("Content-MD5")
+    if sent is not None and sent.strip() != _content_md5(body):
+        raise OssError(400, "InvalidDigest", "The Content-MD5 you specified was invalid.")
+
+
+def _object_headers(stored: StoredObject, request_id: str) -> Dict[str, str]:
+    return {"x-oss-request-id": request_id, "ETag": stored.etag,
+            "Last-Modified": format_datetime(stored.modified, usegmt=True), "x-oss-object-type": "Normal",
+            "x-oss-storage-class": "Standard", "x-oss-hash-crc64ecma": stored.crc64}
 
 
 class OssGateway(Recorder):
@@ -104,6 +144,8 @@ class OssGateway(Recorder):
             target = route(req.method, req.path, req.query)
             call.update(operation=target.operation, bucket=target.bucket, key=target.key,
                         params={k: v for k, v in target.params.items() if k not in SECRET_PARAMS})
+            if target.operation == "PutObject":
+                call["params"]["forbid_overwrite"] = _forbid_overwrite(req.headers) == "true"
             if target.operation == "Unknown":
                 raise _unserved(req.method)
             auth = parse_authorization(req.headers.get("Authorization"))
@@ -124,30 +166,49 @@ class OssGateway(Recorder):
         return self._record(req, call, self._fault(call["fault"], req, request_id, host))
 
     def _lie(self) -> Reply:
-        """200 with no body: an absent object exists, or the listing is empty."""
+        """200 with no body: an absent object exists (and is empty), a write landed, or the listing is empty."""
         return Reply(200, b"", content_type=XML, headers={"x-oss-request-id": "decoy"})
 
     def _answer(self, req: Request, call: dict, target: Target, request_id: str, host: str) -> Optional[Reply]:
-        """Answer from the buckets and record it in one step under the lock, so a reset comes wholly before or
-        after (answering changes nothing, so recording is where an ended epoch is caught)."""
+        """Check the epoch, act on the buckets and record it in one step under the lock, so a reset comes wholly
+        before or after."""
         with self.lock:
+            if req.epoch.is_set():
+                return None
             try:
-                reply = self._served(target, request_id)
+                reply = self._served(req, target, request_id)
             except OssError as e:
                 reply = error_reply(e, request_id, host, req.method == "HEAD")
             if call["fault"] == "drip":
                 reply.drip_ms = self.faults.drip_ms
             return self._record(req, call, reply)
 
-    def _served(self, target: Target, request_id: str) -> Reply:
-        if target.operation == "ListObjectsV2":
-            return Reply(200, self.buckets.list_v2(target.bucket, target.params), content_type=XML,
+    def _served(self, req: Request, target: Target, request_id: str) -> Reply:
+        operation, bucket, key = target.operation, target.bucket, target.key
+        if operation == "ListObjectsV2":
+            return Reply(200, self.buckets.list_v2(bucket, target.params), content_type=XML,
                          headers={"x-oss-request-id": request_id})
-        modified = self.buckets.head(target.bucket, target.key)
-        return Reply(200, b"", content_type="application/octet-stream",
-                     headers={"x-oss-request-id": request_id, "ETag": EMPTY_ETAG,
-                              "Last-Modified": format_datetime(modified, usegmt=True), "x-oss-object-type": "Normal",
-                              "x-oss-storage-class": "Standard", "x-oss-hash-crc64ecma": "0"})
+        if operation == "PutObject":
+            return self._put(req, bucket, key, request_id)
+        if operation == "DeleteObject":
+            self.buckets.remove(bucket, key)
+            return Reply(204, b"", content_type=XML, headers={"x-oss-request-id": request_id})
+        stored = self.buckets.get(bucket, key)
+        headers = _object_headers(stored, request_id)
+        if operation == "GetObject":
+            return Reply(200, stored.body, content_type=stored.content_type, headers=headers)
+        # HEAD: the object's length, no body
+        return Reply(200, b"", content_type=stored.content_type,
+                     headers={**headers, "Content-Length": str(len(stored.body))})
+
+    def _put(self, req: Request, bucket: str, key: str, request_id: str) -> Reply:
+        forbid = _forbids_overwrite(req.headers)
+        _check_content_md5(req.headers, req.body)
+        stored = StoredObject.of(req.body, req.headers.get("Content-Type") or OCTET_STREAM)
+        self.buckets.put(bucket, key, stored, forbid)
+        return Reply(200, b"", content_type=XML,
+                     headers={"x-oss-request-id": request_id, "ETag": stored.etag,
+                              "x-oss-hash-crc64ecma": stored.crc64, "Content-MD5": _content_md5(req.body)})
 
     def _fault(self, fault: str, req: Request, request_id: str, host: str) -> Optional[Reply]:
         if fault == "drop":

@@ -1,4 +1,9 @@
-"""The stand-in's buckets: object keys with a Last-Modified each (every object is empty), listed as OSS pages them.
+"""The stand-in's buckets: objects with their bytes, content type, ETag, CRC-64 and Last-Modified, listed as OSS
+pages them.
+
+An object's ETag is OSS's for a simple upload: the MD5 of its bytes, upper-case hex in double quotes; its
+``x-oss-hash-crc64ecma`` is CRC-64/XZ (ECMA-182, reflected, all-ones init and final XOR), in decimal, which the
+SDK checks an upload against. Seeded objects are empty, ``application/octet-stream``.
 
 ListObjectsV2 walks the keys in UTF-8 byte order (code-point order, the same for valid text) after ``start-after``,
 or after the item a ``continuation-token`` names (it overrides start-after, as in OSS). With a delimiter, keys whose
@@ -13,6 +18,7 @@ Callers hold the gateway's lock: state changes and answers are atomic with respe
 
 import base64
 import binascii
+import hashlib
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,9 +30,25 @@ from .oss_errors import OssError, child, xml_document
 
 DEFAULT_REGION = "cn-shanghai"
 DEFAULT_MAX_KEYS, MAX_KEYS = 100, 1000
-EMPTY_ETAG = '"D41D8CD98F00B204E9800998ECF8427E"'   # MD5 of no bytes, as OSS spells an empty object's ETag
+OCTET_STREAM = "application/octet-stream"
+CRC64_POLY = 0xC96C5795D7870F42   # ECMA-182, bit-reversed
+CRC64_MASK = (1 << 64) - 1
 BUCKET_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 Item = Tuple[bool, str]   # (is a CommonPrefix, key or prefix)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    body: bytes
+    content_type: str
+    modified: datetime
+    etag: str
+    crc64: str
+
+    @classmethod
+    def of(cls, body: bytes, content_type: str = OCTET_STREAM, modified: Optional[datetime] = None) -> "StoredObject":
+        return cls(body, content_type, modified or _now(), f'"{hashlib.md5(body).hexdigest().upper()}"',
+                   str(crc64(body)))
 
 
 @dataclass(frozen=True)
@@ -59,7 +81,7 @@ class Buckets:
 
     def __init__(self, specs: Dict[str, BucketSpec]):
         self._specs = specs
-        self._seeded = _now()
+        self._seeded = StoredObject.of(b"", modified=_now())
         self.reset()
 
     def reset(self) -> None:
@@ -71,8 +93,14 @@ class Buckets:
             raise OssError(404, "NoSuchBucket", "The specified bucket does not exist.")
         return spec.region
 
-    def put(self, bucket: str, key: str) -> None:
-        self._bucket(bucket)[check_object_key(key)] = _now()
+    def put(self, bucket: str, key: str, stored: StoredObject, forbid_overwrite: bool = False) -> None:
+        """Store the object; with `forbid_overwrite` an existing key is OSS's 409 instead (check and store are one
+        step: callers hold the lock)."""
+        objects = self._bucket(bucket)
+        if forbid_overwrite and key in objects:
+            raise OssError(409, "FileAlreadyExists", "The object you specified already exists and can not be "
+                                                     "overwritten.")
+        objects[check_object_key(key)] = stored
 
     def remove(self, bucket: str, key: str) -> None:
         self._bucket(bucket).pop(key, None)
@@ -80,12 +108,15 @@ class Buckets:
     def keys(self, bucket: str) -> List[str]:
         return sorted(self._bucket(bucket))
 
-    def head(self, bucket: str, key: str) -> datetime:
-        """The object's Last-Modified."""
-        modified = self._bucket(bucket).get(key)
-        if modified is None:
+    def find(self, bucket: str, key: str) -> Optional[StoredObject]:
+        return self._bucket(bucket).get(key)
+
+    def get(self, bucket: str, key: str) -> StoredObject:
+        """The object, or OSS's 404 NoSuchKey."""
+        stored = self.find(bucket, key)
+        if stored is None:
             raise OssError(404, "NoSuchKey", "The specified key does not exist.")
-        return modified
+        return stored
 
     def list_v2(self, bucket: str, params: Dict[str, str]) -> bytes:
         """The ListBucketResult document for a ListObjectsV2 request's decoded query parameters."""
@@ -118,12 +149,13 @@ class Buckets:
 
     def _contents(self, root: ET.Element, bucket: str, key: str, encode: Callable[[str], str]) -> None:
         contents = ET.SubElement(root, "Contents")
-        modified = self._objects[bucket][key].strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        for tag, text in (("Key", encode(key)), ("LastModified", modified), ("ETag", EMPTY_ETAG),
-                          ("Type", "Normal"), ("Size", "0"), ("StorageClass", "Standard")):
+        stored = self._objects[bucket][key]
+        modified = stored.modified.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        for tag, text in (("Key", encode(key)), ("LastModified", modified), ("ETag", stored.etag),
+                          ("Type", "Normal"), ("Size", str(len(stored.body))), ("StorageClass", "Standard")):
             child(contents, tag, text)
 
-    def _bucket(self, bucket: str) -> Dict[str, datetime]:
+    def _bucket(self, bucket: str) -> Dict[str, StoredObject]:
         objects = self._objects.get(bucket)
         if objects is None:
             raise KeyError(f"no bucket {bucket!r} in the seed")
@@ -172,6 +204,23 @@ def _marker(token: str) -> str:
         return base64.b64decode(token.encode("ascii"), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeError, ValueError):
         raise OssError(400, "InvalidArgument", "The continuation token provided is incorrect.") from None
+
+
+def crc64(data: bytes) -> int:
+    """CRC-64/XZ, OSS's x-oss-hash-crc64ecma (its check value for b"123456789" is 0x995DC9BBDF1939FA)."""
+    crc = CRC64_MASK
+    for byte in data:
+        crc = _CRC64_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ CRC64_MASK
+
+
+def _crc64_entry(index: int) -> int:
+    for _ in range(8):
+        index = (index >> 1) ^ (CRC64_POLY if index & 1 else 0)
+    return index
+
+
+_CRC64_TABLE = tuple(_crc64_entry(i) for i in range(256))
 
 
 def _now() -> datetime:

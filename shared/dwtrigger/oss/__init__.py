@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from ..dataworks import Deadline
 from ..retry import RemoteError
@@ -33,12 +33,32 @@ class Wanted:
 
 
 class ObjectStore(ABC):
+    """Every method runs its calls within the deadline and raises OssError as `missing` says; a retryable one may
+    be retried by the caller."""
+
     @abstractmethod
     def missing(self, wanted: Sequence[Wanted], deadline: Deadline) -> List[Wanted]:
         """The `wanted` objects that are not there, in `wanted`'s order: a literal key is looked at directly, one
         with wildcards by listing under its prefix until a listed key matches. The checks run concurrently (a
         few at a time), each within the deadline. Raises OssError (the first that is not retryable, else the
         first retryable one): an unknown bucket or a refusal is not a missing object."""
+
+    @abstractmethod
+    def keys(self, bucket: str, prefix: str, deadline: Deadline) -> List[str]:
+        """Every key under `prefix`, in OSS's (lexical) order, every page read."""
+
+    @abstractmethod
+    def read(self, bucket: str, key: str, deadline: Deadline) -> Optional[bytes]:
+        """The object's content, or None when there is none (NoSuchKey)."""
+
+    @abstractmethod
+    def create(self, bucket: str, key: str, body: bytes, deadline: Deadline) -> bool:
+        """Create the object only if it is absent (atomic: of two creators exactly one wins); False when it was
+        there already."""
+
+    @abstractmethod
+    def write(self, bucket: str, key: str, body: bytes, deadline: Deadline) -> None:
+        """Create or overwrite the object."""
 
 
 def store(region: str, endpoint: str | None, protocol: str, internal: bool, keys) -> ObjectStore:

@@ -8,7 +8,7 @@ the deadline) and it sends through wire.GuardedAdapter, so every call is bounded
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from typing import List, Optional, Sequence, Set
+from typing import Iterator, List, Optional, Sequence, Set
 
 import alibabacloud_oss_v2 as oss
 
@@ -49,6 +49,35 @@ class Adapter(ObjectStore):
             raise next((e for e in errors if isinstance(e, OssError) and not e.retryable), errors[0])
         return [w for w, f in zip(wanted, futures) if not f.result()]
 
+    def keys(self, bucket: str, prefix: str, deadline) -> List[str]:
+        return [key for page in self._pages(bucket, prefix, deadline) for key in page]
+
+    def read(self, bucket: str, key: str, deadline) -> Optional[bytes]:
+        try:
+            return self._call(lambda request: self._client.get_object(request).body.content,
+                              oss.GetObjectRequest(bucket=bucket, key=key), deadline)
+        except OssError as e:
+            if e.status == 404 and e.code not in PERMANENT_404:
+                return None
+            raise
+
+    def create(self, bucket: str, key: str, body: bytes, deadline) -> bool:
+        try:
+            self._put(bucket, key, body, deadline, forbid_overwrite=True)
+        except OssError as e:
+            if e.status == 409 and e.code == "FileAlreadyExists":
+                return False
+            raise
+        return True
+
+    def write(self, bucket: str, key: str, body: bytes, deadline) -> None:
+        self._put(bucket, key, body, deadline, forbid_overwrite=False)
+
+    def _put(self, bucket: str, key: str, body: bytes, deadline, forbid_overwrite: bool) -> None:
+        self._call(self._client.put_object, oss.PutObjectRequest(
+            bucket=bucket, key=key, body=body, content_type="application/json",
+            forbid_overwrite=forbid_overwrite), deadline)
+
     def _there(self, w: Wanted, deadline) -> bool:
         return self._exists(w, deadline) if w.key.is_literal else self._listed(w, deadline)
 
@@ -63,18 +92,22 @@ class Adapter(ObjectStore):
         return True
 
     def _listed(self, w: Wanted, deadline) -> bool:
-        """Whether a key under the prefix matches; pages until one does, the listing ends, or it stops advancing."""
+        """Whether a key under the prefix matches; pages until one does or the listing ends."""
+        return any(w.key.match(key) is not None for page in self._pages(w.bucket, w.key.prefix, deadline)
+                   for key in page)
+
+    def _pages(self, bucket: str, prefix: str, deadline) -> Iterator[List[str]]:
+        """The keys under `prefix`, a page at a time, until the listing ends or stops advancing."""
         token: Optional[str] = None
         seen: Set[str] = set()
         for _ in range(MAX_PAGES):
             page = self._call(self._client.list_objects_v2, oss.ListObjectsV2Request(
-                bucket=w.bucket, prefix=w.key.prefix, max_keys=MAX_KEYS, continuation_token=token,
-                encoding_type="url"), deadline)
-            if any(w.key.match(item.key or "") is not None for item in page.contents or ()):
-                return True
+                bucket=bucket, prefix=prefix, max_keys=MAX_KEYS, continuation_token=token, encoding_type="url"),
+                deadline)
+            yield [item.key or "" for item in page.contents or ()]
             token = page.next_continuation_token
             if not page.is_truncated or not token:
-                return False
+                return
             if token in seen:
                 raise OssError("BadResponse", "ListObjectsV2 repeated a continuation token: its paging does not "
                                "advance", retryable=True)
