@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.installed
 
-.PHONY: demo test package clean
+.PHONY: demo test package bench clean
 
 demo: $(READY)
 	$(BIN)/dwtrigger demo
@@ -17,6 +17,10 @@ FC_PYTHON ?= 3.12
 
 package: $(READY)
 	$(BIN)/python deploy/package.py --python $(FC_PYTHON) --out build
+
+# Issue 13's performance figures, dwtrigger against the naive relay in bench/naive.py (under 5 minutes).
+bench: $(READY)
+	$(BIN)/python bench/perf.py
 
 # The venv is (re)built whenever the pinned requirements change.
 $(READY): requirements/runtime.txt requirements/dev.txt pyproject.toml

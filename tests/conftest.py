@@ -93,6 +93,7 @@ class Harness:
     def __init__(self, emu: Emulator, rules_text: Optional[str], env: Dict[str, str], dry_run: Optional[bool],
                  api: str = API_2020, oss: Optional[OssStandIn] = None):
         self.emu, self.oss, self.stream, self.api = emu, oss, io.StringIO(), api
+        self.rules_text = rules_text
         self.env = {"DWTRIGGER_ENDPOINT": emu.endpoint, "DWTRIGGER_PROTOCOL": "http", **ROLE_KEY,
                     **({"DWTRIGGER_OSS_ENDPOINT": oss.endpoint} if oss else {}), **env}
         rules = on_api(parse_rules(rules_text) if rules_text else load_rules(str(ROOT / "rules.yaml")), api)

@@ -45,7 +45,7 @@ def test_a_send_is_claimed_before_and_recorded_after(harness):
 def test_a_redelivery_after_the_run_marks_it_done_and_the_sweep_asks_nothing_more(harness):
     h = harness(rules('expect: {by: "06:00", days: 3}'))
     invoke(h, "oss", sample("oss/native-put-orders.json"))
-    [again], _ = invoke(h, "oss", sample("oss/native-put-orders.json"))
+    [again], _ = invoke(harness(h.rules_text), "oss", sample("oss/native-put-orders.json"))   # another FC instance
     assert again["outcome"] == "already_triggered"
     done = f"dwtrigger/done/{h.api}/{h.workspace(10001)}/{NODE}/2026-03-10/{CYCLE_MS}.json"
     assert h.oss.body("etl-ledger", done) == b"{}"

@@ -2,6 +2,7 @@
 hides or breaks one, and each is one line of valid JSON whatever the event held."""
 import io
 import json
+import logging
 import threading
 import time
 import uuid
@@ -83,3 +84,29 @@ def test_what_fc_gets_back_holds_the_same_scrubbed_records(harness):
     assert decision.error_code == "[redacted]"
     assert decision.record() == {k: v for k, v in h.lines()[0].items() if k in decision.record()}
     assert token not in str(err.value) + repr(err.value.decisions) + h.stream.getvalue()
+
+
+@pytest.mark.parametrize("decision", [
+    Decision("triggered", "oss", "e-1", rule="orders", bucket="b", key="exports/dt=2026-03-09/_SUCCESS", workspace=1,
+             node=2, biz_date="2026-03-09", biz_date_ms=1773000000000, attempts=1, duration_ms=12),
+    Decision("failed", "mns", HOSTILE[0], reason=" ".join(HOSTILE), retryable=True, error_code="Throttling.User"),
+    Decision("ignored", "timer", None, reason='{"a": 1}'),
+])
+def test_a_decision_line_is_the_line_powertools_own_formatter_writes(monkeypatch, decision):
+    """The lean path for decision lines (outcomes._SameFieldsFormatter.format) against Powertools' format() of
+    the same record with the decision's fields as extras: the same keys, in the same order, with the same values."""
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-abc-def;Parent=1")
+    stream = io.StringIO()
+    log = DecisionLog(service=f"dwtrigger-oracle-{uuid.uuid4().hex[:8]}", stream=stream)
+    log.bind(fc.context_for("oss"))
+    log.write(decision)
+    [written] = stream.getvalue().splitlines()
+    mine = json.loads(written)
+    record = log.logger._logger.makeRecord("x", logging.getLevelName(mine["level"]), "outcomes.py", 1,
+                                           mine["message"], None, None, func="write", extra=decision.record())
+    formatter = log.logger._logger.handlers[0].formatter
+    theirs = json.loads(super(type(formatter), formatter).format(record))
+    assert list(mine) == list(theirs)
+    assert {k: v for k, v in mine.items() if k not in ("timestamp", "location")} == \
+        {k: v for k, v in theirs.items() if k not in ("timestamp", "location")}
+    assert mine["xray_trace_id"] == "1-abc-def" and mine["request_id"] and mine["outcome"] == decision.outcome

@@ -59,3 +59,20 @@ def test_every_text_field_of_a_decision_is_scrubbed():
     assert {clean.event_id, clean.error_code, clean.dataworks_request_id} == {MASK}
     untouched = Decision("triggered", "oss", "id-1", reason="instance 1 was WAIT_TRIGGER")
     assert untouched.scrubbed(Scrubber([TOKEN])) is untouched
+
+
+# Text built from the words the patterns and the secret contain, in any case and with the letters re.IGNORECASE
+# equates with ASCII ones (İ ı ſ K), so that the regex finds something in a good share of it.
+_PIECES = st.sampled_from(["signature", "SIGNATURE", "ſignature", "token", "TOKEN", "tokEn", "credentİal", "credentıal",
+                           "access_key_id", "ACCESSKEYID", "authorization", "acs3-hmac-sha256", "HMAC-SHA256",
+                           "x-acs-security-token", "=", ":", " ", "\"", "k", "K", "abc", "/", TOKEN,
+                           TOKEN.upper(), quote(TOKEN), "Q0FJUyt0b2tlbi93aXRo", "İ", "ı", "ſ"])
+
+
+@given(st.lists(_PIECES | st.text(max_size=3), max_size=12).map("".join))
+@settings(max_examples=500, deadline=None)
+def test_the_cue_check_never_skips_text_the_pattern_would_change(text):
+    """Scrubber skips its regex for text holding no cue word: that shortcut must never let a match through."""
+    for scrubber in (Scrubber([TOKEN]), PATTERNS_ONLY):
+        assert scrubber.finds(text) == (scrubber._pattern.search(text) is not None)
+        assert scrubber(text) == scrubber._pattern.sub(MASK, text)

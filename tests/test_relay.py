@@ -46,9 +46,27 @@ def test_every_decision_is_one_log_line_with_every_field(harness):
 def test_a_second_delivery_is_already_triggered_and_sends_nothing(harness):
     h = harness()
     assert h.invoke("oss", ORDERS)[0]["outcome"] == "triggered"
-    [again] = h.invoke("oss", ORDERS)
+    [again] = harness().invoke("oss", ORDERS)                     # FC redelivers it, to another FC instance
     assert again["outcome"] == "already_triggered" and "success" in again["reason"].lower()
-    assert len(h.calls("trigger")) == 1
+    assert len(h.calls("trigger")) == 1 and len(h.calls("lookup")) == 2
+
+
+def test_an_fc_instance_answers_an_instance_it_released_lately_without_a_call(harness):
+    h = harness()
+    [first] = h.invoke("oss", ORDERS)
+    [again] = h.invoke("oss", ORDERS)                               # the same FC instance: it remembers (recent.py)
+    assert (again["outcome"], again["attempts"], again["cycle_time_ms"], again["biz_date_ms"]) == \
+        ("already_triggered", 0, first["cycle_time_ms"], first["biz_date_ms"])
+    assert again["reason"].startswith("this FC instance released it at ") and h.actions() == ["lookup", "trigger"]
+
+
+def test_an_fc_instance_remembers_what_a_look_up_found_past_waiting(harness):
+    h = harness()
+    h.invoke("oss", ORDERS)                                                 # released: no longer waiting
+    other = harness()
+    assert [other.invoke("oss", ORDERS)[0]["outcome"] for _ in range(2)] == ["already_triggered"] * 2
+    assert other.lines()[-1]["reason"].startswith("this FC instance saw it ")
+    assert h.actions() == ["lookup", "trigger", "lookup"]                  # the second FC instance looked once
 
 
 def test_an_event_that_matches_nothing_is_one_ignored_line(harness):
@@ -326,7 +344,7 @@ def test_concurrent_invocations_in_one_instance_keep_their_own_request_id_and_ke
 def test_a_redelivery_with_lookup_false_is_already_triggered_after_one_look_up(harness):
     h = harness(orders_rules('{workspace: 10001, node: 700001234567, at: "00:30", lookup: false}'))
     assert h.invoke("oss", ORDERS)[0]["outcome"] == "triggered"
-    [again] = h.invoke("oss", ORDERS)                  # FC redelivers: DataWorks refuses the second trigger
+    [again] = harness(h.rules_text).invoke("oss", ORDERS)    # FC redelivers elsewhere: DataWorks refuses the trigger
     assert (again["outcome"], again["cycle_time_ms"]) == ("already_triggered", 1773160200000)
     assert [(c["action"], c["status"]) for c in h.calls()] == [
         ("RunTriggerNode", 200), ("RunTriggerNode", 400), ("ListInstances", 200)]
@@ -337,7 +355,8 @@ def test_a_redelivery_with_lookup_false_on_2024_is_answered_success_and_has_no_e
     """DataWorks answers a repeated TriggerSchedulerTaskInstance with success and ignores it: without a look-up
     nothing tells the repeat, so it is reported triggered (README: use the look-up, the default)."""
     h = harness(orders_rules('{workspace: 10001, node: 700001234567, at: "00:30", lookup: false}'))
-    assert [h.invoke("oss", ORDERS)[0]["outcome"] for _ in range(2)] == ["triggered", "triggered"]
+    other = harness(h.rules_text)                      # FC redelivers it to another FC instance
+    assert [x.invoke("oss", ORDERS)[0]["outcome"] for x in (h, other)] == ["triggered", "triggered"]
     assert [(c["action"], c["status"], c["code"]) for c in h.calls()] == [
         ("TriggerSchedulerTaskInstance", 200, None),
         ("TriggerSchedulerTaskInstance", 200, "Emulator.Instance.NoEffect")]

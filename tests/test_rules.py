@@ -1,14 +1,37 @@
-"""The rules file: typed objects once, strict validation, errors that name file, line, rule and field."""
+"""The rules file: typed objects once, strict validation, errors that name file, line, rule and field.
+
+Every test here runs twice: with libyaml's parser (when PyYAML has it, as the functions do) and with PyYAML's
+pure-Python one. Only the events come from either; everything the tests check is the same code after them.
+"""
+import gc
+import re
+import subprocess
+import sys
 from dataclasses import fields, replace
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
+import yaml
 
+from dwtrigger import rules as rules_module, yamldoc
 from dwtrigger.rules import (FieldSpec, MnsRule, OssRule, Required, Rule, RulesError, Target, TimerRule, load_rules,
                              parse_rules)
 
 ROOT = Path(__file__).resolve().parents[1]
+LIBYAML = getattr(getattr(yaml, "cyaml", None), "CParser", None)
+LOADERS = {"libyaml": LIBYAML, "python": yamldoc._PyEvents}
+LOADING = yamldoc._EVENTS          # what loads rules outside these tests
+
+
+@pytest.fixture(autouse=True, params=list(LOADERS))
+def loader(request, monkeypatch):
+    """The parser under every test of this file."""
+    if LOADERS[request.param] is None:
+        pytest.skip("PyYAML was built without libyaml")
+    monkeypatch.setattr(yamldoc, "_EVENTS", LOADERS[request.param])
+    return request.param
+
 
 HEAD = """\
 version: 1
@@ -623,3 +646,162 @@ def test_expect_refuses_a_target_it_could_not_look_up():
     assert (p.rule, p.field, p.message) == ("r1", "trigger[1].lookup", (
         "must not be false with `expect`: the sweep looks an instance up to know whether it still waits (without, "
         "it would send on every run)"))
+
+
+# ---- the loader: libyaml when present, one parse, the same data as SafeLoader ----------------------------
+
+@pytest.mark.skipif(LIBYAML is None, reason="PyYAML was built without libyaml")
+def test_rules_load_with_libyaml_when_pyyaml_has_it():
+    assert yaml.__with_libyaml__ and LOADING is LIBYAML
+
+
+def test_without_libyaml_pyyaml_parses_itself(monkeypatch):
+    monkeypatch.setattr(yaml, "__with_libyaml__", False, raising=False)
+    assert yamldoc._event_source() is yamldoc._PyEvents
+
+
+def test_the_file_is_parsed_once(monkeypatch, loader):
+    """One parser for the whole file: its events give both the data and every line number."""
+    made = []
+
+    class Counting(LOADERS[loader]):
+        def __init__(self, text):
+            made.append(text)
+            super().__init__(text)
+
+    monkeypatch.setattr(yamldoc, "_EVENTS", Counting)
+    text = (ROOT / "rules.yaml").read_text()
+    assert len(parse_rules(text).rules) == 9
+    assert made == [text]
+    broken = text.replace("node: 700001235000}", "node: 0}")
+    with pytest.raises(RulesError) as err:
+        parse_rules(broken)
+    assert [(p.rule, p.line) for p in err.value.problems] == [("nightly", 96)] and len(made) == 2
+
+
+class Reference(yaml.SafeLoader):
+    """What the rules loader must construct: SafeLoader, with only true/false booleans and decimal integers."""
+
+
+Reference.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+Reference.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                list("tTfF"))
+Reference.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"),
+                                list("-+0123456789"))
+
+DOCUMENTS = [
+    "a: 1\nb: [1, -2, +3, 1_000, 0, {c: d}]\n",
+    "on: yes\noff: no\ny: true\nn: False\nt: 00:30\nu: 1:30:00\nv: 010\nw: 0x1F\nx: 0o7\nz: 0b1\n",
+    "f: 1.5\ng: .inf\nh: -.5e+3\nd: 2026-03-10\ndt: 2026-03-10 08:30:00\nn: ~\nm: null\ne: ''\nplain:\n",
+    "s: !!str 12\ni: !!int 0x10\nb: !!bool yes\nfl: !!float 2\nbin: !!binary aGVsbG8=\nts: !!timestamp 2026-01-01\n",
+    "q: '1'\nr: \"true\"\n'on': x\n? complex\n: key\n! 12: ! true\n",
+    "a: &x {b: 1, c: 2}\nd:\n  <<: *x\n  c: 3\ne: {<<: [*x, {f: 4, b: 9}], g: 1}\n",
+    "a: {<<: {b: 1}, <<: {b: 2, c: 3}}\nb: {c: 0, <<: {c: 1, d: 2}}\nc: &m {<<: {a: 1}, b: 2}\nd: {<<: *m, e: 3}\n",
+    "a: &s [{x: 1}, {x: 2, y: 3}]\nb: {<<: *s}\n= : v\n",
+    "a: &a [1, [2, &b {c: 3}]]\nb: *a\nc: [*a, *b]\n1: one\ntrue: t\n~: null key\n2026-01-01: date key\n",
+    "- a\n- - b\n  - c\n- {d: [e, {f: g}]}\n- |\n  literal\n  text\n- >\n  folded\n  text\n",
+    "", "# a comment only\n", "---\n", "--- x\n...\n",
+]
+
+
+@pytest.mark.parametrize("text", DOCUMENTS)
+def test_the_data_is_what_safeloader_builds_without_yaml_11_surprises(text):
+    data, _ = rules_module._parse(text, "d.yaml")
+    assert data == yaml.load(text, Loader=Reference)
+
+
+@pytest.mark.parametrize("text, line, message", [
+    ("a: 1\n--- b\n", 2, "but found another document"),
+    ("a: &x 1\nb: &x 2\n", 2, "second occurrence"),
+    ("a: [\n", 2, None),
+    ("x: !foo bar\n", 1, "could not determine a constructor for the tag '!foo'"),
+    ("x: !foo [a]\n", 1, "could not determine a constructor for the tag '!foo'"),
+    ("x: !!set {a, b}\n", 1, "could not determine a constructor for the tag 'tag:yaml.org,2002:set'"),
+    ("x: !!str [a]\n", 1, "expected a scalar node, but found sequence"),
+    ("x: !!map [a]\n", 1, "expected a mapping node, but found sequence"),
+    ("x: !!seq {a: 1}\n", 1, "expected a sequence node, but found mapping"),
+    ("{[a]: 1}\n", 1, "found unhashable key"),
+    ("a: &l [1]\n*l : 2\n", 2, "found unhashable key"),
+    ("a: <<\n", 1, "could not determine a constructor for the tag 'tag:yaml.org,2002:merge'"),
+    ("<<: 1\n", 1, "expected a mapping or list of mappings for merging, but found scalar"),
+    ("a:\n  <<: [{b: 1}, [2]]\n", 2, "expected a mapping for merging, but found sequence"),
+    ("a: &s [1]\nb: {<<: *s}\n", 1, "expected a mapping for merging, but found scalar"),
+])
+def test_what_safeloader_refuses_is_refused_at_its_line(text, line, message):
+    with pytest.raises(RulesError) as err:
+        parse_rules(text, "d.yaml")
+    [p] = err.value.problems
+    assert p.line == line and p.message.startswith("not valid YAML: "), str(p)
+    assert message is None or p.message == f"not valid YAML: {message}", str(p)
+
+
+def test_lines_of_merged_keys_are_where_they_are_written():
+    found = problems("""\
+  - &base
+    name: one
+    on: timer
+    timer: t
+    trigger: [{workspace: 1, node: 2, at: "25:00"}]
+  - <<: *base
+    name: two
+  - name: three
+    <<: {on: timer, timer: t, trigger: [{workspace: 1, node: 0}]}
+""")
+    assert [(p.rule, p.field, p.line) for p in found] == [
+        ("one", "trigger[0].at", 10), ("two", "trigger[0].at", 10), ("three", "trigger[0].node", 14)]
+
+
+DEEPEST = [
+    ("a: " + "[" * 100_000 + "]" * 100_000 + "\n", DEEP),
+    ("a: " + "{b: " * 100_000 + "c" + "}" * 100_000 + "\n", DEEP),
+    ("a:\n" + "- " * 100_000 + "x\n", DEEP),
+    ("".join(" " * i + "a:\n" for i in range(2_000)), DEEP),
+    ("? " * 100_000 + "x\n", "not valid YAML: found unhashable key"),      # a mapping as a key, at once
+]
+
+
+def test_nesting_100000_deep_is_refused_not_a_crash(tmp_path, loader):
+    """libyaml keeps its nesting on the heap, the composer is a loop: no C or Python recursion to overflow. In
+    a child process, so that a crash (PyYAML's own C composer segfaults on the first) fails the test, not the run."""
+    for i, (text, _) in enumerate(DEEPEST):
+        (tmp_path / f"{i}.yaml").write_text(text)
+    code = ("import sys; from dwtrigger import rules, yamldoc\n"
+            "yamldoc._EVENTS = yamldoc._PyEvents if sys.argv[1] == 'python' else yamldoc._EVENTS\n"
+            "for path in sys.argv[2:]:\n"
+            "    try:\n        rules.load_rules(path)\n"
+            "    except rules.RulesError as e:\n        print(e)\n")
+    paths = [str(tmp_path / f"{i}.yaml") for i in range(len(DEEPEST))]
+    run = subprocess.run([sys.executable, "-c", code, loader, *paths], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    said = run.stdout.splitlines()
+    assert len(said) == len(DEEPEST), run.stdout[-2000:]
+    for line, path, (_, message) in zip(said, paths, DEEPEST):
+        assert line.startswith(f"{path}:") and line.endswith(f": {message}"), line[:300]
+
+
+def test_loading_leaves_the_garbage_collector_as_it_was():
+    assert gc.isenabled()
+    parse_rules((ROOT / "rules.yaml").read_text())
+    assert gc.isenabled()
+    with pytest.raises(RulesError):
+        parse_rules("version: 1\nrules: [{name: x}]\n")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        parse_rules((ROOT / "rules.yaml").read_text())
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_rules_sharing_a_template_or_zone_get_equal_objects_and_each_its_own_line():
+    rules = parse_rules(HEAD + "".join(
+        f"  - {{name: r{i}, on: oss, bucket: b, key: \"d/{{bizdate:%Y%m%d}}/_SUCCESS\", timezone: Europe/Berlin,"
+        f" trigger: [{{workspace: 1, node: {i + 1}, at: \"00:30\"}}]}}\n" for i in range(3))).rules
+    assert [r.line for r in rules] == [6, 7, 8]
+    assert len({r.key.source for r in rules}) == 1 and all(r.key.match("d/20260310/_SUCCESS") for r in rules)
+    assert {str(r.timezone) for r in rules} == {"Europe/Berlin"} and rules[0].trigger[0].at == time(0, 30)
+    assert rules[0].key.match("d/20260310/_SUCCESS") == {"bizdate": date(2026, 3, 10)}
+    assert datetime(2026, 3, 10, tzinfo=rules[2].timezone).utcoffset().total_seconds() == 3600

@@ -19,6 +19,7 @@ from .credentials import ClientCache, InvocationKeys, MissingCredentials, creden
 from .dataworks import DataWorksError
 from .ledger import Book
 from .outcomes import FAILED, Decision, DecisionLog
+from .pacing import Pacers
 from .relay import Invocation, Relay
 from .retry import Backoff, Deadline
 from .rules import Rule, RuleSet, load_rules
@@ -53,6 +54,7 @@ class Runtime:
         self.dry_run = (environ.get("DWTRIGGER_DRY_RUN", "").lower() in TRUE) if dry_run is None else dry_run
         self.wall_clock = wall_clock
         self.clients = ClientCache()
+        self.pacers = Pacers()                             # this FC instance's share of each DataWorks quota
         self.relay = Relay(rules, dry_run=self.dry_run, backoff=backoff, sleep=sleep)
 
     @classmethod
@@ -114,7 +116,7 @@ class Runtime:
         sts = self.environ.get("DWTRIGGER_STS_ENDPOINT") or (f"sts.{rule.region}.aliyuncs.com" if rule.region else None)
         shape = ("dataworks", rule.api, endpoint, self.protocol, rule.role_arn, sts)
         return self.clients.get(role_keys, shape, lambda: dataworks.adapter(
-            rule.api, endpoint, self.protocol, credential_client(role_keys, rule.role_arn, sts)))
+            rule.api, endpoint, self.protocol, credential_client(role_keys, rule.role_arn, sts), self.pacers(endpoint)))
 
     def store_for(self, keys: InvocationKeys, rule: Rule) -> oss.ObjectStore:
         """The OSS adapter for a rule's `require` checks: the rule's region with the function's own role (a

@@ -54,12 +54,25 @@ def main(ctx, debug):
 def validate(rules):
     """Check a rules file; exit 1 with every problem if it is broken. Warns about rules that can never match
     and pairs that overlap."""
+    import atexit
+    import gc
+
     from .lint import warnings
 
     ruleset = load_rules(rules)
-    advice = warnings(ruleset)
-    for problem in advice:
-        click.echo(f"warning: {problem}", err=True)
+    # The rules live until the command ends, so no collection needs to walk them: not those the warnings would
+    # set off, nor the one Python makes at exit (10,000 rules: a few hundred thousand objects, a third of a
+    # second). Frozen objects are skipped; unfrozen afterwards (the command may run in a longer process), and
+    # frozen again at exit.
+    gc.freeze()
+    try:
+        advice = warnings(ruleset)
+    finally:
+        gc.unfreeze()
+    atexit.unregister(gc.freeze)
+    atexit.register(gc.freeze)
+    if advice:                                  # one write: a large file can have thousands
+        click.echo("\n".join(f"warning: {problem}" for problem in advice), err=True)
     click.echo(f"{rules}: {len(ruleset.rules)} rules OK" + (f", {len(advice)} warnings" if advice else ""))
 
 

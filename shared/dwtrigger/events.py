@@ -152,7 +152,8 @@ def _shallow_json(text: str, what: str) -> object:
         raise too_deep from None
     except ValueError:
         return NOT_JSON
-    if _depth_exceeds(doc, MAX_DEPTH):
+    # Nesting never exceeds the brackets written (those in strings included): most documents need no walk.
+    if text.count("[") + text.count("{") > MAX_DEPTH and _depth_exceeds(doc, MAX_DEPTH):
         raise too_deep
     return doc
 

@@ -3,12 +3,20 @@
 Valid rules can still be wrong. These checks are advice, not errors: one event may legitimately match several
 rules. Overlap is probed with a witness (each template's example key tried against the other rule), so a
 reported overlap is real; an unreported one is not proven absent.
+
+Only pairs that can overlap are probed: rules of one source with something in common (a bucket, a topic or
+queue, a timer) and, in a bucket, keys whose literal prefixes are one the start of the other (a key a template
+matches starts with its prefix, so a key both match starts with both). Sorted by prefix, the rules whose prefix
+starts with a given one are neighbours, so the candidates are found without comparing every pair: the work grows
+with the rules and the candidates, not with the square of the rules.
 """
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
+from collections import defaultdict
 from itertools import combinations
-from typing import List
+from typing import Dict, Hashable, List, Sequence, Set, Tuple
 
 from .rules import MnsRule, OssRule, Problem, Rule, RuleSet, TimerRule
 
@@ -21,11 +29,52 @@ def warnings(rules: RuleSet) -> List[Problem]:
     found: List[Problem] = []
     for rule in rules.rules:
         found += [Problem(rules.path, rule.line, rule.name, field, message) for field, message in _never(rule)]
-    for a, b in combinations(rules.rules, 2):
+    for i, j in sorted(_candidates(rules.rules)):           # in the order of every pair (a before b)
+        a, b = rules.rules[i], rules.rules[j]
         why = _overlap(a, b)
         if why:
             found.append(Problem(rules.path, b.line, b.name, None, f"overlaps rule '{a.name}': {why}"))
     return found
+
+
+def _candidates(rules: Sequence[Rule]) -> Set[Tuple[int, int]]:
+    """(i, j), i < j, for each pair of rules that might overlap; every pair _overlap could report is here."""
+    pairs: Set[Tuple[int, int]] = set()
+    buckets: Dict[str, List[int]] = defaultdict(list)
+    channels: Dict[Tuple[str, str], List[int]] = defaultdict(list)
+    timers: Dict[Hashable, List[int]] = defaultdict(list)
+    for i, rule in enumerate(rules):
+        if isinstance(rule, OssRule):
+            for bucket in set(rule.buckets):
+                buckets[bucket].append(i)
+        elif isinstance(rule, MnsRule):
+            for kind in ("topic", "queue"):
+                if getattr(rule, kind):
+                    channels[(kind, getattr(rule, kind))].append(i)
+        elif isinstance(rule, TimerRule):
+            timers[rule.timer].append(i)
+    for members in buckets.values():
+        _prefix_pairs(rules, members, pairs)
+    for members in channels.values():         # only a rule without a pattern overlaps another there
+        for i in members:
+            if not (rules[i].message or rules[i].attributes):
+                pairs.update((min(i, j), max(i, j)) for j in members if j != i)
+    for members in timers.values():
+        pairs.update(combinations(members, 2))
+    return pairs
+
+
+def _prefix_pairs(rules: Sequence[Rule], members: List[int], pairs: Set[Tuple[int, int]]) -> None:
+    """Rules of one bucket whose key prefixes are one the start of the other."""
+    ordered = sorted((rules[i].key.prefix, i) for i in members)
+    prefixes = [prefix for prefix, _ in ordered]
+    for prefix, i in ordered:
+        k = bisect_left(prefixes, prefix)
+        while k < len(prefixes) and prefixes[k].startswith(prefix):
+            j = ordered[k][1]
+            if j != i:
+                pairs.add((min(i, j), max(i, j)))
+            k += 1
 
 
 def _never(rule: Rule):
@@ -46,7 +95,9 @@ def _never_oss(rule: OssRule):
                             "this rule can never match"
     if rule.key.source.startswith("/"):
         yield "key", "OSS object keys never start with '/': this rule can never match"
-    if len(rule.key.example().encode()) > MAX_KEY_BYTES:
+    # A template's example is never longer than its text (each part writes at most what it is written with):
+    # only a long text needs its example made.
+    if len(rule.key.source.encode()) > MAX_KEY_BYTES and len(rule.key.example().encode()) > MAX_KEY_BYTES:
         yield "key", f"every key it matches is longer than OSS's {MAX_KEY_BYTES} bytes: it can never match"
 
 

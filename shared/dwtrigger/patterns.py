@@ -69,21 +69,28 @@ def _typed(x):
     return _KIND.get(type(x)), x
 
 
+# A field's compiled test by the field's pattern written out: rules often repeat one (a status filter, say), and
+# a test depends on nothing else (the path is only for messages: what does not compile is never kept). repr
+# keeps JSON's types apart ("1", 1, 1.0, true) and the order of keys. Tests are pure functions: sharing is safe.
+_FIELDS: dict = {}
+_FIELDS_KEPT = 4096
+
+
 def _object(pattern, path):
     fields = []
     for key, sub in pattern.items():
         if not isinstance(key, str):
             raise PatternError(f"{path or '(root)'}: field name {key!r} is not a string")
-        here = f"{path}.{key}" if path else key
-        if isinstance(sub, dict):
-            if not sub:
-                raise PatternError(f"{here}: empty object: a nested pattern needs at least one field")
-            fields.append((key, _object(sub, here)))
-        elif isinstance(sub, list):
-            if not sub:
-                raise PatternError(f"{here}: empty list: give at least one condition")
-            fields.append((key, _any(tuple(_condition(c, f"{here}[{i}]") for i, c in enumerate(sub)))))
+        if isinstance(sub, (dict, list)):
+            written = repr(sub)
+            test = _FIELDS.get(written)
+            if test is None:
+                test = _field(sub, f"{path}.{key}" if path else key)
+                if len(_FIELDS) < _FIELDS_KEPT:
+                    _FIELDS[written] = test
+            fields.append((key, test))
         else:
+            here = f"{path}.{key}" if path else key
             raise PatternError(f"{here}: expected a list of conditions or a nested object, got {sub!r}")
     fields = tuple(fields)
 
@@ -91,6 +98,17 @@ def _object(pattern, path):
         obj = {} if value is _MISSING else value
         return isinstance(obj, dict) and all(test(obj.get(key, _MISSING)) for key, test in fields)
     return match
+
+
+def _field(sub, here):
+    """The test of one field's pattern: a nested object, or a list of conditions (any one)."""
+    if isinstance(sub, dict):
+        if not sub:
+            raise PatternError(f"{here}: empty object: a nested pattern needs at least one field")
+        return _object(sub, here)
+    if not sub:
+        raise PatternError(f"{here}: empty list: give at least one condition")
+    return _any(tuple(_condition(c, f"{here}[{i}]") for i, c in enumerate(sub)))
 
 
 def _any(tests):
@@ -108,7 +126,7 @@ def _condition(cond, path):
         return _each(_one_of([cond]))
     if not isinstance(cond, dict):
         raise PatternError(f"{path}: expected a value or an {{operator: operand}} object, got {cond!r}")
-    name, operand = _operator(cond, path, {*_OPERATORS, "exists"})
+    name, operand = _operator(cond, path, _CONDITIONS)
     if name == "exists":
         if not isinstance(operand, bool):
             raise PatternError(f"{path}.exists: expected true or false, got {operand!r}")
@@ -175,3 +193,4 @@ _OPERATORS = {
     "anything-but": _anything_but,
     "numeric": _numeric,
 }
+_CONDITIONS = frozenset({*_OPERATORS, "exists"})

@@ -21,13 +21,16 @@ from typing import Any, Callable, Iterator, List, Mapping, Optional, Sequence
 from .dataworks import DataWorks, DataWorksError, Instance, describe
 from .dataworks.choose import Unresolved, choose
 from .events import Event, Parsed, Rejected
-from .ledger import Book, Claimant, Entry, Slot, quietly
-from .matching import match
+from .ledger import HOLD, Book, Claimant, Entry, Slot, ms, quietly
+from .matching import Index
 from .oss import ObjectStore, Wanted
 from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, REJECTED, TRIGGERED, WAITING_FILES, Decision
-from .retry import Backoff, Deadline, GaveUp, RemoteError, with_retries
+from .recent import Recent, Seen
+from .retry import Backoff, Deadline, GaveUp, NoTimeLeft, RemoteError, with_retries
 from .rules import OssRule, Required, Rule, RuleSet, Target, TimerRule
 from .schedule import Schedule, ScheduleError, local, resolve
+
+HOLD_MS = int(HOLD.total_seconds() * 1000)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ class Relay:
     def __init__(self, rules: RuleSet, *, dry_run: bool = False, backoff: Optional[Backoff] = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
         self.rules, self.dry_run = rules, dry_run
+        self.index = Index(rules.rules)
+        self.recent = Recent()                    # what this FC instance saw released lately
         self.backoff, self.sleep, self.clock = backoff or Backoff(), sleep, clock
 
     def decide(self, parsed: Sequence[Parsed], call: Invocation) -> Iterator[Decision]:
@@ -97,8 +102,7 @@ class Relay:
 
     def plan(self, event: Event, base: Decision) -> List[Release]:
         """Every release the event asks for: one per node of each rule that takes it."""
-        return [release for rule in self.rules.for_source(event.source)
-                for captures in [match(rule, event)[0]] if captures is not None
+        return [release for rule, captures in self.index.takers(event)
                 for release in _releases(rule, captures, event, base)]
 
     def _decision(self, release: Release, call: Invocation) -> Decision:
@@ -145,6 +149,10 @@ class Relay:
         starts with a fresh look-up, so a trigger that landed before a timeout is not sent twice; only a trigger
         that got no answer may have landed (a refusal did not: a release by another event is not ours)."""
         rule, target, sent = release.rule, release.target, _Sent()
+        slot = (rule.api, target.workspace, rule.env, target.node, schedule.biz_date_ms, schedule.cycle_ms)
+        seen = self.recent.get(slot)
+        if seen is not None and (seen.held_until_ms is None or seen.held_until_ms > ms(call.now())):
+            return _remembered(planned, seen, schedule)
         book = call.book_for(rule)
         claimant = Claimant(book, rule.name, planned.event_id) if book is not None else None
 
@@ -156,6 +164,8 @@ class Relay:
                 instance = self._look_up(port, release, schedule, call)
                 found = _with_times(planned, instance.biz_date_ms, instance.cycle_ms, schedule)
                 if not instance.waiting:
+                    self.recent.put(slot, Seen(instance.cycle_ms, instance.biz_date_ms,
+                                               "sent" if sent.landed else instance.status, ms(call.now())))
                     if book is not None:
                         quietly(book.mark_done, rule.api, target.workspace, target.node, schedule.biz_date,
                                  schedule.cycle_ms)
@@ -179,11 +189,14 @@ class Relay:
                     claimant.give_up()                  # not sent: the next attempt or delivery may claim
                 raise
             decision = found.but(outcome=TRIGGERED, dataworks_request_id=request_id, attempts=number, reason=why)
+            now_ms = ms(call.now())
+            held = instance is None or not instance.ready      # a status unknown without a look-up counts
+            self.recent.put(slot, Seen(found.cycle_time_ms, found.biz_date_ms, "sent", now_ms,
+                                       now_ms + HOLD_MS if held else None))
             if claimant is None:
                 return decision
-            # Held: DataWorks keeps it until the parents and time allow (a status unknown without a look-up counts).
-            recorded = claimant.sent(call.now(), instance.status if instance else None,
-                                     instance is None or not instance.ready, request_id)
+            # Held: DataWorks keeps it until the parents and time allow.
+            recorded = claimant.sent(call.now(), instance.status if instance else None, held, request_id)
             if recorded is None:
                 return decision.but(reason=f"{why}; the ledger could not record the send")
             return decision.but(held_until=local(recorded.held_until, schedule.zone).isoformat()
@@ -214,7 +227,7 @@ class Relay:
         from a real failure, so a redelivered event does not fail forever."""
         try:
             instance = self._look_up(call.port_for(release.rule), release, schedule, call)
-        except (Unresolved, DataWorksError):
+        except (Unresolved, DataWorksError, NoTimeLeft):
             instance = None
         if instance is None or instance.waiting:
             return _failed(planned, sent.refused, attempts)
@@ -276,6 +289,21 @@ def _holding(found: Decision, entry: Optional[Entry], schedule: Schedule, attemp
     since = f" at {at(entry.claimed_at)}" if entry is not None else ""
     return found.but(outcome=ALREADY, attempts=attempts,
                      reason=f"another delivery claimed this instance{since} and is sending its trigger")
+
+
+def _remembered(planned: Decision, seen: Seen, schedule: Schedule) -> Decision:
+    """This FC instance saw the instance released or past waiting lately (recent.py): nothing is called."""
+    def at(ms_: int) -> str:
+        return local(ms_, schedule.zone).isoformat()
+
+    found = _with_times(planned, seen.biz_date_ms, seen.cycle_ms, schedule).but(outcome=ALREADY)
+    if seen.held_until_ms is not None:
+        return found.but(held_until=at(seen.held_until_ms), reason=(
+            f"held since {at(seen.at_ms)}: this FC instance sent its trigger then, and DataWorks holds it until the "
+            f"instance's parents and time allow, or until {at(seen.held_until_ms)}"))
+    if seen.what == "sent":
+        return found.but(reason=f"this FC instance released it at {at(seen.at_ms)} (not looked up again)")
+    return found.but(reason=f"this FC instance saw it {seen.what} at {at(seen.at_ms)} (not looked up again)")
 
 
 def _ran(found: Decision, instance: Instance, landed: bool, attempts: int) -> Decision:

@@ -54,6 +54,11 @@ class GaveUp(Exception):
         self.error, self.attempts, self.deadline = error, attempts, deadline
 
 
+class NoTimeLeft(Exception):
+    """Raised by a step that cannot start its call before the deadline (its turn under client-side pacing comes
+    later): `with_retries` ends as the deadline would, with the last real error, the refused start not counted."""
+
+
 @dataclass
 class Backoff:
     base_s: float = 0.2
@@ -77,6 +82,8 @@ def with_retries(step: Callable[[int], T], deadline: Deadline, backoff: Backoff,
         attempt += 1
         try:
             return step(attempt), attempt
+        except NoTimeLeft:
+            raise GaveUp(last, attempt - 1, deadline=True) from None
         except RemoteError as e:
             if not e.retryable:
                 raise GaveUp(e, attempt, deadline=False) from None

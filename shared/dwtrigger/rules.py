@@ -7,6 +7,7 @@ rule and field.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import re
 from dataclasses import dataclass
 from datetime import time
@@ -19,6 +20,7 @@ import yaml
 from .dataworks import API_2020, APIS
 from .patterns import Pattern, PatternError, compile_pattern
 from .templates import Template, TemplateError, compile_template
+from .yamldoc import Lines, Refused, compose
 
 OSS_EVENT_NAMES = {
     "ObjectCreated": ("PutObject", "PostObject", "CompleteMultipartUpload", "PutSymlink", "CopyObject",
@@ -232,119 +234,18 @@ class RulesError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-# ---- YAML: 1.1 quirks off, bounded, line numbers kept --------------------------------------------------
+# ---- YAML (yamldoc.py) -----------------------------------------------------------------------------
 
-# Real rules files nest fewer than 10 levels; 64 keeps every later walk far from Python's recursion limit.
-_MAX_DEPTH = 64
-# Counted expanded (a node counts each time an alias repeats it): everything after composing walks the
-# expansion. An ordinary rule is 20-60 nodes (keys count), so 10,000 rules need at most 600,000, while a bomb
-# needs billions. Validating 1,000,000 nodes takes 2-10 s (patterns compile slowest), never hours.
-_MAX_NODES = 1_000_000
-
-
-class _Refused(Exception):
-    """A document the loader will not build, refused at one line."""
-
-    def __init__(self, mark: yaml.Mark, message: str):
-        super().__init__(message)
-        self.line, self.message = mark.line + 1, message
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader without YAML 1.1's surprises: `on:` stays a string key (not True), `00:30` stays a string
-    (not the base-60 integer 30). Composing refuses what would hang or crash every later walk of the data:
-    deep nesting, recursive aliases and alias bombs. Each node's expanded size and height are summed from its
-    children once, so the checks are linear in the file, not in what its aliases expand to."""
-
-    def __init__(self, text: str):
-        super().__init__(text)
-        self._open: List[List[int]] = []                  # [expanded size, height] of each node being composed
-        self._anchored: Dict[str, Tuple[int, int]] = {}   # the same, of each finished anchored node
-
-    def compose_node(self, parent: Optional[yaml.Node], index: Any) -> yaml.Node:
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent):
-            return self._alias(parent, index, event)
-        if len(self._open) == _MAX_DEPTH:
-            raise _Refused(event.start_mark, f"YAML nested deeper than {_MAX_DEPTH} levels")
-        self._open.append([1, 1])
-        node = super().compose_node(parent, index)
-        size, height = self._open.pop()
-        if size > _MAX_NODES:
-            raise _Refused(node.start_mark, f"YAML aliases expand this document past {_MAX_NODES:,} nodes "
-                                            "(an alias bomb?)")
-        if event.anchor is not None:
-            self._anchored[event.anchor] = (size, height)
-        self._count(size, height)
-        return node
-
-    def _alias(self, parent: Optional[yaml.Node], index: Any, event: yaml.AliasEvent) -> yaml.Node:
-        if event.anchor in self.anchors and event.anchor not in self._anchored:
-            raise _Refused(event.start_mark, f"YAML alias *{event.anchor} is used inside its own anchor "
-                                             "(a recursive alias)")
-        node = super().compose_node(parent, index)   # refuses an undefined alias
-        size, height = self._anchored[event.anchor]
-        if len(self._open) + height > _MAX_DEPTH:
-            raise _Refused(event.start_mark, f"YAML aliases nest this document deeper than {_MAX_DEPTH} levels")
-        self._count(size, height)
-        return node
-
-    def _count(self, size: int, height: int) -> None:
-        """Add a finished child to the node that contains it."""
-        if self._open:
-            parent = self._open[-1]
-            parent[0] += size
-            parent[1] = max(parent[1], height + 1)
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int")]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                              list("tTfF"))
-_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"),
-                              list("-+0123456789"))
-
-
-def _parse(text: str, path: str) -> Tuple[Optional[yaml.Node], Any]:
-    """The document's node graph (for line numbers) and the data constructed from it, parsed once."""
-    loader = _Loader(text)
+def _parse(text: str, path: str) -> Tuple[Any, Lines]:
+    """The document's data and the line of each path in it, parsed once (yamldoc.py)."""
     try:
-        node = loader.get_single_node()
-        return node, loader.construct_document(node) if node is not None else None
-    except _Refused as e:
+        return compose(text)
+    except Refused as e:
         raise RulesError([Problem(path, e.line, None, None, e.message)]) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         raise RulesError([Problem(path, mark.line + 1 if mark else None, None, None,
                                   f"not valid YAML: {getattr(e, 'problem', None) or e}")]) from None
-    finally:
-        loader.dispose()
-
-
-def _lines(root: Optional[yaml.Node]) -> Dict[Tuple, int]:
-    """Map each path (keys and list indexes) to its 1-based line in the file. A node that aliases repeat is
-    walked once, where its anchor is: inside an alias a path falls back to the line that uses the alias."""
-    out: Dict[Tuple, int] = {}
-    walked: Set[int] = set()
-
-    def walk(node: yaml.Node, path: Tuple) -> None:
-        out.setdefault(path, node.start_mark.line + 1)
-        if id(node) in walked:
-            return
-        walked.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                out[path + (key.value,)] = key.start_mark.line + 1
-                walk(value, path + (key.value,))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, path + (i,))
-
-    if root is not None:
-        walk(root, ())
-    return out
 
 
 # ---- loading ------------------------------------------------------------------------------------------
@@ -359,8 +260,21 @@ def load_rules(path: str) -> RuleSet:
 
 
 def parse_rules(text: str, path: str = "<rules>") -> RuleSet:
-    node, data = _parse(text, path)
-    checker = _Checker(path, _lines(node))
+    # Loading makes a few objects per node and frees none until it is done: the cyclic GC, left on, would walk
+    # them again and again (once, most of the time a large file took). So it waits until they are built and
+    # the file's data (plain trees, freed by reference counting) is gone.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(text, path)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _load(text: str, path: str) -> RuleSet:
+    data, lines = _parse(text, path)
+    checker = _Checker(path, lines)
     rules = checker.check_file(data)
     if checker.problems:
         raise RulesError(checker.problems)
@@ -370,7 +284,7 @@ def parse_rules(text: str, path: str = "<rules>") -> RuleSet:
 class _Checker:
     """Collects every problem in the file instead of stopping at the first."""
 
-    def __init__(self, path: str, lines: Dict[Tuple, int]):
+    def __init__(self, path: str, lines: Lines):
         self.path, self.lines, self.problems = path, lines, []
 
     def add(self, at: Tuple, rule: Optional[str], field: Optional[str], message: str) -> None:
@@ -391,9 +305,10 @@ class _Checker:
         if not isinstance(raw_rules, list) or not raw_rules:
             self.add(("rules",), None, "rules", "must be a non-empty list of rules")
             return []
+        specs = _convert_all(raw_rules, defaults)
         rules, seen = [], set()
         for i, raw in enumerate(raw_rules):
-            rule = self._rule(i, raw, defaults)
+            rule = self._rule(i, raw, defaults, specs[i] if specs else None)
             name = raw.get("name") if isinstance(raw, dict) else None
             if isinstance(name, str) and name in seen:
                 self.add(("rules", i, "name"), name, "name", "duplicate rule name")
@@ -410,7 +325,7 @@ class _Checker:
             self.add(("defaults",) + _path(field), None, f"defaults.{field}" if field else "defaults", message)
             return {}
 
-    def _rule(self, i: int, raw: Any, defaults: Dict[str, Any]) -> Optional[Rule]:
+    def _rule(self, i: int, raw: Any, defaults: Dict[str, Any], spec: Optional[_Source]) -> Optional[Rule]:
         at = ("rules", i)
         name = raw.get("name") if isinstance(raw, dict) else None
         label = name if isinstance(name, str) else f"#{i + 1}"
@@ -418,7 +333,8 @@ class _Checker:
             self.add(at, label, None, "a rule must be a mapping")
             return None
         try:
-            spec = msgspec.convert({**defaults, **raw}, _RULE)
+            if spec is None:
+                spec = msgspec.convert({**defaults, **raw}, _RULE)
         except msgspec.ValidationError as e:
             field, message = _split_error(e)
             if message == "unknown key" and field in _SOURCE_FIELDS:
@@ -431,6 +347,17 @@ class _Checker:
         rule = _build(spec, lambda field, message: self.add(at + _path(field), label, field, message),
                       self.lines.get(at))
         return rule if len(self.problems) == before else None
+
+
+def _convert_all(raw_rules: List[Any], defaults: Dict[str, Any]) -> Optional[List[_Source]]:
+    """Every rule as written, converted in one call (a third of the time of one call each), or None if any is
+    not a mapping or does not convert: then each is converted alone, for its own problems."""
+    if not all(isinstance(raw, dict) for raw in raw_rules):
+        return None
+    try:
+        return msgspec.convert([{**defaults, **raw} for raw in raw_rules], List[_RULE])
+    except msgspec.ValidationError:
+        return None
 
 
 def _misplaced(raw: dict) -> List[str]:
@@ -464,12 +391,15 @@ def _path(field: str) -> Tuple:
     return tuple(out)
 
 
+_API_CHOICES = (None, *APIS)
+
+
 def _build(spec: _Source, problem, line: Optional[int]) -> Optional[Rule]:
     """Cross-field checks and compilation; reports through `problem(field, message)`."""
     if not _NAME.match(spec.name):
         problem("name", "must be 1-64 letters, digits, '-' or '_'")
     zone = _zone(spec.timezone, problem)
-    if spec.api not in (None, *APIS):
+    if spec.api not in _API_CHOICES:
         problem("api", f"must be one of {', '.join(repr(a) for a in APIS)} (2020-05-18: legacy DataStudio, "
                        "RunTriggerNode; 2024-05-18: new Data Studio, TriggerSchedulerTaskInstance), quoted")
     if not spec.region and not spec.endpoint:
@@ -497,6 +427,30 @@ def _build(spec: _Source, problem, line: Optional[int]) -> Optional[Rule]:
                 line=line, **fields)
 
 
+# What a rule's parts compile to, by their text: many rules share them (a ledger, a time zone, a list of events,
+# a `require` entry). Only what compiled without a problem, and only so many, so a long-lived process that loads
+# many files stays small. Every value is immutable.
+_MEMO_SIZE = 4096
+
+
+def _remember(memo: Dict[Any, Any], key: Any, value: Any) -> Any:
+    if len(memo) < _MEMO_SIZE:
+        memo[key] = value
+    return value
+
+
+_LEDGERS: Dict[str, Ledger] = {}
+_ZONES: Dict[str, ZoneInfo] = {}
+_EVENT_SETS: Dict[Optional[Tuple[str, ...]], FrozenSet[str]] = {}
+_TIMES: Dict[str, time] = {}
+_TEMPLATES: Dict[str, Template] = {}
+
+
+def _template(text: str) -> Template:
+    found = _TEMPLATES.get(text)
+    return found if found is not None else _remember(_TEMPLATES, text, compile_template(text))
+
+
 _LEDGER = re.compile(r"oss://([a-z0-9][a-z0-9-]{1,61}[a-z0-9])/((?:[^{}*?\s]+/)?)\Z")
 MAX_EXPECT_DAYS = 31        # each day is an evidence check per node on every sweep
 
@@ -504,12 +458,15 @@ MAX_EXPECT_DAYS = 31        # each day is an evidence check per node on every sw
 def _ledger(text: Optional[str], problem) -> Optional[Ledger]:
     if text is None:
         return None
+    known = _LEDGERS.get(text)
+    if known is not None:
+        return known
     found = _LEDGER.match(text)
     if not found:
         problem("ledger", f"must be oss://BUCKET/PREFIX/ (a bucket name, then an optional prefix ending in '/'), "
                           f"got {text!r}")
         return None
-    return Ledger(found.group(1), found.group(2))
+    return _remember(_LEDGERS, text, Ledger(found.group(1), found.group(2)))
 
 
 def _expect(spec: _Source, fields: Optional[dict], ledger: Optional[Ledger], targets: Tuple[Target, ...],
@@ -549,8 +506,11 @@ def _zone(name: Optional[str], problem) -> Optional[ZoneInfo]:
     if not name:
         problem("timezone", "required: the workspace's scheduling time zone (IANA name, e.g. Asia/Shanghai)")
         return None
+    known = _ZONES.get(name)
+    if known is not None:
+        return known
     try:
-        return ZoneInfo(name)
+        return _remember(_ZONES, name, ZoneInfo(name))
     except (ZoneInfoNotFoundError, ValueError):
         problem("timezone", f"unknown time zone {name!r} (use an IANA name, e.g. Asia/Shanghai)")
         return None
@@ -565,7 +525,7 @@ def _oss(spec: _Oss, problem) -> Optional[dict]:
         problem("key", "required: a key template, e.g. \"exports/dt={bizdate:%Y-%m-%d}/_SUCCESS\"")
     else:
         try:
-            key = compile_template(spec.key)
+            key = _template(spec.key)
         except TemplateError as e:
             problem("key", str(e))
     events = _events(spec.events, problem)
@@ -577,17 +537,22 @@ def _oss(spec: _Oss, problem) -> Optional[dict]:
 
 
 def _events(names: Optional[List[str]], problem) -> FrozenSet[str]:
-    events = set()
+    given = tuple(names) if names is not None else None
+    known = _EVENT_SETS.get(given)
+    if known is not None:
+        return known
+    events, ok = set(), True
     for i, name in enumerate(names if names is not None else ["ObjectCreated:*"]):
         family, _, action = name.partition(":")
         if family not in OSS_EVENT_NAMES or (action != "*" and action not in OSS_EVENT_NAMES[family]):
             problem(f"events[{i}]", f"unknown OSS event {name!r} (e.g. ObjectCreated:* or ObjectCreated:PutObject; "
                                     "no 'oss:' prefix)")
+            ok = False
         elif action == "*":
             events.update(f"{family}:{a}" for a in OSS_EVENT_NAMES[family] if a not in _IN_PROGRESS)
         else:
             events.add(name)
-    return frozenset(events)
+    return _remember(_EVENT_SETS, given, frozenset(events)) if ok else frozenset(events)
 
 
 def _mns(spec: _Mns, problem) -> dict:
@@ -650,7 +615,7 @@ def _required(field: str, entry: str, problem, known: Set[str], where: str, own:
             problem(field, f"the bucket of oss://BUCKET/KEY must be a plain name (no '{{' or '*'), got {bucket!r}")
             return None
     try:
-        key = compile_template(text)
+        key = _template(text)
     except TemplateError as e:
         problem(field, str(e) if bucket is None else f"in the key {text!r}: {e}")
         return None
@@ -681,14 +646,17 @@ def _date_field(spec: Union[_Mns, _Timer], problem) -> Optional[FieldSpec]:
 def _target(i: int, raw: _Target, problem, knows_cycle: bool) -> Target:
     at = None
     if raw.at is not None:
-        m = _HHMM.match(raw.at)
-        if m:
-            at = time(int(m.group(1)), int(m.group(2)))
-        else:
-            problem(f"trigger[{i}].at", f"must be HH:MM (24-hour), got {raw.at!r}")
-    for field in ("workspace", "node"):
-        if getattr(raw, field) <= 0:
-            problem(f"trigger[{i}].{field}", "must be a positive id")
+        at = _TIMES.get(raw.at)
+        if at is None:
+            m = _HHMM.match(raw.at)
+            if m:
+                at = _remember(_TIMES, raw.at, time(int(m.group(1)), int(m.group(2))))
+            else:
+                problem(f"trigger[{i}].at", f"must be HH:MM (24-hour), got {raw.at!r}")
+    if raw.workspace <= 0:
+        problem(f"trigger[{i}].workspace", "must be a positive id")
+    if raw.node <= 0:
+        problem(f"trigger[{i}].node", "must be a positive id")
     if not raw.lookup and at is None and not knows_cycle:
         problem(f"trigger[{i}].lookup", "`lookup: false` needs `at` or a {cycle} capture/field: without a "
                                         "look-up the scheduled time must be known")

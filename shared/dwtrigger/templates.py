@@ -5,6 +5,7 @@ O(tokens x len(key)) time whatever the template or key, so a hostile key cannot 
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any, Mapping
 
@@ -66,13 +67,21 @@ class Template:
     __slots__ = ("source", "names", "prefix", "_tokens", "_suffix", "_min_len")
 
     def __init__(self, source: str, tokens: tuple):
+        names, min_len = [], 0
+        for t in tokens:
+            if isinstance(t, str):
+                min_len += len(t)
+            else:
+                min_len += t.width
+                if t.name:
+                    names.append(t.name)
         init = object.__setattr__
         init(self, "source", source)
-        init(self, "names", tuple(t.name for t in tokens if not isinstance(t, str) and t.name))
+        init(self, "names", tuple(names))
         init(self, "prefix", tokens[0] if isinstance(tokens[0], str) else "")
         init(self, "_tokens", tokens)
         init(self, "_suffix", tokens[-1] if isinstance(tokens[-1], str) else "")
-        init(self, "_min_len", sum(len(t) if isinstance(t, str) else t.width for t in tokens))
+        init(self, "_min_len", min_len)
 
     def __setattr__(self, name, value):
         raise AttributeError("Template is immutable")
@@ -187,53 +196,68 @@ def _segment_end(key, i):
     return len(key) if j < 0 else j
 
 
+# One step of _parse: an escaped brace, a run of stars, a lone brace, or literal text up to the next of those.
+_STEP = re.compile(r"\{\{|\}\}|\*+|[{}]|[^{}*]+")
+
+
 def _parse(source):
     """Tokens: literal strings (adjacent ones merged), _Var and _Date."""
     if not source:
         raise TemplateError("empty template")
-    tokens, literal, names, i = [], [], set(), 0
-
-    def add(token):
-        if literal:
-            tokens.append("".join(literal))
-            literal.clear()
-        tokens.append(token)
-
-    while i < len(source):
-        c = source[i]
-        if source.startswith("{{", i) or source.startswith("}}", i):
-            literal.append(c)
-            i += 2
-        elif c == "}":
-            raise TemplateError(f"unmatched '}}' at offset {i} (write '}}}}' for a literal brace)")
-        elif c == "*":
-            run = len(source) - i - len(source[i:].lstrip("*"))
-            if run > 2:
-                raise TemplateError(f"'{'*' * run}' at offset {i}: use '*' (within a segment) or '**' (across)")
-            add(_Var(None, 0, run == 2))
-            i += run
-        elif c == "{":
-            end = source.find("}", i)
-            if end < 0:
-                raise TemplateError(f"unclosed '{{' at offset {i} (write '{{{{' for a literal brace)")
-            token = _capture(source[i + 1:end], i)
-            if token.name in names:
-                raise TemplateError(f"duplicate capture {{{token.name}}} at offset {i}")
-            names.add(token.name)
-            if {"bizdate", "cycle"} <= names:
-                raise TemplateError(f"both {{bizdate}} and {{cycle}} in one template (offset {i}): use one")
-            add(token)
-            i = end + 1
+    tokens, literal, names, i, end = [], "", set(), 0, len(source)
+    step = _STEP.match
+    while i < end:
+        text = step(source, i).group()
+        c = text[0]
+        if c == "{" or c == "}" or c == "*":
+            if text == "{{" or text == "}}":
+                literal += c
+                i += 2
+                continue
+            if c == "}":
+                raise TemplateError(f"unmatched '}}' at offset {i} (write '}}}}' for a literal brace)")
+            if c == "*":
+                if len(text) > 2:
+                    raise TemplateError(f"'{text}' at offset {i}: use '*' (within a segment) or '**' (across)")
+                token = _Var(None, 0, len(text) == 2)
+                i += len(text)
+            else:
+                close = source.find("}", i)
+                if close < 0:
+                    raise TemplateError(f"unclosed '{{' at offset {i} (write '{{{{' for a literal brace)")
+                token = _capture(source[i + 1:close], i)
+                if token.name in names:
+                    raise TemplateError(f"duplicate capture {{{token.name}}} at offset {i}")
+                names.add(token.name)
+                if {"bizdate", "cycle"} <= names:
+                    raise TemplateError(f"both {{bizdate}} and {{cycle}} in one template (offset {i}): use one")
+                i = close + 1
+            if literal:
+                tokens.append(literal)
+                literal = ""
+            tokens.append(token)
         else:
-            literal.append(c)
-            i += 1
+            literal += text
+            i += len(text)
     if literal:
-        tokens.append("".join(literal))
+        tokens.append(literal)
     return tuple(tokens)
+
+
+_CAPTURES: dict = {}          # body -> token: the few captures real templates use, each parsed once
 
 
 def _capture(body, at):
     """`{name}` or `{bizdate:FMT}` / `{cycle:FMT}`; `at` is the offset of the '{' for error messages."""
+    token = _CAPTURES.get(body)
+    if token is None:
+        token = _parse_capture(body, at)
+        if len(_CAPTURES) < 1024:       # tokens are immutable: sharing them is safe
+            _CAPTURES[body] = token
+    return token
+
+
+def _parse_capture(body, at):
     name, colon, fmt = body.partition(":")
     if not name or name[0] not in _NAME_START or not set(name) <= _NAME_CHARS:
         raise TemplateError(f"bad capture name {name!r} at offset {at}: use letters, digits and '_', "

@@ -7,12 +7,14 @@ rule's `api` and imports its module only when first asked; a deployment that use
 """
 from __future__ import annotations
 
+import functools
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date
 from typing import List, Mapping, Optional, Protocol
 
+from ..pacing import Pacer
 from ..retry import RemoteError
 
 API_2020, API_2024 = "2020-05-18", "2024-05-18"
@@ -77,9 +79,10 @@ def describe(api: str, workspace: int, env: str, node: int, biz_date: date, biz_
     return _module(api).describe(workspace, env, node, biz_date, biz_date_ms, cycle_ms, lookup)
 
 
-def adapter(api: str, endpoint: str, protocol: str, credential) -> DataWorks:
-    """The adapter for `api` on `endpoint`, signing with `credential` (an alibabacloud-credentials client)."""
-    return _module(api).Adapter(endpoint, protocol, credential)
+def adapter(api: str, endpoint: str, protocol: str, credential, pacer: Optional[Pacer] = None) -> DataWorks:
+    """The adapter for `api` on `endpoint`, signing with `credential` (an alibabacloud-credentials client),
+    spacing its calls by `pacer` (see pacing.py) when given."""
+    return _module(api).Adapter(endpoint, protocol, credential, pacer)
 
 
 def load(api: str) -> None:
@@ -87,7 +90,9 @@ def load(api: str) -> None:
     _module(api).Adapter.load()
 
 
+@functools.lru_cache(maxsize=None)
 def _module(api: str):
+    """The adapter module of `api`, imported on first use (cached: the import machinery costs ~10 µs a call)."""
     if api not in APIS:
         raise ValueError(f"unknown DataWorks API {api!r}: expected one of {', '.join(APIS)}")
     return importlib.import_module(f".v{api.replace('-', '')}", __name__)

@@ -7,13 +7,16 @@ adapter is built, or by `load()` in FC's initializer, never with this module.
 """
 from __future__ import annotations
 
+import time
 from typing import Annotated, Callable, Iterable, List, Optional, Tuple, Type, TypeVar
 
 import msgspec
 
 from .. import wire
 from . import DataWorks, DataWorksError, Deadline
+from ..pacing import Pacer
 from ..redact import clean, error_code
+from ..retry import MIN_CALL_S, NoTimeLeft
 from .errors import classify
 
 CONNECT_TIMEOUT_MS, READ_TIMEOUT_MS = 5000, 10000    # per connect / per read; the budget bounds the whole call
@@ -57,8 +60,9 @@ class OpenApiAdapter(DataWorks):
 
         wire.install()
 
-    def __init__(self, endpoint: str, protocol: str, credential) -> None:
+    def __init__(self, endpoint: str, protocol: str, credential, pacer: Optional[Pacer] = None) -> None:
         self.load()
+        self._pacer = pacer
         from alibabacloud_tea_openapi.client import Client
         from alibabacloud_tea_openapi.utils_models import Config
 
@@ -71,6 +75,7 @@ class OpenApiAdapter(DataWorks):
         from alibabacloud_tea_openapi.utils_models import OpenApiRequest, Params
         from darabonba.runtime import RuntimeOptions
 
+        self._paced(deadline)
         left = deadline.left()
         if left <= 0:
             raise DataWorksError("DeadlineExceeded", "no time was left for the call", retryable=True)
@@ -82,7 +87,10 @@ class OpenApiAdapter(DataWorks):
                 raw = self._client.call_api(params, request, RuntimeOptions(
                     connect_timeout=CONNECT_TIMEOUT_MS, read_timeout=READ_TIMEOUT_MS))
             except Exception as exc:  # noqa: BLE001 - classify() re-raises what is not the SDK's
-                raise classify(exc, spent) from None
+                error = classify(exc, spent)
+                if self._pacer is not None and (error.status == 429 or error.code.startswith("Throttling")):
+                    self._pacer.throttled()
+                raise error from None
         if raw.get("statusCode") != 200:
             raise bad(f"{action} answered HTTP {raw.get('statusCode')}")
         try:
@@ -94,6 +102,15 @@ class OpenApiAdapter(DataWorks):
             raise refusal
         answer.RequestId = clean(answer.RequestId, 64)
         return answer
+
+
+    def _paced(self, deadline: Deadline) -> None:
+        """Wait for this call's slot in the instance's share of the quota; a slot past the deadline is no call."""
+        wait = self._pacer.delay() if self._pacer is not None else 0.0
+        if wait > 0:
+            if wait > deadline.left() - MIN_CALL_S:
+                raise NoTimeLeft(f"the next call's turn under pacing, in {wait:.1f} s, comes after the deadline")
+            time.sleep(wait)
 
 
 def read_pages(action: str, fetch: Callable[[int], Tuple[Optional[int], int, List[Item]]],
