@@ -95,3 +95,13 @@ def test_a_throttled_call_paces_the_fc_instance_that_made_it(harness):
     [d] = h.invoke("oss", sample("oss/native-put-orders.json"))
     assert (d["outcome"], d["attempts"]) == ("triggered", 2)
     assert h.runtime.pacers(h.emu.endpoint).rate() is not None and harness().runtime.pacers(h.emu.endpoint).rate() is None
+
+
+def test_a_turn_past_the_deadline_reserves_nothing_so_refusals_never_push_later_calls_back():
+    clock = Clock()
+    pacer = Pacer(clock)
+    sent(pacer, clock, 2, 0.4)
+    pacer.throttled()                                   # 2 calls in the last second: 1 a second from now on
+    assert pacer.delay() == 0.0                         # this call goes now; the next turn is a second away
+    assert [pacer.delay(within=0.5) for _ in range(100)] == [None] * 100   # refused: nothing reserved
+    assert pacer.delay(within=5) == pytest.approx(1 / pacer.rate(), rel=0.01)

@@ -36,12 +36,15 @@ class Pacer:
         with self._lock:
             return self._current(self._clock())
 
-    def delay(self) -> float:
-        """Reserve the next call's slot; the seconds to wait before sending it (0 when unpaced)."""
+    def delay(self, within: float = float("inf")) -> Optional[float]:
+        """Reserve the next call's turn: the seconds to wait before sending it (0 when unpaced), or None, with
+        nothing reserved, when the turn comes more than `within` seconds from now (the call will not be made)."""
         with self._lock:
             now = self._clock()
             rate = self._current(now)
             start = now if rate is None else max(now, self._next)
+            if start - now > within:
+                return None
             if rate is not None:
                 self._next = start + 1.0 / rate
             self._recent.append(start)

@@ -106,10 +106,12 @@ class OpenApiAdapter(DataWorks):
 
     def _paced(self, deadline: Deadline) -> None:
         """Wait for this call's slot in the instance's share of the quota; a slot past the deadline is no call."""
-        wait = self._pacer.delay() if self._pacer is not None else 0.0
+        if self._pacer is None:
+            return
+        wait = self._pacer.delay(within=deadline.left() - MIN_CALL_S)
+        if wait is None:
+            raise NoTimeLeft("the next call's turn under pacing comes after the deadline")
         if wait > 0:
-            if wait > deadline.left() - MIN_CALL_S:
-                raise NoTimeLeft(f"the next call's turn under pacing, in {wait:.1f} s, comes after the deadline")
             time.sleep(wait)
 
 
