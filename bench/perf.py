@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 from zoneinfo import ZoneInfo
 
-from dwtrigger.emulator import Emulator
+from dwtrigger.ops.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"

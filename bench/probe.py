@@ -99,7 +99,8 @@ def cost(job, out):
     result, wall = {}, time.perf_counter()
     from datetime import datetime, timezone
 
-    from dwtrigger import app, fc
+    from dwtrigger import app
+    from dwtrigger.ops import fc
     from dwtrigger.events import parse
     from dwtrigger.outcomes import DecisionLog
     from dwtrigger.rules import load_rules

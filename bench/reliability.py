@@ -44,9 +44,10 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 from zoneinfo import ZoneInfo
 
-from dwtrigger import app, fc
-from dwtrigger.emulator import Emulator, OssStandIn
-from dwtrigger.inputs import read
+from dwtrigger import app
+from dwtrigger.ops import fc
+from dwtrigger.ops.emulator import Emulator, OssStandIn
+from dwtrigger.ops.inputs import read
 from dwtrigger.outcomes import FAILED, TRIGGERED, DecisionLog
 from dwtrigger.rules import parse_rules
 

@@ -1,6 +1,6 @@
 """Build one self-contained Function Compute code package per function: build/<fn>/ and build/<fn>.zip.
 
-Each holds the handler (index.py), the dwtrigger package without its operator-only modules, rules.yaml and
+Each holds the handler (index.py), the dwtrigger package without its operator-only folder (dwtrigger/ops), rules.yaml and
 the runtime lock (requirements/runtime.txt) installed for FC's platform (Linux x86_64, the target CPython,
 binary wheels only) whatever Python and OS run this script. FC's code directory is read-only, so bytecode is
 compiled here (unchecked-hash .pyc) by an interpreter of the target version, or skipped with a warning when
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements" / "runtime.txt"
 FUNCTIONS = tuple(sorted(d.name for d in (ROOT / "functions").iterdir() if (d / "index.py").is_file()))
 PLATFORM = "manylinux2014_x86_64"           # glibc 2.17+: every FC Python runtime image satisfies it
-OPERATOR_ONLY = ("cli.py", "demo.py", "inputs.py", "fc.py", "emulator")   # the command line's; no handler imports them
+OPERATOR_ONLY = "ops"          # dwtrigger/ops/: the command line, emulator and tools; no handler imports them
 _MARKER = re.compile(r"""\s*python_version\s*(<=|>=|==|!=|<|>)\s*["'](\d+(?:\.\d+)*)["']\s*""")
 _COMPARE = {"<": operator.lt, "<=": operator.le, "==": operator.eq, "!=": operator.ne, ">=": operator.ge,
             ">": operator.gt}
@@ -83,9 +83,15 @@ def assemble(fn: str, deps: Path, out: Path) -> Path:
     shutil.copytree(deps, code)
     shutil.copy2(ROOT / "functions" / fn / "index.py", code / "index.py")
     shutil.copytree(ROOT / "shared" / "dwtrigger", code / "dwtrigger",
-                    ignore=shutil.ignore_patterns("__pycache__", *OPERATOR_ONLY))
+                    ignore=_leave_out)
     shutil.copy2(ROOT / "rules.yaml", code / "rules.yaml")
     return code
+
+
+def _leave_out(directory: str, names: list[str]) -> set[str]:
+    """Bytecode caches anywhere, and the operator-only folder at the package's top."""
+    top = Path(directory) == ROOT / "shared" / "dwtrigger"
+    return {n for n in names if n == "__pycache__" or (top and n == OPERATOR_ONLY)}
 
 
 def zip_dir(code: Path) -> Path:

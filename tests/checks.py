@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import List, Tuple
 
-from dwtrigger import app, fc
+from dwtrigger import app
+from dwtrigger.ops import fc
 from dwtrigger.outcomes import FAILED, OUTCOMES
 from conftest import REPEATS
 from test_secrets import SECRETS

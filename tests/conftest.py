@@ -16,9 +16,10 @@ from typing import Dict, List, Optional
 import pytest
 import yaml
 
-from dwtrigger import app, fc
+from dwtrigger import app
+from dwtrigger.ops import fc
 from dwtrigger.dataworks import API_2020, API_2024, APIS
-from dwtrigger.emulator import Emulator, OssStandIn
+from dwtrigger.ops.emulator import Emulator, OssStandIn
 from dwtrigger.outcomes import DecisionLog
 from dwtrigger.retry import Backoff
 from dwtrigger.rules import RuleSet, load_rules, parse_rules

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from dwtrigger.emulator import Emulator
+from dwtrigger.ops.emulator import Emulator
 
 _spec = importlib.util.spec_from_file_location("perf", ROOT / "bench" / "perf.py")
 perf = sys.modules["perf"] = importlib.util.module_from_spec(_spec)

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import EVENTS, ROLE_KEY, ROOT, sample
-from dwtrigger.cli import main
+from dwtrigger.ops.cli import main
 
 RULES = str(ROOT / "rules.yaml")
 
@@ -302,7 +302,7 @@ def test_errors_are_one_sentence_and_debug_shows_the_traceback(emulator_env):
 
 def test_demo_runs_every_sample_as_expected():
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DWTRIGGER_", "ALIBABA_CLOUD_"))}
-    proc = subprocess.run([sys.executable, "-m", "dwtrigger.cli", "demo", "--root", str(ROOT)],
+    proc = subprocess.run([sys.executable, "-m", "dwtrigger.ops.cli", "demo", "--root", str(ROOT)],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     samples = sum(1 for p in EVENTS.rglob("*") if p.suffix in (".json", ".txt", ".bin"))
@@ -371,7 +371,7 @@ def test_the_emulator_runs_as_a_process_on_the_port_asked():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "dwtrigger.cli", "emulator", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "dwtrigger.ops.cli", "emulator", "--port", str(port)],
                             stderr=subprocess.PIPE, text=True)
     try:
         assert f"DataWorks emulator on http://127.0.0.1:{port}" in proc.stderr.readline()

@@ -28,7 +28,7 @@ from darabonba.request import DaraRequest
 from darabonba.runtime import RuntimeOptions
 from Tea.exceptions import UnretryableException
 
-from dwtrigger.emulator import DEFAULT_SEED, Emulator
+from dwtrigger.ops.emulator import DEFAULT_SEED, Emulator
 
 ROLE = "acs:ram::1234567890:role/dwtrigger-cross"
 WORLD = Path(__file__).with_name("world.yaml")

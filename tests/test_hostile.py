@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from checks import invoke
 from conftest import ACTIONS, EVENTS, ROOT, WORLD, Harness, oss_seed
 from dwtrigger.dataworks import APIS
-from dwtrigger.emulator import Emulator, OssStandIn
+from dwtrigger.ops.emulator import Emulator, OssStandIn
 from dwtrigger.events import SOURCES, source_of
 
 # rules.yaml, plus date fields read from a timer payload and a message, and a trigger without a look-up.

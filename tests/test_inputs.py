@@ -2,7 +2,7 @@
 import json
 
 from conftest import sample
-from dwtrigger.inputs import Record, Unreadable, read
+from dwtrigger.ops.inputs import Record, Unreadable, read
 
 ADVICE = "if it is a raw MNS STREAM message body, pass --source mns"
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from checks import invoke
 from conftest import orders_rules, sample
-from dwtrigger import fc
+from dwtrigger.ops import fc
 
 LEDGER = 'ledger: "oss://etl-ledger/dwtrigger/"'
 NODE, CYCLE_MS = 700001234567, 1773160200000                  # orders_trigger, 2026-03-11 00:30 Shanghai

@@ -5,7 +5,7 @@ from itertools import combinations
 
 import pytest
 
-from dwtrigger import lint
+from dwtrigger.ops import lint
 from dwtrigger.rules import Problem, parse_rules
 
 HEAD = "version: 1\ndefaults: {timezone: Asia/Shanghai, region: cn-shanghai}\nrules:\n"

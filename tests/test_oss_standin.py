@@ -20,10 +20,10 @@ from alibabacloud_oss_v2.crc import Crc64
 from alibabacloud_oss_v2.signer import SignerV4
 from alibabacloud_oss_v2.types import HttpRequest, SigningContext
 
-from dwtrigger.emulator import OssStandIn
-from dwtrigger.emulator.oss_errors import OssError
-from dwtrigger.emulator.oss_signature import parse_authorization, verify_v4
-from dwtrigger.emulator.signature import Key, Keys
+from dwtrigger.ops.emulator import OssStandIn
+from dwtrigger.ops.emulator.oss_errors import OssError
+from dwtrigger.ops.emulator.oss_signature import parse_authorization, verify_v4
+from dwtrigger.ops.emulator.signature import Key, Keys
 
 AK, SECRET = "LTAIosskey", "oss-secret"
 STS = ("STS.osskey", "sts-secret", "sts-token-0123456789")

@@ -10,7 +10,8 @@ import uuid
 import pytest
 
 from conftest import ROLE_KEY, orders_rules, queue_rules, sample
-from dwtrigger import app, fc
+from dwtrigger import app
+from dwtrigger.ops import fc
 from dwtrigger.outcomes import Decision, DecisionLog, one_line_json
 
 HOSTILE = ["\ud800", "\udfff tail", "a\u2028b", "a\u2029b", "nel\u0085", "c1\u009b[31m", "quote\" and \\", "\x00\n\r"]

@@ -67,7 +67,8 @@ def test_each_package_holds_the_handler_dwtrigger_the_rules_and_exactly_the_runt
         assert (code / "index.py").read_bytes() == (ROOT / "functions" / fn / "index.py").read_bytes()
         assert (code / "rules.yaml").read_bytes() == (ROOT / "rules.yaml").read_bytes()
         assert (code / "dwtrigger" / "app.py").is_file()
-        assert not [m for m in package.OPERATOR_ONLY if (code / "dwtrigger" / m).exists()]
+        assert not (code / "dwtrigger" / package.OPERATOR_ONLY).exists()
+        assert (code / "dwtrigger" / "dataworks" / "v20240518.py").is_file()
         assert shipped(code) == pinned(LOCAL) and not DEV_ONLY & set(shipped(code))
         files = sorted(p.relative_to(code).as_posix() for p in code.rglob("*") if p.is_file())
         assert sorted(zipfile.ZipFile(code.with_suffix(".zip")).namelist()) == files
@@ -125,3 +126,26 @@ def test_python312_resolves_every_dependency_as_a_binary_wheel(tmp_path):
     sdists = [i["download_info"]["url"] for i in resolved if not i["download_info"]["url"].endswith(".whl")]
     assert sdists == []
     assert {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"] for i in resolved} == pinned("3.12")
+
+
+def test_nothing_that_ships_imports_the_operator_only_folder():
+    """The boundary package.py relies on: a handler importing dwtrigger.ops would fail on FC, not here."""
+    shared = ROOT / "shared"
+    offenders = []
+    for path in [*(shared / "dwtrigger").rglob("*.py"), *(ROOT / "functions").rglob("*.py")]:
+        inside = shared in path.parents
+        if inside and shared / "dwtrigger" / "ops" in path.parents:
+            continue
+        package = ".".join(path.relative_to(shared).parent.parts) if inside else ""
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom):
+                base = importlib.util.resolve_name("." * node.level + (node.module or ""), package) \
+                    if node.level else node.module
+                names = [base, *(f"{base}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            if any(n == "dwtrigger.ops" or n.startswith("dwtrigger.ops.") for n in names):
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []

@@ -7,7 +7,8 @@ import pytest
 
 from conftest import ROLE_KEY, orders_rules, queue_rules, sample
 from dwtrigger.dataworks import API_2020, API_2024
-from dwtrigger import app, fc
+from dwtrigger import app
+from dwtrigger.ops import fc
 from dwtrigger.credentials import InvocationKeys
 from dwtrigger.outcomes import Decision
 
@@ -265,7 +266,7 @@ def test_missing_credentials_fail_clearly(harness):
 
 
 def test_the_real_handlers_run_with_a_rules_file_from_the_environment(emulator, monkeypatch):
-    from dwtrigger.demo import load_handlers
+    from dwtrigger.ops.demo import load_handlers
     from conftest import ROOT
 
     for k, v in {"DWTRIGGER_ENDPOINT": emulator.endpoint, "DWTRIGGER_PROTOCOL": "http",
@@ -284,7 +285,7 @@ def test_the_real_handlers_run_with_a_rules_file_from_the_environment(emulator, 
 
 @pytest.mark.parametrize("api", [API_2020])    # a 2024-05-18 page holds 500: its paging is in test_dataworks
 def test_a_busy_node_is_looked_up_across_pages(harness):
-    from dwtrigger.emulator import Emulator
+    from dwtrigger.ops.emulator import Emulator
 
     every_five = [f"{m // 60:02d}:{m % 60:02d}" for m in range(0, 24 * 60, 5)]      # 288 instances a day
     seed = {"now": "2026-03-12T09:00:00+08:00", "keys": [{"access_key_id": "STS.fn-role-key",

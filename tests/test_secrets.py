@@ -7,7 +7,8 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from conftest import ROLE_KEY, orders_rules, sample
-from dwtrigger import app, fc
+from dwtrigger import app
+from dwtrigger.ops import fc
 
 ROLE = 'role_arn: "acs:ram::1234567890123456:role/dwtrigger-cross"'
 UNKNOWN_ROLE = 'role_arn: "acs:ram::1234567890123456:role/not-allowed"'

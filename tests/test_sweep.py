@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from checks import invoke
 from conftest import orders_rules, sample
-from dwtrigger import fc
+from dwtrigger.ops import fc
 
 LEDGER = 'ledger: "oss://etl-ledger/dwtrigger/"'
 EXPECT = 'expect: {by: "06:00", days: 3}'

@@ -18,7 +18,7 @@ from collections import defaultdict
 from itertools import combinations
 from typing import Dict, Hashable, List, Sequence, Set, Tuple
 
-from .rules import MnsRule, OssRule, Problem, Rule, RuleSet, TimerRule
+from ..rules import MnsRule, OssRule, Problem, Rule, RuleSet, TimerRule
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\Z")
 _MNS_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,255}\Z")

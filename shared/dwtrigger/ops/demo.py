@@ -18,11 +18,12 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from . import app, events, fc
+from .. import app, events
+from . import fc
 from .emulator import DEFAULT_SEED, Emulator, OssStandIn
 from .inputs import UNREADABLE, Unreadable, read
-from .outcomes import FAILED, REJECTED, WAITING_FILES, DecisionLog
-from .schedule import local
+from ..outcomes import FAILED, REJECTED, WAITING_FILES, DecisionLog
+from ..schedule import local
 
 BUCKETS = ("etl-landing", "etl-landing-backup")       # rules.yaml's
 

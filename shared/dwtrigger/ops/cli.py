@@ -13,14 +13,15 @@ from typing import Iterator, List, Optional, Tuple
 
 import click
 
-from . import app, events, fc
-from .dataworks import describe
-from .relay import required
+from .. import app, events
+from . import fc
+from ..dataworks import describe
+from ..relay import required
 from .inputs import UNREADABLE, Item, Unreadable, read
-from .matching import match
-from .outcomes import DRY_RUN, FAILED, OUTCOMES, REJECTED
-from .rules import RulesError, load_rules
-from .schedule import ScheduleError, resolve
+from ..matching import match
+from ..outcomes import DRY_RUN, FAILED, OUTCOMES, REJECTED
+from ..rules import RulesError, load_rules
+from ..schedule import ScheduleError, resolve
 
 
 class _Group(click.Group):

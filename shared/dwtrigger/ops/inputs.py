@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import List, Optional, Union
 
-from .events import source_of
+from ..events import source_of
 
 UNREADABLE = "unreadable"
 _ADVICE = "if it is a raw MNS STREAM message body, pass --source mns"
