@@ -1,19 +1,40 @@
-# Two commands on a fresh machine with Python 3.10+ and make:  make demo  |  make test
+# Two commands on a fresh machine with Python 3.10+ and make:  make demo  |  make test (the suite on python3 and FC's python3.12)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.installed
+# FC's Python runtime (s.yaml's vars.python)
+FC_PYTHON ?= 3.12
 
-.PHONY: demo test package bench clean
+.PHONY: demo test suite suite-fc package bench clean
 
 demo: $(READY)
 	$(BIN)/dwtrigger demo
 
-test: $(READY)
+# The suite runs twice at once: on this machine's python3 and on FC's runtime (FC_PYTHON, found on PATH or under
+# pyenv). It waits on loopback servers more than it computes, so two runs take little longer than one; each run's
+# output is printed whole when it ends. The venvs are built first, one after the other (both install this checkout
+# in place). Without FC's Python the suite runs once, with a warning; in CI that fails.
+FC_VENV := .venv-fc
+FC_INTERPRETER ?= $(firstword $(foreach p,$(shell command -v python$(FC_PYTHON) 2>/dev/null) \
+	$(wildcard $(HOME)/.pyenv/versions/$(FC_PYTHON).*/bin/python$(FC_PYTHON)),$(if $(shell $(p) -c 'print(1)' 2>/dev/null),$(p))))
+FC_READY := $(if $(FC_INTERPRETER),$(FC_VENV)/.installed)
+
+test: $(READY) $(FC_READY)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target suite suite-fc
+
+suite:
 	$(BIN)/python -m pytest
 
+suite-fc:
+ifeq ($(FC_INTERPRETER),)
+	@echo "warning: no python$(FC_PYTHON) here (FC's runtime): the suite ran on $$($(PYTHON) --version) only" >&2; test -z "$$CI"
+else
+	@echo "the suite on $$($(FC_VENV)/bin/python --version) (FC's runtime):"
+	$(FC_VENV)/bin/python -m pytest
+endif
+
 # FC code packages for `s deploy` (s.yaml's pre-deploy action runs this): build/<fn>/ and build/<fn>.zip.
-FC_PYTHON ?= 3.12
 
 package: $(READY)
 	$(BIN)/python deploy/package.py --python $(FC_PYTHON) --out build
@@ -22,13 +43,20 @@ package: $(READY)
 bench: $(READY)
 	$(BIN)/python bench/perf.py
 
-# The venv is (re)built whenever the pinned requirements change.
+# A venv is (re)built whenever the pinned requirements change: $(call venv,INTERPRETER,DIR).
+define venv
+	$(1) -c 'import sys; assert sys.version_info >= (3, 10), "dwtrigger needs Python 3.10+"'
+	$(1) -m venv $(2)
+	$(2)/bin/python -m pip install -q --disable-pip-version-check -r requirements/dev.txt
+	$(2)/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $(2)/.installed
+endef
+
 $(READY): requirements/runtime.txt requirements/dev.txt pyproject.toml
-	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "dwtrigger needs Python 3.10+"'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/dev.txt
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
-	touch $@
+	$(call venv,$(PYTHON),$(VENV))
+
+$(FC_VENV)/.installed: requirements/runtime.txt requirements/dev.txt pyproject.toml
+	$(call venv,$(FC_INTERPRETER),$(FC_VENV))
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .hypothesis
+	rm -rf $(VENV) $(FC_VENV) build .pytest_cache .hypothesis
