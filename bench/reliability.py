@@ -24,6 +24,12 @@ Prints the figures and exits 1 when an event is lost, an instance accepts two tr
 `triggered` decision does not match a trigger DataWorks accepted, a decision has no log line, a log line holds a
 secret or an invocation outlives its function's timeout.
 `--events 5000` is the default run; tests/test_load.py runs a small one.
+
+It also counts what the OSS triggers' key filters save a busy landing bucket (README, "Deploy with Serverless
+Devs"): around each OSS event of the load its data files land too (DATA_PARTS before a daily `_SUCCESS`,
+HOURLY_PARTS before an hourly `.done`) and another team writes under its own prefix; each object invokes the
+function once with no key filter, or only if one of the filters deploy/wiring.py derives from the rules (those
+s.yaml must have) lets it through; the relay's own matcher says which invocations match no rule.
 """
 from __future__ import annotations
 
@@ -38,20 +44,24 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 from dwtrigger import app
+from dwtrigger.events import parse
+from dwtrigger.matching import Index
 from dwtrigger.ops import fc
 from dwtrigger.ops.emulator import Emulator, OssStandIn
 from dwtrigger.ops.inputs import read
 from dwtrigger.outcomes import FAILED, TRIGGERED, DecisionLog
-from dwtrigger.rules import parse_rules
+from dwtrigger.rules import RuleSet, parse_rules
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
+sys.path.insert(0, str(EVENTS.parent / "deploy"))
+import wiring  # noqa: E402  deploy/wiring.py: the OSS trigger filters the rules need
 KEY = {"access_key_id": "STS.bench-role", "access_key_secret": "bench-secret-0123",
        "security_token": "bench-token-4567"}
 SECRETS = tuple(KEY.values()) + ("Signature=", "ACS3-HMAC-SHA256", "x-acs-security-token")
@@ -73,6 +83,7 @@ REPEATS = {"Emulator.Instance.AlreadyRun", "Emulator.Instance.NoEffect"}   # a t
 HOSTILE = {"redirect_rate": 0.002, "drip_rate": 0.001, "drip_ms": 100, "malformed_rate": 0.005,
            "malformed_body": '{"Success": "maybe", "Data": "x"}', "foreign_instances": True}
 Target = Tuple[int, int]     # an instance: (node, CycTime in epoch ms)
+DATA_PARTS, HOURLY_PARTS = 4, 3   # data files landing beside each daily `_SUCCESS` / hourly `.done` (filters)
 BUCKETS = ("landing", "ledger")
 SWEPT = 7                    # expect.days of the daily OSS rules with --drop: the sweep re-checks this many dates
 RECENT = [d for d in DAYS if d >= date(2026, 3, 12) - timedelta(days=SWEPT)]   # within the sweep's window
@@ -202,6 +213,25 @@ class Generator:
         if kind == 0:
             return Event("oss", self._oss(f"tmp/{self._id()}/_SUCCESS"), [])
         return self.topic("other") if kind == 1 else self.timer("not-a-rule")
+
+
+def oss_filtering(rules: RuleSet, load: List[Event]) -> dict:
+    """Invocations the landing bucket's objects cause with no key filter and with the derived filters, and how many
+    of them match no rule (see the module's docstring)."""
+    received, objects = datetime(2026, 3, 12, tzinfo=timezone.utc), {}
+    for n, event in enumerate(e for e in load if e.source == "oss"):
+        [landed] = parse("oss", event.raw, received)
+        folder, name = landed.key.rsplit("/", 1)
+        parts = DATA_PARTS if name == "_SUCCESS" else HOURLY_PARTS if name.endswith(".done") else 0
+        for key in [f"{folder}/part-{j:05d}.csv" for j in range(parts)] + [landed.key, f"raw/crm/{n:08d}.json"]:
+            objects.setdefault(key, replace(landed, key=key))
+    index, filters = Index(rules.rules), wiring.derive(rules, "landing")
+    unmatched = {key for key, event in objects.items() if not index.takers(event)}
+    passed = {key for key in objects if any(f.lets_through(key, key) for f in filters)}
+    return {"OSS objects landed (data files included)": len(objects),
+            "OSS invocations, no key filter / derived filters": f"{len(objects)} / {len(passed)}",
+            "of which match no rule": f"{len(unmatched)} / {len(unmatched & passed)}",
+            "derived OSS triggers on the bucket": len(filters)}
 
 
 # ---- FC, as the load sees it ----
@@ -341,8 +371,9 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
                         failed.append(index)
             pending = failed
         wall = time.monotonic() - started
-        return figures(load, tally, len(dead_letters), emu, wall, len(dropped), events=events, workers=workers,
-                       qps=qps, error_rate=error_rate, timeout=timeout, hostile=hostile, drop=drop, ledger=ledger)
+        return {**figures(load, tally, len(dead_letters), emu, wall, len(dropped), events=events, workers=workers,
+                          qps=qps, error_rate=error_rate, timeout=timeout, hostile=hostile, drop=drop,
+                          ledger=ledger), **oss_filtering(rules, load)}
 
 
 def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: float, dropped: int,

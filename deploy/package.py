@@ -4,7 +4,10 @@ Each holds the handler (index.py), the dwtrigger package without its operator-on
 the runtime lock (requirements/runtime.txt) installed for FC's platform (Linux x86_64, the target CPython,
 binary wheels only) whatever Python and OS run this script. FC's code directory is read-only, so bytecode is
 compiled here (unchecked-hash .pyc) by an interpreter of the target version, or skipped with a warning when
-there is none. Stdlib only: `python deploy/package.py --python 3.12 --out build`.
+there is none. Nothing is built from a rules file that does not validate, or that s.yaml's triggers and it do not
+agree on (deploy/wiring.py): a broken rule would otherwise ship and fail in the instance initializer, a rule no
+trigger feeds would never see an event. Runs in the dev venv (`make package`, which has dwtrigger and PyYAML):
+`python deploy/package.py --python 3.12 --out build`.
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+import wiring                   # deploy/wiring.py: this script's directory is first on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements" / "runtime.txt"
@@ -78,13 +83,13 @@ def compile_bytecode(compiler: str, paths: list[Path]) -> None:
                     *map(str, paths)], check=True)
 
 
-def assemble(fn: str, deps: Path, out: Path) -> Path:
+def assemble(fn: str, deps: Path, out: Path, rules: Path) -> Path:
     code = out / fn
     shutil.copytree(deps, code)
     shutil.copy2(ROOT / "functions" / fn / "index.py", code / "index.py")
     shutil.copytree(ROOT / "shared" / "dwtrigger", code / "dwtrigger",
                     ignore=_leave_out)
-    shutil.copy2(ROOT / "rules.yaml", code / "rules.yaml")
+    shutil.copy2(rules, code / "rules.yaml")
     return code
 
 
@@ -106,7 +111,8 @@ def size(path: Path) -> int:
     return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def build(python: str, out: Path, interpreter: str | None = None) -> dict[str, Path]:
+def build(python: str, out: Path, interpreter: str | None = None,
+          rules: Path = ROOT / "rules.yaml") -> dict[str, Path]:
     """The code directory of each function (its zip beside it)."""
     deps = out / ".deps"
     for stale in (deps, *(out / fn for fn in FUNCTIONS)):
@@ -116,7 +122,7 @@ def build(python: str, out: Path, interpreter: str | None = None) -> dict[str, P
     compiler = bytecode_compiler(python, interpreter)
     if compiler:
         compile_bytecode(compiler, [deps])               # once: every package copies it
-    codes = {fn: assemble(fn, deps, out) for fn in FUNCTIONS}
+    codes = {fn: assemble(fn, deps, out, rules) for fn in FUNCTIONS}
     if compiler:
         compile_bytecode(compiler, [p for code in codes.values() for p in (code / "index.py", code / "dwtrigger")])
     for fn, code in codes.items():
@@ -129,8 +135,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--python", default="3.12", help="the FC runtime's Python version (default 3.12)")
     parser.add_argument("--out", type=Path, default=ROOT / "build", help="output directory (default build/)")
     parser.add_argument("--interpreter", help="a python of that version to compile bytecode with")
+    parser.add_argument("--rules", type=Path, default=ROOT / "rules.yaml", help="the rules file to ship "
+                        "(default rules.yaml)")
+    parser.add_argument("--template", type=Path, default=ROOT / "s.yaml", help="the Serverless Devs template "
+                        "whose triggers must feed every rule (default s.yaml)")
     args = parser.parse_args(argv)
-    build(args.python, args.out, args.interpreter)
+    problems = wiring.refusals(args.rules, args.template)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        raise SystemExit(f"refusing to build: {len(problems)} problem(s) with {args.rules} and {args.template}")
+    build(args.python, args.out, args.interpreter, args.rules)
 
 
 if __name__ == "__main__":

@@ -1,64 +1,63 @@
-"""s.yaml and deploy/ram/: valid for fc3, wired to rules.yaml, least privilege. Nothing here reaches the cloud.
+"""s.yaml and deploy/ram/: valid for fc3, wired to rules.yaml both ways, every failure ending in the dead-letter
+queue, least privilege. Nothing here reaches the cloud.
 
-s.yaml is resolved the way `s` resolves it (${vars.*}, ${config('AccountID')}, `extend` templates deep-merged
-under props, lists replaced) and validated against deploy/s.schema.json, which is written from the fc3 keys
-in the FC reference; the policies are rendered the way the runbook renders them (envsubst's ${NAME}).
+s.yaml is resolved the way `s` resolves it (deploy/wiring.py; `test_the_resolution_is_what_s_preview_prints` holds
+the two equal wherever the Serverless Devs CLI is installed) and validated against deploy/s.schema.json (dwtrigger's
+choices) and, where it is laid beside the repo, fc3's own schema (its src/schema.json, taken from another repository
+and so not committed here: see FC3_SCHEMA); the policies are rendered the way the runbook renders them
+(envsubst's ${NAME}).
 """
 import copy
 import json
+import os
 import re
+import shutil
 import string
-from zoneinfo import ZoneInfo
+import subprocess
+import sys
 
 import pytest
 import yaml
-from jsonschema import Draft202012Validator
+from jsonschema import Draft7Validator, Draft202012Validator
 
 from conftest import ROOT
-from dwtrigger.rules import OSS_EVENT_NAMES, load_rules
+from dwtrigger.rules import parse_rules
+
+sys.path.insert(0, str(ROOT / "deploy"))
+import wiring  # noqa: E402  deploy/wiring.py, as make package runs it
 
 ACCOUNT = "1234567890123456"                 # what ${config('AccountID')} gives `s`
+CONFIG = {"AccountID": ACCOUNT}
 SCHEMA = json.loads((ROOT / "deploy" / "s.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA)
+# fc3's src/schema.json (github.com/devsapp/fc3, generated from its TypeScript interfaces; fc3 checks each resource's
+# props with it before deploying). Third-party data, so never committed: the team lays it in the shared reference
+# folder beside the repo; where it is absent the checks against it skip, saying so.
+FC3_SCHEMA = ROOT.parent / "shared" / "reference" / "fc3-schema.json"
+FC3 = json.loads(FC3_SCHEMA.read_text()) if FC3_SCHEMA.is_file() else None
+# fc3 validates a trigger's config against any of its trigger interfaces (one of them requires nothing): here each
+# is held to the interface of its type.
+FC3_TRIGGERS = {"oss": "IOssTriggerConfig", "mns_topic": "IMnsTriggerConfig", "timer": "ITimerTriggerConfig",
+                "eventbridge": "IEventBridge"}
 RAM = ROOT / "deploy" / "ram"
-RULES = load_rules(str(ROOT / "rules.yaml"))
-
-
-def substitute(value, variables):
-    if isinstance(value, dict):
-        return {k: substitute(v, variables) for k, v in value.items()}
-    if isinstance(value, list):
-        return [substitute(v, variables) for v in value]
-    if isinstance(value, str):
-        value = value.replace("${config('AccountID')}", ACCOUNT)
-        return re.sub(r"\$\{vars\.(\w+)\}", lambda m: str(variables[m[1]]), value)
-    return value
-
-
-def merged(base: dict, override: dict) -> dict:
-    """Serverless Devs' extend2 deep merge: mappings merge, everything else (lists too) is replaced."""
-    out = dict(base)
-    for key, value in override.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-def resolve(doc: dict) -> dict:
-    out = substitute(doc, substitute(doc["vars"], {}))
-    for resource in out["resources"].values():
-        if "extend" in resource:
-            resource["props"] = merged(out["template"][resource["extend"]["name"]], resource["props"])
-    return out
-
-
-S = resolve(yaml.safe_load((ROOT / "s.yaml").read_text()))
+RULES_TEXT = (ROOT / "rules.yaml").read_text()
+RULES = parse_rules(RULES_TEXT, "rules.yaml")
+TEMPLATE = yaml.safe_load((ROOT / "s.yaml").read_text())
+S = wiring.resolve(TEMPLATE, CONFIG)
 VARS = S["vars"]
 FUNCTIONS = [resource["props"] for resource in S["resources"].values()]
+DLQ = f"acs:mns:{VARS['region']}:{ACCOUNT}:/queues/{VARS['dlq']}"
+README = (ROOT / "README.md").read_text()
 
 
 def triggers(kind: str, s: dict = S, function: str = None) -> list:
     return [t for name, r in s["resources"].items() for t in r["props"].get("triggers", [])
             if t["triggerType"] == kind and function in (None, name)]
+
+
+def named(name: str, s: dict) -> dict:
+    [trigger] = [t for r in s["resources"].values() for t in r["props"].get("triggers", []) if t["triggerName"] == name]
+    return trigger
 
 
 def policy(name: str, **names: str) -> dict:
@@ -71,10 +70,67 @@ def errors(doc: dict) -> list:
     return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in VALIDATOR.iter_errors(doc)]
 
 
-def test_s_yaml_is_valid_fc3_once_resolved():
+def fc3_errors(doc: dict) -> list:
+    """What fc3's Ajv would log for each resource's props, and each trigger's config against its interface."""
+    if FC3 is None:
+        return []
+    found = []
+    for name, resource in doc["resources"].items():
+        props = resource["props"]
+        found += [f"{name}/{'/'.join(map(str, e.absolute_path))}: {e.message}"
+                  for e in Draft7Validator(FC3).iter_errors(props)]
+        for t in props.get("triggers", []):
+            interface = Draft7Validator({"$ref": f"#/definitions/{FC3_TRIGGERS[t['triggerType']]}",
+                                         "definitions": FC3["definitions"]})
+            found += [f"{name}/{t['triggerName']}: {e.message}" for e in interface.iter_errors(t["triggerConfig"])]
+    return found
+
+
+def readme_yaml(marker: str):
+    """The README's YAML example holding `marker`, parsed: the runbook's snippets are checked, not just shown."""
+    [block] = [b for b in re.findall(r"```yaml\n(.*?)```", README, re.S) if marker in b]
+    return yaml.safe_load(block)
+
+
+def direct_topic(s: dict = S) -> dict:
+    """`s` with topic etl-done on the README's direct topic trigger instead of its subscribed queue."""
+    s = copy.deepcopy(s)
+    [topic] = wiring.resolve({"vars": TEMPLATE["vars"], "x": readme_yaml("triggerType: mns_topic")}, CONFIG)["x"]
+    queue = next(q["queue"] for q in s["vars"]["subscriptions"] if q["topic"] == "etl-done")
+    s["vars"]["subscriptions"] = [q for q in s["vars"]["subscriptions"] if q["topic"] != "etl-done"]
+    mns = s["resources"]["mns"]["props"]
+    mns["triggers"] = [topic] + [t for t in mns["triggers"] if wiring.Trigger("mns", "mns", t).queue != queue]
+    return s
+
+
+# ---- valid for fc3 ---------------------------------------------------------------------------------------------
+
+def test_s_yaml_is_valid_for_dwtrigger_once_resolved():
     Draft202012Validator.check_schema(SCHEMA)
     assert errors(S) == []
     assert "${" not in json.dumps(S)
+
+
+@pytest.mark.skipif(FC3 is None, reason=f"fc3's schema is not at {FC3_SCHEMA}")
+def test_s_yaml_and_the_readme_private_endpoint_are_valid_for_fc3():
+    Draft7Validator.check_schema(FC3)
+    assert fc3_errors(S) == []
+    assert fc3_errors(private_endpoint()) == []
+
+
+@pytest.mark.skipif(not shutil.which("s") and not os.environ.get("CI"), reason="the Serverless Devs CLI (npm install -g @serverless-devs/s) "
+                                                  "is not on PATH")
+def test_the_resolution_is_what_s_preview_prints(tmp_path):
+    """`s preview` renders s.yaml offline (no component is downloaded); a throwaway alias gives it the account."""
+    env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"]}
+    subprocess.run(["s", "config", "add", "--AccessKeyID", "not-a-key", "--AccessKeySecret", "not-a-secret",
+                    "--AccountID", ACCOUNT, "-a", "default"], env=env, capture_output=True, check=True, timeout=120)
+    run = subprocess.run(["s", "preview", "-o", "json"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    preview = json.loads(run.stdout[run.stdout.index("{"):])
+    assert preview == S
+    assert fc3_errors(preview) == []
 
 
 BREAKS = {
@@ -89,22 +145,56 @@ BREAKS = {
         "destinationConfig"]["onFailure"].update(destination=f"acs:mns:cn-shanghai:{ACCOUNT}:/queues/dlq"),
     "an OSS ARN without the account": lambda s: triggers("oss", s)[0].update(sourceArn="acs:oss:cn-shanghai:bkt"),
     "an OSS event without oss:": lambda s: triggers("oss", s)[0]["triggerConfig"].update(events=["ObjectCreated:*"]),
-    "no invocation role": lambda s: triggers("mns_topic", s)[0].pop("invocationRole"),
-    "a topic ARN without /topics/": lambda s: triggers("mns_topic", s)[0].update(
-        sourceArn=f"acs:mns:cn-shanghai:{ACCOUNT}:topic/etl-done"),
     "an unknown trigger type": lambda s: triggers("timer", s)[0].update(triggerType="cron"),
     "a five-field cron": lambda s: triggers("timer", s)[0]["triggerConfig"].update(cronExpression="0 0 * * *"),
     "hour 24": lambda s: triggers("timer", s)[0]["triggerConfig"].update(cronExpression="0 0 24 * * *"),
     "an MNS source without its queue": lambda s: triggers("eventbridge", s)[0]["triggerConfig"]["eventSourceConfig"][
         "eventSourceParameters"]["sourceMNSParameters"].pop("QueueName"),
+    "a queue trigger that blocks behind a failing message": lambda s: triggers("eventbridge", s)[-1][
+        "triggerConfig"]["runOptions"].update(errorsTolerance="NONE"),
+    "a queue trigger that discards what fails": lambda s: triggers("eventbridge", s)[0]["triggerConfig"][
+        "runOptions"].pop("deadLetterQueue"),
+    "a dead-letter ARN with FC's /messages": lambda s: triggers("eventbridge", s)[0]["triggerConfig"]["runOptions"][
+        "deadLetterQueue"].update(Arn=DLQ + "/messages"),
+    "runOptions of the event mode, where they do nothing": lambda s: triggers("eventbridge", s)[0][
+        "triggerConfig"]["runOptions"].update(mode="event-driven"),
+    "no retry strategy": lambda s: triggers("eventbridge", s)[0]["triggerConfig"]["runOptions"].pop("retryStrategy"),
+    "raw data, without the subject naming the queue": lambda s: triggers("eventbridge", s)[0]["triggerConfig"][
+        "eventSinkConfig"]["deliveryOption"].update(eventSchema="RawData"),
+    "a subscription without its queue": lambda s: s["vars"]["subscriptions"][0].pop("queue"),
+    "a topic trigger without its retry strategy": lambda s: triggers("mns_topic", s)[0]["triggerConfig"].pop(
+        "notifyStrategy"),
+    "a topic trigger without its format": lambda s: triggers("mns_topic", s)[0]["triggerConfig"].pop(
+        "notifyContentFormat"),
+    "no invocation role": lambda s: triggers("mns_topic", s)[0].pop("invocationRole"),
+    "a topic ARN without /topics/": lambda s: triggers("mns_topic", s)[0].update(
+        sourceArn=f"acs:mns:cn-shanghai:{ACCOUNT}:topic/etl-done"),
+    "a VPC without its security group": lambda s: s["resources"]["oss"]["props"].update(
+        vpcConfig={"vpcId": "vpc-a1", "vSwitchIds": ["vsw-a1"]}),
 }
 
 
 @pytest.mark.parametrize("break_it", BREAKS.values(), ids=BREAKS.keys())
-def test_the_schema_refuses_what_fc3_would(break_it):
-    broken = copy.deepcopy(S)
+def test_the_schema_refuses_what_fc3_or_the_dead_letter_story_would(break_it):
+    broken = direct_topic()
+    assert errors(broken) == []
     break_it(broken)
     assert errors(broken)
+
+
+def private_endpoint() -> dict:
+    """s.yaml with the README's vpcConfig example, and two fc3 props dwtrigger does not detail."""
+    private = wiring.resolve(wiring.merged(TEMPLATE, readme_yaml("vpcConfig")), CONFIG)
+    private["resources"]["timer"]["props"].update(instanceConcurrency=1, tags=[{"key": "team", "value": "etl"}])
+    return private
+
+
+def test_the_readme_private_endpoint_is_accepted():
+    """fc3 props dwtrigger does not detail pass; vpcConfig, which a dataworks-vpc endpoint needs, is checked."""
+    private = private_endpoint()
+    assert all(f["props"]["vpcConfig"]["vpcId"].startswith("vpc-") for f in private["resources"].values())
+    assert errors(private) == []
+    assert "dataworks-vpc." in README
 
 
 def test_one_python312_function_per_handler_built_by_the_pre_deploy_action():
@@ -117,56 +207,203 @@ def test_one_python312_function_per_handler_built_by_the_pre_deploy_action():
 
 
 def test_functions_log_to_sls_and_set_only_variables_dwtrigger_documents():
-    readme = (ROOT / "README.md").read_text()
     for function in FUNCTIONS:
         assert function["logConfig"]
-        undocumented = [name for name in function["environmentVariables"] if f"`{name}`" not in readme]
+        undocumented = [name for name in function["environmentVariables"] if f"`{name}`" not in README]
         assert undocumented == [], f"{function['functionName']}: not variables dwtrigger reads"
 
 
-def event_names(events) -> set:
-    """OSS event names, `Family:*` expanded to every event of the family."""
-    names = set()
-    for event in events:
-        family, _, name = event.partition(":")
-        names |= {f"{family}:{n}" for n in (OSS_EVENT_NAMES[family] if name == "*" else [name])}
-    return names
+# ---- rules.yaml <-> triggers, both ways ------------------------------------------------------------------------
+
+def where(rule: str) -> str:
+    return f"rules.yaml:{RULES.named(rule).line}: rule '{rule}'"
 
 
-def test_the_oss_trigger_lets_through_every_object_its_rules_wait_for():
-    [trigger] = triggers("oss")
-    bucket = trigger["sourceArn"].rsplit(":", 1)[1]
-    subscribed = event_names(e.removeprefix("oss:") for e in trigger["triggerConfig"]["events"])
-    key_filter = trigger["triggerConfig"]["filter"]["key"]
-    rules = [r for r in RULES.for_source("oss") if bucket in r.buckets]
-    assert rules, f"no rule in rules.yaml watches bucket {bucket}"
-    for rule in rules:
-        assert subscribed & event_names(rule.events), f"{rule.name}: none of its events is subscribed"
-        assert re.split(r"[*{]", rule.key.source)[0].startswith(key_filter["prefix"]), rule.name
-        assert re.split(r"[*}]", rule.key.source)[-1].endswith(key_filter["suffix"]), rule.name
+def with_rules(extra: str):
+    return parse_rules(RULES_TEXT + extra, "rules.yaml")
 
 
-def test_the_topic_the_queue_and_the_timer_each_have_a_rule():
-    [topic], [queue], [timer] = triggers("mns_topic"), triggers("eventbridge"), triggers("timer", function="timer")
-    # STREAM messages carry no topic name (README): JSON does.
-    assert topic["triggerConfig"]["notifyContentFormat"] == "JSON"
-    assert topic["sourceArn"].rsplit("/", 1)[1] in {r.topic for r in RULES.for_source("mns")}
-    source = queue["triggerConfig"]["eventSourceConfig"]["eventSourceParameters"]["sourceMNSParameters"]
-    assert source["QueueName"] in {r.queue for r in RULES.for_source("mns")}
-    assert timer["triggerName"] in {r.timer for r in RULES.for_source("timer")}
-    zone = re.match(r"CRON_TZ=(\S+) ", timer["triggerConfig"]["cronExpression"])
-    assert zone is None or ZoneInfo(zone[1])
+def without(s: dict, *names: str) -> dict:
+    s = copy.deepcopy(s)
+    for resource in s["resources"].values():
+        resource["props"]["triggers"] = [t for t in resource["props"].get("triggers", [])
+                                         if t["triggerName"] not in names]
+    return s
 
 
-def test_the_sweep_runs_every_few_minutes_long_enough_to_pace_its_look_ups():
-    [sweep] = [f for f in FUNCTIONS if f["functionName"] == "dwtrigger-sweep"]
-    [timer] = triggers("timer", function="sweep")
-    assert re.fullmatch(r"CRON_TZ=\S+ 0 \*/(\d+) \* \* \* \*", timer["triggerConfig"]["cronExpression"])
-    minutes = int(re.search(r"\*/(\d+)", timer["triggerConfig"]["cronExpression"])[1])
-    assert 1 <= minutes <= 30 and sweep["timeout"] <= minutes * 60          # runs do not overlap
-    assert RULES.rules and any(r.expect for r in RULES.rules)                # it has work in rules.yaml
-    assert 0 < float(sweep["environmentVariables"]["DWTRIGGER_SWEEP_QPS"]) <= 50
+COMPLETED = ("oss:ObjectCreated:PutObject, oss:ObjectCreated:PostObject, oss:ObjectCreated:CompleteMultipartUpload, "
+             "oss:ObjectCreated:PutSymlink, oss:ObjectCreated:CopyObject")
 
+
+def test_every_rule_has_a_trigger_and_every_trigger_a_rule():
+    assert wiring.check(RULES, S) == []
+    assert wiring.check(RULES, direct_topic()) == []
+    # Several of each: two buckets, three queues (two of them topics'), two timers on two functions.
+    assert len({t["sourceArn"] for t in triggers("oss")}) == 2 and len(triggers("eventbridge")) == 3
+    assert {t["triggerName"] for t in triggers("timer")} == {"nightly", "every-10-minutes"}
+
+
+def test_a_rule_no_trigger_feeds_is_refused_with_the_trigger_to_add():
+    s = without(S, "backup-clicks", "nightly", "etl-events", "billing-done")
+    assert wiring.check(RULES, s) == [
+        f"{where('clicks-hourly')}: no trigger in s.yaml feeds its keys in bucket etl-landing-backup (clicks-hourly): "
+        f"add an oss trigger on etl-landing-backup to the oss function (prefix 'logs/clicks/', suffix '.done', "
+        f"events {COMPLETED}), or remove the rule",
+        "s.yaml: vars.subscriptions: queue dwtrigger-billing-done (subscribed to topic billing-done) has no "
+        "eventbridge trigger on the mns function: add one",
+        f"{where('billing-feed')}: no trigger in s.yaml feeds topic billing-done: subscribe a queue to it "
+        "(vars.subscriptions) with an eventbridge trigger on that queue, or add a mns_topic trigger, to the mns "
+        "function; or remove the rule",
+        f"{where('crm-export')}: no trigger in s.yaml reads queue etl-events: add an eventbridge trigger on it to "
+        "the mns function, or remove the rule",
+        f"{where('nightly')}: no timer trigger named nightly on the timer function feeds it: add one, or remove the "
+        "rule",
+    ]
+
+
+def test_a_trigger_no_rule_takes_is_refused_with_the_rule_to_add():
+    rules = parse_rules(re.sub(r"\n  # A timer releases.*", "\n", RULES_TEXT, flags=re.S), "rules.yaml")
+    s = copy.deepcopy(S)
+    s["vars"]["subscriptions"].append({"topic": "hr-done", "queue": "dwtrigger-hr-done"})
+    queue = copy.deepcopy(named("billing-done", s))
+    queue.update(triggerName="hr-done")
+    queue["triggerConfig"]["eventSourceConfig"]["eventSourceParameters"]["sourceMNSParameters"].update(
+        QueueName="dwtrigger-hr-done")
+    s["resources"]["mns"]["props"]["triggers"].append(queue)
+    bucket = copy.deepcopy(named("backup-clicks", s))
+    bucket.update(triggerName="archive", sourceArn=f"acs:oss:cn-shanghai:{ACCOUNT}:etl-archive")
+    s["resources"]["oss"]["props"]["triggers"].append(bucket)
+    assert wiring.check(rules, s) == [
+        "s.yaml: oss trigger 'archive' of resource oss on bucket etl-archive (prefix 'logs/clicks/', suffix '.done') "
+        "feeds no rule in rules.yaml: remove the trigger, or add a rule for the objects it delivers",
+        "s.yaml: eventbridge trigger 'hr-done' of resource mns on queue dwtrigger-hr-done (subscribed to topic "
+        "hr-done) feeds no rule in rules.yaml: remove it, or add a rule",
+        "s.yaml: timer trigger 'nightly' of resource timer feeds no rule in rules.yaml (a timer rule's `timer:` names "
+        "its trigger): remove it, or add a rule",
+    ]
+
+
+def test_an_oss_trigger_is_exactly_as_tight_as_its_rules_allow():
+    s = copy.deepcopy(S)
+    named("landing-orders", s)["triggerConfig"]["filter"]["key"]["prefix"] = "exports/"
+    named("landing-inventory", s)["triggerConfig"]["events"] = ["oss:ObjectCreated:PutObject"]
+    named("landing-partner", s)["triggerConfig"]["events"] = ["oss:ObjectCreated:*"]
+    [loose, missing, extra] = wiring.check(RULES, s)
+    assert loose.startswith("s.yaml: oss trigger 'landing-orders' of resource oss: its filter (prefix 'exports/', "
+                            "suffix '/_SUCCESS') lets through more than its rules need: replace it by 4 trigger(s): ")
+    assert f"prefix 'exports/orders/dt=', suffix '/_SUCCESS', events {COMPLETED} for orders-daily" in loose
+    assert missing == ("s.yaml: oss trigger 'landing-inventory' of resource oss: rules inventory-daily also take "
+                       "oss:ObjectCreated:PostObject, oss:ObjectCreated:CompleteMultipartUpload, "
+                       "oss:ObjectCreated:PutSymlink, oss:ObjectCreated:CopyObject: subscribe to them too")
+    assert extra == ("s.yaml: oss trigger 'landing-partner' of resource oss: no rule it feeds takes "
+                     "oss:ObjectCreated:PostObject, oss:ObjectCreated:PutSymlink, oss:ObjectCreated:CopyObject, "
+                     "oss:ObjectCreated:AppendObject, oss:ObjectCreated:InitiateMultipartUpload, "
+                     "oss:ObjectCreated:UploadPart, oss:ObjectCreated:UploadPartCopy: subscribe to exactly "
+                     "oss:ObjectCreated:PutObject, oss:ObjectCreated:CompleteMultipartUpload")
+
+
+def test_the_derived_filters_never_overlap_and_stay_within_osss_limit():
+    rules = parse_rules("version: 1\ndefaults: {timezone: Asia/Shanghai, region: cn-shanghai}\nrules:\n" + "".join(
+        f'  - {{name: r{i}, on: oss, bucket: b, key: "t{i}/dt={{bizdate:%Y%m%d}}/_SUCCESS", '
+        f"trigger: [{{workspace: 1, node: {i + 1}}}]}}\n" for i in range(12)) +
+        '  - {name: nested, on: oss, bucket: b, key: "t1/dt=x/{bizdate:%Y%m%d}/_SUCCESS", '
+        "trigger: [{workspace: 1, node: 99}]}\n")
+    filters = wiring.derive(rules, "b")
+    assert len(filters) == wiring.OSS_TRIGGERS_PER_BUCKET
+    assert not any(a.overlaps(b) for i, a in enumerate(filters) for b in filters[i + 1:])
+    for key in wiring.keys(rules, "b"):
+        assert sum(f.lets_through(key.prefix, key.suffix) for f in filters) == 1, key
+    # t1/dt= and t1/dt=x/ overlap (one prefix starts the other, same suffix): one trigger takes both rules; past
+    # the limit, t1/dt= and t10/dt= merge into t1, which then overlaps t11/dt=.
+    assert [f.rules for f in filters if "nested" in f.rules] == [("nested", "r1", "r10", "r11")]
+    assert {f.suffix for f in filters} == {"/_SUCCESS"}
+
+
+def test_topics_reach_the_function_through_their_queue_or_a_direct_trigger_never_both():
+    both = direct_topic()
+    both["vars"]["subscriptions"].append({"topic": "etl-done", "queue": "dwtrigger-etl-done"})
+    both["resources"]["mns"]["props"]["triggers"].append(named("etl-done", S))
+    assert wiring.check(RULES, both) == [
+        "s.yaml: mns_topic trigger 'etl-done-topic' of resource mns: topic etl-done also reaches the function "
+        "through its subscribed queue, so every message would be decided twice: keep one of the two"]
+    stream = direct_topic()
+    triggers("mns_topic", stream)[0]["triggerConfig"]["notifyContentFormat"] = "STREAM"
+    assert wiring.check(RULES, stream) == [
+        "s.yaml: mns_topic trigger 'etl-done-topic' of resource mns: set notifyContentFormat to JSON: a STREAM "
+        "message does not name its topic"]
+
+
+def test_a_deployment_may_hold_several_timers_and_expect_needs_the_sweep():
+    rules = with_rules("  - {name: hourly, on: timer, timer: hourly, trigger: [{workspace: 10001, node: 7}]}\n")
+    s = copy.deepcopy(S)
+    assert wiring.check(rules, s) == [f"rules.yaml:{rules.named('hourly').line}: rule 'hourly': no timer trigger "
+                                      "named hourly on the timer function feeds it: add one, or remove the rule"]
+    s["resources"]["timer"]["props"]["triggers"].append(dict(named("nightly", s), triggerName="hourly"))
+    assert wiring.check(rules, s) == []
+    del s["resources"]["sweep"]
+    assert wiring.check(rules, s) == [f"{where('orders-daily')}: `expect` needs the sweep function's timer trigger, "
+                                      "and s.yaml has none: add it, or remove `expect`"]
+
+
+def test_a_rule_taking_any_message_is_fed_by_every_mns_trigger_and_needs_one():
+    rules = with_rules("  - {name: anything, on: mns, trigger: [{workspace: 10001, node: 7}]}\n")
+    extra = copy.deepcopy(S)
+    extra["resources"]["mns"]["props"]["triggers"].append(dict(named("etl-events", S), triggerName="other"))
+    extra["resources"]["mns"]["props"]["triggers"][-1]["triggerConfig"] = copy.deepcopy(
+        named("etl-events", S)["triggerConfig"])
+    extra["resources"]["mns"]["props"]["triggers"][-1]["triggerConfig"]["eventSourceConfig"][
+        "eventSourceParameters"]["sourceMNSParameters"]["QueueName"] = "other-queue"
+    assert wiring.check(rules, extra) == []
+    bare = without(S, "etl-events", "etl-done", "billing-done")
+    bare["vars"]["subscriptions"] = []
+    assert f"rules.yaml:{rules.named('anything').line}: rule 'anything': it takes any message, and no trigger in " \
+        "s.yaml brings the mns function one: add an eventbridge (queue) or mns_topic trigger to it, or remove the " \
+        "rule" in wiring.check(rules, bare)
+
+
+def test_a_trigger_on_a_function_whose_handler_rejects_its_events_is_refused():
+    s = copy.deepcopy(S)
+    s["resources"]["timer"]["props"]["triggers"].append(named("etl-events", s))
+    assert wiring.check(RULES, s) == ["s.yaml: eventbridge trigger 'etl-events' of resource timer: belongs on the "
+                                      "mns function, whose handler takes eventbridge events"]
+
+
+# ---- dead letters on every path ----------------------------------------------------------------------------------
+
+def test_every_function_sends_what_still_fails_after_fcs_retries_to_the_dead_letter_queue():
+    for function in FUNCTIONS:
+        config = function["asyncInvokeConfig"]
+        assert config["destinationConfig"]["onFailure"]["destination"] == DLQ + "/messages"
+        assert 1 <= config["maxAsyncRetryAttempts"] <= 8
+    sends = [s["Resource"] for s in policy("function.json")["Statement"] if s["Action"] == "mns:SendMessage"]
+    assert sends == [DLQ + "/messages"]
+
+
+def test_every_queue_trigger_retries_then_dead_letters_the_same_queue_without_blocking():
+    for trigger in triggers("eventbridge"):
+        config = trigger["triggerConfig"]
+        # true = asynchronous (s.yaml says why): FC's retries and failure destination take the function's errors.
+        assert config["asyncInvocationType"] is True
+        assert config["eventSinkConfig"] == {"deliveryOption": {"mode": "event-streaming", "eventSchema": "CloudEvents"}}
+        run = config["runOptions"]
+        assert (run["mode"], run["errorsTolerance"], run["deadLetterQueue"]) == ("event-streaming", "ALL", {"Arn": DLQ})
+        assert run["retryStrategy"]["MaximumRetryAttempts"] >= 1
+
+
+def test_eventbridge_triggers_come_last_as_fc3_needs():
+    """fc3 stops deploying a function's triggers at the first EventBridge one that has not changed."""
+    for function in FUNCTIONS:
+        kinds = [t["triggerType"] == "eventbridge" for t in function.get("triggers", [])]
+        assert kinds == sorted(kinds), function["functionName"]
+
+
+def test_the_runbook_says_how_to_apply_a_topic_trigger_change_and_confirm_the_invocation_mode():
+    text = " ".join(README.split())
+    assert "trigger is no need update!" in text and "s mns remove --trigger" in text
+    assert "aliyun eventbridge GetEventStreaming" in text and "Sink.SinkFCParameters.InvocationType" in text
+
+
+# ---- RAM -----------------------------------------------------------------------------------------------------
 
 def test_the_ledger_policy_grants_exactly_its_objects_and_their_listing():
     doc = policy("oss-ledger.json", LEDGER_BUCKET="etl-ledger", LEDGER_PREFIX="dwtrigger/")
@@ -175,14 +412,6 @@ def test_the_ledger_policy_grants_exactly_its_objects_and_their_listing():
         ["oss:GetObject", "oss:PutObject"], f"acs:oss:*:{ACCOUNT}:etl-ledger/dwtrigger/*")
     assert (listing["Action"], listing["Resource"]) == ("oss:ListObjects", f"acs:oss:*:{ACCOUNT}:etl-ledger")
     assert listing["Condition"] == {"StringLike": {"oss:Prefix": "dwtrigger/*"}}
-
-
-def test_every_failure_ends_in_the_dead_letter_queue_the_role_may_write_to():
-    [destination] = {f["asyncInvokeConfig"]["destinationConfig"]["onFailure"]["destination"] for f in FUNCTIONS}
-    # An EventBridge trigger invoked synchronously would bypass FC's async retries and the destination.
-    assert all(t["triggerConfig"]["asyncInvocationType"] for t in triggers("eventbridge"))
-    sends = [s["Resource"] for s in policy("function.json")["Statement"] if s["Action"] == "mns:SendMessage"]
-    assert sends == [destination]
 
 
 def test_every_policy_is_a_ram_document_with_no_unknown_placeholder():
@@ -207,4 +436,3 @@ def test_the_cross_account_role_trusts_exactly_the_function_role():
     assert assume["Action"] == "sts:AssumeRole" and role_arn.match(assume["Resource"])
     [trust] = policy("target-trust.json")["Statement"]
     assert trust["Principal"] == {"RAM": sorted({f["role"] for f in FUNCTIONS})}
-

@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from conftest import EVENTS, ROLE_KEY, ROOT
-from test_deploy import FUNCTIONS
+from test_deploy import FUNCTIONS       # first: it puts deploy/ on sys.path, where package.py finds wiring.py
 
 SPEC = importlib.util.spec_from_file_location("package", ROOT / "deploy" / "package.py")
 package = importlib.util.module_from_spec(SPEC)
@@ -114,6 +114,30 @@ def test_each_handler_runs_a_sample_from_its_package_alone(packages, emulator, o
     print(f"\n{fn}: {sizes[0]:.1f} MB ({sizes[1]:.1f} MB zipped); python{LOCAL} -I -S: import index "
           f"{report['import_ms']} ms, initializer {report['initialize_ms']} ms, "
           f"first event {report['first_call_ms']} ms")
+
+
+REFUSALS = {
+    "a misspelt time zone": ("timezone: Asia/Shanghai      #", "timezone: Asia/Shangai      #", [
+        "RULES:4: field 'defaults.timezone': unknown time zone 'Asia/Shangai' (use an IANA name, e.g. Asia/Shanghai)"]),
+    "a rule no trigger feeds": ("topic: billing-done", "topic: payroll-done", [
+        "RULES:73: rule 'billing-feed': no trigger in s.yaml feeds topic payroll-done: subscribe a queue to it "
+        "(vars.subscriptions) with an eventbridge trigger on that queue, or add a mns_topic trigger, to the mns "
+        "function; or remove the rule",
+        "s.yaml: eventbridge trigger 'billing-done' of resource mns on queue dwtrigger-billing-done (subscribed to "
+        "topic billing-done) feeds no rule in rules.yaml: remove it, or add a rule"]),
+}
+
+
+@pytest.mark.parametrize("old, new, problems", REFUSALS.values(), ids=REFUSALS.keys())
+def test_make_package_refuses_rules_that_do_not_validate_or_no_trigger_feeds(tmp_path, capsys, old, new, problems):
+    """Before pip runs: nothing is built, and the loader's (or the wiring check's) messages say why."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text((ROOT / "rules.yaml").read_text().replace(old, new, 1))
+    with pytest.raises(SystemExit) as refused:
+        package.main(["--out", str(tmp_path / "build"), "--rules", str(rules)])
+    assert str(refused.value) == f"refusing to build: {len(problems)} problem(s) with {rules} and {ROOT / 's.yaml'}"
+    assert capsys.readouterr().err.splitlines() == [p.replace("RULES", str(rules)) for p in problems]
+    assert not (tmp_path / "build").exists()
 
 
 def test_python312_resolves_every_dependency_as_a_binary_wheel(tmp_path):
