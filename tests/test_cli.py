@@ -2,21 +2,25 @@
 import json
 import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
+import zipfile
+from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import EVENTS, ROLE_KEY, ROOT, sample
+from conftest import EVENTS, ROLE_KEY, ROOT, WORLD, oss_seed, sample
 from dwtrigger.ops.cli import main
+from dwtrigger.ops.emulator import DEFAULT_SEED, Emulator, OssStandIn
 
 RULES = str(ROOT / "rules.yaml")
 
 
 def run(*args, env=None, input=None):
-    result = CliRunner().invoke(main, list(args), env=env, input=input)
-    return result
+    return CliRunner().invoke(main, list(args), env=env, input=input, prog_name="dwtrigger")
 
 
 @pytest.fixture
@@ -300,11 +304,12 @@ def test_errors_are_one_sentence_and_debug_shows_the_traceback(emulator_env):
     assert "Traceback" in debug.stderr
 
 
-def test_demo_runs_every_sample_as_expected():
+def test_demo_runs_every_sample_as_expected_from_any_directory(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DWTRIGGER_", "ALIBABA_CLOUD_"))}
-    proc = subprocess.run([sys.executable, "-m", "dwtrigger.ops.cli", "demo", "--root", str(ROOT)],
+    proc = subprocess.run([sys.executable, "-m", "dwtrigger.ops.cli", "demo"], cwd=tmp_path,
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert list(tmp_path.iterdir()) == []
     samples = sum(1 for p in EVENTS.rglob("*") if p.suffix in (".json", ".txt", ".bin"))
     assert f"{samples} of {samples} samples gave the expected outcomes" in proc.stdout
     assert "released by the emulator" in proc.stdout
@@ -363,28 +368,40 @@ rules:
     ]
 
 
-def test_the_emulator_runs_as_a_process_on_the_port_asked():
-    import socket
-    import time
-    import urllib.request
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "dwtrigger.ops.cli", "emulator", "--port", str(port)],
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        assert f"DataWorks emulator on http://127.0.0.1:{port}" in proc.stderr.readline()
-        deadline = time.monotonic() + 10
-        while True:
+def free_pair() -> int:
+    """A port P with P+1 free too, as `dwtrigger emulator --port P` needs (found by binding both)."""
+    for _ in range(50):
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_admin/instances?node=700001234567") as r:
-                    instances = json.load(r)
-                break
+                second.bind(("127.0.0.1", port + 1))
             except OSError:
-                assert time.monotonic() < deadline, "the emulator did not answer"
-                time.sleep(0.05)
-        assert instances and {i["NodeId"] for i in instances} == {700001234567}
+                continue
+            return port
+    raise RuntimeError("no two consecutive free ports")
+
+
+def test_the_emulator_runs_as_a_process_and_says_exactly_how_to_reach_it():
+    port = free_pair()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DWTRIGGER_", "ALIBABA_CLOUD_"))}
+    proc = subprocess.Popen([sys.executable, "-m", "dwtrigger.ops.cli", "emulator", "--port", str(port)],
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        said = [proc.stderr.readline() for _ in range(5)]        # once both are bound: connections queue
+        assert said == [f"DataWorks emulator on {url}  (admin: {url}/_admin/calls)\n",
+                        f"OSS stand-in on http://127.0.0.1:{port + 1}  (buckets etl-landing, etl-landing-backup)\n",
+                        f"Reach both from replay, trigger, sweep and doctor with --emulator {url}, or in another shell:\n",
+                        f"  export DWTRIGGER_EMULATOR={url}\n",
+                        "(with the demo seed's development key, unless ALIBABA_CLOUD_ACCESS_KEY_ID is set). "
+                        "Ctrl-C stops it.\n"]
+        reach = {**NO_KEYS, said[3].strip().removeprefix("export ").split("=")[0]: url}
+        triggered = run("trigger", "--rule", "orders-daily", "--bizdate", "2026-03-10", "--rules", RULES, env=reach)
+        assert triggered.exit_code == 0, triggered.output
+        assert triggered.stderr.startswith("triggered: orders-daily node 700001234567 bizdate 2026-03-10")
+        swept = run("sweep", "--dry-run", "--now", "2026-03-12T09:00:00+08:00", "--rules", RULES, env=reach)
+        assert swept.exit_code == 0 and "oss_checks=3" in swept.stderr       # the OSS stand-in answered
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -454,3 +471,370 @@ def test_sweep_exits_1_when_it_could_not_look(sweep_env, oss_standin):
 def test_sweep_needs_now_with_an_offset(sweep_env):
     result = run("sweep", "--rules", RULES, "--now", "2026-03-12T09:00", env=sweep_env)
     assert result.exit_code == 2 and "needs a UTC offset" in result.stderr
+
+
+# ---- what misled operators, run as they ran it ----
+
+@contextmanager
+def served(seed):
+    """DataWorks on a free port P and the OSS stand-in on P+1, as `dwtrigger emulator` serves them."""
+    for _ in range(50):
+        emu = Emulator(seed).start()
+        port = int(emu.endpoint.rsplit(":", 1)[1])
+        try:
+            oss = OssStandIn(oss_seed(seed, ("etl-landing",)), port=port + 1).start()
+        except OSError:                 # P+1 taken: another pair
+            emu.stop()
+            continue
+        try:
+            yield emu, oss
+        finally:
+            oss.stop()
+            emu.stop()
+        return
+    raise RuntimeError("no two consecutive free ports")
+
+
+@pytest.fixture
+def pair():
+    with served(WORLD) as both:
+        yield both
+
+
+NO_KEYS = {"ALIBABA_CLOUD_ACCESS_KEY_ID": None, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": None,
+           "ALIBABA_CLOUD_SECURITY_TOKEN": None, "DWTRIGGER_EMULATOR": None, "DWTRIGGER_ENDPOINT": None,
+           "DWTRIGGER_PROTOCOL": None, "DWTRIGGER_OSS_ENDPOINT": None, "DWTRIGGER_RULES": None}
+
+
+def test_trigger_refuses_a_node_the_rule_does_not_have(emulator_env, emulator):
+    result = run("trigger", "--rule", "orders-daily", "--bizdate", "2026-03-10", "--node", "5", "--rules", RULES,
+                 env=emulator_env)
+    assert result.exit_code == 2
+    assert result.stderr == "Error: rule 'orders-daily' has no node 5; its nodes: 700001234567\n"
+    assert emulator.calls == []
+
+
+def test_trigger_takes_the_cycle_alone_and_refuses_a_bizdate_it_contradicts(emulator_env, emulator):
+    refused = run("trigger", "--rule", "clicks-hourly", "--bizdate", "2026-03-11", "--cycle", "2026-03-11 08:00",
+                  "--rules", RULES, env=emulator_env)
+    assert refused.exit_code == 2 and emulator.calls == []
+    assert refused.stderr == ("Error: --bizdate 2026-03-11 is not the business date of --cycle '2026-03-11 08:00': "
+                              "that is 2026-03-10 (the day before the cycle's date); give --cycle alone\n")
+    alone = run("trigger", "--rule", "clicks-hourly", "--cycle", "2026-03-11 08:00", "--rules", RULES,
+                env=emulator_env)
+    assert alone.exit_code == 0, alone.output
+    assert alone.stderr.startswith("triggered: clicks-hourly node 700001234999 bizdate 2026-03-10 cycle "
+                                   "2026-03-11T08:00:00+08:00 instance ")
+    assert [c["params"]["CycleTime"] for c in emulator.calls if c["action"] == "RunTriggerNode"] == ["1773187200000"]
+    neither = run("trigger", "--rule", "clicks-hourly", "--rules", RULES, env=emulator_env)
+    assert neither.exit_code == 2 and neither.stderr == (
+        "Error: name the instance: --bizdate YYYY-MM-DD, --cycle 'YYYY-MM-DD HH:MM', or --from and --to\n")
+
+
+def test_trigger_of_an_hourly_rule_without_a_cycle_names_the_cycle_option(emulator_env, emulator):
+    result = run("trigger", "--rule", "clicks-hourly", "--bizdate", "2026-03-10", "--rules", RULES, env=emulator_env)
+    assert result.exit_code == 1
+    hours = ", ".join(f"{h:02d}:00" for h in range(24))
+    assert result.stderr == ("failed: clicks-hourly node 700001234999 bizdate 2026-03-10 cycle - 24 instances of "
+                             f"business date 2026-03-10 are waiting ({hours}); name one with --cycle "
+                             "'2026-03-11 HH:MM'\n")
+    assert [c["action"] for c in emulator.calls] == ["ListInstances"]
+
+
+def test_trigger_releases_a_range_of_business_dates_with_a_summary(emulator_env, emulator):
+    result = run("trigger", "--rule", "orders-daily", "--from", "2025-12-31", "--to", "2026-01-02", "--rules", RULES,
+                 env=emulator_env)
+    assert result.exit_code == 1                       # 2025-12-31: the node was not deployed yet
+    lines = [re.sub(r"instance \d+", "instance #", line) for line in result.stderr.splitlines()]
+    assert lines == [
+        "releasing orders-daily 2025-12-31 to 2026-01-02",
+        "failed: orders-daily node 700001234567 bizdate 2025-12-31 cycle 2026-01-01T00:30:00+08:00 DataWorks has no "
+        "cycle instance for business date 2025-12-31 (instances are generated the day before; a node deployed today "
+        "runs from tomorrow; a workspace on the other Data Studio generation than the rule's `api` lists none)",
+        "triggered: orders-daily node 700001234567 bizdate 2026-01-01 cycle 2026-01-02T00:30:00+08:00 instance # was "
+        "WAIT_TRIGGER",
+        "triggered: orders-daily node 700001234567 bizdate 2026-01-02 cycle 2026-01-03T00:30:00+08:00 instance # was "
+        "WAIT_TRIGGER",
+        "outcome            count", "triggered          2", "failed             1"]
+    assert [c["params"]["BizDate"] for c in emulator.calls if c["action"] == "RunTriggerNode"] == [
+        "1767196800000", "1767283200000"]                # 2026-01-01 and 01-02, Shanghai midnight
+
+
+@pytest.mark.parametrize("args, error", [
+    (("--from", "2026-03-10"), "--from and --to go together"),
+    (("--from", "2026-03-10", "--to", "2026-03-01"), "--to 2026-03-01 is before --from 2026-03-10"),
+    (("--from", "2025-01-01", "--to", "2026-03-01"), "--from/--to span 425 days; at most 366 at a time"),
+    (("--from", "2026-03-01", "--to", "2026-03-02", "--bizdate", "2026-03-01"),
+     "--from/--to name the business dates: drop --bizdate and --cycle"),
+])
+def test_trigger_range_mistakes_are_refused_before_anything_is_sent(args, error, emulator_env, emulator):
+    result = run("trigger", "--rule", "orders-daily", *args, "--rules", RULES, env=emulator_env)
+    assert result.exit_code == 2 and result.stderr == f"Error: {error}\n"
+    assert emulator.calls == []
+
+
+def test_without_keys_the_commands_say_what_to_set_on_a_laptop(emulator):
+    advice = ("Error: no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (and "
+              "ALIBABA_CLOUD_SECURITY_TOKEN for STS keys) to an identity that deploy/ram/dataworks.json allows, or "
+              "reach a local emulator with --emulator URL (or DWTRIGGER_EMULATOR), as `dwtrigger emulator` prints\n")
+    env = {**NO_KEYS, "DWTRIGGER_ENDPOINT": emulator.endpoint, "DWTRIGGER_PROTOCOL": "http"}
+    for args in (("trigger", "--rule", "nightly", "--bizdate", "2026-03-10"),
+                 ("replay", str(EVENTS / "timer/nightly.json")), ("sweep",)):
+        result = run(*args, "--rules", RULES, env=env)
+        assert (result.exit_code, result.stderr) == (2, advice), args
+    assert emulator.calls == []
+    dry = run("replay", str(EVENTS / "timer/nightly.json"), "--rules", RULES, "--dry-run", env=env)
+    assert dry.exit_code == 0 and "dry_run            1" in dry.stderr          # a dry run sends nothing
+
+
+def test_emulator_option_reaches_the_demo_emulator_with_its_development_key(tmp_path):
+    with served(DEFAULT_SEED) as (emu, oss):
+        by_option = run("trigger", "--rule", "orders-daily", "--bizdate", "2026-03-10", "--rules", RULES,
+                        "--emulator", emu.url, env=NO_KEYS)
+        assert by_option.exit_code == 0, by_option.output
+        assert by_option.stderr.startswith("triggered: orders-daily node 700001234567 bizdate 2026-03-10")
+        oss.put("etl-landing", "exports/orders/dt=2026-03-09/_SUCCESS")
+        by_env = run("sweep", "--rules", RULES, "--now", "2026-03-12T09:00:00+08:00",
+                     env={**NO_KEYS, "DWTRIGGER_EMULATOR": emu.url, "DWTRIGGER_SWEEP_QPS": "50"})
+        assert by_env.exit_code == 0, by_env.output
+        assert "triggered: orders-daily node 700001234567 bizdate 2026-03-09 the sweep found" in by_env.stderr
+        replayed = run("replay", str(EVENTS / "timer/nightly.json"), "--rules", RULES,
+                       env={**NO_KEYS, "DWTRIGGER_EMULATOR": emu.url})
+        assert replayed.exit_code == 0 and "triggered          1" in replayed.stderr
+    assert {c["access_key_id"] for c in emu.calls} == {"STS.demo-function-role"}
+    assert [c["operation"] for c in oss.calls] == ["GetObjectMeta"] * 3
+
+
+def test_emulator_option_uses_the_keys_set_and_refuses_a_second_endpoint(pair):
+    emu, _ = pair
+    mine = run("trigger", "--rule", "nightly", "--bizdate", "2026-03-10", "--rules", RULES, "--emulator", emu.url,
+               env={**NO_KEYS, **ROLE_KEY})
+    assert mine.exit_code == 0, mine.output
+    assert {c["access_key_id"] for c in emu.calls} == {ROLE_KEY["ALIBABA_CLOUD_ACCESS_KEY_ID"]}
+    demo_key = run("trigger", "--rule", "nightly", "--bizdate", "2026-03-10", "--rules", RULES, "--emulator", emu.url,
+                   env=NO_KEYS)                       # this world's seed does not hold the demo key
+    assert demo_key.exit_code == 1
+    assert demo_key.stderr.splitlines()[-1] == (
+        "likely: the emulator knows only its seed's keys: unset ALIBABA_CLOUD_ACCESS_KEY_ID to use the demo seed's "
+        "key, or set one of the seed's keys")
+    both = run("trigger", "--rule", "nightly", "--bizdate", "2026-03-10", "--rules", RULES, "--emulator", emu.url,
+               "--endpoint", "dataworks.cn-shanghai.aliyuncs.com", env=NO_KEYS)
+    assert both.exit_code == 2 and both.stderr == (
+        "Error: --emulator names the endpoint and protocol: give it or --endpoint/--protocol, not both\n")
+    from_env = run("replay", str(EVENTS / "timer/nightly.json"), "--rules", RULES, "--protocol", "https",
+                   env={**NO_KEYS, "DWTRIGGER_EMULATOR": emu.url})
+    assert from_env.exit_code == 2 and from_env.stderr == (
+        "Error: DWTRIGGER_EMULATOR is set and names the endpoint and protocol: unset it to use --endpoint/--protocol\n")
+    wrong = run("sweep", "--rules", RULES, "--emulator", "https://127.0.0.1:8765", env=NO_KEYS)
+    assert wrong.exit_code == 2 and wrong.stderr == (
+        "Error: --emulator 'https://127.0.0.1:8765': give the URL `dwtrigger emulator` printed, e.g. "
+        "http://127.0.0.1:8765\n")
+
+
+def attempts(result) -> list:
+    """The retry lines a command printed, delays as #."""
+    return [re.sub(r"retrying in [0-9.]+ s", "retrying in # s", line) for line in result.stderr.splitlines()
+            if ": attempt " in line]
+
+
+def test_an_endpoint_that_refuses_shows_each_attempt_and_the_likely_cause():
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))                 # bound, never listening: every connect is refused
+        port = closed.getsockname()[1]
+        result = run("trigger", "--rule", "nightly", "--bizdate", "2026-03-10", "--rules", RULES, "--timeout", "2",
+                     "--emulator", f"http://127.0.0.1:{port}", env={**NO_KEYS, **ROLE_KEY})
+    assert result.exit_code == 1
+    tries = attempts(result)
+    assert tries and all(line.startswith("nightly bizdate 2026-03-10: attempt ") for line in tries)
+    assert tries[0] in ("nightly bizdate 2026-03-10: attempt 1 failed (ConnectionError); retrying in # s",
+                        "nightly bizdate 2026-03-10: attempt 1 failed (ConnectionError); no time left to retry "
+                        "(--timeout)")
+    cause = (f"nothing accepts connections at 127.0.0.1:{port}: is the endpoint right (--endpoint, --emulator, "
+             "DWTRIGGER_ENDPOINT, the rule's endpoint or region), and is the emulator running (`dwtrigger emulator`)?")
+    lines = result.stderr.splitlines()
+    assert lines[1] == f"  likely: {cause}" and lines[-1] == f"likely: {cause}"
+    assert lines[-2] == (f"failed: nightly node 700001235000 bizdate 2026-03-10 cycle - 127.0.0.1:{port}: "
+                         "Connection refused (retries stopped at the deadline)")
+
+
+def test_https_to_the_emulator_says_it_speaks_http(emulator):
+    result = run("trigger", "--rule", "nightly", "--bizdate", "2026-03-10", "--rules", RULES, "--timeout", "2",
+                 "--endpoint", emulator.endpoint, env={**NO_KEYS, **ROLE_KEY})
+    assert result.exit_code == 1
+    assert attempts(result)[0].startswith("nightly bizdate 2026-03-10: attempt 1 failed (ConnectionError); ")
+    assert result.stderr.splitlines()[-1] == (
+        f"likely: {emulator.endpoint} speaks plain http, not https: reach a local emulator with --emulator "
+        f"http://{emulator.endpoint} (or add --protocol http)")
+    assert emulator.calls == []                        # a TLS hello is no request
+
+
+def test_an_endpoint_name_that_does_not_resolve_is_named():
+    result = run("replay", str(EVENTS / "timer/nightly.json"), "--rules", RULES, "--timeout", "2",
+                 "--endpoint", "dataworks.no-such-region.invalid", env={**NO_KEYS, **ROLE_KEY})
+    assert result.exit_code == 1
+    assert attempts(result)[0].startswith(f"{EVENTS / 'timer/nightly.json'}: attempt 1 failed (ConnectionError); ")
+    assert result.stderr.splitlines()[-1] == (
+        "likely: the host name of dataworks.no-such-region.invalid:443 does not resolve: check --endpoint, "
+        "DWTRIGGER_ENDPOINT, or the rule's endpoint and region")
+
+
+def test_explain_exits_non_zero_on_a_rejected_event_and_a_broken_json_file_gets_no_stream_advice(tmp_path):
+    rejected = run("explain", str(EVENTS / "malformed/timer-bad-time.json"), "--rules", RULES)
+    assert rejected.exit_code == 1
+    assert rejected.stdout == (f"{EVENTS / 'malformed/timer-bad-time.json'}  (timer function)\n"
+                               "  rejected: field 'triggerTime' is not an ISO 8601 time: 'yesterday at 4'\n")
+    broken = tmp_path / "event.json"
+    broken.write_text('{\n  "triggerTime": "2026-03-11T16:00:00Z",\n  "triggerName": nightly\n}\n')
+    result = run("explain", str(broken), "--rules", RULES)
+    assert result.exit_code == 1
+    assert result.stdout == f"{broken}\n  unreadable: not valid JSON at line 3, column 18: Expecting value\n"
+
+
+def test_explain_builds_the_event_the_function_would_receive():
+    built = run("explain", "--bucket", "etl-landing", "--key", "exports/orders/dt=2026-03-10/_SUCCESS",
+                "--now", "2026-03-10T16:10:00Z", "--rules", RULES)
+    from_file = run("explain", str(EVENTS / "oss/native-put-orders.json"), "--rules", RULES)
+    assert built.exit_code == 0, built.output
+    header, kind, *rest = built.stdout.splitlines()
+    assert header == "oss://etl-landing/exports/orders/dt=2026-03-10/_SUCCESS (ObjectCreated:PutObject)  (oss function)"
+    assert re.fullmatch(r"  kind oss-native, id [0-9A-F]{24}, time 2026-03-10T16:10:00\+00:00", kind)
+    assert rest == from_file.stdout.splitlines()[2:]
+    finance = json.loads(sample("mns/topic-json-finance.json"))
+    topic = run("explain", "--topic", "etl-done", "--body", finance["Message"], "--now", "2026-03-10T23:05:00Z",
+                "--rules", RULES, "--json")
+    [report] = json.loads(topic.stdout)
+    [target] = [r for r in report["rules"] if r["matched"]][0]["targets"]
+    assert (report["kind"], target["node"], target["biz_date_ms"]) == ("mns-topic-json", 700009999, 1773097200000)
+    billing = run("explain", "--topic", "billing-done", "--body", "done", "--attribute", "team=billing", "--rules",
+                  RULES)
+    assert "kind mns-topic-json-attrs" in billing.stdout and "MATCH billing-feed: matched" in billing.stdout
+    queue = run("explain", "--queue", "etl-events", "--body", '{"source": "crm-daily", "rows": 98}', "--now",
+                "2026-03-11T01:45:10+00:00", "--rules", RULES)
+    assert "MATCH crm-export: matched" in queue.stdout and "BizDate 2026-03-10 = 1773072000000" in queue.stdout
+    timer = run("explain", "--timer", "nightly", "--now", "2026-03-11T16:00:00Z", "--rules", RULES)
+    assert timer.stdout.splitlines()[1] == "  kind timer, id nightly@2026-03-11T16:00:00Z, time 2026-03-11T16:00:00+00:00"
+    assert "BizDate 2026-03-11 = 1773158400000" in timer.stdout
+
+
+@pytest.mark.parametrize("args, error", [
+    ((), "give an EVENT file, or build one: --bucket B --key K, --topic T --body TEXT, --queue Q --body TEXT, or "
+         "--timer NAME"),
+    ((str(EVENTS / "timer/nightly.json"), "--timer", "nightly"), "give an EVENT file or build one with options, not both"),
+    (("--bucket", "etl-landing"), "--bucket needs --key"),
+    (("--bucket", "b", "--key", "k", "--timer", "t"), "--bucket and --timer describe different events: give one"),
+    (("--topic", "t", "--body", "x", "--payload", "p"), "--payload belongs to an event built with --timer"),
+    (("--queue", "q", "--body", "x", "--attribute", "a=b"), "--attribute belongs to an event built with --topic"),
+    (("--topic", "t", "--body", "x", "--attribute", "team"), "--attribute takes NAME=VALUE"),
+    (("--timer", "t", "--source", "mns"), "--source is for event files: a built event names its function"),
+])
+def test_explain_refuses_options_that_build_no_event(args, error):
+    result = run("explain", *args, "--rules", RULES)
+    assert (result.exit_code, result.stderr) == (2, f"Error: {error}\n")
+
+
+def test_every_rules_option_defaults_to_dwtrigger_rules(tmp_path, monkeypatch, emulator_env, emulator, oss_standin):
+    env = {**emulator_env, "DWTRIGGER_RULES": RULES, "DWTRIGGER_OSS_ENDPOINT": oss_standin.endpoint}
+    monkeypatch.chdir(tmp_path)                                                 # no rules.yaml here
+    assert run("validate", env=env).stdout == f"{RULES}: 9 rules OK\n"
+    assert "MATCH nightly" in run("explain", str(EVENTS / "timer/nightly.json"), env=env).stdout
+    assert run("replay", str(EVENTS / "timer/nightly.json"), "--dry-run", env=env).exit_code == 0
+    assert run("trigger", "--rule", "nightly", "--bizdate", "2026-03-10", env=env).exit_code == 0
+    assert "overdue=3" in run("sweep", "--dry-run", "--now", "2026-03-12T09:00:00+08:00", env=env).stderr
+    missing = run("validate", env={**env, "DWTRIGGER_RULES": None})
+    assert missing.exit_code == 1 and missing.stderr == (
+        "rules.yaml: cannot read the rules file: No such file or directory\n"
+        "(name the rules file with --rules PATH or DWTRIGGER_RULES)\n")
+
+
+def test_version_and_short_help():
+    from importlib.metadata import version
+
+    assert run("--version").stdout == f"dwtrigger {version('dwtrigger')}\n"
+    for args in (("-h",), ("trigger", "-h")):
+        result = run(*args)
+        assert result.exit_code == 0 and result.stdout.startswith(f"Usage: dwtrigger {' '.join(args[:-1])}".rstrip())
+
+
+@pytest.mark.parametrize("command", ["explain", "sweep"])
+def test_now_that_is_not_a_time_names_the_form_expected(command):
+    result = run(command, "--now", "yesterday", "--rules", RULES, env=NO_KEYS)
+    assert result.exit_code == 2
+    assert result.stderr.endswith("Error: Invalid value for '--now': 'yesterday' is not an ISO 8601 time: write e.g. "
+                                  "2026-03-12T09:00:00+08:00 (Z for UTC)\n")
+
+
+def test_the_emulator_on_a_port_in_use_says_which_and_what_to_do():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]                 # the OSS stand-in's port of `--port port-1`
+        result = run("emulator", "--port", str(port - 1))
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: port {port} is in use (another `dwtrigger emulator`?): stop that process, or "
+                             "choose free ports with --port N (DataWorks on N, the OSS stand-in on N+1)\n")
+
+
+def test_demo_refuses_a_directory_that_is_no_checkout_and_leaves_nothing(tmp_path):
+    result = run("demo", "--root", str(tmp_path))
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {tmp_path} is not a dwtrigger checkout: it has no events, functions, rules.yaml\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_that_fails_midway_removes_what_it_made_and_restores_the_environment(tmp_path):
+    (tmp_path / "events/timer").mkdir(parents=True)
+    (tmp_path / "events/timer/nightly.json").write_bytes(sample("timer/nightly.json"))
+    (tmp_path / "events/timer/expected.yaml").write_text("nightly.json: [triggered]\n")
+    (tmp_path / "functions/timer").mkdir(parents=True)
+    (tmp_path / "functions/timer/index.py").write_text("raise ImportError('a broken handler')\n")
+    (tmp_path / "rules.yaml").write_text((ROOT / "rules.yaml").read_text())
+    before = dict(os.environ)
+    result = run("demo", "--root", str(tmp_path))
+    assert result.exit_code == 2 and result.stderr == "Error: a broken handler\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["events", "functions", "rules.yaml"]
+    assert dict(os.environ) == before
+
+
+def test_the_wheel_carries_what_the_commands_need_outside_the_checkout(tmp_path):
+    """`pip wheel` of the project, installed on its own (the venv's dependencies), run from a directory that is no
+    checkout: --version, validate, explain of a built event, and a dry run through --emulator, which reads the
+    emulator's seed from the installed package."""
+    src, dist, site, elsewhere = (tmp_path / name for name in ("src", "dist", "site", "elsewhere"))
+    shutil.copytree(ROOT / "shared", src / "shared", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, src / name)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run(pip + ["wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(src)], check=True,
+                   capture_output=True, timeout=600)      # the dev lock's setuptools: no index needed
+    [wheel] = dist.glob("dwtrigger-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    assert {name.split("/")[0] for name in names if ".dist-info/" not in name} == {"dwtrigger"}
+    assert "dwtrigger/ops/emulator/demo_seed.yaml" in names
+    subprocess.run(pip + ["install", "--no-deps", "--target", str(site), str(wheel)], check=True,
+                   capture_output=True, timeout=300)
+    elsewhere.mkdir()
+    shutil.copy(ROOT / "rules.yaml", elsewhere / "rules.yaml")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("DWTRIGGER_", "ALIBABA_CLOUD_"))},
+           "PYTHONPATH": str(site)}
+
+    def dwtrigger(*args):
+        return subprocess.run([str(site / "bin" / "dwtrigger"), *args], cwd=elsewhere, env=env, capture_output=True,
+                              text=True, timeout=120)
+
+    where = subprocess.run([sys.executable, "-c", "import dwtrigger; print(dwtrigger.__file__)"], cwd=elsewhere,
+                           env=env, capture_output=True, text=True, timeout=60)
+    assert where.stdout.strip() == str(site / "dwtrigger" / "__init__.py")
+    version = dwtrigger("--version")
+    assert version.stdout.startswith("dwtrigger ") and version.returncode == 0
+    assert dwtrigger("validate").stdout == "rules.yaml: 9 rules OK\n"
+    explained = dwtrigger("explain", "--timer", "nightly", "--now", "2026-03-11T16:00:00Z")
+    assert explained.returncode == 0 and "BizDate 2026-03-11 = 1773158400000" in explained.stdout
+    dry = dwtrigger("trigger", "--rule", "nightly", "--bizdate", "2026-03-10", "--dry-run", "--emulator",
+                    "http://127.0.0.1:9")
+    assert dry.returncode == 0 and dry.stderr.startswith("dry_run: nightly node 700001235000 bizdate 2026-03-10")
+    demo = dwtrigger("demo")
+    assert demo.returncode == 2 and demo.stderr == (
+        "Error: the demo runs the samples of a dwtrigger checkout (events/, functions/, rules.yaml): run it inside "
+        "one, or pass --root PATH\n")
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["rules.yaml"]

@@ -2,11 +2,13 @@
 oracles: same action, version, parameters and which of them travel in the query), answers map into the port's
 facts, paging is bounded by the API's own limit whatever TotalCount claims, and a deployment that uses one API never
 imports the other's adapter."""
+import importlib
 import json
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from alibabacloud_credentials.client import Client as CredClient
@@ -18,6 +20,7 @@ from conftest import MIRROR, ROLE_KEY, orders_rules
 from dwtrigger import dataworks
 from dwtrigger.credentials import RoleKeys, credential_client
 from dwtrigger.dataworks import API_2020, API_2024, DataWorksError, v20200518, v20240518
+from dwtrigger.ops.emulator import Emulator
 from dwtrigger.retry import Deadline
 
 KEYS = RoleKeys(*ROLE_KEY.values())
@@ -137,3 +140,112 @@ def test_a_deployment_on_one_api_never_imports_the_other(tmp_path, api):
     other = v20240518 if api == API_2020 else v20200518
     assert f"dwtrigger.dataworks.v{api.replace('-', '')}" in loaded
     assert other.__name__ not in loaded and not [m for m in loaded if m.startswith("alibabacloud_dataworks")]
+
+
+# --- parents and phases (dwtrigger doctor) ----------------------------------------------------------------------
+
+CHILD, LOAD, REMOTE = 900001, 900002, 900003
+PHASED = {"NOT_RUN": "not_run", "WAIT_TIME": "wait_time", "WAIT_TRIGGER": "wait_trigger",
+          "WAIT_RESOURCE": "wait_resource", "RUNNING": "running", "CHECKING": "running",
+          "CHECKING_CONDITION": "running", "FAILURE": "failed", "SUCCESS": "succeeded"}
+PHASE_DAYS = {status: date(2026, 3, 1 + n) for n, status in enumerate(PHASED)}
+
+
+def family(other: int) -> list:
+    """A child with a parent in its workspace, one in `other` and one on its own previous cycle; `LOAD` has an
+    instance in every status, one business date each."""
+    return [{"id": LOAD, "name": "load", "deployed": "2026-02-01", "instances": [
+                {"bizdate": f"{day}", "status": status} for status, day in PHASE_DAYS.items()]},
+            {"id": CHILD, "name": "child", "deployed": "2026-02-01",
+             "parents": [LOAD, {"id": REMOTE, "workspace": other}, {"id": CHILD, "cross_cycle": True}]}]
+
+
+FAMILY = {"now": "2026-03-12T09:00:00+08:00",
+          "keys": [{"access_key_id": KEYS.access_key_id, "access_key_secret": KEYS.access_key_secret,
+                    "security_token": KEYS.security_token}],
+          "workspaces": [{"id": 40001, "nodes": family(40002)}, {"id": 50001, "api": API_2024, "nodes": family(50002)}]
+          + [{"id": ws, "api": api, "nodes": [{"id": REMOTE, "name": "remote", "deployed": "2026-02-01"}]}
+             for ws, api in ((40002, API_2020), (50002, API_2024))]}
+
+
+@pytest.fixture(scope="module")
+def kin():
+    with Emulator(FAMILY) as emu:
+        yield emu
+
+
+def product_parents(emu, api) -> None:
+    """The node's parents as each API's product SDK asks for them."""
+    client_module = importlib.import_module(f"alibabacloud_dataworks_public{api.replace('-', '')}.client")
+    models = importlib.import_module(f"alibabacloud_dataworks_public{api.replace('-', '')}.models")
+    client = client_module.Client(Config(endpoint=emu.endpoint, protocol="http", credential=credential()))
+    if api == API_2020:
+        client.get_node_parents_with_options(models.GetNodeParentsRequest(node_id=CHILD, project_env="PROD"),
+                                             RuntimeOptions())
+    else:
+        client.list_upstream_tasks_with_options(models.ListUpstreamTasksRequest(
+            id=CHILD, project_env="Prod", page_number=1, page_size=100), RuntimeOptions())
+
+
+@pytest.mark.parametrize("api, workspace, other", [(API_2020, 40001, 40002), (API_2024, 50001, 50002)])
+def test_parents_are_asked_as_the_product_sdk_asks_and_mapped(kin, api, workspace, other):
+    kin.reset()
+    product_parents(kin, api)
+    by_product = sent(kin)
+    kin.reset()
+    ours = dataworks.adapter(api, kin.endpoint, "http", credential_client(KEYS))
+    parents = ours.parents(workspace, "PROD", CHILD, Deadline(time.monotonic() + 10))
+    assert sent(kin) == by_product
+    assert by_product[0][:3] == (("GetNodeParents", API_2020, []) if api == API_2020 else
+                                 ("ListUpstreamTasks", API_2024, ["Id", "PageNumber", "PageSize", "ProjectEnv"]))
+    assert parents == [dataworks.Parent(LOAD, workspace, "load", False),
+                       dataworks.Parent(REMOTE, other, "remote", False), dataworks.Parent(CHILD, workspace, "child", True)]
+
+
+@pytest.mark.parametrize("api, workspace", [(API_2020, 40001), (API_2024, 50001)])
+def test_every_status_maps_to_a_phase_whatever_its_spelling(kin, api, workspace):
+    ours = dataworks.adapter(api, kin.endpoint, "http", credential_client(KEYS))
+    deadline = Deadline(time.monotonic() + 10)
+    for status, day in PHASE_DAYS.items():
+        biz_ms = int(datetime(day.year, day.month, day.day, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()) * 1000
+        [found] = ours.list_instances(workspace, "PROD", LOAD, day, biz_ms, deadline)
+        phase = PHASED[status]
+        assert (found.phase, found.waiting, found.ready) == \
+            (phase, phase in ("not_run", "wait_time", "wait_trigger"), phase == "wait_trigger"), status
+
+
+def test_an_older_answer_with_only_the_deprecated_tasks_list(kin):
+    kin.reset()
+    kin.set_faults(script=["malformed"], malformed_body=json.dumps({"RequestId": "r", "PagingInfo": {
+        "TotalCount": 1, "PageNumber": 1, "Tasks": [{"Id": 7, "Name": "old", "StepType": "CrossCycle"}]}}))
+    ours = dataworks.adapter(API_2024, kin.endpoint, "http", credential_client(KEYS))
+    assert ours.parents(50001, "PROD", CHILD, Deadline(time.monotonic() + 10)) == \
+        [dataworks.Parent(7, 50001, "old", True)]                  # no ProjectId: the child's workspace
+
+
+@pytest.mark.parametrize("api, body, message", [
+    (API_2020, '{"RequestId": "r", "Success": true}', "GetNodeParents answered Success without Data"),
+    (API_2020, '{"Success": true, "Data": {"Nodes": [{"NodeId": "x"}]}}', "GetNodeParents answered off its schema"),
+    (API_2024, '{"RequestId": "r"}', "ListUpstreamTasks answered without PagingInfo"),
+    (API_2024, '{"PagingInfo": {"TotalCount": 1, "UpstreamTasks": [{"Task": {}}]}}',
+     "ListUpstreamTasks answered off its schema"),
+])
+def test_a_parents_answer_off_its_schema_is_a_retryable_bad_response(kin, api, body, message):
+    kin.reset()
+    kin.set_faults(script=["malformed"], malformed_body=body)
+    ours = dataworks.adapter(api, kin.endpoint, "http", credential_client(KEYS))
+    with pytest.raises(DataWorksError) as err:
+        ours.parents(40001 if api == API_2020 else 50001, "PROD", CHILD, Deadline(time.monotonic() + 10))
+    assert (err.value.code, err.value.retryable) == ("BadResponse", True)
+    assert err.value.message.startswith(message)
+
+
+def test_upstream_paging_stops_at_the_limit(kin, monkeypatch):
+    kin.reset()
+    monkeypatch.setattr(v20240518, "UPSTREAM_PAGE_SIZE", 1)
+    monkeypatch.setattr(v20240518, "MAX_PAGES", 2)
+    ours = dataworks.adapter(API_2024, kin.endpoint, "http", credential_client(KEYS))
+    with pytest.raises(DataWorksError) as err:
+        ours.parents(50001, "PROD", CHILD, Deadline(time.monotonic() + 10))
+    assert "did not end within 2 pages (TotalCount 3)" in err.value.message
+    assert [c["params"]["PageNumber"] for c in kin.calls] == ["1", "2"]

@@ -3,6 +3,7 @@
 import hashlib
 import http.client
 import json
+import re
 import threading
 import time
 import urllib.error
@@ -1105,3 +1106,129 @@ def test_seed_files_speak_both_apis():
     demo = [i for i in Emulator(DEFAULT_SEED).instances(20001) if i["Bizdate"] == BIZ]
     assert [(i["NodeId"], i["NodeName"], i["CycTime"], i["Api"]) for i in demo] == [
         (910000000001, "inventory_trigger", ms("2026-03-12T01:30:00+08:00"), "2024-05-18")]
+
+
+# --- parents (GetNodeParents, ListUpstreamTasks) ----------------------------------------------------------------
+
+CHILD, LOAD, PAUSED, REMOTE, SELFISH, ORPHAN = 900001, 900002, 900003, 900004, 900005, 900006
+
+
+def kin_nodes(other: int) -> list:
+    """LOAD runs on 2026-03-11 (succeeded the day before); CHILD waits on it and on REMOTE in `other`; SELFISH on
+    its own previous cycle; ORPHAN on a frozen node."""
+    return [
+        {"id": LOAD, "name": "load", "deployed": "2026-03-01", "at": "00:10", "instances": [
+            {"bizdate": "2026-03-10", "status": "SUCCESS"}, {"bizdate": "2026-03-11", "status": "RUNNING"}]},
+        {"id": PAUSED, "name": "paused", "deployed": "2026-03-01", "frozen": True},
+        {"id": CHILD, "name": "child", "deployed": "2026-03-10", "at": "00:30",
+         "parents": [LOAD, {"id": REMOTE, "workspace": other}]},
+        {"id": SELFISH, "name": "selfish", "deployed": "2026-03-10", "at": "00:30",
+         "parents": [{"id": SELFISH, "cross_cycle": True}]},
+        {"id": ORPHAN, "name": "orphan", "deployed": "2026-03-10", "parents": [PAUSED]}]
+
+
+KIN_SEED = {"now": SEED["now"], "keys": SEED["keys"], "workspaces": [
+    {"id": 40001, "nodes": kin_nodes(40002)}, {"id": 50001, "api": "2024-05-18", "nodes": kin_nodes(50002)}]
+    + [{"id": ws, "api": api, "nodes": [{"id": REMOTE, "name": "remote", "deployed": "2026-03-01", "instances": [
+        {"bizdate": day, "status": "SUCCESS"} for day in ("2026-03-10", "2026-03-11")]}]}
+       for ws, api in ((40002, "2020-05-18"), (50002, "2024-05-18"))]}
+
+
+@pytest.fixture(scope="module")
+def kin_emu():
+    with Emulator(KIN_SEED) as server:
+        yield server
+
+
+@pytest.fixture
+def kin(kin_emu):
+    kin_emu.reset()
+    return kin_emu
+
+
+def statuses(emu, workspace, node) -> dict:
+    return {datetime.fromtimestamp(i["Bizdate"] / 1000, timezone(timedelta(hours=8))).strftime("%m-%d"): i["Status"]
+            for i in emu.instances(workspace, node)}
+
+
+def test_get_node_parents(kin):
+    client = sdk(kin)
+    nodes = client.get_node_parents(dw.GetNodeParentsRequest(node_id=CHILD, project_env="PROD")).body.data.nodes
+    assert [n.to_map() for n in nodes] == [
+        {"NodeId": LOAD, "NodeName": "load", "ProjectId": 40001, "SchedulerType": "NORMAL", "StepType": "0",
+         "ProgramType": "VIRTUAL", "Repeatability": True},
+        {"NodeId": REMOTE, "NodeName": "remote", "ProjectId": 40002, "SchedulerType": "NORMAL", "StepType": "0",
+         "ProgramType": "VIRTUAL", "Repeatability": True}]
+    [own] = client.get_node_parents(dw.GetNodeParentsRequest(node_id=SELFISH, project_env="PROD")).body.data.nodes
+    assert (own.node_id, own.step_type) == (SELFISH, "3")
+    [paused] = client.get_node_parents(dw.GetNodeParentsRequest(node_id=ORPHAN, project_env="PROD")).body.data.nodes
+    assert paused.scheduler_type == "PAUSE"
+    assert client.get_node_parents(dw.GetNodeParentsRequest(node_id=LOAD, project_env="PROD")).body.data.nodes == []
+    refused(lambda: client.get_node_parents(dw.GetNodeParentsRequest(node_id=CHILD, project_env="DEV")),
+            "Emulator.Node.NotFound")
+    refused(lambda: client.get_node_parents(dw.GetNodeParentsRequest(node_id=CHILD, project_env="TEST")),
+            "InvalidParameter")
+    refused(lambda: client.get_node_parents(dw.GetNodeParentsRequest(project_env="PROD")), "MissingParameter")
+    refused(lambda: sdk(kin, secret="wrong").get_node_parents(dw.GetNodeParentsRequest(
+        node_id=CHILD, project_env="PROD")), "SignatureDoesNotMatch")
+    assert (kin.calls[0]["action"], kin.calls[0]["query"], kin.calls[0]["params"]) == (
+        "GetNodeParents", [], {"NodeId": str(CHILD), "ProjectEnv": "PROD"})
+
+
+def test_list_upstream_tasks(kin):
+    client = sdk24(kin)
+
+    def upstream(task=CHILD, **kw):
+        return client.list_upstream_tasks(dw24.ListUpstreamTasksRequest(id=task, **kw)).body.paging_info
+
+    first = upstream()
+    assert (first.page_number, first.page_size, first.total_count) == (1, 10, 2)
+    assert [(u.dependency_type, u.task.to_map()) for u in first.upstream_tasks] == [
+        ("Normal", {"Id": LOAD, "Name": "load", "ProjectId": 50001, "EnvType": "Prod", "Type": "TRIGGER",
+                    "InstanceMode": "T+1", "Trigger": {"Type": "Scheduler", "Recurrence": "Normal"}}),
+        ("Normal", {"Id": REMOTE, "Name": "remote", "ProjectId": 50002, "EnvType": "Prod", "Type": "TRIGGER",
+                    "InstanceMode": "T+1", "Trigger": {"Type": "Scheduler", "Recurrence": "Normal"}})]
+    assert [(t.id, t.step_type, t.project_env) for t in first.tasks] == [(LOAD, "Normal", "Prod"),
+                                                                        (REMOTE, "Normal", "Prod")]
+    second = upstream(page_number=2, page_size=1)
+    assert [u.task.id for u in second.upstream_tasks] == [REMOTE] and second.total_count == 2
+    assert [(u.dependency_type, u.task.id) for u in upstream(SELFISH).upstream_tasks] == [("CrossCycle", SELFISH)]
+    assert upstream(ORPHAN).upstream_tasks[0].task.trigger.recurrence == "Pause"
+    assert (kin.calls[0]["query"], kin.calls[0]["params"]) == (["Id"], {"Id": str(CHILD)})   # a GET: all in the query
+    refused(lambda: upstream(page_size=101), "InvalidParameter")
+    refused(lambda: upstream(project_env="Dev"), "Emulator.Node.NotFound")
+    refused(lambda: upstream(12345), "Emulator.Node.NotFound")
+    refused(lambda: sdk(kin).get_node_parents(dw.GetNodeParentsRequest(node_id=LOAD + 99, project_env="PROD")),
+            "Emulator.Node.NotFound")
+
+
+@pytest.mark.parametrize("workspace, other", [(40001, 40002), (50001, 50002)])
+def test_a_child_waits_until_every_parent_succeeded(kin, workspace, other):
+    assert statuses(kin, workspace, CHILD) == {"03-10": "WAIT_TRIGGER", "03-11": "NOT_RUN", "03-12": "NOT_RUN"}
+    assert statuses(kin, workspace, ORPHAN)["03-11"] == "NOT_RUN"          # its parent is frozen
+    kin.finish_parents(workspace, CHILD, "2026-03-11")
+    assert statuses(kin, workspace, CHILD)["03-11"] == "WAIT_TRIGGER"
+    assert statuses(kin, workspace, SELFISH) == {"03-10": "WAIT_TRIGGER", "03-11": "NOT_RUN", "03-12": "NOT_RUN"}
+    [first] = [i for i in kin.instances(workspace, SELFISH) if i["Bizdate"] == ms("2026-03-10T00:00:00+08:00")]
+    if workspace == 40001:
+        trigger(sdk(kin), instance(sdk(kin), "2026-03-10", SELFISH, workspace), app=workspace)
+    else:
+        fire(sdk24(kin), SELFISH, first["CycTime"])
+    assert statuses(kin, workspace, SELFISH) == {"03-10": "SUCCESS", "03-11": "WAIT_TRIGGER", "03-12": "NOT_RUN"}
+
+
+def test_seed_parents_are_checked():
+    def seed(nodes, api="2020-05-18"):
+        return {"workspaces": [{"id": 1, "api": api, "nodes": nodes},
+                               {"id": 2, "api": "2024-05-18", "nodes": [{"id": 9, "deployed": "2026-03-01"}]}]}
+
+    day = {"deployed": "2026-03-01"}
+    assert Emulator(seed([{"id": 3, **day, "parents": [{"id": 3, "cross_cycle": True}]}])).instances(1)
+    for nodes, message in (
+            ([{"id": 3, **day, "parents": [4]}], "parent 4 is not a node of a 2020-05-18 workspace 1"),
+            ([{"id": 3, **day, "parents": [{"id": 9, "workspace": 2}]}], "parent 9 is not a node of a 2020-05-18"),
+            ([{"id": 3, **day, "parents": [3]}], "same-cycle loop: 3 -> 3"),
+            ([{"id": 3, **day, "parents": [4]}, {"id": 4, **day, "parents": [3]}], "same-cycle loop: 3 -> 4 -> 3"),
+            ([{"id": 3, **day, "parents": [{"id": 4, "cycle": "cross"}]}], "unknown keys ['cycle']")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            Emulator(seed(nodes))

@@ -238,7 +238,8 @@ def test_pages_that_never_end_stop_at_the_first_repeat(h):
     assert (d["outcome"], d["error_code"], raised) == ("failed", "BadResponse", True)
     assert "twice" in d["reason"]
     pages = [c["params"]["PageNumber"] for c in h.calls(LOOKUP)]
-    assert pages == ["1", "2"] * d["attempts"]
+    # Each attempt reads pages 1 and 2 and stops at the repeat; the last may find no time left for page 2.
+    assert pages.count("1") == d["attempts"] and pages == (["1", "2"] * d["attempts"])[:len(pages)]
 
 
 @pytest.mark.parametrize("source", SAMPLES)

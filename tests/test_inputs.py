@@ -1,8 +1,11 @@
 """How replay and explain read operators' files: one Record or Unreadable per record, never a guess."""
 import json
 
+from datetime import datetime, timezone
+
 from conftest import sample
-from dwtrigger.ops.inputs import Record, Unreadable, read
+from dwtrigger import events
+from dwtrigger.ops.inputs import Record, Unreadable, oss_event, queue_message, read, timer_event, topic_message
 
 ADVICE = "if it is a raw MNS STREAM message body, pass --source mns"
 
@@ -54,12 +57,19 @@ def test_a_file_of_no_json_is_unreadable_unless_its_function_is_named():
     assert read("body.txt", b"hello topic\n", "mns") == [Record("body.txt", "mns", b"hello topic\n",
                                                                  b"hello topic\n")]
     [truncated] = read("truncated.json", sample("malformed/truncated.json"))
-    assert truncated.reason == f"not valid JSON at line 11, column 19: Unterminated string; {ADVICE}"
+    assert truncated.reason == "not valid JSON at line 11, column 19: Unterminated string"   # a broken document
+
+
+def test_only_text_that_is_no_json_document_gets_the_stream_advice():
+    assert [item.reason for item in read("a.json", b'\n  [{"triggerName": "a"},\n')] == [
+        "not valid JSON at line 3, column 1: Expecting value"]
+    assert [item.reason for item in read("b.txt", b"job finance-close done\n")] == [
+        f"not valid JSON at line 1, column 1: Expecting value; {ADVICE}"]
 
 
 def test_bytes_that_are_not_utf8_are_located():
     [whole] = read("not-utf8.bin", sample("malformed/not-utf8.bin"))
-    assert whole.reason == f"not UTF-8 at line 1, column 65: byte 0xe9; {ADVICE}"
+    assert whole.reason == "not UTF-8 at line 1, column 65: byte 0xe9"
     [good, bad] = read("dlq.ndjson", b'{"triggerName": "a", "triggerTime": "2026-03-11T16:00:00Z"}\n{"k": "\xff"}\n')
     assert (good.label, good.function) == ("dlq.ndjson:1", "timer")
     assert bad == Unreadable("dlq.ndjson:2", "not UTF-8 at line 2, column 8: byte 0xff", b'{"k": "\xff"}')
@@ -85,9 +95,33 @@ def test_each_line_reads_back_as_the_same_record():
     [_, bad] = read("dlq.ndjson", b'{"a": 1}\n{"a": \n')
     assert bad.line() == b'{"a": '
     assert [(item.label, item.reason) for item in read("rest", bad.line())] == [
-        ("rest", f"not valid JSON at line 1, column 7: Expecting value; {ADVICE}")]
+        ("rest", "not valid JSON at line 1, column 7: Expecting value")]
 
 
 def test_empty_files_hold_no_records_and_a_bom_is_no_error():
     assert read("empty", b"") == [] and read("blank", b"\n \n", "mns") == []
     assert read("bom.json", b"\xef\xbb\xbf" + sample("timer/nightly.json"))[0].function == "timer"
+
+
+WHEN = datetime(2026, 3, 10, 16, 10, 0, 123000, tzinfo=timezone.utc)
+
+
+def test_built_events_parse_back_to_the_facts_they_were_built_from():
+    def parsed(record):
+        [event] = events.parse(record.function, record.raw, WHEN)
+        return event
+
+    oss = parsed(oss_event("etl-landing", "a b/100%25 done+.csv", "ObjectCreated:PutObject", WHEN))
+    assert (oss.kind, oss.bucket, oss.key, oss.event_name, oss.time) == (
+        "oss-native", "etl-landing", "a b/100%25 done+.csv", "ObjectCreated:PutObject", WHEN)
+    topic = parsed(topic_message("etl-done", '{"job": "x"}', {"team": "billing"}, WHEN))
+    assert (topic.kind, topic.topic, topic.body, topic.document, dict(topic.attributes), topic.time) == (
+        "mns-topic-json-attrs", "etl-done", '{"job": "x"}', {"job": "x"}, {"team": "billing"}, WHEN)
+    queue = parsed(queue_message("etl-events", "plain text", WHEN))
+    assert (queue.kind, queue.queue, queue.body, queue.time) == ("mns-queue-eventbridge", "etl-events", "plain text",
+                                                                 WHEN)
+    timer = parsed(timer_event("nightly", '{"bizdate": "20260310"}', WHEN))
+    assert (timer.kind, timer.timer, timer.payload, timer.event_id) == (
+        "timer", "nightly", '{"bizdate": "20260310"}', "nightly@2026-03-10T16:10:00Z")
+    again = oss_event("etl-landing", "k", "ObjectCreated:PutObject", WHEN)
+    assert again == oss_event("etl-landing", "k", "ObjectCreated:PutObject", WHEN)      # same facts, same id

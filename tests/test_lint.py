@@ -4,8 +4,10 @@ import random
 from itertools import combinations
 
 import pytest
+from click.testing import CliRunner
 
 from dwtrigger.ops import lint
+from dwtrigger.ops.cli import main
 from dwtrigger.rules import Problem, parse_rules
 
 HEAD = "version: 1\ndefaults: {timezone: Asia/Shanghai, region: cn-shanghai}\nrules:\n"
@@ -18,8 +20,10 @@ def ruleset(*rules: str):
 
 def every_pair(rules):
     """The warnings by probing every pair: what `warnings` must say."""
-    found = [Problem(rules.path, r.line, r.name, field, message) for r in rules.rules for field, message in
-             lint._never(r)]
+    found = []
+    for r in rules.rules:
+        found += [Problem(rules.path, r.line, r.name, field, message) for field, message in lint._never(r)]
+        found += [Problem(rules.path, r.line, r.name, field, message) for field, message in lint._literal(r)]
     for a, b in combinations(rules.rules, 2):
         why = lint._overlap(a, b)
         if why:
@@ -81,7 +85,8 @@ def test_rules_on_one_timer_are_each_compared():
     assert lint.warnings(rules) == every_pair(rules)
 
 
-SEGMENTS = ["a", "b", "ab", "x.done", "*", "**", "{n}", "{bizdate:%Y%m%d}", "{cycle:%Y%m%d%H}", "_SUCCESS", "dt=", ""]
+SEGMENTS = ["a", "b", "ab", "x.done", "*", "**", "{n}", "{bizdate:%Y%m%d}", "{cycle:%Y%m%d%H}", "_SUCCESS", "dt=", "",
+            "p?", "$[yyyymmdd]"]
 
 
 def random_rules(rng: random.Random):
@@ -115,3 +120,82 @@ def test_a_key_longer_than_oss_allows_is_still_told():
     long = "k" * 1100
     rules = ruleset(f'on: oss, bucket: bkt, key: "{long}/{{bizdate:%Y%m%d}}"', f'on: oss, bucket: bkt2, key: "{long[:1000]}"')
     assert [(p.rule, p.field) for p in lint.warnings(rules)] == [("r0", "key")]
+
+
+# ---- templates that mean more to their writer than to dwtrigger ----------------------------------------------
+
+def test_regex_glob_and_dataworks_lookalikes_are_told_per_file_rule_and_field():
+    rules = ruleset('on: oss, bucket: bkt, key: "in/part-?.csv", require: ["oss://ref/cal/$[yyyymmdd-1].ok", '
+                    '"in/(csv|json)/_SUCCESS"]',
+                    'on: timer, timer: nightly, bucket: bkt, require: ["exports/dt=$bizdate/_SUCCESS"]',
+                    'on: oss, bucket: bkt2, key: "exports/dt={bizdate:%Y%m%d}/**/*.parquet"')
+    assert [str(p) for p in lint.warnings(rules)] == [
+        "r.yaml:4: rule 'r0' field 'key': '?' (offset 8) is a literal '?' here, not a glob's one character: "
+        "write '*' (any text within a segment) or '{name}'",
+        "r.yaml:4: rule 'r0' field 'require[0]': in the key 'cal/$[yyyymmdd-1].ok': '$[yyyymmdd-1]' (offset 4) is a "
+        "DataWorks scheduling parameter, which dwtrigger does not expand: it matches only that text; write "
+        "'{bizdate:%Y%m%d}'",
+        "r.yaml:4: rule 'r0' field 'require[1]': '(csv|json)' (offset 3) reads as a regular expression, which "
+        "templates do not have: it matches only that text; write '*' or '{name}', or one rule (or `require` entry) "
+        "for each alternative",
+        "r.yaml:5: rule 'r1' field 'require[0]': '$bizdate' (offset 11) is a DataWorks scheduling parameter, which "
+        "dwtrigger does not expand: it matches only that text; write '{bizdate:%Y%m%d}'",
+    ]
+
+
+def test_validate_prints_the_lookalike_warnings_and_exits_0(tmp_path):
+    """As a user runs it: the rule's line, the field, what the text is and what to write instead; rules still OK."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("""\
+version: 1
+defaults: {timezone: Asia/Shanghai, region: cn-shanghai}
+rules:
+  - name: orders
+    on: oss
+    bucket: etl-landing
+    key: "^exports/orders/dt=$[yyyymmdd]/.*$"
+    trigger: [{workspace: 1, node: 2}]
+  - name: partner
+    on: oss
+    bucket: etl-landing
+    key: "inbound/${partner}/[0-9]*.csv"
+    trigger: [{workspace: 1, node: 3}]
+""")
+    result = CliRunner().invoke(main, ["validate", str(rules)])
+    assert result.exit_code == 0 and result.stdout == f"{rules}: 2 rules OK, 6 warnings\n"
+    regex = "reads as a regular expression, which templates do not have: it matches only that text;"
+    assert result.stderr.splitlines() == [
+        f"warning: {rules}:4: rule 'orders' field 'key': '^' (offset 0) {regex} drop it: a template always matches "
+        "the whole key",
+        f"warning: {rules}:4: rule 'orders' field 'key': '$[yyyymmdd]' (offset 19) is a DataWorks scheduling "
+        "parameter, which dwtrigger does not expand: it matches only that text; write '{bizdate:%Y%m%d}' if that "
+        "date is the business date ($[...] counts from the scheduled time: for a daily node, the day after)",
+        f"warning: {rules}:4: rule 'orders' field 'key': '.*' (offset 31) {regex} write '*' (any text within a "
+        "segment) or '**' (across segments)",
+        f"warning: {rules}:4: rule 'orders' field 'key': '$' (offset 33) {regex} drop it: a template always matches "
+        "the whole key",
+        f"warning: {rules}:9: rule 'partner' field 'key': '$' (offset 8) is literal text before the capture "
+        "{partner}: write '{partner}' if the key has no '$'",
+        f"warning: {rules}:9: rule 'partner' field 'key': '[0-9]' (offset 19) is literal text here, not a set of "
+        "characters: write '*' (any text within a segment) or '{name}'",
+    ]
+
+
+def test_validate_refuses_a_regex_count_and_a_dataworks_capture_saying_what_to_write(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("""\
+version: 1
+defaults: {timezone: Asia/Shanghai, region: cn-shanghai}
+rules:
+  - {name: a, on: oss, bucket: etl-landing, key: "in/dt=${bizdate}/x", trigger: [{workspace: 1, node: 2}]}
+  - {name: b, on: oss, bucket: etl-landing, key: "in/\\\\d{8}/x", trigger: [{workspace: 1, node: 3}]}
+""")
+    result = CliRunner().invoke(main, ["validate", str(rules)])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{rules}:4: rule 'a' field 'key': {{bizdate}} at offset 7 needs a format, e.g. {{bizdate:%Y%m%d}} "
+        "(DataWorks' parameters are not expanded: write '{bizdate:%Y%m%d}', no '$')",
+        f"{rules}:5: rule 'b' field 'key': bad capture name '8' at offset 5: use letters, digits and '_', not "
+        "starting with a digit ('{8}' repeats in a regular expression; templates have none: write '*' (any text "
+        "within a segment) or '{name}')",
+    ]

@@ -88,6 +88,20 @@ def test_a_call_whose_turn_comes_after_the_deadline_ends_the_retries_with_the_la
     assert (e.value.error, e.value.attempts, e.value.deadline, steps) == (throttled, 1, True, [1, 2])
 
 
+def test_an_attempt_the_deadline_stops_after_its_first_page_counts():
+    """A listing's later page refused for time: the attempt asked DataWorks already, so it is counted."""
+    repeated = RemoteError("BadResponse", "listed instance 1 twice", retryable=True)
+
+    def step(attempt):
+        if attempt == 1:
+            raise repeated
+        raise NoTimeLeft("no time for page 2", called=True)
+
+    with pytest.raises(GaveUp) as e:
+        with_retries(step, Deadline(float("inf")), Backoff(rng=lambda: 0.0), sleep=lambda s: None)
+    assert (e.value.error, e.value.attempts, e.value.deadline) == (repeated, 2, True)
+
+
 def test_a_throttled_call_paces_the_fc_instance_that_made_it(harness):
     h = harness()
     assert h.runtime.pacers(h.emu.endpoint).rate() is None

@@ -165,3 +165,28 @@ def test_missing_credentials_fail_the_check_clearly(harness):
     [d], raised = invoke(h, "oss", sample("oss/sales-1-orders.json"))
     assert (d["outcome"], d["error_code"], d["retryable"], raised) == ("failed", "NoCredentials", False, True)
     assert h.oss.calls == [] and h.calls() == []
+
+
+def test_a_double_star_slash_entry_is_satisfied_by_a_file_right_under_its_prefix(harness):
+    """`**/` is zero or more whole segments: parts/p-0.csv satisfies parts/**/*.csv (one listing under parts/)."""
+    rules = """\
+version: 1
+defaults: {timezone: Asia/Shanghai, region: cn-shanghai}
+rules:
+  - name: orders-parts
+    on: oss
+    bucket: etl-landing
+    key: "exports/orders/dt={bizdate:%Y-%m-%d}/_SUCCESS"
+    require: ["exports/orders/dt={bizdate:%Y-%m-%d}/parts/**/*.csv"]
+    trigger: [{workspace: 10001, node: 700001234567}]
+"""
+    h = harness(rules)
+    orders = sample("oss/native-put-orders.json")
+    [d] = invoke(h, "oss", orders)[0]
+    assert (d["outcome"], d["reason"]) == ("waiting_for_files", "waiting for 1 of 1 required objects: "
+                                           "oss://etl-landing/exports/orders/dt=2026-03-10/parts/**/*.csv")
+    assert [(c["operation"], c["params"].get("prefix")) for c in h.oss.calls] == [
+        ("ListObjectsV2", "exports/orders/dt=2026-03-10/parts/")]
+    h.oss.put("etl-landing", "exports/orders/dt=2026-03-10/parts/p-0.csv")
+    [d] = invoke(h, "oss", orders)[0]
+    assert (d["outcome"], d["biz_date"]) == ("triggered", "2026-03-10")

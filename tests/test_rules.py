@@ -200,11 +200,11 @@ def test_every_problem_is_reported_at_once():
 
 @pytest.mark.parametrize("body, field, words", [
     ("    on: timer\n    timer: t\n    api: \"2024-05-19\"\n", "api", "must be one of '2020-05-18', '2024-05-18'"),
-    ("    on: timer\n    timer: t\n    env: TEST\n", "env", "expected one of"),
+    ("    on: timer\n    timer: t\n    env: TEST\n", "env", "must be PROD or DEV (in any case), got 'TEST'"),
     ("    on: timer\n    timer: t\n    role_arn: arn:aws:iam::1:role/x\n", "role_arn", "acs:ram::"),
     ("    on: timer\n    timer: t\n    endpoint: https://dataworks.cn-shanghai.aliyuncs.com\n", "endpoint", "scheme"),
-    ("    on: mns\n", "topic", "exactly one"),
-    ("    on: mns\n    topic: t\n    queue: q\n", "topic", "exactly one"),
+    ("    on: mns\n    topic: t\n    queue: q\n", "topic", "not both"),
+    ("    on: mns\n    topic: \"\"\n", "topic", "must not be empty"),
     ("    on: mns\n    topic: t\n    message: {status: [{anything_but: x}]}\n", "message.status[0]", "unknown"),
     ("    on: mns\n    topic: t\n    bizdate: {field: d, format: \"%d/%m\"}\n", "bizdate.format", "%Y"),
     ("    on: oss\n    bucket: b\n    key: k\n    events: [\"oss:ObjectCreated:PutObject\"]\n", "events[0]", "prefix"),
@@ -680,11 +680,13 @@ def test_the_file_is_parsed_once(monkeypatch, loader):
 
 
 class Reference(yaml.SafeLoader):
-    """What the rules loader must construct: SafeLoader, with only true/false booleans and decimal integers."""
+    """What the rules loader must construct: SafeLoader, with only true/false booleans and decimal integers, and
+    no implicit dates (an explicit !!timestamp still is one)."""
 
 
 Reference.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int")]
+    first: [(tag, rx) for tag, rx in resolvers
+            if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 Reference.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
                                 list("tTfF"))
@@ -805,3 +807,205 @@ def test_rules_sharing_a_template_or_zone_get_equal_objects_and_each_its_own_lin
     assert {str(r.timezone) for r in rules} == {"Europe/Berlin"} and rules[0].trigger[0].at == time(0, 30)
     assert rules[0].key.match("d/20260310/_SUCCESS") == {"bizdate": date(2026, 3, 10)}
     assert datetime(2026, 3, 10, tzinfo=rules[2].timezone).utcoffset().total_seconds() == 3600
+
+
+# ---- defaults: a bad value is reported once, where it is written ---------------------------------------
+
+def file_problems(text: str):
+    with pytest.raises(RulesError) as err:
+        parse_rules(text, "r.yaml")
+    return [(p.line, p.rule, p.field, p.message) for p in err.value.problems]
+
+
+API_CHOICES = ("must be one of '2020-05-18', '2024-05-18' (2020-05-18: legacy DataStudio, RunTriggerNode; "
+               "2024-05-18: new Data Studio, TriggerSchedulerTaskInstance), got ")
+
+
+def test_a_bad_default_is_one_problem_at_the_defaults_line_not_one_per_rule():
+    assert file_problems("""\
+version: 1
+defaults:
+  timezone: Asia/Shangai
+  region: [cn-shanghai]
+  api: 2020-05-19
+  env: test
+  ledger: s3://ledger/
+rules:
+  - {name: a, on: oss, bucket: b, key: "d/{bizdate:%Y%m%d}", trigger: [{workspace: 1, node: 2}]}
+  - {name: b, on: mns, topic: t, expect: {by: "06:00"}, trigger: [{workspace: 1, node: 3}]}
+  - {name: c, on: timer, timer: t, trigger: [{workspace: 1, node: 4}]}
+""") == [
+        (3, None, "defaults.timezone", "unknown time zone 'Asia/Shangai' (use an IANA name, e.g. Asia/Shanghai)"),
+        (4, None, "defaults.region", "expected `str | null`, got `array`"),
+        (5, None, "defaults.api", API_CHOICES + "'2020-05-19'"),
+        (6, None, "defaults.env", "must be PROD or DEV (in any case), got 'test'"),
+        (7, None, "defaults.ledger", "must be oss://BUCKET/PREFIX/ (a bucket name, then an optional prefix ending "
+                                     "in '/'), got 's3://ledger/'"),
+    ]
+
+
+def test_a_rule_overriding_a_bad_default_is_checked_on_its_own_value():
+    assert file_problems("""\
+version: 1
+defaults: {timezone: Mars/Olympus, region: cn-shanghai}
+rules:
+  - {name: fine, on: timer, timer: t, timezone: UTC, trigger: [{workspace: 1, node: 2}]}
+  - {name: own, on: timer, timer: t, timezone: Venus/Maxwell, trigger: [{workspace: 1, node: 3}]}
+""") == [(2, None, "defaults.timezone", "unknown time zone 'Mars/Olympus' (use an IANA name, e.g. Asia/Shanghai)"),
+         (5, "own", "timezone", "unknown time zone 'Venus/Maxwell' (use an IANA name, e.g. Asia/Shanghai)")]
+
+
+def test_defaults_that_are_not_a_mapping_are_one_problem():
+    assert file_problems("version: 1\ndefaults: [Asia/Shanghai]\nrules:\n"
+                         "  - {name: a, on: timer, timer: t, trigger: [{workspace: 1, node: 2}]}\n") == [
+        (2, None, "defaults", "expected `object`, got `array`")]
+
+
+# ---- every problem of every rule, in file order ---------------------------------------------------------
+
+def test_every_problem_of_every_rule_in_file_order():
+    assert file_problems(HEAD + """\
+  - name: two
+    on: timer
+    timer: t
+    timezone: Mars/X
+    trigger: [{workspace: one, node: 2, at: "25:00", nod: 3}, 7, {node: 0}]
+    expect: {by: "99:00", days: 99}
+    enabled: no
+  - name: three
+    on: oss
+    bucket: b
+    key: "x/{bizdate:%Q}"
+    events: ["oss:ObjectCreated:*", {}]
+    trigger: [{workspace: 1, node: 2, lookup: maybe}]
+""") == [
+        (9, "two", "timezone", "unknown time zone 'Mars/X' (use an IANA name, e.g. Asia/Shanghai)"),
+        (10, "two", "trigger[0].workspace", "expected `int`, got `str`"),
+        (10, "two", "trigger[0].at", "must be HH:MM (24-hour), got '25:00'"),
+        (10, "two", "trigger[0].nod", "unknown key"),
+        (10, "two", "trigger[1]", "expected `object`, got `int`"),
+        (10, "two", "trigger[2].node", "must be a positive id"),
+        (10, "two", "trigger[2].workspace", "required"),                  # not written: after what is
+        (11, "two", "expect", "needs a `ledger` on `on: timer` rules: the sweep's evidence that an event asked for "
+                              "a release is the ledger's record of it"),
+        (11, "two", "expect.by", "must be HH:MM (24-hour, local time on the day after the business date), got '99:00'"),
+        (11, "two", "expect.days", "must be 1 to 31 (each day is a check per node on every sweep)"),
+        (12, "two", "enabled", "must be true or false, got 'no'"),
+        (16, "three", "key", "bad directive '%Q' at offset 11: {bizdate} allows %Y %m %d and %%"),
+        (17, "three", "events[0]", "unknown OSS event 'oss:ObjectCreated:*' (e.g. ObjectCreated:* or "
+                                   "ObjectCreated:PutObject; no 'oss:' prefix)"),
+        (17, "three", "events[1]", "expected `str`, got `object`"),
+        (18, "three", "trigger[0].lookup", "must be true or false, got 'maybe'"),
+    ]
+
+
+# ---- what the schema knows is a string needs no quotes ----------------------------------------------------
+
+def test_strings_need_no_quotes_where_the_schema_says_string():
+    rules = parse_rules("""\
+version: 1
+defaults: {timezone: UTC, region: cn-shanghai, api: 2024-05-18, env: Dev}
+rules:
+  - name: 2024
+    on: timer
+    timer: 1_000
+    trigger: [{workspace: 1, node: 2, at: 00:30}]
+  - {name: true, on: mns, topic: 12.50, trigger: [{workspace: 1, node: 3}]}
+  - {name: b, on: oss, bucket: [20260101, etl], key: 20260311, api: 2020-05-18, env: prod,
+     trigger: [{workspace: 1, node: 4}]}
+  - {name: days, on: mns, queue: q, message: {day: [2026-03-10], rows: [5, 1.5]}, trigger: [{workspace: 1, node: 5}]}
+""")
+    timer, topic, oss, days = rules.rules
+    assert (timer.name, timer.timer, timer.api, timer.env, timer.trigger[0].at) == (
+        "2024", "1_000", "2024-05-18", "DEV", time(0, 30))
+    assert (topic.name, topic.topic) == ("true", "12.50")
+    assert (oss.buckets, oss.key.source, oss.api, oss.env) == (("20260101", "etl"), "20260311", "2020-05-18", "PROD")
+    # Patterns are over JSON, which has no dates: a date-like value is text; numbers stay numbers.
+    assert days.message.matches({"day": "2026-03-10", "rows": 5}) and not days.message.matches({"day": "x", "rows": 5})
+    assert days.message.matches({"day": "2026-03-10", "rows": 1.5})
+
+
+def test_a_number_where_a_string_belongs_is_quoted_back_as_written_in_messages():
+    p = only("  - {name: r1, on: timer, timer: t, trigger: [{workspace: 1, node: 2, at: 8.30}]}\n")
+    assert (p.field, p.message) == ("trigger[0].at", "must be HH:MM (24-hour), got '8.30'")
+    p = only("  - {name: r1, on: timer, timer: t, trigger: [{workspace: \"1\", node: 2}]}\n")
+    assert (p.field, p.message) == ("trigger[0].workspace", "expected `int`, got `str`")    # not the other way
+
+
+def test_the_text_of_numbers_and_booleans_is_recorded_beside_their_line():
+    _, lines = rules_module._parse("a: 1_0\nb: [+1, 2.50, TRUE, x, ~]\nc: {d: 1.0}\n", "d.yaml")
+    assert [lines.text(p) for p in [("a",), ("b", 0), ("b", 1), ("b", 2), ("b", 3), ("b", 4), ("c", "d")]] == [
+        "1_0", "+1", "2.50", "TRUE", None, None, "1.0"]
+    assert [lines.get(p) for p in [("a",), ("b", 1), ("c", "d"), ("a", 0), ("c", "d", 0)]] == [1, 2, 3, None, None]
+
+
+# ---- enabled: false ---------------------------------------------------------------------------------------
+
+def test_a_disabled_rule_is_validated_and_kept_out_of_play():
+    rules = parse_rules(HEAD + """\
+  - {name: on-duty, on: timer, timer: t, trigger: [{workspace: 1, node: 2}]}
+  - {name: resting, on: timer, timer: t, enabled: false, trigger: [{workspace: 1, node: 3}]}
+""", "r.yaml")
+    assert [r.name for r in rules.rules] == ["on-duty"] and [r.name for r in rules.disabled] == ["resting"]
+    assert rules.for_source("timer") == rules.rules
+    with pytest.raises(LookupError, match=r"^rule 'resting' is disabled \(`enabled: false`, r.yaml:7\): it releases "
+                                          r"nothing until it is enabled$"):
+        rules.named("resting")
+    assert file_problems(HEAD + """\
+  - {name: resting, on: timer, timer: t, enabled: false, trigger: [{workspace: 1, node: 0}]}
+  - {name: resting, on: timer, timer: t, trigger: [{workspace: 1, node: 3}]}
+""") == [(6, "resting", "trigger[0].node", "must be a positive id"), (7, "resting", "name", "duplicate rule name")]
+
+
+# ---- MNS: topic, queue, or neither ---------------------------------------------------------------------------
+
+def test_an_mns_rule_may_name_neither_topic_nor_queue():
+    [rule] = parse_rules(HEAD + "  - {name: any, on: mns, trigger: [{workspace: 1, node: 2}]}\n").rules
+    assert (rule.topic, rule.queue) == (None, None)
+
+
+# ---- message field formats and bizdate_offset --------------------------------------------------------------
+
+@pytest.mark.parametrize("spec, expected", [
+    ('bizdate: {field: ts, format: epoch_ms}', FieldSpec(("ts",), "epoch_ms", is_cycle=False)),
+    ('cycle: {field: run.at, format: epoch_s}', FieldSpec(("run", "at"), "epoch_s", is_cycle=True)),
+    ('cycle: {field: at, format: iso}', FieldSpec(("at",), "iso", is_cycle=True)),
+])
+def test_instant_formats_of_a_date_field(spec, expected):
+    [rule] = parse_rules(HEAD + f"  - {{name: r, on: mns, topic: t, {spec}, trigger: [{{workspace: 1, node: 2}}]}}\n"
+                         ).rules
+    assert rule.date_field == expected
+
+
+def test_a_date_field_format_names_what_it_takes():
+    p = only('  - {name: r, on: timer, timer: t, cycle: {field: at, format: epoch},\n'
+             '     trigger: [{workspace: 1, node: 2}]}\n')
+    assert (p.field, p.message) == ("cycle.format", "must be epoch_ms, epoch_s, iso or a format that uses only "
+                                                     "%Y %m %d %H %M %S and contains %Y %m %d %H, got 'epoch'")
+
+
+def test_bizdate_offset_loads_where_the_rule_reads_a_date():
+    rules = parse_rules(HEAD + """\
+  - {name: key, on: oss, bucket: b, key: "run={bizdate:%Y%m%d}/ok", bizdate_offset: -1,
+     trigger: [{workspace: 1, node: 2}]}
+  - {name: field, on: mns, cycle: {field: at, format: iso}, bizdate_offset: -2, trigger: [{workspace: 1, node: 3}]}
+  - {name: plain, on: timer, timer: t, trigger: [{workspace: 1, node: 4}]}
+""")
+    assert [r.bizdate_offset for r in rules.rules] == [-1, -2, 0]
+
+
+@pytest.mark.parametrize("rule, message", [
+    ('{name: r1, on: oss, bucket: b, key: "in/**", bizdate_offset: -1, trigger: [{workspace: 1, node: 2}]}',
+     "needs a date to move: {bizdate} or {cycle} in the key, or a `bizdate:` or `cycle:` field (without one, the "
+     "business date is the day before the event)"),
+    ('{name: r1, on: timer, timer: t, bizdate_offset: 1, trigger: [{workspace: 1, node: 2}]}',
+     "needs a date to move: {bizdate} or {cycle} in the key, or a `bizdate:` or `cycle:` field (without one, the "
+     "business date is the day before the event)"),
+    ('{name: r1, on: oss, bucket: b, key: "d={bizdate:%Y%m%d}", bizdate_offset: 20260310, '
+     'trigger: [{workspace: 1, node: 2}]}', "must be a number of days from -366 to 366, got 20260310"),
+    ('{name: r1, on: oss, bucket: b, key: "d={bizdate:%Y%m%d}", bizdate_offset: "-1", '
+     'trigger: [{workspace: 1, node: 2}]}', "expected `int`, got `str`"),
+])
+def test_bizdate_offset_refusals(rule, message):
+    p = only(f"  - {rule}\n")
+    assert (p.rule, p.field, p.message) == ("r1", "bizdate_offset", message)

@@ -4,7 +4,7 @@ from datetime import date, datetime
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from dwtrigger.templates import TemplateError, compile_template
+from dwtrigger.templates import TemplateError, compile_template, lookalikes
 
 
 def match(template, key):
@@ -58,6 +58,119 @@ def test_named_capture_and_double_star():
 ])
 def test_wildcards(template, key, expected):
     assert (match(template, key) is not None) == expected
+
+
+# ---- `**/`: zero or more whole segments, as every glob user expects ------------------------------------
+
+@pytest.mark.parametrize("template, key, expected", [
+    ("raw/**/*.parquet", "raw/x.parquet", True),              # zero segments
+    ("raw/**/*.parquet", "raw/2026/x.parquet", True),
+    ("raw/**/*.parquet", "raw/2026/03/x.parquet", True),
+    ("raw/**/*.parquet", "rawx.parquet", False),
+    ("raw/**/*.parquet", "raw/x.csv", False),
+    ("**/x.csv", "x.csv", True),                              # at the start
+    ("**/x.csv", "a/b/x.csv", True),
+    ("**/x.csv", "ax.csv", False),                            # whole segments only
+    ("**/x.csv", "a/bx.csv", False),
+    ("a/**/b", "a/b", True),                                  # in the middle
+    ("a/**/b", "a/x/b", True),
+    ("a/**/b", "a/x/y/b", True),
+    ("a/**/b", "a/xb", False),
+    ("a/**/b", "ab", False),
+    ("a/**/b", "a/b/c", False),
+    ("a/**/**/b", "a/b", True),                               # consecutive: each zero or more
+    ("a/**/**/b", "a/x/b", True),
+    ("a/**/**/b", "a/x/y/z/b", True),
+    ("a/**/**/b", "a/xb", False),
+    ("a/**", "a/", True),                                     # at the end: no '/' follows, anything under a/
+    ("a/**", "a/x/y", True),
+    ("a/**", "a", False),
+    ("a/**/", "a/", True),
+    ("a/**/", "a/x/y/", True),
+    ("a/**/", "a/x", False),
+    ("a**/b", "a/b", True),                                   # not starting a segment: '**' then a literal '/'
+    ("a**/b", "ax/y/b", True),
+    ("a**/b", "ab", False),
+    ("a/**b", "a/b", True),
+])
+def test_double_star_slash_is_zero_or_more_whole_segments(template, key, expected):
+    assert (match(template, key) is not None) == expected
+
+
+def _as_regex(template):
+    """The glob semantics spelled as a Python regex: `*` within a segment, `**` anything, `**/` starting a segment
+    zero or more whole segments. The oracle for the property below (wildcards and literals only)."""
+    import re
+    out, i = "", 0
+    while i < len(template):
+        if template.startswith("**/", i) and (i == 0 or template[i - 1] == "/"):
+            out, i = out + "(?:.*/)?", i + 3
+        elif template.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif template[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        else:
+            out, i = out + re.escape(template[i]), i + 1
+    return re.compile(out, re.S)
+
+
+_GLOB_PART = st.sampled_from(["a", "b", "/", "*", "**", "**/", "/**/", "a/"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_GLOB_PART, min_size=1, max_size=6).map("".join).filter(lambda t: "***" not in t),
+       st.text(st.sampled_from("ab/"), max_size=8))
+def test_wildcards_match_exactly_what_the_glob_semantics_say(template, key):
+    assert (match(template, key) is not None) == bool(_as_regex(template).fullmatch(key))
+
+
+@pytest.mark.parametrize("template, key, expected", [
+    ("{p}/**/{n}.csv", "p/n.csv", {"p": "p", "n": "n"}),
+    ("{p}/**/{n}.csv", "p/q/r/n.csv", {"p": "p", "n": "n"}),
+    ("**/{a}/**/{b}", "x/y/z", {"a": "y", "b": "z"}),        # greedy: the first '**/' takes what it can
+    ("**/{a}/**/{b}", "y/z", {"a": "y", "b": "z"}),
+    ("in/**/dt={bizdate:%Y%m%d}/**/_SUCCESS", "in/dt=20240102/_SUCCESS", {"bizdate": date(2024, 1, 2)}),
+    ("in/**/dt={bizdate:%Y%m%d}/**/_SUCCESS", "in/a/dt=20240102/b/c/_SUCCESS", {"bizdate": date(2024, 1, 2)}),
+])
+def test_captures_around_double_star_slash(template, key, expected):
+    assert match(template, key) == expected
+
+
+@pytest.mark.parametrize("template, prefix, example", [
+    ("raw/**/*.parquet", "raw/", "raw/x/x.parquet"),
+    ("**/x", "", "x/x"),
+    ("a/**/**/b", "a/", "a/x/x/b"),
+])
+def test_double_star_slash_prefix_and_example(template, prefix, example):
+    """matching.Index looks rules up by `prefix`, `validate` probes overlaps with `example`: both still hold."""
+    t = compile_template(template)
+    assert (t.prefix, t.example()) == (prefix, example)
+    assert t.match(t.example()) is not None
+
+
+def test_the_relays_index_finds_rules_by_the_prefix_before_double_star_slash():
+    """matching.Index looks OSS rules up by each firing key's literal prefix ('raw/', '' for a leading '**/')."""
+    from dwtrigger.events import Event
+    from dwtrigger.matching import Index
+    from dwtrigger.rules import parse_rules
+
+    rules = parse_rules("version: 1\ndefaults: {timezone: Asia/Shanghai, region: cn-shanghai}\nrules:\n" + "".join(
+        f"  - {{name: {name}, on: oss, bucket: b1, {body}, trigger: [{{workspace: 1, node: {n}}}]}}\n"
+        for n, (name, body) in enumerate([
+            ("parquet", 'key: "raw/**/*.parquet"'), ("success", 'key: "**/_SUCCESS"'),
+            ("parts", 'key: "done/{bizdate:%Y%m%d}.ok", require: ["in/**/{bizdate:%Y%m%d}/**/*.csv"]')], 1)), "r.yaml")
+    index = Index(rules.rules)
+
+    def takers(key):
+        event = Event(source="oss", kind="oss-native", event_id="1", time=datetime(2026, 3, 11), bucket="b1", key=key,
+                      event_name="ObjectCreated:PutObject")
+        return [(rule.name, captures) for rule, captures in index.takers(event)]
+
+    assert takers("raw/x.parquet") == takers("raw/a/b/x.parquet") == [("parquet", {})]
+    assert takers("_SUCCESS") == [("success", {})]
+    assert takers("raw/_SUCCESS") == [("success", {})]                  # two candidates, one taker
+    assert takers("in/20260310/p.csv") == takers("in/a/20260310/b/p.csv") == [("parts", {"bizdate": date(2026, 3, 10)})]
+    assert takers("rawx.parquet") == []
 
 
 # ---- greedy, deterministic captures ------------------------------------------------------------------
@@ -146,6 +259,76 @@ def test_errors(template, message):
     assert message in str(e.value)
 
 
+@pytest.mark.parametrize("template, message", [
+    ("dt=${bizdate}/x", "{bizdate} at offset 4 needs a format, e.g. {bizdate:%Y%m%d} (DataWorks' parameters are "
+                        "not expanded: write '{bizdate:%Y%m%d}', no '$')"),
+    ("dt=${yyyy-mm-dd}/x", "bad capture name 'yyyy-mm-dd' at offset 4: use letters, digits and '_', not starting "
+                           "with a digit (DataWorks' parameters are not expanded: write '{bizdate:%Y-%m-%d}', no '$')"),
+    ("part-\\d{4}.csv", "bad capture name '4' at offset 7: use letters, digits and '_', not starting with a digit "
+                        "('{4}' repeats in a regular expression; templates have none: write '*' (any text within a "
+                        "segment) or '{name}')"),
+    ("a{2,3}", "bad capture name '2,3' at offset 1: use letters, digits and '_', not starting with a digit "
+               "('{2,3}' repeats in a regular expression; templates have none: write '*' (any text within a "
+               "segment) or '{name}')"),
+])
+def test_errors_say_what_to_write_for_dataworks_parameters_and_regex_counts(template, message):
+    with pytest.raises(TemplateError) as e:
+        compile_template(template)
+    assert str(e.value) == message
+
+
+# ---- lookalikes: literal text that reads as a regex, a glob or a DataWorks parameter (validate warns) ------
+
+_REGEX = "reads as a regular expression, which templates do not have: it matches only that text; "
+_WITHIN = "write '*' (any text within a segment) or '{name}'"
+_DW = "is a DataWorks scheduling parameter, which dwtrigger does not expand: it matches only that text; "
+
+
+@pytest.mark.parametrize("template, expected", [
+    ("dt=$[yyyymmdd-1]/_SUCCESS", [f"'$[yyyymmdd-1]' (offset 3) {_DW}write '{{bizdate:%Y%m%d}}'"]),
+    ("dt=$[yyyy-mm-dd]/_SUCCESS", [f"'$[yyyy-mm-dd]' (offset 3) {_DW}write '{{bizdate:%Y-%m-%d}}' if that date is "
+                                   "the business date ($[...] counts from the scheduled time: for a daily node, "
+                                   "the day after)"]),
+    ("h/$[yyyymmddhh24]/x", [f"'$[yyyymmddhh24]' (offset 2) {_DW}write '{{cycle:%Y%m%d%H}}'"]),
+    ("x/$[hh24-1/24]", [f"'$[hh24-1/24]' (offset 2) {_DW}write '{{bizdate:%Y%m%d}}' or '{{cycle:%Y%m%d%H}}' for a "
+                        "date, '*' or '{name}' for other text"]),
+    ("d=$bizdate/x", [f"'$bizdate' (offset 2) {_DW}write '{{bizdate:%Y%m%d}}'"]),
+    ("$cyctime.ok", [f"'$cyctime' (offset 0) {_DW}write '{{cycle:%Y%m%d%H%M%S}}'"]),
+    ("t=${cyctime}", ["'${cyctime}' (offset 2) looks like DataWorks' ${...} parameter, which dwtrigger does not "
+                      "expand: '$' is literal text and '{cyctime}' captures any text of a segment; write "
+                      "'{cycle:%Y%m%d%H%M%S}'"]),
+    ("dt=${yyyymmdd}/x", ["'${yyyymmdd}' (offset 3) looks like DataWorks' ${...} parameter, which dwtrigger does "
+                          "not expand: '$' is literal text and '{yyyymmdd}' captures any text of a segment; write "
+                          "'{bizdate:%Y%m%d}'"]),
+    ("dt=${bizdate:%Y%m%d}/x", ["'$' (offset 3) is literal text before {bizdate:%Y%m%d}: write '{bizdate:%Y%m%d}' "
+                                "without it"]),
+    ("^in/.*\\.csv$", [f"'^' (offset 0) {_REGEX}drop it: a template always matches the whole key",
+                       f"'.*' (offset 4) {_REGEX}write '*' (any text within a segment) or '**' (across segments)",
+                       f"'\\.' (offset 6) {_REGEX}write '.' alone",
+                       f"'$' (offset 11) {_REGEX}drop it: a template always matches the whole key"]),
+    ("in/\\d+/x", [f"'\\d+' (offset 3) {_REGEX}{_WITHIN}"]),
+    ("in/x.+", [f"'.+' (offset 4) {_REGEX}write '*' (any text within a segment) or '**' (across segments)"]),
+    ("in/(csv|json)/x", [f"'(csv|json)' (offset 3) {_REGEX}write '*' or '{{name}}', or one rule (or `require` "
+                         "entry) for each alternative"]),
+    ("in/part-?.csv", [f"'?' (offset 8) is a literal '?' here, not a glob's one character: {_WITHIN}"]),
+    ("in/[0-9][0-9].csv", [f"'[0-9]' (offset 3) is literal text here, not a set of characters: {_WITHIN}",
+                           f"'[0-9]' (offset 8) is literal text here, not a set of characters: {_WITHIN}"]),
+])
+def test_lookalikes_say_what_the_text_is_and_what_to_write(template, expected):
+    compile_template(template)                                   # valid templates: only validate's advice
+    assert lookalikes(template) == expected
+
+
+@pytest.mark.parametrize("template", [
+    "exports/orders/dt={bizdate:%Y-%m-%d}/_SUCCESS", "logs/{cycle:%Y%m%d%H}/*.done", "in/{partner}/**",
+    "raw/**/*.parquet", "in/file.*", "in/a+b (1).csv", "x/dir_$folder$", "{bizdate:[%Y]%m%d}/x", "a{{b}}/c",
+    "in/$x/report$1.csv",
+])
+def test_ordinary_templates_have_no_lookalikes(template):
+    compile_template(template)
+    assert lookalikes(template) == []
+
+
 # ---- fill ------------------------------------------------------------------------------------------
 
 def test_fill():
@@ -225,6 +408,9 @@ def test_fill_then_match_round_trips(case):
     ("**/{a}/**/{b}/**/c", "/" * 1022 + "/c", None),
     ("**{bizdate:%Y%m%d}**{x}**z", "9" * 1023 + "z", None),
     ("**{bizdate:%Y%m%d}**{x}**z", "9" * 1000 + "20240229xz", {"bizdate": date(2024, 2, 29), "x": "x"}),
+    ("**/**/**/**/**/**/**/**/b", "a/" * 511 + "c", None),
+    ("**/a/**/a/**/a/**/b", "a/" * 511 + "a", None),
+    ("**/a/**/a/**/a/**/b", "a/" * 511 + "b", {}),
 ])
 def test_hostile_keys_stay_linear(template, key, expected):
     t = compile_template(template)
@@ -252,6 +438,7 @@ D, C = date(2024, 1, 2), datetime(2024, 1, 2, 3, 4)
     ("a{{b}}/{x}", {"x": "}}{{"}, "a{b}/}}{{", "a{b}/}}{{", True),
     ("数据/{t}/*.✓", {"t": "订单"}, "数据/订单/*.✓", "数据/订单/", False),
     ("**/{x}.csv", {"x": "v"}, "**/v.csv", "", False),
+    ("in/{t}/**/*.csv", {"t": "o"}, "in/o/**/*.csv", "in/o/", False),
     ("a/*", {}, "a/*", "a/", False),
     ("exact/key", {}, "exact/key", "exact/key", True),
 ])
@@ -290,6 +477,9 @@ def test_prefix_and_is_literal_of_a_compiled_template(template, prefix, literal)
     ("数据/{t}/*.✓", {"t": "订单"}, "数据/单/😀.✓", None),
     ("d/{cycle:%Y%m%d%H}/*.done", {"cycle": C}, "d/2024010203/p.done", {}),
     ("d/{cycle:%Y%m%d%H}/*.done", {"cycle": C}, "d/2024010204/p.done", None),
+    ("in/{t}/**/*.csv", {"t": "o"}, "in/o/x.csv", {}),          # a require entry's `**/`: zero segments too
+    ("in/{t}/**/*.csv", {"t": "o"}, "in/o/a/b/x.csv", {}),
+    ("in/{t}/**/*.csv", {"t": "o"}, "in/p/x.csv", None),
 ])
 def test_a_partial_template_matches_only_keys_with_those_values(template, values, key, expected):
     assert compile_template(template).partial(values).match(key) == expected

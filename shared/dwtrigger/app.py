@@ -21,7 +21,7 @@ from .ledger import Book
 from .outcomes import FAILED, Decision, DecisionLog
 from .pacing import Pacers
 from .relay import Invocation, Relay
-from .retry import Backoff, Deadline
+from .retry import Backoff, Deadline, Observer
 from .rules import Rule, RuleSet, load_rules
 from .sweep import Sweep, Tally
 
@@ -48,14 +48,17 @@ class Runtime:
     def __init__(self, rules: RuleSet, *, environ: Mapping[str, str] = os.environ,
                  log: Optional[DecisionLog] = None, dry_run: Optional[bool] = None,
                  backoff: Optional[Backoff] = None, sleep: Callable[[float], None] = time.sleep,
-                 wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 observe: Optional[Observer] = None):
         self.rules, self.environ = rules, environ
         self.log = log or DecisionLog()
         self.dry_run = (environ.get("DWTRIGGER_DRY_RUN", "").lower() in TRUE) if dry_run is None else dry_run
         self.wall_clock = wall_clock
         self.clients = ClientCache()
         self.pacers = Pacers()                             # this FC instance's share of each DataWorks quota
-        self.relay = Relay(rules, dry_run=self.dry_run, backoff=backoff, sleep=sleep)
+        # An MNS rule naming neither topic nor queue takes STREAM messages, which name no topic, as they come.
+        self._any_topic = events.ANY_TOPIC if rules.takes_any_message() else None
+        self.relay = Relay(rules, dry_run=self.dry_run, backoff=backoff, sleep=sleep, observe=observe)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Runtime":
@@ -64,7 +67,7 @@ class Runtime:
     def run(self, source: str, raw, context) -> List[Decision]:
         """Every decision of one delivery to the `source` function, each logged as it was made."""
         started, received = time.monotonic(), self.wall_clock()
-        parsed = events.parse(source, raw, received, self.environ.get("DWTRIGGER_MNS_TOPIC") or None)
+        parsed = events.parse(source, raw, received, self.environ.get("DWTRIGGER_MNS_TOPIC") or self._any_topic)
         return self._run(context, started, lambda call: self.relay.decide(parsed, call))
 
     def sweep(self, context, now: Optional[datetime] = None) -> Tuple[List[Decision], Tally]:
@@ -94,14 +97,19 @@ class Runtime:
         started = time.monotonic()
         return self._run(context, started, lambda call: self.relay.release(rule, captures, event, call, node))
 
+    def invocation(self, context, started: float) -> Tuple[Invocation, InvocationKeys]:
+        """What one invocation lends the relay (and `dwtrigger doctor`, which only reads): its deadline, and
+        DataWorks, OSS and the ledger for a rule through its keys, which also scrub whatever is written."""
+        keys = InvocationKeys(context, self.environ)      # read again on every invocation: FC rotates them
+        deadline = Deadline.for_invocation(context, started)
+        return Invocation(deadline, lambda rule: self.port_for(keys, rule), lambda rule: self.store_for(keys, rule),
+                          lambda rule: rule.ledger and Book(rule.ledger, self.store_for(keys, rule), deadline),
+                          self.wall_clock), keys
+
     def _run(self, context, started: float, decide: Callable[[Invocation], Iterable[Decision]]) -> List[Decision]:
         self.log.bind(context)
-        keys = InvocationKeys(context, self.environ)      # read again on every invocation: FC rotates them
+        call, keys = self.invocation(context, started)
         made = []
-        deadline = Deadline.for_invocation(context, started)
-        call = Invocation(deadline, lambda rule: self.port_for(keys, rule), lambda rule: self.store_for(keys, rule),
-                          lambda rule: rule.ledger and Book(rule.ledger, self.store_for(keys, rule), deadline),
-                          self.wall_clock)
         for decision in decide(call):
             decision = decision.scrubbed(keys.scrub)
             self.log.write(decision)                       # on record before the next decision starts

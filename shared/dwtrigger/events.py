@@ -20,6 +20,9 @@ Decisions on points the FC documentation leaves open (summarised in the README, 
   source's own name); the event id is the CloudEvent `id`, the message id `data.messageId`.
 - MNS queue bodies (EventBridge, `IsBase64Decode: false` sends base64) are decoded when the body is not
   JSON, is strict base64 and decodes to printable UTF-8 text; anything else is kept verbatim.
+- An MNS queue message whose body is a topic notification in JSON format (a topic's subscription pushing to the
+  queue) is that topic message: the Event the topic trigger's JSON format gives, with `queue` the one it came
+  through. So a topic can reach the function through a queue, whose trigger has a dead-letter queue.
 - Times without a zone are read as UTC; any number of fraction digits is accepted (truncated to micros).
 """
 from __future__ import annotations
@@ -29,7 +32,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Mapping, Optional, Union
 from urllib.parse import unquote
@@ -102,12 +105,16 @@ class _Invalid(Exception):
     """Rejects the record (or the whole delivery) being parsed; the message is the reason."""
 
 
+ANY_TOPIC = ""       # parse's stream_topic when an MNS rule names neither topic nor queue
+
+
 def parse(source: str, raw: bytes | str, received_at: datetime,
           stream_topic: str | None = None) -> list[Parsed]:
     """Normalise what FC passed the `source` function into one Event or Rejected per message/record.
 
     `received_at` (the invocation time) and `stream_topic` (from configuration) stand in for what MNS
-    STREAM deliveries do not carry.
+    STREAM deliveries do not carry. `stream_topic` ANY_TOPIC: the rules take messages of any topic, so a STREAM
+    message without one is taken without one; None: it is rejected, saying how to name its topic.
     """
     if source not in SOURCES:
         return [Rejected(str(source), f"unknown source {source!r}: expected one of {', '.join(SOURCES)}")]
@@ -422,11 +429,11 @@ def _topic_json(doc: dict) -> Event:
 def _stream_event(kind: str, body: str, attributes: dict[str, str], received_at: datetime,
                   stream_topic: str | None) -> Event:
     """A STREAM message, which carries no topic, id or time of its own."""
-    if not stream_topic:
+    if stream_topic is None:
         raise _Invalid(_STREAM_NEEDS_TOPIC)
     aware = received_at if received_at.tzinfo else received_at.replace(tzinfo=timezone.utc)
     time = aware.astimezone(timezone.utc)
-    return Event(source="mns", kind=kind, event_id=_digest_id(body), time=time, topic=stream_topic,
+    return Event(source="mns", kind=kind, event_id=_digest_id(body), time=time, topic=stream_topic or None,
                  attributes=attributes, **_message(body))
 
 
@@ -436,9 +443,11 @@ def _queue_message(cloudevent: dict, event_id: str | None) -> Event:
     _, marker, queue = subject.rpartition(":queues/")
     if not marker or not queue or "/" in queue:
         raise _Invalid(f"subject {subject[:200]!r} does not name a queue (acs:mns:<region>:<uid>:queues/<name>)")
+    message = _message(_base64_decoded(_string(data, "messageBody")))
+    if _shape(message["document"]) == "mns-topic-json":        # pushed here by a topic's subscription
+        return replace(_topic_json(message["document"]), queue=queue)
     return Event(source="mns", kind="mns-queue-eventbridge", event_id=event_id,
-                 time=_iso_time(cloudevent, "time"), queue=queue, message_id=_string(data, "messageId"),
-                 **_message(_base64_decoded(_string(data, "messageBody"))))
+                 time=_iso_time(cloudevent, "time"), queue=queue, message_id=_string(data, "messageId"), **message)
 
 
 def _base64_decoded(body: str) -> str:

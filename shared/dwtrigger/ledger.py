@@ -108,6 +108,10 @@ class Book:
         return self.store.read(self.ledger.bucket, self._key(f"asked/{rule}/{node}/{biz_date:%Y-%m-%d}.json"),
                                self.deadline) is not None
 
+    def latest(self, slot: Slot) -> Tuple[int, Optional[Entry]]:
+        """The instance's last send on record, read only (for `dwtrigger doctor`): as `_latest`."""
+        return self._latest(slot)
+
     def _latest(self, slot: Slot) -> Tuple[int, Optional[Entry]]:
         """The highest claim number and its entry (0, None without one)."""
         keys = self.store.keys(self.ledger.bucket, self._key(slot.claim(0)[:-len("0000.json")]), self.deadline)

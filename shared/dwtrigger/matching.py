@@ -65,7 +65,7 @@ def _firing(rule: OssRule, bucket: Optional[str]) -> Iterable[Tuple[int, Any]]:
 def _mns(rule: MnsRule, event: Event) -> Tuple[Optional[Captures], Any]:
     if rule.topic and event.topic != rule.topic:
         return None, ("topic {!r} is not {!r}", (event.topic, rule.topic)) if event.topic \
-            else ("not a topic message", ())
+            else ("not a topic message", ()) if event.queue else (_NO_TOPIC, ())
     if rule.queue and event.queue != rule.queue:
         return None, ("queue {!r} is not {!r}", (event.queue, rule.queue)) if event.queue \
             else ("not a queue message", ())
@@ -85,37 +85,49 @@ def _timer(rule: TimerRule, event: Event) -> Tuple[Optional[Captures], Any]:
     return {}, "matched"
 
 
+_NO_TOPIC = ("the STREAM message names no topic (set DWTRIGGER_MNS_TOPIC on the function, or the topic trigger's "
+             "JSON format)")
 _PATTERN = "a pattern's mismatch"                 # a Miss whose reason the pattern itself words
 _CHECKS = {"oss": _oss, "mns": _mns, "timer": _timer}
 
 
 class Index:
     """The rules that could take an event, by lookup rather than by trying every rule: by bucket and the literal
-    prefix of each key that fires a rule (OSS), by topic or queue (MNS), by timer name. Built once per rules
-    file; an event costs a few dictionary lookups and a match against each candidate, whatever the rule count."""
+    prefix of each key that fires a rule (OSS), by topic or queue (MNS; a rule naming neither is a candidate for
+    every message), by timer name. Built once per rules file; an event costs a few dictionary lookups and a match
+    against each candidate, whatever the rule count."""
 
     def __init__(self, rules: Sequence[Rule]):
         self._order = {id(rule): n for n, rule in enumerate(rules)}
         self._names: Dict[Tuple[str, Optional[str]], List[Rule]] = defaultdict(list)  # MNS and timer rules
         self._prefixes: Dict[str, _Prefixes] = defaultdict(_Prefixes)                   # OSS rules, by bucket
+        self._any_message: List[Rule] = []                  # MNS rules with neither topic nor queue
         for rule in rules:
             if isinstance(rule, OssRule):
                 for bucket in rule.buckets:
                     for key in [rule.key] + [entry.key for _, entry in _firing(rule, bucket)]:
                         self._prefixes[bucket].add(key, rule)
-            elif isinstance(rule, MnsRule):
+            elif isinstance(rule, MnsRule) and (rule.topic or rule.queue):
                 self._names["topic" if rule.topic else "queue", rule.topic or rule.queue].append(rule)
+            elif isinstance(rule, MnsRule):
+                self._any_message.append(rule)
             elif isinstance(rule, TimerRule):
                 self._names["timer", rule.timer].append(rule)
+
+    def _rank(self, rule: Rule) -> int:
+        return self._order[id(rule)]             # by identity: rules are dataclasses, compared (and hashed) by value
 
     def candidates(self, event: Event) -> List[Rule]:
         """The rules that may take `event`, in the rules file's order; every other rule surely does not."""
         if event.source == "oss":
             table = self._prefixes.get(event.bucket or "")
             found = table.under(event.key or "") if table else []
-            return sorted(found, key=self._order.__getitem__) if len(found) > 1 else found
+            return sorted(found, key=self._rank) if len(found) > 1 else found
         if event.source == "mns":
-            return self._names.get(("topic", event.topic), []) + self._names.get(("queue", event.queue), [])
+            found = self._names.get(("topic", event.topic), []) + self._names.get(("queue", event.queue), [])
+            if self._any_message:
+                found = sorted(found + self._any_message, key=self._rank)
+            return found
         return self._names.get(("timer", event.timer), [])
 
     def takers(self, event: Event) -> List[Tuple[Rule, Captures]]:

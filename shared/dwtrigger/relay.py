@@ -26,9 +26,9 @@ from .matching import Index
 from .oss import ObjectStore, Wanted
 from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, REJECTED, TRIGGERED, WAITING_FILES, Decision
 from .recent import Recent, Seen
-from .retry import Backoff, Deadline, GaveUp, NoTimeLeft, RemoteError, with_retries
+from .retry import Backoff, Deadline, GaveUp, NoTimeLeft, Observer, RemoteError, with_retries
 from .rules import OssRule, Required, Rule, RuleSet, Target, TimerRule
-from .schedule import Schedule, ScheduleError, local, resolve
+from .schedule import Schedule, ScheduleError, local, resolve, written
 
 HOLD_MS = int(HOLD.total_seconds() * 1000)
 
@@ -64,11 +64,13 @@ class _Sent:
 
 class Relay:
     def __init__(self, rules: RuleSet, *, dry_run: bool = False, backoff: Optional[Backoff] = None,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 observe: Optional[Observer] = None):
         self.rules, self.dry_run = rules, dry_run
         self.index = Index(rules.rules)
         self.recent = Recent()                    # what this FC instance saw released lately
         self.backoff, self.sleep, self.clock = backoff or Backoff(), sleep, clock
+        self.observe = observe                    # failed attempts, as they happen (the command line's)
 
     def decide(self, parsed: Sequence[Parsed], call: Invocation) -> Iterator[Decision]:
         for item in parsed:
@@ -134,7 +136,7 @@ class Relay:
             return None
         try:
             missing, attempts = with_retries(lambda attempt: call.store_for(release.rule).missing(
-                wanted, call.deadline), call.deadline, self.backoff, self.sleep)
+                wanted, call.deadline), call.deadline, self.backoff, self.sleep, self.observe)
         except GaveUp as e:
             return _gave_up(planned, e)
         if not missing:
@@ -203,7 +205,7 @@ class Relay:
                                 if recorded.held_until else None)
 
         try:
-            return with_retries(attempt, call.deadline, self.backoff, self.sleep)[0]
+            return with_retries(attempt, call.deadline, self.backoff, self.sleep, self.observe)[0]
         except Unresolved as e:
             return planned.but(outcome=FAILED, error_code=e.code, reason=e.reason, retryable=e.retryable,
                                attempts=sent.attempts)
@@ -247,9 +249,7 @@ def required(rule: Rule, captures: Mapping[str, Any], event: Event, schedule: Sc
     timer rule's `bucket`) unless an entry names another — less the one whose landing this event reports."""
     if not isinstance(rule, (OssRule, TimerRule)) or not rule.require:
         return []
-    values = {**captures, "bizdate": schedule.biz_date}
-    if schedule.cycle is not None:
-        values["cycle"] = schedule.cycle
+    values = {**captures, **written(rule, schedule)}     # the dates as the files name them (bizdate_offset)
     home = event.bucket if isinstance(rule, OssRule) else rule.bucket
     files = ((Required(None, rule.key),) if isinstance(rule, OssRule) else ()) + rule.require
     wanted = [Wanted(entry.bucket or home, entry.key.partial(values)) for entry in files]

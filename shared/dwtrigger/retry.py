@@ -56,7 +56,12 @@ class GaveUp(Exception):
 
 class NoTimeLeft(Exception):
     """Raised by a step that cannot start its call before the deadline (its turn under client-side pacing comes
-    later): `with_retries` ends as the deadline would, with the last real error, the refused start not counted."""
+    later): `with_retries` ends as the deadline would, with the last real error. The attempt counts only when it
+    had already `called` out (a later page of a listing)."""
+
+    def __init__(self, message: str, called: bool = False):
+        super().__init__(message)
+        self.called = called
 
 
 @dataclass
@@ -71,10 +76,15 @@ class Backoff:
         return max(jittered, retry_after_s or 0.0)
 
 
+# Told of each failed attempt: (attempt, the error, seconds until the next one, or None when none follows).
+Observer = Callable[[int, RemoteError, Optional[float]], None]
+
+
 def with_retries(step: Callable[[int], T], deadline: Deadline, backoff: Backoff,
-                 sleep: Callable[[float], None] = time.sleep) -> Tuple[T, int]:
+                 sleep: Callable[[float], None] = time.sleep, observe: Optional[Observer] = None) -> Tuple[T, int]:
     """(step(attempt)'s result, attempts made). A retryable RemoteError is retried after the backoff while a
-    call could still finish before the deadline; any other exception passes through. Raises GaveUp."""
+    call could still finish before the deadline; any other exception passes through. Raises GaveUp. `observe`
+    (the command line's, so a person sees retries as they happen) is called only when an attempt fails."""
     attempt, last = 0, None
     while True:
         if deadline.left() < MIN_CALL_S:
@@ -82,12 +92,15 @@ def with_retries(step: Callable[[int], T], deadline: Deadline, backoff: Backoff,
         attempt += 1
         try:
             return step(attempt), attempt
-        except NoTimeLeft:
-            raise GaveUp(last, attempt - 1, deadline=True) from None
+        except NoTimeLeft as e:
+            raise GaveUp(last, attempt if e.called else attempt - 1, deadline=True) from None
         except RemoteError as e:
-            if not e.retryable:
-                raise GaveUp(e, attempt, deadline=False) from None
-            last, wait = e, backoff.delay(attempt, e.retry_after_s)
-            if deadline.left() - wait < MIN_CALL_S:
-                raise GaveUp(e, attempt, deadline=True) from None
+            wait = backoff.delay(attempt, e.retry_after_s) if e.retryable else None
+            if wait is not None and deadline.left() - wait < MIN_CALL_S:
+                wait = None
+            if observe is not None:
+                observe(attempt, e, wait)
+            if wait is None:
+                raise GaveUp(e, attempt, deadline=e.retryable) from None
+            last = e
             sleep(wait)

@@ -1,8 +1,8 @@
 """The rules file -> typed, validated rules, once per FC instance.
 
-Everything a rule says is checked here (schema, time zone, templates, patterns, cross-field rules), so the
-relay never re-checks. Problems are collected per rule and reported all at once, each naming the file, line,
-rule and field.
+Everything a rule says is checked here (the schema as written, in rulefile.py; time zone, templates, patterns,
+cross-field rules), so the relay never re-checks. Problems are collected and reported all at once, in file order,
+each naming the file, line, rule and field.
 """
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import gc
 import re
 from dataclasses import dataclass
 from datetime import time
-from typing import Any, Dict, FrozenSet, List, Literal, Optional, Set, Tuple, Union, get_args
+from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 import yaml
 
+from . import rulefile
 from .dataworks import API_2020, APIS
 from .patterns import Pattern, PatternError, compile_pattern
 from .templates import Template, TemplateError, compile_template
@@ -37,76 +38,13 @@ _HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])\Z")
 _ROLE_ARN = re.compile(r"acs:ram::[0-9]+:role/[A-Za-z0-9._@-]+\Z")
 _ENDPOINT = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z")
 _DATE_DIRECTIVES = re.compile(r"%[^YmdHMS%]")
+ENVS = ("PROD", "DEV")
+# Message field formats that are not strptime formats: an instant, converted into the rule's time zone.
+INSTANT_FORMATS = ("epoch_ms", "epoch_s", "iso")
 # Each `require` entry is an OSS call (a look or a listing) on every event the rule takes, inside that
 # invocation's deadline: a bound keeps one event's checks quick and its OSS request count predictable.
 MAX_REQUIRE = 20
-
-
-# ---- the file as written (msgspec checks types and unknown keys) -------------------------------------
-
-class _Settings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    timezone: Optional[str] = None
-    region: Optional[str] = None
-    endpoint: Optional[str] = None
-    api: Optional[str] = None
-    env: Optional[Literal["PROD", "DEV"]] = None
-    role_arn: Optional[str] = None
-    ledger: Optional[str] = None
-
-
-class _Expect(msgspec.Struct, forbid_unknown_fields=True):
-    by: str
-    days: int = 3
-
-
-class _Target(msgspec.Struct, forbid_unknown_fields=True):
-    workspace: int
-    node: int
-    at: Optional[str] = None
-    lookup: bool = True
-
-
-class _FieldSpec(msgspec.Struct, forbid_unknown_fields=True):
-    field: str
-    format: str
-
-
-class _Source(_Settings, forbid_unknown_fields=True, kw_only=True, tag_field="on"):
-    """What every rule says; each source below adds only its own fields, so a field on the wrong source is an
-    unknown field of that source's struct."""
-    name: str
-    trigger: List[_Target]
-    expect: Optional[_Expect] = None
-
-
-class _Oss(_Source, tag="oss"):
-    bucket: Union[str, List[str], None] = None
-    key: Optional[str] = None
-    events: Optional[List[str]] = None
-    require: Optional[List[str]] = None
-
-
-class _Mns(_Source, tag="mns"):
-    topic: Optional[str] = None
-    queue: Optional[str] = None
-    message: Optional[Dict[str, Any]] = None
-    attributes: Optional[Dict[str, Any]] = None
-    bizdate: Optional[_FieldSpec] = None
-    cycle: Optional[_FieldSpec] = None
-
-
-class _Timer(_Source, tag="timer"):
-    timer: Optional[str] = None
-    bizdate: Optional[_FieldSpec] = None
-    cycle: Optional[_FieldSpec] = None
-    bucket: Optional[str] = None            # where `require` entries without oss:// are
-    require: Optional[List[str]] = None
-
-
-_RULE = Union[_Oss, _Mns, _Timer]
-_SOURCES = {struct.__struct_config__.tag: struct for struct in get_args(_RULE)}
-_SOURCE_FIELDS = frozenset().union(*(struct.__struct_fields__ for struct in _SOURCES.values()))
-_CHOICES = {"on": ", ".join(_SOURCES), "env": "PROD, DEV"}
+MAX_OFFSET = 366            # days; a bound that catches a date typed where a count of days belongs
 
 
 # ---- what the rest of the package uses ---------------------------------------------------------------
@@ -121,7 +59,8 @@ class Target:
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """A business date or cycle time read from a JSON message/payload field (dotted path)."""
+    """A business date or cycle time read from a JSON message/payload field (dotted path): `format` is a strptime
+    format (a wall-clock time in the rule's zone) or one of INSTANT_FORMATS (an instant)."""
     path: Tuple[str, ...]
     format: str
     is_cycle: bool
@@ -167,6 +106,7 @@ class Rule:
     trigger: Tuple[Target, ...]
     ledger: Optional[Ledger] = None
     expect: Optional[Expect] = None
+    bizdate_offset: int = 0             # days from the date the rule reads (capture or field) to the business date
     line: Optional[int] = None          # where the rule starts in the file, for messages
 
 
@@ -200,16 +140,25 @@ class TimerRule(Rule):
 
 @dataclass(frozen=True)
 class RuleSet:
-    rules: Tuple[Rule, ...]
+    rules: Tuple[Rule, ...]             # the rules in play, in file order
     path: str
+    disabled: Tuple[Rule, ...] = ()     # `enabled: false`: validated like the others, out of play
 
     def for_source(self, source: str) -> Tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.on == source)
+
+    def takes_any_message(self) -> bool:
+        """Whether an MNS rule in play names neither topic nor queue (it takes any message, of any topic)."""
+        return any(isinstance(r, MnsRule) and not r.topic and not r.queue for r in self.rules)
 
     def named(self, name: str) -> Rule:
         for rule in self.rules:
             if rule.name == name:
                 return rule
+        for rule in self.disabled:
+            if rule.name == name:
+                raise LookupError(f"rule {name!r} is disabled (`enabled: false`, {self.path}:{rule.line}): it "
+                                  "releases nothing until it is enabled")
         raise LookupError(f"no rule named {name!r} in {self.path}")
 
 
@@ -275,156 +224,208 @@ def parse_rules(text: str, path: str = "<rules>") -> RuleSet:
 def _load(text: str, path: str) -> RuleSet:
     data, lines = _parse(text, path)
     checker = _Checker(path, lines)
-    rules = checker.check_file(data)
+    rules, disabled = checker.check_file(data)
     if checker.problems:
         raise RulesError(checker.problems)
-    return RuleSet(tuple(rules), path)
+    return RuleSet(tuple(rules), path, tuple(disabled))
 
 
 class _Checker:
-    """Collects every problem in the file instead of stopping at the first."""
+    """Collects every problem in the file instead of stopping at the first: the file's own, then each rule's, each
+    group in file order. A bad value is reported once, where it is written: nothing that follows from it (a rule
+    inheriting a bad default, a check of a bad value's stand-in) is reported again."""
 
     def __init__(self, path: str, lines: Lines):
         self.path, self.lines, self.problems = path, lines, []
+        self.data: Any = None
+        self.places: List[Tuple] = []       # each problem's place in the file: (line, where on it)
 
     def add(self, at: Tuple, rule: Optional[str], field: Optional[str], message: str) -> None:
+        where = _position(self.data, at)
         while at and at not in self.lines:
             at = at[:-1]
-        self.problems.append(Problem(self.path, self.lines.get(at), rule, field, message))
+        line = self.lines.get(at)
+        self.problems.append(Problem(self.path, line, rule, field, message))
+        self.places.append((line or 0, where))
 
-    def check_file(self, data: Any) -> List[Rule]:
+    def in_file_order(self, since: int) -> None:
+        """The problems added since `since` in the order of what they are about in the file."""
+        found = sorted(zip(self.places[since:], self.problems[since:]), key=lambda pair: pair[0])
+        self.places[since:], self.problems[since:] = [place for place, _ in found], [p for _, p in found]
+
+    def check_file(self, data: Any) -> Tuple[List[Rule], List[Rule]]:
+        """(the rules in play, the disabled ones)."""
+        self.data = data
         if not isinstance(data, dict):
             self.add((), None, None, "the rules file must be a mapping with `version` and `rules`")
-            return []
+            return [], []
         for extra in sorted(set(data) - {"version", "defaults", "rules"}, key=str):
             self.add((extra,), None, str(extra), "unknown key (expected version, defaults, rules)")
         if data.get("version") != 1:
             self.add(("version",), None, "version", f"must be 1, got {data.get('version')!r}")
-        defaults = self._defaults(data.get("defaults") or {})
+        defaults, bad_defaults = self._defaults(data.get("defaults"))
+        self.in_file_order(0)
         raw_rules = data.get("rules")
         if not isinstance(raw_rules, list) or not raw_rules:
             self.add(("rules",), None, "rules", "must be a non-empty list of rules")
-            return []
+            return [], []
         specs = _convert_all(raw_rules, defaults)
-        rules, seen = [], set()
+        rules: Tuple[List[Rule], List[Rule]] = ([], [])
+        seen = set()
         for i, raw in enumerate(raw_rules):
-            rule = self._rule(i, raw, defaults, specs[i] if specs else None)
-            name = raw.get("name") if isinstance(raw, dict) else None
-            if isinstance(name, str) and name in seen:
+            before = len(self.problems)
+            built = self._rule(i, raw, defaults, bad_defaults, specs[i] if specs else None)
+            name = self._name(i, raw)
+            if name is not None and name in seen:
                 self.add(("rules", i, "name"), name, "name", "duplicate rule name")
             seen.add(name)
-            if rule is not None:
-                rules.append(rule)
+            self.in_file_order(before)
+            if built is not None:
+                rule, enabled = built
+                rules[0 if enabled else 1].append(rule)
         return rules
 
-    def _defaults(self, raw: Any) -> Dict[str, Any]:
-        try:
-            return msgspec.to_builtins(msgspec.convert(raw, _Settings))
-        except msgspec.ValidationError as e:
-            field, message = _split_error(e)
-            self.add(("defaults",) + _path(field), None, f"defaults.{field}" if field else "defaults", message)
-            return {}
+    def _defaults(self, raw: Any) -> Tuple[Dict[str, Any], FrozenSet[str]]:
+        """The defaults that are fine, and the names of those that are not (reported here, once)."""
+        if raw is None:
+            return {}, frozenset()
+        bad: Set[str] = set()
+        at = ("defaults",)
 
-    def _rule(self, i: int, raw: Any, defaults: Dict[str, Any], spec: Optional[_Source]) -> Optional[Rule]:
-        at = ("rules", i)
+        def report(path: Tuple, message: str) -> None:
+            bad.add(path[0] if path else "")
+            self.add(at + path, None, rulefile.label(at + path), message)
+
+        settings = rulefile.convert_settings(raw, lambda path: self.lines.text(at + path), report)
+        if settings is None:                # not a mapping: no rule can tell what it would have inherited
+            return {}, frozenset(rulefile.Settings.__struct_fields__)
+        _settings(settings, lambda field, message: report((field,), message))
+        return {k: v for k, v in msgspec.to_builtins(settings).items() if k not in bad}, frozenset(bad)
+
+    def _name(self, i: int, raw: Any) -> Optional[str]:
+        """A rule's name as written (`name: 2024` too), if it has one."""
         name = raw.get("name") if isinstance(raw, dict) else None
-        label = name if isinstance(name, str) else f"#{i + 1}"
+        return name if isinstance(name, str) else self.lines.text(("rules", i, "name")) if name is not None else None
+
+    def _rule(self, i: int, raw: Any, defaults: Dict[str, Any], bad_defaults: FrozenSet[str],
+              spec: Optional[rulefile.Source]) -> Optional[Tuple[Rule, bool]]:
+        """The rule and whether it is enabled, or None (its problems reported)."""
+        at = ("rules", i)
+        label = self._name(i, raw) or f"#{i + 1}"
         if not isinstance(raw, dict):
             self.add(at, label, None, "a rule must be a mapping")
             return None
-        try:
-            if spec is None:
-                spec = msgspec.convert({**defaults, **raw}, _RULE)
-        except msgspec.ValidationError as e:
-            field, message = _split_error(e)
-            if message == "unknown key" and field in _SOURCE_FIELDS:
-                for name in _misplaced(raw):
-                    self.add(at + (name,), label, name, f"not used by `on: {raw['on']}` rules")
-            else:
-                self.add(at + _path(field), label, field or None, message)
-            return None
-        before = len(self.problems)
-        rule = _build(spec, lambda field, message: self.add(at + _path(field), label, field, message),
-                      self.lines.get(at))
-        return rule if len(self.problems) == before else None
+        muted = {(field,) for field in bad_defaults if field not in raw}     # inherited, reported at defaults
+        found: List[Tuple] = []                                             # this rule's problems, muted or not
+
+        def report(path: Tuple, message: str) -> None:
+            muted.add(path)
+            found.append(path)
+            self.add(at + path, label, rulefile.label(path) or None, message)
+
+        if spec is None:
+            try:
+                spec = msgspec.convert({**defaults, **raw}, rulefile.RULE)
+            except msgspec.ValidationError:
+                spec = rulefile.convert_rule({**defaults, **raw}, lambda path: self.lines.text(at + path), report)
+                if spec is None:
+                    return None
+
+        def problem(field: str, message: str) -> None:
+            path = rulefile.parse_path(field)
+            found.append(path)
+            if not any(path[:len(bad)] == bad for bad in muted):
+                self.add(at + path, label, field, message)
+
+        rule = _build(spec, problem, self.lines.get(at), ("ledger",) in muted)
+        return None if rule is None or found else (rule, spec.enabled)
 
 
-def _convert_all(raw_rules: List[Any], defaults: Dict[str, Any]) -> Optional[List[_Source]]:
+def _position(data: Any, path: Tuple) -> Tuple[int, ...]:
+    """Where `path` is among its siblings at each level, as written (a key not written: after them all): problems
+    on one line sort by it."""
+    place = []
+    for part in path:
+        if isinstance(data, dict):
+            keys = list(data)
+            place.append(keys.index(part) if part in data else len(keys))
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            place.append(part)
+            data = data[part]
+        else:
+            break
+    return tuple(place)
+
+
+def _convert_all(raw_rules: List[Any], defaults: Dict[str, Any]) -> Optional[List[rulefile.Source]]:
     """Every rule as written, converted in one call (a third of the time of one call each), or None if any is
     not a mapping or does not convert: then each is converted alone, for its own problems."""
     if not all(isinstance(raw, dict) for raw in raw_rules):
         return None
     try:
-        return msgspec.convert([{**defaults, **raw} for raw in raw_rules], List[_RULE])
+        return msgspec.convert([{**defaults, **raw} for raw in raw_rules], List[rulefile.RULE])
     except msgspec.ValidationError:
         return None
 
 
-def _misplaced(raw: dict) -> List[str]:
-    """The keys of a rule that only other sources' rules take (msgspec names just the first)."""
-    own = _SOURCES[raw["on"]].__struct_fields__
-    return [key for key in raw if key in _SOURCE_FIELDS and key not in own]
-
-
-def _split_error(e: msgspec.ValidationError) -> Tuple[str, str]:
-    """'Expected `int`, got `str` - at `$.trigger[0].node`' -> ('trigger[0].node', 'expected `int`, got `str`')."""
-    text = str(e)
-    message, _, where = text.partition(" - at `")
-    field = where.rstrip("`").lstrip("$").lstrip(".")
-    unknown = re.match(r"Object contains unknown field `(.+)`", message)
-    if unknown:
-        field = f"{field}.{unknown.group(1)}" if field else unknown.group(1)
-        message = "unknown key"
-    if message.startswith(("Invalid enum value", "Invalid value")) and field in _CHOICES:
-        message = f"{message}: expected one of {_CHOICES[field]}"
-    missing = re.match(r"Object missing required field `(.+)`", message)
-    if missing:
-        field = f"{field}.{missing.group(1)}" if field else missing.group(1)
-        message = "required"
-    return field, message[:1].lower() + message[1:]
-
-
-def _path(field: str) -> Tuple:
-    out: List[Any] = []
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", field or ""):
-        out.append(int(part[1:-1]) if part.startswith("[") else part)
-    return tuple(out)
-
-
-_API_CHOICES = (None, *APIS)
-
-
-def _build(spec: _Source, problem, line: Optional[int]) -> Optional[Rule]:
-    """Cross-field checks and compilation; reports through `problem(field, message)`."""
-    if not _NAME.match(spec.name):
-        problem("name", "must be 1-64 letters, digits, '-' or '_'")
-    zone = _zone(spec.timezone, problem)
-    if spec.api not in _API_CHOICES:
+def _settings(spec: rulefile.Settings, problem) -> Tuple[Optional[ZoneInfo], Optional[Ledger]]:
+    """The settings `defaults` or a rule sets, each checked on its own (what is required is _build's): the time
+    zone and ledger they name."""
+    zone = _zone(spec.timezone, problem) if spec.timezone else None
+    if spec.api is not None and spec.api not in APIS:
         problem("api", f"must be one of {', '.join(repr(a) for a in APIS)} (2020-05-18: legacy DataStudio, "
-                       "RunTriggerNode; 2024-05-18: new Data Studio, TriggerSchedulerTaskInstance), quoted")
-    if not spec.region and not spec.endpoint:
-        problem("region", "required (or set endpoint): the DataWorks region, e.g. cn-shanghai")
-    elif not spec.region and getattr(spec, "require", None):
-        problem("region", "required with `require`: the region of the buckets it checks (OSS signs for it)")
+                       f"RunTriggerNode; 2024-05-18: new Data Studio, TriggerSchedulerTaskInstance), got {spec.api!r}")
+    if spec.env is not None and spec.env.upper() not in ENVS:
+        problem("env", f"must be PROD or DEV (in any case), got {spec.env!r}")
     if spec.endpoint and not _ENDPOINT.match(spec.endpoint):
         problem("endpoint", "must be host[:port] without a scheme, e.g. dataworks-vpc.cn-shanghai.aliyuncs.com")
     if spec.role_arn and not _ROLE_ARN.match(spec.role_arn):
         problem("role_arn", "must look like acs:ram::<account-id>:role/<role-name>")
+    return zone, _ledger(spec.ledger, problem)
+
+
+def _build(spec: rulefile.Source, problem, line: Optional[int], ledger_reported: bool) -> Optional[Rule]:
+    """Cross-field checks and compilation; reports through `problem(field, message)`. `ledger_reported`: the
+    rule inherits a bad `ledger` (reported at `defaults`)."""
+    if not _NAME.match(spec.name):
+        problem("name", "must be 1-64 letters, digits, '-' or '_'")
+    zone, ledger = _settings(spec, problem)
+    if not spec.timezone:
+        problem("timezone", "required: the workspace's scheduling time zone (IANA name, e.g. Asia/Shanghai)")
+    if not spec.region and not spec.endpoint:
+        problem("region", "required (or set endpoint): the DataWorks region, e.g. cn-shanghai")
+    elif not spec.region and getattr(spec, "require", None):
+        problem("region", "required with `require`: the region of the buckets it checks (OSS signs for it)")
     if not spec.trigger:
         problem("trigger", "must list at least one {workspace, node}")
-    ledger = _ledger(spec.ledger, problem)
     if ledger and not spec.region:
         problem("region", "required with `ledger`: the region of its bucket (OSS signs for it)")
     kind, source = _BUILDERS[type(spec)]
     fields = source(spec, problem)
     knows_cycle = _knows_cycle(fields or {})
     targets = tuple(_target(i, t, problem, knows_cycle) for i, t in enumerate(spec.trigger))
-    expect = _expect(spec, fields, ledger, targets, problem)
+    expect = _expect(spec, fields, ledger, targets, problem, ledger_reported or bool(spec.ledger and not ledger))
+    _offset(spec, fields, problem)
     if zone is None or fields is None:
         return None
     return kind(name=spec.name, timezone=zone, region=spec.region, endpoint=spec.endpoint, api=spec.api or API_2020,
-                env=spec.env or "PROD", role_arn=spec.role_arn, trigger=targets, ledger=ledger, expect=expect,
-                line=line, **fields)
+                env=(spec.env or "PROD").upper(), role_arn=spec.role_arn, trigger=targets, ledger=ledger,
+                expect=expect, bizdate_offset=spec.bizdate_offset, line=line, **fields)
+
+
+def _offset(spec: rulefile.Source, fields: Optional[dict], problem) -> None:
+    """`bizdate_offset` moves a date the rule reads (a {bizdate}/{cycle} capture or a `bizdate:`/`cycle:` field):
+    a rule that reads none would ignore it silently."""
+    if not spec.bizdate_offset or fields is None:
+        return
+    if not -MAX_OFFSET <= spec.bizdate_offset <= MAX_OFFSET:
+        problem("bizdate_offset", f"must be a number of days from -{MAX_OFFSET} to {MAX_OFFSET}, got "
+                                  f"{spec.bizdate_offset}")
+    key = fields.get("key")
+    if not (key and {"bizdate", "cycle"} & set(key.names)) and not fields.get("date_field"):
+        problem("bizdate_offset", "needs a date to move: {bizdate} or {cycle} in the key, or a `bizdate:` or "
+                                  "`cycle:` field (without one, the business date is the day before the event)")
 
 
 # What a rule's parts compile to, by their text: many rules share them (a ledger, a time zone, a list of events,
@@ -469,11 +470,11 @@ def _ledger(text: Optional[str], problem) -> Optional[Ledger]:
     return _remember(_LEDGERS, text, Ledger(found.group(1), found.group(2)))
 
 
-def _expect(spec: _Source, fields: Optional[dict], ledger: Optional[Ledger], targets: Tuple[Target, ...],
-            problem) -> Optional[Expect]:
+def _expect(spec: rulefile.Source, fields: Optional[dict], ledger: Optional[Ledger], targets: Tuple[Target, ...],
+            problem, ledger_reported: bool) -> Optional[Expect]:
     """`expect`: what the sweep checks. An OSS rule's evidence is its files for the date, so its key must name the
     business date (and not an hour: one evidence per date); an MNS or timer rule's evidence is the ledger's
-    record that an event asked, so it needs a ledger."""
+    record that an event asked, so it needs a ledger (`ledger_reported`: it names one, reported bad already)."""
     raw = spec.expect
     if raw is None:
         return None
@@ -483,14 +484,14 @@ def _expect(spec: _Source, fields: Optional[dict], ledger: Optional[Ledger], tar
     if not 1 <= raw.days <= MAX_EXPECT_DAYS:
         problem("expect.days", f"must be 1 to {MAX_EXPECT_DAYS} (each day is a check per node on every sweep)")
     key = (fields or {}).get("key")
-    if isinstance(spec, _Oss) and key is not None and ("bizdate" not in key.names or "cycle" in key.names):
+    if isinstance(spec, rulefile.Oss) and key is not None and ("bizdate" not in key.names or "cycle" in key.names):
         problem("expect", "needs a key that captures {bizdate} and not {cycle}: the sweep looks for the files of "
                           "each business date")
     for i, target in enumerate(targets):
         if not target.lookup:
             problem(f"trigger[{i}].lookup", "must not be false with `expect`: the sweep looks an instance up to know "
                                             "whether it still waits (without, it would send on every run)")
-    if not isinstance(spec, _Oss) and ledger is None:
+    if not isinstance(spec, rulefile.Oss) and ledger is None and not ledger_reported:
         problem("expect", f"needs a `ledger` on `on: {spec.__struct_config__.tag}` rules: the sweep's evidence "
                           "that an event asked for a release is the ledger's record of it")
     return Expect(time(int(found.group(1)), int(found.group(2))), raw.days) if found else None
@@ -502,10 +503,7 @@ def _knows_cycle(fields: dict) -> bool:
     return bool(key and "cycle" in key.names) or bool(date_field and date_field.is_cycle)
 
 
-def _zone(name: Optional[str], problem) -> Optional[ZoneInfo]:
-    if not name:
-        problem("timezone", "required: the workspace's scheduling time zone (IANA name, e.g. Asia/Shanghai)")
-        return None
+def _zone(name: str, problem) -> Optional[ZoneInfo]:
     known = _ZONES.get(name)
     if known is not None:
         return known
@@ -516,7 +514,7 @@ def _zone(name: Optional[str], problem) -> Optional[ZoneInfo]:
         return None
 
 
-def _oss(spec: _Oss, problem) -> Optional[dict]:
+def _oss(spec: rulefile.Oss, problem) -> Optional[dict]:
     buckets = (spec.bucket,) if isinstance(spec.bucket, str) else tuple(spec.bucket or ())
     if not buckets or not all(buckets):
         problem("bucket", "required: a bucket name or a list of names")
@@ -555,9 +553,13 @@ def _events(names: Optional[List[str]], problem) -> FrozenSet[str]:
     return _remember(_EVENT_SETS, given, frozenset(events)) if ok else frozenset(events)
 
 
-def _mns(spec: _Mns, problem) -> dict:
-    if bool(spec.topic) == bool(spec.queue):
-        problem("topic", "set exactly one of `topic` (topic trigger) or `queue` (queue via EventBridge)")
+def _mns(spec: rulefile.Mns, problem) -> dict:
+    if spec.topic and spec.queue:
+        problem("topic", "set `topic` (topic trigger) or `queue` (queue via EventBridge), not both (or neither: the "
+                         "rule takes any message this function receives)")
+    for field in ("topic", "queue"):
+        if getattr(spec, field) == "":
+            problem(field, "must not be empty (leave it out to take any message this function receives)")
     patterns = {}
     for field in ("message", "attributes"):
         raw = getattr(spec, field)
@@ -571,7 +573,7 @@ def _mns(spec: _Mns, problem) -> dict:
     return dict(topic=spec.topic, queue=spec.queue, date_field=_date_field(spec, problem), **patterns)
 
 
-def _timer(spec: _Timer, problem) -> dict:
+def _timer(spec: rulefile.Timer, problem) -> dict:
     if not spec.timer:
         problem("timer", "required: the timer trigger's triggerName")
     date_field = _date_field(spec, problem)
@@ -587,7 +589,7 @@ def _timer(spec: _Timer, problem) -> dict:
     return dict(timer=spec.timer, date_field=date_field, bucket=spec.bucket, require=require)
 
 
-_BUILDERS = {_Oss: (OssRule, _oss), _Mns: (MnsRule, _mns), _Timer: (TimerRule, _timer)}
+_BUILDERS = {rulefile.Oss: (OssRule, _oss), rulefile.Mns: (MnsRule, _mns), rulefile.Timer: (TimerRule, _timer)}
 
 
 _Own = Optional[Tuple[str, Optional[str]]]
@@ -628,7 +630,7 @@ def _required(field: str, entry: str, problem, known: Set[str], where: str, own:
     return None if unknown else Required(bucket, key)
 
 
-def _date_field(spec: Union[_Mns, _Timer], problem) -> Optional[FieldSpec]:
+def _date_field(spec: Union[rulefile.Mns, rulefile.Timer], problem) -> Optional[FieldSpec]:
     if spec.bizdate and spec.cycle:
         problem("cycle", "set either `bizdate` or `cycle`, not both")
     chosen = spec.cycle or spec.bizdate
@@ -636,14 +638,16 @@ def _date_field(spec: Union[_Mns, _Timer], problem) -> Optional[FieldSpec]:
         return None
     name = "cycle" if spec.cycle else "bizdate"
     needed = ("%Y", "%m", "%d", "%H") if spec.cycle else ("%Y", "%m", "%d")
-    if _DATE_DIRECTIVES.search(chosen.format) or not all(d in chosen.format for d in needed):
-        problem(f"{name}.format", f"must use only %Y %m %d %H %M %S and contain {' '.join(needed)}")
+    if chosen.format not in INSTANT_FORMATS and (
+            _DATE_DIRECTIVES.search(chosen.format) or not all(d in chosen.format for d in needed)):
+        problem(f"{name}.format", f"must be {', '.join(INSTANT_FORMATS)} or a format that uses only "
+                                  f"%Y %m %d %H %M %S and contains {' '.join(needed)}, got {chosen.format!r}")
     if not chosen.field or any(not part for part in chosen.field.split(".")):
         problem(f"{name}.field", "required: the (dotted) JSON field holding the value")
     return FieldSpec(tuple(chosen.field.split(".")), chosen.format, is_cycle=bool(spec.cycle))
 
 
-def _target(i: int, raw: _Target, problem, knows_cycle: bool) -> Target:
+def _target(i: int, raw: rulefile.Target, problem, knows_cycle: bool) -> Target:
     at = None
     if raw.at is not None:
         at = _TIMES.get(raw.at)

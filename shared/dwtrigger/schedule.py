@@ -3,12 +3,16 @@
 DataWorks' BizDate is epoch ms of the business date's midnight and CycleTime epoch ms of the instance's
 scheduled wall-clock time, both read in the workspace's scheduling time zone — never UTC, never the
 function's local zone. The business date is the day before the instance's scheduled date.
+
+A rule's `bizdate_offset` moves the date it reads (a capture or a message field) by whole days to the business
+date; its templates keep naming files by the date as read (`written`).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any, Mapping, Optional
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Dict, Mapping, Optional
 from zoneinfo import ZoneInfo
 
 from .events import NOT_JSON, Event
@@ -16,6 +20,9 @@ from .rules import FieldSpec, MnsRule, Rule, Target, TimerRule
 
 ONE_DAY = timedelta(days=1)
 EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 30)   # epoch ms; the cycle day after LATEST still exists
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# The event kind of `dwtrigger trigger` (app.release_by_hand): its captures are the business date itself.
+BY_HAND = "manual"
 
 
 class ScheduleError(ValueError):
@@ -47,8 +54,8 @@ def local(ms: int, zone: ZoneInfo) -> datetime:
 
 
 def resolve(rule: Rule, target: Target, captures: Mapping[str, Any], event: Event) -> Schedule:
-    """Business date and (when known) cycle time, in the order PRODUCT.md gives: a {bizdate} capture, a
-    {cycle} capture, a date field of the JSON message or timer payload, else the event's own time."""
+    """Business date and (when known) cycle time, from the first of: a {bizdate} capture, a {cycle} capture,
+    a date field of the JSON message or timer payload, else the event's own time."""
     try:
         schedule = _resolve(rule, target, captures, event)
     except OverflowError:            # the day before 0001-01-01 or after 9999-12-31
@@ -61,19 +68,20 @@ def resolve(rule: Rule, target: Target, captures: Mapping[str, Any], event: Even
 
 def _resolve(rule: Rule, target: Target, captures: Mapping[str, Any], event: Event) -> Schedule:
     zone = rule.timezone
+    days = rule.bizdate_offset if event.kind != BY_HAND else 0
     cycle: Optional[datetime] = None
     if "bizdate" in captures:
-        biz_date = captures["bizdate"]
+        biz_date = _moved(captures["bizdate"], days)
     elif "cycle" in captures:
-        cycle = captures["cycle"].replace(tzinfo=zone)
+        cycle = _scheduled(captures["cycle"], days, zone)
         biz_date = cycle.date() - ONE_DAY
     elif isinstance(rule, (MnsRule, TimerRule)) and rule.date_field is not None:   # OSS rules have none
-        value = _read_field(rule.date_field, event)
+        value = _read_field(rule.date_field, event, zone)
         if rule.date_field.is_cycle:
-            cycle = value.replace(tzinfo=zone)
+            cycle = _scheduled(value, days, zone)
             biz_date = cycle.date() - ONE_DAY
         else:
-            biz_date = value.date()
+            biz_date = _moved(value.date(), days)
     else:
         biz_date = event.time.astimezone(zone).date() - ONE_DAY
     if cycle is None and target.at is not None:
@@ -81,7 +89,33 @@ def _resolve(rule: Rule, target: Target, captures: Mapping[str, Any], event: Eve
     return Schedule(biz_date, cycle, zone)
 
 
-def _read_field(spec: FieldSpec, event: Event) -> datetime:
+def written(rule: Rule, schedule: Schedule) -> Dict[str, Any]:
+    """What `{bizdate}` and `{cycle}` stand for in the rule's key and `require` templates: the dates as the
+    upstream writes them, i.e. the business date (and scheduled time) less the rule's `bizdate_offset`."""
+    days = -rule.bizdate_offset
+    values: Dict[str, Any] = {"bizdate": _moved(schedule.biz_date, days)}
+    if schedule.cycle is not None:
+        values["cycle"] = _scheduled(schedule.cycle, days, schedule.zone)
+    return values
+
+
+def _moved(day: date, days: int) -> date:
+    return day + timedelta(days=days) if days else day
+
+
+def _scheduled(moment: datetime, days: int, zone: ZoneInfo) -> datetime:
+    """A scheduled time in `zone`, `days` later on the wall clock. A naive moment is a wall-clock time there; an
+    aware one an instant, which keeps its own side of a DST fold unless it moves."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(zone)
+        if not days:
+            return moment
+        moment = moment.replace(tzinfo=None)
+    return (moment + timedelta(days=days) if days else moment).replace(tzinfo=zone)
+
+
+def _read_field(spec: FieldSpec, event: Event, zone: ZoneInfo) -> datetime:
+    """The field's value: a wall-clock time (strptime formats) or an instant in `zone` (INSTANT_FORMATS)."""
     where = "message" if event.source == "mns" else "timer payload"
     field = ".".join(spec.path)
     value: Any = event.document
@@ -91,6 +125,12 @@ def _read_field(spec: FieldSpec, event: Event) -> datetime:
         if not isinstance(value, dict) or part not in value:
             raise ScheduleError(f"the {where} has no field '{field}'")
         value = value[part]
+    instant = _INSTANTS.get(spec.format)
+    if instant is not None:
+        try:
+            return instant(value).astimezone(zone)
+        except ValueError as e:             # an OverflowError is resolve's: out of range
+            raise ScheduleError(f"field '{field}' of the {where} is {str(value)[:40]!r}: {e}") from None
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)        # e.g. "bizdate": 20260310 written as a number
     if not isinstance(value, str):
@@ -99,3 +139,39 @@ def _read_field(spec: FieldSpec, event: Event) -> datetime:
         return datetime.strptime(value, spec.format)
     except ValueError:
         raise ScheduleError(f"field '{field}' of the {where} is {value[:40]!r}, not in format {spec.format!r}") from None
+
+
+def _epoch(per_second: int):
+    def read(value: Any) -> datetime:
+        """Epoch milliseconds or seconds: a JSON number (seconds may have a fraction) or a string of digits."""
+        if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,20}", value):
+            value = int(value)
+        if isinstance(value, float) and per_second == 1 and value == value:
+            return EPOCH + timedelta(microseconds=round(value * 1_000_000))
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(f"not epoch {'milli' if per_second == 1000 else ''}seconds (a whole number)")
+        return EPOCH + timedelta(milliseconds=value) if per_second == 1000 else EPOCH + timedelta(seconds=value)
+    return read
+
+
+# ISO 8601 date-time with a UTC offset, as JSON producers write it (Python 3.10's fromisoformat takes less).
+_ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]{1,9}))?)?"
+                  r"(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2})?)?\Z")
+
+
+def _iso(value: Any) -> datetime:
+    found = _ISO.match(value) if isinstance(value, str) else None
+    if not found:
+        raise ValueError("not an ISO 8601 date-time (e.g. 2026-03-11T00:30:00+08:00)")
+    year, month, day, hour, minute, second, fraction, utc, sign, off_h, off_m = found.groups()
+    if not utc and not sign:
+        raise ValueError("an ISO 8601 time without a UTC offset (Z or +08:00): `format: iso` reads instants only; "
+                         "for a wall-clock time in the rule's time zone use a strptime format, e.g. "
+                         "\"%Y-%m-%dT%H:%M:%S\"")
+    offset = timedelta(hours=int(off_h), minutes=int(off_m or 0)) * (-1 if sign == "-" else 1) if sign else \
+        timedelta(0)
+    return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
+                    int((fraction or "0").ljust(6, "0")[:6]), tzinfo=timezone(offset))
+
+
+_INSTANTS = {"epoch_ms": _epoch(1000), "epoch_s": _epoch(1), "iso": _iso}

@@ -2,9 +2,10 @@
 
 Events get lost, arrive before DataWorks generated the instance, or are held by DataWorks and dropped after 24
 hours. On a timer, for every rule with `expect:` and each of its last `days` business dates and nodes, the sweep
-looks at the evidence — an OSS rule's files for that date exist (its key and `require` entries, a `{name}` the
-date cannot fill read as any one segment); an MNS or timer rule's ledger says an event asked for the release — and
-at the instance's state, through the relay's own send step (look-up, ledger claim, trigger):
+looks at the evidence — an OSS rule's files for that date exist (its key and `require` entries, filled with the
+date as the files name it, i.e. less the rule's `bizdate_offset`; a `{name}` the date cannot fill read as any one
+segment); an MNS or timer rule's ledger says an event asked for the release — and at the instance's state,
+through the relay's own send step (look-up, ledger claim, trigger):
 - evidence and the instance waiting: released (`triggered`, the reason says the sweep found it);
 - evidence and no instance yet: nothing now, the next run tries again;
 - no evidence once `expect.by` has passed (local time on the day after the date): one `overdue` line;
@@ -26,7 +27,7 @@ from .outcomes import DRY_RUN, FAILED, IGNORED, OVERDUE, TRIGGERED, Decision
 from .relay import Invocation, Relay, Release
 from .retry import MIN_CALL_S, GaveUp, RemoteError, with_retries
 from .rules import OssRule, Required, Rule, RuleSet, Target
-from .schedule import ONE_DAY, Schedule
+from .schedule import ONE_DAY, Schedule, written
 
 
 @dataclass
@@ -127,7 +128,7 @@ class Sweep:
             asked = call.book_for(rule).was_asked(rule.name, target.node, schedule.biz_date)
             return (f"{rule.ledger}asked/{rule.name}/{target.node}/{schedule.biz_date:%Y-%m-%d}.json", None) \
                 if asked else (None, "no event asked for this release (the ledger has no record of one)")
-        values = {"bizdate": schedule.biz_date}
+        values = written(rule, schedule)              # the date as the files name it (bizdate_offset)
         gaps = []
         for bucket in rule.buckets:
             files = (Required(None, rule.key),) + rule.require
@@ -140,7 +141,7 @@ class Sweep:
         return None, "; ".join(gaps)
 
     def _base(self, rule: Rule, target: Target, schedule: Schedule, now: datetime) -> Decision:
-        key = rule.key.partial({"bizdate": schedule.biz_date}, loose=True).source if isinstance(rule, OssRule) else None
+        key = rule.key.partial(written(rule, schedule), loose=True).source if isinstance(rule, OssRule) else None
         base = Decision(IGNORED, "sweep", f"sweep:{now.astimezone(rule.timezone):%Y-%m-%dT%H:%M}", rule=rule.name,
                         workspace=target.workspace, node=target.node, dry_run=self.relay.dry_run,
                         bucket=rule.buckets[0] if isinstance(rule, OssRule) else getattr(rule, "bucket", None),

@@ -1,13 +1,16 @@
 """Object-key templates: `exports/dt={bizdate:%Y-%m-%d}/_SUCCESS` compiled to a whole-key matcher.
 
-Users never write regular expressions, and matching is a dynamic program over (token, key position):
-O(tokens x len(key)) time whatever the template or key, so a hostile key cannot make a rule slow.
+`*` stays within a segment, `**` crosses segments, and `**/` starting a segment is zero or more whole segments
+(`raw/**/*.parquet` takes raw/x.parquet). Users never write regular expressions, and matching is a dynamic program
+over (token, key position): O(tokens x len(key)) time whatever the template or key, so a hostile key cannot make a
+rule slow. `lookalikes` names the text its writer meant as a regular expression, a glob's `?` or `[...]`, or a
+DataWorks parameter (all literal here), for `validate` to warn about.
 """
 from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any, Mapping
+from typing import Any, List, Mapping
 
 # strptime directive -> (date attribute, digits). Fixed widths make a date capture a fixed-length token.
 _DIRECTIVES = {"Y": ("year", 4), "m": ("month", 2), "d": ("day", 2),
@@ -23,11 +26,16 @@ class TemplateError(ValueError):
 
 
 class _Var:
-    """`*` (width 0+, one segment), `**` (0+, crosses '/') or `{name}` (1+, one segment)."""
-    __slots__ = ("name", "width", "crosses")
+    """`*` (width 0+, one segment), `**` (0+, crosses '/'), `**/` starting a segment (`segments`: zero or more
+    whole segments, each with its '/') or `{name}` (1+, one segment)."""
+    __slots__ = ("name", "width", "crosses", "segments")
 
-    def __init__(self, name, width, crosses):
+    def __init__(self, name, width, crosses, segments=False):
         self.name, self.width, self.crosses = name, width, crosses  # width: the least it consumes
+        self.segments = segments
+
+    def text(self):
+        return "**/" if self.segments else "**" if self.crosses else "*"
 
 
 class _Date:
@@ -86,6 +94,12 @@ class Template:
     def __setattr__(self, name, value):
         raise AttributeError("Template is immutable")
 
+    @property
+    def suffix(self) -> str:
+        """The literal text after the last wildcard or capture (all of it for a literal template): with `prefix`,
+        the tightest OSS trigger filter that lets every key the template matches through."""
+        return self._suffix
+
     def __repr__(self):
         return f"compile_template({self.source!r})"
 
@@ -106,7 +120,7 @@ class Template:
                 i += tok.width
             else:  # the longest run after which the rest still matches: what a greedy regex would pick
                 j = len(key) if tok.crosses else _segment_end(key, i)
-                while not rest[j]:
+                while not rest[j] or (tok.segments and j > i and key[j - 1] != "/"):
                     j -= 1
                 if tok.name:
                     captures[tok.name] = key[i:j]
@@ -120,7 +134,13 @@ class Template:
         ok = [rest]
         for tok in reversed(self._tokens):
             row = [False] * (n + 1)
-            if isinstance(tok, _Var):
+            if isinstance(tok, _Var) and tok.segments:   # empty, or any text ending in '/' before the rest
+                row[n] = rest[n]
+                later = False                           # some j > i with key[j - 1] == '/' and rest[j]
+                for i in range(n - 1, -1, -1):
+                    later = later or (key[i] == "/" and rest[i + 1])
+                    row[i] = rest[i] or later
+            elif isinstance(tok, _Var):
                 empty, crosses = tok.width == 0, tok.crosses
                 row[n] = empty and rest[n]
                 for i in range(n - 1, -1, -1):
@@ -138,8 +158,8 @@ class Template:
     def example(self) -> str:
         """A key this template matches (names and wildcards as 'x', dates as 2026-01-01): `validate` probes
         whether two rules overlap by matching each one's example against the other."""
-        return "".join(tok if isinstance(tok, str) else tok.write(_EXAMPLE) if isinstance(tok, _Date) else "x"
-                       for tok in self._tokens)
+        return "".join(tok if isinstance(tok, str) else tok.write(_EXAMPLE) if isinstance(tok, _Date) else
+                       "x/" if tok.segments else "x" for tok in self._tokens)
 
     @property
     def is_literal(self) -> bool:
@@ -149,8 +169,8 @@ class Template:
     def partial(self, values: Mapping[str, Any], loose: bool = False) -> Template:
         """This template with every capture replaced by its value (a date written in that capture's format) and
         the wildcards kept: what a `require` entry names for one event. Built from tokens, never parsed again, so
-        a value holding '*', '{' or '%' stays literal text. Its `source` is its text verbatim (wildcards as '*'
-        and '**'): the key itself once `is_literal`. `loose`: a `{name}` with no value becomes a '*' (any one
+        a value holding '*', '{' or '%' stays literal text. Its `source` is its text verbatim (wildcards as '*',
+        '**' and '**/'): the key itself once `is_literal`. `loose`: a `{name}` with no value becomes a '*' (any one
         segment) instead of an error — the sweep knows a date, not every name an event would have captured."""
         tokens: list = []
         for tok in self._tokens:
@@ -162,7 +182,7 @@ class Template:
                 tokens[-1] += tok
             else:
                 tokens.append(tok)
-        text = "".join(t if isinstance(t, str) else "**" if t.crosses else "*" for t in tokens)
+        text = "".join(t if isinstance(t, str) else t.text() for t in tokens)
         return Template(text, tuple(tokens))
 
     def fill(self, values: Mapping[str, Any]) -> str:
@@ -219,13 +239,18 @@ def _parse(source):
             if c == "*":
                 if len(text) > 2:
                     raise TemplateError(f"'{text}' at offset {i}: use '*' (within a segment) or '**' (across)")
-                token = _Var(None, 0, len(text) == 2)
-                i += len(text)
+                # `**/` starting a segment is zero or more whole segments: `raw/**/*.parquet` takes raw/x.parquet
+                segments = text == "**" and (i == 0 or source[i - 1] == "/") and source.startswith("/", i + 2)
+                token = _Var(None, 0, len(text) == 2, segments)
+                i += len(text) + segments
             else:
                 close = source.find("}", i)
                 if close < 0:
                     raise TemplateError(f"unclosed '{{' at offset {i} (write '{{{{' for a literal brace)")
-                token = _capture(source[i + 1:close], i)
+                try:
+                    token = _capture(source[i + 1:close], i)
+                except TemplateError as e:
+                    raise TemplateError(f"{e}{_hint(source, i, close)}") from None
                 if token.name in names:
                     raise TemplateError(f"duplicate capture {{{token.name}}} at offset {i}")
                 names.add(token.name)
@@ -294,3 +319,110 @@ def _parse_capture(body, at):
     if missing:
         raise TemplateError(f"{{{name}:{fmt}}} at offset {at} is missing {' '.join(missing)}")
     return _Date(name, tuple(mask), tuple(fields))
+
+
+# ---- lookalikes: what a user who expects a regular expression, a shell glob or DataWorks' parameters writes ------
+# All of it is literal text to a template (or, for `{4}` and `${yyyy-mm-dd}`, an error): `validate` warns about the
+# text and the errors carry the hint, each saying what to write instead.
+
+_WITHIN = "write '*' (any text within a segment) or '{name}'"
+_ANY_DATE = "write '{bizdate:%Y%m%d}' or '{cycle:%Y%m%d%H}' for a date, '*' or '{name}' for other text"
+_DW_NAMED = {"bizdate": "{bizdate:%Y%m%d}", "cyctime": "{cycle:%Y%m%d%H%M%S}"}
+_DW_UNITS = {"yyyy": "%Y", "mm": "%m", "dd": "%d", "hh24": "%H", "mi": "%M", "ss": "%S"}
+# Regular expressions as text, compiled (and cached by `re`) on first use: a function never pays for them.
+_DW_FORMAT = r"(?:yyyy|mm|dd|hh24|mi|ss|[^A-Za-z%{}])+\Z"
+_DW_SHIFT = r"\s*([-+]\s*\d+(?:\s*/\s*\d+)?)\s*\Z"
+# Captures are masked (\x00 then \x01s) before the search, so only literal text is read.
+_MASK = r"\{\{|\}\}|\{[^{}]*\}"
+_CUES = frozenset("$^\\?[(")          # a lookalike below has one of these, or is '.*' or '.+'
+_LOOKALIKE = r"""
+    (?P<param> \$\[[^]\x00\x01]*\] | \$\x00\x01* | \$(?:bizdate|cyctime|gmtdate|bizmonth|jobid|nodeid|taskid)\b )
+  | (?P<anchor> \A\^ | (?<!_\$folder)\$\Z )              # not Hadoop's `dir_$folder$` marker
+  | (?P<escape> \\[^\x00\x01][+?]? )                     # a '*' after these is a template's own wildcard
+  | (?P<any> (?<![A-Za-z0-9_])\.\*\?? | \.\+\?? | \.\*\? )
+  | (?P<group> \([^()\x00\x01]*\|[^()\x00\x01]*\)[+?]? | \([^()\x00\x01]*\)\+ )
+  | (?P<set> \[[^]\x00\x01/]*\][+?]? )
+  | (?P<glob> \? )
+"""
+
+
+def lookalikes(source: str) -> List[str]:
+    """For each piece of `source` (a template that compiles) that reads as a regular expression, a shell glob's `?`
+    or `[...]`, or a DataWorks scheduling parameter: what it is here and what to write instead."""
+    if _CUES.isdisjoint(source) and ".*" not in source and ".+" not in source:     # most templates: no search
+        return []
+    masked = re.sub(_MASK, lambda m: m.group() if m.group() in ("{{", "}}") else "\x00" + "\x01" * (len(m.group()) - 1),
+                    source)
+    found = []
+    for m in re.finditer(_LOOKALIKE, masked, re.X):
+        kind, text, at = m.lastgroup, source[m.start():m.end()], f"(offset {m.start()})"
+        if kind == "param" and text.startswith("${"):
+            found.append(_dollar_capture(text, at))
+        elif kind == "param":
+            found.append(f"'{text}' {at} is a DataWorks scheduling parameter, which dwtrigger does not expand: it "
+                         f"matches only that text; {_dataworks(text)}")
+        elif kind == "glob":
+            found.append(f"'?' {at} is a literal '?' here, not a glob's one character: {_WITHIN}")
+        elif kind == "set":
+            found.append(f"'{text}' {at} is literal text here, not a set of characters: {_WITHIN}")
+        else:
+            found.append(f"'{text}' {at} reads as a regular expression, which templates do not have: it matches "
+                         f"only that text; {_regex_advice(kind, text)}")
+    return found
+
+
+def _regex_advice(kind, text):
+    if kind == "anchor":
+        return "drop it: a template always matches the whole key"
+    if kind == "any":
+        return "write '*' (any text within a segment) or '**' (across segments)"
+    if kind == "group":
+        return "write '*' or '{name}', or one rule (or `require` entry) for each alternative"
+    if kind == "escape" and text[1] not in "dDwWsS":
+        return f"write '{text[1]}' alone" if len(text) == 2 else _WITHIN
+    return _WITHIN
+
+
+def _dollar_capture(text, at):
+    """`$` before a capture: DataWorks' `${...}` written where a template capture is meant."""
+    body = text[2:-1]
+    if body.partition(":")[0] in _NEEDS:
+        return f"'$' {at} is literal text before {text[1:]}: write '{text[1:]}' without it"
+    instead = _dataworks(text)
+    if instead == _ANY_DATE:
+        return f"'$' {at} is literal text before the capture {text[1:]}: write '{text[1:]}' if the key has no '$'"
+    return (f"'{text}' {at} looks like DataWorks' ${{...}} parameter, which dwtrigger does not expand: '$' is literal "
+            f"text and '{text[1:]}' captures any text of a segment; {instead}")
+
+
+def _dataworks(expr):
+    """What to write instead of DataWorks' `expr`: `$bizdate`, `${yyyy-mm-dd}` (the business date), `$[yyyymmdd-1]`,
+    `$[yyyymmddhh24]` (counted from the scheduled time)."""
+    scheduled, body = expr.startswith("$["), expr[2:-1] if expr[1:2] in "[{" else expr[1:]
+    if body in _DW_NAMED:
+        return f"write '{_DW_NAMED[body]}'"
+    shift = re.search(_DW_SHIFT, body)
+    fmt = body[:shift.start()] if shift else body
+    if not re.match(_DW_FORMAT, fmt) or (shift and not scheduled):
+        return _ANY_DATE
+    strf = re.sub("yyyy|mm|dd|hh24|mi|ss", lambda m: _DW_UNITS[m.group()], fmt)
+    if not all(d in strf for d in ("%Y", "%m", "%d")):
+        return _ANY_DATE
+    if "%H" in strf:
+        return f"write '{{cycle:{strf}}}'" if scheduled and not shift else _ANY_DATE
+    if not scheduled or (shift and shift.group(1).replace(" ", "") == "-1"):
+        return f"write '{{bizdate:{strf}}}'"
+    if shift:
+        return _ANY_DATE
+    return (f"write '{{bizdate:{strf}}}' if that date is the business date ($[...] counts from the scheduled "
+            "time: for a daily node, the day after)")
+
+
+def _hint(source, start, close):
+    """A failed capture's hint when it reads as DataWorks' `${...}` or a regular expression's `{4}` / `{2,3}`."""
+    body = source[start + 1:close]
+    if start and source[start - 1] == "$":
+        return f" (DataWorks' parameters are not expanded: {_dataworks('$' + source[start:close + 1])}, no '$')"
+    if re.fullmatch(r"\d+(?:,\d*)?|,\d+", body):
+        return f" ('{{{body}}}' repeats in a regular expression; templates have none: {_WITHIN})"
+    return ""

@@ -1,5 +1,9 @@
 """The rules file's YAML: parsed once into its data and the line of every path, YAML 1.1's quirks off, bounded.
 
+Off means: only true/false are booleans, only plain decimals integers, and nothing is a date (`2020-05-18` is
+text; the rules file has no date-typed field). A plain scalar that still reads as a number or boolean keeps its
+text as written beside its line (`Lines.text`), for the fields the schema types as strings (`name: 2024`).
+
 One composer (`_Composer`) builds both from parser events, whichever parser gives them: libyaml's when PyYAML has
 it, else PyYAML's own, so resolving, the checks and the lines are the same on both. It refuses what would hang
 or crash every later walk of the data: deep nesting, recursive aliases and alias bombs, each at its line.
@@ -52,12 +56,13 @@ def _tag(name: str) -> str:
     return "tag:yaml.org,2002:" + name
 
 
-_STR, _INT, _BOOL, _NULL, _MAP, _SEQ, _MERGE, _VALUE = map(_tag, ("str", "int", "bool", "null", "map", "seq",
-                                                                   "merge", "value"))
-# SafeLoader's implicit tags without YAML 1.1's surprises: `on:` stays a string key (not True) and `00:30` a
-# string (not the base-60 integer 30): only true/false are booleans, only plain decimals integers.
+_STR, _INT, _FLOAT, _BOOL, _NULL, _MAP, _SEQ, _MERGE, _VALUE, _TIMESTAMP = map(_tag, (
+    "str", "int", "float", "bool", "null", "map", "seq", "merge", "value", "timestamp"))
+# SafeLoader's implicit tags without YAML 1.1's surprises: `on:` stays a string key (not True), `00:30` a string
+# (not the base-60 integer 30) and `2020-05-18` a string (not a date; YAML 1.2 has no implicit dates either): only
+# true/false are booleans, only plain decimals integers.
 _IMPLICIT: Dict[Optional[str], List[Tuple[str, Any]]] = {
-    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT)]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _TIMESTAMP)]
     for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()}
 for _implicit_tag, _rx, _firsts in ((_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), "tTfF"),
                                     (_INT, re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"), "-+0123456789")):
@@ -90,29 +95,39 @@ class _Open:
 
 class Lines:
     """The line of each path in the document (keys and list indexes). The composer records a tree: an entry is
-    a line, or (line, children) for a collection, children a dict by key as written or a list by index. A key's
-    line is where the key is written; a list item's where the item is; a path inside an alias is not here (it
-    falls back to the line that uses the alias)."""
+    a line, or (line, children) for a collection, children a dict by key as written or a list by index, or
+    (line, text) for a plain scalar that is not a string (a number or boolean), its text as written. A key's
+    line is where the key is written; a list item's where the item is; a path inside an alias or a `<<` merge is
+    not here (it falls back to the line that uses it)."""
     __slots__ = ("root",)
 
     def __init__(self, root: Any = None):
         self.root = root
 
-    def get(self, path: Tuple, default: Optional[int] = None) -> Optional[int]:
+    def _entry(self, path: Tuple) -> Any:
         entry = self.root
         for part in path:
             if entry.__class__ is not tuple:
-                return default
+                return None
             children = entry[1]
             if children.__class__ is dict:
                 entry = children.get(part) if isinstance(part, str) else None
-            elif part.__class__ is int and 0 <= part < len(children):
+            elif children.__class__ is list and part.__class__ is int and 0 <= part < len(children):
                 entry = children[part]
             else:
-                return default
+                return None
+        return entry
+
+    def get(self, path: Tuple, default: Optional[int] = None) -> Optional[int]:
+        entry = self._entry(path)
         if entry is None:
             return default
         return entry[0] if entry.__class__ is tuple else entry
+
+    def text(self, path: Tuple) -> Optional[str]:
+        """The text of the plain number or boolean at `path` as written, if it was recorded."""
+        entry = self._entry(path)
+        return entry[1] if entry.__class__ is tuple and entry[1].__class__ is str else None
 
     def __contains__(self, path: Tuple) -> bool:
         return self.get(path) is not None
@@ -180,7 +195,8 @@ class _Composer:
                     count += 1
                     if not top.mapping:
                         if top.lines is not None:
-                            top.lines.append(event.start_mark.line + 1)
+                            line = event.start_mark.line + 1
+                            top.lines.append(line if value.__class__ is str or value is None else (line, text))
                         top.value.append(value)
                     elif top.key is no_key:
                         top.key, top.key_text = value, text
@@ -190,6 +206,8 @@ class _Composer:
                             top.keys[value] = (text, event.start_mark.line + 1)
                     else:
                         top.value[top.key] = value
+                        if value.__class__ is not str and value is not None and top.lines is not None:
+                            top.lines[top.key_text] = (top.lines[top.key_text], text)
                         top.key = no_key
                     continue
             if (cls is MapStart or cls is SeqStart) and top.fast and event.tag is None and event.anchor is None \
@@ -333,7 +351,7 @@ class _Composer:
         return opened
 
     def _plain(self, text: str) -> Any:
-        """A plain scalar's value if it is a string, integer, boolean or null (remembered), else _UNKNOWN."""
+        """A plain scalar's value if it is a string, number, boolean or null (remembered), else _UNKNOWN."""
         tag = self.tags.get(text)
         if tag is None:
             tag = self.tags[text] = self._resolve(text)
@@ -345,6 +363,8 @@ class _Composer:
             value = None
         elif tag == _BOOL:
             value = text.lower() == "true"
+        elif tag == _FLOAT:
+            value = self._construct(yaml.ScalarNode(tag, text))
         else:
             return _UNKNOWN
         self.plain[text] = value
@@ -365,7 +385,7 @@ class _Composer:
             return text
         if key and (tag == _MERGE or tag == _VALUE):
             return _MERGING if tag == _MERGE else text
-        return self._construct(tag, event)
+        return self._construct(yaml.ScalarNode(tag, text, event.start_mark, event.end_mark, style=event.style))
 
     def _anchor(self, anchor: str, mark: yaml.Mark) -> None:
         if anchor in self.anchors:
@@ -434,12 +454,11 @@ class _Composer:
                 return tag
         return _STR
 
-    def _construct(self, tag: str, event: Any) -> Any:
-        """A scalar with any other tag, exactly as SafeLoader constructs it (floats, dates, !!binary...)."""
+    def _construct(self, node: yaml.ScalarNode) -> Any:
+        """A scalar with any other tag, exactly as SafeLoader constructs it (floats, !!timestamp, !!binary...)."""
         if self.constructor is None:
             self.constructor = yaml.constructor.SafeConstructor()
-        return self.constructor.construct_object(yaml.ScalarNode(tag, event.value, event.start_mark,
-                                                                 event.end_mark, style=event.style))
+        return self.constructor.construct_object(node)
 
     @staticmethod
     def _tagged(tag: str, mapping: bool, mark: yaml.Mark) -> None:

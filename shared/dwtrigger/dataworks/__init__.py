@@ -1,4 +1,5 @@
-"""The DataWorks port: which instances a node has for a business date, and release one — whatever API it speaks.
+"""The DataWorks port: which instances a node has for a business date, and release one — whatever API it speaks;
+for `dwtrigger doctor`, also which nodes a node depends on.
 
 Workspaces on the legacy DataStudio speak 2020-05-18 (ListInstances, RunTriggerNode), those on the new Data Studio
 2024-05-18 (ListTaskInstances, TriggerSchedulerTaskInstance). One adapter per version maps its answers into
@@ -20,6 +21,13 @@ from ..retry import RemoteError
 API_2020, API_2024 = "2020-05-18", "2024-05-18"
 APIS = (API_2020, API_2024)
 
+# An instance's phase, in our own words: each adapter maps its API's statuses (WAIT_RESOURCE, WaitResource, ...)
+# into these, so no caller reads one API's spellings.
+NOT_RUN, WAIT_TIME, WAIT_TRIGGER = "not_run", "wait_time", "wait_trigger"    # not started: a trigger is taken
+WAIT_RESOURCE, RUNNING = "wait_resource", "running"        # started: queued for its resource group, or running
+FAILED, SUCCEEDED, UNKNOWN = "failed", "succeeded", "unknown"
+WAITING = frozenset({NOT_RUN, WAIT_TIME, WAIT_TRIGGER})
+
 
 @dataclass(frozen=True)
 class Instance:
@@ -33,6 +41,23 @@ class Instance:
     cycle: bool                # the recurring instance the scheduler made, not a backfill, test or manual run
     cycle_ms: int              # its scheduled time, epoch ms
     biz_date_ms: int           # its business date's midnight in the workspace zone, epoch ms
+    phase: str = UNKNOWN       # NOT_RUN ... SUCCEEDED above: what its status means, whatever the API's word
+
+    @classmethod
+    def of(cls, instance_id: int, node: int, status: str, phase: str, **facts) -> "Instance":
+        """An instance whose `waiting` and `ready` follow from its phase."""
+        return cls(instance_id, node, status, waiting=phase in WAITING, ready=phase == WAIT_TRIGGER, phase=phase,
+                   **facts)
+
+
+@dataclass(frozen=True)
+class Parent:
+    """A node another depends on. `workspace` is its own (a parent may be in another workspace); `cross_cycle`: the
+    dependency is on its previous cycle, so its instance of the business date before counts."""
+    node: int                  # NodeId (2020-05-18) or TaskId (2024-05-18)
+    workspace: int
+    name: str
+    cross_cycle: bool
 
 
 @dataclass(frozen=True)
@@ -65,6 +90,12 @@ class DataWorks(ABC):
         page limit), each call within the deadline; the listing as given, foreign entries included (`choose`
         keeps only what was asked for). Raises DataWorksError: an answer off its schema is BadResponse, a call
         the deadline stopped DeadlineExceeded (both retryable)."""
+
+    @abstractmethod
+    def parents(self, workspace: int, env: str, node: int, deadline: Deadline) -> List[Parent]:
+        """The nodes `node` depends on (its scheduling parents), every page read, each call within the deadline;
+        a parent whose answer names no workspace is taken to be in `workspace`. Raises DataWorksError as
+        `list_instances` does."""
 
     @abstractmethod
     def trigger(self, workspace: int, env: str, node: int, cycle_ms: int, biz_date_ms: int,

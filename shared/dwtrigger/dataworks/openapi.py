@@ -8,7 +8,7 @@ adapter is built, or by `load()` in FC's initializer, never with this module.
 from __future__ import annotations
 
 import time
-from typing import Annotated, Callable, Iterable, List, Optional, Tuple, Type, TypeVar
+from typing import Annotated, Callable, Hashable, Iterable, List, Optional, Tuple, Type, TypeVar
 
 import msgspec
 
@@ -70,8 +70,9 @@ class OpenApiAdapter(DataWorks):
         self._client = Client(Config(endpoint=endpoint, protocol=protocol, credential=credential))
 
     def _call(self, action: str, schema: Type[Decoded], deadline: Deadline, body: Optional[dict] = None,
-              query: Optional[dict] = None) -> Decoded:
-        """One signed call within the time the deadline leaves; its answer decoded and checked."""
+              query: Optional[dict] = None, method: str = "POST") -> Decoded:
+        """One signed call within the time the deadline leaves; its answer decoded and checked. `method` as the
+        product SDK sends the action (the read-only 2024-05-18 listings of parents are GETs)."""
         from alibabacloud_tea_openapi.utils_models import OpenApiRequest, Params
         from darabonba.runtime import RuntimeOptions
 
@@ -79,7 +80,7 @@ class OpenApiAdapter(DataWorks):
         left = deadline.left()
         if left <= 0:
             raise DataWorksError("DeadlineExceeded", "no time was left for the call", retryable=True)
-        params = Params(action=action, version=self.VERSION, protocol="HTTPS", pathname="/", method="POST",
+        params = Params(action=action, version=self.VERSION, protocol="HTTPS", pathname="/", method=method,
                         auth_type="AK", style="RPC", req_body_type="formData", body_type="byte")
         request = OpenApiRequest(body=body, query={k: str(v) for k, v in (query or {}).items()})
         with wire.budget(left) as spent:
@@ -116,18 +117,22 @@ class OpenApiAdapter(DataWorks):
 
 
 def read_pages(action: str, fetch: Callable[[int], Tuple[Optional[int], int, List[Item]]],
-               key: Callable[[Item], int], max_pages: int) -> Iterable[Item]:
-    """Every item of a paged listing: `fetch(n)` gives page n as (its PageNumber, TotalCount, items). Paging ends
-    at TotalCount or an empty page, and is refused when a page is not the one asked for, repeats an item (it does
-    not advance), or the API's own page limit passes."""
+               key: Callable[[Item], Hashable], max_pages: int, what: str = "instance") -> Iterable[Item]:
+    """Every item of a paged listing: `fetch(n)` gives page n as (its PageNumber, TotalCount, items), `key` an
+    item's id (`what` names it). Paging ends at TotalCount or an empty page, and is refused when a page is not the
+    one asked for, repeats an item (it does not advance), or the API's own page limit passes. A later page the
+    deadline leaves no time for ends the attempt as the deadline does, counted: its first pages were asked."""
     seen = set()
     for page in range(1, max_pages + 1):
-        number, total, items = fetch(page)
+        try:
+            number, total, items = fetch(page)
+        except NoTimeLeft as e:
+            raise NoTimeLeft(str(e), called=page > 1) from None
         if number not in (None, page):
             raise bad(f"{action} asked for page {page} answered page {number}")
         for item in items:
             if key(item) in seen:
-                raise bad(f"{action} listed instance {key(item)} twice: its paging does not advance")
+                raise bad(f"{action} listed {what} {key(item)} twice: its paging does not advance")
             seen.add(key(item))
             yield item
         if not items or len(seen) >= total:

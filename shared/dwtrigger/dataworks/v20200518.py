@@ -1,17 +1,21 @@
 """The 2020-05-18 adapter (legacy DataStudio): ListInstances, then RunTriggerNode with the instance's own
-CycTime and Bizdate."""
+CycTime and Bizdate; GetNodeParents for a node's parents (`StepType` 3: a cross-cycle dependency)."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, List, Optional
+from typing import Annotated, List, Optional, Union
 
 import msgspec
 
-from . import API_2020, Call, Deadline, Instance
+from . import (API_2020, FAILED, NOT_RUN, RUNNING, SUCCEEDED, UNKNOWN, WAIT_RESOURCE, WAIT_TIME, WAIT_TRIGGER, Call,
+               Deadline, Instance, Parent)
 from .openapi import Acknowledged, EpochMs, OpenApiAdapter, bad, read_pages
 
 PAGE_SIZE, MAX_PAGES = 100, 100          # ListInstances' own limits
-WAITING = frozenset({"WAIT_TRIGGER", "NOT_RUN", "WAIT_TIME"})
+PHASES = {"NOT_RUN": NOT_RUN, "WAIT_TIME": WAIT_TIME, "WAIT_TRIGGER": WAIT_TRIGGER, "WAIT_RESOURCE": WAIT_RESOURCE,
+          "RUNNING": RUNNING, "CHECKING": RUNNING, "CHECKING_CONDITION": RUNNING, "FAILURE": FAILED,
+          "SUCCESS": SUCCEEDED}
+CROSS_CYCLE = "3"                        # GetNodeParents' StepType of a dependency on the previous cycle
 
 
 class _Instance(msgspec.Struct):
@@ -32,6 +36,21 @@ class _Page(msgspec.Struct):
 
 class _Listing(Acknowledged, kw_only=True):
     Data: Optional[_Page] = None
+
+
+class _ParentNode(msgspec.Struct):
+    NodeId: int
+    NodeName: str = ""
+    ProjectId: Optional[int] = None
+    StepType: Union[str, int, None] = None
+
+
+class _Family(msgspec.Struct):
+    Nodes: List[_ParentNode] = []
+
+
+class _Parents(Acknowledged, kw_only=True):
+    Data: Optional[_Family] = None
 
 
 def describe(workspace: int, env: str, node: int, biz_date: date, biz_date_ms: int, cycle_ms: Optional[int],
@@ -59,10 +78,18 @@ class Adapter(OpenApiAdapter):
                 raise bad("ListInstances answered Success without Data")
             return data.PageNumber, data.TotalCount, data.Instances
 
-        return [Instance(i.InstanceId, i.NodeId, i.Status, waiting=i.Status in WAITING,
-                         ready=i.Status == "WAIT_TRIGGER", frozen=i.TaskType == "PAUSE",
-                         cycle=i.DagType == "DAILY", cycle_ms=i.CycTime, biz_date_ms=i.Bizdate)
+        return [Instance.of(i.InstanceId, i.NodeId, i.Status, PHASES.get(i.Status, UNKNOWN),
+                            frozen=i.TaskType == "PAUSE", cycle=i.DagType == "DAILY", cycle_ms=i.CycTime,
+                            biz_date_ms=i.Bizdate)
                 for i in read_pages("ListInstances", page, lambda i: i.InstanceId, MAX_PAGES)]
+
+    def parents(self, workspace: int, env: str, node: int, deadline: Deadline) -> List[Parent]:
+        """One call: GetNodeParents has no paging (and names no workspace in the request)."""
+        data = self._call("GetNodeParents", _Parents, deadline, body={"NodeId": node, "ProjectEnv": env}).Data
+        if data is None:
+            raise bad("GetNodeParents answered Success without Data")
+        return [Parent(p.NodeId, p.ProjectId or workspace, p.NodeName, str(p.StepType) == CROSS_CYCLE)
+                for p in data.Nodes]
 
     def trigger(self, workspace: int, env: str, node: int, cycle_ms: int, biz_date_ms: int,
                 deadline: Deadline) -> str:

@@ -5,7 +5,8 @@ Statuses are CamelCase here, `Bizdate` is epoch ms in the request too, the listi
 (its schema has none; the trigger's does), and `EnvType` travels in the query. Only `TriggerType: Scheduler`,
 `WorkflowInstanceType: Normal` instances are the recurring ones; a paused task (`TriggerRecurrence: Pause`) is
 frozen. DataWorks documents that a repeated trigger "has no effect", without saying how it answers: the look-up
-before every trigger is what tells `already_triggered`.
+before every trigger is what tells `already_triggered`. A task's parents come from ListUpstreamTasks (a GET, its
+parameters in the query; `UpstreamTasks`, or the deprecated `Tasks` an older answer may carry instead).
 """
 from __future__ import annotations
 
@@ -14,11 +15,16 @@ from typing import Annotated, List, Optional
 
 import msgspec
 
-from . import API_2024, Call, Deadline, Instance
+from . import (API_2024, FAILED, NOT_RUN, RUNNING, SUCCEEDED, UNKNOWN, WAIT_RESOURCE, WAIT_TIME, WAIT_TRIGGER, Call,
+               Deadline, Instance, Parent)
 from .openapi import Acknowledged, Answer, EpochMs, OpenApiAdapter, bad, read_pages
 
 PAGE_SIZE, MAX_PAGES = 500, 100          # ListTaskInstances' page limit; as many pages as 2020-05-18 allows
-WAITING = frozenset({"WaitTrigger", "NotRun", "WaitTime"})
+UPSTREAM_PAGE_SIZE = 100                 # ListUpstreamTasks documents no limit (default 10)
+PHASES = {"NotRun": NOT_RUN, "WaitTime": WAIT_TIME, "WaitTrigger": WAIT_TRIGGER, "WaitResource": WAIT_RESOURCE,
+          "Running": RUNNING, "Checking": RUNNING, "CheckingCondition": RUNNING, "Failure": FAILED,
+          "Success": SUCCEEDED}
+CROSS_CYCLE = "CrossCycle"               # the DependencyType (StepType in the deprecated Tasks) of a previous-cycle one
 ENV = {"PROD": "Prod", "DEV": "Dev"}
 
 
@@ -41,6 +47,34 @@ class _Page(msgspec.Struct):
 
 class _Listing(Answer, kw_only=True):
     PagingInfo: Optional[_Page] = None
+
+
+class _Task(msgspec.Struct):
+    Id: int
+    Name: str = ""
+    ProjectId: Optional[int] = None
+    StepType: str = ""                   # only in the deprecated Tasks list
+
+
+class _Upstream(msgspec.Struct):
+    Task: _Task
+    DependencyType: str = ""
+
+
+class _UpstreamPage(msgspec.Struct):
+    TotalCount: Annotated[int, msgspec.Meta(ge=0)]
+    UpstreamTasks: Optional[Annotated[List[_Upstream], msgspec.Meta(max_length=UPSTREAM_PAGE_SIZE)]] = None
+    Tasks: Annotated[List[_Task], msgspec.Meta(max_length=UPSTREAM_PAGE_SIZE)] = []
+    PageNumber: Optional[int] = None
+
+    def upstream(self) -> List[_Upstream]:
+        if self.UpstreamTasks is not None:
+            return self.UpstreamTasks
+        return [_Upstream(task, task.StepType) for task in self.Tasks]
+
+
+class _Upstreams(Answer, kw_only=True):
+    PagingInfo: Optional[_UpstreamPage] = None
 
 
 def describe(workspace: int, env: str, node: int, biz_date: date, biz_date_ms: int, cycle_ms: Optional[int],
@@ -68,11 +102,23 @@ class Adapter(OpenApiAdapter):
                 raise bad("ListTaskInstances answered without PagingInfo")
             return data.PageNumber, data.TotalCount, data.TaskInstances
 
-        return [Instance(i.Id, i.TaskId, i.Status, waiting=i.Status in WAITING, ready=i.Status == "WaitTrigger",
-                         frozen=i.TriggerRecurrence == "Pause",
-                         cycle=i.TriggerType == "Scheduler" and i.WorkflowInstanceType == "Normal",
-                         cycle_ms=i.TriggerTime, biz_date_ms=i.Bizdate)
+        return [Instance.of(i.Id, i.TaskId, i.Status, PHASES.get(i.Status, UNKNOWN),
+                            frozen=i.TriggerRecurrence == "Pause",
+                            cycle=i.TriggerType == "Scheduler" and i.WorkflowInstanceType == "Normal",
+                            cycle_ms=i.TriggerTime, biz_date_ms=i.Bizdate)
                 for i in read_pages("ListTaskInstances", page, lambda i: i.Id, MAX_PAGES)]
+
+    def parents(self, workspace: int, env: str, node: int, deadline: Deadline) -> List[Parent]:
+        def page(number: int):
+            data = self._call("ListUpstreamTasks", _Upstreams, deadline, method="GET", query={
+                "Id": node, "ProjectEnv": ENV[env], "PageNumber": number, "PageSize": UPSTREAM_PAGE_SIZE}).PagingInfo
+            if data is None:
+                raise bad("ListUpstreamTasks answered without PagingInfo")
+            return data.PageNumber, data.TotalCount, data.upstream()
+
+        return [Parent(u.Task.Id, u.Task.ProjectId or workspace, u.Task.Name, u.DependencyType == CROSS_CYCLE)
+                for u in read_pages("ListUpstreamTasks", page, lambda u: f"{u.Task.Id} ({u.DependencyType})",
+                                    MAX_PAGES, what="upstream task")]
 
     def trigger(self, workspace: int, env: str, node: int, cycle_ms: int, biz_date_ms: int,
                 deadline: Deadline) -> str:

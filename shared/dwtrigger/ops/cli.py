@@ -1,13 +1,17 @@
-"""The operator's command line. Never imported by a handler, so click costs the functions nothing."""
+"""The operator's command line. Never imported by a handler, so click costs the functions nothing.
+
+stdout carries what a program reads (explain's report, the decision log's JSON lines); stderr what a person reads
+(each decision of trigger and sweep, problems, summaries, progress, retries as they happen)."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
 import traceback
 from collections import Counter
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator, List, Optional, Tuple
 
@@ -17,11 +21,14 @@ from .. import app, events
 from . import fc
 from ..dataworks import describe
 from ..relay import required
-from .inputs import UNREADABLE, Item, Unreadable, read
+from .inputs import UNREADABLE, Item, Unreadable, built_event, read
 from ..matching import match
 from ..outcomes import DRY_RUN, FAILED, OUTCOMES, REJECTED
+from .reach import Refused, Watch, When, oss_port, reaching, require_keys
 from ..rules import RulesError, load_rules
-from ..schedule import ScheduleError, resolve
+from ..schedule import ONE_DAY, ScheduleError, resolve
+
+MAX_DAYS = 366                  # trigger --from/--to: a year at most, so a typo cannot spend a quota
 
 
 class _Group(click.Group):
@@ -33,7 +40,9 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except RulesError as e:
-            click.echo(str(e), err=True)
+            unread = any(p.message.startswith("cannot read") for p in e.problems)
+            click.echo(str(e) + ("\n(name the rules file with --rules PATH or DWTRIGGER_RULES)" if unread else ""),
+                       err=True)
             sys.exit(1)
         except Exception as e:  # noqa: BLE001 - the CLI's last word
             if ctx.obj and ctx.obj.get("debug"):
@@ -42,7 +51,8 @@ class _Group(click.Group):
             sys.exit(2)
 
 
-@click.group(cls=_Group)
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dwtrigger", message="dwtrigger %(version)s")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
 def main(ctx, debug):
@@ -50,8 +60,21 @@ def main(ctx, debug):
     ctx.obj = {"debug": debug}
 
 
+rules_option = click.option("--rules", "rules_path", default="rules.yaml", envvar="DWTRIGGER_RULES",
+                            show_default=True, show_envvar=True, type=click.Path(dir_okay=False),
+                            help="The rules file.")
+
+
+def timeout_option(default: int, what: str):
+    return click.option("--timeout", default=default, show_default=True, type=click.IntRange(min=1),
+                        help=f"Seconds {what} may take, retries included (as the function's timeout).")
+
+
+DATE = click.DateTime(["%Y-%m-%d"])
+
+
 @main.command()
-@click.argument("rules", default="rules.yaml", type=click.Path(dir_okay=False))
+@click.argument("rules", default="rules.yaml", envvar="DWTRIGGER_RULES", type=click.Path(dir_okay=False))
 def validate(rules):
     """Check a rules file; exit 1 with every problem if it is broken. Warns about rules that can never match
     and pairs that overlap."""
@@ -74,34 +97,72 @@ def validate(rules):
     atexit.register(gc.freeze)
     if advice:                                  # one write: a large file can have thousands
         click.echo("\n".join(f"warning: {problem}" for problem in advice), err=True)
-    click.echo(f"{rules}: {len(ruleset.rules)} rules OK" + (f", {len(advice)} warnings" if advice else ""))
+    resting = f" ({len(ruleset.disabled)} disabled)" if ruleset.disabled else ""
+    click.echo(f"{rules}: {len(ruleset.rules)} rules OK{resting}" + (f", {len(advice)} warnings" if advice else ""))
+
+
+def event_options(command):
+    """explain's options that build an event instead of reading a file."""
+    for option in reversed((
+            click.option("--bucket", help="Build an OSS event: the bucket (with --key)."),
+            click.option("--key", help="The object key of the OSS event."),
+            click.option("--event-name", help="The OSS event's name.  [default: ObjectCreated:PutObject]"),
+            click.option("--topic", help="Build an MNS topic message (JSON format), with --body."),
+            click.option("--queue", help="Build an MNS queue message (through EventBridge), with --body."),
+            click.option("--body", help="The message body."),
+            click.option("--attribute", "attributes", multiple=True, metavar="NAME=VALUE",
+                         help="A topic message's attribute (repeatable)."),
+            click.option("--timer", help="Build a timer event of this trigger name."),
+            click.option("--payload", help="The timer event's payload."))):
+        command = option(command)
+    return command
 
 
 @main.command()
-@click.argument("event", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
-@click.option("--rules", "rules_path", default="rules.yaml", show_default=True)
+@click.argument("event", required=False, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@rules_option
 @click.option("--source", type=click.Choice(events.SOURCES), help="Which function takes it (default: detected).")
-@click.option("--now", help="Invocation time (ISO 8601) for events that carry none.")
+@click.option("--now", type=When(), help="The invocation time, and the time of an event built from options "
+                                         "(ISO 8601 with a UTC offset).  [default: now]")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def explain(event, rules_path, source, now, as_json):
-    """Offline: which rules match an event, and the exact calls it would make. Exit 1 if a record is unreadable."""
+@event_options
+def explain(event, rules_path, source, now, as_json, **options):
+    """Offline: which rules match an event, and the exact calls it would make.
+
+    EVENT is a file (as replay reads them; - for stdin), or build one: --bucket B --key K [--event-name N],
+    --topic T --body TEXT [--attribute NAME=VALUE], --queue Q --body TEXT, or --timer NAME [--payload TEXT].
+    Exit 1 if a record is unreadable or rejected."""
+    received = now or datetime.now(timezone.utc)
+    built = built_event(options, received)
+    if (event is None) == (built is None):
+        raise Refused("give an EVENT file or build one with options, not both" if built else
+                      "give an EVENT file, or build one: --bucket B --key K, --topic T --body TEXT, "
+                      "--queue Q --body TEXT, or --timer NAME")
+    if built is not None and source:
+        raise Refused("--source is for event files: a built event names its function")
     ruleset = load_rules(rules_path)
-    received = datetime.fromisoformat(now) if now else datetime.now(timezone.utc)
     report = []
-    for item in read(event, click.open_file(event, "rb").read(), source):
+    items = [built] if built else read(event, click.open_file(event, "rb").read(), source)
+    for item in items:
         if isinstance(item, Unreadable):
             report.append({"event": item.label, UNREADABLE: item.reason})
             continue
         function = item.function
-        for parsed in events.parse(function, item.raw, received, os.environ.get("DWTRIGGER_MNS_TOPIC")):
+        topic = os.environ.get("DWTRIGGER_MNS_TOPIC") or (events.ANY_TOPIC if ruleset.takes_any_message() else None)
+        for parsed in events.parse(function, item.raw, received, topic):        # as Runtime.run parses
             report.append(_explain_one(item.label, function, parsed, ruleset))
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:
         for entry in report:
             _print_explanation(entry)
-    if any(UNREADABLE in entry for entry in report):
-        sys.exit(1)
+    sys.exit(1 if any(_not_done(entry) for entry in report) else 0)
+
+
+def _not_done(entry: dict) -> bool:
+    """An explained record the functions would not act on: unreadable, rejected, or a release they would reject."""
+    return UNREADABLE in entry or "rejected" in entry or any(
+        "rejected" in target for rule in entry["rules"] for target in rule.get("targets", ()))
 
 
 def _explain_one(label, source, parsed, ruleset) -> dict:
@@ -164,31 +225,34 @@ def _print_explanation(item: dict) -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
-@click.option("--rules", "rules_path", default="rules.yaml", show_default=True)
+@rules_option
 @click.option("--source", type=click.Choice(events.SOURCES),
               help="Which function takes every event (default: detected from each one's shape); needed for "
                    "raw events (not JSON, or a bare JSON string) such as MNS STREAM message bodies.")
 @click.option("--dry-run", is_flag=True, help="Decide and log, send nothing.")
-@click.option("--endpoint", help="DataWorks endpoint host[:port] (overrides the rules).")
-@click.option("--protocol", type=click.Choice(["https", "http"]), help="http only for a local emulator.")
 @click.option("--failed-out", type=click.Path(dir_okay=False),
               help="Write every record that did not succeed here, one per line, to replay later (always "
                    "written: empty when everything succeeded; a dry run keeps every record).")
-def replay(paths, rules_path, source, dry_run, endpoint, protocol, failed_out):
+@timeout_option(60, "each record")
+@reaching
+def replay(paths, rules_path, source, dry_run, failed_out, timeout, environ):
     """Run events (files, JSON lists, NDJSON, failure-destination records, - for stdin) for real.
 
     Exit 0 only when every record was read and none failed or was rejected; each one that did not succeed is
     named on stderr."""
-    environ = dict(os.environ, **{k: v for k, v in (("DWTRIGGER_ENDPOINT", endpoint),
-                                                         ("DWTRIGGER_PROTOCOL", protocol)) if v})
-    runtime = app.Runtime(load_rules(rules_path), environ=environ, dry_run=dry_run or None)
+    ruleset = load_rules(rules_path)
+    if not dry_run:
+        require_keys(environ)
+    watch = Watch(environ)
+    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch)
     items = [item for p in paths for item in read(p, click.open_file(p, "rb").read(), source)]
     outcomes: Counter = Counter()
     problems: List[str] = []
     with _failed_out(failed_out) as failed:
         with click.progressbar(items, label="replaying", file=sys.stderr, hidden=len(items) < 20) as bar:
             for item in bar:
-                decided = _replay_one(runtime, item)
+                watch.label = item.label
+                decided = _replay_one(runtime, item, timeout)
                 outcomes.update(outcome for outcome, _ in decided)
                 problems += [f"{item.label}: {outcome}: {why}" for outcome, why in decided if outcome in _NOT_DONE]
                 if any(outcome in _NOT_DONE + (DRY_RUN,) for outcome, _ in decided):
@@ -196,17 +260,19 @@ def replay(paths, rules_path, source, dry_run, endpoint, protocol, failed_out):
     for line in problems:
         click.echo(line, err=True)
     _summary(outcomes)
+    watch.recap()
     sys.exit(1 if problems else 0)
 
 
 _NOT_DONE = (FAILED, REJECTED, UNREADABLE)      # replay exits 1; a dry run's records are kept for --failed-out too
 
 
-def _replay_one(runtime, item: Item) -> List[Tuple[str, str]]:
+def _replay_one(runtime, item: Item, timeout: int) -> List[Tuple[str, str]]:
     """(outcome, reason) of each decision on one record; (unreadable, why) for a record that is not an event."""
     if isinstance(item, Unreadable):
         return [(UNREADABLE, item.reason)]
-    return [(r["outcome"], r["reason"]) for r in _invoke(runtime, item.function, item.raw)]
+    decisions = runtime.run(item.function, item.raw, fc.context_for(item.function, timeout=timeout))
+    return [(d.outcome, d.reason) for d in decisions]
 
 
 @contextmanager
@@ -232,62 +298,157 @@ def _failed_out(path: Optional[str]) -> Iterator[List[Item]]:
 
 @main.command()
 @click.option("--rule", "rule_name", required=True)
-@click.option("--bizdate", required=True, type=click.DateTime(["%Y-%m-%d"]))
-@click.option("--cycle", type=click.DateTime(["%Y-%m-%d %H:%M"]), help="The instance's scheduled time (local).")
+@click.option("--bizdate", type=DATE, help="The business date (YYYY-MM-DD); may be left out with --cycle.")
+@click.option("--cycle", type=click.DateTime(["%Y-%m-%d %H:%M"]),
+              help="The instance's scheduled time in the workspace zone ('YYYY-MM-DD HH:MM'), e.g. of an hourly node.")
+@click.option("--from", "first", type=DATE, help="With --to: release every business date from this one ...")
+@click.option("--to", "last", type=DATE, help="... to this one, inclusive (each date's cycle instance).")
 @click.option("--node", type=int, help="Only this node of the rule.")
-@click.option("--rules", "rules_path", default="rules.yaml", show_default=True)
-@click.option("--dry-run", is_flag=True)
-def trigger(rule_name, bizdate, cycle, node, rules_path, dry_run):
-    """Release a rule's instance(s) by hand, through the same resolution and logging as an event."""
-    runtime = app.Runtime(load_rules(rules_path), dry_run=dry_run or None)
-    captures = {"cycle": cycle} if cycle else {"bizdate": bizdate.date()}
-    records = [d.record() for d in runtime.release_by_hand(rule_name, captures, node, fc.context_for("cli"))]
+@rules_option
+@click.option("--dry-run", is_flag=True, help="Decide and log, send nothing.")
+@timeout_option(60, "each business date")
+@reaching
+def trigger(rule_name, bizdate, cycle, first, last, node, rules_path, dry_run, timeout, environ):
+    """Release a rule's instance(s) by hand, through the same resolution, calls and logging as an event.
+
+    Each decision is logged as a JSON line on stdout and said on stderr; a range adds a progress bar and a
+    summary. Exit 1 when any release failed or was rejected."""
+    ruleset = load_rules(rules_path)
+    rule = ruleset.named(rule_name)
+    nodes = [target.node for target in rule.trigger]
+    if node is not None and node not in nodes:
+        raise Refused(f"rule {rule_name!r} has no node {node}; its nodes: {', '.join(map(str, nodes))}")
+    asked = _instances(bizdate, cycle, first, last)
+    if not dry_run:
+        require_keys(environ)
+    watch = Watch(environ)
+    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch)
+    records: List[dict] = []
+    label = f"releasing {rule_name} {first:%Y-%m-%d} to {last:%Y-%m-%d}" if first else ""
+    with click.progressbar(asked, label=label, file=sys.stderr, hidden=len(asked) == 1) as bar:
+        for captures in bar:
+            watch.label = f"{rule_name} " + (f"cycle {captures['cycle']:%Y-%m-%d %H:%M}" if "cycle" in captures
+                                             else f"bizdate {captures['bizdate']}")
+            records += [d.record() for d in runtime.release_by_hand(
+                rule_name, captures, node, fc.context_for("cli", timeout=timeout))]
     for r in records:
-        click.echo(f"{r['outcome']}: {r['rule']} node {r['node']} bizdate {r['biz_date']} "
-                   f"cycle {r['cycle_time'] or '-'} {r['reason'] or ''}")
-    sys.exit(1 if any(r["outcome"] == FAILED for r in records) else 0)
+        click.echo(_said(r), err=True)
+    if len(asked) > 1:
+        _summary(Counter(r["outcome"] for r in records))
+    watch.recap()
+    sys.exit(1 if any(r["outcome"] in (FAILED, REJECTED) for r in records) else 0)
+
+
+def _instances(bizdate: Optional[datetime], cycle: Optional[datetime], first: Optional[datetime],
+               last: Optional[datetime]) -> List[dict]:
+    """The captures of each instance trigger's options name: one business date, one cycle, or a range."""
+    if (first is None) != (last is None):
+        raise Refused("--from and --to go together")
+    if first is not None:
+        if bizdate or cycle:
+            raise Refused("--from/--to name the business dates: drop --bizdate and --cycle")
+        days = (last - first).days + 1
+        if days < 1:
+            raise Refused(f"--to {last:%Y-%m-%d} is before --from {first:%Y-%m-%d}")
+        if days > MAX_DAYS:
+            raise Refused(f"--from/--to span {days} days; at most {MAX_DAYS} at a time")
+        return [{"bizdate": first.date() + timedelta(days=n)} for n in range(days)]
+    if cycle is not None:
+        named = cycle.date() - ONE_DAY
+        if bizdate is not None and bizdate.date() != named:
+            raise Refused(f"--bizdate {bizdate:%Y-%m-%d} is not the business date of --cycle "
+                          f"'{cycle:%Y-%m-%d %H:%M}': that is {named} (the day before the cycle's date); give "
+                          "--cycle alone")
+        return [{"cycle": cycle}]
+    if bizdate is None:
+        raise Refused("name the instance: --bizdate YYYY-MM-DD, --cycle 'YYYY-MM-DD HH:MM', or --from and --to")
+    return [{"bizdate": bizdate.date()}]
+
+
+def _said(r: dict) -> str:
+    """A decision of trigger as a person reads it. Several instances waiting: name one with --cycle (the
+    relay's advice, `at` or a {cycle} capture, is for rules)."""
+    reason = r["reason"] or ""
+    if r["error_code"] == "Ambiguous":
+        day = date.fromisoformat(r["biz_date"]) + ONE_DAY
+        reason = f"{reason.rpartition('; ')[0]}; name one with --cycle '{day} HH:MM'"
+    return (f"{r['outcome']}: {r['rule']} node {r['node']} bizdate {r['biz_date']} cycle {r['cycle_time'] or '-'} "
+            f"{reason}").rstrip()
 
 
 @main.command()
-@click.option("--rules", "rules_path", default="rules.yaml", show_default=True)
-@click.option("--now", help="Run as if it were this time (ISO 8601 with an offset); default: now.")
+@rules_option
+@click.option("--now", type=When(), help="Run as if it were this time (ISO 8601 with a UTC offset).  [default: now]")
 @click.option("--dry-run", is_flag=True, help="Look for evidence and report; send nothing.")
-@click.option("--timeout", default=300, show_default=True, help="The run's time budget (s), as function.timeout.")
-def sweep(rules_path, now, dry_run, timeout):
+@timeout_option(300, "the run")
+@reaching
+def sweep(rules_path, now, dry_run, timeout, environ):
     """Run the sweep by hand: release what has evidence and waits, report what is overdue."""
-    runtime = app.Runtime(load_rules(rules_path), dry_run=dry_run or None)
-    when = datetime.fromisoformat(now) if now else None
-    if when is not None and when.tzinfo is None:
-        raise click.BadParameter("needs a UTC offset, e.g. 2026-03-12T09:00:00+08:00", param_hint="--now")
-    decisions, tally = runtime.sweep(fc.context_for("sweep", timeout=timeout), when)
+    ruleset = load_rules(rules_path)
+    require_keys(environ)                      # a dry run still looks for evidence in OSS
+    watch = Watch(environ)
+    watch.label = "sweep"
+    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch)
+    decisions, tally = runtime.sweep(fc.context_for("sweep", timeout=timeout), now)
     for d in decisions:
         click.echo(f"{d.outcome}: {d.rule} node {d.node} bizdate {d.biz_date} {d.reason or ''}", err=True)
     click.echo(" ".join(f"{name}={value}" for name, value in tally.__dict__.items()), err=True)
+    watch.recap()
     sys.exit(1 if tally.failed or tally.stopped_at_deadline else 0)
 
 
 @main.command()
-@click.option("--port", default=8765, show_default=True)
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65534),
+              help="DataWorks' port; the OSS stand-in takes the next one.")
 @click.option("--seed", type=click.Path(exists=True, dir_okay=False), help="World seed (YAML/JSON).")
 def emulator(port, seed):
-    """A local DataWorks endpoint (ListInstances, RunTriggerNode, AssumeRole) for development and tests."""
-    from .emulator import DEFAULT_SEED, Emulator
+    """A local DataWorks (both APIs, STS AssumeRole) and OSS stand-in, for development: prints how to reach them."""
+    import yaml
 
-    Emulator(seed or DEFAULT_SEED, port=port).serve_forever(
-        lambda emu: click.echo(f"DataWorks emulator on {emu.url}  (admin: {emu.url}/_admin/calls)", err=True))
+    from .demo import BUCKETS
+    from .emulator import DEFAULT_SEED, Emulator, OssStandIn
+
+    world = Path(seed) if seed else DEFAULT_SEED
+    keys = (yaml.safe_load(world.read_text()) or {}).get("keys", [])
+    oss = OssStandIn({"keys": keys, "buckets": [{"name": name} for name in BUCKETS]}, port=oss_port(port))
+    with _port(oss_port(port)):
+        oss.start()
+    try:
+        with _port(port):
+            Emulator(world, port=port).serve_forever(lambda emu: _announce(emu, oss, BUCKETS, bool(seed)))
+    finally:
+        oss.stop()
+
+
+@contextmanager
+def _port(port: int) -> Iterator[None]:
+    try:
+        yield
+    except OSError as e:
+        if e.errno != errno.EADDRINUSE:
+            raise
+        raise Refused(f"port {port} is in use (another `dwtrigger emulator`?): stop that process, or choose free "
+                      "ports with --port N (DataWorks on N, the OSS stand-in on N+1)") from None
+
+
+def _announce(emu, oss, buckets, own_seed: bool) -> None:
+    key = ("one of the seed's keys in ALIBABA_CLOUD_ACCESS_KEY_ID and _SECRET (and _SECURITY_TOKEN)" if own_seed
+           else "the demo seed's development key, unless ALIBABA_CLOUD_ACCESS_KEY_ID is set")
+    click.echo(f"DataWorks emulator on {emu.url}  (admin: {emu.url}/_admin/calls)\n"
+               f"OSS stand-in on {oss.url}  (buckets {', '.join(buckets)})\n"
+               f"Reach both from replay, trigger, sweep and doctor with --emulator {emu.url}, or in another shell:\n"
+               f"  export DWTRIGGER_EMULATOR={emu.url}\n"
+               f"(with {key}). Ctrl-C stops it.", err=True)
 
 
 @main.command()
-@click.option("--root", default=".", type=click.Path(file_okay=False), help="The dwtrigger checkout.")
+@click.option("--root", type=click.Path(file_okay=False, exists=True),
+              help="The dwtrigger checkout.  [default: the one this directory is in, else dwtrigger's own]")
 def demo(root):
     """The whole flow on this machine: emulator + every sample through the real handlers and SDK."""
     from . import demo as demo_module
 
-    sys.exit(demo_module.run(Path(root).resolve(), click.echo))
-
-
-def _invoke(runtime, source, raw) -> List[dict]:
-    return [d.record() for d in runtime.run(source, raw, fc.context_for(source))]
+    sys.exit(demo_module.run(demo_module.checkout(root, Path.cwd()), click.echo))
 
 
 def _summary(outcomes: Counter) -> None:
@@ -295,6 +456,11 @@ def _summary(outcomes: Counter) -> None:
     for name in OUTCOMES + (UNREADABLE,):
         if outcomes[name]:
             click.echo(f"{name:<18} {outcomes[name]}", err=True)
+
+
+from .doctor import doctor  # noqa: E402 - the command lives in its own module
+
+main.add_command(doctor)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """`dwtrigger demo`: every sample in events/ through the real handlers and SDKs against the local DataWorks
 emulator and OSS stand-in.
 
-Each events/<dir>/expected.yaml says what each sample must produce; the demo fails (exit 1) when one does not.
+It needs a checkout (events/, functions/, rules.yaml): `checkout` finds the one the current directory is in, else
+the one dwtrigger runs from, and says so when there is none. Each events/<dir>/expected.yaml says what each sample
+must produce; the demo fails (exit 1) when one does not.
 Before an OSS sample runs, the objects it reports land in the OSS stand-in, as they would before a notification,
 so a rule that `require`s several files waits until the last one; a sample's `land:` puts objects there whose
 events never came (the sweep's sample finds them). Decision log lines go to
-build/demo/decisions.ndjson so the table stays readable.
+build/demo/decisions.ndjson so the table stays readable; the demo leaves nothing else behind, and nothing at all
+when it cannot finish (the environment and the handlers' runtime are restored on every path).
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ import importlib.util
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -26,6 +29,23 @@ from ..outcomes import FAILED, REJECTED, WAITING_FILES, DecisionLog
 from ..schedule import local
 
 BUCKETS = ("etl-landing", "etl-landing-backup")       # rules.yaml's
+CHECKOUT = ("events", "functions", "rules.yaml")      # what the demo runs
+
+
+def checkout(root: Optional[str], cwd: Path) -> Path:
+    """The checkout to run: `root` as given, else the one `cwd` is in, else the one this package was loaded from."""
+    if root is not None:
+        path = Path(root).resolve()
+        missing = [part for part in CHECKOUT if not (path / part).exists()]
+        if missing:
+            raise ValueError(f"{path} is not a dwtrigger checkout: it has no {', '.join(missing)}")
+        return path
+    for path in (cwd.resolve(), *cwd.resolve().parents, *Path(__file__).resolve().parents):
+        if all((path / part).exists() for part in CHECKOUT):
+            return path
+    raise ValueError("the demo runs the samples of a dwtrigger checkout (events/, functions/, rules.yaml): run it "
+                     "inside one, or pass --root PATH")
+
 
 def load_expectations(events_dir: Path) -> Dict[Path, dict]:
     """{sample path: {"outcomes": [...], "env": {...}, "source": function or None (detected), "land": ["bucket/key"]}}
@@ -66,7 +86,30 @@ def run(root: Path, echo=print) -> int:
     events_dir = root / "events"
     expectations = load_expectations(events_dir)
     log_path = root / "build" / "demo" / "decisions.ndjson"
+    made = [d for d in (log_path.parent, log_path.parent.parent) if not d.exists()]   # removed if the demo fails
+    saved = dict(os.environ)
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        misses = _run(root, expectations, log_path, echo)
+    except BaseException:
+        log_path.unlink(missing_ok=True)
+        for directory in made:
+            directory.rmdir()
+        raise
+    finally:
+        app.use_runtime(None)
+        os.environ.clear()
+        os.environ.update(saved)
+    echo(f"\ndecision log: {log_path.relative_to(root)}")
+    for miss in misses:
+        echo(f"UNEXPECTED {miss}")
+    echo(f"{len(expectations) - len(misses)} of {len(expectations)} samples gave the expected outcomes")
+    return 1 if misses else 0
+
+
+def _run(root: Path, expectations: Dict[Path, dict], log_path: Path, echo) -> List[str]:
+    """Every sample through the handlers; what did not give its expected outcomes."""
+    events_dir = root / "events"
     seed = yaml.safe_load(DEFAULT_SEED.read_text())
     zones = {ws["id"]: ZoneInfo(ws["timezone"]) for ws in seed["workspaces"]}
     oss_seed = {"keys": seed["keys"], "buckets": [{"name": name} for name in BUCKETS]}
@@ -100,7 +143,6 @@ def run(root: Path, echo=print) -> int:
                             if r["outcome"] in (REJECTED, FAILED, WAITING_FILES)]
             if got != spec["outcomes"]:
                 misses.append(f"{path.relative_to(root)}: expected {spec['outcomes']}, got {got}")
-        app.use_runtime(None)
         _table(echo, ("sample", "rule", "node", "outcome", "biz_date (ms)", "cycle_time (ms)"), rows)
         echo("\nwhy:" if reasons else "")
         for line in reasons:
@@ -108,11 +150,7 @@ def run(root: Path, echo=print) -> int:
         echo("")
         _table(echo, ("released by the emulator", "node", "instance", "cycle time", "triggers"),
                _released(emu, zones))
-    echo(f"\ndecision log: {log_path.relative_to(root)}")
-    for miss in misses:
-        echo(f"UNEXPECTED {miss}")
-    echo(f"{len(expectations) - len(misses)} of {len(expectations)} samples gave the expected outcomes")
-    return 1 if misses else 0
+    return misses
 
 
 def _land(oss: OssStandIn, source: str, raw: bytes) -> None:

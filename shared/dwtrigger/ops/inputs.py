@@ -1,17 +1,23 @@
 """Event files as operators have them -> one Record (an event to run) or Unreadable per record, for replay and
-explain.
+explain; and events built from a few facts (`oss_event`, `topic_message`, `queue_message`, `timer_event`) in the
+shape the functions receive, for explain without a file.
 
 Accepts a raw event file, a JSON list of events, NDJSON, and FC failure-destination records (the original
 event is the string in `requestPayload`), so a dead-lettered event can be run again as it first arrived.
+EventBridge dead-letters a queue message as the CloudEvent it was: an event document already. A line holding
+either kind of dead letter base64-encoded, as an MNS queue's body may be, is read as the dead letter it encodes.
 A record that cannot be read is reported, never guessed: only when the caller names the function (`--source`)
 does content that is not an event document go to it as it is (a raw MNS STREAM body, a malformed sample).
 """
 from __future__ import annotations
 
+import base64
 import codecs
+import hashlib
 import json
 from dataclasses import dataclass
-from typing import List, Optional, Union
+from datetime import datetime, timezone
+from typing import List, Mapping, Optional, Union
 
 from ..events import source_of
 
@@ -71,7 +77,9 @@ def _lines(label: str, data: bytes, body: bytes, source: Optional[str], whole: _
     at all is one raw event if the caller named its function, else unreadable."""
     parsed = [(n, line, _attempt(line, n)) for n, line in enumerate(body.splitlines(), 1) if line.strip()]
     if parsed and all(isinstance(doc, _NotJson) for _, _, doc in parsed):
-        return [Record(label, source, data, data) if source else Unreadable(label, f"{whole}; {_ADVICE}", data)]
+        # A file that opens like a JSON document is a broken one; only other text may be a STREAM body.
+        advice = "" if body.lstrip()[:1] in (b"{", b"[") else f"; {_ADVICE}"
+        return [Record(label, source, data, data) if source else Unreadable(label, f"{whole}{advice}", data)]
     return [item for n, line, doc in parsed for item in
             ([Unreadable(f"{label}:{n}", str(doc), line)] if isinstance(doc, _NotJson)
              else _records(f"{label}:{n}", doc, source))]
@@ -124,7 +132,18 @@ def _attempt(line: bytes, number: int):
     try:
         return _parse(line, number)
     except _NotJson as e:
-        return e
+        return _base64_dead_letter(line) or e
+
+
+def _base64_dead_letter(line: bytes) -> Optional[object]:
+    """The dead letter a base64 line encodes (an FC failure-destination record, or EventBridge's CloudEvent or
+    batch of them), else None: other base64 text, a STREAM body say, stays what it is."""
+    try:
+        doc = _parse(base64.b64decode(line.strip(), validate=True))
+    except ValueError:                  # not base64 (binascii.Error), or not JSON (_NotJson)
+        return None
+    cloudevent = isinstance(doc, dict) and "specversion" in doc
+    return doc if unwrap(doc) is not None or cloudevent or _is_batch(doc) else None
 
 
 def _parse(data: bytes, first_line: int = 1) -> object:
@@ -144,3 +163,87 @@ def _parse(data: bytes, first_line: int = 1) -> object:
         raise _NotJson(f"not readable at line {first_line}: nested too deeply") from None
     except ValueError as e:          # e.g. an integer of more than 4300 digits
         raise _NotJson(f"not readable at line {first_line}: {e}") from None
+
+
+# ---- events built from a few facts, as the functions receive them (events.py parses them back) ----
+
+# Which event each building option belongs to.
+_PART_OF = {"key": ("bucket",), "event_name": ("bucket",), "body": ("topic", "queue"), "attributes": ("topic",),
+            "payload": ("timer",)}
+_NEEDS = {"bucket": "key", "topic": "body", "queue": "body"}
+
+
+def _flag(name: str) -> str:
+    return "--" + {"attributes": "attribute"}.get(name, name).replace("_", "-")
+
+
+def built_event(options: dict, when: datetime) -> Optional[Record]:
+    """The event `dwtrigger explain`'s options describe (its parameters by name), or None when they describe none;
+    ValueError for options that describe no one event."""
+    kinds = [kind for kind in ("bucket", "topic", "queue", "timer") if options[kind] is not None]
+    if len(kinds) > 1:
+        raise ValueError(f"{_flag(kinds[0])} and {_flag(kinds[1])} describe different events: give one")
+    kind = kinds[0] if kinds else None
+    for part, owners in _PART_OF.items():
+        if options[part] and kind not in owners:
+            raise ValueError(f"{_flag(part)} belongs to an event built with {' or '.join(map(_flag, owners))}")
+    if kind in _NEEDS and options[_NEEDS[kind]] is None:
+        raise ValueError(f"{_flag(kind)} needs {_flag(_NEEDS[kind])}")
+    if kind == "bucket":
+        return oss_event(options["bucket"], options["key"], options["event_name"] or "ObjectCreated:PutObject", when)
+    if kind == "topic":
+        pairs = [a.partition("=") for a in options["attributes"]]
+        if any(not name or not sep for name, sep, _ in pairs):
+            raise ValueError("--attribute takes NAME=VALUE")
+        return topic_message(options["topic"], options["body"], {n: v for n, _, v in pairs}, when)
+    if kind == "queue":
+        return queue_message(options["queue"], options["body"], when)
+    if kind == "timer":
+        return timer_event(options["timer"], options["payload"], when)
+    return None
+
+
+def oss_event(bucket: str, key: str, event_name: str, when: datetime) -> Record:
+    """An OSS trigger's native event of one object. A `%` in the key is escaped, so the parser's URL-decoding
+    gives the key back exactly as written."""
+    record = {"eventName": event_name, "eventSource": "acs:oss", "eventTime": _iso(when, "milliseconds"),
+              "eventVersion": "1.0",
+              "oss": {"bucket": {"name": bucket}, "object": {"key": key.replace("%", "%25"), "size": 0}}}
+    record["responseElements"] = {"requestId": _digest(record)[:24]}
+    return _built(f"oss://{bucket}/{key} ({event_name})", "oss", {"events": [record]})
+
+
+def topic_message(topic: str, body: str, attributes: Mapping[str, str], when: datetime) -> Record:
+    """A topic trigger's message in JSON format, with its attributes at the top level as MNS puts them."""
+    doc = {"TopicName": topic, "Message": body, "PublishTime": int(when.timestamp() * 1000),
+           "MessageMD5": hashlib.md5(body.encode("utf-8", "surrogatepass")).hexdigest().upper(), **attributes}
+    doc["MessageId"] = _digest(doc)
+    return _built(f"mns topic {topic}", "mns", doc)
+
+
+def queue_message(queue: str, body: str, when: datetime) -> Record:
+    """A queue message as EventBridge delivers it: one CloudEvent."""
+    doc = {"source": f"MNS-{queue}", "specversion": "1.0", "type": "mns:Queue:SendMessage",
+           "subject": f"acs:mns:-:-:queues/{queue}", "time": _iso(when, "milliseconds"),
+           "data": {"messageBody": body}}
+    doc["id"] = doc["data"]["messageId"] = _digest(doc)
+    return _built(f"mns queue {queue}", "mns", doc)
+
+
+def timer_event(name: str, payload: Optional[str], when: datetime) -> Record:
+    doc = {"triggerTime": _iso(when, "seconds"), "triggerName": name,
+           **({"payload": payload} if payload is not None else {})}
+    return _built(f"timer {name}", "timer", doc)
+
+
+def _built(label: str, source: str, doc: dict) -> Record:
+    return Record(label, source, json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogatepass"), doc)
+
+
+def _iso(when: datetime, timespec: str) -> str:
+    return when.astimezone(timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def _digest(doc: dict) -> str:
+    """A stable id for a built event: the same facts give the same id, as a redelivery would."""
+    return hashlib.md5(json.dumps(doc, sort_keys=True).encode("utf-8", "surrogatepass")).hexdigest().upper()

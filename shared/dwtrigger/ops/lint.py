@@ -1,8 +1,9 @@
-"""`dwtrigger validate` warnings: rules that can never match, and pairs of rules that overlap.
+"""`dwtrigger validate` warnings: rules that can never match, templates written as regular expressions, globs or
+DataWorks parameters, and pairs of rules that overlap.
 
 Valid rules can still be wrong. These checks are advice, not errors: one event may legitimately match several
-rules. Overlap is probed with a witness (each template's example key tried against the other rule), so a
-reported overlap is real; an unreported one is not proven absent.
+rules, and a key may really hold a '?' or a '$'. Overlap is probed with a witness (each template's example key
+tried against the other rule), so a reported overlap is real; an unreported one is not proven absent.
 
 Only pairs that can overlap are probed: rules of one source with something in common (a bucket, a topic or
 queue, a timer) and, in a bucket, keys whose literal prefixes are one the start of the other (a key a template
@@ -19,6 +20,7 @@ from itertools import combinations
 from typing import Dict, Hashable, List, Sequence, Set, Tuple
 
 from ..rules import MnsRule, OssRule, Problem, Rule, RuleSet, TimerRule
+from ..templates import lookalikes
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\Z")
 _MNS_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,255}\Z")
@@ -29,6 +31,7 @@ def warnings(rules: RuleSet) -> List[Problem]:
     found: List[Problem] = []
     for rule in rules.rules:
         found += [Problem(rules.path, rule.line, rule.name, field, message) for field, message in _never(rule)]
+        found += [Problem(rules.path, rule.line, rule.name, field, message) for field, message in _literal(rule)]
     for i, j in sorted(_candidates(rules.rules)):           # in the order of every pair (a before b)
         a, b = rules.rules[i], rules.rules[j]
         why = _overlap(a, b)
@@ -99,6 +102,17 @@ def _never_oss(rule: OssRule):
     # only a long text needs its example made.
     if len(rule.key.source.encode()) > MAX_KEY_BYTES and len(rule.key.example().encode()) > MAX_KEY_BYTES:
         yield "key", f"every key it matches is longer than OSS's {MAX_KEY_BYTES} bytes: it can never match"
+
+
+def _literal(rule: Rule):
+    """(field, message) for each part of a key or `require` template that means more to its writer than to dwtrigger
+    (a regular expression, a glob's `?` or `[...]`, a DataWorks parameter): literal text here."""
+    templates = [("key", "", rule.key)] if isinstance(rule, OssRule) else []
+    templates += [(f"require[{i}]", f"in the key {entry.key.source!r}: " if entry.bucket else "", entry.key)
+                  for i, entry in enumerate(getattr(rule, "require", ()))]
+    for field, where, template in templates:
+        for message in lookalikes(template.source):
+            yield field, where + message
 
 
 def _overlap(a: Rule, b: Rule) -> str:

@@ -2,6 +2,11 @@
 
 A workspace on the 2024-05-18 API (seed ``api``) is not this API's: ListInstances naming it answers an empty
 page, RunTriggerNode naming its node ``Emulator.Instance.NotFound`` (world.py).
+
+GetNodeParents (POST, form body): NodeId and ProjectEnv (PROD | DEV) required, no workspace (as the SDK sends it).
+Answers ``Data.Nodes``, one per seeded parent: NodeId, NodeName, ProjectId (the parent's workspace), SchedulerType
+(PAUSE for a frozen node, else NORMAL), StepType ("0" same cycle, "3" cross-cycle), ProgramType, Repeatability.
+A node id no workspace on this API has in that environment is 400 ``Emulator.Node.NotFound``.
 """
 
 from datetime import datetime
@@ -35,6 +40,17 @@ def list_instances(world: World, params: Mapping[str, str]) -> dict:
         "Instances": found[(page - 1) * size:page * size]}}
 
 
+def get_node_parents(world: World, params: Mapping[str, str]) -> dict:
+    node, env = integer(params, "NodeId"), required(params, "ProjectEnv")
+    if env not in ("PROD", "DEV"):
+        raise invalid("ProjectEnv")
+    nodes = [{"NodeId": parent.id, "NodeName": parent.name, "ProjectId": ws.id,
+              "SchedulerType": "PAUSE" if parent.frozen else "NORMAL", "StepType": "3" if cross_cycle else "0",
+              "ProgramType": "VIRTUAL", "Repeatability": True}
+             for ws, parent, cross_cycle in world.parents(VERSION, env, node)]
+    return {"Success": True, "HttpStatusCode": 200, "Data": {"Nodes": nodes}}
+
+
 def run_trigger_node(world: World, params: Mapping[str, str]) -> dict:
     node, cycle, biz, app = (integer(params, name) for name in ("NodeId", "CycleTime", "BizDate", "AppId"))
     world.trigger(app, node, cycle, biz)
@@ -44,6 +60,7 @@ def run_trigger_node(world: World, params: Mapping[str, str]) -> dict:
 ACTIONS: Dict[Tuple[str, str], Callable[[World, Mapping[str, str]], dict]] = {
     ("ListInstances", VERSION): list_instances,
     ("RunTriggerNode", VERSION): run_trigger_node,
+    ("GetNodeParents", VERSION): get_node_parents,
 }
 LIARS = {("ListInstances", VERSION): liar(list_instances, Spelling(
     "Data", "Instances", "InstanceId", "NodeId", "CycTime", ran={"Status": "SUCCESS"},

@@ -25,8 +25,8 @@ Keys (all optional, off by default):
                   rates: throttle, error, html_502, drop, success_false, forbidden, redirect, drip, malformed,
                   latency, ok
   actions         actions faults apply to; default every DataWorks action of both versions (ListInstances,
-                  RunTriggerNode, ListTaskInstances, GetTaskInstance, TriggerSchedulerTaskInstance; AssumeRole
-                  only when listed)
+                  RunTriggerNode, GetNodeParents, ListTaskInstances, GetTaskInstance,
+                  TriggerSchedulerTaskInstance, ListUpstreamTasks; AssumeRole only when listed)
   random_seed     seed of the rate RNG
 
 Lies (true/false) alter otherwise-normal ListInstances and ListTaskInstances answers, whatever `actions` says;

@@ -16,10 +16,18 @@ Format (optional keys except the ids and deployed)::
             at: "00:30"                # daily (default "00:00"); or hourly: true; or times: ["00:00", "12:00"]
             frozen: false
             parents_done: true         # false: NOT_RUN until Emulator.finish_parents
+            parents: [700001234500]    # nodes it depends on (GetNodeParents, ListUpstreamTasks), see below
             env: PROD                  # or DEV
             instances:                 # DAILY entries override status; other dag_types add instances
               - {bizdate: 2026-03-10, cycle: "00:30", status: SUCCESS, dag_type: DAILY}
     faults: {}                         # initial fault config (see faults.py)
+
+`status` is one of NOT_RUN, WAIT_TIME, WAIT_RESOURCE, RUNNING, CHECKING, CHECKING_CONDITION, FAILURE, SUCCESS,
+WAIT_TRIGGER (2024-05-18 answers them in CamelCase). A `parents` entry is a node id of the same workspace, or
+``{id, workspace, cross_cycle}``: a node of another workspace on the same API, and/or a dependency on the parent's
+previous cycle (its instances of the business date before; a node may depend so on itself). Parents must exist
+and form no same-cycle loop. An instance waits (NOT_RUN) while any of its parents' DAILY instances of the date
+counted is not SUCCESS, unless Emulator.finish_parents marked them done (world.py).
 
 Times must be quoted: unquoted YAML 1.1 reads 12:00 as the base-60 integer 720, which is accepted and read back.
 A TaskId names one task: a node id may appear in only one 2024-05-18 workspace (TriggerSchedulerTaskInstance
@@ -55,6 +63,14 @@ class InstanceSpec:
 
 
 @dataclass(frozen=True)
+class ParentSpec:
+    """A node another depends on; cross_cycle: on its instances of the business date before."""
+    workspace: int
+    node: int
+    cross_cycle: bool
+
+
+@dataclass(frozen=True)
 class NodeSpec:
     id: int
     name: str
@@ -64,6 +80,7 @@ class NodeSpec:
     parents_done: bool
     env: str
     instances: Tuple[InstanceSpec, ...]
+    parents: Tuple[ParentSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,7 @@ def load_seed(source) -> Seed:
     raw = read_seed(source, ("now", "keys", "roles", "workspaces", "faults"))
     workspaces = [_workspace(w) for w in raw.get("workspaces") or ()]
     _unique_tasks(workspaces)
+    _check_parents({w.id: w for w in workspaces})
     return Seed(
         now=parse_iso(raw["now"]) if raw.get("now") else None,
         keys=tuple(_key(k) for k in raw.get("keys") or ()),
@@ -134,7 +152,7 @@ def _role(raw) -> str:
 
 def _workspace(raw) -> WorkspaceSpec:
     raw = _fields(raw, "workspaces[]", required=("id",), optional=("timezone", "api", "nodes"))
-    nodes = [_node(n, f"workspace {raw['id']}") for n in raw.get("nodes") or ()]
+    nodes = [_node(n, int(raw["id"])) for n in raw.get("nodes") or ()]
     try:
         zone = ZoneInfo(raw.get("timezone") or "Asia/Shanghai")
     except (ZoneInfoNotFoundError, ValueError):
@@ -154,9 +172,43 @@ def _unique_tasks(workspaces) -> None:
                                  f"a TaskId names one task")
 
 
-def _node(raw, where: str) -> NodeSpec:
+def _check_parents(workspaces: Dict[int, WorkspaceSpec]) -> None:
+    """Every parent exists on its child's API, and no node is its own same-cycle ancestor."""
+    for ws in workspaces.values():
+        for node in ws.nodes.values():
+            for p in node.parents:
+                parent_ws = workspaces.get(p.workspace)
+                if parent_ws is None or p.node not in parent_ws.nodes or parent_ws.api != ws.api:
+                    raise ValueError(f"workspace {ws.id} node {node.id}: parent {p.node} is not a node of a "
+                                     f"{ws.api} workspace {p.workspace}")
+    done: set = set()
+
+    def visit(key: Tuple[int, int], path: Tuple[Tuple[int, int], ...]) -> None:
+        if key in path:
+            raise ValueError(f"parents form a same-cycle loop: {' -> '.join(str(n) for _, n in path + (key,))}")
+        if key not in done:
+            for p in workspaces[key[0]].nodes[key[1]].parents:
+                if not p.cross_cycle:
+                    visit((p.workspace, p.node), path + (key,))
+            done.add(key)
+
+    for ws in workspaces.values():
+        for node in ws.nodes:
+            visit((ws.id, node), ())
+
+
+def _parent(raw, workspace: int, where: str) -> ParentSpec:
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return ParentSpec(workspace, raw, False)
+    raw = _fields(raw, f"{where} parents[]", required=("id",), optional=("workspace", "cross_cycle"))
+    return ParentSpec(int(raw.get("workspace", workspace)), int(raw["id"]), bool(raw.get("cross_cycle", False)))
+
+
+def _node(raw, workspace: int) -> NodeSpec:
+    where = f"workspace {workspace}"
     raw = _fields(raw, f"{where} nodes[]", required=("id", "deployed"),
-                  optional=("name", "at", "hourly", "times", "frozen", "parents_done", "env", "instances"))
+                  optional=("name", "at", "hourly", "times", "frozen", "parents_done", "parents", "env",
+                            "instances"))
     where = f"{where} node {raw['id']}"
     if sum(k in raw for k in ("at", "hourly", "times")) > 1:
         raise ValueError(f"{where}: give only one of at, hourly, times")
@@ -172,7 +224,8 @@ def _node(raw, where: str) -> NodeSpec:
     if any(i.dag_type == "DAILY" and i.bizdate < deployed for i in instances):
         raise ValueError(f"{where}: DAILY instances start at the deployment date {deployed}")
     return NodeSpec(int(raw["id"]), str(raw.get("name", f"node_{raw['id']}")), deployed, times,
-                    bool(raw.get("frozen", False)), bool(raw.get("parents_done", True)), env, instances)
+                    bool(raw.get("frozen", False)), bool(raw.get("parents_done", True)), env, instances,
+                    tuple(_parent(p, workspace, where) for p in raw.get("parents") or ()))
 
 
 def _instance(raw, where: str, times) -> InstanceSpec:

@@ -30,6 +30,14 @@ caller cannot tell a repeat from a release (only a look-up can); Emulator.calls 
 Parameters are read from query and body alike, as for every action; Emulator.calls records which came in the
 query, so a test can check where EnvType went.
 
+ListUpstreamTasks (GET, parameters in the query): Id (the TaskId) required; ProjectEnv Prod | Dev (default Prod);
+PageNumber, PageSize (default 10, at most 100: DataWorks documents no limit). Answers ``{"RequestId", "PagingInfo":
+{"PageNumber", "PageSize", "TotalCount", "UpstreamTasks": [{"DependencyType": Normal | CrossCycle, "Task": ...}],
+"Tasks": [...]}}`` in seed order, ``Tasks`` being the deprecated list DataWorks still documents (the same tasks,
+with StepType). A task: Id, Name, ProjectId, EnvType, Type TRIGGER, InstanceMode T+1, Trigger {Type Scheduler,
+Recurrence Pause for a frozen node, else Normal}. A TaskId no 2024-05-18 workspace has in that environment is 400
+``Emulator.Node.NotFound``.
+
 Workspaces on the 2020-05-18 API are not this API's: ListTaskInstances naming one answers an empty page, a TaskId
 found only there is not found, GetTaskInstance does not find their instances.
 """
@@ -39,11 +47,12 @@ from typing import Callable, Dict, Mapping, Tuple
 from .errors import ApiError, NoEffect
 from .lies import Spelling, liar
 from .params import choice, integer, paging
-from .seed import API_2024
+from .seed import API_2024, NodeSpec, WorkspaceSpec
 from .world import Instance, World, local_date, stable_id
 
 VERSION = API_2024
 MAX_PAGE_SIZE = 500
+MAX_UPSTREAM_PAGE_SIZE = 100
 NO_EFFECT_CODE = "Emulator.Instance.NoEffect"
 ENVS = {"Prod": "PROD", "Dev": "DEV"}
 STATUSES = {"NOT_RUN": "NotRun", "WAIT_TIME": "WaitTime", "WAIT_RESOURCE": "WaitResource", "RUNNING": "Running",
@@ -86,6 +95,23 @@ def trigger_scheduler_task_instance(world: World, params: Mapping[str, str]) -> 
     return {"Success": True}
 
 
+def list_upstream_tasks(world: World, params: Mapping[str, str]) -> dict:
+    task, env = integer(params, "Id"), ENVS[choice(params, "ProjectEnv", ENVS, "Prod")]
+    page, size = paging(params, MAX_UPSTREAM_PAGE_SIZE)
+    found = [(_task(ws, parent), "CrossCycle" if cross_cycle else "Normal")
+             for ws, parent, cross_cycle in world.parents(VERSION, env, task)]
+    shown = found[(page - 1) * size:page * size]
+    return {"PagingInfo": {"PageNumber": page, "PageSize": size, "TotalCount": len(found),
+                           "UpstreamTasks": [{"DependencyType": kind, "Task": view} for view, kind in shown],
+                           "Tasks": [dict(view, StepType=kind, ProjectEnv=view["EnvType"]) for view, kind in shown]}}
+
+
+def _task(ws: WorkspaceSpec, node: NodeSpec) -> dict:
+    """A task as ListUpstreamTasks shows it."""
+    return {"Id": node.id, "Name": node.name, "ProjectId": ws.id, "EnvType": node.env.title(), "Type": "TRIGGER",
+            "InstanceMode": "T+1", "Trigger": {"Type": "Scheduler", "Recurrence": "Pause" if node.frozen else "Normal"}}
+
+
 def task_view(inst: Instance, status: str) -> dict:
     """An instance as ListTaskInstances and GetTaskInstance show it."""
     return {
@@ -104,6 +130,7 @@ ACTIONS: Dict[Tuple[str, str], Callable[[World, Mapping[str, str]], dict]] = {
     ("ListTaskInstances", VERSION): list_task_instances,
     ("GetTaskInstance", VERSION): get_task_instance,
     ("TriggerSchedulerTaskInstance", VERSION): trigger_scheduler_task_instance,
+    ("ListUpstreamTasks", VERSION): list_upstream_tasks,
 }
 LIARS = {("ListTaskInstances", VERSION): liar(list_task_instances, Spelling(
     "PagingInfo", "TaskInstances", "Id", "TaskId", "TriggerTime", ran={"Status": "Success"},

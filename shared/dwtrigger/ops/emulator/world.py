@@ -11,7 +11,10 @@ scheduled time and dag type: stable across runs, and two workspaces with the sam
 Status (override from the seed first): released → SUCCESS; frozen → NOT_RUN; parents not done → NOT_RUN;
 before CycTime → WAIT_TIME; else WAIT_TRIGGER. A trigger accepted before the instance can run is held: it
 releases the instance once parents are done and CycTime has passed, if that happens within 24 hours of the
-trigger; otherwise it expires and the instance waits for a new trigger.
+trigger; otherwise it expires and the instance waits for a new trigger. Parents are done when finish_parents
+marked them (then since that moment), or, for a node seeded `parents_done` (the default), when every DAILY instance
+of its declared parents for the date (the date before, for a cross-cycle parent) is SUCCESS — counted as done
+all along, so a hold's 24 hours run from the scheduled time there, not from the parents' success.
 
 Each workspace speaks one API generation (seed ``api``) and only its calls see its nodes, as a workspace on the
 other Data Studio would: a listing on the other API finds nothing there, a trigger naming its node is not found.
@@ -74,11 +77,14 @@ class World:
         self._lock = threading.RLock()
         self._triggers: Dict[int, List[datetime]] = {}
         self._parents: Dict[Tuple[int, int, date], datetime] = {}
+        self._succeeded: Dict[Tuple[int, int, date], bool] = {}    # _done's answers at `_succeeded_at`
+        self._succeeded_at: Optional[datetime] = None
 
     def reset(self) -> None:
         with self._lock:
             self._triggers.clear()
             self._parents.clear()
+            self._succeeded.clear()
 
     def workspace(self, workspace_id: int) -> WorkspaceSpec:
         try:
@@ -137,12 +143,24 @@ class World:
                                f"No DAILY instance of task {task_id} ({env}) has TriggerTime {trigger_ms}.")
             return self._accept(matches[0], now)
 
+    def parents(self, api: str, env: str, node_id: int) -> List[Tuple[WorkspaceSpec, NodeSpec, bool]]:
+        """GetNodeParents / ListUpstreamTasks: (workspace, node, cross_cycle) of each parent of the node with this id
+        in the `env` of the workspaces on `api`. The request names no workspace: a 2020-05-18 node id several
+        workspaces share answers each one's parents."""
+        found = [ws.nodes[node_id] for ws in self.workspaces.values()
+                 if ws.api == api and node_id in ws.nodes and ws.nodes[node_id].env == env]
+        if not found:
+            raise ApiError(400, "Emulator.Node.NotFound", f"No node {node_id} ({env}) is on this API.")
+        return [(self.workspaces[p.workspace], self.workspaces[p.workspace].nodes[p.node], p.cross_cycle)
+                for node in found for p in node.parents]
+
     def finish_parents(self, workspace_id: int, node_id: int, bizdate: date) -> None:
         """Mark the parents of a node's instances of one business date done, now."""
         if node_id not in getattr(self.workspaces.get(workspace_id), "nodes", ()):
             raise ValueError(f"workspace {workspace_id} has no node {node_id}")
         with self._lock:
             self._parents[(workspace_id, node_id, bizdate)] = self.clock.now()
+            self._succeeded.clear()
 
     def dump(self, workspace_id: Optional[int] = None, node_id: Optional[int] = None) -> List[dict]:
         """Every existing instance in 2020-05-18 spelling, with the emulator's own Triggers count, Released flag
@@ -185,12 +203,12 @@ class World:
         if self._state(inst, now)[0] not in TRIGGERABLE:
             return False
         self._triggers.setdefault(inst.id, []).append(now)
+        self._succeeded.clear()
         return True
 
     def _state(self, inst: Instance, now: datetime) -> Tuple[str, bool]:
         """(Status, released) of an instance at `now`."""
-        parents = _ALWAYS if inst.node.parents_done else self._parents.get(
-            (inst.workspace.id, inst.node.id, inst.bizdate))
+        parents = self._parents_done(inst, now)
         released_at = None
         if parents is not None:
             ready = max(parents, inst.cycle)
@@ -204,6 +222,36 @@ class World:
         if inst.node.frozen or parents is None or now < parents:
             return "NOT_RUN", False
         return ("WAIT_TIME" if now < inst.cycle else "WAIT_TRIGGER"), False
+
+
+    def _parents_done(self, inst: Instance, now: datetime) -> Optional[datetime]:
+        """Since when the instance's parents are done, or None (see the module's docstring)."""
+        marked = self._parents.get((inst.workspace.id, inst.node.id, inst.bizdate))
+        if not inst.node.parents_done:
+            return marked
+        for p in inst.node.parents:
+            if not self._done(self.workspaces[p.workspace], p.node, inst.bizdate - DAY if p.cross_cycle
+                              else inst.bizdate, now):
+                return marked
+        return _ALWAYS
+
+    def _done(self, ws: WorkspaceSpec, node_id: int, bizdate: date, now: datetime) -> bool:
+        """Whether every DAILY instance of the node's business date is SUCCESS at `now` (none is: done). Kept until
+        the world or `now` changes; a node with cross-cycle parents is judged oldest day first, so a chain of
+        days never recurses deeper than one day."""
+        if self._succeeded_at != now:
+            self._succeeded.clear()
+            self._succeeded_at = now
+        node = ws.nodes[node_id]
+        days = [bizdate]
+        if any(p.cross_cycle for p in node.parents):
+            days = [node.deployed + timedelta(days=n) for n in range((bizdate - node.deployed).days + 1)] or days
+        for day in days:
+            if (ws.id, node_id, day) not in self._succeeded:
+                self._succeeded[(ws.id, node_id, day)] = all(
+                    self._state(i, now)[0] == "SUCCESS" for i in self._of_day(ws, node, day, now)
+                    if i.dag_type == "DAILY")
+        return self._succeeded[(ws.id, node_id, bizdate)]
 
 
 def view(inst: Instance, status: str) -> dict:

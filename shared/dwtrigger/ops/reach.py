@@ -1,0 +1,186 @@
+"""How a command reaches DataWorks and OSS: the cloud, an endpoint of the operator's choosing, or a local
+`dwtrigger emulator` — the last by one option (`--emulator URL` or DWTRIGGER_EMULATOR) that every command calling
+out shares (`reaching`). Keys are checked before anything is sent (`require_keys`), and failed attempts are shown as
+they happen with their likely cause (`Watch`), so a wrong endpoint is never a minute of silence. `When` is the
+time a command runs as (--now), read the same way by every command.
+"""
+from __future__ import annotations
+
+import errno
+import functools
+import os
+import socket
+import ssl
+from datetime import datetime
+from typing import Callable, Dict, Iterator, List, Mapping, Optional
+from urllib.parse import urlsplit
+
+import click
+import yaml
+
+from ..credentials import ENV_ID, ENV_SECRET, ENV_TOKEN, MissingCredentials, read_keys
+from ..retry import RemoteError
+
+EMULATOR_ENV = "DWTRIGGER_EMULATOR"
+
+
+class When(click.ParamType):
+    """An ISO 8601 time with a UTC offset (Z for UTC): the workspace zone decides dates, never this machine's."""
+    name = "TIME"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            return value
+        text = value.strip()
+        try:
+            moment = datetime.fromisoformat(text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time: write e.g. 2026-03-12T09:00:00+08:00 (Z for UTC)",
+                      param, ctx)
+        if moment.tzinfo is None:
+            self.fail(f"{value!r} needs a UTC offset, e.g. 2026-03-12T09:00:00+08:00 (Z for UTC)", param, ctx)
+        return moment
+
+
+class Refused(click.ClickException):
+    """Something the operator can fix before anything is sent: one sentence, exit 2."""
+    exit_code = 2
+
+
+def oss_port(port: int) -> int:
+    """Where `dwtrigger emulator` serves its OSS stand-in: the port after its DataWorks port."""
+    return port + 1
+
+
+def reaching(command: Callable) -> Callable:
+    """--emulator, --endpoint and --protocol for a command that calls DataWorks (or OSS); the command gets
+    `environ`: the process environment with them applied (see `environment`)."""
+    @click.option("--emulator", envvar=EMULATOR_ENV, metavar="URL", show_envvar=True,
+                  help="A local `dwtrigger emulator` (the URL it printed): sets the endpoint, http, its OSS "
+                       "stand-in, and the demo seed's key unless ALIBABA_CLOUD_ACCESS_KEY_ID is set.")
+    @click.option("--endpoint", metavar="HOST[:PORT]", help="DataWorks endpoint (overrides the rules).")
+    @click.option("--protocol", type=click.Choice(["https", "http"]), help="http only for a local server.")
+    @functools.wraps(command)
+    def with_environ(*args, emulator, endpoint, protocol, **kwargs):
+        return command(*args, environ=environment(os.environ, emulator, endpoint, protocol), **kwargs)
+    return with_environ
+
+
+def environment(base: Mapping[str, str], emulator: Optional[str], endpoint: Optional[str] = None,
+                protocol: Optional[str] = None) -> Dict[str, str]:
+    """`base` with the endpoint and protocol asked for, or everything that points at an emulator."""
+    environ = dict(base)
+    if emulator and (endpoint or protocol):
+        if _from_command_line("emulator"):
+            raise Refused("--emulator names the endpoint and protocol: give it or --endpoint/--protocol, not both")
+        raise Refused(f"{EMULATOR_ENV} is set and names the endpoint and protocol: unset it to use "
+                      "--endpoint/--protocol")
+    if not emulator:
+        environ.update({k: v for k, v in (("DWTRIGGER_ENDPOINT", endpoint), ("DWTRIGGER_PROTOCOL", protocol)) if v})
+        return environ
+    host, port = _host_port(emulator)
+    environ.update({"DWTRIGGER_ENDPOINT": f"{host}:{port}", "DWTRIGGER_PROTOCOL": "http",
+                    "DWTRIGGER_STS_ENDPOINT": f"http://{host}:{port}",
+                    "DWTRIGGER_OSS_ENDPOINT": f"{host}:{oss_port(port)}", EMULATOR_ENV: f"http://{host}:{port}"})
+    if not environ.get(ENV_ID):
+        key = demo_key()
+        environ.update({ENV_ID: key["access_key_id"], ENV_SECRET: key["access_key_secret"],
+                        ENV_TOKEN: key.get("security_token") or ""})
+    return environ
+
+
+def demo_key() -> Dict[str, str]:
+    """The demo seed's first key: the development key of an emulator started without --seed."""
+    from .emulator import DEFAULT_SEED
+
+    return yaml.safe_load(DEFAULT_SEED.read_text())["keys"][0]
+
+
+def _host_port(url: str) -> tuple:
+    parts = urlsplit(url if "://" in url else f"http://{url}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme != "http" or not parts.hostname or port is None or parts.path.strip("/"):
+        raise Refused(f"--emulator {url!r}: give the URL `dwtrigger emulator` printed, e.g. http://127.0.0.1:8765")
+    return parts.hostname, port
+
+
+def _from_command_line(name: str) -> bool:
+    ctx = click.get_current_context(silent=True)
+    return ctx is not None and ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+
+
+def require_keys(environ: Mapping[str, str]) -> None:
+    """Refuse before anything is sent when this machine has no keys, saying what fits a laptop."""
+    try:
+        read_keys(None, environ)
+    except MissingCredentials:
+        raise Refused(f"no credentials: set {ENV_ID} and {ENV_SECRET} (and {ENV_TOKEN} for STS keys) to an "
+                      "identity that deploy/ram/dataworks.json allows, or reach a local emulator with --emulator "
+                      f"URL (or {EMULATOR_ENV}), as `dwtrigger emulator` prints") from None
+
+
+class Watch:
+    """The command line's retry observer (retry.with_retries): each failed attempt on stderr as it happens, and
+    the likely cause of a transport failure the first time it is seen. `label` names what is being decided."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self.label = ""
+        self.causes: List[str] = []
+        self._emulator = bool(environ.get(EMULATOR_ENV))
+
+    def __call__(self, attempt: int, error: RemoteError, retry_in: Optional[float]) -> None:
+        if retry_in is not None:
+            click.echo(f"{self.label}: attempt {attempt} failed ({error.code}); retrying in {retry_in:.2f} s",
+                       err=True)
+        elif error.retryable:
+            click.echo(f"{self.label}: attempt {attempt} failed ({error.code}); no time left to retry "
+                       "(--timeout)", err=True)
+        cause = likely_cause(error, self._emulator)
+        if cause and cause not in self.causes:
+            self.causes.append(cause)
+            click.echo(f"  likely: {cause}", err=True)
+
+    def recap(self) -> None:
+        """The likely causes again, after the decisions and the summary they may have scrolled away."""
+        for cause in self.causes:
+            click.echo(f"likely: {cause}", err=True)
+
+
+def likely_cause(error: RemoteError, emulator: bool = False) -> Optional[str]:
+    """What an operator should check, from the exceptions under a failed call (None when nothing is known)."""
+    if emulator and error.code.startswith("InvalidAccessKeyId"):
+        return (f"the emulator knows only its seed's keys: unset {ENV_ID} to use the demo seed's key, or set one "
+                "of the seed's keys")
+    chain = list(_causes(error))
+    where = next((f"{pool.host}:{pool.port}" for pool in (getattr(e, "pool", None) for e in chain)
+                  if getattr(pool, "host", None)), "the endpoint")
+    for e in chain:
+        if isinstance(e, ssl.SSLError) and getattr(e, "reason", None) == "WRONG_VERSION_NUMBER":
+            return (f"{where} speaks plain http, not https: reach a local emulator with --emulator "
+                    f"http://{where if where != 'the endpoint' else 'HOST:PORT'} (or add --protocol http)")
+        if isinstance(e, ConnectionRefusedError) or getattr(e, "errno", None) == errno.ECONNREFUSED:
+            return (f"nothing accepts connections at {where}: is the endpoint right (--endpoint, --emulator, "
+                    "DWTRIGGER_ENDPOINT, the rule's endpoint or region), and is the emulator running "
+                    "(`dwtrigger emulator`)?")
+        if isinstance(e, socket.gaierror):
+            return (f"the host name of {where} does not resolve: check --endpoint, DWTRIGGER_ENDPOINT, or the "
+                    "rule's endpoint and region")
+    return None
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The exception and everything under it: causes, contexts, and the SDKs' wrapped `inner_exception`."""
+    seen, todo = set(), [error]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        inner = getattr(e, "inner_exception", None)
+        todo += [x for x in (e.__cause__, e.__context__, inner if isinstance(inner, BaseException) else None)
+                 if x is not None]
+        todo += [a for a in (*getattr(e, "args", ()), getattr(e, "reason", None)) if isinstance(a, BaseException)]
