@@ -208,3 +208,9 @@ def _install() -> None:
     TeaCore.https_adapter = GuardedAdapter(pool_connections=10, pool_maxsize=40)
     for name in _WIRE_LOGGERS:
         logging.getLogger(name).disabled = True
+
+
+def peer(e: BaseException) -> Optional[str]:
+    """`host:port` of the connection (urllib3's NewConnectionError) or pool (MaxRetryError) an error names."""
+    holder = e.conn if hasattr(e, "conn") else getattr(e, "pool", None)     # NewConnectionError.pool is deprecated
+    return f"{holder.host}:{holder.port}" if getattr(holder, "host", None) else None

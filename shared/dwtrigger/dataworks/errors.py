@@ -21,7 +21,7 @@ from darabonba.exceptions import RetryError, UnretryableException
 from Tea.exceptions import RetryError as TeaRetryError
 
 from ..redact import clean, error_code
-from ..wire import Budget, stopped
+from ..wire import Budget, peer, stopped
 from . import DataWorksError
 
 _STS_RESULT = re.compile(r"http_code: (\d+), result: (.*)", re.S)
@@ -58,9 +58,7 @@ def _transport_failure(exc: BaseException) -> Optional[str]:
         if id(e) in seen:
             continue
         seen.add(id(e))
-        pool = getattr(e, "pool", None)
-        if where is None and getattr(pool, "host", None):
-            where = f"{pool.host}:{pool.port}"
+        where = where or peer(e)
         if isinstance(e, OSError) and (e.strerror or getattr(e, "reason", None)):
             reason = e.strerror or e.reason
         todo += [x for x in (e.__cause__, e.__context__, *getattr(e, "args", ()), getattr(e, "reason", None))

@@ -155,8 +155,9 @@ def likely_cause(error: RemoteError, emulator: bool = False) -> Optional[str]:
         return (f"the emulator knows only its seed's keys: unset {ENV_ID} to use the demo seed's key, or set one "
                 "of the seed's keys")
     chain = list(_causes(error))
-    where = next((f"{pool.host}:{pool.port}" for pool in (getattr(e, "pool", None) for e in chain)
-                  if getattr(pool, "host", None)), "the endpoint")
+    from ..wire import peer         # urllib3: only when a call failed
+
+    where = next(filter(None, map(peer, chain)), "the endpoint")
     for e in chain:
         if isinstance(e, ssl.SSLError) and getattr(e, "reason", None) == "WRONG_VERSION_NUMBER":
             return (f"{where} speaks plain http, not https: reach a local emulator with --emulator "
