@@ -96,8 +96,9 @@ _EXPECTED = {
 }
 _STREAM_NEEDS_TOPIC = ("an MNS STREAM message does not name its topic: set the trigger's notifyContentFormat "
                        "to JSON or set DWTRIGGER_MNS_TOPIC")
-_ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)[Tt ](\d\d:\d\d:\d\d)(?:\.(\d+))?(?:[Zz]|([+-]\d\d):?(\d\d))?",
-                       re.ASCII)
+# ISO 8601 date-times as producers write them (Python 3.10's fromisoformat takes less: no `Z`, fixed fractions).
+_ISO_TIME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]+))?)?"
+                       r"(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2})?)?")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -273,16 +274,29 @@ def _utf8_size(value: str, what: str) -> int:
         raise _Invalid(f"the {what} is not valid Unicode text") from None
 
 
+def iso_time(text: str, seconds: bool = False) -> Optional[datetime]:
+    """An ISO 8601 date-time: aware when it has an offset (`Z`, `+08:00`, `+0800`, `+08`), naive when it has
+    none, None when it is not one (or, asked for `seconds` as RFC 3339 wants them, has none). Raises ValueError
+    for a date that does not exist."""
+    found = _ISO_TIME.fullmatch(text.strip())
+    if found is None or (seconds and found[6] is None):
+        return None
+    year, month, day, hour, minute, second, fraction, utc, sign, off_h, off_m = found.groups()
+    zone = timezone.utc if utc else None
+    if sign:
+        zone = timezone(timedelta(hours=int(off_h), minutes=int(off_m or 0)) * (-1 if sign == "-" else 1))
+    return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
+                    int((fraction or "0").ljust(6, "0")[:6]), tzinfo=zone)
+
+
 def _iso_time(obj: object, path: str) -> datetime:
-    """An ISO 8601 time field as aware UTC; Python 3.10's fromisoformat rejects `Z` and odd fractions."""
+    """An RFC 3339 time field as aware UTC (one without an offset read as UTC)."""
     text = _string(obj, path)
-    match = _ISO_TIME.fullmatch(text.strip())
-    if match is None:
-        raise _Invalid(f"field '{path}' is not an ISO 8601 time: {text[:40]!r}")
-    date, clock, fraction, hours, minutes = match.groups()
-    offset = f"{hours}:{minutes}" if hours else "+00:00"
     try:
-        return datetime.fromisoformat(f"{date}T{clock}.{(fraction or '')[:6]:0<6}{offset}").astimezone(timezone.utc)
+        moment = iso_time(text, seconds=True)
+        if moment is None:
+            raise _Invalid(f"field '{path}' is not an ISO 8601 time: {text[:40]!r}")
+        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
     except (ValueError, OverflowError):      # no such date, or none in UTC (9999-12-31T23:59-01:00)
         raise _Invalid(f"field '{path}' is not a valid time: {text[:40]!r}") from None
 

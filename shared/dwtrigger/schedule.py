@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Dict, Mapping, Optional
 from zoneinfo import ZoneInfo
 
-from .events import NOT_JSON, Event
+from .events import NOT_JSON, Event, iso_time
 from .rules import FieldSpec, MnsRule, Rule, Target, TimerRule
 
 ONE_DAY = timedelta(days=1)
@@ -154,24 +154,15 @@ def _epoch(per_second: int):
     return read
 
 
-# ISO 8601 date-time with a UTC offset, as JSON producers write it (Python 3.10's fromisoformat takes less).
-_ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:[.,]([0-9]{1,9}))?)?"
-                  r"(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2})?)?\Z")
-
-
 def _iso(value: Any) -> datetime:
-    found = _ISO.match(value) if isinstance(value, str) else None
-    if not found:
+    moment = iso_time(value) if isinstance(value, str) else None
+    if moment is None:
         raise ValueError("not an ISO 8601 date-time (e.g. 2026-03-11T00:30:00+08:00)")
-    year, month, day, hour, minute, second, fraction, utc, sign, off_h, off_m = found.groups()
-    if not utc and not sign:
+    if moment.tzinfo is None:
         raise ValueError("an ISO 8601 time without a UTC offset (Z or +08:00): `format: iso` reads instants only; "
                          "for a wall-clock time in the rule's time zone use a strptime format, e.g. "
                          "\"%Y-%m-%dT%H:%M:%S\"")
-    offset = timedelta(hours=int(off_h), minutes=int(off_m or 0)) * (-1 if sign == "-" else 1) if sign else \
-        timedelta(0)
-    return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second or 0),
-                    int((fraction or "0").ljust(6, "0")[:6]), tzinfo=timezone(offset))
+    return moment
 
 
 _INSTANTS = {"epoch_ms": _epoch(1000), "epoch_s": _epoch(1), "iso": _iso}
