@@ -19,7 +19,7 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 import yaml
 
-from dwtrigger.matching import _firing as firing       # the require entries whose landing fires a rule
+from dwtrigger.matching import firing      # the require entries whose landing fires a rule
 from dwtrigger.rules import OSS_EVENT_NAMES, MnsRule, OssRule, RuleSet, RulesError, TimerRule, load_rules
 
 OSS_TRIGGERS_PER_BUCKET = 10            # OSS's limit on a bucket's native triggers

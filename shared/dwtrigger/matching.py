@@ -47,7 +47,7 @@ def _oss(rule: OssRule, event: Event) -> Tuple[Optional[Captures], Any]:
     captures = rule.key.match(key)
     if captures is not None:
         return captures, "matched"
-    for i, entry in _firing(rule, event.bucket):
+    for i, entry in firing(rule, event.bucket):
         captures = entry.key.match(key)
         if captures is not None:
             return captures, f"matched require[{i}] {entry.key.source!r}"
@@ -55,7 +55,7 @@ def _oss(rule: OssRule, event: Event) -> Tuple[Optional[Captures], Any]:
                   (event.key, rule.key.source))
 
 
-def _firing(rule: OssRule, bucket: Optional[str]) -> Iterable[Tuple[int, Any]]:
+def firing(rule: OssRule, bucket: Optional[str]) -> Iterable[Tuple[int, Any]]:
     """The `require` entries whose landing in `bucket` fires the rule: they capture all that its key captures."""
     names = set(rule.key.names)
     return ((i, entry) for i, entry in enumerate(rule.require)
@@ -105,7 +105,7 @@ class Index:
         for rule in rules:
             if isinstance(rule, OssRule):
                 for bucket in rule.buckets:
-                    for key in [rule.key] + [entry.key for _, entry in _firing(rule, bucket)]:
+                    for key in [rule.key] + [entry.key for _, entry in firing(rule, bucket)]:
                         self._prefixes[bucket].add(key, rule)
             elif isinstance(rule, MnsRule) and (rule.topic or rule.queue):
                 self._names["topic" if rule.topic else "queue", rule.topic or rule.queue].append(rule)

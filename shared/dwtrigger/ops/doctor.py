@@ -29,7 +29,7 @@ from ..retry import Backoff, GaveUp, with_retries
 from ..rules import Rule, RulesError, Target, load_rules
 from ..schedule import ONE_DAY, epoch_ms, local
 from . import fc
-from .reach import When, reaching, require_keys
+from .reach import Refused, When, reaching, require_keys
 
 T = TypeVar("T")
 OK, FAIL, SKIP, ERROR = "✔", "✘", "-", "?"
@@ -413,14 +413,14 @@ def doctor(rule_name, bizdate, cycle, node, rules_path, as_json, now, timeout, e
         rules = load_rules(rules_path)
         rule = rules.named(rule_name)
     except (RulesError, LookupError) as e:
-        _refuse(str(e))
+        raise Refused(str(e)) from None
     targets = [t for t in rule.trigger if node is None or t.node == node]
     if not targets:
-        _refuse(f"rule '{rule.name}' triggers no node {node} (its nodes: "
+        raise Refused(f"rule '{rule.name}' triggers no node {node} (its nodes: "
                 f"{', '.join(str(t.node) for t in rule.trigger)})")
     biz_date = bizdate.date()
     if cycle is not None and cycle.date() != biz_date + ONE_DAY:
-        _refuse(f"--cycle {cycle:%Y-%m-%d %H:%M} is not on the run day of business date {biz_date} "
+        raise Refused(f"--cycle {cycle:%Y-%m-%d %H:%M} is not on the run day of business date {biz_date} "
                 f"({biz_date + ONE_DAY})")
     require_keys(environ)
     runtime = app.Runtime(rules, environ=environ, wall_clock=lambda: when)
@@ -449,9 +449,3 @@ def doctor(rule_name, bizdate, cycle, node, rules_path, as_json, now, timeout, e
 
 def _scrubbed(check: Check, scrub) -> Check:
     return replace(check, detail=scrub(check.detail), advice=check.advice and scrub(check.advice))
-
-
-def _refuse(message: str) -> None:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(2)
-
