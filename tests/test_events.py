@@ -51,9 +51,9 @@ def oss(kind: str, event_id: str, time: datetime, bucket: str, key: str,
 
 
 def topic(kind: str, event_id: str, time: datetime, name: str, body: str, attributes=None,
-          message_id: str | None = None) -> Event:
+          message_id: str | None = None, queue: str | None = None) -> Event:
     return Event(source="mns", kind=kind, event_id=event_id, time=time, topic=name, body=body,
-                 attributes=attributes or {}, message_id=message_id)
+                 attributes=attributes or {}, message_id=message_id, queue=queue)
 
 
 def queue(n: int, time: datetime, body: str) -> Event:
@@ -123,6 +123,10 @@ EXPECTED = {
                                         queue(2, utc(2026, 3, 11, 1, 30, 2, 456000), crm("crm-contacts", 45))],
     "mns/queue-eventbridge-single.json": [queue(3, utc(2026, 3, 11, 1, 45, 10, 789000), crm("crm-daily", 98))],
     "mns/queue-eventbridge-base64.json": [queue(4, utc(2026, 3, 11, 1, 50), crm("crm-daily", 120))],
+    "mns/queue-subscribed-topic.json": [      # the topic's JSON notification, as the topic trigger gives it
+        topic("mns-topic-json", "2F5B3C4D6E7F8091A2B3C4D5E6F70004", utc(2026, 3, 9, 23, 5), "etl-done",
+              FINANCE.replace("20260310", "20260309"), message_id="2F5B3C4D6E7F8091A2B3C4D5E6F70004",
+              queue="dwtrigger-etl-done")],
     "timer/nightly.json": [timer(utc(2026, 3, 11, 16), "2026-03-11T16:00:00Z", "release nightly")],
     "timer/nightly-payload-json.json": [
         timer(utc(2026, 3, 10, 16), "2026-03-10T16:00:00Z", '{"bizdate": "2026-03-09"}')],

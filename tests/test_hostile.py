@@ -247,7 +247,19 @@ def decoys(draw):
     doc, label = draw(mutated(DOCS[name])), "decoy-" + draw(st.text(max_size=10))
     for path in [p for p in paths(doc) if p[-1] in ROUTING or p[-2:] == ("bucket", "name")]:
         doc = put(doc, path, f"acs:mns:cn-shanghai:1:queues/{label}" if path[-1] == "subject" else label)
-    return OWN[name], json.dumps(doc).encode("utf-8", "surrogatepass")
+    return OWN[name], json.dumps(embedded_decoy(doc, label)).encode("utf-8", "surrogatepass")
+
+
+def embedded_decoy(doc, label: str):
+    """A queue message whose body is a topic's notification routes by that topic too: it gets the decoy name."""
+    data = doc.get("data") if isinstance(doc, dict) else None
+    try:
+        body = json.loads(data["messageBody"])
+    except (TypeError, KeyError, ValueError):
+        return doc
+    if isinstance(body, dict) and "TopicName" in body:
+        data["messageBody"] = json.dumps({**body, "TopicName": label})
+    return doc
 
 
 # ---- the suites ----
