@@ -15,7 +15,7 @@ demo: $(READY)
 # pyenv). It waits on loopback servers more than it computes, so two runs take little longer than one; each run's
 # output is printed whole when it ends. The venvs are built first, one after the other (both install this checkout
 # in place). Without FC's Python the suite runs once, with a warning; in CI that fails.
-FC_VENV := .venv-fc
+FC_VENV := .venv-$(FC_PYTHON)
 FC_INTERPRETER ?= $(firstword $(foreach p,$(shell command -v python$(FC_PYTHON) 2>/dev/null) \
 	$(wildcard $(HOME)/.pyenv/versions/$(FC_PYTHON).*/bin/python$(FC_PYTHON)),$(if $(shell $(p) -c 'print(1)' 2>/dev/null),$(p))))
 FC_READY := $(if $(FC_INTERPRETER),$(FC_VENV)/.installed)
@@ -59,4 +59,4 @@ $(FC_VENV)/.installed: requirements/runtime.txt requirements/dev.txt pyproject.t
 	$(call venv,$(FC_INTERPRETER),$(FC_VENV))
 
 clean:
-	rm -rf $(VENV) $(FC_VENV) build .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-* build .pytest_cache .hypothesis
