@@ -534,6 +534,7 @@ def test_unsupported_fault_configs_are_refused(standin):
 @pytest.mark.parametrize("fault", [{"latency_ms": 30_000, "script": ["latency"]},
                                    {"drip_ms": 1000, "script": ["drip"]}])
 def test_reset_discards_a_request_in_flight(standin, fault):
+    wait_until(lambda: standin.in_flight == 0)   # an earlier test's handler may still be closing its connection
     standin.set_faults(**fault)
     outcome = []
     slow = threading.Thread(target=lambda: outcome.append(pytest.raises(
