@@ -444,11 +444,14 @@ def _announce(emu, oss, buckets, own_seed: bool) -> None:
 @main.command()
 @click.option("--root", type=click.Path(file_okay=False, exists=True),
               help="The dwtrigger checkout.  [default: the one this directory is in, else dwtrigger's own]")
-def demo(root):
+@click.option("--log", "log_path", type=click.Path(dir_okay=False),
+              help="Where the decision log goes.  [default: build/demo/decisions.ndjson in the checkout]")
+def demo(root, log_path):
     """The whole flow on this machine: emulator + every sample through the real handlers and SDK."""
     from . import demo as demo_module
 
-    sys.exit(demo_module.run(demo_module.checkout(root, Path.cwd()), click.echo))
+    sys.exit(demo_module.run(demo_module.checkout(root, Path.cwd()), click.echo,
+                             Path(log_path).resolve() if log_path else None))
 
 
 def _summary(outcomes: Counter) -> None:

@@ -82,10 +82,11 @@ def run_sample(handler, source: str, raw: bytes, env: Dict[str, str]) -> List[di
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
 
 
-def run(root: Path, echo=print) -> int:
+def run(root: Path, echo=print, log_path: Optional[Path] = None) -> int:
+    """Every sample under `root`; the decision log at `log_path` (default: build/demo/decisions.ndjson there)."""
     events_dir = root / "events"
     expectations = load_expectations(events_dir)
-    log_path = root / "build" / "demo" / "decisions.ndjson"
+    log_path = log_path or root / "build" / "demo" / "decisions.ndjson"
     made = [d for d in (log_path.parent, log_path.parent.parent) if not d.exists()]   # removed if the demo fails
     saved = dict(os.environ)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +101,7 @@ def run(root: Path, echo=print) -> int:
         app.use_runtime(None)
         os.environ.clear()
         os.environ.update(saved)
-    echo(f"\ndecision log: {log_path.relative_to(root)}")
+    echo(f"\ndecision log: {log_path.relative_to(root) if root in log_path.parents else log_path}")
     for miss in misses:
         echo(f"UNEXPECTED {miss}")
     echo(f"{len(expectations) - len(misses)} of {len(expectations)} samples gave the expected outcomes")
