@@ -22,8 +22,34 @@ send once on either API.
 
 Prints the figures and exits 1 when an event is lost, an instance accepts two triggers or one no event named, a
 `triggered` decision does not match a trigger DataWorks accepted, a decision has no log line, a log line holds a
-secret or an invocation outlives its function's timeout.
+secret, an invocation outlives its function's timeout, or the sweep says a false `overdue` or leaves one unsaid.
 `--events 5000` is the default run; tests/test_load.py runs a small one.
+
+The faults of a send whose fate is unknown, each an option (all off by default, so the default run stays
+comparable; a combined run turns them all on):
+- `--stall SHARE`: that share of the trigger calls no other fault hit stall past the function's deadline,
+  DataWorks acting on them at once (its answer dripped one byte every 100 ms); `--stall-late SHARE`: the request
+  waits 0.9 x the timeout before DataWorks acts, so the trigger lands after its caller gave up, and before FC's
+  retry has settled. FC's retries must find the instance released, or send once, never twice.
+- `--ledger-faults SHARE` (with `--ledger`): the OSS stand-in answers that share of the ledger's writes, reads
+  and listings (PutObject, GetObject, ListObjectsV2) with a 500 or a closed connection (the sweep's listings of
+  the landing bucket too).
+- `--unreachable N`: N rules (a daily OSS rule, a queue rule, a topic rule, ...: of each kind in turn, the first
+  the load names) call a DataWorks endpoint that accepts connections and never answers; every rule names its
+  endpoint (`endpoint:`, no DWTRIGGER_ENDPOINT). Their events fail, FC retries them, they are dead-lettered and
+  replayed, and fail again: "not releasable, dead-lettered", apart from lost. The sweep must go on releasing and
+  saying `overdue` for every other rule during the outage ("overdue missed" counts what it left unsaid).
+- `--by-hand N` (with `--drop`): before the sweep, an operator releases N instances of daily OSS rules whose file
+  never landed (`dwtrigger trigger`): the sweep's look-up must see them run and say nothing.
+"false overdue" counts `overdue` lines for an instance that had run when the sweep said it (the emulator's state
+after that sweep run) or for a date whose evidence was in the bucket: it must be 0. An `overdue` the sweep said
+without DataWorks' word ("could not tell whether it still waits": its endpoint down or failing) for an instance
+that had run is counted apart. "duplicate releases (triggers after the release included)" adds the triggers
+DataWorks refused or ignored as coming after the release (tests/checks.py); with `--ledger` it must be 0 (the
+claim sends once), without one two deliveries at once can both send and it is only reported.
+
+The FC instances' clock starts at the emulator's time and runs in real time (the ledger's claims live until their
+claimer's deadline plus 10 s); the emulator's own clock, which its instances follow, stays where it is.
 
 It also counts what the OSS triggers' key filters save a busy landing bucket (README, "Deploy with Serverless
 Devs"): around each OSS event of the load its data files land too (DATA_PARTS before a daily `_SUCCESS`,
@@ -39,6 +65,7 @@ import io
 import json
 import queue
 import random
+import socket
 import sys
 import threading
 import time
@@ -56,7 +83,7 @@ from dwtrigger.matching import Index
 from dwtrigger.ops import fc
 from dwtrigger.ops.emulator import Emulator, OssStandIn
 from dwtrigger.ops.inputs import read
-from dwtrigger.outcomes import FAILED, TRIGGERED, DecisionLog
+from dwtrigger.outcomes import FAILED, OVERDUE, TRIGGERED, DecisionLog
 from dwtrigger.rules import RuleSet, parse_rules
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -87,6 +114,14 @@ DATA_PARTS, HOURLY_PARTS = 4, 3   # data files landing beside each daily `_SUCCE
 BUCKETS = ("landing", "ledger")
 SWEPT = 7                    # expect.days of the daily OSS rules with --drop: the sweep re-checks this many dates
 RECENT = [d for d in DAYS if d >= date(2026, 3, 12) - timedelta(days=SWEPT)]   # within the sweep's window
+STALL_MS = 100               # a stalled trigger's answer: a byte every 100 ms (~25 s for its ~250), past any deadline
+LATE = 0.9                   # a late trigger waits 0.9 x the timeout before it acts: past its call's deadline, and
+                             # within the ledger's grace (10 s) of its send
+LEDGER_OPS = ["PutObject", "GetObject", "ListObjectsV2"]             # the ledger's create/write, read, listing
+DEAD_KINDS = ("oss", "queue", "topic", "timer", "hourly")          # --unreachable: the kinds, in turn
+WAITING = frozenset({"NOT_RUN", "WAIT_TIME", "WAIT_TRIGGER"})       # an instance that has not run
+UNCONFIRMED = "could not tell whether it still waits"              # an `overdue` said without DataWorks' word
+SWEEPS = 20                  # sweep runs at most, until one has nothing left to do
 
 
 def cycle_ms(day: date, hour: int, minute: int = 0) -> int:
@@ -97,10 +132,12 @@ def cycle_ms(day: date, hour: int, minute: int = 0) -> int:
 
 # ---- the generated world, rules and events ----
 
-def world(sweep: bool = False, ledger: bool = False) -> Tuple[dict, str, Dict[str, List[int]]]:
+def world(sweep: bool = False, ledger: bool = False,
+          endpoints: Optional[Dict[str, str]] = None) -> Tuple[dict, str, Dict[str, List[int]]]:
     """The emulator seed, the rules file and the node of each rule, per kind. Odd nodes live in a workspace on the
     new Data Studio (API 2024-05-18), even ones on the legacy DataStudio (2020-05-18). `sweep`: the daily OSS
-    rules have `expect:`; `ledger`: every rule has one."""
+    rules have `expect:`; `ledger`: every rule has one; `endpoints`: every rule names its DataWorks endpoint (by
+    rule name)."""
     nodes = {kind: [800_000_000 + 1000 * k + i for i in range(n)] for k, (kind, n) in enumerate(KINDS.items())}
     seed_nodes = [{"id": node, "deployed": "2026-01-01", **({"hourly": True} if kind == "hourly" else {"at": "00:30"})}
                   for kind, ids in nodes.items() for node in ids]
@@ -116,7 +153,8 @@ def world(sweep: bool = False, ledger: bool = False) -> Tuple[dict, str, Dict[st
              "timer": "on: timer, timer: timer-{i}"}
     book = ", ledger: oss://ledger/dwtrigger/" if ledger else ""
     rules = ["version: 1", f"defaults: {{timezone: Asia/Shanghai, region: cn-shanghai{book}}}", "rules:"]
-    rules += [f"  - {{name: {kind}-{i}, {match[kind].format(i=i)}, api: \"{API[node % 2]}\", "
+    where = (lambda name: f'endpoint: "{endpoints[name]}", ') if endpoints else (lambda name: "")
+    rules += [f"  - {{name: {kind}-{i}, {match[kind].format(i=i)}, api: \"{API[node % 2]}\", {where(f'{kind}-{i}')}"
               f"trigger: [{{workspace: {20000 + node % 2}, node: {node}}}]}}"
               for kind, ids in nodes.items() for i, node in enumerate(ids)]
     return seed, "\n".join(rules) + "\n", nodes
@@ -234,6 +272,99 @@ def oss_filtering(rules: RuleSet, load: List[Event]) -> dict:
             "derived OSS triggers on the bucket": len(filters)}
 
 
+# ---- the new faults: stalled triggers, a dead endpoint ----
+
+class Stalls:
+    """The emulator's fault config with one more layer, on the trigger actions only: of the trigger calls no other
+    fault hit, a share `drip` is answered one byte every STALL_MS (DataWorks acts at once: faults.py's "drip"), a
+    share `late` waits `late_ms` before DataWorks acts ("latency"). The gateway reads its config through this
+    object; everything but these two is the emulator's own."""
+
+    def __init__(self, base, drip: float, late: float, late_ms: int, seed: int):
+        self.base, self.drip, self.late, self.late_ms = base, drip, late, late_ms
+        self.rng = random.Random(seed * 7919 + 1)
+        self.injected: Counter = Counter()
+
+    def decide(self, action: Optional[str]) -> Optional[str]:
+        fault = self.base.decide(action)                 # throttling, 500s, hostile answers, as without stalls
+        if fault is None and action in TRIGGERS:
+            draw = self.rng.random()
+            fault = "drip" if draw < self.drip else "latency" if draw < self.drip + self.late else None
+            if fault:
+                self.injected[fault] += 1
+        return fault
+
+    @property
+    def drip_ms(self) -> int:
+        return self.base.drip_ms or STALL_MS
+
+    @property
+    def latency_ms(self) -> int:
+        return self.late_ms
+
+    def __getattr__(self, name):
+        return getattr(self.base, name)
+
+
+class BlackHole:
+    """A DataWorks endpoint that is down: a socket on loopback that accepts every connection and never answers."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0), backlog=256)
+        self.sock.settimeout(0.1)
+        self.held: List[socket.socket] = []
+        self.closing = threading.Event()
+        self.thread = threading.Thread(target=self._accept, name="black-hole", daemon=True)
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while not self.closing.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:                              # the pause between connections, or closed
+                continue
+            self.held.append(conn)
+
+    def __enter__(self) -> "BlackHole":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.closing.set()
+        self.thread.join()
+        for conn in self.held:
+            conn.close()
+        self.sock.close()
+
+
+def unreachable_rules(nodes: Dict[str, List[int]], load: List[Event], count: int) -> Dict[str, int]:
+    """`count` rules behind the dead endpoint, name -> node: of each kind in DEAD_KINDS in turn, the rule the load
+    names least but at least once (so the outage's dead letters, replayed one by one, stay few)."""
+    named = Counter(node for e in load for node, _ in e.targets)
+    picked: Dict[str, int] = {}
+    for j in range(count):
+        kind = DEAD_KINDS[j % len(DEAD_KINDS)]
+        ranked = sorted((named[node], i, node) for i, node in enumerate(nodes[kind]) if named[node])
+        taken = [(i, node) for _, i, node in ranked if f"{kind}-{i}" not in picked]
+        if taken:
+            picked[f"{kind}-{taken[0][0]}"] = taken[0][1]
+    return picked
+
+
+def has_run(emu: Emulator) -> set:
+    """The instances that ran (released, or past waiting), as targets."""
+    return {(i["NodeId"], i["CycTime"]) for i in emu.instances() if i["Released"] or i["Status"] not in WAITING}
+
+
+def evidence_key(rule: str, biz_date: str) -> Optional[str]:
+    """The file that is a daily OSS rule's evidence for a business date (YYYY-MM-DD); None for other rules."""
+    kind, _, i = rule.rpartition("-")
+    return f"exports/t{i}/dt={biz_date}/_SUCCESS" if kind == "oss" else None
+
+
 # ---- FC, as the load sees it ----
 
 @dataclass
@@ -248,13 +379,17 @@ class Tally:
     overdue: int = 0                               # its `overdue` lines: no file yet for a date it re-checks
     sweeps: int = 0
     sweep_lookups: int = 0
+    endpoints_down: int = 0                        # the sweep's summaries: endpoints not asked again in a run
     unlogged: int = 0                              # decisions without their log line
     overtime: int = 0                              # invocations that outlived the function's timeout
     leaks: int = 0                                 # log lines holding a secret
     failures: Counter = field(default_factory=Counter)             # error codes of `failed` decisions
     final: Dict[int, List[dict]] = field(default_factory=dict)    # event index -> decisions of its last invocation
+    history: Dict[int, List[List[dict]]] = field(default_factory=dict)   # event index -> every invocation's
+    swept_records: List[Tuple[int, dict]] = field(default_factory=list)  # (sweep run, decision) of every sweep run
 
-    def record(self, index: int, records: List[dict], raised: bool, lines: List[str], overtime: bool) -> None:
+    def record(self, index: Optional[int], records: List[dict], raised: bool, lines: List[str],
+               overtime: bool) -> None:
         with self.lock:
             self.invocations += 1
             self.overtime += overtime
@@ -264,23 +399,28 @@ class Tally:
             self.retries += sum(max(0, r["attempts"] - 1) for r in records)
             self.unlogged += abs(len(records) - len(lines))
             self.leaks += sum(any(s in line for s in SECRETS) for line in lines)
-            self.final[index] = records
+            if index is not None:
+                self.final[index] = records
+                self.history.setdefault(index, []).append(records)
 
 
 class FcInstance:
-    """One FC instance: a Runtime with its own log stream."""
+    """One FC instance: a Runtime with its own log stream. `direct`: the rules name their endpoints (no
+    DWTRIGGER_ENDPOINT); `clock`: the instance's wall clock (the emulator's, by default)."""
 
-    def __init__(self, rules, emu: Emulator, timeout: float, oss: Optional[OssStandIn] = None):
+    def __init__(self, rules, emu: Emulator, timeout: float, oss: Optional[OssStandIn] = None,
+                 clock=None, direct: bool = False):
         self.stream, self.timeout = io.StringIO(), timeout
-        env = {"DWTRIGGER_ENDPOINT": emu.endpoint, "DWTRIGGER_PROTOCOL": "http", "DWTRIGGER_SWEEP_QPS": "20",
+        env = {**({} if direct else {"DWTRIGGER_ENDPOINT": emu.endpoint}), "DWTRIGGER_PROTOCOL": "http",
+               "DWTRIGGER_SWEEP_QPS": "20",
                **({"DWTRIGGER_OSS_ENDPOINT": oss.endpoint} if oss else {}),
                "ALIBABA_CLOUD_ACCESS_KEY_ID": KEY["access_key_id"],
                "ALIBABA_CLOUD_ACCESS_KEY_SECRET": KEY["access_key_secret"],
                "ALIBABA_CLOUD_SECURITY_TOKEN": KEY["security_token"]}
         log = DecisionLog(service=f"dwtrigger-bench-{uuid.uuid4().hex[:8]}", stream=self.stream)
-        self.runtime = app.Runtime(rules, environ=env, log=log, dry_run=False, wall_clock=emu.clock.now)
+        self.runtime = app.Runtime(rules, environ=env, log=log, dry_run=False, wall_clock=clock or emu.clock.now)
 
-    def invoke(self, tally: Tally, index: int, source: str, raw: bytes) -> bool:
+    def invoke(self, tally: Tally, index: Optional[int], source: str, raw: bytes) -> bool:
         """Run one event as FC would; True when the invocation raised."""
         started = time.monotonic()
         records = [d.record() for d in self.runtime.run(source, raw, fc.context_for(source, self.timeout))]
@@ -288,21 +428,31 @@ class FcInstance:
         tally.record(index, records, raised, self._lines(), time.monotonic() - started > self.timeout)
         return raised
 
-    def sweep(self, tally: Tally) -> bool:
-        """One run of the sweep function; True when it stopped at its deadline with candidates left."""
+    def by_hand(self, tally: Tally, rule: str, day: date) -> List[dict]:
+        """`dwtrigger trigger RULE --bizdate DAY`, as an operator runs it."""
+        started = time.monotonic()
+        records = [d.record() for d in self.runtime.release_by_hand(rule, {"bizdate": day}, None,
+                                                                    fc.context_for("cli", self.timeout))]
+        tally.record(None, records, False, self._lines(), time.monotonic() - started > self.timeout)
+        return records
+
+    def sweep(self, tally: Tally):
+        """One run of the sweep function: its summary and decision records."""
         started = time.monotonic()
         decisions, summary = self.runtime.sweep(fc.context_for("sweep", self.timeout))
         records, lines = [d.record() for d in decisions], self._lines()[:-1]     # the last line: its summary
         with tally.lock:
             tally.sweeps += 1
             tally.swept += sum(r["outcome"] == TRIGGERED for r in records)
-            tally.overdue += sum(r["outcome"] == "overdue" for r in records)
+            tally.overdue += sum(r["outcome"] == OVERDUE for r in records)
             tally.sweep_lookups += summary.lookups
+            tally.endpoints_down += summary.endpoints_down
             tally.failures.update(r["error_code"] for r in records if r["outcome"] == FAILED)
             tally.unlogged += abs(len(records) - len(lines))
             tally.leaks += sum(any(s in line for s in SECRETS) for line in lines)
             tally.overtime += time.monotonic() - started > self.timeout
-        return summary.stopped_at_deadline or summary.failed > 0
+            tally.swept_records += [(tally.sweeps, r) for r in records]
+        return summary, records
 
     def _lines(self) -> List[str]:
         lines = [line for line in self.stream.getvalue().split("\n") if line.strip()]
@@ -311,29 +461,92 @@ class FcInstance:
         return lines
 
 
+@dataclass
+class SweepCheck:
+    """What the sweep said, against the emulator's instances and the landing bucket."""
+    false_overdue: List[dict] = field(default_factory=list)        # ran when said, or evidence in the bucket
+    unconfirmed_ran: List[dict] = field(default_factory=list)      # said without DataWorks' word; it had run
+    said: set = field(default_factory=set)                         # (rule, business date) said overdue
+    missed: List[Tuple[str, str]] = field(default_factory=list)    # reachable, no evidence, not run, never said
+    by_hand: List[Target] = field(default_factory=list)            # released by hand before the sweep
+
+    def judge(self, records: List[dict], ran: set, landed: set) -> None:
+        """One sweep run's `overdue` lines, against the instances that had run by the end of that run."""
+        for r in records:
+            if r["outcome"] != OVERDUE:
+                continue
+            self.said.add((r["rule"], r["biz_date"]))
+            evidence = evidence_key(r["rule"], r["biz_date"]) in landed
+            if evidence or ((r["node"], r["cycle_time_ms"]) in ran and UNCONFIRMED not in (r["reason"] or "")):
+                self.false_overdue.append(r)
+            elif (r["node"], r["cycle_time_ms"]) in ran:
+                self.unconfirmed_ran.append(r)
+
+
+def release_by_hand(fc_instance: FcInstance, tally: Tally, nodes: Dict[str, List[int]], dead: Dict[str, int],
+                    landed: set, now: datetime, count: int, rng: random.Random) -> List[Target]:
+    """`count` instances of reachable daily OSS rules in the sweep's window, whose file never landed, released by
+    hand (retried as an operator would, up to 5 times): the sweep must see them run and not say `overdue`."""
+    today = now.astimezone(ZONE).date()
+    options = [(f"oss-{i}", node, today - timedelta(days=back)) for i, node in enumerate(nodes["oss"])
+               if f"oss-{i}" not in dead for back in range(1, SWEPT + 1)]
+    options = [o for o in options if evidence_key(o[0], f"{o[2]:%Y-%m-%d}") not in landed]
+    released = []
+    for rule, node, day in rng.sample(options, min(count, len(options))):
+        for _ in range(5):
+            records = fc_instance.by_hand(tally, rule, day)
+            if records and all(r["outcome"] in (TRIGGERED, "already_triggered") for r in records):
+                released.append((node, cycle_ms(day, 0, 30)))
+                break
+    return released
+
+
 def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float = 0.02, timeout: float = 10,
-        seed: int = 7, hostile: bool = True, drop: float = 0.0, ledger: bool = False) -> dict:
+        seed: int = 7, hostile: bool = True, drop: float = 0.0, ledger: bool = False, stall: float = 0.0,
+        stall_late: float = 0.0, ledger_faults: float = 0.0, unreachable: int = 0, by_hand: int = 0) -> dict:
     """The load run; returns its figures."""
+    if ledger_faults and not ledger:
+        raise ValueError("--ledger-faults needs --ledger: they are the ledger's OSS requests")
+    if by_hand and not drop:
+        raise ValueError("--by-hand needs --drop: it is for the sweep")
     seed_doc, rules_text, nodes = world(sweep=drop > 0, ledger=ledger)
-    rules, rng = parse_rules(rules_text), random.Random(seed)
+    rng = random.Random(seed)
     load = Generator(nodes, rng, RECENT if drop else DAYS).events(events)
     dropped = {i for i, e in enumerate(load) if e.sweepable and rng.random() < drop}
-    tally, dead_letters = Tally(), []
+    dead = unreachable_rules(nodes, load, unreachable)
+    tally, dead_letters, check = Tally(), [], SweepCheck()
     work: "queue.Queue[Optional[Tuple[int, int]]]" = queue.Queue()
     oss_seed = {"keys": [KEY], "buckets": [{"name": name} for name in BUCKETS]}
-    with Emulator(seed_doc) as emu, OssStandIn(oss_seed) as oss:
+    with Emulator(seed_doc) as emu, OssStandIn(oss_seed) as oss, BlackHole() as hole:
+        if dead:                       # every rule names its endpoint: the emulator, or the dead one
+            rules_text = world(sweep=drop > 0, ledger=ledger, endpoints={
+                f"{kind}-{i}": hole.endpoint if f"{kind}-{i}" in dead else emu.endpoint
+                for kind, ids in nodes.items() for i in range(len(ids))})[1]
+        rules = parse_rules(rules_text)
         emu.set_faults(qps=qps, error_rate=error_rate, random_seed=seed, **(HOSTILE if hostile else {}))
+        stalls = None
+        if stall or stall_late:
+            stalls = emu.gateway.faults = Stalls(emu.gateway.faults, stall, stall_late, int(LATE * timeout * 1000), seed)
+        if ledger_faults:
+            oss.set_faults(error_rate=ledger_faults / 2, drop_rate=ledger_faults / 2, actions=LEDGER_OPS,
+                           random_seed=seed)
         started = time.monotonic()
 
+        def clock() -> datetime:       # FC's clock: from the emulator's time, in real time
+            return emu.clock.now() + timedelta(seconds=time.monotonic() - started)
+
+        def instance(seconds: float) -> FcInstance:
+            return FcInstance(rules, emu, seconds, oss, clock, direct=bool(dead))
+
         def serve() -> None:
-            instance = FcInstance(rules, emu, timeout, oss)
+            fc_instance = instance(timeout)
             while (item := work.get()) is not None:
                 index, tries = item
                 if index in dropped:                               # the file landed; its notification never came
                     work.task_done()
                     continue
                 try:
-                    if instance.invoke(tally, index, load[index].source, load[index].raw):
+                    if fc_instance.invoke(tally, index, load[index].source, load[index].raw):
                         if tries < FC_RETRIES:
                             work.put((index, tries + 1))          # FC's asynchronous retry
                         else:
@@ -352,14 +565,30 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
         work.join()
         for _ in threads:
             work.put(None)
+        sweep_now = None
         if drop:                                                   # the sweep's timer: runs until it covered all
-            sweeper = FcInstance(rules, emu, 60, oss)
-            while sweeper.sweep(tally) and tally.sweeps < 20:
-                pass
+            landed = set(oss.objects("landing"))
+            sweeper, sweep_now = instance(60), clock()
+            if by_hand:
+                check.by_hand = release_by_hand(instance(60), tally, nodes, dead, landed, sweep_now, by_hand, rng)
+            for _ in range(SWEEPS):
+                summary, records = sweeper.sweep(tally)
+                check.judge(records, has_run(emu), landed)
+                # Another run while this one stopped at its deadline or failed for a rule DataWorks can be asked
+                # for (the unreachable rules fail in every run: the outage is the operator's, not the sweep's).
+                if not (summary.stopped_at_deadline or any(r["outcome"] == FAILED and r["rule"] not in dead
+                                                           for r in records)):
+                    break
+            ran = has_run(emu)
+            today = sweep_now.astimezone(ZONE).date()
+            check.missed = [(f"oss-{i}", f"{day:%Y-%m-%d}") for i, node in enumerate(nodes["oss"])
+                            if f"oss-{i}" not in dead for day in (today - timedelta(days=b) for b in range(1, SWEPT + 1))
+                            if evidence_key(f"oss-{i}", f"{day:%Y-%m-%d}") not in landed
+                            and (node, cycle_ms(day, 0, 30)) not in ran and (f"oss-{i}", f"{day:%Y-%m-%d}") not in check.said]
         # The failure destination's records, replayed two days later as `dwtrigger replay` reads them; what fails
         # again (a hostile answer to the replay) is replayed from its `--failed-out` file, up to REPLAYS times.
         emu.clock.advance(2 * 24 * 3600)
-        replayer, pending = FcInstance(rules, emu, timeout, oss), list(dead_letters)
+        replayer, pending = instance(timeout), list(dead_letters)
         for _ in range(REPLAYS):
             failed = []
             for index in pending:
@@ -371,26 +600,47 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
                         failed.append(index)
             pending = failed
         wall = time.monotonic() - started
-        return {**figures(load, tally, len(dead_letters), emu, wall, len(dropped), events=events, workers=workers,
-                          qps=qps, error_rate=error_rate, timeout=timeout, hostile=hostile, drop=drop,
-                          ledger=ledger), **oss_filtering(rules, load)}
+        result = {**figures(load, tally, len(dead_letters), emu, wall, len(dropped), events=events, workers=workers,
+                            qps=qps, error_rate=error_rate, timeout=timeout, hostile=hostile, drop=drop, ledger=ledger,
+                            stall=stall, stall_late=stall_late, ledger_faults=ledger_faults, unreachable=unreachable,
+                            by_hand=by_hand, dead=dead, check=check, stalls=stalls, oss=oss, hole=hole),
+                  **oss_filtering(rules, load)}
+        if any(result[name] for name in failing(result)):
+            diagnose(load, tally, emu, oss, dead, check, ledger)
+        return result
 
 
-def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: float, dropped: int,
+def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: float, dropped: int, *,
+            dead: Dict[str, int], check: SweepCheck, stalls: Optional[Stalls], oss: OssStandIn, hole: BlackHole,
             **settings) -> dict:
     triggers = {(i["NodeId"], i["CycTime"]): i["Triggers"] for i in emu.instances() if i["Triggers"]}
-    expected = {t for e in load for t in e.targets}
+    dead_nodes = set(dead.values())
+    named = {t for e in load for t in e.targets} | set(check.by_hand)
+    expected = {t for t in named if t[0] not in dead_nodes}
     final = Counter(r["outcome"] for records in tally.final.values() for r in records)
-    unfinished = sum(any(r["outcome"] == FAILED for r in records) for records in tally.final.values())
+    failed = {i: [r for r in records if r["outcome"] == FAILED] for i, records in tally.final.items()}
+    # An event still failing only for the unreachable rules is not releasable: dead-lettered, not lost; one failing
+    # for any other reason (or a decision without a rule: a batch's unread records) is lost.
+    unfinished = sum(any(r["node"] not in dead_nodes for r in f) for f in failed.values())
+    dead_lettered = sum(bool(f) and all(r["node"] in dead_nodes for r in f) for f in failed.values())
     calls = emu.calls
+    stalled = ("drip", "latency")
     accepted = [c for c in calls if c["action"] in TRIGGERS and c["status"] == 200 and c["code"] is None
-                and c["fault"] in (None, "latency", "drip")]           # a malformed 200 ran nothing
-    # A trigger DataWorks accepted while its answer was dripped past the deadline: released, yet its decision
-    # failed ("it may have landed") and FC's retry found it already_triggered.
-    unanswered = sum(c["fault"] == "drip" for c in accepted)
-    ignored = sum(c["code"] == "Emulator.Instance.NoEffect" for c in calls)     # 2024: success, no effect
+                and c["fault"] in (None, *stalled)]                  # a malformed 200 ran nothing
+    ignored = [c for c in calls if c["code"] == "Emulator.Instance.NoEffect"]     # 2024: success, no effect
+    # A trigger DataWorks acted on while its answer was dripped (or the request held) past the deadline: its
+    # decision failed ("it may have landed") and FC's retry found it already_triggered. Every other accepted (or
+    # ignored) trigger is one `triggered` decision.
+    unanswered = sum(c["fault"] in stalled for c in accepted)
+    answered = len(accepted) + len(ignored) - unanswered - sum(c["fault"] in stalled for c in ignored)
+    repeats = sum(c["code"] in REPEATS for c in calls)
+    ledger_calls = [c for c in oss.calls if c["bucket"] == "ledger"]
+    overdue_dead = sum(r["outcome"] == OVERDUE and r["rule"] in dead for _, r in tally.swept_records)
+    swept_down = Counter("unreachable rules" if r["rule"] in dead else "other rules" for _, r in tally.swept_records
+                         if r["outcome"] == FAILED and r["error_code"] == "EndpointDown")
     return {
         **settings,
+        "unreachable rules": ", ".join(dead) or "-",
         "decisions (final)": dict(sorted(final.items())),
         "invocations": tally.invocations,
         "in-invocation retries": tally.retries,
@@ -406,14 +656,29 @@ def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: 
         "injected 500s": sum(c["fault"] == "error" for c in calls),
         "throttled (429)": sum(c["fault"] == "throttle" for c in calls),
         "hostile answers": dict(Counter(c["fault"] for c in calls if c["fault"] in ("redirect", "drip", "malformed"))),
-        "triggers after the release (refused / no effect)": sum(c["code"] in REPEATS for c in calls),
+        "stalled sends injected (drip / late)": (f"{stalls.injected['drip']} / {stalls.injected['latency']}"
+                                                 if stalls else "0 / 0"),
+        "ledger OSS requests / errors injected (500 / dropped)": "{} / {} ({} / {})".format(
+            len(ledger_calls), sum(c["fault"] in ("error", "drop") for c in ledger_calls),
+            sum(c["fault"] == "error" for c in ledger_calls), sum(c["fault"] == "drop" for c in ledger_calls)),
+        "landing OSS errors injected (the sweep's listings)": sum(c["fault"] in ("error", "drop") for c in oss.calls
+                                                                  if c["bucket"] == "landing"),
+        "unreachable: connections held / events dead-lettered": f"{len(hole.held)} / {dead_lettered}",
+        "sweep: endpoints given up in a run / EndpointDown decisions": (
+            f"{tally.endpoints_down} / " + (", ".join(f"{n} {k}" for k, n in sorted(swept_down.items())) or "0")),
+        "sweep: overdue for the unreachable rules (unconfirmed)": overdue_dead,
+        "released by hand (no file) / overdue for an instance that ran, unconfirmed": (
+            f"{len(check.by_hand)} / {len(check.unconfirmed_ran)}"),
+        "triggers after the release (refused / no effect)": repeats,
         "instances released": len(triggers),
-        "released, answer lost (drip)": unanswered,
+        "released, answer lost (drip or late)": unanswered,
         "lost": len(expected - set(triggers)) + unfinished + len(load) - dropped - len(tally.final),
-        "released without an event": len(set(triggers) - expected),
+        "released without an event": len(set(triggers) - named),
         "duplicate releases": sum(n - 1 for n in triggers.values()),
-        "triggered decisions != accepted triggers": abs(tally.triggered + tally.swept + unanswered - len(accepted)
-                                                        - ignored),
+        "duplicate releases (triggers after the release included)": sum(n - 1 for n in triggers.values()) + repeats,
+        "false overdue": len(check.false_overdue),
+        "overdue missed (reachable rules)": len(check.missed),
+        "triggered decisions != accepted triggers": abs(tally.triggered + tally.swept - answered),
         "decisions without a log line": tally.unlogged,
         "log lines with a secret": tally.leaks,
         "invocations past their timeout": tally.overtime,
@@ -423,7 +688,62 @@ def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: 
 
 
 FAILING = ("lost", "released without an event", "duplicate releases", "triggered decisions != accepted triggers",
-           "decisions without a log line", "log lines with a secret", "invocations past their timeout")
+           "decisions without a log line", "log lines with a secret", "invocations past their timeout",
+           "false overdue", "overdue missed (reachable rules)")
+# With a ledger every send is claimed first: a trigger after the release is a send the claim should have stopped.
+# Without one, two deliveries at once can both send (the module's docstring): reported, not failing.
+LEDGER_FAILING = ("duplicate releases (triggers after the release included)",)
+
+
+def failing(result: dict) -> Tuple[str, ...]:
+    """The figures that must be 0 in this run."""
+    return FAILING + (LEDGER_FAILING if result.get("ledger") else ())
+
+
+def diagnose(load: List[Event], tally: Tally, emu: Emulator, oss: OssStandIn, dead: Dict[str, int],
+             check: SweepCheck, ledger: bool, most: int = 5) -> None:
+    """On stderr, what a failing figure needs to be understood: for a few lost or twice-sent instances, every
+    invocation's decisions on them, the emulator's calls naming them and their ledger claims; the false overdue."""
+    runs = emu.instances()
+    triggers = {(i["NodeId"], i["CycTime"]): i for i in runs}
+    dead_nodes = set(dead.values())
+    calls = emu.calls
+    repeated = {(int(c["params"].get("NodeId") or c["params"].get("TaskId") or 0), c["params"].get("CycleTime") or
+                 c["params"].get("TriggerTime")) for c in calls if c["code"] in REPEATS}
+    doubled = [t for t, i in triggers.items() if i["Triggers"] > 1]
+    lost = [t for e in load for t in e.targets
+            if t[0] not in dead_nodes and not triggers.get(t, {}).get("Triggers")]
+    unfinished = [i for i, records in tally.final.items()
+                  if any(r["outcome"] == FAILED and r["node"] not in dead_nodes for r in records)]
+    out = sys.stderr
+    print(f"--- diagnosis: {len(set(lost))} instances never released, {len(unfinished)} events still failing, "
+          f"{len(doubled)} instances with two accepted triggers, {len(repeated)} triggered after their release, "
+          f"{len(check.false_overdue)} false overdue, {len(check.missed)} overdue missed", file=out)
+    targets = list(dict.fromkeys(lost + doubled + [t for i in unfinished for t in load[i].targets
+                                                  if t[0] not in dead_nodes]))[:most]
+    for node, cyc in targets:
+        print(f"instance node {node} cycle {cyc}: {triggers.get((node, cyc), {}).get('Status')}, "
+              f"{triggers.get((node, cyc), {}).get('Triggers')} triggers", file=out)
+        for index, e in enumerate(load):
+            if (node, cyc) in e.targets:
+                for n, records in enumerate(tally.history.get(index, [])):
+                    for r in records:
+                        if r["node"] in (node, None):
+                            print(f"  event {index} invocation {n + 1}: {r['outcome']} {r['error_code'] or ''} "
+                                  f"attempts {r['attempts']} {r['duration_ms']} ms: {(r['reason'] or '')[:300]}",
+                                  file=out)
+        for c in calls:
+            if str(node) in (c["params"].get("NodeId"), c["params"].get("TaskId")):
+                print(f"  call {c['action']} at {c['monotonic']:.3f}: {c['status']} {c['code'] or ''} "
+                      f"fault {c['fault']}", file=out)
+        if ledger:
+            for key in oss.objects("ledger"):
+                if f"/{node}/" in key and str(cyc) in key:
+                    print(f"  ledger {key}: {oss.body('ledger', key).decode(errors='replace')}", file=out)
+    for r in check.false_overdue[:most]:
+        print(f"false overdue: {r['rule']} {r['biz_date']} node {r['node']}: {r['reason']}", file=out)
+    for rule, day in check.missed[:most]:
+        print(f"overdue missed: {rule} {day}", file=out)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -437,13 +757,27 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--drop", type=float, default=0.0, help="share of daily OSS notifications lost (the sweep)")
     parser.add_argument("--ledger", action="store_true", help="every rule claims its sends in a ledger")
+    parser.add_argument("--stall", type=float, default=0.0,
+                        help="share of trigger calls whose answer stalls past the deadline (DataWorks acts at once)")
+    parser.add_argument("--stall-late", type=float, default=0.0,
+                        help="share of trigger calls DataWorks acts on 0.9 x the timeout late, after the caller gave up")
+    parser.add_argument("--ledger-faults", type=float, default=0.0,
+                        help="share of the ledger's OSS requests answered 500 or dropped (with --ledger)")
+    parser.add_argument("--unreachable", type=int, default=0,
+                        help="rules whose DataWorks endpoint accepts connections and never answers")
+    parser.add_argument("--by-hand", type=int, default=0,
+                        help="instances with no file released by hand before the sweep (with --drop)")
     args = parser.parse_args(argv)
-    result = run(args.events, args.workers, args.qps, args.error_rate, args.timeout, args.seed, args.hostile,
-                 args.drop, args.ledger)
+    try:
+        result = run(args.events, args.workers, args.qps, args.error_rate, args.timeout, args.seed, args.hostile,
+                     args.drop, args.ledger, args.stall, args.stall_late, args.ledger_faults, args.unreachable,
+                     args.by_hand)
+    except ValueError as e:
+        parser.error(str(e))
     width = max(map(len, result))
     for name, value in result.items():
         print(f"{name:<{width}}  {value}")
-    return 1 if any(result[name] for name in FAILING) else 0
+    return 1 if any(result[name] for name in failing(result)) else 0
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ binary wheels only) whatever Python and OS run this script. FC's code directory 
 compiled here (unchecked-hash .pyc) by an interpreter of the target version, or skipped with a warning when
 there is none. Nothing is built from a rules file that does not validate, or that s.yaml's triggers and it do not
 agree on (deploy/wiring.py): a broken rule would otherwise ship and fail in the instance initializer, a rule no
-trigger feeds would never see an event. Runs in the dev venv (`make package`, which has dwtrigger and PyYAML):
+trigger feeds would never see an event. A trigger kept for a disabled rule is only a warning: switching a rule off
+must not stop a deployment. Runs in the dev venv (`make package`, which has dwtrigger and PyYAML):
 `python deploy/package.py --python 3.12 --out build`.
 """
 from __future__ import annotations
@@ -140,7 +141,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--template", type=Path, default=ROOT / "s.yaml", help="the Serverless Devs template "
                         "whose triggers must feed every rule (default s.yaml)")
     args = parser.parse_args(argv)
-    problems = wiring.refusals(args.rules, args.template)
+    problems, warnings = wiring.refusals(args.rules, args.template)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if problems:
         print("\n".join(problems), file=sys.stderr)
         raise SystemExit(f"refusing to build: {len(problems)} problem(s) with {args.rules} and {args.template}")

@@ -83,9 +83,11 @@ def on_api(rules: RuleSet, api: str) -> RuleSet:
     """The same rules for the world's workspaces on `api` (on 2024-05-18: the mirrored workspaces)."""
     if api == API_2020:
         return rules
-    return RuleSet(tuple(replace(rule, api=api, trigger=tuple(replace(t, workspace=MIRROR.get(t.workspace, t.workspace))
-                                                                for t in rule.trigger)) for rule in rules.rules),
-                   rules.path)
+
+    def moved(rule):
+        return replace(rule, api=api, trigger=tuple(replace(t, workspace=MIRROR.get(t.workspace, t.workspace))
+                                                    for t in rule.trigger))
+    return RuleSet(tuple(map(moved, rules.rules)), rules.path, tuple(map(moved, rules.disabled)))
 
 
 class Harness:

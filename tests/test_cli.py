@@ -17,6 +17,8 @@ from dwtrigger.ops.cli import main
 from dwtrigger.ops.emulator import DEFAULT_SEED, Emulator, OssStandIn
 
 RULES = str(ROOT / "rules.yaml")
+RULES_TEXT = (ROOT / "rules.yaml").read_text()
+NIGHTLY_LINE = RULES_TEXT.splitlines().index("  - name: nightly") + 1
 
 
 def run(*args, env=None, input=None):
@@ -27,6 +29,14 @@ def run(*args, env=None, input=None):
 def emulator_env(emulator):
     return {"DWTRIGGER_ENDPOINT": emulator.endpoint, "DWTRIGGER_PROTOCOL": "http",
             "POWERTOOLS_SERVICE_NAME": "dwtrigger-cli-test", **ROLE_KEY}
+
+
+@pytest.fixture
+def resting_nightly(tmp_path) -> str:
+    """rules.yaml with the nightly rule switched off."""
+    path = tmp_path / "resting.yaml"
+    path.write_text(RULES_TEXT.replace("    timer: nightly\n", "    timer: nightly\n    enabled: false\n", 1))
+    return str(path)
 
 
 def test_validate_accepts_the_example_rules():
@@ -68,6 +78,27 @@ def test_explain_names_the_nearest_misses_and_speaks_json():
                           "--json").output)
     [finance] = [r for r in data[0]["rules"] if r["matched"]]
     assert finance["rule"] == "finance-close" and finance["targets"][0]["biz_date_ms"] == 1773097200000
+
+
+def test_explain_names_a_disabled_rule_that_would_match_and_exits_1_when_only_it_would(tmp_path, resting_nightly):
+    nightly, off = str(EVENTS / "timer/nightly.json"), f"enabled: false at {resting_nightly}:{NIGHTLY_LINE}"
+    result = run("explain", nightly, "--rules", resting_nightly)
+    assert result.exit_code == 1
+    assert result.output.endswith(f"  disabled nightly: would match ({off})\n"
+                                  f"  -> ignored: no rule matched (rule 'nightly' would have, but it is disabled: "
+                                  f"{off})\n")
+    [entry] = json.loads(run("explain", nightly, "--rules", resting_nightly, "--json").stdout)
+    assert entry["disabled"] == [{"rule": "nightly", "line": NIGHTLY_LINE, "why": f"would match ({off})"}]
+    assert entry["ignored"] == f"no rule matched (rule 'nightly' would have, but it is disabled: {off})"
+    # Beside a rule in play that takes the event, it is named too, and the functions do act on the event.
+    both = tmp_path / "both.yaml"
+    both.write_text(RULES_TEXT + "  - {name: nightly-old, on: timer, timer: nightly, enabled: false, "
+                                 "trigger: [{workspace: 10001, node: 700001235001}]}\n")
+    result = run("explain", nightly, "--rules", str(both))
+    assert result.exit_code == 0, result.output
+    assert "  MATCH nightly: matched\n" in result.output and "ignored" not in result.output
+    assert result.output.endswith(f"  disabled nightly-old: would match (enabled: false at {both}:"
+                                  f"{len(RULES_TEXT.splitlines()) + 1})\n")
 
 
 def test_replay_takes_failure_destination_records_and_summarises(tmp_path, emulator_env, emulator):
@@ -200,16 +231,132 @@ def test_replay_failed_out_keeps_every_record_that_did_not_succeed(tmp_path, rul
     assert again.read_bytes() == rest.read_bytes()
 
 
-def test_replay_failed_out_is_emptied_when_everything_succeeded_and_a_dry_run_keeps_all(tmp_path, emulator_env,
-                                                                                        emulator):
+def test_replay_failed_out_is_emptied_when_everything_was_released_or_would_be_in_a_dry_run(tmp_path, emulator_env,
+                                                                                           emulator):
     nightly, rest = str(EVENTS / "timer/nightly.json"), tmp_path / "rest.ndjson"
+    rest.write_bytes(b"stale\n")
     dry = run("replay", nightly, "--rules", RULES, "--dry-run", "--failed-out", str(rest), env=emulator_env)
-    assert dry.exit_code == 0 and emulator.calls == []
-    assert rest.read_bytes() == json.dumps(json.loads(sample("timer/nightly.json")), separators=(",", ":")).encode() \
-        + b"\n"
+    assert (dry.exit_code, rest.read_bytes(), emulator.calls) == (0, b"", [])
+    assert "dry_run            1" in dry.stderr
     result = run("replay", nightly, "--rules", RULES, "--failed-out", str(rest), env=emulator_env)
     assert result.exit_code == 0 and rest.read_bytes() == b""
     assert [p.name for p in tmp_path.iterdir()] == ["rest.ndjson"]
+    again = run("replay", nightly, "--rules", RULES, "--failed-out", str(rest), env=emulator_env)
+    assert (again.exit_code, rest.read_bytes()) == (0, b"")                # released before: already_triggered
+    assert again.stderr.splitlines() == ["outcome            count", "already_triggered  1"]
+    assert released(emulator) == ["700001235000"]
+
+
+# ---- replay exits 0 only when every record ended released -------------------------------------------------------
+
+def line_of(doc: dict) -> bytes:
+    """A record as --failed-out writes it."""
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+IGNORED_TO_DO = ("; nothing was sent: add or enable the rule that should take it (`dwtrigger explain` says why "
+                 "each misses) and replay it, or drop the record if it should release nothing")
+
+
+def test_replay_of_a_record_no_rule_takes_exits_1_and_keeps_it(tmp_path, emulator_env, emulator):
+    unmatched, rest = str(EVENTS / "oss/native-unmatched.json"), tmp_path / "rest.ndjson"
+    result = run("replay", unmatched, "--rules", RULES, "--failed-out", str(rest), env=emulator_env)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [f"{unmatched}: ignored: no rule matched{IGNORED_TO_DO}",
+                                          "outcome            count", "ignored            1"]
+    assert rest.read_bytes() == line_of(json.loads(sample("oss/native-unmatched.json"))) + b"\n"
+    assert emulator.calls == []
+
+
+def test_replay_of_a_record_only_a_disabled_rule_takes_names_the_rule_and_its_line(tmp_path, resting_nightly,
+                                                                                   emulator_env, emulator):
+    nightly, rest = str(EVENTS / "timer/nightly.json"), tmp_path / "rest.ndjson"
+    for dry_run in ([], ["--dry-run"]):
+        result = run("replay", nightly, "--rules", resting_nightly, "--failed-out", str(rest), *dry_run,
+                     env=emulator_env)
+        assert result.exit_code == 1, dry_run
+        assert result.stderr.splitlines()[0] == (
+            f"{nightly}: ignored: no rule matched (rule 'nightly' would have, but it is disabled: enabled: false at "
+            f"{resting_nightly}:{NIGHTLY_LINE}){IGNORED_TO_DO}")
+        assert rest.read_bytes() == line_of(json.loads(sample("timer/nightly.json"))) + b"\n"
+    assert emulator.calls == []
+
+
+def test_replay_of_a_record_waiting_for_files_exits_1_and_keeps_it(tmp_path, emulator_env, emulator, oss_standin):
+    orders, rest = str(EVENTS / "oss/sales-1-orders.json"), tmp_path / "rest.ndjson"
+    result = run("replay", orders, "--rules", RULES, "--failed-out", str(rest),
+                 env={**emulator_env, "DWTRIGGER_OSS_ENDPOINT": oss_standin.endpoint})
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"{orders}: waiting_for_files: waiting for 2 of 2 required objects: "
+        "oss://etl-landing/exports/sales/dt=2026-03-10/customers/_SUCCESS, "
+        "oss://etl-landing/exports/sales/dt=2026-03-10/items/*.done; nothing was sent: the last of them to land "
+        "releases it, or replay it once they are all there",
+        "outcome            count", "waiting_for_files  1"]
+    assert rest.read_bytes() == line_of(json.loads(sample("oss/sales-1-orders.json"))) + b"\n"
+    assert emulator.calls == []
+
+
+def test_replay_keeps_only_the_records_that_did_not_end_released(tmp_path, emulator_env, emulator):
+    orders = dead_letter(sample("oss/native-put-orders.json"), "r-1")
+    unmatched = dead_letter(sample("oss/native-unmatched.json"), "r-2")
+    dlq, rest = tmp_path / "dlq.ndjson", tmp_path / "rest.ndjson"
+    dlq.write_bytes(json.dumps(orders).encode() + b"\n" + json.dumps(unmatched).encode() + b"\n")
+    dry = run("replay", str(dlq), "--rules", RULES, "--dry-run", "--failed-out", str(rest), env=emulator_env)
+    assert dry.exit_code == 1 and rest.read_bytes() == line_of(unmatched) + b"\n"
+    assert dry.stderr.splitlines() == [f"{dlq}:2: ignored: no rule matched{IGNORED_TO_DO}", "outcome            count",
+                                       "ignored            1", "dry_run            1"]
+    result = run("replay", str(dlq), "--rules", RULES, "--failed-out", str(rest), env=emulator_env)
+    assert result.exit_code == 1 and rest.read_bytes() == line_of(unmatched) + b"\n"
+    assert result.stderr.splitlines() == [f"{dlq}:2: ignored: no rule matched{IGNORED_TO_DO}",
+                                          "outcome            count", "triggered          1", "ignored            1"]
+    assert released(emulator) == ["700001234567"]
+
+
+def test_replay_of_a_record_is_released_only_when_every_decision_of_it_is(tmp_path, emulator_env, emulator,
+                                                                         oss_standin):
+    """The nightly tick releases its node, and a second rule on it waits for a file that has not landed."""
+    rules, rest = tmp_path / "rules.yaml", tmp_path / "rest.ndjson"
+    rules.write_text(RULES_TEXT + '  - {name: nightly-export, on: timer, timer: nightly, bucket: etl-landing, '
+                     'require: ["exports/nightly/dt={bizdate:%Y-%m-%d}/_SUCCESS"], '
+                     "trigger: [{workspace: 10001, node: 700001234567}]}\n")
+    result = run("replay", str(EVENTS / "timer/nightly.json"), "--rules", str(rules), "--failed-out", str(rest),
+                 env={**emulator_env, "DWTRIGGER_OSS_ENDPOINT": oss_standin.endpoint})
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0].startswith(f"{EVENTS / 'timer/nightly.json'}: waiting_for_files: ")
+    assert result.stderr.splitlines()[-2:] == ["triggered          1", "waiting_for_files  1"]
+    assert rest.read_bytes() == line_of(json.loads(sample("timer/nightly.json"))) + b"\n"
+    assert released(emulator) == ["700001235000"]
+
+
+def test_replay_counts_dry_run_as_released_only_under_the_dry_run_option(tmp_path, emulator_env, emulator):
+    nightly, rest = str(EVENTS / "timer/nightly.json"), tmp_path / "rest.ndjson"
+    result = run("replay", nightly, "--rules", RULES, "--failed-out", str(rest),
+                 env={**emulator_env, "DWTRIGGER_DRY_RUN": "true"})
+    assert result.exit_code == 1 and emulator.calls == []
+    assert result.stderr.splitlines()[0].startswith(f"{nightly}: dry_run: ")
+    assert result.stderr.splitlines()[0].endswith("; nothing was sent (DWTRIGGER_DRY_RUN is set): unset it to replay "
+                                                  "for real, or pass --dry-run")
+    assert rest.read_bytes() == line_of(json.loads(sample("timer/nightly.json"))) + b"\n"
+
+
+def test_a_bug_naming_the_disabled_rules_costs_only_its_decision(tmp_path, monkeypatch, emulator_env, emulator):
+    """Asking the disabled rules is part of matching: what goes wrong there is the decision's `failed`, never a
+    crash that loses the other records."""
+    from dwtrigger.matching import Index
+
+    def broken(self, event, rules):
+        raise KeyError("bug")
+
+    monkeypatch.setattr(Index, "unmatched", broken)
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps([json.loads(sample("oss/native-unmatched.json")),
+                                  json.loads(sample("timer/nightly.json"))]))
+    result = run("replay", str(events), "--rules", RULES, env=emulator_env)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (f"{events}[0]: failed: dwtrigger could not decide (KeyError); FC's "
+                                             "retry runs the event again")
+    assert released(emulator) == ["700001235000"]
 
 
 def test_replay_failed_out_that_cannot_be_written_stops_before_anything_is_sent(tmp_path, emulator_env, emulator):
@@ -444,8 +591,9 @@ def test_sweep_dry_run_names_what_it_found_and_would_send(sweep_env, emulator):
     assert lines[0].startswith("overdue: orders-daily node 700001234567 bizdate 2026-03-11 no evidence by "
                                "2026-03-12T06:00:00+08:00: missing oss://etl-landing/exports/orders/dt=2026-03-11/")
     assert "the sweep found oss://etl-landing/exports/orders/dt=2026-03-09/_SUCCESS; would call " in lines[2]
+    assert lines[0].endswith("(DataWorks could not tell whether it still waits: a dry run asks DataWorks nothing)")
     assert lines[3] == ("candidates=3 done=0 with_evidence=1 oss_checks=3 lookups=0 released=0 not_generated=0 "
-                        "overdue=2 failed=0 stopped_at_deadline=False")
+                        "not_ready=0 overdue=2 unconfirmed=2 failed=0 endpoints_down=0 stopped_at_deadline=False")
     assert emulator.calls == []
 
 
@@ -453,11 +601,12 @@ def test_sweep_releases_what_has_evidence_and_waits(sweep_env, emulator):
     result = run("sweep", "--rules", RULES, "--now", SWEPT_AT, env=sweep_env)
     assert result.exit_code == 0, result.output
     assert "triggered: orders-daily node 700001234567 bizdate 2026-03-09 the sweep found" in result.stderr
-    assert [(c["action"], c["params"].get("CycleTime")) for c in emulator.calls] == [
-        ("ListInstances", None), ("RunTriggerNode", "1773073800000")]          # 2026-03-10 00:30 Shanghai
+    assert [(c["action"], c["params"].get("Bizdate"), c["params"].get("CycleTime")) for c in emulator.calls] == [
+        ("ListInstances", "2026-03-11 00:00:00", None), ("ListInstances", "2026-03-10 00:00:00", None),  # overdue?
+        ("ListInstances", "2026-03-09 00:00:00", None), ("RunTriggerNode", None, "1773073800000")]   # 03-10 00:30
     assert [line.split(":")[0] for line in result.stderr.strip().splitlines()] == [
-        "overdue", "overdue", "triggered", "candidates=3 done=0 with_evidence=1 oss_checks=3 lookups=1 released=1 "
-        "not_generated=0 overdue=2 failed=0 stopped_at_deadline=False"]
+        "overdue", "overdue", "triggered", "candidates=3 done=0 with_evidence=1 oss_checks=3 lookups=3 released=1 "
+        "not_generated=0 not_ready=0 overdue=2 unconfirmed=0 failed=0 endpoints_down=0 stopped_at_deadline=False"]
 
 
 def test_sweep_exits_1_when_it_could_not_look(sweep_env, oss_standin):

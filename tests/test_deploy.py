@@ -368,6 +368,132 @@ def test_a_trigger_on_a_function_whose_handler_rejects_its_events_is_refused():
                                       "mns function, whose handler takes eventbridge events"]
 
 
+# ---- disabled rules: they need no trigger, and one kept for them is a warning --------------------------------------
+
+def disabling(*names: str, extra: str = ""):
+    """rules.yaml (and `extra` rules) with the rules `names` switched off."""
+    text = RULES_TEXT + extra
+    for name in names:
+        text = text.replace(f"  - name: {name}\n", f"  - name: {name}\n    enabled: false\n", 1)
+    rules = parse_rules(text, "rules.yaml")
+    assert {rule.name for rule in rules.disabled} >= set(names)
+    return rules
+
+
+def off(rules, name: str) -> str:
+    [rule] = [rule for rule in rules.disabled if rule.name == name]
+    return f"'{name}' (enabled: false at rules.yaml:{rule.line})"
+
+
+KEPT = ": meanwhile it invokes the function for events no rule in play takes; remove it if the rule stays off"
+
+
+def test_a_trigger_kept_for_a_disabled_rule_is_a_warning_naming_it_and_the_rule_needs_none():
+    rules = disabling("nightly")
+    assert wiring.check(rules, S) == ["s.yaml: timer trigger 'nightly' of resource timer feeds no rule in rules.yaml "
+                                      "(a timer rule's `timer:` names its trigger): remove it, or add a rule"]
+    assert wiring.judge(rules, S) == (
+        [], [f"s.yaml: timer trigger 'nightly' of resource timer is kept for disabled rule {off(rules, 'nightly')}"
+             + KEPT])
+    assert wiring.judge(rules, without(S, "nightly")) == ([], [])
+
+
+def kept_for(warnings: list) -> dict:
+    """trigger -> the disabled rules its warning names."""
+    return {re.match(r"s\.yaml: \w+ trigger '([\w-]+)'", w)[1]: re.findall(r"'([\w-]+)' \(enabled: false", w)
+            for w in warnings}
+
+
+EXTRA_DISABLED = """\
+  - {name: hr-export, on: mns, queue: hr-queue, enabled: false, trigger: [{workspace: 10001, node: 7}]}
+  - {name: clicks-archive, on: oss, bucket: etl-archive, key: "logs/clicks/{cycle:%Y%m%d%H}/*.done", enabled: false,
+     trigger: [{workspace: 10001, node: 8}]}
+  - {name: weekly, on: timer, timer: weekly, enabled: false, trigger: [{workspace: 10001, node: 9}]}
+"""
+
+
+def test_each_warning_names_exactly_the_disabled_rules_its_trigger_feeds():
+    """OSS keys (a rule's own, its `require` entries', per bucket), a topic's direct trigger, a queue's, a subscribed
+    queue's, a timer's: each kept trigger names the disabled rules it feeds, not the others; `weekly` has no trigger,
+    which is no problem."""
+    rules = disabling("sales-complete", "clicks-hourly", "partner-drop", "finance-close", "billing-feed",
+                      "crm-export", "nightly", extra=EXTRA_DISABLED)
+    s = direct_topic()
+    hr = copy.deepcopy(named("etl-events", s))
+    hr["triggerName"] = "hr-events"
+    hr["triggerConfig"]["eventSourceConfig"]["eventSourceParameters"]["sourceMNSParameters"]["QueueName"] = "hr-queue"
+    s["resources"]["mns"]["props"]["triggers"].append(hr)
+    archive = copy.deepcopy(named("backup-clicks", s))
+    archive.update(triggerName="archive", sourceArn=f"acs:oss:cn-shanghai:{ACCOUNT}:etl-archive")
+    s["resources"]["oss"]["props"]["triggers"].append(archive)
+    problems, warnings = wiring.judge(rules, s)
+    assert problems == []
+    sales = ["sales-complete"]
+    assert kept_for(warnings) == {
+        "landing-sales-orders": sales, "landing-sales-customers": sales, "landing-sales-items": sales,
+        "landing-clicks": ["clicks-hourly"], "landing-partner": ["partner-drop"], "backup-clicks": ["clicks-hourly"],
+        "archive": ["clicks-archive"], "etl-done-topic": ["finance-close"], "etl-events": ["crm-export"],
+        "billing-done": ["billing-feed"], "hr-events": ["hr-export"], "nightly": ["nightly"]}
+    assert warnings[3] == (f"s.yaml: oss trigger 'landing-clicks' of resource oss is kept for disabled rule "
+                           f"{off(rules, 'clicks-hourly')}{KEPT}")
+
+
+def test_a_disabled_rule_for_any_message_keeps_every_mns_trigger():
+    rules = with_rules("  - {name: anything, on: mns, enabled: false, trigger: [{workspace: 10001, node: 7}]}\n")
+    s = copy.deepcopy(S)
+    other = copy.deepcopy(named("etl-events", s))
+    other["triggerName"] = "other"
+    other["triggerConfig"]["eventSourceConfig"]["eventSourceParameters"]["sourceMNSParameters"]["QueueName"] = "q"
+    s["resources"]["mns"]["props"]["triggers"].append(other)
+    assert wiring.check(rules, s) == ["s.yaml: eventbridge trigger 'other' of resource mns on queue q feeds no rule "
+                                      "in rules.yaml: remove it, or add a rule"]
+    assert wiring.judge(rules, s) == ([], [f"s.yaml: eventbridge trigger 'other' of resource mns is kept for disabled "
+                                           f"rule {off(rules, 'anything')}{KEPT}"])
+
+
+def test_an_oss_trigger_wider_than_the_rules_in_play_need_is_a_warning_when_a_disabled_rule_needs_it():
+    """One trigger for every export's _SUCCESS: exactly what the rules need with `exports-any` enabled."""
+    rules = with_rules('  - {name: exports-any, on: oss, bucket: etl-landing, key: "exports/{table}/_SUCCESS", '
+                       "enabled: false, trigger: [{workspace: 10001, node: 7}]}\n")
+    s = without(S, "landing-orders", "landing-inventory", "landing-sales-orders", "landing-sales-customers")
+    exports = copy.deepcopy(named("landing-orders", S))
+    exports["triggerName"] = "landing-exports"
+    exports["triggerConfig"]["filter"]["key"]["prefix"] = "exports/"
+    s["resources"]["oss"]["props"]["triggers"].append(exports)
+    [wide] = wiring.check(rules, s)
+    assert wide.startswith("s.yaml: oss trigger 'landing-exports' of resource oss: its filter (prefix 'exports/', "
+                           "suffix '/_SUCCESS') lets through more than its rules need: replace it by 4 trigger(s)")
+    assert wiring.judge(rules, s) == ([], [f"s.yaml: oss trigger 'landing-exports' of resource oss is kept for "
+                                           f"disabled rule {off(rules, 'exports-any')}{KEPT}"])
+
+
+def test_what_disabled_rules_do_not_explain_still_refuses_the_build():
+    rules = disabling("nightly")
+    s = without(S, "etl-events")
+    archive = copy.deepcopy(named("backup-clicks", s))
+    archive.update(triggerName="archive", sourceArn=f"acs:oss:cn-shanghai:{ACCOUNT}:etl-archive")
+    s["resources"]["oss"]["props"]["triggers"].append(archive)
+    problems, warnings = wiring.judge(rules, s)
+    assert problems == [
+        "s.yaml: oss trigger 'archive' of resource oss on bucket etl-archive (prefix 'logs/clicks/', suffix '.done') "
+        "feeds no rule in rules.yaml: remove the trigger, or add a rule for the objects it delivers",
+        f"rules.yaml:{rules.named('crm-export').line}: rule 'crm-export': no trigger in s.yaml reads queue "
+        "etl-events: add an eventbridge trigger on it to the mns function, or remove the rule"]
+    assert kept_for(warnings) == {"nightly": ["nightly"]}
+
+
+def test_a_rule_in_play_no_trigger_feeds_stays_a_problem_beside_a_disabled_rule_whose_keys_merge_with_its():
+    """With `orders-late` in play the two rules' keys would share one trigger, so the problem reads otherwise
+    (naming both); it is about a rule in play all the same."""
+    rules = with_rules('  - {name: orders-late, on: oss, bucket: etl-landing, '
+                       'key: "exports/orders/dt={bizdate:%Y-%m-%d}/late/_SUCCESS", enabled: false, '
+                       "trigger: [{workspace: 10001, node: 7}]}\n")
+    s = without(S, "landing-orders")
+    assert wiring.judge(rules, s) == (wiring.check(rules, s), [])
+    assert wiring.check(rules, s)[0].startswith(f"{where('orders-daily')}: no trigger in s.yaml feeds its keys in "
+                                                "bucket etl-landing (orders-daily): ")
+
+
 # ---- dead letters on every path ----------------------------------------------------------------------------------
 
 def test_every_function_sends_what_still_fails_after_fcs_retries_to_the_dead_letter_queue():

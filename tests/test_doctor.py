@@ -13,6 +13,8 @@ from dwtrigger.ops.emulator import Emulator, OssStandIn
 
 NOW, BIZ = "2026-03-12T09:00:00+08:00", "2026-03-11"     # the emulator's clock and --now; BIZ runs on 03-12
 HELD_MS, EXPIRED_MS = 1773331200000, 1773244800000        # 2026-03-13 00:00 and 2026-03-12 00:00 (+08:00)
+# A send held by DataWorks whose 24 hours ended at EXPIRED_MS: sent, and claimed, at 2026-03-11 00:00 (+08:00).
+EXPIRED = {"held_until": EXPIRED_MS, "claimed_at": EXPIRED_MS - 86_400_000, "sent_at": EXPIRED_MS - 86_400_000}
 READY, RAN, BLOCKED, BROKEN, QUEUED, FROZEN, SELF, FRESH, TWICE = range(710001, 710010)
 UP_OK, UP_RUNNING, UP_FAILED, UP_REMOTE = 720001, 720002, 720003, 720004
 WORKSPACES = {API_2020: (10001, 10002), API_2024: (30001, 30002)}   # the main one, and one a parent is in
@@ -283,7 +285,7 @@ def test_ledger_a_send_held_and_in_force(world, tmp_path, api):
 
 def test_ledger_a_hold_that_expired(world, tmp_path, api):
     _, oss = world
-    claim(oss, api, BLOCKED, held_until=EXPIRED_MS)
+    claim(oss, api, BLOCKED, **EXPIRED)
     result = doctor(world, rules_file(tmp_path, api), "--rule", "ledgered", "--bizdate", BIZ, "--node", str(BLOCKED))
     assert result.exit_code == 1
     assert lines(result)[7] == (
@@ -294,17 +296,23 @@ def test_ledger_a_hold_that_expired(world, tmp_path, api):
 @pytest.mark.parametrize("node, entry, sent, hold", [
     (BLOCKED, {"state": "failed", "sent_at": None},
      "✘ trigger sent (ledger): claim 1 is failed since 2026-03-12 07:00 +08:00 ({where}) -> its send did not happen: "
-     "the next delivery (or the sweep) sends again, or `dwtrigger trigger`", "- hold not expired (ledger): not "
-     "checked: no send on record"),
-    (BLOCKED, {"state": "sending", "claimed_at": 1773276900000, "sent_at": None},            # 08:55, 5 min ago
-     "✔ trigger sent (ledger): claim 1 is sending since 2026-03-12 08:55 +08:00 ({where}): a delivery is sending it",
+     "the next delivery (or the sweep) looks it up and sends if it still waits, or `dwtrigger trigger`",
      "- hold not expired (ledger): not checked: no send on record"),
-    (BLOCKED, {"state": "sending", "sent_at": None},                                          # 07:00: its sender died
-     "✘ trigger sent (ledger): claim 1 is sending since 2026-03-12 07:00 +08:00 ({where}) -> its send did not "
-     "happen: the next delivery (or the sweep) sends again, or `dwtrigger trigger`", "- hold not expired (ledger): "
-     "not checked: no send on record"),
-    (RAN, {"held_until": EXPIRED_MS},
-     "✔ trigger sent (ledger): claim 1 sent 2026-03-12 07:00 +08:00 while NOT_RUN, request REQ-1",
+    (BLOCKED, {"state": "sending", "claimed_at": 1773277170000, "until": 1773277230000, "sent_at": None},  # 08:59:30
+     "✔ trigger sent (ledger): claim 1 is sending since 2026-03-12 08:59 +08:00 ({where}): a delivery is sending it "
+     "(its deadline passes 2026-03-12 09:00 +08:00)", "- hold not expired (ledger): not checked: no send on record"),
+    (BLOCKED, {"state": "sending", "until": 1773270060000, "sent_at": None},                # 07:01: its sender died
+     "✘ trigger sent (ledger): claim 1 is sending since 2026-03-12 07:00 +08:00 ({where}): its sender stopped before "
+     "it could say whether it sent -> whether DataWorks took it is not known: the next delivery (or the sweep) looks "
+     "it up and sends if it still waits, or `dwtrigger trigger`",
+     "- hold not expired (ledger): not checked: no send on record"),
+    (BLOCKED, {"state": "unknown"},                                                          # sent 07:00, no answer
+     "✘ trigger sent (ledger): claim 1 is unknown since 2026-03-12 07:00 +08:00 ({where}): a trigger went out "
+     "2026-03-12 07:00 +08:00 and got no answer -> whether DataWorks took it is not known: the next delivery (or the "
+     "sweep) looks it up and sends if it still waits, or `dwtrigger trigger`",
+     "- hold not expired (ledger): not checked: no send on record"),
+    (RAN, EXPIRED,
+     "✔ trigger sent (ledger): claim 1 sent 2026-03-11 00:00 +08:00 while NOT_RUN, request REQ-1",
      "✔ hold not expired (ledger): the hold ended 2026-03-12 00:00 +08:00; the instance ran"),
     (READY, {"status": "WAIT_TRIGGER"},
      "✔ trigger sent (ledger): claim 1 sent 2026-03-12 07:00 +08:00 while WAIT_TRIGGER, request REQ-1",

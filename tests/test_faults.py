@@ -15,6 +15,10 @@ from checks import duplicate_releases, invoke
 from conftest import orders_rules, queue_rules, sample
 from dwtrigger.dataworks import API_2020, API_2024
 from dwtrigger.dataworks import openapi
+from dwtrigger.events import parse
+from dwtrigger.ops import fc
+from dwtrigger.relay import Invocation
+from dwtrigger.retry import Deadline
 
 SAMPLES = {"oss": "oss/native-put-orders.json", "mns": "mns/topic-json-finance.json", "timer": "timer/nightly.json"}
 TRANSIENT = {"throttle": "Throttling.User", "error": "InternalError.System", "html_502": "BadResponse",
@@ -269,7 +273,7 @@ def test_a_delivery_larger_than_the_deadline_allows_ends_before_the_timeout(h):
     done = [r for r in records if r["outcome"] == "triggered"]
     stopped = [r for r in records if r["outcome"] == "failed"]
     assert done and stopped and len(done) + len(stopped) == 40
-    assert {(r["error_code"], r["attempts"]) for r in stopped} == {("DeadlineExceeded", 0)}
+    assert {(r["error_code"], r["attempts"], r["retryable"]) for r in stopped} == {("DeadlineExceeded", 0, True)}
     assert all(c["monotonic"] < started + 1.5 for c in h.calls())      # the deadline: 2 s less a 0.5 s margin
     assert len(h.calls(TRIGGER)) == len(done)
 
@@ -325,3 +329,13 @@ def test_an_oss_redirect_is_never_followed(gated):
     [d], raised = invoke(gated, "oss", sample(SAMPLES["oss"]))
     assert (d["outcome"], d["error_code"], d["retryable"], raised) == ("failed", "Redirected", False, True)
     assert gated.oss.decoy_calls == [] and gated.calls() == []
+
+
+def test_no_attempt_starts_that_could_not_finish_before_the_deadline(h):
+    """With less than a call's worth of time left (0.4 s of a 0.5 s minimum), no call is made at all: the decision
+    fails, retryable, and FC's retry runs it with a whole invocation's time."""
+    call, _ = h.runtime.invocation(fc.context_for("oss"), time.monotonic())
+    short = Invocation(Deadline(time.monotonic() + 0.4), call.port_for, call.store_for, call.now)
+    [d] = [x.record() for x in h.runtime.relay.decide(parse("oss", sample(SAMPLES["oss"]), call.now()), short)]
+    assert (d["outcome"], d["error_code"], d["retryable"], d["attempts"]) == ("failed", "DeadlineExceeded", True, 0)
+    assert h.calls() == []

@@ -12,6 +12,7 @@ import base64
 import copy
 import json
 import re
+import time
 import uuid
 from datetime import datetime
 from urllib.parse import quote
@@ -20,9 +21,10 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from checks import invoke
+from checks import drain, invoke
 from conftest import ACTIONS, EVENTS, ROOT, WORLD, Harness, oss_seed
 from dwtrigger.dataworks import APIS
+from dwtrigger.ops import fc
 from dwtrigger.ops.emulator import Emulator, OssStandIn
 from dwtrigger.events import SOURCES, source_of
 
@@ -311,6 +313,27 @@ def test_hostile_object_keys(h, key, prefix, suffix):
 def test_oversized_and_deeply_nested_input_is_rejected(h, name, path, value):
     [d] = relay(h, OWN[name], json.dumps(put(DOCS[name], path, value)).encode())
     assert d["outcome"] == "rejected" and ("deeper" in d["reason"] or "limit" in d["reason"]), d["reason"]
+
+
+def test_a_batch_of_a_hundred_thousand_records_ends_inside_the_function_s_timeout(h):
+    """Records are read and decided one at a time against the deadline: once it has passed, the record at hand and
+    the rest get one `failed` line together (nothing is read for them), the handler raises and FC retries."""
+    base = DOCS["oss/native-put-orders.json"]["events"][0]
+    records = [{"eventName": base["eventName"], "eventTime": base["eventTime"], "responseElements": {"requestId": f"R{n}"},
+                "oss": {"bucket": {"name": "etl-landing"}, "object": {"key": f"other/{n}"}}} for n in range(100_000)]
+    raw = json.dumps({"events": records}).encode()
+    started = time.monotonic()
+    decisions = h.runtime.run("oss", raw, fc.context_for("oss", timeout=3))          # 2.5 s to decide
+    assert time.monotonic() - started < 3
+    decided = [d.record() for d in decisions]
+    assert [line["outcome"] for line in drain(h)] == [d["outcome"] for d in decided]
+    assert decided[-1]["outcome"] == "failed" and len(decided) < 100_000
+    assert {d["outcome"] for d in decided[:-1]} == {"ignored"}
+    last = decided[-1]
+    assert (last["outcome"], last["error_code"], last["retryable"], last["event_id"], last["key"]) == (
+        "failed", "DeadlineExceeded", True, f"R{len(decided) - 1}", f"other/{len(decided) - 1}")
+    assert last["reason"] == ("the invocation's deadline came before this record and the ones after it in the event "
+                              "were decided; FC's retry runs the event again")
 
 
 def test_the_rules_do_not_change_under_fire(h):

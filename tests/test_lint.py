@@ -1,6 +1,7 @@
 """`dwtrigger validate`'s warnings: the same as probing every pair of rules, found by probing only the pairs that can
 overlap (the test_cli test shows them as a user sees them)."""
 import random
+import re
 from itertools import combinations
 
 import pytest
@@ -9,6 +10,7 @@ from click.testing import CliRunner
 from dwtrigger.ops import lint
 from dwtrigger.ops.cli import main
 from dwtrigger.rules import Problem, parse_rules
+from dwtrigger.templates import Template, TemplateError, compile_template
 
 HEAD = "version: 1\ndefaults: {timezone: Asia/Shanghai, region: cn-shanghai}\nrules:\n"
 
@@ -199,3 +201,141 @@ rules:
         "starting with a digit ('{8}' repeats in a regular expression; templates have none: write '*' (any text "
         "within a segment) or '{name}')",
     ]
+
+
+# ---- thousands of rules: the work and the warnings stay bounded, whatever the keys share --------------------
+
+def big(*bodies: str, bucket: str = "bkt"):
+    """A rules file of OSS rules in one bucket (bodies are keys) or, for bodies starting 'on:', of those rules."""
+    return ruleset(*(b if b.startswith("on:") else f'on: oss, bucket: {bucket}, key: "{b}"' for b in bodies))
+
+
+DATE = "{bizdate:%Y-%m-%d}"
+SHAPES = {      # 2,000 keys that share what used to make validate compare every pair
+    "prefix": lambda i: f"exports/shared/{{table}}/part-{i}.csv",
+    "suffix": lambda i: f"{{table}}/v{i}/dt={DATE}/_SUCCESS",
+    "middle": lambda i: f"exports/{{table}}/v{i}/dt={DATE}/_SUCCESS",
+    "identical": lambda i: f"exports/{{table}}/dt={DATE}/_SUCCESS",
+    "globstar": lambda i: f"**/v{i}/**/_SUCCESS" if i % 2 else f"data/**/t{i}/_SUCCESS",
+    "star": lambda i: "exports/**" if i == 1000 else f"exports/t{i}/dt={DATE}/_SUCCESS",
+    "crowd": lambda i: f"exports/{{table}}-v{i}-{{part}}.csv",       # all overlap; no example shows it
+    "timer": lambda i: "on: timer, timer: nightly",
+    "topic": lambda i: "on: mns, topic: done" if i == 0 else f'on: mns, topic: done, message: {{job: ["j{i}"]}}',
+}
+
+
+@pytest.fixture
+def matched(monkeypatch):
+    """How many keys `warnings` matches against a template (the costly part of a probe)."""
+    count = [0]
+    match = Template.match
+
+    def counting(self, key):
+        count[0] += 1
+        return match(self, key)
+
+    monkeypatch.setattr(Template, "match", counting)
+    return count
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_2000_rules_take_work_and_warnings_in_proportion_whatever_their_keys_share(shape, probed, matched):
+    n = 2000
+    found = lint.warnings(big(*(SHAPES[shape](i) for i in range(n))))
+    assert len(probed) + matched[0] <= 4 * n            # the old check: up to n * (n - 1) / 2 = 1,999,000 probes
+    assert len(found) <= 2 + lint.LISTED
+
+
+def test_an_overlap_among_2000_rules_that_share_their_prefix_and_suffix_is_told(probed, matched):
+    rules = big(*(SHAPES["middle"](i) for i in range(2000)), "exports/*/v777/dt=*/_SUCCESS")
+    assert [str(p) for p in lint.warnings(rules)] == [
+        "r.yaml:2004: rule 'r2000': overlaps rule 'r777': key 'exports/x/v777/dt=2026-01-01/_SUCCESS' in bucket 'bkt' "
+        "matches both"]
+    assert len(probed) + matched[0] <= 10
+
+
+def test_a_crowd_of_keys_is_told_unchecked_once_and_hides_no_other_overlap():
+    """Keys differing inside a segment all overlap, with no example to show it: they are probed up to the limit,
+    the rest told as one warning; overlaps elsewhere, even among keys with their prefix, are still probed."""
+    rules = big(*(SHAPES["crowd"](i) for i in range(2000)), "exports/a/b.csv", "exports/*/b.csv", "logs/x",
+                "logs/*")
+    found = [str(p) for p in lint.warnings(rules)]
+    assert found[:2] == [
+        "r.yaml:2005: rule 'r2001': overlaps rule 'r2000': key 'exports/a/b.csv' in bucket 'bkt' matches both",
+        "r.yaml:2007: rule 'r2003': overlaps rule 'r2002': key 'logs/x' in bucket 'bkt' matches both"]
+    [unchecked] = found[2:]
+    assert re.fullmatch(r"r\.yaml:4: rule 'r0': 2,000 rules in bucket 'bkt' have keys starting 'exports/' and ending "
+                        r"'\.csv' that their literal text does not tell apart: overlaps with them were not all checked "
+                        r"\(1,99\d,\d{3} candidate pairs were not probed: validate stops after 6,008 probes of one "
+                        r"key against another\)", unchecked), unchecked
+
+
+def test_many_overlaps_are_told_a_few_per_rule_and_alike_rules_once():
+    rules = big(*(f"exports/t{i}/_SUCCESS" for i in range(150)), "exports/**",          # one rule over 150
+                *(["logs/{table}/_SUCCESS", "logs/{t}/_SUCCESS"] * 3),                   # 6 alike, capture names aside
+                "logs/**/_SUCCESS", *["on: timer, timer: nightly"] * 3, "on: mns, queue: q", "on: mns, queue: q",
+                "on: mns, queue: q, message: {a: [b]}")
+    assert [str(p) for p in lint.warnings(rules)] == [
+        "r.yaml:154: rule 'r150': overlaps rule 'r0': key 'exports/t0/_SUCCESS' in bucket 'bkt' matches both",
+        "r.yaml:154: rule 'r150': overlaps rule 'r1': key 'exports/t1/_SUCCESS' in bucket 'bkt' matches both",
+        "r.yaml:154: rule 'r150': overlaps rule 'r2': key 'exports/t2/_SUCCESS' in bucket 'bkt' matches both",
+        "r.yaml:155: rule 'r151': overlaps rules 'r152', 'r153', 'r154' and 2 more: all 6 have the same bucket, events "
+        "and key (capture names aside), and key 'logs/x/_SUCCESS' in bucket 'bkt' matches them all",
+        "r.yaml:161: rule 'r157': overlaps rule 'r151' and the 5 rules like it: key 'logs/x/_SUCCESS' in bucket 'bkt' "
+        "matches both",
+        "r.yaml:162: rule 'r158': overlaps rules 'r159', 'r160': all 3 are on timer 'nightly'",
+        "r.yaml:166: rule 'r162': overlaps rule 'r161': same queue and one has no message/attributes pattern",
+        "r.yaml:167: rule 'r163': overlaps rule 'r161' and the rule like it: same queue and one has no "
+        "message/attributes pattern",
+        "r.yaml:154: rule 'r150': also overlaps 147 more rules: 'r3', 'r4', 'r5' and 144 more",
+    ]
+
+
+def test_the_look_ups_have_a_limit_too(monkeypatch):
+    monkeypatch.setattr(lint, "LOOKUPS_PER_RULE", 0)
+    monkeypatch.setattr(lint, "LOOKUPS", 3)
+    found = [str(p) for p in lint.warnings(big(*(f"exports/t{i}/**" for i in range(5)), "exports/t1/x"))]
+    assert found == [   # r0 and r1 looked up (2 each), then no more: what r1's look-up found is still told
+        "r.yaml:9: rule 'r5': overlaps rule 'r1': key 'exports/t1/x' in bucket 'bkt' matches both",
+        "r.yaml:6: rule 'r2': the keys of 4 rules were not compared with the others (validate looks up at most 3 "
+        "parts of keys): overlaps with them were not checked"]
+
+
+def test_capture_names_aside_means_the_same_keys():
+    assert lint._alike("a/{table}/{bizdate:%Y}/{x}") == lint._alike("a/{t}/{bizdate:%Y}/{y}") == "a/{}/{bizdate:%Y}/{}"
+    assert len({lint._alike(s) for s in ("a/{{x}}", "a/{{y}}", "a/{x}", "a/{{{x}}}", "{bizdate:%Y{x}")}) == 5
+    assert lint._alike("{bizdate:%Y{x}") == "{bizdate:%Y{x}"      # a date's format is its own (here: '{x' literal)
+
+
+# Keys that crowd a bucket: shared starts, `**` and `**/`, dates that write '/', whole literal segments.
+PARTS = ["a", "b", "v1", "v2", "x.done", "*", "**", "{n}", "{m}", "{bizdate:%Y%m%d}", "{bizdate:%Y/%m/%d}",
+         "{cycle:%Y%m%d%H}", "_SUCCESS", f"dt={DATE}", "", "p*", "*q", "t{n}", "v1*"]
+
+
+def crowded_rules(rng: random.Random):
+    rules = []
+    for _ in range(rng.randrange(40, 110)):
+        while True:
+            parts = [rng.choice(PARTS) for _ in range(rng.randrange(1, 5))]
+            key = rng.choice(["", "", "exports/", "exports/a/", "exports/*/", "**/"]) + \
+                ("/" if rng.random() < 0.8 else "").join(parts)
+            try:
+                compile_template(key)
+            except TemplateError:
+                continue
+            if key:
+                break
+        events = rng.choice(["", "", ', events: ["ObjectRemoved:*"]'])
+        rules.append(f'on: oss, bucket: {rng.choice(["bk1", "bk1", "[bk1, bk2]", "bk2"])}, key: "{key}"{events}')
+    return ruleset(*rules)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_in_crowded_buckets_the_overlaps_are_those_of_probing_every_pair(seed):
+    rules = crowded_rules(random.Random(seed))
+    expected = [p for p in every_pair(rules) if p.field is None]
+    try:
+        overlaps = lint._Overlaps(rules)
+        assert overlaps._each() == expected and overlaps.unchecked == []
+    finally:
+        lint._EXAMPLES.clear()

@@ -140,6 +140,22 @@ def test_make_package_refuses_rules_that_do_not_validate_or_no_trigger_feeds(tmp
     assert not (tmp_path / "build").exists()
 
 
+def test_make_package_builds_with_a_warning_for_a_trigger_kept_for_a_disabled_rule(tmp_path, capsys, monkeypatch):
+    """Switching a rule off never stops a deployment: its trigger is named, and the packages are built."""
+    rules = tmp_path / "rules.yaml"
+    text = (ROOT / "rules.yaml").read_text()
+    rules.write_text(text.replace("  - name: nightly\n", "  - name: nightly\n    enabled: false\n", 1))
+    built = []
+    monkeypatch.setattr(package, "build", lambda *args: built.append(args))
+    package.main(["--python", "3.12", "--out", str(tmp_path / "build"), "--rules", str(rules)])
+    line = text.splitlines().index("  - name: nightly") + 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: s.yaml: timer trigger 'nightly' of resource timer is kept for disabled rule 'nightly' (enabled: "
+        f"false at {rules}:{line}): meanwhile it invokes the function for events no rule in play takes; remove it if "
+        "the rule stays off"]
+    assert built == [("3.12", tmp_path / "build", None, rules)]
+
+
 def test_python312_resolves_every_dependency_as_a_binary_wheel(tmp_path):
     pip_install = package.install_args("3.12", tmp_path / "target")
     report = tmp_path / "report.json"

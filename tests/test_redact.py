@@ -76,3 +76,28 @@ def test_the_cue_check_never_skips_text_the_pattern_would_change(text):
     for scrubber in (Scrubber([TOKEN]), PATTERNS_ONLY):
         assert scrubber.finds(text) == (scrubber._pattern.search(text) is not None)
         assert scrubber(text) == scrubber._pattern.sub(MASK, text)
+
+
+@pytest.mark.parametrize("text, leak", [
+    ("SessionToken=CAISsession0123", "CAISsession0123"),
+    ('{"session_token": "CAISsession4567"}', "CAISsession4567"),
+    ("x-oss-security-token:CAISoss89", "CAISoss89"),
+    ("sessiontoken = plain-0042", "plain-0042"),
+])
+def test_session_tokens_in_any_spelling_are_removed(text, leak):
+    """Assumed-role tokens we never held, in the spellings SDKs and servers use for them."""
+    assert leak not in PATTERNS_ONLY(text) and MASK in PATTERNS_ONLY(text)
+
+
+@pytest.mark.parametrize("text", [
+    "AssumeRole failed: https://sts.cn-shanghai.aliyuncs.com/?SecurityToken=CAIS%2Bsecret&Signature=abc",
+    "redirected to http://10.0.0.1:8080/path?AccessKeyId=STS.leak&x=1 and gave up",
+    "GET /?Action=AssumeRole&AccessKeyId=STS.leak&Signature=abc HTTP/1.1",
+])
+def test_server_text_is_kept_without_its_urls(text):
+    """A failed AssumeRole quotes its signed URL, token and key included: `clean` keeps the words, not the URL."""
+    from dwtrigger.redact import clean
+
+    kept = clean(text)
+    assert "<url>" in kept and not any(leak in kept for leak in ("CAIS", "STS.leak", "Signature", "10.0.0.1"))
+    assert kept.split("<url>")[0] == text.split("http")[0].split("/?")[0]

@@ -2,15 +2,21 @@
 was logged. The form bodies asserted here are what the emulator recorded after verifying the signature."""
 import importlib
 import json
+from datetime import datetime, timezone
+from itertools import count
 
 import pytest
 
-from conftest import ROLE_KEY, orders_rules, queue_rules, sample
+from conftest import ROLE_KEY, ROOT, orders_rules, queue_rules, sample
 from dwtrigger.dataworks import API_2020, API_2024
 from dwtrigger import app
 from dwtrigger.ops import fc
 from dwtrigger.credentials import InvocationKeys
 from dwtrigger.outcomes import Decision
+from dwtrigger import events
+from dwtrigger.relay import Invocation, Relay
+from dwtrigger.retry import Deadline
+from dwtrigger.rules import load_rules
 
 ORDERS = sample("oss/native-put-orders.json")         # exports/orders/dt=2026-03-10/_SUCCESS
 FIELDS = set(Decision("x", "oss", None).record()) | {"request_id", "function_name"}
@@ -387,3 +393,28 @@ def test_a_bug_one_decision_hits_fails_that_decision_only_and_on_record(harness,
         ("crm", "triggered", None, None), ("contacts", "failed", "InternalError", True)]
     assert "KeyError" in records[1]["reason"]
     assert [line["outcome"] for line in h.lines()] == ["triggered", "failed"]
+
+
+def test_a_huge_batch_stops_at_the_deadline_and_leaves_the_rest_unread():
+    """Records are read one at a time and each is decided only while the deadline has not passed: the record at
+    hand when it passes stands for itself and every one after it, in one failed line, and none after it is read.
+    The deadline's clock is the outside world's (injected): it passes after the tenth look at it."""
+    ticks = count()
+    deadline = Deadline(at=10, clock=lambda: next(ticks))
+    base = json.loads(sample("oss/native-put-orders.json"))["events"][0]
+    raw = json.dumps({"events": [dict(base, oss={"bucket": {"name": "etl-landing"}, "object": {"key": f"x/{n}"}},
+                                      responseElements={"requestId": f"R{n}"}) for n in range(1000)]}).encode()
+    read = []
+
+    def reading():
+        for record in events.records("oss", raw, datetime.now(timezone.utc)):
+            read.append(record)
+            yield record
+
+    nowhere = lambda rule: pytest.fail("nothing here calls out")       # noqa: E731 - every record matches nothing
+    call = Invocation(deadline, nowhere, nowhere, lambda: datetime.now(timezone.utc))
+    decided = [d.record() for d in Relay(load_rules(str(ROOT / "rules.yaml"))).decide(reading(), call)]
+    assert [d["outcome"] for d in decided] == ["ignored"] * 10 + ["failed"]
+    assert (decided[-1]["event_id"], decided[-1]["key"], decided[-1]["error_code"], decided[-1]["retryable"]) == (
+        "R10", "x/10", "DeadlineExceeded", True)
+    assert len(read) == 11

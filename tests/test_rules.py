@@ -626,10 +626,42 @@ def test_ledger_and_expect_refusals_name_the_field(body, field, message):
     ('{name: r1, on: mns, topic: t, expect: {by: "06:00"}, trigger: [{workspace: 1, node: 2}]}',
      "needs a `ledger` on `on: mns` rules: the sweep's evidence that an event asked for a release is the "
      "ledger's record of it"),
+    ('{name: r1, on: oss, bucket: b, key: "d/{bizdate:%Y%m%d}", events: ["ObjectRemoved:*"], expect: {by: "06:00"}, '
+     'trigger: [{workspace: 1, node: 2}]}',
+     "cannot check a rule released by ObjectRemoved events: the sweep's evidence is that the key exists, which a "
+     "removal does not leave behind (drop `expect`, or take ObjectCreated events)"),
+    ('{name: r1, on: oss, bucket: b, key: "d/{bizdate:%Y%m%d}", expect: {by: "06:00"}, '
+     'events: ["ObjectCreated:PutObject", "ObjectRemoved:DeleteObject"], trigger: [{workspace: 1, node: 2}]}',
+     "cannot check a rule released by ObjectRemoved events: the sweep's evidence is that the key exists, which a "
+     "removal does not leave behind (drop `expect`, or take ObjectCreated events)"),
 ])
 def test_expect_needs_evidence_the_sweep_can_find(rule, message):
     p = only(f"  - {rule}\n")
     assert (p.rule, p.field, p.message) == ("r1", "expect", message)
+
+
+def test_expect_takes_objects_that_stay():
+    rules = parse_rules(HEAD + '  - {name: r1, on: oss, bucket: b, key: "d/{bizdate:%Y%m%d}", expect: {by: "06:00"}, '
+                        'events: ["ObjectCreated:*", "ObjectModified:UpdateObjectMeta"], ledger: "oss://led-ger/", '
+                        'trigger: [{workspace: 1, node: 2}]}\n')
+    assert rules.rules[0].expect is not None
+
+
+@pytest.mark.parametrize("region", ["x@127.0.0.1:8080/", "cn-shanghai.evil.example", "cn-shanghai/", "CN-SHANGHAI",
+                                    "cn", "cn-shanghai#", "cn shanghai", "-cn-shanghai", "cn-٣"])
+def test_a_region_is_a_region_id_not_a_host(region):
+    """The region names the hosts signed calls go to (dataworks.<region>.aliyuncs.com, sts.<region>..., OSS's
+    endpoints): anything but a region id could send them elsewhere."""
+    p = only(f"  - {{name: r1, on: timer, timer: t, region: {region!r}, trigger: [{{workspace: 1, node: 2}}]}}\n")
+    assert (p.rule, p.field) == ("r1", "region")
+    assert p.message.startswith("must be an Alibaba Cloud region id such as cn-shanghai or ap-southeast-1")
+
+
+@pytest.mark.parametrize("region", ["cn-shanghai", "ap-southeast-1", "cn-shanghai-finance-1", "us-west-1",
+                                    "cn-hangzhou-finance", "me-central-1"])
+def test_region_ids_as_alibaba_cloud_writes_them_load(region):
+    assert parse_rules(HEAD + f"  - {{name: r1, on: timer, timer: t, region: {region}, "
+                              "trigger: [{workspace: 1, node: 2}]}\n").rules[0].region == region
 
 
 def test_a_ledger_needs_the_region_its_bucket_signs_for():

@@ -51,12 +51,12 @@ def test_the_sweep_looks_for_the_files_of_a_business_date_under_the_next_day(har
     decisions, tally = h.runtime.sweep(fc.context_for("sweep", timeout=60))    # 2026-03-12 09:00 Shanghai
     records = [d.record() for d in decisions]
     assert [(d["outcome"], d["biz_date"], d["key"]) for d in records] == [
-        ("triggered", "2026-03-11", "exports/orders/dt=2026-03-12/_SUCCESS"),
-        ("overdue", "2026-03-10", "exports/orders/dt=2026-03-11/_SUCCESS")]
-    assert records[0]["reason"].startswith(
+        ("overdue", "2026-03-10", "exports/orders/dt=2026-03-11/_SUCCESS"),
+        ("triggered", "2026-03-11", "exports/orders/dt=2026-03-12/_SUCCESS")]
+    assert records[1]["reason"].startswith(
         "the sweep found oss://etl-landing/exports/orders/dt=2026-03-12/_SUCCESS, "
         "oss://etl-landing/exports/customers/run=20260312/_SUCCESS")
-    assert records[1]["reason"] == (
+    assert records[0]["reason"] == (
         "no evidence by 2026-03-11T06:00:00+08:00: missing oss://etl-landing/exports/orders/dt=2026-03-11/_SUCCESS, "
         "oss://etl-landing/exports/customers/run=20260311/_SUCCESS")
     assert [c["params"] for c in h.calls("trigger")] == [
@@ -101,5 +101,39 @@ def test_a_disabled_rule_takes_nothing(harness):
     h = harness(ANY_MESSAGE.replace("on: mns, topic: etl-done", "on: mns, topic: etl-done, enabled: false")
                 .replace("on: mns, bizdate", "on: mns, topic: other, bizdate"))
     [d], _ = invoke(h, "mns", sample("mns/topic-json-finance.json"))
-    assert (d["outcome"], d["rule"], d["reason"]) == ("ignored", None, "no rule matched")
+    assert (d["outcome"], d["rule"], d["reason"]) == ("ignored", None, (
+        "no rule matched (rule 'named-topic' would have, but it is disabled: enabled: false at <rules>:4; rule "
+        "'resting' would have, but it is disabled: enabled: false at <rules>:8)"))
     assert h.calls() == []
+
+
+STREAM = """\
+version: 1
+defaults: {timezone: Asia/Shanghai, region: cn-shanghai}
+rules:
+  - {name: by-receipt, on: mns, message: {job: [finance-close]}, trigger: [{workspace: 10001, node: 700001235300}]}
+  - {name: by-field, on: mns, message: {job: [finance-close]}, bizdate: {field: bizdate, format: "%Y%m%d"},
+     timezone: Europe/Berlin,
+     trigger: [{workspace: 10002, node: 700009999}]}
+"""
+
+
+def test_a_stream_message_names_the_same_instance_on_every_delivery_or_is_refused(harness):
+    """A STREAM message carries no time of its own: the rule that reads its date from a field releases the same
+    instance when FC retries it after midnight; the rule that would date it by its time is refused with the
+    reason (nothing sent), and the handler does not raise for it: no retry can date it better."""
+    h = harness(STREAM)
+    body = sample("mns/topic-stream-raw.txt")
+    first, raised = invoke(h, "mns", body)
+    h.emu.clock.advance(24 * 3600)                                   # FC's retry, or a replay, the next day
+    again, _ = invoke(h, "mns", body)
+    for records in (first, again):
+        assert [d["rule"] for d in records] == ["by-receipt", "by-field"] and records[0]["outcome"] == "rejected"
+        assert records[1]["biz_date"] == "2026-03-10"
+        assert records[0]["reason"].startswith(
+            "the message carries no time of its own (MNS STREAM format), and rule 'by-receipt' dates what it takes by "
+            "its time: the time it was received would name another business date when FC retries it or it is "
+            "replayed after midnight.")
+    assert [d["outcome"] for d in (first[1], again[1])] == ["triggered", "already_triggered"], (first, again)
+    assert not raised
+    assert {c["params"].get("NodeId", c["params"].get("TaskId")) for c in h.calls()} == {"700009999"}

@@ -2,7 +2,7 @@ import time
 from datetime import date, datetime
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from dwtrigger.templates import TemplateError, compile_template, lookalikes
 
@@ -507,3 +507,74 @@ def test_partial_of_every_value_is_the_filled_key(case):
     key = t.fill(values)
     assert (filled.is_literal, filled.prefix, filled.source) == (True, key, key)
     assert filled.match(key) == {}
+
+
+# ---- segments: a template cut at '/', for the OSS port's walk a directory level at a time ----------------------
+
+@pytest.mark.parametrize("template, crosses", [
+    ("exports/*/dt={bizdate:%Y-%m-%d}/_SUCCESS", False),
+    ("in/{t}/x{n}y*.csv", False),
+    ("exact/key", False),
+    ("a/**", True),
+    ("raw/**/*.parquet", True),
+    ("a**b", True),
+    ("d/{bizdate:%Y/%m/%d}/x", True),               # a date that writes '/' spans segments
+    ("d/{cycle:%Y%m%d-%H}/x", False),
+])
+def test_crosses_says_whether_a_wildcard_or_date_can_span_a_slash(template, crosses):
+    assert compile_template(template).crosses is crosses
+
+
+@pytest.mark.parametrize("template, values, sources, prefixes", [
+    ("exports/*/dt={bizdate:%Y-%m-%d}/_SUCCESS", None, ["exports", "*", "dt={bizdate:%Y-%m-%d}", "_SUCCESS"],
+     ["exports", "", "dt=", "_SUCCESS"]),
+    ("exports/*/dt={bizdate:%Y-%m-%d}/_SUCCESS", {"bizdate": D}, ["exports", "*", "dt=2024-01-02", "_SUCCESS"],
+     ["exports", "", "dt=2024-01-02", "_SUCCESS"]),
+    ("{region}/x{n}y*/{cycle:%Y%m%d%H}%%.ok", None, ["{region}", "x{n}y*", "{cycle:%Y%m%d%H}%%.ok"], ["", "x", ""]),
+    ("a//b/", None, ["a", "", "b", ""], ["a", "", "b", ""]),
+    ("/lead", None, ["", "lead"], ["", "lead"]),
+    ("in/{t}/*.csv", {"t": "st*{x}"}, ["in", "st*{x}", "*.csv"], ["in", "st*{x}", ""]),    # a value stays text
+    ("in/{t}/*.csv", {}, ["in", "*", "*.csv"], ["in", "", ""]),                          # loose: '*', 1+ chars
+    ("d/{bizdate:%Y/%m/%d}/x", {"bizdate": D}, ["d", "2024", "01", "02", "x"], ["d", "2024", "01", "02", "x"]),
+])
+def test_segments_cut_at_each_literal_slash(template, values, sources, prefixes):
+    t = compile_template(template)
+    t = t if values is None else t.partial(values, loose=True)
+    cut = t.segments()
+    assert [s.source for s in cut] == sources and [s.prefix for s in cut] == prefixes
+    assert all(s.is_literal == (s.source == s.prefix) for s in cut if "*" not in s.prefix)
+
+
+def test_segments_match_one_segment_each_and_keep_their_captures():
+    region, name, day = compile_template("{region}/x{n}y*/dt={bizdate:%Y-%m-%d}").segments()
+    assert region.match("emea") == {"region": "emea"} and region.match("") is None and region.match("a/b") is None
+    assert name.match("xAAy.csv") == {"n": "AA"} and name.match("xy") is None
+    assert day.match("dt=2024-02-29") == {"bizdate": date(2024, 2, 29)} and day.match("dt=2023-02-29") is None
+    loose = compile_template("in/{t}/*.csv").partial({}, loose=True).segments()[1]
+    assert loose.match("") is None and loose.match("o") == {}                  # a loose {t}: one or more chars
+    assert compile_template("a//b").segments()[1].match("") == {}
+
+
+@pytest.mark.parametrize("template", ["a/**", "raw/**/*.parquet", "d/{bizdate:%Y/%m/%d}/x"])
+def test_segments_refuse_a_template_that_crosses(template):
+    with pytest.raises(TemplateError) as e:
+        compile_template(template).segments()
+    assert "crosses '/'" in str(e.value)
+
+
+_SEGMENT_PART = st.sampled_from(["a", "b", "/", "*", "{x}", "{y}", "%", "{bizdate:%Y%m%d}", "{{", "-"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_SEGMENT_PART, min_size=1, max_size=7), st.text(st.sampled_from("ab/-{%0129"), max_size=12))
+def test_a_key_matches_iff_each_of_its_segments_matches_its_own(parts, key):
+    """What the walk relies on: same segment count, each segment matched alone, the same captures."""
+    source = "".join(parts)
+    assume(source.count("{x}") < 2 and source.count("{y}") < 2 and source.count("{bizdate") < 2 and "**" not in source)
+    t = compile_template(source)
+    cut, pieces = t.segments(), key.split("/")
+    alone = [s.match(p) for s, p in zip(cut, pieces)] if len(cut) == len(pieces) else [None]
+    whole = t.match(key)
+    assert (whole is not None) == all(m is not None for m in alone)
+    if whole is not None:
+        assert whole == {k: v for m in alone for k, v in m.items()}

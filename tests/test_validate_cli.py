@@ -137,14 +137,17 @@ def test_trigger_on_a_disabled_rule_says_it_is_disabled(tmp_path):
                              "until it is enabled\n")
 
 
-def test_a_disabled_rule_takes_no_event(tmp_path):
-    """The finance message matches nothing in play: the disabled rule that would take it is not asked."""
+def test_a_disabled_rule_takes_no_event_and_is_named(tmp_path):
+    """The finance message matches nothing in play: the disabled rule that would take it does not, and explain
+    names it (exit 1: the functions would not act on the event)."""
     rules = write(tmp_path, RULES.replace("    cycle: {field: done_at, format: iso}\n", "    topic: other\n"))
     event = tmp_path / "finance.json"
     event.write_bytes(sample("mns/topic-json-finance.json"))
     result = run("explain", str(event), "--rules", rules)
-    assert result.exit_code == 0 and "resting" not in result.output
-    assert result.output.endswith("  -> ignored: no rule matched\n")
+    assert result.exit_code == 1
+    assert f"disabled resting: would match (enabled: false at {rules}:15)" in result.output
+    assert result.output.endswith(f"  -> ignored: no rule matched (rule 'resting' would have, but it is disabled: "
+                                  f"enabled: false at {rules}:15)\n")
 
 
 def test_explain_says_why_a_topic_rule_misses_a_stream_message_without_a_topic(tmp_path):
@@ -158,3 +161,25 @@ def test_explain_says_why_a_topic_rule_misses_a_stream_message_without_a_topic(t
         ("finance", False, "the STREAM message names no topic (set DWTRIGGER_MNS_TOPIC on the function, or the topic "
                            "trigger's JSON format)"),
         ("any-message", True, "matched")]
+
+
+def test_validate_3000_rules_sharing_a_prefix_warns_once_for_what_they_share(tmp_path):
+    """The issue: 3,000 rules whose keys share a literal prefix took minutes to validate, every pair compared. Each
+    key now looks up only the keys that could match it; 20 copies of a key are one warning, and a rule over all the
+    others names a few of them, then how many more."""
+    def rule(name, key):
+        return f'  - {{name: {name}, on: oss, bucket: etl-landing, key: "{key}", trigger: [{{workspace: 1, node: 2}}]}}'
+
+    lines = [rule(f"t{i}", f"exports/{{table}}/t{i}/dt={{bizdate:%Y-%m-%d}}/_SUCCESS") for i in range(3000)]
+    lines += [rule(f"copy-{i}", "exports/orders/_SUCCESS") for i in range(20)] + [rule("all", "exports/**")]
+    rules = write(tmp_path, "version: 1\ndefaults: {timezone: Asia/Shanghai, region: cn-shanghai}\nrules:\n" +
+                  "\n".join(lines) + "\n")
+    result = run("validate", rules)
+    assert (result.exit_code, result.stdout) == (0, f"{rules}: 3021 rules OK, 5 warnings\n")
+    assert result.stderr.splitlines() == [
+        *(f"warning: {rules}:3024: rule 'all': overlaps rule 't{i}': key 'exports/x/t{i}/dt=2026-01-01/_SUCCESS' in "
+          "bucket 'etl-landing' matches both" for i in range(3)),
+        f"warning: {rules}:3004: rule 'copy-0': overlaps rules 'copy-1', 'copy-2', 'copy-3' and 16 more: all 20 have "
+        "the same bucket, events and key, and key 'exports/orders/_SUCCESS' in bucket 'etl-landing' matches them all",
+        f"warning: {rules}:3024: rule 'all': also overlaps 3,017 more rules: 't3', 't4', 't5' and 3,014 more",
+    ]

@@ -1,21 +1,27 @@
 """The transport under every product call (wire.py), through each API's adapter and the real SDK against the
 emulator: a call never outlasts its budget however its answer is dripped, never follows a redirect (no request
 reaches the other host), never hands on an oversized or off-schema answer, and the SDK's debug output never
-prints a credential."""
+prints a credential. The budget holds for a host name whose resolver never answers, and through a proxy
+(forward_proxy.py) as it does for a direct call."""
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 from datetime import date
+from typing import Optional
 
 import pytest
 
 from conftest import MIRROR, ROLE_KEY
-from dwtrigger import dataworks
+from dwtrigger import dataworks, oss
 from dwtrigger.credentials import RoleKeys, credential_client
 from dwtrigger.dataworks import API_2020, DataWorksError
+from dwtrigger.oss import OssError
 from dwtrigger.retry import Deadline
 from dwtrigger.wire import MAX_ANSWER_BYTES, Budget, DeadlineReached
+from forward_proxy import Proxy
 
 KEYS = RoleKeys(*ROLE_KEY.values())
 NODE, DAY, BIZ_MS, CYCLE_MS = 700001234567, date(2026, 3, 10), 1773072000000, 1773160200000
@@ -24,8 +30,8 @@ NODE, DAY, BIZ_MS, CYCLE_MS = 700001234567, date(2026, 3, 10), 1773072000000, 17
 class Orders:
     """The orders node's instance of 2026-03-10 through one API's adapter."""
 
-    def __init__(self, emu, api: str):
-        self.port = dataworks.adapter(api, emu.endpoint, "http", credential_client(KEYS))
+    def __init__(self, emu, api: str, endpoint: Optional[str] = None, protocol: str = "http"):
+        self.port = dataworks.adapter(api, endpoint or emu.endpoint, protocol, credential_client(KEYS))
         self.workspace = 10001 if api == API_2020 else MIRROR[10001]
 
     def look_up(self, deadline):
@@ -86,6 +92,139 @@ def test_an_oversized_answer_is_refused(emulator, api):
     emulator.set_faults(script=["malformed"], malformed_body=huge)
     e = refused(lambda: Orders(emulator, api).trigger(within(20)))
     assert (e.code, e.retryable) == ("BadResponse", True) and "larger than" in e.message
+
+
+NEVER_RESOLVED = "dataworks.invalid.test"         # a name whose resolver never answers (while a test runs)
+
+
+@pytest.fixture
+def resolver(monkeypatch):
+    """socket.getaddrinfo that hangs for NEVER_RESOLVED until the test ends (then fails, as a resolver giving up
+    would) and answers any other name; yields the (name, thread) of each lookup. Every thread it held is released
+    and joined at the end."""
+    release, asked, held = threading.Event(), [], []
+    stock = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        asked.append((host, threading.current_thread()))
+        if host == NEVER_RESOLVED:
+            held.append(threading.current_thread())
+            release.wait(20)                                # far past any budget here: only the test's end
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return stock(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield asked
+    release.set()
+    others = [thread for thread in held if thread is not threading.current_thread()]
+    for thread in others:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in others)
+
+
+def endpoint(server, host: str) -> str:
+    return f"{host}:{server.endpoint.rsplit(':', 1)[1]}"
+
+
+def test_a_resolver_that_never_answers_is_cut_at_the_budget(emulator, api, resolver):
+    orders = Orders(emulator, api, endpoint(emulator, NEVER_RESOLVED))
+    started = time.monotonic()
+    e = refused(lambda: orders.look_up(within(0.8)))
+    elapsed = time.monotonic() - started
+    assert (e.code, e.retryable) == ("DeadlineExceeded", True)
+    assert elapsed < 2.8, elapsed                             # not the resolver's own give-up (20 s here)
+    assert [host for host, _ in resolver] == [NEVER_RESOLVED] and emulator.calls == []
+
+
+def test_a_host_name_is_resolved_within_the_budget_and_kept_for_the_call(emulator, api, resolver):
+    """localhost resolves (off the caller's thread, so its wait can be cut) and the call goes to its address with
+    the name kept: the signed Host header still matches what the emulator verifies."""
+    Orders(emulator, api, endpoint(emulator, "localhost")).look_up(within(10))
+    assert [c["status"] for c in emulator.calls] == [200]
+    assert [host for host, _ in resolver] == ["localhost"]
+    assert all(thread is not threading.current_thread() for _, thread in resolver)
+
+
+def test_an_oss_call_to_a_name_that_never_resolves_is_cut_at_the_budget(oss_standin, resolver):
+    store = oss.store("cn-shanghai", endpoint(oss_standin, NEVER_RESOLVED), "http", False, KEYS)
+    started = time.monotonic()
+    with pytest.raises(OssError) as err:
+        store.read("etl-landing", "absent.json", within(0.8))
+    assert (err.value.code, err.value.retryable) == ("DeadlineExceeded", True)
+    assert time.monotonic() - started < 2.8 and oss_standin.calls == []
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY",
+                   "no_proxy")
+
+
+@pytest.fixture
+def proxy(monkeypatch):
+    """A forward proxy that HTTP_PROXY and HTTPS_PROXY name; nothing exempts loopback from it (no NO_PROXY)."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with Proxy() as running:
+        monkeypatch.setenv("HTTP_PROXY", running.url)
+        monkeypatch.setenv("HTTPS_PROXY", running.url)
+        yield running
+
+
+def test_a_call_through_a_proxy_goes_through_it(emulator, api, proxy):
+    Orders(emulator, api).trigger(within(10))
+    assert [c["status"] for c in emulator.calls] == [200]
+    assert [(method, target.split("?")[0]) for method, target in proxy.seen] == [("POST", f"{emulator.url}/")]
+
+
+def test_a_proxy_that_drips_its_answer_is_cut_at_the_budget(emulator, api, proxy):
+    proxy.drip_s = 0.05                                       # ~20 s to pass the answer on a byte at a time
+    started = time.monotonic()
+    e = refused(lambda: Orders(emulator, api).look_up(within(0.8)))
+    elapsed = time.monotonic() - started
+    assert (e.code, e.retryable) == ("DeadlineExceeded", True)
+    assert elapsed < 2.8, elapsed
+    assert len(proxy.seen) == 1 and len(emulator.calls) == 1     # it was the proxy's drip that the budget cut
+
+
+def test_a_proxy_tunnel_that_drips_its_connect_answer_is_cut_at_the_budget(emulator, api, proxy):
+    """HTTPS through the proxy: the CONNECT answer's reads count against the budget too. The tunnel never opens,
+    so the endpoint's name is never resolved nor reached."""
+    proxy.drip_s = 0.05
+    orders = Orders(emulator, api, "dataworks.tunnelled.test", protocol="https")
+    started = time.monotonic()
+    e = refused(lambda: orders.look_up(within(0.8)))
+    assert (e.code, e.retryable) == ("DeadlineExceeded", True)
+    assert time.monotonic() - started < 2.8
+    assert proxy.seen == [("CONNECT", "dataworks.tunnelled.test:443")]
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_redirect_through_a_proxy_is_refused(emulator, api, proxy, status):
+    emulator.set_faults(script=["redirect"], redirect_status=status)
+    e = refused(lambda: Orders(emulator, api).trigger(within(5)))
+    assert (e.code, e.retryable) == ("Redirected", False)
+    assert len(proxy.seen) == 1 and emulator.decoy_calls == []
+
+
+def test_a_socks_proxy_is_refused_and_never_dialled(emulator, monkeypatch):
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "socks5h://user:secret@127.0.0.1:9")       # nothing listens on port 9
+    e = refused(lambda: Orders(emulator, API_2020).trigger(within(5)))
+    assert (e.code, e.retryable) == ("ProxyRefused", False)
+    assert "socks5h://127.0.0.1:9" in e.message and "secret" not in e.message
+    assert emulator.calls == []
+
+
+def test_an_oss_call_through_a_proxy_goes_through_it_and_its_drip_is_cut(oss_standin, proxy):
+    store = oss.store("cn-shanghai", oss_standin.endpoint, "http", False, KEYS)
+    assert store.read("etl-landing", "absent.json", within(10)) is None
+    assert proxy.seen == [("GET", f"{oss_standin.url}/etl-landing/absent.json")]
+    proxy.drip_s = 0.05
+    started = time.monotonic()
+    with pytest.raises(OssError) as err:
+        store.read("etl-landing", "absent.json", within(0.8))
+    assert (err.value.code, err.value.retryable) == ("DeadlineExceeded", True)
+    assert time.monotonic() - started < 2.8 and len(proxy.seen) == 2
 
 
 DEBUG_PROBE = """

@@ -17,7 +17,6 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 from . import dataworks, events, oss
 from .credentials import ClientCache, InvocationKeys, MissingCredentials, credential_client
 from .dataworks import DataWorksError
-from .ledger import Book
 from .outcomes import FAILED, Decision, DecisionLog
 from .pacing import Pacers
 from .relay import Invocation, Relay
@@ -51,6 +50,7 @@ class Runtime:
                  wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  observe: Optional[Observer] = None):
         self.rules, self.environ = rules, environ
+        self.sweep_qps = sweep_qps(environ)
         self.log = log or DecisionLog()
         self.dry_run = (environ.get("DWTRIGGER_DRY_RUN", "").lower() in TRUE) if dry_run is None else dry_run
         self.wall_clock = wall_clock
@@ -67,28 +67,17 @@ class Runtime:
     def run(self, source: str, raw, context) -> List[Decision]:
         """Every decision of one delivery to the `source` function, each logged as it was made."""
         started, received = time.monotonic(), self.wall_clock()
-        parsed = events.parse(source, raw, received, self.environ.get("DWTRIGGER_MNS_TOPIC") or self._any_topic)
+        parsed = events.records(source, raw, received, self.environ.get("DWTRIGGER_MNS_TOPIC") or self._any_topic)
         return self._run(context, started, lambda call: self.relay.decide(parsed, call))
 
     def sweep(self, context, now: Optional[datetime] = None) -> Tuple[List[Decision], Tally]:
         """One run of the sweep (see sweep.py): its decisions, each logged as made, and its summary (logged too)."""
         started, tally = time.monotonic(), Tally()
         when = now or self.wall_clock()
-        sweep = Sweep(self.relay, self.rules, pace_s=1 / self._sweep_qps())
+        sweep = Sweep(self.relay, self.rules, pace_s=1 / self.sweep_qps, endpoint_of=self.endpoint)
         decisions = self._run(context, started, lambda call: sweep.run(call, when, tally))
         self.log.note("sweep", tally.__dict__)
         return decisions, tally
-
-    def _sweep_qps(self) -> float:
-        """DWTRIGGER_SWEEP_QPS: the sweep's DataWorks look-ups per second (the edition's quota is shared)."""
-        raw = self.environ.get("DWTRIGGER_SWEEP_QPS") or "5"
-        try:
-            qps = float(raw)
-        except ValueError:
-            qps = 0.0
-        if not 0 < qps <= 50:
-            raise ValueError(f"DWTRIGGER_SWEEP_QPS={raw!r}: a number of look-ups per second, above 0 and at most 50")
-        return qps
 
     def release_by_hand(self, rule_name: str, captures: dict, node: Optional[int], context) -> List[Decision]:
         """`dwtrigger trigger`: the same resolution, calls and log lines as an event, without an event."""
@@ -103,7 +92,6 @@ class Runtime:
         keys = InvocationKeys(context, self.environ)      # read again on every invocation: FC rotates them
         deadline = Deadline.for_invocation(context, started)
         return Invocation(deadline, lambda rule: self.port_for(keys, rule), lambda rule: self.store_for(keys, rule),
-                          lambda rule: rule.ledger and Book(rule.ledger, self.store_for(keys, rule), deadline),
                           self.wall_clock), keys
 
     def _run(self, context, started: float, decide: Callable[[Invocation], Iterable[Decision]]) -> List[Decision]:
@@ -116,11 +104,15 @@ class Runtime:
             made.append(decision)
         return made
 
+    def endpoint(self, rule: Rule) -> str:
+        """The DataWorks endpoint a rule's calls go to: DWTRIGGER_ENDPOINT, the rule's `endpoint`, its region's."""
+        return self.environ.get("DWTRIGGER_ENDPOINT") or rule.endpoint or f"dataworks.{rule.region}.aliyuncs.com"
+
     def port_for(self, keys: InvocationKeys, rule: Rule) -> dataworks.DataWorks:
         """The DataWorks adapter for a rule: its API, endpoint and role from the rule (or the environment's
         overrides), reused across invocations while the keys stay the same."""
         role_keys = self._keys(keys, DataWorksError)
-        endpoint = self.environ.get("DWTRIGGER_ENDPOINT") or rule.endpoint or f"dataworks.{rule.region}.aliyuncs.com"
+        endpoint = self.endpoint(rule)
         sts = self.environ.get("DWTRIGGER_STS_ENDPOINT") or (f"sts.{rule.region}.aliyuncs.com" if rule.region else None)
         shape = ("dataworks", rule.api, endpoint, self.protocol, rule.role_arn, sts)
         return self.clients.get(role_keys, shape, lambda: dataworks.adapter(
@@ -146,6 +138,26 @@ class Runtime:
             return keys.get()
         except MissingCredentials as e:
             raise error("NoCredentials", str(e), retryable=False) from None
+
+
+class SettingsError(ValueError):
+    """An environment variable the functions read holds a value they cannot use: refused at start, named."""
+
+
+SWEEP_QPS = (0.1, 50.0)     # DataWorks calls a second the sweep may make: Enterprise's read quota at most
+
+
+def sweep_qps(environ: Mapping[str, str]) -> float:
+    """DWTRIGGER_SWEEP_QPS (default 5): the sweep's DataWorks calls per second, of the quota every function shares."""
+    raw = environ.get("DWTRIGGER_SWEEP_QPS") or "5"
+    try:
+        qps = float(raw)
+    except ValueError:
+        qps = float("nan")
+    if not SWEEP_QPS[0] <= qps <= SWEEP_QPS[1]:
+        raise SettingsError(f"DWTRIGGER_SWEEP_QPS={raw[:40]!r}: the sweep's DataWorks calls per second, a number from "
+                            f"{SWEEP_QPS[0]:g} to {SWEEP_QPS[1]:g}")
+    return qps
 
 
 _runtime: Optional[Runtime] = None

@@ -34,7 +34,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Mapping, Optional, Union
+from typing import Callable, Iterable, Iterator, Mapping, Optional, Union
 from urllib.parse import unquote
 
 SOURCES = ("oss", "mns", "timer")
@@ -64,6 +64,9 @@ class Event:
     attributes: Mapping[str, str] = field(default_factory=dict)  # mns message attributes
     timer: Optional[str] = None         # timer triggerName
     payload: Optional[str] = None       # timer payload string
+    # `time` is when the function received it, not a time of its own (MNS STREAM formats carry none): it changes
+    # when FC retries or a dead letter is replayed, so it cannot name a business date.
+    undated: bool = False
     # The body (mns) or payload (timer) parsed once, by the parser's depth check; NOT_JSON when it is not JSON.
     document: object = field(default=NOT_JSON, compare=False, repr=False)
 
@@ -117,17 +120,27 @@ def parse(source: str, raw: bytes | str, received_at: datetime,
     STREAM deliveries do not carry. `stream_topic` ANY_TOPIC: the rules take messages of any topic, so a STREAM
     message without one is taken without one; None: it is rejected, saying how to name its topic.
     """
+    return list(records(source, raw, received_at, stream_topic))
+
+
+def records(source: str, raw: bytes | str, received_at: datetime,
+            stream_topic: str | None = None) -> Iterator[Parsed]:
+    """`parse`, a record at a time: the document is read first, each record only when asked for, so a caller
+    that stops at its deadline leaves the rest of a huge batch unread."""
     if source not in SOURCES:
-        return [Rejected(str(source), f"unknown source {source!r}: expected one of {', '.join(SOURCES)}")]
+        yield Rejected(str(source), f"unknown source {source!r}: expected one of {', '.join(SOURCES)}")
+        return
     try:
         doc, text = _load(raw)
         if source == "mns":
-            return _parse_mns(doc, text, received_at, stream_topic)
-        return _parse_oss(doc) if source == "oss" else _parse_timer(doc)
+            found = _parse_mns(doc, text, received_at, stream_topic)
+        else:
+            found = _parse_oss(doc) if source == "oss" else _parse_timer(doc)
     except _Invalid as exc:
-        return [Rejected(source, str(exc))]
+        found = [Rejected(source, str(exc))]
     except Exception as exc:  # a bug here must not crash the handler into FC's retry loop
-        return [Rejected(source, f"the event could not be parsed ({type(exc).__name__}: {str(exc)[:200]})")]
+        found = [Rejected(source, f"the event could not be parsed ({type(exc).__name__}: {str(exc)[:200]})")]
+    yield from found
 
 
 # ---- bytes -> document ----
@@ -167,16 +180,23 @@ def _shallow_json(text: str, what: str) -> object:
 
 
 def _depth_exceeds(doc: object, limit: int) -> bool:
-    """Whether containers nest deeper than `limit` (iterative, so it cannot itself recurse too deep)."""
+    """Whether containers nest deeper than `limit` (iterative, so it cannot itself recurse too deep). Only
+    containers are stacked: a batch of many records is mostly leaves, looked at once each."""
+    if type(doc) not in _CONTAINERS:
+        return False
     stack = [(doc, 1)]
     while stack:
         value, depth = stack.pop()
-        if isinstance(value, (dict, list)):
-            if depth > limit:
-                return True
-            children = value.values() if isinstance(value, dict) else value
-            stack.extend((child, depth + 1) for child in children)
+        if depth > limit:
+            return True
+        deeper = depth + 1
+        for child in (value.values() if type(value) is dict else value):
+            if type(child) in _CONTAINERS:
+                stack.append((child, deeper))
     return False
+
+
+_CONTAINERS = (dict, list)              # what json.loads makes: exactly these types, never subclasses
 
 
 def _shape(doc: object) -> str | None:
@@ -230,21 +250,19 @@ def _not_for(source: str, doc: object) -> _Invalid:
 
 
 def _each(source: str, items: list, ids: list[str | None],
-          parse_one: Callable[[dict, str | None], Event]) -> list[Parsed]:
-    """Parse each record of a delivery on its own, so a bad record (or a bug its oddity finds) rejects only
-    itself: its siblings are decided as usual."""
-    results: list[Parsed] = []
+          parse_one: Callable[[dict, str | None], Event]) -> Iterator[Parsed]:
+    """Parse each record of a delivery on its own, when it is asked for, so a bad record (or a bug its oddity
+    finds) rejects only itself: its siblings are decided as usual."""
     for index, (item, event_id) in enumerate(zip(items, ids)):
         try:
             if not isinstance(item, dict):
                 raise _Invalid("it is not a JSON object")
-            results.append(parse_one(item, event_id))
+            yield parse_one(item, event_id)
         except _Invalid as exc:
-            results.append(Rejected(source, f"record {index}: {exc}", event_id))
+            yield Rejected(source, f"record {index}: {exc}", event_id)
         except Exception as exc:  # noqa: BLE001 - see parse()
-            results.append(Rejected(source, f"record {index} could not be parsed ({type(exc).__name__}: "
-                                            f"{str(exc)[:200]})", event_id))
-    return results
+            yield Rejected(source, f"record {index} could not be parsed ({type(exc).__name__}: {str(exc)[:200]})",
+                           event_id)
 
 
 # ---- field access ----
@@ -320,7 +338,7 @@ def _digest_id(text: str) -> str:
 
 # ---- OSS ----
 
-def _parse_oss(doc: object) -> list[Parsed]:
+def _parse_oss(doc: object) -> Iterable[Parsed]:
     """OSS native trigger records, or OSS CloudEvents from EventBridge (one object or a list)."""
     shape = _shape(doc)
     if shape == "oss-native":
@@ -401,7 +419,7 @@ def _cloudevent_data(cloudevent: dict, event_id: str | None, kind: str) -> dict:
 
 # ---- MNS ----
 
-def _parse_mns(doc: object, text: str, received_at: datetime, stream_topic: str | None) -> list[Parsed]:
+def _parse_mns(doc: object, text: str, received_at: datetime, stream_topic: str | None) -> Iterable[Parsed]:
     """MNS topic messages (four shapes) or MNS queue messages from EventBridge (one or a batch)."""
     shape = _shape(doc)
     if shape == "mns-queue-eventbridge":
@@ -448,7 +466,7 @@ def _stream_event(kind: str, body: str, attributes: dict[str, str], received_at:
     aware = received_at if received_at.tzinfo else received_at.replace(tzinfo=timezone.utc)
     time = aware.astimezone(timezone.utc)
     return Event(source="mns", kind=kind, event_id=_digest_id(body), time=time, topic=stream_topic or None,
-                 attributes=attributes, **_message(body))
+                 attributes=attributes, undated=True, **_message(body))
 
 
 def _queue_message(cloudevent: dict, event_id: str | None) -> Event:

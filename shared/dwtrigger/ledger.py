@@ -5,40 +5,65 @@ only if absent), a redelivery while DataWorks holds a trigger sends nothing (Dat
 the instance's parents or time allow for 24 hours, and no look-up shows it), and the sweep knows which instances
 are done and which releases events asked for. Without one everything works statelessly, with more look-ups.
 
-  claims/<api>/<workspace>/<node>/<cycle ms>/<n>.json   the n-th send of an instance: created only if absent, then
-                                                        overwritten with what happened (sent, or failed)
+  claims/<api>/<workspace>/<node>/<cycle ms>/<n>.json   the n-th send of an instance: created only if absent
+                                                        ("sending", until the claimer's deadline), then
+                                                        overwritten with what happened: sent (DataWorks said
+                                                        Success: true), failed (nothing left), unknown (a trigger
+                                                        got no answer: it may have landed)
   done/<api>/<workspace>/<node>/<business date>/<cycle ms|day>.json   the instance ran: never looked up again
   asked/<rule>/<node>/<business date>.json              an event asked for this release (MNS and timer evidence)
+
+Only DataWorks' word makes a release done. A claim is a promise to ask, never an answer: a claim still "sending"
+after its claimer's deadline, a send that got no answer, or an object this module cannot read as one of its own
+(a field missing, a time from a clock far ahead, an almost-number name) stands between the instance and nobody —
+the next delivery looks the instance up again and sends if it still waits. What a look-up shows beats what the
+ledger remembers: an instance waiting for its trigger alone holds no trigger, whatever a claim says.
 """
 from __future__ import annotations
 
+import re
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Callable, Optional, Tuple, TypeVar
+from typing import Callable, Literal, Optional, Tuple, TypeVar, Union
 
 import msgspec
 
 from .dataworks import Deadline
 from .oss import ObjectStore
-from .retry import RemoteError
+from .retry import MIN_CALL_S, RemoteError
 from .rules import Ledger
 
 T = TypeVar("T")
 HOLD = timedelta(hours=24)            # DataWorks keeps a trigger sent too early this long, then drops it
-CLAIM_TTL = timedelta(minutes=15)     # a claim still "sending" after this outlived any invocation: its sender died
+# Clock skew between FC instances, and the time FC takes to stop an invocation past its deadline: a claim is
+# waited for this long after its claimer's deadline, and a send this close before a look-up may not show in it.
+GRACE = timedelta(seconds=10)
+LONGEST = timedelta(hours=24)         # no invocation outlives FC's longest timeout: a claim reaching further is not ours
+AHEAD = timedelta(minutes=5)          # a time further ahead of our clock than this was not written by a sender we know
+LEGACY_TTL = timedelta(minutes=15)    # how long a claim written without `until` (an older dwtrigger) may be live
+POLL_S = (0.1, 1.0)                   # waiting on another delivery's claim: the first and the longest pause
+WAIT_S = 10.0                         # the longest a decision waits for another's send to settle: the event's others wait too
 _RACES = 4                            # claims lost to senders that then failed, before giving way
+_NUMBER = re.compile(r"[0-9]{1,12}\.json\Z")     # a claim's name: ASCII digits only (int() takes '١٢' and '①' too)
 
 
 class Entry(msgspec.Struct, omit_defaults=True):
-    """One send of an instance, as its claim object holds it."""
-    state: str                         # sending | sent | failed
+    """One send of an instance, as its claim object holds it (epoch ms throughout)."""
+    state: Literal["sending", "sent", "failed", "unknown"]
     rule: str
     event_id: str
-    claimed_at: int                    # epoch ms
-    sent_at: Optional[int] = None
+    claimed_at: int
+    until: Optional[int] = None        # the claimer's deadline plus GRACE: no send of this claim happens later
+    token: str = ""                    # the claiming decision's own mark: its retries know their claim
+    sent_at: Optional[int] = None      # sent / unknown: when the trigger went out
     held_until: Optional[int] = None   # DataWorks holds it (the instance waited on parents or time) until then
     status: Optional[str] = None       # the instance's status when sent
     request_id: Optional[str] = None
+
+    @property
+    def live_until(self) -> int:
+        return self.until if self.until is not None else self.claimed_at + _ms(LEGACY_TTL)
 
 
 @dataclass(frozen=True)
@@ -52,45 +77,150 @@ class Slot:
     def claim(self, n: int) -> str:
         return f"claims/{self.api}/{self.workspace}/{self.node}/{self.cycle_ms}/{n:04d}.json"
 
+    @property
+    def folder(self) -> str:
+        return self.claim(0)[:-len("0000.json")]
+
+
+# ---- what a claim attempt comes to (Book.claim) -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Claimed:
+    """Claim `n` is ours: send now."""
+    n: int
+    entry: Entry
+
+
+@dataclass(frozen=True)
+class Stands:
+    """A trigger DataWorks accepted stands between the instance and ours (it holds it, or it came after our
+    look-up, which therefore could not show it): nothing to send."""
+    entry: Entry
+
+
+@dataclass(frozen=True)
+class LookAgain:
+    """A send whose fate is unknown (its claimer died or ran out of time, or it got no answer) may have landed
+    after our look-up: look the instance up again before sending."""
+    entry: Entry
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Another delivery is sending and did not finish within our time (or claims kept being lost): nothing is
+    known, nothing was sent; the decision fails, retryably."""
+    entry: Optional[Entry]
+
+
+Verdict = Union[Claimed, Stands, LookAgain, Busy]
+_LIVE = "live"
+
 
 def ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+def _ms(span: timedelta) -> int:
+    return int(span.total_seconds() * 1000)
+
+
+def understood(body: Optional[bytes], now_ms: int) -> Optional[Entry]:
+    """A claim's content as one of ours, or None: unreadable, cut short, off the schema, or with times no sender of
+    ours could have written (ahead of our clock, a claim longer than any invocation, a hold longer than 24 hours)."""
+    try:
+        entry = msgspec.json.decode(body or b"", type=Entry)
+    except msgspec.DecodeError:
+        return None
+    ahead = now_ms + _ms(AHEAD)
+    if not 0 <= entry.claimed_at <= ahead:
+        return None
+    if not entry.claimed_at <= entry.live_until <= entry.claimed_at + _ms(LONGEST + GRACE):
+        return None
+    if entry.state in ("sent", "unknown") and not (entry.sent_at is not None
+                                                   and entry.claimed_at <= entry.sent_at <= ahead):
+        return None
+    if entry.held_until is not None and not (entry.state == "sent"
+                                             and entry.sent_at < entry.held_until <= entry.sent_at + _ms(HOLD + GRACE)):
+        return None
+    return entry
+
+
+def judge(entry: Optional[Entry], now_ms: int, looked_ms: int, ready: Optional[bool]):
+    """What an entry (the latest claim, understood, or None) means for a send decided at `looked_ms` — when its
+    look-up started, which found the instance `ready` (waiting for its trigger alone) or not; `ready` None: no
+    look-up (`lookup: false`), so none is made again. A Stands or LookAgain verdict, _LIVE (it has not settled:
+    its claimer may still be sending, or its unanswered trigger may still land), or None (nothing stands in the
+    way: claim the next number)."""
+    if entry is None or entry.state == "failed":
+        return None
+    if entry.state != "sent":                   # sending, or unknown: what DataWorks made of it is not known
+        settles = entry.live_until if entry.state == "sending" else entry.sent_at + _ms(GRACE)
+        if now_ms < settles:
+            return _LIVE
+        return LookAgain(entry) if ready is not None and looked_ms < settles else None
+    if entry.sent_at >= looked_ms - _ms(GRACE):
+        return Stands(entry)                    # accepted after (or just before) our look-up: it could not show it
+    if entry.held_until is not None and now_ms < entry.held_until and ready is not True:
+        return Stands(entry)                    # held by DataWorks; a look-up showing it ready says otherwise
+    return None
+
+
 class Book:
-    """One rule's ledger through an object store, within one invocation's deadline."""
+    """One rule's ledger through an object store, within one invocation's deadline. Every method raises
+    RemoteError (OssError) when the store cannot be read or written."""
 
-    def __init__(self, ledger: Ledger, store: ObjectStore, deadline: Deadline):
-        self.ledger, self.store, self.deadline = ledger, store, deadline
+    def __init__(self, ledger: Ledger, store: ObjectStore, deadline: Deadline, now: Callable[[], datetime]):
+        self.ledger, self.store, self.deadline, self.now = ledger, store, deadline, now
 
-    def claim(self, slot: Slot, rule: str, event_id: str, now: datetime,
-              looked: datetime) -> Tuple[Optional[int], Optional[Entry]]:
-        """(n, our entry): claim n is ours, send now. (None, entry): do not send — `entry` is the send that holds
-        the instance (DataWorks holds it, another delivery is sending it, or sent it after our look-up at `looked`,
-        which therefore could not show it)."""
+    def claim(self, slot: Slot, rule: str, event_id: str, token: str, looked_ms: int, ready: Optional[bool],
+              sleep: Callable[[float], None]) -> Verdict:
+        """Claim the instance's next send, or say what stands in the way (see `judge`). A claim another delivery
+        holds is waited for (re-read, with pauses) while it is live and our deadline leaves time; a claim made
+        with our `token` (an earlier attempt of this decision whose answer was lost) is ours."""
         n, latest = 0, None            # a first send has no claim before it: try claim 1 before listing any
         for _ in range(_RACES):
-            if latest is not None and _holds(latest, now, looked):
-                return None, latest
-            entry = Entry(state="sending", rule=rule, event_id=event_id, claimed_at=ms(now))
+            at = self.now()
+            until = ms(at) + int(self.deadline.left() * 1000) + _ms(GRACE)
+            entry = Entry(state="sending", rule=rule, event_id=event_id, claimed_at=ms(at), until=until, token=token)
             if self.store.create(self.ledger.bucket, self._key(slot.claim(n + 1)), msgspec.json.encode(entry),
                                  self.deadline):
-                return n + 1, entry
-            n, latest = self._latest(slot)  # sends before ours, or one claimed this very moment
-        return None, latest
+                return Claimed(n + 1, entry)
+            n, latest = self.latest(slot)   # sends before ours, or one claimed this very moment
+            if latest is not None and token and latest.token == token:
+                return Claimed(n, latest)
+            verdict = self._settled(slot, n, latest, looked_ms, ready, sleep)
+            if verdict is not None:
+                return verdict
+        return Busy(latest)
+
+    def _settled(self, slot: Slot, n: int, latest: Optional[Entry], looked_ms: int, ready: Optional[bool],
+                 sleep: Callable[[float], None]):
+        """The verdict on claim n once it settled; Busy when it does not within WAIT_S (or our deadline)."""
+        pause, waited = POLL_S[0], 0.0
+        while True:
+            verdict = judge(latest, ms(self.now()), looked_ms, ready)
+            if verdict is not _LIVE:
+                return verdict
+            if waited + pause > WAIT_S or self.deadline.left() - pause < 2 * MIN_CALL_S:   # room left to send
+                return Busy(latest)
+            waited += pause
+            sleep(pause)
+            pause = min(POLL_S[1], pause * 2)
+            latest = self.read(slot, n)
 
     def sent(self, slot: Slot, n: int, entry: Entry, now: datetime, status: Optional[str], held: bool,
              request_id: Optional[str]) -> Entry:
-        """Record that claim n was sent; `held`: DataWorks holds it until its parents and time allow (24 h)."""
+        """Record that claim n was sent and accepted; `held`: DataWorks holds it until its parents and time allow."""
         done = msgspec.structs.replace(entry, state="sent", sent_at=ms(now), status=status, request_id=request_id,
                                        held_until=ms(now + HOLD) if held else None)
-        self.store.write(self.ledger.bucket, self._key(slot.claim(n)), msgspec.json.encode(done), self.deadline)
+        self._write(slot.claim(n), done)
         return done
 
-    def failed(self, slot: Slot, n: int, entry: Entry) -> None:
-        """Claim n was not sent: the next delivery (or attempt) may claim n + 1 at once."""
-        self.store.write(self.ledger.bucket, self._key(slot.claim(n)),
-                         msgspec.json.encode(msgspec.structs.replace(entry, state="failed")), self.deadline)
+    def ended(self, slot: Slot, n: int, entry: Entry, sent_at: Optional[datetime]) -> None:
+        """Claim n ended without an accepted send: `failed` (nothing went out), or `unknown` when a trigger sent at
+        `sent_at` got no answer. Either way the next delivery may claim at once (after a look-up for `unknown`)."""
+        self._write(slot.claim(n), msgspec.structs.replace(
+            entry, state="unknown" if sent_at else "failed", sent_at=ms(sent_at) if sent_at else None))
 
     def mark_done(self, api: str, workspace: int, node: int, biz_date: date, cycle_ms: Optional[int]) -> None:
         self.store.write(self.ledger.bucket, self._key(_done(api, workspace, node, biz_date, cycle_ms)), b"{}",
@@ -101,69 +231,30 @@ class Book:
                                self.deadline) is not None
 
     def note_asked(self, rule: str, node: int, biz_date: date, event_id: str) -> None:
-        self.store.write(self.ledger.bucket, self._key(f"asked/{rule}/{node}/{biz_date:%Y-%m-%d}.json"),
+        self.store.write(self.ledger.bucket, self._key(asked(rule, node, biz_date)),
                          msgspec.json.encode({"event_id": event_id}), self.deadline)
 
     def was_asked(self, rule: str, node: int, biz_date: date) -> bool:
-        return self.store.read(self.ledger.bucket, self._key(f"asked/{rule}/{node}/{biz_date:%Y-%m-%d}.json"),
-                               self.deadline) is not None
+        return self.store.read(self.ledger.bucket, self._key(asked(rule, node, biz_date)), self.deadline) is not None
 
     def latest(self, slot: Slot) -> Tuple[int, Optional[Entry]]:
-        """The instance's last send on record, read only (for `dwtrigger doctor`): as `_latest`."""
-        return self._latest(slot)
-
-    def _latest(self, slot: Slot) -> Tuple[int, Optional[Entry]]:
-        """The highest claim number and its entry (0, None without one)."""
-        keys = self.store.keys(self.ledger.bucket, self._key(slot.claim(0)[:-len("0000.json")]), self.deadline)
-        numbers = sorted(int(k.rsplit("/", 1)[-1][:-5]) for k in keys if k.endswith(".json")
-                         and k.rsplit("/", 1)[-1][:-5].isdigit())
+        """The highest claim number and its entry, None when it is not one of ours (0, None without any claim)."""
+        keys = self.store.keys(self.ledger.bucket, self._key(slot.folder), self.deadline)
+        numbers = sorted(int(name[:-5]) for name in (k.rsplit("/", 1)[-1] for k in keys) if _NUMBER.match(name))
         if not numbers:
             return 0, None
-        body = self.store.read(self.ledger.bucket, self._key(slot.claim(numbers[-1])), self.deadline)
-        try:
-            return numbers[-1], msgspec.json.decode(body or b"", type=Entry)
-        except msgspec.DecodeError:           # not ours, or cut short: treat as a failed send
-            return numbers[-1], None
+        return numbers[-1], self.read(slot, numbers[-1])
+
+    def read(self, slot: Slot, n: int) -> Optional[Entry]:
+        """Claim n as one of ours, or None (absent, or not understood: see `understood`)."""
+        return understood(self.store.read(self.ledger.bucket, self._key(slot.claim(n)), self.deadline),
+                          ms(self.now()))
+
+    def _write(self, name: str, entry: Entry) -> None:
+        self.store.write(self.ledger.bucket, self._key(name), msgspec.json.encode(entry), self.deadline)
 
     def _key(self, name: str) -> str:
         return f"{self.ledger.prefix}{name}"
-
-
-class Claimant:
-    """One decision's claim on an instance, kept across its attempts: a retry after a trigger that got no answer
-    sends again under the same claim, and a decision that ends without a send on record gives its claim up, so
-    FC's retry or the next delivery is never stopped by a send that did not happen. Writes after the claim are
-    best effort: a ledger that cannot record a send leaves the ledger behind, never undoes the send."""
-
-    def __init__(self, book: Book, rule: str, event_id: str):
-        self.book, self.rule, self.event_id = book, rule, event_id
-        self._open: Optional[Tuple[Slot, int, Entry]] = None
-
-    def take(self, slot: Slot, now: datetime, looked: datetime) -> Tuple[bool, Optional[Entry]]:
-        """(True, None): the instance is ours to send. (False, entry): another send holds it (see Book.claim).
-        Raises RemoteError when the ledger cannot be read or written (nothing may be sent unclaimed)."""
-        if self._open is not None and self._open[0] == slot:
-            return True, None
-        n, entry = self.book.claim(slot, self.rule, self.event_id, now, looked)
-        if n is None:
-            return False, entry
-        self._open = (slot, n, entry)
-        return True, None
-
-    def sent(self, now: datetime, status: Optional[str], held: bool, request_id: Optional[str]) -> Optional[Entry]:
-        """The send is on record (None when the ledger could not record it)."""
-        if self._open is None:
-            return None
-        slot, n, entry = self._open
-        self._open = None
-        return quietly(self.book.sent, slot, n, entry, now, status, held, request_id)
-
-    def give_up(self) -> None:
-        """No send of ours is on record: the next attempt or delivery may claim at once."""
-        if self._open is not None:
-            slot, n, entry = self._open
-            self._open = None
-            quietly(self.book.failed, slot, n, entry)
 
 
 def quietly(write: Callable[..., T], *args) -> Optional[T]:
@@ -174,14 +265,53 @@ def quietly(write: Callable[..., T], *args) -> Optional[T]:
         return None
 
 
-def _holds(entry: Entry, now: datetime, looked: datetime) -> bool:
-    """Whether this send still stands between the instance and a new one."""
-    if entry.state == "sending":
-        return ms(now) - entry.claimed_at < CLAIM_TTL.total_seconds() * 1000
-    if entry.state != "sent":
-        return False
-    return (entry.held_until is not None and ms(now) < entry.held_until) or entry.sent_at >= ms(looked)
+def asked(rule: str, node: int, biz_date: date) -> str:
+    return f"asked/{rule}/{node}/{biz_date:%Y-%m-%d}.json"
 
 
 def _done(api: str, workspace: int, node: int, biz_date: date, cycle_ms: Optional[int]) -> str:
     return f"done/{api}/{workspace}/{node}/{biz_date:%Y-%m-%d}/{cycle_ms or 'day'}.json"
+
+
+class Claims:
+    """One decision's claim on an instance, kept across its attempts — the ledger's half of a release: `take`
+    before the trigger, `sent` once DataWorks accepted it, `end` whatever else happened. A retry after a trigger
+    that got no answer sends again under the same claim. The writes after the claim go through `record` (retried
+    within the deadline) and are then left behind: a ledger that cannot record a send never undoes it, and its
+    claim reads as a send of unknown fate once its deadline passed."""
+
+    def __init__(self, book: Book, rule: str, event_id: str, sleep: Callable[[float], None],
+                 record: Callable[[Callable[[], T]], Optional[T]]):
+        self.book, self.rule, self.event_id, self.sleep, self.record = book, rule, event_id, sleep, record
+        self.token = uuid.uuid4().hex[:16]
+        self._open: Optional[Tuple[Slot, int, Entry]] = None
+        self._unanswered: Optional[datetime] = None      # when a trigger of this claim went out and got no answer
+
+    def take(self, slot: Slot, looked_ms: int, ready: Optional[bool]) -> Verdict:
+        """Book.claim's verdict; the claim this decision already holds for `slot` without asking the ledger."""
+        if self._open is not None and self._open[0] == slot:
+            return Claimed(self._open[1], self._open[2])
+        verdict = self.book.claim(slot, self.rule, self.event_id, self.token, looked_ms, ready, self.sleep)
+        if isinstance(verdict, Claimed):
+            self._open = (slot, verdict.n, verdict.entry)
+        return verdict
+
+    def unanswered(self, at: datetime) -> None:
+        """A trigger of this claim went out at `at` and got no answer: it may have landed."""
+        self._unanswered = at
+
+    def sent(self, now: datetime, status: Optional[str], held: bool, request_id: Optional[str]) -> Optional[Entry]:
+        """DataWorks accepted this claim's trigger (or a look-up shows it ran after one got no answer): on record,
+        or None when the ledger could not record it."""
+        if self._open is None:
+            return None
+        slot, n, entry = self._open
+        self._open = None
+        return self.record(lambda: self.book.sent(slot, n, entry, now, status, held, request_id))
+
+    def end(self) -> None:
+        """No accepted send is on record: the claim is `failed`, or `unknown` after a trigger that got no answer."""
+        if self._open is not None:
+            slot, n, entry = self._open
+            self._open = None
+            self.record(lambda: self.book.ended(slot, n, entry, self._unanswered))

@@ -5,6 +5,10 @@ message only when `match` asks for it.
 An OSS rule with `require` is taken by the landing of any of its files, so the last to land fires it whatever the
 order: its key, or a `require` entry in the event's bucket that captures everything the key captures (what the
 rule needs to name the other files and the instance).
+
+A disabled rule (`enabled: false`) takes nothing, but an event no rule in play takes is told which disabled rules
+would have (`Index.unmatched`, `ignored_reason`): an `ignored` decision that names the rule switched off is an
+answer, a bare "no rule matched" sends the operator hunting.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from collections import defaultdict
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .events import NOT_JSON, Event
-from .rules import MnsRule, OssRule, Rule, TimerRule
+from .rules import MnsRule, OssRule, Rule, RuleSet, TimerRule
 from .templates import Template
 
 Captures = Dict[str, Any]
@@ -99,6 +103,7 @@ class Index:
 
     def __init__(self, rules: Sequence[Rule]):
         self._order = {id(rule): n for n, rule in enumerate(rules)}
+        self._disabled: Optional[Index] = None              # `unmatched`'s, built when first asked
         self._names: Dict[Tuple[str, Optional[str]], List[Rule]] = defaultdict(list)  # MNS and timer rules
         self._prefixes: Dict[str, _Prefixes] = defaultdict(_Prefixes)                   # OSS rules, by bucket
         self._any_message: List[Rule] = []                  # MNS rules with neither topic nor queue
@@ -134,6 +139,31 @@ class Index:
         """Each rule that takes `event`, with its captures, in the rules file's order."""
         return [(rule, captures) for rule in self.candidates(event)
                 for captures in [takes(rule, event)] if captures is not None]
+
+    def unmatched(self, event: Event, rules: RuleSet) -> str:
+        """The reason of the `ignored` decision of an event this index's rules (those in play of `rules`) do not
+        take, naming the disabled rules of `rules` that would. Their index is built at the first such event, so an
+        event that matches costs nothing more, and one that does not a lookup, as in play."""
+        if self._disabled is None:
+            self._disabled = Index(rules.disabled)
+        return ignored_reason(rules, [rule for rule, _ in self._disabled.takers(event)])
+
+
+NO_RULE = "no rule matched"
+
+
+def ignored_reason(rules: RuleSet, disabled: Sequence[Rule]) -> str:
+    """The reason of an `ignored` decision: no rule matched, and for each rule of `disabled` (of `rules`) that would
+    have taken the event, where it is switched off."""
+    if not disabled:
+        return NO_RULE
+    return f"{NO_RULE} (" + "; ".join(f"rule {rule.name!r} would have, but it is disabled: {out_of_play(rules, rule)}"
+                                      for rule in disabled) + ")"
+
+
+def out_of_play(rules: RuleSet, rule: Rule) -> str:
+    """Where a disabled rule of `rules` is switched off, as every message names it."""
+    return f"enabled: false at {rules.path}:{rule.line}"
 
 
 class _Prefixes:

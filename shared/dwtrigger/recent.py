@@ -5,7 +5,9 @@ of a day, a batch naming one instance twice) reach an instance that already left
 the last `TTL_S` seconds is answered `already_triggered` from memory, with no call. Only certainties are kept: a
 trigger DataWorks said `Success: true` to, a look-up that listed the instance past waiting; a failure, a trigger
 with no answer or a dry run leaves nothing. The TTL bounds how stale an answer can be (a person rerunning the
-instance by hand), and the size how much an FC instance keeps.
+instance by hand), and the size how much an FC instance keeps. A trigger DataWorks holds (sent before the
+instance's parents or time allowed) is kept until its hold ends, and answers only after a look-up still shows
+the instance waiting on them: one waiting for its trigger alone holds none, whatever this memory says.
 """
 from __future__ import annotations
 
@@ -49,8 +51,11 @@ class Recent:
             return found[1]
 
     def put(self, key: Hashable, seen: Seen) -> None:
+        """Kept `ttl_s`, or, for a trigger DataWorks holds, until the hold ends: a look-up cannot show a hold, so
+        only this memory (or a ledger) keeps a redelivery or the sweep from sending into it again."""
+        held_s = (seen.held_until_ms - seen.at_ms) / 1000 if seen.held_until_ms is not None else 0.0
         with self._lock:
-            self._seen[key] = (self._clock() + self._ttl_s, seen)
+            self._seen[key] = (self._clock() + max(self._ttl_s, held_s), seen)
             self._seen.move_to_end(key)
             while len(self._seen) > self._size:
                 self._seen.popitem(last=False)

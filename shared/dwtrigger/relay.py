@@ -14,23 +14,27 @@ nothing here raises for an event: whatever goes wrong becomes that decision's `f
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Callable, Iterator, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, TypeVar
 
 from .dataworks import DataWorks, DataWorksError, Instance, describe
 from .dataworks.choose import Unresolved, choose
 from .events import Event, Parsed, Rejected
-from .ledger import HOLD, Book, Claimant, Entry, Slot, ms, quietly
+from .evidence import files
+from .ledger import HOLD, Book, Busy, Claimed, Claims, Entry, Slot, Stands, ms
 from .matching import Index
 from .oss import ObjectStore, Wanted
 from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, REJECTED, TRIGGERED, WAITING_FILES, Decision
 from .recent import Recent, Seen
 from .retry import Backoff, Deadline, GaveUp, NoTimeLeft, Observer, RemoteError, with_retries
-from .rules import OssRule, Required, Rule, RuleSet, Target, TimerRule
-from .schedule import Schedule, ScheduleError, local, resolve, written
+from .rules import OssRule, Rule, RuleSet, Target
+from .schedule import Schedule, ScheduleError, local, resolve
 
+T = TypeVar("T")
 HOLD_MS = int(HOLD.total_seconds() * 1000)
+LOOKS = 3           # look-ups in one attempt: each overtaken by another send of unknown fate, then the attempt fails
+RECORD_S = 1.0      # of a release's time with a ledger, kept for recording how its attempts ended
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,16 @@ class Invocation:
     deadline: Deadline
     port_for: Callable[[Rule], DataWorks]
     store_for: Callable[[Rule], ObjectStore]
-    book_for: Callable[[Rule], Optional[Book]]       # None: the rule keeps no ledger
     now: Callable[[], datetime]
+
+    def book_for(self, rule: Rule) -> Optional[Book]:
+        """The rule's ledger within this deadline; None when it keeps none."""
+        return None if rule.ledger is None else Book(rule.ledger, self.store_for(rule), self.deadline, self.now)
+
+    def within(self, seconds: float) -> "Invocation":
+        """This invocation with at most `seconds` left: one piece of work's own budget inside the whole."""
+        clock = self.deadline.clock
+        return replace(self, deadline=Deadline(min(self.deadline.at, clock() + seconds), clock))
 
 
 @dataclass(frozen=True)
@@ -72,8 +84,14 @@ class Relay:
         self.backoff, self.sleep, self.clock = backoff or Backoff(), sleep, clock
         self.observe = observe                    # failed attempts, as they happen (the command line's)
 
-    def decide(self, parsed: Sequence[Parsed], call: Invocation) -> Iterator[Decision]:
+    def decide(self, parsed: Iterable[Parsed], call: Invocation) -> Iterator[Decision]:
+        """A decision for each record, as it is made. Once the deadline has passed, the record at hand and those
+        after it (unread: `parsed` may be lazy) get one `failed` decision together, so a batch of any size ends
+        in time and FC's retry runs it again."""
         for item in parsed:
+            if call.deadline.left() <= 0:
+                yield _unread(item)
+                return
             if isinstance(item, Rejected):
                 yield Decision(REJECTED, item.source, item.event_id, reason=item.reason)
             else:
@@ -94,11 +112,12 @@ class Relay:
                         queue=event.queue, message_id=event.message_id, timer=event.timer, dry_run=self.dry_run)
         try:
             releases = self.plan(event, base)
+            why = "" if releases else self.index.unmatched(event, self.rules)      # naming the disabled that would
         except Exception as e:  # noqa: BLE001 - a bug in matching must not cost the batch its other events
             yield _internal(base, e)
             return
         if not releases:
-            yield base.but(reason="no rule matched")
+            yield base.but(reason=why)
         for release in releases:
             yield self._decision(release, call)
 
@@ -124,7 +143,7 @@ class Relay:
         wanted = required(release.rule, release.captures, release.event, schedule)
         if self.dry_run:
             return planned.but(outcome=DRY_RUN, reason=_dry_run(release, schedule, wanted))
-        _note_asked(release, schedule, call)
+        self._note_asked(release, schedule, call)
         return self.gate(wanted, release, planned, call) or self.send(release, schedule, planned, call)
 
     # ---- gate ----
@@ -146,80 +165,143 @@ class Relay:
 
     # ---- send ----
 
-    def send(self, release: Release, schedule: Schedule, planned: Decision, call: Invocation) -> Decision:
-        """Look up (unless told not to) and trigger, retrying transient failures until the deadline. Every retry
-        starts with a fresh look-up, so a trigger that landed before a timeout is not sent twice; only a trigger
-        that got no answer may have landed (a refusal did not: a release by another event is not ours)."""
+    def send(self, release: Release, schedule: Schedule, planned: Decision, call: Invocation,
+             early: bool = True) -> Optional[Decision]:
+        """Release the instance: look it up (unless told not to), claim it in the ledger, trigger it, record what
+        DataWorks said — each attempt whole, retried on transient failures until the deadline. Every attempt starts
+        with a fresh look-up, so a trigger that landed before a timeout is not sent twice. Only DataWorks' `Success:
+        true`, or a look-up showing the instance past waiting, is a release: a send whose fate is unknown ends
+        `failed`, retryably. `early=False` (the sweep without a ledger): an instance still waiting on its parents
+        or time may hold a trigger nothing remembers, so nothing is sent to it and None is returned."""
         rule, target, sent = release.rule, release.target, _Sent()
-        slot = (rule.api, target.workspace, rule.env, target.node, schedule.biz_date_ms, schedule.cycle_ms)
-        seen = self.recent.get(slot)
-        if seen is not None and (seen.held_until_ms is None or seen.held_until_ms > ms(call.now())):
+        key = (rule.api, target.workspace, rule.env, target.node, schedule.biz_date_ms, schedule.cycle_ms)
+        seen = self.recent.get(key)
+        if seen is not None and seen.held_until_ms is None:
             return _remembered(planned, seen, schedule)
         book = call.book_for(rule)
-        claimant = Claimant(book, rule.name, planned.event_id) if book is not None else None
+        claims = None if book is None else Claims(book, rule.name, planned.event_id, self.sleep,
+                                                  lambda write: self._recorded(write, call))
+        # With a ledger, the attempts leave time for it to record how they ended: a claim left "sending" costs the
+        # next delivery a wait.
+        attempts = call if book is None else call.within(call.deadline.left() - min(RECORD_S, call.deadline.left() / 4))
 
-        def attempt(number: int) -> Decision:
+        def attempt(number: int) -> Optional[Decision]:
             sent.attempts = number
             port = call.port_for(rule)
-            instance, looked = None, call.now()
-            if target.lookup:
-                instance = self._look_up(port, release, schedule, call)
-                found = _with_times(planned, instance.biz_date_ms, instance.cycle_ms, schedule)
-                if not instance.waiting:
-                    self.recent.put(slot, Seen(instance.cycle_ms, instance.biz_date_ms,
-                                               "sent" if sent.landed else instance.status, ms(call.now())))
-                    if book is not None:
-                        quietly(book.mark_done, rule.api, target.workspace, target.node, schedule.biz_date,
-                                 schedule.cycle_ms)
-                        claimant.sent(call.now(), instance.status, False, None)
+            for _ in range(LOOKS):
+                looked = call.now()               # a send recorded after this moment cannot show in the look-up
+                instance = self._look_up(port, rule, target, schedule, attempts) if target.lookup else None
+                found = planned if instance is None else _with_times(planned, instance.biz_date_ms, instance.cycle_ms,
+                                                                     schedule)
+                if instance is not None and not instance.waiting:
+                    self._past_waiting(instance, key, schedule, book, sent.landed, call)
+                    if claims is not None:
+                        claims.sent(call.now(), instance.status, False, None)   # our unanswered trigger, if any
                     return _ran(found, instance, sent.landed, number)
-                why = f"instance {instance.instance_id} was {instance.status}"
-            else:
-                found, why = planned, "lookup: false, computed times sent"
-            if claimant is not None:
-                ours, holding = claimant.take(Slot(rule.api, target.workspace, target.node, found.cycle_time_ms),
-                                              call.now(), looked)
-                if not ours:
-                    return _holding(found, holding, schedule, number)
+                ready = None if instance is None else instance.ready
+                if seen is not None and seen.held_until_ms > ms(call.now()) and not ready:
+                    return _remembered(found, seen, schedule)
+                if not early and book is None and instance is not None and not ready:
+                    return None
+                if claims is None:
+                    break
+                verdict = claims.take(Slot(rule.api, target.workspace, target.node, found.cycle_time_ms), ms(looked),
+                                      ready)
+                if isinstance(verdict, Claimed):
+                    break
+                if isinstance(verdict, Stands):
+                    return _holding(found, verdict.entry, schedule, number)
+                if isinstance(verdict, Busy):
+                    raise _InFlight(verdict.entry)
+                # LookAgain: a send of unknown fate may have landed since this look-up began
+            else:                                 # every look-up was overtaken by another send of unknown fate
+                raise _InFlight(None)
+            why = f"instance {instance.instance_id} was {instance.status}" if instance is not None \
+                else "lookup: false, computed times sent"
+            at = call.now()
             try:
                 request_id = port.trigger(target.workspace, rule.env, target.node, found.cycle_time_ms,
-                                          found.biz_date_ms, call.deadline)
+                                          found.biz_date_ms, attempts.deadline)
             except DataWorksError as e:
-                sent.landed = sent.landed or e.status is None
+                if e.status is None:              # no answer: it may have landed
+                    sent.landed = True
+                    if claims is not None:
+                        claims.unanswered(at)
                 sent.refused = None if e.retryable else e
-                if claimant is not None and not sent.landed:
-                    claimant.give_up()                  # not sent: the next attempt or delivery may claim
                 raise
-            decision = found.but(outcome=TRIGGERED, dataworks_request_id=request_id, attempts=number, reason=why)
-            now_ms = ms(call.now())
-            held = instance is None or not instance.ready      # a status unknown without a look-up counts
-            self.recent.put(slot, Seen(found.cycle_time_ms, found.biz_date_ms, "sent", now_ms,
-                                       now_ms + HOLD_MS if held else None))
-            if claimant is None:
-                return decision
-            # Held: DataWorks keeps it until the parents and time allow.
-            recorded = claimant.sent(call.now(), instance.status if instance else None, held, request_id)
-            if recorded is None:
-                return decision.but(reason=f"{why}; the ledger could not record the send")
-            return decision.but(held_until=local(recorded.held_until, schedule.zone).isoformat()
-                                if recorded.held_until else None)
+            return self._accepted(found.but(outcome=TRIGGERED, dataworks_request_id=request_id, attempts=number,
+                                            reason=why), instance, key, schedule, claims, call)
 
         try:
-            return with_retries(attempt, call.deadline, self.backoff, self.sleep, self.observe)[0]
+            return with_retries(attempt, attempts.deadline, self.backoff, self.sleep, self.observe)[0]
         except Unresolved as e:
             return planned.but(outcome=FAILED, error_code=e.code, reason=e.reason, retryable=e.retryable,
                                attempts=sent.attempts)
+        except _InFlight as e:
+            return _in_flight(planned, e.entry, schedule, sent.attempts)
         except GaveUp as e:
             if sent.refused is not None and not target.lookup:
                 return self._after_refusal(planned, release, schedule, call, sent, e.attempts)
             return _gave_up(planned, e, sent.landed)
         finally:
-            if claimant is not None:
-                claimant.give_up()                      # whatever our attempts left unrecorded
+            if claims is not None:
+                claims.end()                      # whatever our attempts left unrecorded
 
-    def _look_up(self, port: DataWorks, release: Release, schedule: Schedule, call: Invocation) -> Instance:
-        target = release.target
-        listed = port.list_instances(target.workspace, release.rule.env, target.node, schedule.biz_date,
+    def _accepted(self, decision: Decision, instance: Optional[Instance], key: tuple, schedule: Schedule,
+                  claims: Optional[Claims], call: Invocation) -> Decision:
+        """DataWorks said `Success: true`: remembered here, recorded in the ledger. Held when the instance was still
+        waiting on its parents or time (a status unknown without a look-up counts)."""
+        now = call.now()
+        held = instance is None or not instance.ready
+        held_until = ms(now) + HOLD_MS if held else None
+        self.recent.put(key, Seen(decision.cycle_time_ms, decision.biz_date_ms, "sent", ms(now), held_until))
+        decision = decision.but(held_until=local(held_until, schedule.zone).isoformat() if held else None)
+        if claims is None:
+            return decision
+        if claims.sent(now, instance.status if instance else None, held, decision.dataworks_request_id) is None:
+            return decision.but(reason=f"{decision.reason}; the ledger could not record the send")
+        return decision
+
+    def _past_waiting(self, instance: Instance, key: tuple, schedule: Schedule, book: Optional[Book],
+                      landed: bool, call: Invocation) -> None:
+        """The look-up shows the instance past waiting: remembered here, and marked done in the ledger."""
+        self.recent.put(key, Seen(instance.cycle_ms, instance.biz_date_ms, "sent" if landed else instance.status,
+                                  ms(call.now())))
+        if book is not None:
+            api, workspace, _, node = key[:4]
+            self._recorded(lambda: book.mark_done(api, workspace, node, schedule.biz_date, schedule.cycle_ms), call)
+
+    def look(self, rule: Rule, target: Target, schedule: Schedule, call: Invocation) -> Instance:
+        """The instance as DataWorks lists it now (retried within the deadline; raises GaveUp, Unresolved), for the
+        sweep's overdue check. One past waiting is remembered, here and in the ledger, as a release's look-up is."""
+        port = call.port_for(rule)
+        instance = with_retries(lambda attempt: self._look_up(port, rule, target, schedule, call), call.deadline,
+                                self.backoff, self.sleep)[0]
+        if not instance.waiting:
+            key = (rule.api, target.workspace, rule.env, target.node, schedule.biz_date_ms, schedule.cycle_ms)
+            self._past_waiting(instance, key, schedule, call.book_for(rule), False, call)
+        return instance
+
+    def _recorded(self, write: Callable[[], T], call: Invocation) -> Optional[T]:
+        """A ledger write after the fact, retried within the deadline; its failure leaves the ledger behind,
+        never the release (None)."""
+        try:
+            return with_retries(lambda attempt: write(), call.deadline, self.backoff, self.sleep)[0]
+        except GaveUp:
+            return None
+
+    def _note_asked(self, release: Release, schedule: Schedule, call: Invocation) -> None:
+        """An MNS or timer event asked for this release: the sweep's evidence for the date (best effort: the event
+        itself goes on, and FC's retry notes it again)."""
+        rule = release.rule
+        if rule.expect is not None and not isinstance(rule, OssRule):
+            book = call.book_for(rule)
+            self._recorded(lambda: book.note_asked(rule.name, release.target.node, schedule.biz_date,
+                                                   release.base.event_id), call)
+
+    @staticmethod
+    def _look_up(port: DataWorks, rule: Rule, target: Target, schedule: Schedule, call: Invocation) -> Instance:
+        listed = port.list_instances(target.workspace, rule.env, target.node, schedule.biz_date,
                                      schedule.biz_date_ms, call.deadline)
         return choose(listed, target.node, schedule.biz_date, schedule.zone, schedule.cycle_ms)
 
@@ -228,13 +310,21 @@ class Relay:
         """`lookup: false` and DataWorks refused the trigger: one look-up tells a redelivery (the instance ran)
         from a real failure, so a redelivered event does not fail forever."""
         try:
-            instance = self._look_up(call.port_for(release.rule), release, schedule, call)
+            instance = self._look_up(call.port_for(release.rule), release.rule, release.target, schedule, call)
         except (Unresolved, DataWorksError, NoTimeLeft):
             instance = None
         if instance is None or instance.waiting:
             return _failed(planned, sent.refused, attempts)
         return _ran(_with_times(planned, instance.biz_date_ms, instance.cycle_ms, schedule), instance, sent.landed,
                     attempts)
+
+
+class _InFlight(Exception):
+    """Another delivery's send stands unresolved between the instance and ours (ledger.Busy)."""
+
+    def __init__(self, entry: Optional[Entry]):
+        super().__init__("another send is in flight")
+        self.entry = entry
 
 
 def _releases(rule: Rule, captures: Mapping[str, Any], event: Event, base: Decision) -> List[Release]:
@@ -244,16 +334,12 @@ def _releases(rule: Rule, captures: Mapping[str, Any], event: Event, base: Decis
 
 
 def required(rule: Rule, captures: Mapping[str, Any], event: Event, schedule: Schedule) -> List[Wanted]:
-    """The objects a rule requires for a release: its files (an OSS rule's key and `require` entries; a timer
-    rule's entries) filled from the captures and the business date (and scheduled time), in the event's bucket (a
-    timer rule's `bucket`) unless an entry names another — less the one whose landing this event reports."""
-    if not isinstance(rule, (OssRule, TimerRule)) or not rule.require:
+    """What the gate checks before a release: the rule's evidence (evidence.files, from the event's captures)
+    less the object whose landing this event reports."""
+    if not getattr(rule, "require", ()):
         return []
-    values = {**captures, **written(rule, schedule)}     # the dates as the files name them (bizdate_offset)
-    home = event.bucket if isinstance(rule, OssRule) else rule.bucket
-    files = ((Required(None, rule.key),) if isinstance(rule, OssRule) else ()) + rule.require
-    wanted = [Wanted(entry.bucket or home, entry.key.partial(values)) for entry in files]
-    return [w for w in wanted if not (w.bucket == event.bucket and w.key.match(event.key or "") is not None)]
+    return [w for w in files(rule, captures, schedule, event.bucket)
+            if not (w.bucket == event.bucket and w.key.match(event.key or "") is not None)]
 
 
 def _dry_run(release: Release, schedule: Schedule, wanted: List[Wanted]) -> str:
@@ -264,31 +350,26 @@ def _dry_run(release: Release, schedule: Schedule, wanted: List[Wanted]) -> str:
     return f"dry run, nothing sent; {checks}call " + " then ".join(str(c) for c in calls)
 
 
-def _note_asked(release: Release, schedule: Schedule, call: Invocation) -> None:
-    """An MNS or timer event asked for this release: the sweep's evidence for the date (best effort: the event
-    itself goes on, and FC's retry notes it again)."""
-    rule = release.rule
-    if rule.expect is None or isinstance(rule, OssRule):
-        return
-    quietly(call.book_for(rule).note_asked, rule.name, release.target.node, schedule.biz_date,
-             release.base.event_id)
+def _holding(found: Decision, entry: Entry, schedule: Schedule, attempts: int) -> Decision:
+    """The ledger shows a trigger DataWorks accepted that still stands (ledger.Stands): nothing is sent again."""
+    def at(ms_: int) -> str:
+        return local(ms_, schedule.zone).isoformat()
 
-
-def _holding(found: Decision, entry: Optional[Entry], schedule: Schedule, attempts: int) -> Decision:
-    """The ledger shows a send that still stands: nothing is sent again."""
-    def at(ms: int) -> str:
-        return local(ms, schedule.zone).isoformat()
-
-    if entry is not None and entry.state == "sent" and entry.held_until is not None:
+    if entry.held_until is not None:
         return found.but(outcome=ALREADY, attempts=attempts, held_until=at(entry.held_until),
                          reason=f"held since {at(entry.sent_at)}: DataWorks holds the trigger until the instance's "
                                 f"parents and time allow, or until {at(entry.held_until)}")
-    if entry is not None and entry.state == "sent":
-        return found.but(outcome=ALREADY, attempts=attempts,
-                         reason=f"another delivery sent its trigger at {at(entry.sent_at)}")
-    since = f" at {at(entry.claimed_at)}" if entry is not None else ""
     return found.but(outcome=ALREADY, attempts=attempts,
-                     reason=f"another delivery claimed this instance{since} and is sending its trigger")
+                     reason=f"another delivery sent its trigger at {at(entry.sent_at)}")
+
+
+def _in_flight(planned: Decision, entry: Optional[Entry], schedule: Schedule, attempts: int) -> Decision:
+    """Another delivery's send (ledger.Busy) did not settle within this invocation: nothing is known of it, so
+    nothing is said done; FC's retry decides again (by then it settled, or its claimer's deadline passed)."""
+    since = f" at {local(entry.claimed_at, schedule.zone).isoformat()}" if entry is not None else ""
+    return planned.but(outcome=FAILED, error_code="SendInFlight", retryable=True, attempts=attempts,
+                       reason=f"another delivery claimed this instance{since} and is sending its trigger; its outcome "
+                              "was not known before this invocation's deadline, so FC's retry decides again")
 
 
 def _remembered(planned: Decision, seen: Seen, schedule: Schedule) -> Decision:
@@ -332,6 +413,15 @@ def _failed(planned: Decision, e: RemoteError, attempts: int, gave_up: bool = Fa
                        + (f" (OSS request {e.request_id})" if e.request_id and not dataworks else "")
                        + (" (retries stopped at the deadline)" if gave_up else "")
                        + ("; a trigger was sent and got no answer: it may have landed" if landed else ""))
+
+
+def _unread(item: Parsed) -> Decision:
+    base = Decision(FAILED, item.source, item.event_id, error_code="DeadlineExceeded", retryable=True,
+                    reason="the invocation's deadline came before this record and the ones after it in the event were "
+                           "decided; FC's retry runs the event again")
+    return base if isinstance(item, Rejected) else base.but(bucket=item.bucket, key=item.key, topic=item.topic,
+                                                           queue=item.queue, message_id=item.message_id,
+                                                           timer=item.timer)
 
 
 def _internal(d: Decision, e: Exception) -> Decision:

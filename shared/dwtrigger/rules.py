@@ -33,10 +33,12 @@ OSS_EVENT_NAMES = {
 # progress (or, for appendable objects, before anyone knows it is finished), so only a rule naming them
 # takes them; s.yaml's OSS trigger does not subscribe to them either.
 _IN_PROGRESS = frozenset({"InitiateMultipartUpload", "UploadPart", "UploadPartCopy", "AppendObject"})
+_LEAVES = ("ObjectCreated:", "ObjectModified:")        # events after which the object is there
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])\Z")
 _ROLE_ARN = re.compile(r"acs:ram::[0-9]+:role/[A-Za-z0-9._@-]+\Z")
 _ENDPOINT = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z")
+_REGION = re.compile(r"[a-z]{2,4}(?:-[a-z0-9]{1,16}){1,4}\Z")    # cn-shanghai, ap-southeast-1, cn-shanghai-finance-1
 _DATE_DIRECTIVES = re.compile(r"%[^YmdHMS%]")
 ENVS = ("PROD", "DEV")
 # Message field formats that are not strptime formats: an instant, converted into the rule's time zone.
@@ -378,6 +380,9 @@ def _settings(spec: rulefile.Settings, problem) -> Tuple[Optional[ZoneInfo], Opt
                        f"RunTriggerNode; 2024-05-18: new Data Studio, TriggerSchedulerTaskInstance), got {spec.api!r}")
     if spec.env is not None and spec.env.upper() not in ENVS:
         problem("env", f"must be PROD or DEV (in any case), got {spec.env!r}")
+    if spec.region is not None and not _REGION.match(spec.region):
+        problem("region", f"must be an Alibaba Cloud region id such as cn-shanghai or ap-southeast-1 (it names the "
+                          f"hosts that signed calls go to), got {spec.region[:80]!r}")
     if spec.endpoint and not _ENDPOINT.match(spec.endpoint):
         problem("endpoint", "must be host[:port] without a scheme, e.g. dataworks-vpc.cn-shanghai.aliyuncs.com")
     if spec.role_arn and not _ROLE_ARN.match(spec.role_arn):
@@ -487,6 +492,12 @@ def _expect(spec: rulefile.Source, fields: Optional[dict], ledger: Optional[Ledg
     if isinstance(spec, rulefile.Oss) and key is not None and ("bizdate" not in key.names or "cycle" in key.names):
         problem("expect", "needs a key that captures {bizdate} and not {cycle}: the sweep looks for the files of "
                           "each business date")
+    removals = sorted({name.partition(":")[0] for name in (fields or {}).get("events", ())
+                       if not name.startswith(_LEAVES)})
+    if removals:
+        problem("expect", f"cannot check a rule released by {' or '.join(removals)} events: the sweep's evidence is "
+                          "that the key exists, which a removal does not leave behind (drop `expect`, or take "
+                          "ObjectCreated events)")
     for i, target in enumerate(targets):
         if not target.lookup:
             problem(f"trigger[{i}].lookup", "must not be false with `expect`: the sweep looks an instance up to know "

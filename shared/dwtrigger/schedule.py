@@ -82,6 +82,12 @@ def _resolve(rule: Rule, target: Target, captures: Mapping[str, Any], event: Eve
             biz_date = cycle.date() - ONE_DAY
         else:
             biz_date = _moved(value.date(), days)
+    elif event.undated:
+        raise ScheduleError(f"the message carries no time of its own (MNS STREAM format), and rule "
+                            f"'{rule.name}' dates what it takes by its time: the time it was received would name "
+                            "another business date when FC retries it or it is replayed after midnight. Give the rule "
+                            "a `bizdate:` or `cycle:` field, or set the topic trigger's notifyContentFormat to JSON "
+                            "(it carries the publish time)")
     else:
         biz_date = event.time.astimezone(zone).date() - ONE_DAY
     if cycle is None and target.at is not None:

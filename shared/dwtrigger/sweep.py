@@ -1,144 +1,251 @@
 """The sweep: the level-triggered safety net under the edge-triggered relay.
 
 Events get lost, arrive before DataWorks generated the instance, or are held by DataWorks and dropped after 24
-hours. On a timer, for every rule with `expect:` and each of its last `days` business dates and nodes, the sweep
-looks at the evidence — an OSS rule's files for that date exist (its key and `require` entries, filled with the
-date as the files name it, i.e. less the rule's `bizdate_offset`; a `{name}` the date cannot fill read as any one
-segment); an MNS or timer rule's ledger says an event asked for the release — and at the instance's state,
-through the relay's own send step (look-up, ledger claim, trigger):
-- evidence and the instance waiting: released (`triggered`, the reason says the sweep found it);
-- evidence and no instance yet: nothing now, the next run tries again;
-- no evidence once `expect.by` has passed (local time on the day after the date): one `overdue` line;
-- the instance ran: done, and with a ledger never looked up again.
-It is frugal with DataWorks' quota: no look-up without evidence, none for what the ledger knows is done, calls
-paced, and it stops at the deadline. One summary line per run says what it spent and found.
+hours. On a timer, for every rule with `expect:`, each of its last `days` business dates and each node (a
+candidate), the sweep works in two passes:
+
+1. Evidence, from OSS and the ledger alone: the ledger knows the instance ran (done), or there is evidence — exactly
+   what the relay's gate requires (evidence.py), with the ledger's `asked` record for MNS and timer rules — or
+   there is none, which once `expect.by` has passed (local time on the day after the date) is overdue. Worked out
+   for every candidate before any DataWorks call, so an outage of DataWorks never silences an overdue.
+2. DataWorks: each overdue candidate is looked up and said `overdue` unless it ran (said without DataWorks' word
+   when DataWorks cannot tell); each candidate with evidence goes through the relay's own send step (look-up,
+   ledger claim, trigger), in an order that rotates from run to run.
+
+Every candidate has its own budget inside the run's deadline, DataWorks calls are paced (DWTRIGGER_SWEEP_QPS) and
+never past the deadline, and an endpoint that did not answer is not asked again in the run: a dead endpoint costs
+its own candidates, never the others'. Without a ledger a held trigger leaves no trace, so the sweep sends only to
+an instance waiting for its trigger alone (one that holds none). It is frugal with DataWorks' quota: no look-up
+for what the ledger knows is done, none for a date with no evidence before it is due. One summary line per run
+says what it spent and found.
 """
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Callable, Iterator, Optional
+from datetime import datetime
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
+from . import evidence
 from .dataworks import describe
+from .dataworks.choose import Unresolved
 from .events import Event
-from .oss import Wanted
+from .ledger import asked
 from .outcomes import DRY_RUN, FAILED, IGNORED, OVERDUE, TRIGGERED, Decision
 from .relay import Invocation, Relay, Release
 from .retry import MIN_CALL_S, GaveUp, RemoteError, with_retries
-from .rules import OssRule, Required, Rule, RuleSet, Target
+from .rules import OssRule, Rule, Target, TimerRule
 from .schedule import ONE_DAY, Schedule, written
+
+# One candidate's budget: at most a quarter of the run's time left, at most these (and at least 2 s).
+EVIDENCE_S = 10.0        # its OSS and ledger reads
+RELEASE_S = 20.0         # its DataWorks calls (look-up, claim, trigger, record)
+# Failures in which the endpoint gave no answer at all: it is not asked again in this run.
+SILENT = frozenset({"ConnectionError", "Timeout", "DeadlineExceeded"})
 
 
 @dataclass
 class Tally:
     """What one run spent and found (its summary line)."""
-    candidates: int = 0           # (rule, node, date) pairs looked at
+    candidates: int = 0           # (rule, node, date) triples of the rules with `expect`
     done: int = 0                 # the ledger knows they ran: nothing asked of DataWorks
     with_evidence: int = 0
-    oss_checks: int = 0
-    lookups: int = 0              # DataWorks look-ups (and triggers) made
+    oss_checks: int = 0           # candidates whose evidence was read
+    lookups: int = 0              # candidates that called DataWorks (a look-up, then perhaps a trigger)
     released: int = 0
     not_generated: int = 0        # evidence, but no instance yet
+    not_ready: int = 0            # evidence, no ledger, and the instance still waits on its parents or time
     overdue: int = 0
+    unconfirmed: int = 0          # of the overdue: said without DataWorks' word on the instance
     failed: int = 0
+    endpoints_down: int = 0       # endpoints not asked again in this run
     stopped_at_deadline: bool = False
 
 
+@dataclass
+class _Candidate:
+    rule: Rule
+    target: Target
+    schedule: Schedule
+    base: Decision                # the decision so far: rule, node, object or channel, business date
+    evidence: Optional[str] = None
+    missing: str = ""
+
+
 class Sweep:
-    def __init__(self, relay: Relay, rules: RuleSet, pace_s: float = 0.2,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, relay: Relay, rules, pace_s: float = 0.2, clock: Callable[[], float] = time.monotonic,
+                 endpoint_of: Callable[[Rule], str] = lambda rule: rule.endpoint or rule.region or ""):
         self.relay, self.rules, self.pace_s, self.clock = relay, rules, pace_s, clock
+        self.endpoint_of = endpoint_of
         self._last_call = float("-inf")
 
     def run(self, call: Invocation, now: datetime, tally: Tally) -> Iterator[Decision]:
-        """The decisions worth a line (triggered, overdue, failed), as they are made."""
+        """The decisions worth a line (failed, overdue, triggered, dry_run), as they are made."""
+        read: List[_Candidate] = []
+        for candidate in self._candidates(now, tally):
+            if call.deadline.left() < MIN_CALL_S:
+                tally.stopped_at_deadline = True
+                tally.failed += 1
+                yield candidate.base.but(outcome=FAILED, error_code="DeadlineExceeded", retryable=True,
+                                         reason="the run's deadline came before its evidence was read")
+                continue
+            failed = self._look(candidate, _share(call, EVIDENCE_S), tally)
+            if failed is not None:
+                yield failed
+            else:
+                read.append(candidate)
+        down: Dict[str, str] = {}                 # endpoint -> why it is not asked again
+        for candidate in read:
+            if candidate.evidence is None and candidate.missing and now >= _due(candidate):
+                decision = self._overdue(candidate, call, now, tally, down)
+                if decision is not None:
+                    yield decision
+        for candidate in _rotated([c for c in read if c.evidence is not None], now):
+            decision = self._release(candidate, call, now, tally, down)
+            if decision is not None:
+                yield decision
+
+    # ---- pass 1: evidence ----
+
+    def _candidates(self, now: datetime, tally: Tally) -> Iterator[_Candidate]:
         for rule in self.rules.rules:
             if rule.expect is None:
                 continue
             today = now.astimezone(rule.timezone).date()
             for back in range(1, rule.expect.days + 1):
                 for target in rule.trigger:
-                    if call.deadline.left() < MIN_CALL_S:
-                        tally.stopped_at_deadline = True
-                        return
+                    biz_date = today - back * ONE_DAY
+                    cycle = datetime.combine(biz_date + ONE_DAY, target.at, tzinfo=rule.timezone) if target.at else None
+                    schedule = Schedule(biz_date, cycle, rule.timezone)
                     tally.candidates += 1
-                    decision = self._one(rule, target, today - back * ONE_DAY, call, now, tally)
-                    if decision is not None:
-                        yield decision
+                    yield _Candidate(rule, target, schedule, self._base(rule, target, schedule, now))
 
-    def _one(self, rule: Rule, target: Target, biz_date: date, call: Invocation, now: datetime,
-             tally: Tally) -> Optional[Decision]:
-        zone = rule.timezone
-        cycle = datetime.combine(biz_date + ONE_DAY, target.at, tzinfo=zone) if target.at else None
-        schedule = Schedule(biz_date, cycle, zone)
-        base = self._base(rule, target, schedule, now)
+    def _look(self, c: _Candidate, call: Invocation, tally: Tally) -> Optional[Decision]:
+        """Read the candidate's evidence into it (OSS and ledger reads only, within its own budget); a decision
+        only when the reads failed. The ledger's `done` takes it out of the run."""
+        tally.oss_checks += 1
         try:
-            (done, evidence, missing), _ = with_retries(
-                lambda attempt: self._look(rule, target, schedule, call, tally), call.deadline, self.relay.backoff,
-                self.relay.sleep)
+            (c.evidence, c.missing), _ = with_retries(lambda attempt: self._evidence(c, call), call.deadline,
+                                                      self.relay.backoff, self.relay.sleep)
         except GaveUp as e:
             tally.failed += 1
             error = e.error or RemoteError("DeadlineExceeded", "no time was left", retryable=True)
-            return base.but(outcome=FAILED, error_code=error.code, retryable=error.retryable,
-                            reason=f"the sweep could not look for evidence: {error.message}")
-        if done:
+            return c.base.but(outcome=FAILED, error_code=error.code, retryable=error.retryable,
+                              reason=f"the sweep could not look for evidence: {error.message}")
+        except Exception as e:  # noqa: BLE001 - a bug costs this candidate its evidence, never the run
+            tally.failed += 1
+            return c.base.but(outcome=FAILED, error_code="InternalError", retryable=True,
+                              reason=f"the sweep could not read the evidence ({type(e).__name__})")
+        if c.evidence == _DONE:
             tally.done += 1
-            return None
-        if evidence is None:
-            due = datetime.combine(biz_date + ONE_DAY, rule.expect.by, tzinfo=zone)
-            if now < due:
-                return None
-            tally.overdue += 1
-            return base.but(outcome=OVERDUE, reason=f"no evidence by {due.isoformat()}: {missing}")
-        tally.with_evidence += 1
+            c.evidence = None
+        elif c.evidence is not None:
+            tally.with_evidence += 1
+        return None
+
+    def _evidence(self, c: _Candidate, call: Invocation):
+        """(evidence, "") or (None, what is missing); (_DONE, "") when the ledger knows the instance ran."""
+        rule, target, schedule = c.rule, c.target, c.schedule
+        book = call.book_for(rule)
+        if book is not None and book.is_done(rule.api, target.workspace, target.node, schedule.biz_date,
+                                             schedule.cycle_ms):
+            return _DONE, ""
+        if isinstance(rule, OssRule):
+            return evidence.found(call.store_for(rule), rule, schedule, call.deadline)
+        if not book.was_asked(rule.name, target.node, schedule.biz_date):
+            return None, "no event asked for this release (the ledger has no record of one)"
+        record = f"{rule.ledger}{asked(rule.name, target.node, schedule.biz_date)}"
+        if not (isinstance(rule, TimerRule) and rule.require):
+            return record, ""
+        files, missing = evidence.found(call.store_for(rule), rule, schedule, call.deadline)
+        return (f"{record}, {files}", "") if files is not None else (None, f"its timer fired ({record}), {missing}")
+
+    # ---- pass 2: DataWorks ----
+
+    def _overdue(self, c: _Candidate, call: Invocation, now: datetime, tally: Tally,
+                 down: Dict[str, str]) -> Optional[Decision]:
+        """`overdue`, unless a look-up shows the instance ran (then the ledger, if any, learns it is done)."""
+        said = f"no evidence by {_due(c).isoformat()}: {c.missing}"
+        refused = ("DryRun", "a dry run asks DataWorks nothing") if self.relay.dry_run else self._ask(c, call, down,
+                                                                                                     tally)
+        unconfirmed = refused[1] if refused else None
+        if refused is None:
+            tally.lookups += 1
+            try:
+                if not self.relay.look(c.rule, c.target, c.schedule, _share(call, RELEASE_S)).waiting:
+                    return None
+            except Unresolved as e:
+                unconfirmed = e.reason
+            except GaveUp as e:
+                unconfirmed = e.error.message if e.error is not None else "no time was left"
+                if e.error is None or e.error.code in SILENT:
+                    self._down(c, unconfirmed, down, tally)
+            except Exception as e:  # noqa: BLE001 - a bug must not silence the overdue
+                unconfirmed = f"dwtrigger could not ask ({type(e).__name__})"
+        tally.overdue += 1
+        if unconfirmed is not None:
+            tally.unconfirmed += 1
+            said += f" (DataWorks could not tell whether it still waits: {unconfirmed})"
+        return c.base.but(outcome=OVERDUE, reason=said)
+
+    def _release(self, c: _Candidate, call: Invocation, now: datetime, tally: Tally,
+                 down: Dict[str, str]) -> Optional[Decision]:
+        rule, target, schedule = c.rule, c.target, c.schedule
         if self.relay.dry_run:
-            calls = describe(rule.api, target.workspace, rule.env, target.node, biz_date, schedule.biz_date_ms,
-                             schedule.cycle_ms, target.lookup)
-            return base.but(outcome=DRY_RUN, reason=f"dry run, nothing sent; the sweep found {evidence}; would call "
-                            + " then ".join(map(str, calls)))
-        self._pace()
+            calls = describe(rule.api, target.workspace, rule.env, target.node, schedule.biz_date,
+                             schedule.biz_date_ms, schedule.cycle_ms, target.lookup)
+            return c.base.but(outcome=DRY_RUN, reason=f"dry run, nothing sent; the sweep found {c.evidence}; would "
+                              "call " + " then ".join(map(str, calls)))
+        refused = self._ask(c, call, down, tally)
+        if refused is not None:
+            tally.failed += 1
+            return c.base.but(outcome=FAILED, error_code=refused[0], retryable=True,
+                              reason=f"the sweep found {c.evidence}, and did not send: {refused[1]}")
         tally.lookups += 1
-        event = Event("sweep", "sweep", base.event_id, now, bucket=base.bucket, key=base.key)
-        decision = self.relay.send(Release(rule, target, event, {}, base), schedule, base, call)
+        event = Event("sweep", "sweep", c.base.event_id, now, bucket=c.base.bucket, key=c.base.key)
+        decision = self.relay.send(Release(rule, target, event, {}, c.base), schedule, c.base,
+                                   _share(call, RELEASE_S), early=rule.ledger is not None)
+        if decision is None:
+            tally.not_ready += 1
+            return None
         if decision.outcome == TRIGGERED:
             tally.released += 1
-            return decision.but(reason=f"the sweep found {evidence}; {decision.reason}")
+            return decision.but(reason=f"the sweep found {c.evidence}; {decision.reason}")
         if decision.outcome == FAILED and decision.error_code == "InstanceNotFound":
             tally.not_generated += 1
             return None
         if decision.outcome == FAILED:
             tally.failed += 1
-            return decision
+            if decision.error_code in SILENT:
+                self._down(c, decision.reason, down, tally)
+            return decision.but(reason=f"the sweep found {c.evidence}; {decision.reason}")
         return None
 
-    def _look(self, rule: Rule, target: Target, schedule: Schedule, call: Invocation, tally: Tally):
-        """(the ledger knows it ran, evidence or None, what is missing) — OSS and ledger reads only."""
-        book = call.book_for(rule)
-        if book is not None and book.is_done(rule.api, target.workspace, target.node, schedule.biz_date,
-                                             schedule.cycle_ms):
-            return True, None, None
-        return (False,) + self._evidence(rule, target, schedule, call, tally)
+    def _ask(self, c: _Candidate, call: Invocation, down: Dict[str, str],
+             tally: Tally) -> Optional[Tuple[str, str]]:
+        """None: ask DataWorks about the candidate now (after pacing's pause). Else (error code, why not): its
+        endpoint did not answer earlier in the run, or pacing's next turn comes after the deadline (which stops the
+        run's calls: a pause never runs past the deadline)."""
+        endpoint = self.endpoint_of(c.rule)
+        if endpoint in down:
+            return "EndpointDown", down[endpoint]
+        wait = self._last_call + self.pace_s - self.clock()
+        if wait > call.deadline.left() - MIN_CALL_S:
+            tally.stopped_at_deadline = True
+            return "DeadlineExceeded", (f"the run's deadline comes before DataWorks may be asked again (paced at "
+                                        f"{1 / self.pace_s:g} calls a second, DWTRIGGER_SWEEP_QPS)")
+        if wait > 0:
+            self.relay.sleep(wait)
+        self._last_call = self.clock()
+        return None
 
-    def _evidence(self, rule: Rule, target: Target, schedule: Schedule, call: Invocation,
-                  tally: Tally):
-        """(what shows an event asked for this release, None) or (None, what is missing)."""
-        if not isinstance(rule, OssRule):
-            tally.oss_checks += 1
-            asked = call.book_for(rule).was_asked(rule.name, target.node, schedule.biz_date)
-            return (f"{rule.ledger}asked/{rule.name}/{target.node}/{schedule.biz_date:%Y-%m-%d}.json", None) \
-                if asked else (None, "no event asked for this release (the ledger has no record of one)")
-        values = written(rule, schedule)              # the date as the files name it (bizdate_offset)
-        gaps = []
-        for bucket in rule.buckets:
-            files = (Required(None, rule.key),) + rule.require
-            wanted = [Wanted(f.bucket or bucket, f.key.partial(values, loose=True)) for f in files]
-            tally.oss_checks += len(wanted)
-            missing = call.store_for(rule).missing(wanted, call.deadline)
-            if not missing:
-                return ", ".join(map(str, wanted)), None
-            gaps.append("missing " + ", ".join(map(str, missing)))
-        return None, "; ".join(gaps)
+    def _down(self, c: _Candidate, why: str, down: Dict[str, str], tally: Tally) -> None:
+        """The candidate's endpoint gave no answer: not asked again in this run."""
+        endpoint = self.endpoint_of(c.rule)
+        if endpoint not in down:
+            tally.endpoints_down += 1
+            down[endpoint] = f"its endpoint did not answer earlier in this run ({why})"
 
     def _base(self, rule: Rule, target: Target, schedule: Schedule, now: datetime) -> Decision:
         key = rule.key.partial(written(rule, schedule), loose=True).source if isinstance(rule, OssRule) else None
@@ -151,9 +258,25 @@ class Sweep:
                         cycle_time=schedule.cycle.isoformat() if schedule.cycle else None,
                         cycle_time_ms=schedule.cycle_ms)
 
-    def _pace(self) -> None:
-        """DataWorks counts every call against the edition's quota: at most one candidate per `pace_s`."""
-        wait = self._last_call + self.pace_s - self.clock()
-        if wait > 0:
-            self.relay.sleep(wait)
-        self._last_call = self.clock()
+
+_DONE = "the ledger knows it ran"
+MIN_SHARE_S = 2.0
+
+
+def _share(call: Invocation, cap_s: float) -> Invocation:
+    """One candidate's budget: a quarter of what the run has left, at most `cap_s`, at least MIN_SHARE_S (never
+    past the run's deadline): a candidate whose calls hang cannot spend the others' time."""
+    return call.within(max(MIN_SHARE_S, min(cap_s, call.deadline.left() / 4)))
+
+
+def _due(c: _Candidate) -> datetime:
+    return datetime.combine(c.schedule.biz_date + ONE_DAY, c.rule.expect.by, tzinfo=c.rule.timezone)
+
+
+def _rotated(candidates: List[_Candidate], now: datetime) -> List[_Candidate]:
+    """The releases from a start that moves with the run's minute, so a run the deadline stops early is not
+    followed by one that stops at the same place."""
+    if not candidates:
+        return candidates
+    start = zlib.crc32(f"{int(now.timestamp() // 60)}".encode()) % len(candidates)
+    return candidates[start:] + candidates[:start]

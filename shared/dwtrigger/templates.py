@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any, List, Mapping
+from typing import Any, List, Mapping, Tuple
 
 # strptime directive -> (date attribute, digits). Fixed widths make a date capture a fixed-length token.
 _DIRECTIVES = {"Y": ("year", 4), "m": ("month", 2), "d": ("day", 2),
@@ -166,6 +166,32 @@ class Template:
         """No wildcard or capture left: the template names exactly one key, its `prefix`."""
         return len(self._tokens) == 1 and isinstance(self._tokens[0], str)
 
+    @property
+    def crosses(self) -> bool:
+        """Whether a wildcard or capture can match text holding '/': a `**` or `**/`, or a date capture whose format
+        writes '/'. A template that does not cross names only keys with as many segments as `segments()`."""
+        return any(isinstance(t, _Var) and t.crosses or isinstance(t, _Date) and "/" in t.mask
+                   for t in self._tokens)
+
+    def segments(self) -> Tuple[Template, ...]:
+        """This template cut at each '/' of its literal text: one Template per key segment, matching that segment
+        alone (`exports/*/dt=2026-03-10/_SUCCESS` -> `exports`, `*`, `dt=2026-03-10`, `_SUCCESS`); an empty
+        segment (`a//b`, a trailing '/') is the literal ''. A key matches this template iff it has as many
+        segments and each matches its own (a name is captured in one segment only). Built from tokens, never
+        parsed again, so a filled value holding '*' or '{' stays literal. Raises TemplateError when the template
+        `crosses` '/', which cannot be cut so."""
+        if self.crosses:
+            raise TemplateError(f"cannot cut {self.source!r} into segments: a wildcard or date in it crosses '/'")
+        cut: list = [[]]
+        for tok in self._tokens:
+            parts = tok.split("/") if isinstance(tok, str) else [tok]
+            for n, part in enumerate(parts):
+                if n:
+                    cut.append([])
+                if part != "":
+                    cut[-1].append(part)
+        return tuple(Template(_text(tokens), tuple(tokens) or ("",)) for tokens in cut)
+
     def partial(self, values: Mapping[str, Any], loose: bool = False) -> Template:
         """This template with every capture replaced by its value (a date written in that capture's format) and
         the wildcards kept: what a `require` entry names for one event. Built from tokens, never parsed again, so
@@ -209,6 +235,26 @@ class Template:
 
 
 _EXAMPLE = datetime(2026, 1, 1)
+_DIRECTIVE_OF = {attr: d for d, (attr, _) in _DIRECTIVES.items()}
+
+
+def _text(tokens) -> str:
+    """Tokens as template text, for display: literals verbatim (as `partial` writes them), captures as written."""
+    out = []
+    for tok in tokens:
+        if isinstance(tok, str):
+            out.append(tok)
+        elif isinstance(tok, _Var):
+            out.append(f"{{{tok.name}}}" if tok.name else tok.text())
+        else:
+            fmt, starts = [], {a: attr for attr, a, _ in tok.fields}
+            for i, m in enumerate(tok.mask):
+                if i in starts:
+                    fmt.append("%" + _DIRECTIVE_OF[starts[i]])
+                elif m is not None:
+                    fmt.append("%%" if m == "%" else m)
+            out.append(f"{{{tok.name}:{''.join(fmt)}}}")
+    return "".join(out)
 
 
 def _segment_end(key, i):

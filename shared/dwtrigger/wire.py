@@ -4,8 +4,16 @@ The Alibaba Cloud SDKs send through `requests` with per-read timeouts, which a b
 never trips, and darabonba's `Session` follows redirects, carrying `x-acs-security-token` to whatever host the
 `Location` names. `install()` makes the adapters those SDKs build `GuardedAdapter`s, which, for calls made inside
 `budget()` (the product's; other callers get stock behaviour):
-- give a call only the time its budget has: the connect, and every read, wait at most for what is left, so
-  connect plus all reads end by the deadline however the answer is dripped;
+- give a call only the time its budget has: the host name's resolution, the connect (TLS handshake included)
+  and every read wait at most for what is left, so together they end by the deadline however the answer is
+  dripped. urllib3 resolves names with a bare `getaddrinfo`, which no timeout reaches: a hanging resolver would
+  hold the call past the deadline, so the name is resolved in a thread of its own that the call waits for only
+  as long as it has, then connected to by address (the name stays the connection's: TLS SNI, the certificate,
+  the Host header);
+- send through an HTTP(S) proxy (HTTP_PROXY, HTTPS_PROXY, which the SDKs honour) under the same guard: requests
+  builds its proxy managers with urllib3's stock pools, which would bound nothing; the guarded ones bound the
+  connect to the proxy, its CONNECT tunnel and every read alike. A SOCKS proxy (PySocks dials and talks to it
+  under per-operation timeouts only) is refused, noted on the Budget, never used;
 - refuse every 3xx answer before a redirect could be followed;
 - refuse an answer larger than MAX_ANSWER_BYTES (DataWorks' are a few kB).
 What the adapter saw is noted on the call's Budget, so errors are classified as "deadline" or "redirect" without
@@ -16,7 +24,10 @@ from __future__ import annotations
 
 import http.client
 import io
+import ipaddress
 import logging
+import socket
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -26,8 +37,11 @@ from typing import Iterator, Optional, Tuple
 from urllib.parse import urlsplit
 
 from requests.adapters import HTTPAdapter
+from urllib3 import proxy_from_url
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, LocationParseError, NameResolutionError, NewConnectionError
+from urllib3.util import connection as urllib3_connection
 
 MAX_ANSWER_BYTES = 8 * 1024 * 1024
 _WIRE_LOGGERS = ("darabonba-core", "alibabacloud-tea", "urllib3")   # DEBUG=sdk prints headers through these
@@ -40,6 +54,7 @@ class Budget:
     expired: bool = False              # the transport stopped the call at `until`
     redirect: Optional[str] = None     # "HTTP 302 to <host>": refused, never followed
     oversized: bool = False            # the answer passed MAX_ANSWER_BYTES
+    proxy: Optional[str] = None        # "socks5://<host>:<port>": a proxy refused, never used
 
     def left(self) -> float:
         return self.until - time.monotonic()
@@ -55,13 +70,17 @@ class Budget:
 
 
 def stopped(spent: Optional[Budget]) -> Optional[Tuple[str, str, bool]]:
-    """(code, message, retryable) of a call the transport itself ended (a redirect or an oversized answer
-    refused, the deadline reached), else None: this decides before whatever the SDK made of it."""
+    """(code, message, retryable) of a call the transport itself ended (a redirect, an oversized answer or a SOCKS
+    proxy refused, the deadline reached), else None: this decides before whatever the SDK made of it."""
     if spent is None:
         return None
     if spent.redirect:
         return ("Redirected", f"the service answered {spent.redirect}; redirects are never followed (check the "
                 "endpoint and DWTRIGGER_PROTOCOL)", False)
+    if spent.proxy:
+        return ("ProxyRefused", f"the SOCKS proxy {spent.proxy} (the proxy settings name it) cannot be held to "
+                "the invocation's deadline; use an HTTP(S) proxy or none (ALL_PROXY, HTTP_PROXY, HTTPS_PROXY)",
+                False)
     if spent.oversized:
         return "BadResponse", f"the answer was larger than {MAX_ANSWER_BYTES} bytes", True
     if spent.expired:
@@ -136,12 +155,112 @@ class _Response(http.client.HTTPResponse):
             self.fp = io.BufferedReader(_BudgetedSocket(sock, spent, self.fp))
 
 
-class GuardedConnection(HTTPConnection):
-    response_class = _Response
+def _resolve(host: str, port, wait: float) -> Optional[list]:
+    """getaddrinfo as urllib3 calls it, in a daemon thread waited for at most `wait` seconds: None when it has
+    not answered by then (the thread is left to the resolver's own timeout; nothing waits for it)."""
+    done, found = threading.Event(), {}
+
+    def run() -> None:
+        try:
+            found["addresses"] = socket.getaddrinfo(host, port, urllib3_connection.allowed_gai_family(),
+                                                    socket.SOCK_STREAM)
+        except BaseException as e:      # noqa: BLE001 - handed to the caller's thread
+            found["error"] = e
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"dwtrigger-resolve-{host}"[:60], daemon=True).start()
+    if not done.wait(wait):
+        return None
+    if "error" in found:
+        raise found["error"]
+    return found["addresses"]
 
 
-class GuardedTLSConnection(HTTPSConnection):
+def _literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+class _Dialing(HTTPConnection):
+    """A connection whose name resolution and connect, inside a budget, wait only for the time it has left."""
+
     response_class = _Response
+
+    def _new_conn(self) -> socket.socket:
+        spent = _current.get()
+        if spent is None:
+            return super()._new_conn()
+        host = self._dns_host.strip("[]")
+        asked = self.timeout if isinstance(self.timeout, (int, float)) else None     # the SDK's, cut by send()
+        try:
+            host.encode("idna")
+        except UnicodeError:
+            raise LocationParseError(f"'{host}', label empty or too long") from None
+        try:
+            if _literal(host):          # an address: getaddrinfo answers it without asking a resolver
+                addresses = socket.getaddrinfo(host, self.port, urllib3_connection.allowed_gai_family(),
+                                               socket.SOCK_STREAM)
+            else:
+                wait, cut = self._wait(spent, asked, "before its host name was resolved")
+                addresses = _resolve(host, self.port, wait)
+                if addresses is None:
+                    spent.expired = cut or spent.left() <= 0
+                    raise ConnectTimeoutError(self, f"Resolving {self.host} timed out. (waited {wait:.3g} s)")
+        except socket.gaierror as e:
+            raise NameResolutionError(self.host, self, e) from e
+        sock = self._dial(addresses, spent, asked)
+        sys.audit("http.client.connect", self, self.host, self.port)
+        return sock
+
+    def _wait(self, spent: Budget, asked: Optional[float], when: str) -> Tuple[float, bool]:
+        """How long the next step may take: the connect timeout, cut to the time left (and whether it was cut)."""
+        left = spent.left()
+        if left <= 0:
+            spent.expired = True
+            raise ConnectTimeoutError(self, f"Connection to {self.host} ran out of time {when}.")
+        return (left, True) if asked is None or left <= asked else (asked, False)
+
+    def _dial(self, addresses: list, spent: Budget, asked: Optional[float]) -> socket.socket:
+        """urllib3's create_connection on addresses already resolved, each attempt within the time left; the
+        socket is handed on with that time as its timeout, so a TLS handshake after it ends by the deadline."""
+        err: Optional[OSError] = None
+        for family, kind, proto, _, address in addresses:
+            wait, cut = self._wait(spent, asked, "while connecting")
+            sock = socket.socket(family, kind, proto)
+            try:
+                urllib3_connection._set_socket_options(sock, self.socket_options)
+                sock.settimeout(wait)
+                if self.source_address:
+                    sock.bind(self.source_address)
+                sock.connect(address)
+                sock.settimeout(self._wait(spent, asked, "once connected")[0])
+                return sock
+            except socket.timeout as e:
+                sock.close()
+                spent.expired = cut or spent.left() <= 0
+                raise ConnectTimeoutError(
+                    self, f"Connection to {self.host} timed out. (connect timeout={wait:.3g})") from e
+            except ConnectTimeoutError:
+                sock.close()
+                raise
+            except OSError as e:
+                sock.close()
+                err = e
+        if err is None:
+            err = OSError("getaddrinfo returns an empty list")
+        raise NewConnectionError(self, f"Failed to establish a new connection: {err}") from err
+
+
+class GuardedConnection(_Dialing, HTTPConnection):
+    pass
+
+
+class GuardedTLSConnection(_Dialing, HTTPSConnection):
+    pass
 
 
 class GuardedPool(HTTPConnectionPool):
@@ -152,8 +271,12 @@ class GuardedTLSPool(HTTPSConnectionPool):
     ConnectionCls = GuardedTLSConnection
 
 
+_GUARDED_POOLS = {"http": GuardedPool, "https": GuardedTLSPool}
+
+
 class GuardedAdapter(HTTPAdapter):
-    """A `requests` adapter that bounds each call by its Budget, refuses redirects and oversized answers."""
+    """A `requests` adapter that bounds each call by its Budget (through a proxy too), refuses redirects and
+    oversized answers."""
 
     def __init__(self, ssl_context=None, **kwargs):
         self._ssl_context = ssl_context            # darabonba's TLS settings (CA bundle, minimum version)
@@ -163,7 +286,27 @@ class GuardedAdapter(HTTPAdapter):
         if self._ssl_context is not None:
             pool_kwargs["ssl_context"] = self._ssl_context
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": GuardedPool, "https": GuardedTLSPool}
+        self.poolmanager.pool_classes_by_scheme = _GUARDED_POOLS
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        """requests' proxy manager for `proxy`, with the guarded pools (and darabonba's TLS settings) in it before
+        any thread can find it; a SOCKS proxy is refused inside a budget."""
+        spent = _current.get()
+        if spent is not None and proxy.lower().startswith("socks"):
+            where = urlsplit(proxy)         # named without its userinfo (a password may be in it)
+            spent.proxy = f"{where.scheme}://{where.hostname or '?'}{f':{where.port}' if where.port else ''}"[:100]
+            raise Refused(f"the SOCKS proxy {spent.proxy} cannot be held to the call's deadline")
+        manager = self.proxy_manager.get(proxy)
+        if manager is None and proxy.lower().startswith("socks"):
+            return super().proxy_manager_for(proxy, **proxy_kwargs)     # outside a budget: stock behaviour
+        if manager is None:
+            if self._ssl_context is not None:
+                proxy_kwargs.setdefault("ssl_context", self._ssl_context)
+            manager = proxy_from_url(proxy, proxy_headers=self.proxy_headers(proxy), num_pools=self._pool_connections,
+                                     maxsize=self._pool_maxsize, block=self._pool_block, **proxy_kwargs)
+            manager.pool_classes_by_scheme = _GUARDED_POOLS
+            manager = self.proxy_manager.setdefault(proxy, manager)
+        return manager
 
     def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
         spent = _current.get()

@@ -22,8 +22,8 @@ from . import fc
 from ..dataworks import describe
 from ..relay import required
 from .inputs import UNREADABLE, Item, Unreadable, built_event, read
-from ..matching import match
-from ..outcomes import DRY_RUN, FAILED, OUTCOMES, REJECTED
+from ..matching import ignored_reason, match, out_of_play
+from ..outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, OUTCOMES, REJECTED, TRIGGERED, WAITING_FILES
 from .reach import Refused, Watch, When, oss_port, reaching, require_keys
 from ..rules import RulesError, load_rules
 from ..schedule import ONE_DAY, ScheduleError, resolve
@@ -131,7 +131,7 @@ def explain(event, rules_path, source, now, as_json, **options):
 
     EVENT is a file (as replay reads them; - for stdin), or build one: --bucket B --key K [--event-name N],
     --topic T --body TEXT [--attribute NAME=VALUE], --queue Q --body TEXT, or --timer NAME [--payload TEXT].
-    Exit 1 if a record is unreadable or rejected."""
+    Exit 1 if a record is unreadable or rejected, or only a disabled rule would take it."""
     received = now or datetime.now(timezone.utc)
     built = built_event(options, received)
     if (event is None) == (built is None):
@@ -160,8 +160,10 @@ def explain(event, rules_path, source, now, as_json, **options):
 
 
 def _not_done(entry: dict) -> bool:
-    """An explained record the functions would not act on: unreadable, rejected, or a release they would reject."""
-    return UNREADABLE in entry or "rejected" in entry or any(
+    """An explained record the functions would not act on: unreadable, rejected, a release they would reject, or
+    one only a disabled rule would take (the operator meant something to take it; a record nothing would take may
+    be meant to release nothing)."""
+    return UNREADABLE in entry or "rejected" in entry or bool(entry.get(IGNORED) and entry["disabled"]) or any(
         "rejected" in target for rule in entry["rules"] for target in rule.get("targets", ()))
 
 
@@ -176,8 +178,12 @@ def _explain_one(label, source, parsed, ruleset) -> dict:
             entry["captures"] = {k: str(v) for k, v in captures.items()}
             entry["targets"] = [_plan(rule, t, captures, parsed) for t in rule.trigger]
         rules.append(entry)
+    resting = [rule for rule in ruleset.disabled if match(rule, parsed)[0] is not None]
+    disabled = [{"rule": rule.name, "line": rule.line, "why": f"would match ({out_of_play(ruleset, rule)})"}
+                for rule in resting]
+    unmatched = {} if any(r["matched"] for r in rules) else {IGNORED: ignored_reason(ruleset, resting)}
     return {"event": label, "source": source, "kind": parsed.kind, "event_id": parsed.event_id,
-            "time": parsed.time.isoformat(), "rules": rules}
+            "time": parsed.time.isoformat(), "rules": rules, "disabled": disabled, **unmatched}
 
 
 def _plan(rule, target, captures, event) -> dict:
@@ -219,8 +225,10 @@ def _print_explanation(item: dict) -> None:
                 click.echo(f"        requires {wanted}")
             for call in t["calls"]:
                 click.echo("        " + " ".join(f"{k}={v}" for k, v in call.items()))
+    for r in item["disabled"]:
+        click.echo(f"  disabled {r['rule']}: {r['why']}")
     if not matched:
-        click.echo("  -> ignored: no rule matched")
+        click.echo(f"  -> ignored: {item[IGNORED]}")
 
 
 @main.command()
@@ -231,21 +239,23 @@ def _print_explanation(item: dict) -> None:
                    "raw events (not JSON, or a bare JSON string) such as MNS STREAM message bodies.")
 @click.option("--dry-run", is_flag=True, help="Decide and log, send nothing.")
 @click.option("--failed-out", type=click.Path(dir_okay=False),
-              help="Write every record that did not succeed here, one per line, to replay later (always "
-                   "written: empty when everything succeeded; a dry run keeps every record).")
+              help="Write every record that did not end released here, one per line, to replay later (always "
+                   "written: empty when every record was released; under --dry-run a record whose every decision "
+                   "is dry_run counts as released).")
 @timeout_option(60, "each record")
 @reaching
 def replay(paths, rules_path, source, dry_run, failed_out, timeout, environ):
     """Run events (files, JSON lists, NDJSON, failure-destination records, - for stdin) for real.
 
-    Exit 0 only when every record was read and none failed or was rejected; each one that did not succeed is
-    named on stderr."""
+    Exit 0 only when every record ended released: each of its decisions triggered or already_triggered (dry_run
+    under --dry-run). Each decision of a record that did not is named on stderr, with what to do."""
     ruleset = load_rules(rules_path)
     if not dry_run:
         require_keys(environ)
     watch = Watch(environ)
     runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch)
     items = [item for p in paths for item in read(p, click.open_file(p, "rb").read(), source)]
+    released = _RELEASED + ((DRY_RUN,) if dry_run else ())
     outcomes: Counter = Counter()
     problems: List[str] = []
     with _failed_out(failed_out) as failed:
@@ -254,8 +264,9 @@ def replay(paths, rules_path, source, dry_run, failed_out, timeout, environ):
                 watch.label = item.label
                 decided = _replay_one(runtime, item, timeout)
                 outcomes.update(outcome for outcome, _ in decided)
-                problems += [f"{item.label}: {outcome}: {why}" for outcome, why in decided if outcome in _NOT_DONE]
-                if any(outcome in _NOT_DONE + (DRY_RUN,) for outcome, _ in decided):
+                kept = [(outcome, why) for outcome, why in decided if outcome not in released]
+                problems += [f"{item.label}: {outcome}: {why}{_TO_DO.get(outcome, '')}" for outcome, why in kept]
+                if kept:
                     failed.append(item)
     for line in problems:
         click.echo(line, err=True)
@@ -264,7 +275,16 @@ def replay(paths, rules_path, source, dry_run, failed_out, timeout, environ):
     sys.exit(1 if problems else 0)
 
 
-_NOT_DONE = (FAILED, REJECTED, UNREADABLE)      # replay exits 1; a dry run's records are kept for --failed-out too
+_RELEASED = (TRIGGERED, ALREADY)      # a record ends released when every decision of it does; anything else is kept
+# What to do about a kept decision that is no failure, after its reason: nothing was sent, and the record is kept, so
+# a drain never deletes a dead letter that released nothing. (A failure's reason is DataWorks', the relay's or the
+# reader's, and says what went wrong.)
+_TO_DO = {
+    IGNORED: "; nothing was sent: add or enable the rule that should take it (`dwtrigger explain` says why each "
+             "misses) and replay it, or drop the record if it should release nothing",
+    WAITING_FILES: "; nothing was sent: the last of them to land releases it, or replay it once they are all there",
+    DRY_RUN: "; nothing was sent (DWTRIGGER_DRY_RUN is set): unset it to replay for real, or pass --dry-run",
+}
 
 
 def _replay_one(runtime, item: Item, timeout: int) -> List[Tuple[str, str]]:

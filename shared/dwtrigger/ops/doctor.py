@@ -23,7 +23,7 @@ import click
 from .. import app
 from ..dataworks import (FAILED, NOT_RUN, RUNNING, SUCCEEDED, WAIT_RESOURCE, WAIT_TIME, WAIT_TRIGGER, Instance,
                          Parent)
-from ..ledger import CLAIM_TTL, Entry, Slot, ms
+from ..ledger import Entry, Slot, ms
 from ..relay import Invocation
 from ..retry import Backoff, GaveUp, with_retries
 from ..rules import Rule, RulesError, Target, load_rules
@@ -334,11 +334,18 @@ def ledger_checks(f: Facts) -> List[Check]:
         return [Check(*sent, False, f"claim {f.send.number} cannot be read ({where})",
                       "it is not the ledger's: remove it"), Check(*hold, None, "not checked: no send on record")]
     if entry.state != "sent":
-        stale = entry.state == "sending" and ms(f.now) - entry.claimed_at >= CLAIM_TTL.total_seconds() * 1000
         detail = f"claim {f.send.number} is {entry.state} since {at(entry.claimed_at, f.zone)} ({where})"
-        check = Check(*sent, True, detail + ": a delivery is sending it") if entry.state == "sending" and not stale \
-            else Check(*sent, False, detail, "its send did not happen: the next delivery (or the sweep) sends "
-                       "again, or `dwtrigger trigger`")
+        again = "the next delivery (or the sweep) looks it up and sends if it still waits, or `dwtrigger trigger`"
+        if entry.state == "sending" and ms(f.now) < entry.live_until:
+            check = Check(*sent, True, f"{detail}: a delivery is sending it (its deadline passes "
+                                       f"{at(entry.live_until, f.zone)})")
+        elif entry.state == "failed":
+            check = Check(*sent, False, detail, f"its send did not happen: {again}")
+        else:
+            check = Check(*sent, False, f"{detail}: " + (
+                "its sender stopped before it could say whether it sent" if entry.state == "sending" else
+                f"a trigger went out {at(entry.sent_at, f.zone)} and got no answer"),
+                f"whether DataWorks took it is not known: {again}")
         return [check, Check(*hold, None, "not checked: no send on record")]
     request = f", request {entry.request_id}" if entry.request_id else ""
     done = Check(*sent, True, f"claim {f.send.number} sent {at(entry.sent_at, f.zone)} while "

@@ -24,7 +24,7 @@ class OssError(RemoteError):
 @dataclass(frozen=True)
 class Wanted:
     """An object a rule requires: `key` is filled from the event, literal (that exact object) or with wildcards
-    left (at least one object under `key.prefix` that `key` matches)."""
+    left (at least one object that `key` matches: `ObjectStore.find` with limit 1)."""
     bucket: str
     key: Template
 
@@ -38,10 +38,22 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def missing(self, wanted: Sequence[Wanted], deadline: Deadline) -> List[Wanted]:
-        """The `wanted` objects that are not there, in `wanted`'s order: a literal key is looked at directly, one
-        with wildcards by listing under its prefix until a listed key matches. The checks run concurrently (a
-        few at a time), each within the deadline. Raises OssError (the first that is not retryable, else the
-        first retryable one): an unknown bucket or a refusal is not a missing object."""
+        """The `wanted` objects that are not there, in `wanted`'s order: each is `find(bucket, key, deadline, 1)`
+        (a literal key looked at directly, one with wildcards listed until a key matches). The checks run
+        concurrently (a few at a time), each within the deadline. Raises OssError (the first that is not
+        retryable, else the first retryable one): an unknown bucket or a refusal is not a missing object."""
+
+    @abstractmethod
+    def find(self, bucket: str, key: Template, deadline: Deadline, limit: int) -> List[str]:
+        """The first `limit` (at least 1) keys in `bucket` that `key` matches, in lexical order (OSS's listing
+        order, UTF-8 bytes): fewer only when there are no more. `key` is any template, filled (`partial`) or not;
+        read a found key's captures with `key.match`. A literal key is looked at directly ([key] or []); one whose
+        wildcards stay within a segment is walked a directory level at a time, listing only where a segment has a
+        wildcard and descending only into the directories that segment matches; one with `**` (or a date whose
+        format writes '/') is listed under `key.prefix` whole. Raises OssError as `missing` does, never a shorter
+        answer: a call the deadline stopped is DeadlineExceeded (retryable), and a search that would take more
+        requests than the adapter allows one (a fan-out bound: the directories a wildcard matches, pages of their
+        listings) is refused, not retryable, naming the bound. A limit below 1 is a ValueError."""
 
     @abstractmethod
     def keys(self, bucket: str, prefix: str, deadline: Deadline) -> List[str]:
