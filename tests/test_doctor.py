@@ -314,6 +314,11 @@ def test_ledger_a_hold_that_expired(world, tmp_path, api):
     (RAN, EXPIRED,
      "✔ trigger sent (ledger): claim 1 sent 2026-03-11 00:00 +08:00 while NOT_RUN, request REQ-1",
      "✔ hold not expired (ledger): the hold ended 2026-03-12 00:00 +08:00; the instance ran"),
+    (READY, {"held_until": HELD_MS},                                                # a rerun: it waits again
+     "✔ trigger sent (ledger): claim 1 sent 2026-03-12 07:00 +08:00 while NOT_RUN, request REQ-1",
+     "✘ hold not expired (ledger): on record until 2026-03-13 00:00 +08:00, yet the instance waits for its trigger "
+     "alone: no trigger is held (it was rerun, or DataWorks dropped it) -> send it: dwtrigger trigger --rule "
+     "ledgered --bizdate 2026-03-11 (a held claim does not stop it)"),
     (READY, {"status": "WAIT_TRIGGER"},
      "✔ trigger sent (ledger): claim 1 sent 2026-03-12 07:00 +08:00 while WAIT_TRIGGER, request REQ-1",
      "✔ hold not expired (ledger): not held: it was waiting for its trigger when sent"),

@@ -353,6 +353,11 @@ def ledger_checks(f: Facts) -> List[Check]:
     if entry.held_until is None:
         return [done, Check(*hold, True, "not held: it was waiting for its trigger when sent")]
     until = at(entry.held_until, f.zone)
+    if ms(f.now) < entry.held_until and f.instance is not None and f.instance.ready:
+        return [done, Check(*hold, False, f"on record until {until}, yet the instance waits for its trigger alone: "
+                            "no trigger is held (it was rerun, or DataWorks dropped it)",
+                            f"send it: dwtrigger trigger --rule {f.rule.name} --bizdate {f.biz_date} (a held claim "
+                            "does not stop it)")]
     if ms(f.now) < entry.held_until:
         return [done, Check(*hold, True, f"DataWorks holds it until {until}: it fires once its parents and time "
                             "allow")]
