@@ -325,3 +325,22 @@ def _cycle_ms(day: str) -> int:
     """The 00:30 instance of a business date: 00:30 Shanghai on the next day, in epoch ms."""
     cycle = datetime.combine(date.fromisoformat(day) + timedelta(days=1), clock_time(0, 30), ZoneInfo("Asia/Shanghai"))
     return int(cycle.timestamp() * 1000)
+
+
+def test_runs_the_deadline_cuts_short_take_turns_so_every_rule_is_released(harness):
+    """Each run has time for one release (one DataWorks call a run at this pace): runs a minute apart start their
+    releases in different places, so the fifth rule is not starved by the first four."""
+    nodes = (700001234567, 700001235200, 700001235300, 700001235100, 700001235400)     # five daily nodes
+    rules_text = f"version: 1\ndefaults: {{timezone: Asia/Shanghai, region: cn-shanghai, {LEDGER}}}\nrules:\n" + "".join(
+            f'  - {{name: r{n}, on: oss, bucket: etl-landing, key: "x/{n}/dt={{bizdate:%Y-%m-%d}}/ok", '
+            f'expect: {{by: "23:00", days: 1}}, trigger: [{{workspace: 10001, node: {node}}}]}}\n'
+            for n, node in enumerate(nodes))
+    h = harness(rules_text, env={"DWTRIGGER_SWEEP_QPS": "0.1"})
+    for n in range(5):
+        h.oss.put("etl-landing", f"x/{n}/dt=2026-03-11/ok")
+    released_by = set()
+    for minute in range(12):
+        records, tally = sweep(h, h.emu.clock.now() + timedelta(minutes=minute), timeout=3)
+        released_by |= {d["rule"] for d in records if d["outcome"] == "triggered"}
+        assert tally.released <= 1
+    assert released_by == {"r0", "r1", "r2", "r3", "r4"}
