@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -114,11 +115,12 @@ EXPECTED = {
     "mns/topic-json-attrs-billing.json": [
         topic("mns-topic-json-attrs", "2F5B3C4D6E7F8091A2B3C4D5E6F70003", utc(2026, 3, 11, 0, 20), "billing-done",
               BILLING, {"team": "billing"}, message_id="2F5B3C4D6E7F8091A2B3C4D5E6F70003")],
-    "mns/topic-stream-raw.txt": [
-        topic("mns-topic-stream", "sha256:fe5177df2f20067cc748fb52c33a7a87", RECEIVED, "etl-done", FINANCE)],
+    "mns/topic-stream-raw.txt": [       # a STREAM message's time is when it was received: `undated`
+        replace(topic("mns-topic-stream", "sha256:fe5177df2f20067cc748fb52c33a7a87", RECEIVED, "etl-done", FINANCE),
+                undated=True)],
     "mns/topic-stream-attrs.json": [
-        topic("mns-topic-stream-attrs", "sha256:81e53658e697429924ec2b2dcce74d6d", RECEIVED, "billing-done", BILLING,
-              {"team": "billing"})],
+        replace(topic("mns-topic-stream-attrs", "sha256:81e53658e697429924ec2b2dcce74d6d", RECEIVED, "billing-done",
+                      BILLING, {"team": "billing"}), undated=True)],
     "mns/queue-eventbridge-list.json": [queue(1, utc(2026, 3, 11, 1, 30, 0, 123000), crm("crm-daily", 120)),
                                         queue(2, utc(2026, 3, 11, 1, 30, 2, 456000), crm("crm-contacts", 45))],
     "mns/queue-eventbridge-single.json": [queue(3, utc(2026, 3, 11, 1, 45, 10, 789000), crm("crm-daily", 98))],
