@@ -31,7 +31,7 @@ import msgspec
 
 from .dataworks import Deadline
 from .oss import ObjectStore
-from .retry import MIN_CALL_S, RemoteError
+from .retry import MIN_CALL_S
 from .rules import Ledger
 
 T = TypeVar("T")
@@ -45,7 +45,7 @@ LEGACY_TTL = timedelta(minutes=15)    # how long a claim written without `until`
 POLL_S = (0.1, 1.0)                   # waiting on another delivery's claim: the first and the longest pause
 WAIT_S = 10.0                         # the longest a decision waits for another's send to settle: the event's others wait too
 _RACES = 4                            # claims lost to senders that then failed, before giving way
-_NUMBER = re.compile(r"[0-9]{1,12}\.json\Z")     # a claim's name: ASCII digits only (int() takes '١٢' and '①' too)
+_NUMBER = re.compile(r"[0-9]+\.json\Z")     # a claim's name: ASCII digits only (int() takes '١٢' and '①' too)
 
 
 class Entry(msgspec.Struct, omit_defaults=True):
@@ -255,14 +255,6 @@ class Book:
 
     def _key(self, name: str) -> str:
         return f"{self.ledger.prefix}{name}"
-
-
-def quietly(write: Callable[..., T], *args) -> Optional[T]:
-    """A ledger write that must not undo what it records: its failure leaves the ledger behind, not the release."""
-    try:
-        return write(*args)
-    except RemoteError:
-        return None
 
 
 def asked(rule: str, node: int, biz_date: date) -> str:
