@@ -29,16 +29,18 @@ The faults of a send whose fate is unknown, each an option (all off by default, 
 comparable; a combined run turns them all on):
 - `--stall SHARE`: that share of the trigger calls no other fault hit stall past the function's deadline,
   DataWorks acting on them at once (its answer dripped one byte every 100 ms); `--stall-late SHARE`: the request
-  waits 0.9 x the timeout before DataWorks acts, so the trigger lands after its caller gave up, and before FC's
-  retry has settled. FC's retries must find the instance released, or send once, never twice.
+  waits until 0.3 s past the invocation's deadline before DataWorks acts, so the trigger lands after its caller
+  gave up, while FC's retry may be looking (within the ledger's 10 s grace of the send). FC's retries must find
+  the instance released, or send once, never twice.
 - `--ledger-faults SHARE` (with `--ledger`): the OSS stand-in answers that share of the ledger's writes, reads
-  and listings (PutObject, GetObject, ListObjectsV2) with a 500 or a closed connection (the sweep's listings of
-  the landing bucket too).
-- `--unreachable N`: N rules (a daily OSS rule, a queue rule, a topic rule, ...: of each kind in turn, the first
-  the load names) call a DataWorks endpoint that accepts connections and never answers; every rule names its
-  endpoint (`endpoint:`, no DWTRIGGER_ENDPOINT). Their events fail, FC retries them, they are dead-lettered and
-  replayed, and fail again: "not releasable, dead-lettered", apart from lost. The sweep must go on releasing and
-  saying `overdue` for every other rule during the outage ("overdue missed" counts what it left unsaid).
+  and listings (PutObject, GetObject, ListObjectsV2; the landing bucket is read with GetObjectMeta) with a 500 or
+  a closed connection, half each.
+- `--unreachable N`: N rules (a daily OSS rule, a queue rule, a topic rule, ...: of each kind in turn, the one the
+  load names least, at least once) call a DataWorks endpoint that accepts connections and never answers; every
+  rule names its endpoint (`endpoint:`, no DWTRIGGER_ENDPOINT). Their events fail, FC retries them, they are
+  dead-lettered and replayed, and fail again: "not releasable, dead-lettered", apart from lost (a batch's other
+  records must still be released). The sweep must go on releasing and saying `overdue` for every other rule
+  during the outage ("overdue missed" counts what it left unsaid).
 - `--by-hand N` (with `--drop`): before the sweep, an operator releases N instances of daily OSS rules whose file
   never landed (`dwtrigger trigger`): the sweep's look-up must see them run and say nothing.
 "false overdue" counts `overdue` lines for an instance that had run when the sweep said it (the emulator's state
@@ -69,6 +71,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -78,6 +81,7 @@ from typing import Dict, List, Optional, Tuple
 from zoneinfo import ZoneInfo
 
 from dwtrigger import app
+from dwtrigger import relay as relay_module
 from dwtrigger.events import parse
 from dwtrigger.matching import Index
 from dwtrigger.ops import fc
@@ -115,8 +119,9 @@ BUCKETS = ("landing", "ledger")
 SWEPT = 7                    # expect.days of the daily OSS rules with --drop: the sweep re-checks this many dates
 RECENT = [d for d in DAYS if d >= date(2026, 3, 12) - timedelta(days=SWEPT)]   # within the sweep's window
 STALL_MS = 100               # a stalled trigger's answer: a byte every 100 ms (~25 s for its ~250), past any deadline
-LATE = 0.9                   # a late trigger waits 0.9 x the timeout before it acts: past its call's deadline, and
-                             # within the ledger's grace (10 s) of its send
+LATE_S = 0.3                 # a late trigger waits until 0.3 s past the invocation's own deadline (the timeout less
+                             # its margin, retry.py) before it acts: past any call's deadline, within the ledger's
+                             # grace (10 s) of its send
 LEDGER_OPS = ["PutObject", "GetObject", "ListObjectsV2"]             # the ledger's create/write, read, listing
 DEAD_KINDS = ("oss", "queue", "topic", "timer", "hourly")          # --unreachable: the kinds, in turn
 WAITING = frozenset({"NOT_RUN", "WAIT_TIME", "WAIT_TRIGGER"})       # an instance that has not run
@@ -365,6 +370,21 @@ def evidence_key(rule: str, biz_date: str) -> Optional[str]:
     return f"exports/t{i}/dt={biz_date}/_SUCCESS" if kind == "oss" else None
 
 
+# The traceback of every exception the relay turned into an `InternalError` decision (it logs only its type): for
+# the diagnosis, since nothing may escape the runtime. (OSS's own 500 is also the error code `InternalError`, with
+# a reason starting "OSS:": only these tracebacks count as exceptions inside the relay.)
+TRACEBACKS: List[str] = []
+_internal = relay_module._internal
+
+
+def _traced_internal(decision, error):
+    TRACEBACKS.append(traceback.format_exc())
+    return _internal(decision, error)
+
+
+relay_module._internal = _traced_internal
+
+
 # ---- FC, as the load sees it ----
 
 @dataclass
@@ -386,6 +406,7 @@ class Tally:
     failures: Counter = field(default_factory=Counter)             # error codes of `failed` decisions
     final: Dict[int, List[dict]] = field(default_factory=dict)    # event index -> decisions of its last invocation
     history: Dict[int, List[List[dict]]] = field(default_factory=dict)   # event index -> every invocation's
+    by_hand: List[dict] = field(default_factory=list)                    # decisions of the releases by hand
     swept_records: List[Tuple[int, dict]] = field(default_factory=list)  # (sweep run, decision) of every sweep run
 
     def record(self, index: Optional[int], records: List[dict], raised: bool, lines: List[str],
@@ -402,6 +423,8 @@ class Tally:
             if index is not None:
                 self.final[index] = records
                 self.history.setdefault(index, []).append(records)
+            else:
+                self.by_hand += records
 
 
 class FcInstance:
@@ -509,6 +532,7 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
         raise ValueError("--ledger-faults needs --ledger: they are the ledger's OSS requests")
     if by_hand and not drop:
         raise ValueError("--by-hand needs --drop: it is for the sweep")
+    TRACEBACKS.clear()
     seed_doc, rules_text, nodes = world(sweep=drop > 0, ledger=ledger)
     rng = random.Random(seed)
     load = Generator(nodes, rng, RECENT if drop else DAYS).events(events)
@@ -526,7 +550,9 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
         emu.set_faults(qps=qps, error_rate=error_rate, random_seed=seed, **(HOSTILE if hostile else {}))
         stalls = None
         if stall or stall_late:
-            stalls = emu.gateway.faults = Stalls(emu.gateway.faults, stall, stall_late, int(LATE * timeout * 1000), seed)
+            late_s = timeout - min(3.0, max(0.5, timeout * 0.1)) + LATE_S
+            stalls = Stalls(emu.gateway.faults, stall, stall_late, int(late_s * 1000), seed)
+            emu.gateway.faults = stalls                  # the gateway's fault config, layered
         if ledger_faults:
             oss.set_faults(error_rate=ledger_faults / 2, drop_rate=ledger_faults / 2, actions=LEDGER_OPS,
                            random_seed=seed)
@@ -565,7 +591,7 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
         work.join()
         for _ in threads:
             work.put(None)
-        sweep_now = None
+        sweep_now, phases = None, [time.monotonic()]
         if drop:                                                   # the sweep's timer: runs until it covered all
             landed = set(oss.objects("landing"))
             sweeper, sweep_now = instance(60), clock()
@@ -579,12 +605,15 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
                 if not (summary.stopped_at_deadline or any(r["outcome"] == FAILED and r["rule"] not in dead
                                                            for r in records)):
                     break
-            ran = has_run(emu)
-            today = sweep_now.astimezone(ZONE).date()
+            # Every reachable daily OSS rule's dates in the window with no file, not run: each said overdue.
+            ran, today = has_run(emu), sweep_now.astimezone(ZONE).date()
+            window = [today - timedelta(days=back) for back in range(1, SWEPT + 1)]
             check.missed = [(f"oss-{i}", f"{day:%Y-%m-%d}") for i, node in enumerate(nodes["oss"])
-                            if f"oss-{i}" not in dead for day in (today - timedelta(days=b) for b in range(1, SWEPT + 1))
+                            if f"oss-{i}" not in dead for day in window
                             if evidence_key(f"oss-{i}", f"{day:%Y-%m-%d}") not in landed
-                            and (node, cycle_ms(day, 0, 30)) not in ran and (f"oss-{i}", f"{day:%Y-%m-%d}") not in check.said]
+                            and (node, cycle_ms(day, 0, 30)) not in ran
+                            and (f"oss-{i}", f"{day:%Y-%m-%d}") not in check.said]
+        phases.append(time.monotonic())
         # The failure destination's records, replayed two days later as `dwtrigger replay` reads them; what fails
         # again (a hostile answer to the replay) is replayed from its `--failed-out` file, up to REPLAYS times.
         emu.clock.advance(2 * 24 * 3600)
@@ -600,10 +629,12 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
                         failed.append(index)
             pending = failed
         wall = time.monotonic() - started
+        phases = [phases[0] - started, phases[1] - phases[0], time.monotonic() - phases[1]]
         result = {**figures(load, tally, len(dead_letters), emu, wall, len(dropped), events=events, workers=workers,
                             qps=qps, error_rate=error_rate, timeout=timeout, hostile=hostile, drop=drop, ledger=ledger,
                             stall=stall, stall_late=stall_late, ledger_faults=ledger_faults, unreachable=unreachable,
-                            by_hand=by_hand, dead=dead, check=check, stalls=stalls, oss=oss, hole=hole),
+                            by_hand=by_hand, dead=dead, check=check, stalls=stalls, oss=oss, hole=hole,
+                            phases=phases),
                   **oss_filtering(rules, load)}
         if any(result[name] for name in failing(result)):
             diagnose(load, tally, emu, oss, dead, check, ledger)
@@ -612,7 +643,7 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
 
 def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: float, dropped: int, *,
             dead: Dict[str, int], check: SweepCheck, stalls: Optional[Stalls], oss: OssStandIn, hole: BlackHole,
-            **settings) -> dict:
+            phases: List[float], **settings) -> dict:
     triggers = {(i["NodeId"], i["CycTime"]): i["Triggers"] for i in emu.instances() if i["Triggers"]}
     dead_nodes = set(dead.values())
     named = {t for e in load for t in e.targets} | set(check.by_hand)
@@ -624,15 +655,15 @@ def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: 
     unfinished = sum(any(r["node"] not in dead_nodes for r in f) for f in failed.values())
     dead_lettered = sum(bool(f) and all(r["node"] in dead_nodes for r in f) for f in failed.values())
     calls = emu.calls
-    stalled = ("drip", "latency")
     accepted = [c for c in calls if c["action"] in TRIGGERS and c["status"] == 200 and c["code"] is None
-                and c["fault"] in (None, *stalled)]                  # a malformed 200 ran nothing
-    ignored = [c for c in calls if c["code"] == "Emulator.Instance.NoEffect"]     # 2024: success, no effect
-    # A trigger DataWorks acted on while its answer was dripped (or the request held) past the deadline: its
-    # decision failed ("it may have landed") and FC's retry found it already_triggered. Every other accepted (or
-    # ignored) trigger is one `triggered` decision.
-    unanswered = sum(c["fault"] in stalled for c in accepted)
-    answered = len(accepted) + len(ignored) - unanswered - sum(c["fault"] in stalled for c in ignored)
+                and c["fault"] in (None, "latency", "drip")]           # a malformed 200 ran nothing
+    # A trigger DataWorks acted on while its answer was dripped (or its request held) past the deadline: its
+    # decision failed ("it may have landed") and FC's retry found it already_triggered — or its answer came just in
+    # time, or the same decision's next look-up saw the instance released: then it is that decision's `triggered`.
+    unanswered = sum(c["fault"] in ("drip", "latency") for c in accepted)
+    said, answered, stalled = _trigger_accounts(tally, calls)
+    mismatch = sum(max(0, answered[t] - said[t]) + max(0, said[t] - answered[t] - stalled[t])
+                   for t in set(said) | set(answered))
     repeats = sum(c["code"] in REPEATS for c in calls)
     ledger_calls = [c for c in oss.calls if c["bucket"] == "ledger"]
     overdue_dead = sum(r["outcome"] == OVERDUE and r["rule"] in dead for _, r in tally.swept_records)
@@ -656,40 +687,41 @@ def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: 
         "injected 500s": sum(c["fault"] == "error" for c in calls),
         "throttled (429)": sum(c["fault"] == "throttle" for c in calls),
         "hostile answers": dict(Counter(c["fault"] for c in calls if c["fault"] in ("redirect", "drip", "malformed"))),
-        "stalled sends injected (drip / late)": (f"{stalls.injected['drip']} / {stalls.injected['latency']}"
-                                                 if stalls else "0 / 0"),
-        "ledger OSS requests / errors injected (500 / dropped)": "{} / {} ({} / {})".format(
-            len(ledger_calls), sum(c["fault"] in ("error", "drop") for c in ledger_calls),
-            sum(c["fault"] == "error" for c in ledger_calls), sum(c["fault"] == "drop" for c in ledger_calls)),
-        "landing OSS errors injected (the sweep's listings)": sum(c["fault"] in ("error", "drop") for c in oss.calls
-                                                                  if c["bucket"] == "landing"),
-        "unreachable: connections held / events dead-lettered": f"{len(hole.held)} / {dead_lettered}",
-        "sweep: endpoints given up in a run / EndpointDown decisions": (
-            f"{tally.endpoints_down} / " + (", ".join(f"{n} {k}" for k, n in sorted(swept_down.items())) or "0")),
+        "stalled sends injected: answer dripped": stalls.injected["drip"] if stalls else 0,
+        "stalled sends injected: acted on late": stalls.injected["latency"] if stalls else 0,
+        "ledger OSS requests": len(ledger_calls),
+        "ledger OSS errors injected (500 or dropped)": sum(c["fault"] in ("error", "drop") for c in ledger_calls),
+        "unreachable: connections never answered": len(hole.held),
+        "unreachable: events dead-lettered (not releasable)": dead_lettered,
+        "sweep: endpoints given up in a run": tally.endpoints_down,
+        "sweep: EndpointDown decisions, unreachable rules": swept_down["unreachable rules"],
+        "sweep: EndpointDown decisions, other rules": swept_down["other rules"],
         "sweep: overdue for the unreachable rules (unconfirmed)": overdue_dead,
-        "released by hand (no file) / overdue for an instance that ran, unconfirmed": (
-            f"{len(check.by_hand)} / {len(check.unconfirmed_ran)}"),
+        "released by hand (no file)": len(check.by_hand),
+        "overdue for an instance that ran, unconfirmed": len(check.unconfirmed_ran),
         "triggers after the release (refused / no effect)": repeats,
         "instances released": len(triggers),
-        "released, answer lost (drip or late)": unanswered,
+        "released, answer stalled (drip or late)": unanswered,
         "lost": len(expected - set(triggers)) + unfinished + len(load) - dropped - len(tally.final),
         "released without an event": len(set(triggers) - named),
         "duplicate releases": sum(n - 1 for n in triggers.values()),
         "duplicate releases (triggers after the release included)": sum(n - 1 for n in triggers.values()) + repeats,
         "false overdue": len(check.false_overdue),
         "overdue missed (reachable rules)": len(check.missed),
-        "triggered decisions != accepted triggers": abs(tally.triggered + tally.swept - answered),
+        "triggered decisions != accepted triggers": mismatch,
+        "internal errors (an exception inside the relay)": len(TRACEBACKS),
         "decisions without a log line": tally.unlogged,
         "log lines with a secret": tally.leaks,
         "invocations past their timeout": tally.overtime,
         "wall time (s)": round(wall, 1),
+        "of which load / sweep / replays (s)": " / ".join(f"{p:.1f}" for p in phases),
         "events/s": round(len(load) / wall, 1),
     }
 
 
 FAILING = ("lost", "released without an event", "duplicate releases", "triggered decisions != accepted triggers",
            "decisions without a log line", "log lines with a secret", "invocations past their timeout",
-           "false overdue", "overdue missed (reachable rules)")
+           "false overdue", "overdue missed (reachable rules)", "internal errors (an exception inside the relay)")
 # With a ledger every send is claimed first: a trigger after the release is a send the claim should have stopped.
 # Without one, two deliveries at once can both send (the module's docstring): reported, not failing.
 LEDGER_FAILING = ("duplicate releases (triggers after the release included)",)
@@ -702,48 +734,86 @@ def failing(result: dict) -> Tuple[str, ...]:
 
 def diagnose(load: List[Event], tally: Tally, emu: Emulator, oss: OssStandIn, dead: Dict[str, int],
              check: SweepCheck, ledger: bool, most: int = 5) -> None:
-    """On stderr, what a failing figure needs to be understood: for a few lost or twice-sent instances, every
-    invocation's decisions on them, the emulator's calls naming them and their ledger claims; the false overdue."""
-    runs = emu.instances()
-    triggers = {(i["NodeId"], i["CycTime"]): i for i in runs}
-    dead_nodes = set(dead.values())
-    calls = emu.calls
-    repeated = {(int(c["params"].get("NodeId") or c["params"].get("TaskId") or 0), c["params"].get("CycleTime") or
-                 c["params"].get("TriggerTime")) for c in calls if c["code"] in REPEATS}
-    doubled = [t for t, i in triggers.items() if i["Triggers"] > 1]
-    lost = [t for e in load for t in e.targets
-            if t[0] not in dead_nodes and not triggers.get(t, {}).get("Triggers")]
-    unfinished = [i for i, records in tally.final.items()
-                  if any(r["outcome"] == FAILED and r["node"] not in dead_nodes for r in records)]
-    out = sys.stderr
-    print(f"--- diagnosis: {len(set(lost))} instances never released, {len(unfinished)} events still failing, "
-          f"{len(doubled)} instances with two accepted triggers, {len(repeated)} triggered after their release, "
-          f"{len(check.false_overdue)} false overdue, {len(check.missed)} overdue missed", file=out)
-    targets = list(dict.fromkeys(lost + doubled + [t for i in unfinished for t in load[i].targets
-                                                  if t[0] not in dead_nodes]))[:most]
-    for node, cyc in targets:
-        print(f"instance node {node} cycle {cyc}: {triggers.get((node, cyc), {}).get('Status')}, "
-              f"{triggers.get((node, cyc), {}).get('Triggers')} triggers", file=out)
-        for index, e in enumerate(load):
-            if (node, cyc) in e.targets:
-                for n, records in enumerate(tally.history.get(index, [])):
-                    for r in records:
-                        if r["node"] in (node, None):
-                            print(f"  event {index} invocation {n + 1}: {r['outcome']} {r['error_code'] or ''} "
-                                  f"attempts {r['attempts']} {r['duration_ms']} ms: {(r['reason'] or '')[:300]}",
-                                  file=out)
-        for c in calls:
-            if str(node) in (c["params"].get("NodeId"), c["params"].get("TaskId")):
-                print(f"  call {c['action']} at {c['monotonic']:.3f}: {c['status']} {c['code'] or ''} "
-                      f"fault {c['fault']}", file=out)
-        if ledger:
-            for key in oss.objects("ledger"):
-                if f"/{node}/" in key and str(cyc) in key:
-                    print(f"  ledger {key}: {oss.body('ledger', key).decode(errors='replace')}", file=out)
+    """On stderr, what a failing figure needs to be understood. For a few instances never released, released
+    twice or after their release, or whose `triggered` decisions do not match DataWorks' answers: every decision
+    naming them (every invocation's whole batch for the events that name them: a record of a batch fails with the
+    others), the emulator's trigger calls for them and their ledger claims. Then the false or missed overdue lines
+    and the exceptions inside the relay, with their tracebacks."""
+    out, calls, dead_nodes = sys.stderr, emu.calls, set(dead.values())
+    instances = {(i["NodeId"], i["CycTime"]): i for i in emu.instances()}
+    every = [(f"event {i} invocation {n + 1}", i, r) for i, runs in tally.history.items()
+             for n, records in enumerate(runs) for r in records]
+    every += [(f"sweep run {n}", None, r) for n, r in tally.swept_records] + [("by hand", None, r)
+                                                                               for r in tally.by_hand]
+    said, answered, stalled = _trigger_accounts(tally, calls)
+    groups = {
+        "never released": [t for e in load for t in e.targets
+                           if t[0] not in dead_nodes and not instances.get(t, {}).get("Released")],
+        "events still failing": [t for i, records in tally.final.items()
+                                 if any(r["outcome"] == FAILED and r["node"] not in dead_nodes for r in records)
+                                 for t in load[i].targets if t[0] not in dead_nodes],
+        "released twice": [t for t, i in instances.items() if i["Triggers"] > 1],
+        "triggered after the release": [_target(c) for c in calls if c["code"] in REPEATS],
+        "triggered decisions != answered triggers": [
+            t for t in set(said) | set(answered) if not answered[t] <= said[t] <= answered[t] + stalled[t]],
+    }
+    print("--- diagnosis: " + ", ".join(f"{len(set(ts))} {name}" for name, ts in groups.items())
+          + f", {len(check.false_overdue)} false overdue, {len(check.missed)} overdue missed", file=out)
+    for name, ts in groups.items():
+        for target in list(dict.fromkeys(ts))[:most]:
+            node, cyc = target
+            inst = instances.get(target, {})
+            print(f"{name}: node {node} cycle {cyc}: {inst.get('Status')}, {inst.get('Triggers')} accepted "
+                  f"triggers; {said[target]} triggered decisions, {answered[target]} answered triggers, "
+                  f"{stalled[target]} stalled", file=out)
+            events = {i for i, e in enumerate(load) if target in e.targets}
+            for where, index, r in every:
+                if (r["node"], r["cycle_time_ms"]) == target or (index in events and r["node"] in (None, node)) or (
+                        index in events and r["outcome"] == FAILED):
+                    print(f"  {where}: node {r['node']} {r['outcome']} {r['error_code'] or ''} attempts "
+                          f"{r['attempts']}, {r['duration_ms']} ms: {(r['reason'] or '')[:240]}", file=out)
+            for c in calls:
+                if c["action"] in TRIGGERS and _target(c) == target:
+                    print(f"  call {c['action']} arrived {c['monotonic']:.3f}: {c['status']} {c['code'] or ''} "
+                          f"fault {c['fault']}", file=out)
+            if ledger:
+                for key in oss.objects("ledger"):
+                    if f"/{node}/" in key and str(cyc) in key:
+                        print(f"  ledger {key}: {oss.body('ledger', key).decode(errors='replace')}", file=out)
     for r in check.false_overdue[:most]:
         print(f"false overdue: {r['rule']} {r['biz_date']} node {r['node']}: {r['reason']}", file=out)
     for rule, day in check.missed[:most]:
         print(f"overdue missed: {rule} {day}", file=out)
+    for where, _, r in every:
+        if r["error_code"] == "InternalError":
+            print(f"internal error, {where}: {json.dumps(r)}", file=out)
+    for text in TRACEBACKS[:most]:
+        print(f"traceback of an InternalError decision:\n{text}", file=out)
+
+
+def _trigger_accounts(tally: Tally, calls: List[dict]) -> Tuple[Counter, Counter, Counter]:
+    """Per instance: the `triggered` decisions (events, replays, sweep, by hand), the triggers DataWorks answered
+    with success (accepted, or on 2024-05-18 ignored as coming after the release), and those it acted on while
+    their answer stalled. Each answered trigger is one `triggered` decision; a stalled one at most one."""
+    records = [r for runs in tally.history.values() for records in runs for r in records]
+    records += [r for _, r in tally.swept_records] + tally.by_hand
+    said = Counter((r["node"], r["cycle_time_ms"]) for r in records if r["outcome"] == TRIGGERED)
+    success = [c for c in calls if c["action"] in TRIGGERS and c["status"] == 200
+               and c["code"] in (None, "Emulator.Instance.NoEffect") and c["fault"] in (None, "latency", "drip")]
+    answered = Counter(_target(c) for c in success if c["fault"] is None)
+    stalled = Counter(_target(c) for c in success if c["fault"] is not None)
+    return said, answered, stalled
+
+
+def _node(call: dict) -> Optional[int]:
+    raw = call["params"].get("NodeId") or call["params"].get("TaskId")
+    return int(raw) if raw and raw.isdigit() else None
+
+
+def _target(call: dict) -> Target:
+    """The instance a trigger call names."""
+    cycle = call["params"].get("CycleTime") or call["params"].get("TriggerTime") or "0"
+    return _node(call), int(cycle) if cycle.isdigit() else cycle
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -760,7 +830,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--stall", type=float, default=0.0,
                         help="share of trigger calls whose answer stalls past the deadline (DataWorks acts at once)")
     parser.add_argument("--stall-late", type=float, default=0.0,
-                        help="share of trigger calls DataWorks acts on 0.9 x the timeout late, after the caller gave up")
+                        help="share of trigger calls DataWorks acts on only after their caller's deadline")
     parser.add_argument("--ledger-faults", type=float, default=0.0,
                         help="share of the ledger's OSS requests answered 500 or dropped (with --ledger)")
     parser.add_argument("--unreachable", type=int, default=0,

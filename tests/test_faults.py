@@ -339,3 +339,13 @@ def test_no_attempt_starts_that_could_not_finish_before_the_deadline(h):
     [d] = [x.record() for x in h.runtime.relay.decide(parse("oss", sample(SAMPLES["oss"]), call.now()), short)]
     assert (d["outcome"], d["error_code"], d["retryable"], d["attempts"]) == ("failed", "DeadlineExceeded", True, 0)
     assert h.calls() == []
+
+
+def test_no_oss_call_starts_that_could_not_finish_before_the_deadline(harness):
+    """The same for a `require` check: with 0.4 s left, no OSS request is made."""
+    h = harness(orders_rules("{workspace: 10001, node: 700001234567}", extra=REQUIRE))
+    call, _ = h.runtime.invocation(fc.context_for("oss"), time.monotonic())
+    short = Invocation(Deadline(time.monotonic() + 0.4), call.port_for, call.store_for, call.now)
+    [d] = [x.record() for x in h.runtime.relay.decide(parse("oss", sample(SAMPLES["oss"]), call.now()), short)]
+    assert (d["outcome"], d["error_code"], d["retryable"], d["attempts"]) == ("failed", "DeadlineExceeded", True, 0)
+    assert h.oss.calls == [] and h.calls() == []

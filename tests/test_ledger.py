@@ -11,15 +11,18 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from checks import duplicate_releases, invoke
 from conftest import orders_rules, sample
-from dwtrigger.ledger import GRACE
+from dwtrigger.ledger import GRACE, WAIT_S, Book, Busy, Claimed, Slot
 from dwtrigger.ops import fc
+from dwtrigger.oss import ObjectStore, OssError
+from dwtrigger.retry import Deadline
+from dwtrigger.rules import Ledger
 
 LEDGER = 'ledger: "oss://etl-ledger/dwtrigger/"'
 NODE, CYCLE_MS = 700001234567, 1773160200000                  # orders_trigger, 2026-03-11 00:30 Shanghai
@@ -222,6 +225,28 @@ def test_a_claim_in_flight_that_does_not_settle_fails_the_decision_retryably(har
     assert h.calls("trigger") == [] and claim(h, 2) is None
 
 
+def test_a_claim_that_goes_stale_while_waited_for_is_looked_past_after_a_new_look_up(harness):
+    """The claimer's deadline passes while we wait for it, and its trigger landed meanwhile (out of our sight):
+    our look-up predates that, so a new one is made — it shows the instance ran: nothing sent twice."""
+    h = harness(rules())
+    plant(h, 1, {"state": "sending", "rule": "orders", "event_id": "other", "claimed_at": now_ms(h),
+                 "until": now_ms(h) + 5_000})
+    other = harness(orders_rules(f"{{workspace: 10001, node: {NODE}, at: \"00:30\"}}"))    # no ledger
+
+    def its_trigger_lands_and_its_time_runs_out():
+        other.runtime.release_by_hand("orders", {"bizdate": date(2026, 3, 10)}, None, fc.context_for("cli"))
+        h.emu.clock.advance(30)
+
+    landing = threading.Timer(0.3, its_trigger_lands_and_its_time_runs_out)
+    landing.start()
+    try:
+        [d], raised = invoke(h, "oss", ORDERS)
+    finally:
+        landing.join()
+    assert (d["outcome"], raised) == ("already_triggered", False), d
+    assert triggers(h) == 1 and duplicate_releases(h.emu) == 0 and claim(h, 2) is None
+
+
 def test_a_claim_whose_claimer_passed_its_deadline_is_looked_past(harness):
     h = harness(rules())
     stale = {"state": "sending", "rule": "orders", "event_id": "gone", "claimed_at": now_ms(h, timedelta(minutes=2)),
@@ -233,14 +258,20 @@ def test_a_claim_whose_claimer_passed_its_deadline_is_looked_past(harness):
 
 
 def test_a_send_after_our_look_up_stops_ours_one_before_it_does_not(harness):
-    """A look-up cannot show a trigger sent after it: a send recorded since is the racing delivery's. A send
-    recorded before a look-up that still shows the instance waiting did not take (a rerun): it is sent again."""
+    """A look-up cannot show a trigger sent after it — nor one sent a few seconds before it, which DataWorks may
+    not show yet: such a send is the racing delivery's. A send recorded well before a look-up that still shows the
+    instance waiting did not take (a rerun): it is sent again."""
     h = harness(rules())
     racing = {"state": "sent", "rule": "orders", "event_id": "other", "claimed_at": now_ms(h), "sent_at": now_ms(h)}
     plant(h, 1, racing)
     [d], _ = invoke(h, "oss", ORDERS)
     assert (d["outcome"], d["reason"]) == ("already_triggered",
                                            "another delivery sent its trigger at 2026-03-12T09:00:00+08:00")
+    just_before = now_ms(h, GRACE / 2)
+    plant(h, 1, dict(racing, claimed_at=just_before, sent_at=just_before))
+    [d], _ = invoke(h, "oss", ORDERS)
+    assert (d["outcome"], d["reason"]) == ("already_triggered",
+                                           "another delivery sent its trigger at 2026-03-12T08:59:55+08:00")
     assert h.calls("trigger") == []
     earlier = dict(racing, claimed_at=now_ms(h, timedelta(hours=1)), sent_at=now_ms(h, timedelta(hours=1)))
     plant(h, 1, earlier)
@@ -254,8 +285,10 @@ def test_a_hold_stands_while_the_instance_waits_on_its_parents(harness):
     h = harness(rules(node=BLOCKED))
     [first], _ = invoke(h, "oss", ORDERS)
     assert first["outcome"] == "triggered" and first["held_until"] == "2026-03-13T09:00:00+08:00"
+    h.emu.clock.advance(3600)                                              # an hour on: still held
     [again], _ = invoke(harness(h.rules_text), "oss", ORDERS)              # another FC instance, no memory
     assert (again["outcome"], again["held_until"]) == ("already_triggered", first["held_until"])
+    assert again["reason"].startswith("held since 2026-03-12T09:00:00+08:00")
     assert len(h.calls("trigger")) == 1
 
 
@@ -325,17 +358,21 @@ def test_a_claim_of_any_shape_is_never_a_traceback_nor_a_wedge(harness, shape):
     assert again["outcome"] == "already_triggered" and triggers(h) == 1
 
 
-@pytest.mark.parametrize("name", ["0002.json.partial", "00\u00b2.json", "\u0669\u0669.json", "0x10.json", "-1.json",
-                                  " 3.json", "99999999999999999999.json"])
-def test_a_claim_name_that_is_almost_a_number_or_a_huge_one_wedges_nothing(harness, name):
+@pytest.mark.parametrize("name, ours", [
+    ("0002.json.partial", "0002.json"), ("00\u00b2.json", "0002.json"), ("\u0669\u0669.json", "0002.json"),
+    ("0x10.json", "0002.json"), ("-1.json", "0002.json"), (" 3.json", "0002.json"),
+    ("99999999999999999999.json", "100000000000000000000.json"),        # a number: the next claim is after it
+])
+def test_a_claim_name_that_is_almost_a_number_or_a_huge_one_wedges_nothing(harness, name, ours):
     h = harness(rules())
     folder = claim_key(h, 1).rsplit("/", 1)[0]
     h.oss.put("etl-ledger", f"{folder}/{name}", b"{}")
+    plant(h, 1, {"state": "failed", "rule": "orders", "event_id": "x", "claimed_at": now_ms(h)})   # so it lists
     [d], raised = invoke(h, "oss", ORDERS)
     assert (d["outcome"], raised) == ("triggered", False), d
-    ours = [json.loads(h.oss.body("etl-ledger", key)) for key in h.oss.objects("etl-ledger")
-            if key.startswith(folder) and key != f"{folder}/{name}"]
-    assert [entry["state"] for entry in ours] == ["sent"] and triggers(h) == 1
+    states = {key.rsplit("/", 1)[1]: json.loads(h.oss.body("etl-ledger", key))["state"]
+              for key in h.oss.objects("etl-ledger") if key.startswith(folder) and key != f"{folder}/{name}"}
+    assert states == {"0001.json": "failed", ours: "sent"} and triggers(h) == 1
     [again], _ = invoke(harness(h.rules_text), "oss", ORDERS)
     assert again["outcome"] == "already_triggered" and triggers(h) == 1
 
@@ -389,3 +426,76 @@ def test_a_timer_event_is_the_evidence_the_sweep_releases_from(harness):
     assert records[0]["reason"].endswith("no event asked for this release (the ledger has no record of one)")
     assert claim(h, 2, node=NIGHTLY, cycle_ms=NIGHTLY_CYCLE_MS)["state"] == "sent"
     assert tally.released == 1 and len(h.calls("trigger")) == 2
+
+
+# ---- the claim itself, on an object store in memory (the port's contract; no wire needed) ------------------
+
+class Memory(ObjectStore):
+    """An object store in a dict: create-if-absent atomic, and a create whose answer can be lost once."""
+
+    def __init__(self):
+        self.objects, self.lose_next_answer = {}, False
+
+    def create(self, bucket, key, body, deadline):
+        if key in self.objects:
+            return False
+        self.objects[key] = body
+        if self.lose_next_answer:
+            self.lose_next_answer = False
+            raise OssError("ConnectionError", "the answer was lost", retryable=True)
+        return True
+
+    def write(self, bucket, key, body, deadline):
+        self.objects[key] = body
+
+    def read(self, bucket, key, deadline):
+        return self.objects.get(key)
+
+    def keys(self, bucket, prefix, deadline):
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+    def missing(self, wanted, deadline):
+        raise AssertionError("the ledger checks no files")
+
+    def find(self, bucket, key, deadline, limit):
+        raise AssertionError("the ledger finds no files")
+
+
+class Ticking:
+    """A clock for both the deadline (seconds) and the wall (an instant): sleeping moves both."""
+
+    def __init__(self):
+        self.seconds, self.start = 0.0, datetime(2026, 3, 12, 1, tzinfo=timezone.utc)
+
+    def sleep(self, seconds):
+        self.seconds += seconds
+
+    def now(self):
+        return self.start + timedelta(seconds=self.seconds)
+
+
+SLOT = Slot("2020-05-18", 10001, NODE, CYCLE_MS)
+
+
+def book(store, clock, seconds=60.0):
+    return Book(Ledger("etl-ledger", "dwtrigger/"), store, Deadline(seconds, lambda: clock.seconds), clock.now)
+
+
+def test_a_claim_whose_answer_was_lost_is_known_by_its_token_on_the_retry():
+    store, clock = Memory(), Ticking()
+    store.lose_next_answer = True
+    ours = book(store, clock)
+    with pytest.raises(OssError):
+        ours.claim(SLOT, "orders", "e-1", "token-1", 0, True, clock.sleep)
+    verdict = ours.claim(SLOT, "orders", "e-1", "token-1", 0, True, clock.sleep)    # the attempt's retry
+    assert isinstance(verdict, Claimed) and verdict.n == 1 and clock.seconds == 0
+    other = book(store, clock).claim(SLOT, "orders", "e-2", "token-2", 0, True, clock.sleep)
+    assert isinstance(other, Busy)                    # another delivery waits for it, and is told nothing is known
+
+
+def test_a_claim_that_never_settles_is_waited_for_ten_seconds_at_most():
+    store, clock = Memory(), Ticking()
+    book(store, clock, seconds=3600).claim(SLOT, "orders", "e-1", "token-1", 0, True, clock.sleep)    # live 1 h
+    verdict = book(store, clock, seconds=3600).claim(SLOT, "orders", "e-2", "token-2", 0, True, clock.sleep)
+    assert isinstance(verdict, Busy) and verdict.entry.event_id == "e-1"
+    assert WAIT_S - 1 <= clock.seconds <= WAIT_S

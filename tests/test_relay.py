@@ -13,6 +13,7 @@ from dwtrigger import app
 from dwtrigger.ops import fc
 from dwtrigger.credentials import InvocationKeys
 from dwtrigger.outcomes import Decision
+from dwtrigger.recent import Seen
 from dwtrigger import events
 from dwtrigger.relay import Invocation, Relay
 from dwtrigger.retry import Deadline
@@ -418,3 +419,29 @@ def test_a_huge_batch_stops_at_the_deadline_and_leaves_the_rest_unread():
     assert (decided[-1]["event_id"], decided[-1]["key"], decided[-1]["error_code"], decided[-1]["retryable"]) == (
         "R10", "x/10", "DeadlineExceeded", True)
     assert len(read) == 11
+
+
+BLOCKED = "{workspace: 10001, node: 700001300002, at: \"00:30\"}"          # its parents never finish on their own
+
+
+def test_an_fc_instance_without_a_ledger_remembers_a_trigger_dataworks_holds(harness):
+    """A redelivery to this FC instance during the hold sends nothing, and says so with the hold's end."""
+    h = harness(orders_rules(BLOCKED))
+    [first] = h.invoke("oss", ORDERS)
+    [again] = h.invoke("oss", ORDERS)
+    assert (first["outcome"], first["held_until"]) == ("triggered", "2026-03-13T09:00:00+08:00")
+    assert (again["outcome"], again["held_until"]) == ("already_triggered", first["held_until"])
+    assert again["reason"].startswith("held since 2026-03-12T09:00:00+08:00: this FC instance sent its trigger")
+    assert h.actions() == ["lookup", "trigger", "lookup"]        # the look-up comes first: a hold is not a release
+
+
+def test_a_remembered_hold_does_not_stop_a_send_the_look_up_shows_is_needed(harness):
+    """This FC instance sent a trigger DataWorks held, yet the instance now waits for its trigger alone (rerun, or
+    the hold was dropped): the look-up wins and the event sends."""
+    h = harness(orders_rules("{workspace: 10001, node: 700001234567, at: \"00:30\"}"))
+    now = int(h.emu.clock.now().timestamp() * 1000)
+    key = (h.api, h.workspace(10001), "PROD", 700001234567, 1773072000000, 1773160200000)
+    h.runtime.relay.recent.put(key, Seen(1773160200000, 1773072000000, "sent", now - 3_600_000,
+                                         held_until_ms=now + 20 * 3_600_000))
+    [d] = h.invoke("oss", ORDERS)
+    assert d["outcome"] == "triggered" and h.actions() == ["lookup", "trigger"]
