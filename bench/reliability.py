@@ -435,7 +435,7 @@ class FcInstance:
                  clock=None, direct: bool = False):
         self.stream, self.timeout = io.StringIO(), timeout
         env = {**({} if direct else {"DWTRIGGER_ENDPOINT": emu.endpoint}), "DWTRIGGER_PROTOCOL": "http",
-               "DWTRIGGER_SWEEP_QPS": "20",
+               "DWTRIGGER_SWEEP_QPS": "40",
                **({"DWTRIGGER_OSS_ENDPOINT": oss.endpoint} if oss else {}),
                "ALIBABA_CLOUD_ACCESS_KEY_ID": KEY["access_key_id"],
                "ALIBABA_CLOUD_ACCESS_KEY_SECRET": KEY["access_key_secret"],

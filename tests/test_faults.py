@@ -349,3 +349,38 @@ def test_no_oss_call_starts_that_could_not_finish_before_the_deadline(harness):
     [d] = [x.record() for x in h.runtime.relay.decide(parse("oss", sample(SAMPLES["oss"]), call.now()), short)]
     assert (d["outcome"], d["error_code"], d["retryable"], d["attempts"]) == ("failed", "DeadlineExceeded", True, 0)
     assert h.oss.calls == [] and h.calls() == []
+
+
+def test_a_batch_record_whose_endpoint_never_answers_costs_the_others_nothing(harness, emulator):
+    """A queue batch alternating a rule whose DataWorks endpoint takes connections and never answers with a healthy
+    one: each decision takes its share of the time, not all of it, and after two unanswered decisions the dead
+    endpoint is not asked again in the invocation. The healthy records are released in this very invocation."""
+    import socket
+
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(16)
+    dead = f"127.0.0.1:{hole.getsockname()[1]}"
+    h = harness(f"""\
+version: 1
+defaults: {{timezone: Asia/Shanghai, region: cn-shanghai}}
+rules:
+  - {{name: dead, on: mns, queue: etl-events, message: {{source: [dead]}}, endpoint: "{dead}",
+     trigger: [{{workspace: 10001, node: 700001235100}}]}}
+  - {{name: alive, on: mns, queue: etl-events, message: {{source: [alive]}}, endpoint: "{emulator.endpoint}",
+     trigger: [{{workspace: 10001, node: 700001235200}}]}}
+""", env={"DWTRIGGER_ENDPOINT": ""})
+    template = json.loads(sample("mns/queue-eventbridge-single.json"))
+    batch = [dict(template, id=f"m-{n}", data=dict(template["data"], messageId=f"M{n}",
+                                                   messageBody=json.dumps({"source": source})))
+             for n, source in enumerate(["dead", "alive", "dead", "dead", "alive"])]
+    try:
+        started = time.monotonic()
+        records, raised = invoke(h, "mns", json.dumps(batch).encode(), timeout=8)
+        assert time.monotonic() - started < 8
+    finally:
+        hole.close()
+    assert [(r["rule"], r["outcome"], r["error_code"]) for r in records] == [
+        ("dead", "failed", "DeadlineExceeded"), ("alive", "triggered", None), ("dead", "failed", "DeadlineExceeded"),
+        ("dead", "failed", "EndpointDown"), ("alive", "already_triggered", None)]
+    assert raised and records[3]["retryable"] and records[3]["reason"].startswith(f"DataWorks at {dead} gave no answer")

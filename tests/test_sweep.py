@@ -95,7 +95,7 @@ def test_overdue_is_said_when_dataworks_cannot_be_asked(harness):
     records, tally = sweep(h, timeout=20)
     assert outcomes(records) == [("overdue", "2026-03-11"), ("overdue", "2026-03-10"), ("overdue", "2026-03-09")]
     assert "(DataWorks could not tell whether it still waits: " in records[0]["reason"]
-    assert (tally.overdue, tally.unconfirmed, tally.lookups) == (3, 3, 1)     # one try: the endpoint gave no answer
+    assert (tally.overdue, tally.unconfirmed, tally.lookups) == (3, 3, 2)     # two tries: no answer, twice
 
 
 def test_an_early_file_is_released_by_the_sweep_once_the_instance_exists(harness):
@@ -261,7 +261,7 @@ def silent_endpoint():
     server.close()
 
 
-def test_a_dead_endpoint_costs_its_own_rule_one_try_and_never_the_others(harness, emulator, silent_endpoint):
+def test_a_dead_endpoint_costs_its_own_rule_two_tries_and_never_the_others(harness, emulator, silent_endpoint):
     h = harness(_two_endpoints(silent_endpoint, emulator.endpoint), env={"DWTRIGGER_ENDPOINT": ""})
     for day in ("2026-03-11", "2026-03-10", "2026-03-09"):
         h.oss.put("etl-landing", f"a/dt={day}/ok")
@@ -273,7 +273,7 @@ def test_a_dead_endpoint_costs_its_own_rule_one_try_and_never_the_others(harness
     assert by_rule == {("down", "failed"), ("up", "triggered")}, records
     assert sorted(d["biz_date"] for d in records if d["rule"] == "up") == ["2026-03-09", "2026-03-10", "2026-03-11"]
     assert sorted(d["error_code"] for d in records if d["rule"] == "down") == [
-        "DeadlineExceeded", "EndpointDown", "EndpointDown"]
+        "DeadlineExceeded", "DeadlineExceeded", "EndpointDown"]
     assert all(d["retryable"] for d in records if d["rule"] == "down")
     assert not tally.stopped_at_deadline
 

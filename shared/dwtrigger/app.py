@@ -74,7 +74,7 @@ class Runtime:
         """One run of the sweep (see sweep.py): its decisions, each logged as made, and its summary (logged too)."""
         started, tally = time.monotonic(), Tally()
         when = now or self.wall_clock()
-        sweep = Sweep(self.relay, self.rules, pace_s=1 / self.sweep_qps, endpoint_of=self.endpoint)
+        sweep = Sweep(self.relay, self.rules, pace_s=1 / self.sweep_qps)
         decisions = self._run(context, started, lambda call: sweep.run(call, when, tally))
         self.log.note("sweep", tally.__dict__)
         return decisions, tally
@@ -92,7 +92,7 @@ class Runtime:
         keys = InvocationKeys(context, self.environ)      # read again on every invocation: FC rotates them
         deadline = Deadline.for_invocation(context, started)
         return Invocation(deadline, lambda rule: self.port_for(keys, rule), lambda rule: self.store_for(keys, rule),
-                          self.wall_clock), keys
+                          self.wall_clock, self.endpoint), keys
 
     def _run(self, context, started: float, decide: Callable[[Invocation], Iterable[Decision]]) -> List[Decision]:
         self.log.bind(context)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, TypeVar
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, TypeVar
 
 from .dataworks import DataWorks, DataWorksError, Instance, describe
 from .dataworks.choose import Unresolved, choose
@@ -35,16 +35,50 @@ T = TypeVar("T")
 HOLD_MS = int(HOLD.total_seconds() * 1000)
 LOOKS = 3           # look-ups in one attempt: each overtaken by another send of unknown fate, then the attempt fails
 RECORD_S = 1.0      # of a release's time with a ledger, kept for recording how its attempts ended
+SHARE_S = 2.0       # a decision with others after it may take half the time left, and at least this much of it
+SILENT = frozenset({"ConnectionError", "Timeout", "DeadlineExceeded"})   # failures DataWorks gave no answer to
+SILENT_AFTER = 2    # decisions in a row on one endpoint that got no answer, before it is not asked again
+
+
+class Silence:
+    """The DataWorks endpoints that stopped answering in this invocation. After SILENT_AFTER decisions in a row
+    whose calls got no answer at all (refused, timed out, cut at their time), an endpoint is not asked again until
+    the invocation ends: one that hangs would otherwise spend the time of every decision after it, and a batch's
+    or a sweep's decisions on other endpoints would never be made. An answer of any kind resets the count."""
+
+    def __init__(self) -> None:
+        self._unheard: Dict[str, Tuple[int, str]] = {}
+
+    def down(self, endpoint: str) -> Optional[str]:
+        """Why the endpoint is not asked again, or None."""
+        count, why = self._unheard.get(endpoint, (0, ""))
+        return why if count >= SILENT_AFTER else None
+
+    def heard(self, endpoint: str) -> None:
+        self._unheard.pop(endpoint, None)
+
+    def unheard(self, endpoint: str, why: str) -> None:
+        self._unheard[endpoint] = (self._unheard.get(endpoint, (0, ""))[0] + 1, why)
+
+    def downed(self) -> List[str]:
+        """The endpoints not asked again, now."""
+        return [endpoint for endpoint in self._unheard if self.down(endpoint) is not None]
+
+
+def _endpoint(rule: Rule) -> str:
+    return rule.endpoint or f"dataworks.{rule.region}.aliyuncs.com"
 
 
 @dataclass(frozen=True)
 class Invocation:
     """What one invocation lends the relay: its deadline, the time, and DataWorks, OSS and the ledger for a rule
-    (with this invocation's keys). Nothing of it outlives the invocation."""
+    (with this invocation's keys), and what it learned of DataWorks' endpoints. Nothing of it outlives it."""
     deadline: Deadline
     port_for: Callable[[Rule], DataWorks]
     store_for: Callable[[Rule], ObjectStore]
     now: Callable[[], datetime]
+    endpoint_for: Callable[[Rule], str] = _endpoint            # where a rule's DataWorks calls go
+    silence: Silence = field(default_factory=Silence)          # shared by every budget cut from this invocation
 
     def book_for(self, rule: Rule) -> Optional[Book]:
         """The rule's ledger within this deadline; None when it keeps none."""
@@ -54,6 +88,12 @@ class Invocation:
         """This invocation with at most `seconds` left: one piece of work's own budget inside the whole."""
         clock = self.deadline.clock
         return replace(self, deadline=Deadline(min(self.deadline.at, clock() + seconds), clock))
+
+    def share(self) -> "Invocation":
+        """The budget of one decision among others still to come: half the time left (or SHARE_S of it), so one
+        whose calls hang cannot spend theirs."""
+        left = self.deadline.left()
+        return self.within(max(left / 2, min(left, SHARE_S)))
 
 
 @dataclass(frozen=True)
@@ -88,14 +128,18 @@ class Relay:
         """A decision for each record, as it is made. Once the deadline has passed, the record at hand and those
         after it (unread: `parsed` may be lazy) get one `failed` decision together, so a batch of any size ends
         in time and FC's retry runs it again."""
-        for item in parsed:
+        items = iter(parsed)
+        item = next(items, None)
+        while item is not None:
             if call.deadline.left() <= 0:
                 yield _unread(item)
                 return
+            following = next(items, None)
             if isinstance(item, Rejected):
                 yield Decision(REJECTED, item.source, item.event_id, reason=item.reason)
             else:
-                yield from self._event(item, call)
+                yield from self._event(item, call, following is not None)
+            item = following
 
     def release(self, rule: Rule, captures, event: Event, call: Invocation,
                 node: Optional[int] = None) -> Iterator[Decision]:
@@ -107,7 +151,9 @@ class Relay:
 
     # ---- plan ----
 
-    def _event(self, event: Event, call: Invocation) -> Iterator[Decision]:
+    def _event(self, event: Event, call: Invocation, more: bool) -> Iterator[Decision]:
+        """The event's decisions; `more`: other records of the delivery follow (each decision then takes its
+        share of the time, not all of it)."""
         base = Decision(IGNORED, event.source, event.event_id, bucket=event.bucket, key=event.key, topic=event.topic,
                         queue=event.queue, message_id=event.message_id, timer=event.timer, dry_run=self.dry_run)
         try:
@@ -118,8 +164,8 @@ class Relay:
             return
         if not releases:
             yield base.but(reason=why)
-        for release in releases:
-            yield self._decision(release, call)
+        for n, release in enumerate(releases, 1):
+            yield self._decision(release, call.share() if more or n < len(releases) else call)
 
     def plan(self, event: Event, base: Decision) -> List[Release]:
         """Every release the event asks for: one per node of each rule that takes it."""
@@ -178,6 +224,12 @@ class Relay:
         seen = self.recent.get(key)
         if seen is not None and seen.held_until_ms is None:
             return _remembered(planned, seen, schedule)
+        endpoint = call.endpoint_for(rule)
+        silent = call.silence.down(endpoint)
+        if silent is not None:
+            return planned.but(outcome=FAILED, error_code="EndpointDown", retryable=True, reason=(
+                f"DataWorks at {endpoint} gave no answer to the decisions before this one ({silent}): not asked "
+                "again in this invocation; FC's retry asks again"))
         book = call.book_for(rule)
         claims = None if book is None else Claims(book, rule.name, planned.event_id, self.sleep,
                                                   lambda write: self._recorded(write, call))
@@ -233,13 +285,21 @@ class Relay:
                                             reason=why), instance, key, schedule, claims, call)
 
         try:
-            return with_retries(attempt, attempts.deadline, self.backoff, self.sleep, self.observe)[0]
+            decision = with_retries(attempt, attempts.deadline, self.backoff, self.sleep, self.observe)[0]
+            call.silence.heard(endpoint)
+            return decision
         except Unresolved as e:
+            call.silence.heard(endpoint)
             return planned.but(outcome=FAILED, error_code=e.code, reason=e.reason, retryable=e.retryable,
                                attempts=sent.attempts)
         except _InFlight as e:
             return _in_flight(planned, e.entry, schedule, sent.attempts)
         except GaveUp as e:
+            if isinstance(e.error, DataWorksError):
+                if e.error.code in SILENT:
+                    call.silence.unheard(endpoint, e.error.message)
+                else:
+                    call.silence.heard(endpoint)
             if sent.refused is not None and not target.lookup:
                 return self._after_refusal(planned, release, schedule, call, sent, e.attempts)
             return _gave_up(planned, e, sent.landed)

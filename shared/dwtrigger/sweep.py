@@ -13,8 +13,8 @@ candidate), the sweep works in two passes:
    ledger claim, trigger), in an order that rotates from run to run.
 
 Every candidate has its own budget inside the run's deadline, DataWorks calls are paced (DWTRIGGER_SWEEP_QPS) and
-never past the deadline, and an endpoint that did not answer is not asked again in the run: a dead endpoint costs
-its own candidates, never the others'. Without a ledger a held trigger leaves no trace, so the sweep sends only to
+never past the deadline, and an endpoint that gave no answer twice in a row is not asked again in the run
+(relay.Silence): a dead endpoint costs its own candidates, never the others'. Without a ledger a held trigger leaves no trace, so the sweep sends only to
 an instance waiting for its trigger alone (one that holds none). It is frugal with DataWorks' quota: no look-up
 for what the ledger knows is done, none for a date with no evidence before it is due. One summary line per run
 says what it spent and found.
@@ -25,7 +25,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Iterator, List, Optional, Tuple
 
 from . import evidence
 from .dataworks import describe
@@ -33,7 +33,7 @@ from .dataworks.choose import Unresolved
 from .events import Event
 from .ledger import asked
 from .outcomes import DRY_RUN, FAILED, IGNORED, OVERDUE, TRIGGERED, Decision
-from .relay import Invocation, Relay, Release
+from .relay import SILENT, Invocation, Relay, Release
 from .retry import MIN_CALL_S, GaveUp, RemoteError, with_retries
 from .rules import OssRule, Rule, Target, TimerRule
 from .schedule import ONE_DAY, Schedule, written
@@ -41,8 +41,6 @@ from .schedule import ONE_DAY, Schedule, written
 # One candidate's budget: at most a quarter of the run's time left, at most these (and at least 2 s).
 EVIDENCE_S = 10.0        # its OSS and ledger reads
 RELEASE_S = 20.0         # its DataWorks calls (look-up, claim, trigger, record)
-# Failures in which the endpoint gave no answer at all: it is not asked again in this run.
-SILENT = frozenset({"ConnectionError", "Timeout", "DeadlineExceeded"})
 
 
 @dataclass
@@ -74,10 +72,8 @@ class _Candidate:
 
 
 class Sweep:
-    def __init__(self, relay: Relay, rules, pace_s: float = 0.2, clock: Callable[[], float] = time.monotonic,
-                 endpoint_of: Callable[[Rule], str] = lambda rule: rule.endpoint or rule.region or ""):
+    def __init__(self, relay: Relay, rules, pace_s: float = 0.2, clock: Callable[[], float] = time.monotonic):
         self.relay, self.rules, self.pace_s, self.clock = relay, rules, pace_s, clock
-        self.endpoint_of = endpoint_of
         self._last_call = float("-inf")
 
     def run(self, call: Invocation, now: datetime, tally: Tally) -> Iterator[Decision]:
@@ -95,16 +91,16 @@ class Sweep:
                 yield failed
             else:
                 read.append(candidate)
-        down: Dict[str, str] = {}                 # endpoint -> why it is not asked again
         for candidate in read:
             if candidate.evidence is None and candidate.missing and now >= _due(candidate):
-                decision = self._overdue(candidate, call, now, tally, down)
+                decision = self._overdue(candidate, call, tally)
                 if decision is not None:
                     yield decision
         for candidate in _rotated([c for c in read if c.evidence is not None], now):
-            decision = self._release(candidate, call, now, tally, down)
+            decision = self._release(candidate, call, now, tally)
             if decision is not None:
                 yield decision
+        tally.endpoints_down = len(call.silence.downed())
 
     # ---- pass 1: evidence ----
 
@@ -163,24 +159,26 @@ class Sweep:
 
     # ---- pass 2: DataWorks ----
 
-    def _overdue(self, c: _Candidate, call: Invocation, now: datetime, tally: Tally,
-                 down: Dict[str, str]) -> Optional[Decision]:
+    def _overdue(self, c: _Candidate, call: Invocation, tally: Tally) -> Optional[Decision]:
         """`overdue`, unless a look-up shows the instance ran (then the ledger, if any, learns it is done)."""
         said = f"no evidence by {_due(c).isoformat()}: {c.missing}"
-        refused = ("DryRun", "a dry run asks DataWorks nothing") if self.relay.dry_run else self._ask(c, call, down,
-                                                                                                     tally)
+        refused = ("DryRun", "a dry run asks DataWorks nothing") if self.relay.dry_run else self._ask(c, call, tally)
         unconfirmed = refused[1] if refused else None
         if refused is None:
             tally.lookups += 1
+            endpoint = call.endpoint_for(c.rule)
             try:
-                if not self.relay.look(c.rule, c.target, c.schedule, _share(call, RELEASE_S)).waiting:
+                instance = self.relay.look(c.rule, c.target, c.schedule, _share(call, RELEASE_S))
+                call.silence.heard(endpoint)
+                if not instance.waiting:
                     return None
             except Unresolved as e:
+                call.silence.heard(endpoint)
                 unconfirmed = e.reason
             except GaveUp as e:
                 unconfirmed = e.error.message if e.error is not None else "no time was left"
-                if e.error is None or e.error.code in SILENT:
-                    self._down(c, unconfirmed, down, tally)
+                if e.error is not None and e.error.code in SILENT:
+                    call.silence.unheard(endpoint, unconfirmed)
             except Exception as e:  # noqa: BLE001 - a bug must not silence the overdue
                 unconfirmed = f"dwtrigger could not ask ({type(e).__name__})"
         tally.overdue += 1
@@ -189,15 +187,14 @@ class Sweep:
             said += f" (DataWorks could not tell whether it still waits: {unconfirmed})"
         return c.base.but(outcome=OVERDUE, reason=said)
 
-    def _release(self, c: _Candidate, call: Invocation, now: datetime, tally: Tally,
-                 down: Dict[str, str]) -> Optional[Decision]:
+    def _release(self, c: _Candidate, call: Invocation, now: datetime, tally: Tally) -> Optional[Decision]:
         rule, target, schedule = c.rule, c.target, c.schedule
         if self.relay.dry_run:
             calls = describe(rule.api, target.workspace, rule.env, target.node, schedule.biz_date,
                              schedule.biz_date_ms, schedule.cycle_ms, target.lookup)
             return c.base.but(outcome=DRY_RUN, reason=f"dry run, nothing sent; the sweep found {c.evidence}; would "
                               "call " + " then ".join(map(str, calls)))
-        refused = self._ask(c, call, down, tally)
+        refused = self._ask(c, call, tally)
         if refused is not None:
             tally.failed += 1
             return c.base.but(outcome=FAILED, error_code=refused[0], retryable=True,
@@ -217,19 +214,16 @@ class Sweep:
             return None
         if decision.outcome == FAILED:
             tally.failed += 1
-            if decision.error_code in SILENT:
-                self._down(c, decision.reason, down, tally)
             return decision.but(reason=f"the sweep found {c.evidence}; {decision.reason}")
         return None
 
-    def _ask(self, c: _Candidate, call: Invocation, down: Dict[str, str],
-             tally: Tally) -> Optional[Tuple[str, str]]:
+    def _ask(self, c: _Candidate, call: Invocation, tally: Tally) -> Optional[Tuple[str, str]]:
         """None: ask DataWorks about the candidate now (after pacing's pause). Else (error code, why not): its
-        endpoint did not answer earlier in the run, or pacing's next turn comes after the deadline (which stops the
-        run's calls: a pause never runs past the deadline)."""
-        endpoint = self.endpoint_of(c.rule)
-        if endpoint in down:
-            return "EndpointDown", down[endpoint]
+        endpoint stopped answering earlier in the run (relay.Silence), or pacing's next turn comes after the
+        deadline (which stops the run's calls: a pause never runs past the deadline)."""
+        silent = call.silence.down(call.endpoint_for(c.rule))
+        if silent is not None:
+            return "EndpointDown", f"its endpoint did not answer earlier in this run ({silent})"
         wait = self._last_call + self.pace_s - self.clock()
         if wait > call.deadline.left() - MIN_CALL_S:
             tally.stopped_at_deadline = True
@@ -239,13 +233,6 @@ class Sweep:
             self.relay.sleep(wait)
         self._last_call = self.clock()
         return None
-
-    def _down(self, c: _Candidate, why: str, down: Dict[str, str], tally: Tally) -> None:
-        """The candidate's endpoint gave no answer: not asked again in this run."""
-        endpoint = self.endpoint_of(c.rule)
-        if endpoint not in down:
-            tally.endpoints_down += 1
-            down[endpoint] = f"its endpoint did not answer earlier in this run ({why})"
 
     def _base(self, rule: Rule, target: Target, schedule: Schedule, now: datetime) -> Decision:
         key = rule.key.partial(written(rule, schedule), loose=True).source if isinstance(rule, OssRule) else None
