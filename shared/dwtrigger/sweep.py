@@ -67,8 +67,14 @@ class _Candidate:
     target: Target
     schedule: Schedule
     base: Decision                # the decision so far: rule, node, object or channel, business date
+    done: bool = False            # the ledger knows the instance ran
     evidence: Optional[str] = None
-    missing: str = ""
+    missing: str = ""             # what is missing, when there is no evidence
+
+    @property
+    def due(self) -> datetime:
+        """From when no evidence is overdue: `expect.by`, local time, on the day after the business date."""
+        return datetime.combine(self.schedule.biz_date + ONE_DAY, self.rule.expect.by, tzinfo=self.rule.timezone)
 
 
 class Sweep:
@@ -92,7 +98,7 @@ class Sweep:
             else:
                 read.append(candidate)
         for candidate in read:
-            if candidate.evidence is None and candidate.missing and now >= _due(candidate):
+            if not candidate.done and candidate.evidence is None and now >= candidate.due:
                 decision = self._overdue(candidate, call, tally)
                 if decision is not None:
                     yield decision
@@ -133,9 +139,9 @@ class Sweep:
             tally.failed += 1
             return c.base.but(outcome=FAILED, error_code="InternalError", retryable=True,
                               reason=f"the sweep could not read the evidence ({type(e).__name__})")
-        if c.evidence == _DONE:
+        if c.evidence is _DONE:
             tally.done += 1
-            c.evidence = None
+            c.done, c.evidence = True, None
         elif c.evidence is not None:
             tally.with_evidence += 1
         return None
@@ -161,7 +167,7 @@ class Sweep:
 
     def _overdue(self, c: _Candidate, call: Invocation, tally: Tally) -> Optional[Decision]:
         """`overdue`, unless a look-up shows the instance ran (then the ledger, if any, learns it is done)."""
-        said = f"no evidence by {_due(c).isoformat()}: {c.missing}"
+        said = f"no evidence by {c.due.isoformat()}: {c.missing}"
         refused = ("DryRun", "a dry run asks DataWorks nothing") if self.relay.dry_run else self._ask(c, call, tally)
         unconfirmed = refused[1] if refused else None
         if refused is None:
@@ -254,10 +260,6 @@ def _share(call: Invocation, cap_s: float) -> Invocation:
     """One candidate's budget: a quarter of what the run has left, at most `cap_s`, at least MIN_SHARE_S (never
     past the run's deadline): a candidate whose calls hang cannot spend the others' time."""
     return call.within(max(MIN_SHARE_S, min(cap_s, call.deadline.left() / 4)))
-
-
-def _due(c: _Candidate) -> datetime:
-    return datetime.combine(c.schedule.biz_date + ONE_DAY, c.rule.expect.by, tzinfo=c.rule.timezone)
 
 
 def _rotated(candidates: List[_Candidate], now: datetime) -> List[_Candidate]:
