@@ -50,5 +50,5 @@ def assert_no_secrets(text: str, secrets=SECRETS) -> None:
 def duplicate_releases(emu) -> int:
     """Triggers the emulator accepted beyond the first per instance, plus those that came after a release (refused
     on 2020-05-18, answered with no effect on 2024-05-18)."""
-    extra = sum(max(0, i["Triggers"] - 1) for i in emu.instances())
+    extra = sum(i["Triggers"] - 1 for i in emu.instances(triggered=True))
     return extra + sum(c["code"] in REPEATS for c in emu.calls)

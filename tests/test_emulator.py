@@ -204,6 +204,22 @@ def test_trigger_releases_waiting_instance_once(emu):
     refused(lambda: trigger(client, instance(client, "2026-03-05")), "Emulator.Instance.AlreadyRun")
 
 
+def test_the_triggered_instances_are_exactly_those_with_a_trigger(emu):
+    """instances(triggered=True), which the tests' duplicate count reads, is the whole dump's triggered part."""
+    client = sdk(emu)
+    trigger(client, instance(client, "2026-03-11"))
+    trigger(client, instance(client, "2026-03-11", PENDING))
+    emu.clock.advance(24 * 3600 + 1)                                  # the held one expired: still triggered once
+    def ids(instances):
+        return sorted((i["InstanceId"], i["Triggers"], i["Status"]) for i in instances)
+
+    whole = emu.instances()
+    assert ids(emu.instances(triggered=True)) == ids(i for i in whole if i["Triggers"]) and len(whole) > 100
+    assert ids(emu.instances(WS, PENDING, triggered=True)) == ids(i for i in emu.instances(WS, PENDING) if i["Triggers"])
+    emu.reset()
+    assert emu.instances(triggered=True) == []
+
+
 def test_held_trigger_released_when_parents_finish(emu):
     client = sdk(emu)
     inst = instance(client, "2026-03-11", PENDING)

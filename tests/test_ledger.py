@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from checks import duplicate_releases, invoke
-from conftest import orders_rules, sample
+from conftest import ONE_API, orders_rules, sample
 from dwtrigger.ledger import GRACE, WAIT_S, Book, Busy, Claimed, Slot
 from dwtrigger.ops import fc
 from dwtrigger.oss import ObjectStore, OssError
@@ -98,6 +98,7 @@ def test_a_redelivery_after_the_run_marks_it_done_and_the_sweep_asks_nothing_mor
 
 # ---- sends of unknown fate: never done, and the next delivery releases exactly once ------------------------
 
+@ONE_API
 def test_a_process_that_dies_between_claim_and_send_leaves_a_claim_fc_s_retry_releases(harness, tmp_path):
     """The sender is a real process, killed once its claim is stored and before its trigger is sent (the OSS
     stand-in stores the claim, then drips its answer). FC's retry, after the dead invocation's deadline, sends."""
@@ -348,6 +349,7 @@ def _odd(h) -> dict:
 @pytest.mark.parametrize("shape", ["sent without sent_at", "sending claimed next year", "sending until next year",
                                    "held for ten years", "sent in the future", "a state of its own", "times as text",
                                    "negative time", "null", "cut short", "binary"])
+@ONE_API
 def test_a_claim_of_any_shape_is_never_a_traceback_nor_a_wedge(harness, shape):
     h = harness(rules())
     plant(h, 1, _odd(h)[shape])
@@ -363,6 +365,7 @@ def test_a_claim_of_any_shape_is_never_a_traceback_nor_a_wedge(harness, shape):
     ("0x10.json", "0002.json"), ("-1.json", "0002.json"), (" 3.json", "0002.json"),
     ("99999999999999999999.json", "100000000000000000000.json"),        # a number: the next claim is after it
 ])
+@ONE_API
 def test_a_claim_name_that_is_almost_a_number_or_a_huge_one_wedges_nothing(harness, name, ours):
     h = harness(rules())
     folder = claim_key(h, 1).rsplit("/", 1)[0]

@@ -32,8 +32,8 @@ def test_the_sweep_recovers_every_event_whose_notification_was_lost_while_one_en
     failing, two instances whose file never landed released by hand: the sweep releases the other rules' dropped
     events, says `overdue` for every other date with no file (without DataWorks' word for the dead rule's), and
     never for what ran."""
-    figures = reliability.run(events=120, workers=8, drop=0.4, ledger=True, ledger_faults=0.1, unreachable=1,
-                              by_hand=2, timeout=4)
+    figures = reliability.run(events=60, workers=8, drop=0.4, ledger=True, ledger_faults=0.1, unreachable=1,
+                              by_hand=2, timeout=4, sweep_timeout=24)
     print(figures)
     injected = ("ledger OSS errors injected (500 or dropped)", "unreachable: connections never answered",
                 "sweep: overdue for the unreachable rules (unconfirmed)", "released by hand (no file)",
@@ -52,7 +52,7 @@ def test_stalled_sends_ledger_errors_and_a_dead_endpoint_send_once_and_lose_noth
     FC's retries send once (no trigger after the release either), the dead rules' events are dead-lettered, not
     lost, and every other record of their batches is released. (A 4 s timeout: the dead rules' attempts and
     replays each wait out the deadline.)"""
-    figures = reliability.run(events=100, workers=8, ledger=True, stall=0.1, stall_late=0.1, ledger_faults=0.1,
+    figures = reliability.run(events=60, workers=8, ledger=True, stall=0.1, stall_late=0.1, ledger_faults=0.1,
                               unreachable=2, timeout=4)
     print(figures)
     injected = ("stalled sends injected: answer dripped", "stalled sends injected: acted on late",

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from checks import invoke
-from conftest import orders_rules, sample
+from conftest import ONE_API, orders_rules, sample
 from dwtrigger import app
 from dwtrigger.ops import fc
 
@@ -89,10 +89,11 @@ def test_overdue_is_not_said_of_an_instance_released_by_hand_even_without_a_ledg
         assert outcomes(records) == [("overdue", "2026-03-11"), ("overdue", "2026-03-09")]
 
 
+@ONE_API
 def test_overdue_is_said_when_dataworks_cannot_be_asked(harness):
     """An outage of DataWorks never silences an overdue: it is said, and says DataWorks could not tell."""
     h = harness(rules(), env={"DWTRIGGER_ENDPOINT": "127.0.0.1:9"})           # nothing listens on port 9
-    records, tally = sweep(h, timeout=20)
+    records, tally = sweep(h, timeout=10)
     assert outcomes(records) == [("overdue", "2026-03-11"), ("overdue", "2026-03-10"), ("overdue", "2026-03-09")]
     assert "(DataWorks could not tell whether it still waits: " in records[0]["reason"]
     assert (tally.overdue, tally.unconfirmed, tally.lookups) == (3, 3, 2)     # two tries: no answer, twice
@@ -158,6 +159,7 @@ def test_two_concurrent_deliveries_with_a_ledger_send_exactly_one_trigger(harnes
     assert len(h.calls("trigger")) == 1 and released(h) == [(1773072000000, 1)]
 
 
+@ONE_API
 def test_the_sweep_asks_dataworks_nothing_for_what_the_ledger_knows_is_done(harness):
     rules_text = f"version: 1\ndefaults: {{timezone: Asia/Shanghai, region: cn-shanghai, {LEDGER}}}\nrules:\n" + "".join(
             f'  - {{name: r{n}, on: oss, bucket: etl-landing, key: "x/{n}/dt={{bizdate:%Y-%m-%d}}/ok", '
@@ -261,6 +263,7 @@ def silent_endpoint():
     server.close()
 
 
+@ONE_API
 def test_a_dead_endpoint_costs_its_own_rule_two_tries_and_never_the_others(harness, emulator, silent_endpoint):
     h = harness(_two_endpoints(silent_endpoint, emulator.endpoint), env={"DWTRIGGER_ENDPOINT": ""})
     for day in ("2026-03-11", "2026-03-10", "2026-03-09"):
@@ -278,6 +281,7 @@ def test_a_dead_endpoint_costs_its_own_rule_two_tries_and_never_the_others(harne
     assert not tally.stopped_at_deadline
 
 
+@ONE_API
 def test_overdue_lines_come_through_an_outage_of_one_endpoint(harness, emulator, silent_endpoint):
     h = harness(_two_endpoints(silent_endpoint, emulator.endpoint), env={"DWTRIGGER_ENDPOINT": ""})
     records, tally = sweep(h, timeout=12)
@@ -286,6 +290,7 @@ def test_overdue_lines_come_through_an_outage_of_one_endpoint(harness, emulator,
     assert tally.unconfirmed == 3                                   # the dead endpoint's, said without its word
 
 
+@ONE_API
 def test_the_sweep_s_pace_never_sleeps_past_the_deadline(harness):
     h = harness(rules(), env={"DWTRIGGER_SWEEP_QPS": "0.1"})         # one call every ten seconds
     for day in ("2026-03-11", "2026-03-10", "2026-03-09"):
@@ -298,6 +303,7 @@ def test_the_sweep_s_pace_never_sleeps_past_the_deadline(harness):
         ("failed", "DeadlineExceeded"), ("failed", "DeadlineExceeded"), ("triggered", None)]
 
 
+@ONE_API
 def test_a_run_the_deadline_stops_says_what_it_did_not_look_at(harness):
     rules_text = f"version: 1\ndefaults: {{timezone: Asia/Shanghai, region: cn-shanghai, {LEDGER}}}\nrules:\n" + "".join(
             f'  - {{name: r{n}, on: oss, bucket: etl-landing, key: "x/{n}/dt={{bizdate:%Y-%m-%d}}/ok", '
@@ -327,6 +333,7 @@ def _cycle_ms(day: str) -> int:
     return int(cycle.timestamp() * 1000)
 
 
+@ONE_API
 def test_runs_the_deadline_cuts_short_take_turns_so_every_rule_is_released(harness):
     """Each run has time for one release (one DataWorks call a run at this pace): runs a minute apart start their
     releases in different places, so the fifth rule is not starved by the first four."""

@@ -54,10 +54,12 @@ class Emulator(Served):
         """The credentials package's `sts_endpoint` that reaches this server: the scheme is required (see sts.py)."""
         return self.url
 
-    def instances(self, workspace: Optional[int] = None, node: Optional[int] = None) -> List[dict]:
+    def instances(self, workspace: Optional[int] = None, node: Optional[int] = None,
+                  triggered: bool = False) -> List[dict]:
         """Every existing instance in 2020-05-18 spelling (InstanceId, NodeId, CycTime, Bizdate, Status, DagType,
-        ProjectId, ...), whatever its workspace's API, with Triggers (accepted), Released and Api."""
-        return self._world.dump(workspace, node)
+        ProjectId, ...), whatever its workspace's API, with Triggers (accepted), Released and Api; `triggered`: only
+        those that accepted a trigger (a whole world's states take a while to work out)."""
+        return self._world.dump(workspace, node, triggered)
 
     def set_faults(self, **config) -> None:
         """Replace the fault config (keys in faults.py); no arguments clears it."""

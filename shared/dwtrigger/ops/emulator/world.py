@@ -76,6 +76,7 @@ class World:
         self.clock = clock
         self._lock = threading.RLock()
         self._triggers: Dict[int, List[datetime]] = {}
+        self._triggered: Dict[int, Instance] = {}          # the instances in _triggers, for a quick dump of them
         self._parents: Dict[Tuple[int, int, date], datetime] = {}
         self._succeeded: Dict[Tuple[int, int, date], bool] = {}    # _done's answers at `_succeeded_at`
         self._succeeded_at: Optional[datetime] = None
@@ -83,6 +84,7 @@ class World:
     def reset(self) -> None:
         with self._lock:
             self._triggers.clear()
+            self._triggered.clear()
             self._parents.clear()
             self._succeeded.clear()
 
@@ -162,14 +164,17 @@ class World:
             self._parents[(workspace_id, node_id, bizdate)] = self.clock.now()
             self._succeeded.clear()
 
-    def dump(self, workspace_id: Optional[int] = None, node_id: Optional[int] = None) -> List[dict]:
+    def dump(self, workspace_id: Optional[int] = None, node_id: Optional[int] = None,
+             triggered: bool = False) -> List[dict]:
         """Every existing instance in 2020-05-18 spelling, with the emulator's own Triggers count, Released flag
-        and the workspace's Api."""
+        and the workspace's Api; `triggered`: only those that accepted a trigger."""
         with self._lock:
             now = self.clock.now()
             return [dict(view(i, status), Triggers=len(self._triggers.get(i.id, ())), Released=released,
                          Api=i.workspace.api)
-                    for i in self._existing(now, workspace_id, node_id) for status, released in [self._state(i, now)]]
+                    for i in (self._triggered.values() if triggered else self._existing(now, workspace_id, node_id))
+                    if workspace_id in (None, i.workspace.id) and node_id in (None, i.node.id)
+                    for status, released in [self._state(i, now)]]
 
     def _existing(self, now: datetime, workspace_id: Optional[int] = None,
                   node_id: Optional[int] = None) -> Iterator[Instance]:
@@ -203,6 +208,7 @@ class World:
         if self._state(inst, now)[0] not in TRIGGERABLE:
             return False
         self._triggers.setdefault(inst.id, []).append(now)
+        self._triggered[inst.id] = inst
         self._succeeded.clear()
         return True
 
