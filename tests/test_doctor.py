@@ -93,7 +93,13 @@ def doctor(servers, rules: str, *args: str, env=None):
 
 
 def lines(result) -> list:
-    return result.stdout.splitlines()[1:]
+    """The check lines of a one-node answer (its verdict: `said`)."""
+    return [line for line in result.stdout.splitlines()[1:] if not line.startswith("  => ")]
+
+
+def said(result) -> list:
+    """The verdict lines, one a node."""
+    return [line for line in result.stdout.splitlines() if line.startswith("  => ")]
 
 
 def instance_id(emu, api: str, node: int, bizdate: str = BIZ, cycle: str = "00:30") -> int:
@@ -145,11 +151,12 @@ def test_every_condition_met_passes_with_exit_0(world, tmp_path, api):
     assert_read_only(emu, oss)
 
 
-def test_an_instance_that_already_ran(world, tmp_path, api):
+def test_an_instance_that_already_ran_fired_exit_0(world, tmp_path, api):
     result = doctor(world, rules_file(tmp_path, api), "--rule", "ran", "--bizdate", BIZ)
-    assert result.exit_code == 1
-    assert lines(result)[1] == (f"  ✘ waiting for its trigger: {status(api, 'SUCCESS')}: it already ran -> nothing "
+    assert result.exit_code == 0
+    assert lines(result)[1] == (f"  - waiting for its trigger: {status(api, 'SUCCESS')}: it already ran -> nothing "
                                 "to send; to run it again, rerun it in Operation Center, then send a new trigger")
+    assert said(result) == [f"  => fired: {status(api, 'SUCCESS')}: it already ran"]
 
 
 def test_a_running_parent(world, tmp_path, api):
@@ -168,6 +175,7 @@ def test_a_failed_parent(world, tmp_path, api):
     emu, _ = world
     result = doctor(world, rules_file(tmp_path, api), "--rule", "broken", "--bizdate", BIZ)
     assert result.exit_code == 1
+    assert said(result) == ["  => blocked: failed: waiting for its trigger, parents succeeded (what to do: above)"]
     assert lines(result)[2] == (
         f"  ✘ parents succeeded: node {UP_FAILED} (crm_load) instance {instance_id(emu, api, UP_FAILED)} is "
         f"{status(api, 'FAILURE')} -> fix and rerun the failed parent in Operation Center")
@@ -185,10 +193,11 @@ def test_a_cross_cycle_parent_is_judged_on_the_business_date_before(world, tmp_p
 
 def test_waiting_on_resources(world, tmp_path, api):
     result = doctor(world, rules_file(tmp_path, api), "--rule", "queued", "--bizdate", BIZ)
-    assert result.exit_code == 1
+    assert result.exit_code == 0                                     # released: it fired, and runs when it can
     queued = status(api, "WAIT_RESOURCE")
-    assert lines(result)[1] == f"  ✘ waiting for its trigger: {queued}: released, it waits for resources -> " \
+    assert lines(result)[1] == f"  - waiting for its trigger: {queued}: released, it waits for resources -> " \
                                "nothing to send"
+    assert said(result) == [f"  => fired: {queued}: released, it waits for resources"]
     assert lines(result)[4] == (f"  ✘ not waiting on resources: {queued}: released, queued for its resource group -> "
                                 "the group is full: wait, or give it capacity (or another group) in Operation Center")
 
@@ -212,7 +221,8 @@ def test_before_its_scheduled_time_and_an_instance_named_by_cycle(world, tmp_pat
         f"  ✘ instance exists: 2 instances of business date {BIZ}, 2 waiting: 00:00 {status(api, 'WAIT_TRIGGER')}, "
         f"12:00 {status(api, 'WAIT_TIME')} -> name one with --cycle 'YYYY-MM-DD HH:MM'"))
     noon = doctor(world, rules, "--rule", "twice", "--bizdate", BIZ, "--cycle", "2026-03-12 12:00")
-    assert noon.exit_code == 1
+    assert noon.exit_code == 0                                       # its time has not come: nothing else needed
+    assert said(noon) == ["  => will fire: nothing blocks it; it waits for its time, 2026-03-12 12:00 +08:00"]
     assert lines(noon)[0] == f"  ✔ instance exists: {instance_id(emu, api, TWICE, cycle='12:00')} " \
                              "(cycle 2026-03-12 12:00 +08:00)"
     assert lines(noon)[1] == (f"  ✘ waiting for its trigger: {status(api, 'WAIT_TIME')}: it waits for its time first "
@@ -344,11 +354,11 @@ def test_ledger_without_a_send_and_the_json_shape(world, tmp_path, api):
         "node": READY, "workspace": WORKSPACES[api][0], "env": "PROD", "api": api, "timezone": "Asia/Shanghai",
         "instance": {"id": instance_id(emu, api, READY), "status": status(api, "WAIT_TRIGGER"),
                      "cycle_ms": _cycle_ms(BIZ, "00:30"), "cycle_time": "2026-03-12T00:30:00+08:00"},
-        "ok": False}
-    assert [(c["key"], c["ok"], c["error"]) for c in node["checks"]] == [
-        ("instance", True, False), ("waiting", True, False), ("parents", True, False), ("time", True, False),
-        ("resources", True, False), ("frozen", True, False), ("ledger_sent", False, False),
-        ("ledger_hold", None, False)]
+        "ok": False, "verdict": "blocked", "why": "failed: trigger sent (ledger) (what to do: above)"}
+    assert [(c["key"], c["ok"], c["error"], c["blocks"]) for c in node["checks"]] == [
+        ("instance", True, False, True), ("waiting", True, False, True), ("parents", True, False, True),
+        ("time", True, False, True), ("resources", True, False, True), ("frozen", True, False, True),
+        ("ledger_sent", False, False, True), ("ledger_hold", None, False, True)]
     sent = node["checks"][6]
     assert sent["detail"] == f"none on record (oss://etl-ledger/dwtrigger/claims/{api}/{WORKSPACES[api][0]}/" \
                              f"{READY}/{_cycle_ms(BIZ, '00:30')}/)"
@@ -356,14 +366,41 @@ def test_ledger_without_a_send_and_the_json_shape(world, tmp_path, api):
     assert_read_only(emu, oss)
 
 
-def test_a_refused_call_is_an_error_not_a_verdict(world, tmp_path):
+def test_a_refused_call_names_the_ram_action_to_grant_and_exits_2(world, tmp_path, api):
     emu, _ = world
     emu.set_faults(forbidden_rate=1.0)
-    result = doctor(world, rules_file(tmp_path, API_2020), "--rule", "ready", "--bizdate", BIZ)
+    result = doctor(world, rules_file(tmp_path, api), "--rule", "ready", "--bizdate", BIZ)
     assert result.exit_code == 2
+    lookup = "ListInstances" if api == API_2020 else "ListTaskInstances"
     assert lines(result) == ["  ? instance exists: could not check: the look-up failed: ResourceNotAuthorized.Api: "
-                             "You are not authorized to call this API."]
+                             f"You are not authorized to call this API. -> grant dataworks:{lookup} to the identity "
+                             "of these keys (deploy/ram/dataworks.json)"]
+    assert said(result) == ["  => not known: could not check: instance exists"]
     assert ROLE_KEY["ALIBABA_CLOUD_ACCESS_KEY_ID"] not in result.output
+
+
+def test_a_refused_parents_call_names_its_action_and_outweighs_a_failed_check(world, tmp_path, api):
+    emu, _ = world
+    parents = "GetNodeParents" if api == API_2020 else "ListUpstreamTasks"
+    emu.set_faults(forbidden_rate=1.0, actions=[parents])
+    result = doctor(world, rules_file(tmp_path, api), "--rule", "ledgered", "--bizdate", BIZ, "--node", str(READY))
+    assert result.exit_code == 2                                     # its ledger_sent fails too: not known wins
+    assert lines(result)[2] == ("  ? parents succeeded: could not check: the node's parents failed: "
+                                "ResourceNotAuthorized.Api: You are not authorized to call this API. -> grant "
+                                f"dataworks:{parents} to the identity of these keys (deploy/ram/operator.json)")
+    assert said(result) == ["  => not known: could not check: parents succeeded"]
+
+
+def test_a_refused_ledger_read_names_the_oss_actions_and_the_bucket(world, tmp_path):
+    _, oss = world
+    oss.set_faults(forbidden_rate=1.0)
+    result = doctor(world, rules_file(tmp_path, API_2020), "--rule", "ledgered", "--bizdate", BIZ, "--node",
+                    str(READY))
+    assert result.exit_code == 2
+    assert lines(result)[6] == (
+        "  ? trigger sent (ledger): could not read: the ledger failed: AccessDenied: You have no right to access "
+        "this object because of bucket acl. -> grant oss:GetObject and oss:ListObjects on bucket etl-ledger to the "
+        "identity of these keys (deploy/ram/oss-require.json with BUCKET=etl-ledger)")
 
 
 @pytest.mark.parametrize("args, message", [

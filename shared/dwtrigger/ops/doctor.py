@@ -3,10 +3,13 @@
 DataWorks runs an HTTP trigger node's instance when it exists (instances are generated T+1), waits for its
 trigger, all its parents succeeded, its scheduled time has passed, its resource group has room and the node is
 not frozen; a trigger sent before the parents and time allow is held for 24 hours. `gather` asks DataWorks
-through the port the relay uses (the look-up, the node's parents and their instances) and reads the rule's
+through the port the relay uses (the look-up, the node's parents and their instances), reads the rule's
+`require` files for the date as the relay's gate and the sweep read them (evidence.py) and reads the rule's
 ledger; it never triggers or writes anything. `diagnose` turns those facts into checks with no I/O, so every
-verdict is the same for both APIs and testable alone; the command prints them (or JSON) and exits 0 when every
-check of every node passes, 1 when one fails, 2 when the doctor could not ask or was asked wrongly.
+check is the same for both APIs and testable alone, and `verdict` adds them up: fired (released: it ran, runs or
+waits for resources), will fire (nothing blocks it; at most its time has not come), blocked, or not known. The
+command prints them (or JSON) and exits 0 when every node fired or will fire, 1 when one is blocked, 2 when the
+doctor could not ask (a refusal names the RAM action to grant: ram.py) or was asked wrongly.
 """
 from __future__ import annotations
 
@@ -20,15 +23,15 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from .. import app
+from .. import app, evidence
 from ..dataworks import (FAILED, NOT_RUN, RUNNING, SUCCEEDED, WAIT_RESOURCE, WAIT_TIME, WAIT_TRIGGER, Instance,
                          Parent)
 from ..ledger import Entry, Slot, ms
 from ..relay import Invocation
 from ..retry import Backoff, GaveUp, with_retries
-from ..rules import Rule, RulesError, Target, load_rules
-from ..schedule import ONE_DAY, epoch_ms, local
-from . import fc
+from ..rules import OssRule, Rule, RulesError, Target, load_rules
+from ..schedule import ONE_DAY, Schedule, epoch_ms, local
+from . import fc, ram
 from .reach import Refused, When, reaching, require_keys
 
 T = TypeVar("T")
@@ -37,13 +40,15 @@ OK, FAIL, SKIP, ERROR = "✔", "✘", "-", "?"
 
 @dataclass(frozen=True)
 class Check:
-    """One condition: `ok` None when it could not be judged (`error`: because a call failed)."""
+    """One condition: `ok` None when it could not be judged (`error`: because a call failed). A failed check
+    `blocks` the instance unless it only says its time has not come (it fires then, nothing else needed)."""
     key: str                   # stable, for JSON readers: instance, waiting, parents, time, resources, frozen, ...
     name: str
     ok: Optional[bool]
     detail: str
     advice: Optional[str] = None
     error: bool = False
+    blocks: bool = True
 
     def line(self) -> str:
         mark = OK if self.ok else FAIL if self.ok is False else ERROR if self.error else SKIP
@@ -51,7 +56,12 @@ class Check:
 
 
 class Unanswered(Exception):
-    """A call (DataWorks or the ledger) failed after its retries: the text says which and why."""
+    """A call (DataWorks, OSS or the ledger) failed after its retries: the text says which and why; `advice` what to
+    grant when it was refused for want of a permission."""
+
+    def __init__(self, text: str, advice: Optional[str] = None):
+        super().__init__(text)
+        self.advice = advice
 
 
 @dataclass(frozen=True)
@@ -84,9 +94,11 @@ class Facts:
     earlier: Optional[Tuple[date, Tuple[Instance, ...]]] = None   # without one: a date that must have one
     earlier_error: Optional[str] = None
     kin: Optional[Tuple[Kin, ...]] = None        # None: not asked (no instance), or `kin_error`
-    kin_error: Optional[str] = None
+    kin_error: Optional[Unanswered] = None
     send: Optional[Send] = None                  # None: no ledger, not asked, or `send_error`
-    send_error: Optional[str] = None
+    send_error: Optional[Unanswered] = None
+    files: Optional[Tuple[Optional[str], str]] = None   # evidence.found: (found, "") or (None, what is missing)
+    files_error: Optional[Unanswered] = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -98,16 +110,16 @@ class Facts:
 def gather(rule: Rule, target: Target, biz_date: date, cycle_ms: Optional[int], now: datetime,
            call: Invocation) -> Facts:
     """The node's facts: its look-up (raises Unanswered when even that fails), then what the checks need."""
-    zone, port = rule.timezone, lambda: call.port_for(rule)
+    zone, port, look_up = rule.timezone, lambda: call.port_for(rule), (ram.dataworks(rule.api, "look-up"),)
     listed = _ask(call, "the look-up", lambda: port().list_instances(
-        target.workspace, rule.env, target.node, biz_date, _midnight(biz_date, zone), call.deadline))
+        target.workspace, rule.env, target.node, biz_date, _midnight(biz_date, zone), call.deadline), look_up)
     own = cycles(listed, target.node, biz_date, zone)
     facts = Facts(rule, target, biz_date, cycle_ms, now, own, len(listed) - len(own), pick(own, cycle_ms))
     if not own and biz_date + ONE_DAY <= now.astimezone(zone).date():
         probe = probe_date(biz_date, now.astimezone(zone).date())
         try:
             found = _ask(call, f"the look-up of {probe}", lambda: port().list_instances(
-                target.workspace, rule.env, target.node, probe, _midnight(probe, zone), call.deadline))
+                target.workspace, rule.env, target.node, probe, _midnight(probe, zone), call.deadline), look_up)
             facts = replace(facts, earlier=(probe, cycles(found, target.node, probe, zone)))
         except Unanswered as e:
             facts = replace(facts, earlier_error=str(e))
@@ -115,39 +127,65 @@ def gather(rule: Rule, target: Target, biz_date: date, cycle_ms: Optional[int], 
         try:
             facts = replace(facts, kin=tuple(_kin(rule, target, biz_date, call)))
         except Unanswered as e:
-            facts = replace(facts, kin_error=str(e))
+            facts = replace(facts, kin_error=e)
     slot_ms = facts.instance.cycle_ms if facts.instance is not None else cycle_ms
+    if getattr(rule, "require", ()):
+        facts = replace(facts, **_files(rule, biz_date, slot_ms, call))
     if rule.ledger and slot_ms is not None:
         slot = Slot(rule.api, target.workspace, target.node, slot_ms)
         try:
-            number, entry = _ask(call, "the ledger", lambda: call.book_for(rule).latest(slot))
+            number, entry = _ask(call, "the ledger", lambda: call.book_for(rule).latest(slot),
+                                 ("oss:ListObjects", "oss:GetObject"), rule.ledger.bucket)
             where = slot.claim(number) if number else slot.claim(0)[:-len("0000.json")]
             facts = replace(facts, send=Send(f"{rule.ledger}{where}", number, entry))
         except Unanswered as e:
-            facts = replace(facts, send_error=str(e))
+            facts = replace(facts, send_error=e)
     return facts
+
+
+def _files(rule: Rule, biz_date: date, cycle_ms: Optional[int], call: Invocation) -> dict:
+    """The rule's `require` for the business date, as the sweep reads it (evidence.found): an OSS rule's key's
+    objects of the date, each with the entries its own captures fill; a timer rule's entries. Not looked for when
+    an OSS rule's key names no date (nothing ties an object to this one)."""
+    if isinstance(rule, OssRule) and not {"bizdate", "cycle"} & set(rule.key.names):
+        return {"files": None}
+    schedule = Schedule(biz_date, None if cycle_ms is None else local(cycle_ms, rule.timezone), rule.timezone)
+    buckets = rule.buckets if isinstance(rule, OssRule) else ()
+    named = [b for b in (*buckets, getattr(rule, "bucket", None), *(e.bucket for e in rule.require)) if b]
+    try:
+        return {"files": _ask(call, "the required files", lambda: evidence.found(
+            call.store_for(rule), rule, schedule, call.deadline), ("oss:ListObjects", "oss:GetObject"),
+            ", ".join(dict.fromkeys(named)))}
+    except Unanswered as e:
+        return {"files_error": e}
 
 
 def _kin(rule: Rule, target: Target, biz_date: date, call: Invocation) -> List[Kin]:
     """Each parent's cycle instances, looked up in its own workspace (read in the rule's time zone: a rule names
     no other; workspaces of one region share theirs unless one was switched)."""
     parents = _ask(call, "the node's parents", lambda: call.port_for(rule).parents(
-        target.workspace, rule.env, target.node, call.deadline))
+        target.workspace, rule.env, target.node, call.deadline), (ram.dataworks(rule.api, "parents"),))
     kin = []
     for parent in parents:
         day = biz_date - ONE_DAY if parent.cross_cycle else biz_date
         listed = _ask(call, f"the instances of parent {parent.node}", lambda: call.port_for(rule).list_instances(
-            parent.workspace, rule.env, parent.node, day, _midnight(day, rule.timezone), call.deadline))
+            parent.workspace, rule.env, parent.node, day, _midnight(day, rule.timezone), call.deadline),
+            (ram.dataworks(rule.api, "look-up"),))
         kin.append(Kin(parent, day, cycles(listed, parent.node, day, rule.timezone)))
     return kin
 
 
-def _ask(call: Invocation, what: str, ask: Callable[[], T]) -> T:
-    """One read, retried as the relay retries (transient failures, within the deadline)."""
+def _ask(call: Invocation, what: str, ask: Callable[[], T], actions: Sequence[str] = (),
+         bucket: Optional[str] = None) -> T:
+    """One read, retried as the relay retries (transient failures, within the deadline). A refusal for want of a
+    permission names the RAM `actions` behind the read (on `bucket`, for OSS) and the policy that grants them."""
     try:
         return with_retries(lambda attempt: ask(), call.deadline, Backoff())[0]
     except GaveUp as e:
-        raise Unanswered(f"{what} failed: {e.error}" if e.error else f"{what}: no time was left") from None
+        if e.error is None:
+            raise Unanswered(f"{what}: no time was left") from None
+        advice = ram.grant(actions, bucket) if ram.denied(e.error) and actions else None
+        raise Unanswered(f"{what} failed: {e.error}", advice) from None
 
 
 def _midnight(day: date, zone: ZoneInfo) -> int:
@@ -183,7 +221,9 @@ def diagnose(f: Facts) -> List[Check]:
     if i is None:
         checks += [Check(key, name, None, "not checked: no instance") for key, name in _NEEDS_INSTANCE]
     else:
-        checks += [waiting_check(i), parents_check(f), time_check(i, f), resources_check(i), frozen_check(i)]
+        checks += [waiting_check(i, f), parents_check(f), time_check(i, f), resources_check(i), frozen_check(i)]
+    if getattr(f.rule, "require", ()):
+        checks.append(files_check(f))
     if f.rule.ledger is not None:
         checks += ledger_checks(f)
     return checks
@@ -236,10 +276,13 @@ def _wrong_ids(f: Facts) -> str:
 
 _AFTER_RELEASE = {WAIT_RESOURCE: "released, it waits for resources", RUNNING: "released, it runs now",
                   SUCCEEDED: "it already ran", FAILED: "it already ran, and failed"}
+FIRED = (WAIT_RESOURCE, RUNNING, SUCCEEDED)      # released, and not failed: the trigger did its work
 
 
-def waiting_check(i: Instance) -> Check:
+def waiting_check(i: Instance, f: Facts) -> Check:
     name = "waiting for its trigger"
+    if i.phase in FIRED:
+        return Check("waiting", name, None, f"{i.status}: {_AFTER_RELEASE[i.phase]}", _after_release_advice(i))
     if i.ready:
         return Check("waiting", name, True, f"{i.status}: a trigger releases it now")
     if i.frozen and i.waiting:
@@ -248,21 +291,24 @@ def waiting_check(i: Instance) -> Check:
     if i.phase in (NOT_RUN, WAIT_TIME):
         why, until = ("its time", "then") if i.phase == WAIT_TIME else ("its parents (or its time)", "they allow")
         return Check("waiting", name, False, f"{i.status}: it waits for {why} first",
-                     f"a trigger sent now is held by DataWorks until {until} (24 hours at most)")
-    if i.phase == FAILED:
-        advice = "rerun it in Operation Center; a rerun trigger node needs a new trigger"
-    elif i.phase == SUCCEEDED:
-        advice = "nothing to send; to run it again, rerun it in Operation Center, then send a new trigger"
-    else:
-        advice = "nothing to send" if i.phase in _AFTER_RELEASE else None
+                     f"a trigger sent now is held by DataWorks until {until} (24 hours at most)",
+                     blocks=i.cycle_ms <= ms(f.now))
     return Check("waiting", name, False, f"{i.status}: {_AFTER_RELEASE.get(i.phase, 'not waiting for a trigger')}",
-                 advice)
+                 _after_release_advice(i))
+
+
+def _after_release_advice(i: Instance) -> Optional[str]:
+    if i.phase == FAILED:
+        return "rerun it in Operation Center; a rerun trigger node needs a new trigger"
+    if i.phase == SUCCEEDED:
+        return "nothing to send; to run it again, rerun it in Operation Center, then send a new trigger"
+    return "nothing to send" if i.phase in _AFTER_RELEASE else None
 
 
 def parents_check(f: Facts) -> Check:
     name = "parents succeeded"
     if f.kin is None:
-        return Check("parents", name, None, f"could not check: {f.kin_error}", error=True)
+        return _unchecked("parents", name, f.kin_error)
     if not f.kin:
         return Check("parents", name, True, "the node has no parents")
     problems, advice = [], []
@@ -297,7 +343,7 @@ def time_check(i: Instance, f: Facts) -> Check:
     if left <= timedelta(0):
         return Check("time", "scheduled time passed", True, at(i.cycle_ms, f.zone))
     return Check("time", "scheduled time passed", False, f"{at(i.cycle_ms, f.zone)}, {_span(left)} from now",
-                 "DataWorks runs it no earlier; a trigger sent before is held (24 hours)")
+                 "DataWorks runs it no earlier; a trigger sent before is held (24 hours)", blocks=False)
 
 
 def resources_check(i: Instance) -> Check:
@@ -315,10 +361,33 @@ def frozen_check(i: Instance) -> Check:
     return Check("frozen", "node not frozen", True, "not frozen")
 
 
+def files_check(f: Facts) -> Check:
+    """The rule's `require` for the date, read as the relay's gate and the sweep read it (evidence.found)."""
+    name = "required files there"
+    if f.files_error is not None:
+        return _unchecked("files", name, f.files_error)
+    if f.files is None:
+        return Check("files", name, None, "not checked: the rule's key names no {bizdate} or {cycle}, so no object "
+                     "is tied to a business date; the relay checks `require` for each event")
+    found, missing = f.files
+    day = f"business date {f.biz_date}" + (f", cycle {at(f.instance.cycle_ms, f.zone)}" if f.instance else "")
+    if found is not None:
+        return Check("files", name, True, f"{day}: {found}")
+    send = f"dwtrigger trigger --rule {f.rule.name} --bizdate {f.biz_date}"
+    how = ("the event of the last to land releases it" if isinstance(f.rule, OssRule) else
+           "the timer releases it only if they are there when it fires")
+    return Check("files", name, False, f"{day}: {missing}",
+                 f"land them: {how} (once all are there, the sweep does for a rule with `expect:`, or {send})")
+
+
+def _unchecked(key: str, name: str, e: Unanswered, why: str = "could not check") -> Check:
+    return Check(key, name, None, f"{why}: {e}", e.advice, error=True)
+
+
 def ledger_checks(f: Facts) -> List[Check]:
     sent, hold = ("ledger_sent", "trigger sent (ledger)"), ("ledger_hold", "hold not expired (ledger)")
     if f.send_error is not None:
-        return [Check(*sent, None, f"could not read: {f.send_error}", error=True),
+        return [_unchecked(*sent, f.send_error, "could not read"),
                 Check(*hold, None, "not checked: the ledger could not be read")]
     if f.send is None:
         return [Check(*key, None, "not checked: no instance or --cycle names its entry") for key in (sent, hold)]
@@ -384,26 +453,60 @@ def _span(left: timedelta) -> str:
 
 # ---- the command ---------------------------------------------------------------------------------------------
 
-def report(f: Facts, checks: List[Check]) -> dict:
+@dataclass(frozen=True)
+class Verdict:
+    """What the checks add up to for one node: `word` fired, will fire (nothing blocks it), blocked, or not known
+    (a call failed), and why in a few words."""
+    word: str
+    why: str
+
+    @property
+    def status(self) -> int:
+        """The exit status it calls for: 0 fired or will fire, 1 blocked, 2 not known."""
+        return {FIRES: 0, WILL_FIRE: 0, BLOCKED: 1}.get(self.word, 2)
+
+
+FIRES, WILL_FIRE, BLOCKED, NOT_KNOWN = "fired", "will fire", "blocked", "not known"
+
+
+def verdict(f: Facts, checks: Sequence[Check]) -> Verdict:
+    """Fired when DataWorks released the instance (whatever else failed since: it ran, runs or queues); else not
+    known when a check could not be asked, blocked when a check that blocks failed, and will fire otherwise (at
+    most its time has not come)."""
+    i = f.instance
+    if i is not None and i.phase in FIRED:
+        return Verdict(FIRES, f"{i.status}: {_AFTER_RELEASE[i.phase]}")
+    unknown = [c.name for c in checks if c.error]
+    if unknown:
+        return Verdict(NOT_KNOWN, f"could not check: {', '.join(unknown)}")
+    blocking = [c.name for c in checks if c.ok is False and c.blocks]
+    if blocking or i is None:
+        return Verdict(BLOCKED, f"failed: {', '.join(blocking)} (what to do: above)")
+    if not i.ready:
+        return Verdict(WILL_FIRE, f"nothing blocks it; it waits for its time, {at(i.cycle_ms, f.zone)}")
+    return Verdict(WILL_FIRE, "nothing blocks it; it waits for its trigger alone, which releases it now")
+
+
+def report(f: Facts, checks: List[Check], judged: Verdict) -> dict:
     """One node's part of the JSON."""
     i = f.instance
     found = None if i is None else {"id": i.instance_id, "status": i.status, "cycle_ms": i.cycle_ms,
                                     "cycle_time": local(i.cycle_ms, f.zone).isoformat()}
     return {"node": f.target.node, "workspace": f.target.workspace, "env": f.rule.env, "api": f.rule.api,
-            "timezone": f.zone.key, "instance": found, "ok": verdict(checks), "checks": [asdict(c) for c in checks]}
+            "timezone": f.zone.key, "instance": found, "ok": _ok(judged.status), "verdict": judged.word,
+            "why": judged.why, "checks": [asdict(c) for c in checks]}
 
 
-def verdict(checks: Sequence[Check]) -> Optional[bool]:
-    """True when every check passed or was not needed, False when one failed, None when one could not be asked."""
-    if any(c.error for c in checks):
-        return None
-    return not any(c.ok is False for c in checks)
+def _ok(status: int) -> Optional[bool]:
+    return None if status == 2 else status == 0
 
 
-def _unanswered(rule: Rule, target: Target, biz_date: date, now: datetime, why: str) -> Tuple[Facts, List[Check]]:
+def _unanswered(rule: Rule, target: Target, biz_date: date, now: datetime, e: Unanswered,
+                scrub) -> Tuple[Facts, List[Check]]:
     """A node whose look-up failed: nothing else can be judged."""
     facts = Facts(rule, target, biz_date, None, now, (), 0, None)
-    return facts, [Check("instance", "instance exists", None, f"could not check: {why}", error=True)]
+    return facts, [Check("instance", "instance exists", None, f"could not check: {scrub(str(e))}", e.advice,
+                         error=True)]
 
 
 @click.command("doctor")
@@ -412,14 +515,17 @@ def _unanswered(rule: Rule, target: Target, biz_date: date, now: datetime, why: 
 @click.option("--cycle", type=click.DateTime(["%Y-%m-%d %H:%M"]),
               help="The instance's scheduled time (local, on the day after the business date).")
 @click.option("--node", type=int, help="Only this node of the rule.")
-@click.option("--rules", "rules_path", default="rules.yaml", show_default=True, envvar="DWTRIGGER_RULES")
+@click.option("--rules", "rules_path", default="rules.yaml", show_default=True, envvar="DWTRIGGER_RULES",
+              show_envvar=True, help="The rules file.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--now", type=When(), help="Judge as if it were this time (ISO 8601 with a UTC offset).  [default: now]")
 @click.option("--timeout", default=60, show_default=True, help="The time budget for all calls (s).")
 @reaching
 def doctor(rule_name, bizdate, cycle, node, rules_path, as_json, now, timeout, environ):
     """Read-only: for each node of a rule, the conditions DataWorks needs to run its HTTP trigger instance of a
-    business date, each passed or failed with what to do. Exit 0 when all pass, 1 when one fails, 2 on errors."""
+    business date (and the rule's `require` files), each passed or failed with what to do, then a verdict. Exit 0
+    when every instance fired or will fire, 1 when something blocks one, 2 when it could not check (a call failed
+    or was refused) or was asked wrongly."""
     when = now or datetime.now(timezone.utc)
     try:
         rules = load_rules(rules_path)
@@ -443,20 +549,23 @@ def doctor(rule_name, bizdate, cycle, node, rules_path, as_json, now, timeout, e
         cycle_ms = epoch_ms(at_.replace(tzinfo=rule.timezone)) if at_ else None
         try:
             facts = gather(rule, target, biz_date, cycle_ms, when, call)
-            results.append((facts, [_scrubbed(c, keys.scrub) for c in diagnose(facts)]))
+            facts_checks = facts, [_scrubbed(c, keys.scrub) for c in diagnose(facts)]
         except Unanswered as e:
-            results.append(_unanswered(rule, target, biz_date, when, keys.scrub(str(e))))
-    outcome = verdict([c for _, checks in results for c in checks])
+            facts_checks = _unanswered(rule, target, biz_date, when, e, keys.scrub)
+        results.append((*facts_checks, verdict(*facts_checks)))
+    status = max(judged.status for _, _, judged in results)
     if as_json:
-        click.echo(json.dumps({"rule": rule.name, "biz_date": f"{biz_date}", "now": when.isoformat(), "ok": outcome,
-                               "nodes": [report(f, checks) for f, checks in results]}, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({"rule": rule.name, "biz_date": f"{biz_date}", "now": when.isoformat(),
+                               "ok": _ok(status), "nodes": [report(*r) for r in results]},
+                              indent=2, ensure_ascii=False))
     else:
-        for f, checks in results:
+        for f, checks, judged in results:
             click.echo(f"{rule.name}: node {f.target.node} in workspace {f.target.workspace} ({rule.env}, API "
                        f"{rule.api}, {f.zone.key}), business date {biz_date}")
             for check in checks:
                 click.echo(f"  {check.line()}")
-    sys.exit(0 if outcome else 2 if outcome is None else 1)
+            click.echo(f"  => {judged.word}: {judged.why}")
+    sys.exit(status)
 
 
 def _scrubbed(check: Check, scrub) -> Check:

@@ -1,0 +1,55 @@
+"""The RAM actions behind dwtrigger's calls, so a refused call names what to grant, and where deploy/ram/ grants it.
+
+DataWorks authorizes per operation under the RAM code `dataworks`: an API's action is `dataworks:<API name>`
+(its 2024-05-18 RAM page lists them so; some 2020-05-18 pages list only `dataworks:*`, and the pages of
+ListUpstreamTasks and GetTaskInstance disclose none: README's RAM notes). OSS names its own actions: a listing
+(ListObjectsV2) is `oss:ListObjects`, a read or a look (GetObject, HeadObject, GetObjectMeta) `oss:GetObject`.
+tests/test_ram.py runs doctor and the sweep against the emulator and the OSS stand-in and holds the policy files
+to every call they saw.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Optional
+
+from ..dataworks import API_2020, API_2024
+from ..retry import RemoteError
+
+# What each step of the port calls, per API.
+DATAWORKS = {API_2020: {"look-up": "ListInstances", "parents": "GetNodeParents", "trigger": "RunTriggerNode"},
+             API_2024: {"look-up": "ListTaskInstances", "parents": "ListUpstreamTasks",
+                        "trigger": "TriggerSchedulerTaskInstance"}}
+OSS = {"ListObjectsV2": "oss:ListObjects", "GetObject": "oss:GetObject", "HeadObject": "oss:GetObject",
+       "GetObjectMeta": "oss:GetObject", "PutObject": "oss:PutObject"}
+# The deploy/ram/ file that grants each DataWorks action: the function's role gets dataworks.json, an operator's
+# read-only commands (doctor, status) operator.json.
+GRANTED_BY = {**{f"dataworks:{DATAWORKS[api][step]}": "deploy/ram/dataworks.json"
+                 for api in DATAWORKS for step in ("look-up", "trigger")},
+              **{f"dataworks:{DATAWORKS[api]['parents']}": "deploy/ram/operator.json" for api in DATAWORKS}}
+OSS_READS = "deploy/ram/oss-require.json"
+
+_DENIED = re.compile(r"NotAuthorized|Forbidden|AccessDenied|NoPermission", re.IGNORECASE)
+
+
+def dataworks(api: str, step: str) -> str:
+    """The RAM action of one step ("look-up", "parents", "trigger") on `api`."""
+    return f"dataworks:{DATAWORKS[api][step]}"
+
+
+def action(call: dict) -> str:
+    """The RAM action a call the emulator or the OSS stand-in recorded needs."""
+    return f"dataworks:{call['action']}" if "action" in call else OSS[call["operation"]]
+
+
+def denied(error: Optional[RemoteError]) -> bool:
+    """A refusal for want of a permission (not a wrong key or signature, which are other 403s)."""
+    return error is not None and bool(_DENIED.search(error.code))
+
+
+def grant(actions: Iterable[str], on: Optional[str] = None) -> str:
+    """What to do about a refusal: the actions to grant (`on`: the OSS bucket), and the policy file that does."""
+    names = sorted(set(actions))
+    files = sorted({GRANTED_BY.get(a, OSS_READS) for a in names})
+    where = f" on bucket {on}" if on else ""
+    return (f"grant {' and '.join(names)}{where} to the identity of these keys ({', '.join(files)}"
+            + (f" with BUCKET={on}" if on else "") + ")")
