@@ -2,6 +2,7 @@
 loopback) on both APIs: each condition it checks, failing and passing, the JSON, the exit codes, and that it never
 sends or writes anything."""
 import json
+import socket
 
 import pytest
 from click.testing import CliRunner
@@ -69,8 +70,9 @@ def world(servers):
     return emu, oss
 
 
-def rules_file(tmp_path, api: str) -> str:
-    """One rule per node, on `api`'s workspace; `ledgered` keeps a ledger, `wrong` names a node no one has."""
+def rules_file(tmp_path, api: str, checked: int = READY) -> str:
+    """One rule per node, on `api`'s workspace; `ledgered` keeps a ledger, `wrong` names a node no one has;
+    `landed`, `checked` (releasing `checked`) and `undated` `require` files."""
     workspace = WORKSPACES[api][0]
     named = {"ready": READY, "ran": RAN, "blocked": BLOCKED, "broken": BROKEN, "queued": QUEUED, "frozen": FROZEN,
              "self": SELF, "fresh": FRESH, "twice": TWICE, "wrong": 799999}
@@ -79,6 +81,15 @@ def rules_file(tmp_path, api: str) -> str:
     rules.append(f'  - {{name: ledgered, on: timer, timer: t-ledgered, ledger: "oss://etl-ledger/dwtrigger/", '
                  f'trigger: [{{workspace: {workspace}, node: {BLOCKED}, at: "00:30"}}, '
                  f'{{workspace: {workspace}, node: {READY}, at: "00:30"}}, {{workspace: {workspace}, node: {RAN}}}]}}')
+    day, stamp = "{bizdate:%Y-%m-%d}", "{bizdate:%Y%m%d}"
+    rules += [  # `require`: an OSS rule's entries filled from each key's captures, a timer rule's from the date
+        f'  - {{name: landed, on: oss, bucket: etl-landing, key: "exports/{{table}}/dt={day}/_SUCCESS", require: '
+        f'["exports/{{table}}/dt={day}/_COUNTS", "oss://etl-reference/cal/{stamp}.ok"], '
+        f'trigger: [{{workspace: {workspace}, node: {READY}}}]}}',
+        f'  - {{name: checked, on: timer, timer: t-checked, bucket: etl-landing, require: ["orders/{stamp}.ok"], '
+        f'trigger: [{{workspace: {workspace}, node: {checked}}}]}}',
+        '  - {name: undated, on: oss, bucket: etl-landing, key: "inbox/{name}.csv", require: ["inbox/{name}.ok"], '
+        f'trigger: [{{workspace: {workspace}, node: {READY}}}]}}']
     path = tmp_path / "rules.yaml"
     path.write_text(f'version: 1\ndefaults: {{timezone: Asia/Shanghai, region: cn-shanghai, api: "{api}"}}\n'
                     "rules:\n" + "\n".join(rules) + "\n")
@@ -123,7 +134,7 @@ def status(api: str, word: str) -> str:
 
 def assert_read_only(emu, oss) -> None:
     assert {c["action"] for c in emu.calls} <= READ_ONLY
-    assert {c["operation"] for c in oss.calls} <= {"ListObjectsV2", "GetObject", "HeadObject"}
+    assert {c["operation"] for c in oss.calls} <= {"ListObjectsV2", "GetObject", "HeadObject", "GetObjectMeta"}
 
 
 @pytest.fixture(params=[API_2020, API_2024])
@@ -438,3 +449,91 @@ def test_without_keys_it_says_what_to_set_and_asks_nothing(world, tmp_path):
     assert "no credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET" in result.stderr
     assert "--emulator URL" in result.stderr
     assert emu.calls == []
+
+
+def test_require_of_an_oss_rule_read_as_the_sweep_reads_it(world, tmp_path, api):
+    """Nothing landed, then one table's _SUCCESS (its own _COUNTS and the calendar missing), then all of it."""
+    emu, oss = world
+    rules = rules_file(tmp_path, api)
+    day = f"business date {BIZ}, cycle 2026-03-12 00:30 +08:00"
+    advice = ("land them: the event of the last to land releases it (once all are there, the sweep does for a rule "
+              f"with `expect:`, or dwtrigger trigger --rule landed --bizdate {BIZ})")
+    nothing = doctor(world, rules, "--rule", "landed", "--bizdate", BIZ)
+    assert nothing.exit_code == 1
+    assert lines(nothing)[6:] == [f"  ✘ required files there: {day}: missing "
+                                  f"oss://etl-landing/exports/*/dt={BIZ}/_SUCCESS -> {advice}"]
+    assert said(nothing) == ["  => blocked: failed: required files there (what to do: above)"]
+    oss.put("etl-landing", f"exports/orders/dt={BIZ}/_SUCCESS")
+    oss.put("etl-landing", f"exports/clicks/dt={BIZ}/_COUNTS")          # another table's: no evidence for orders
+    half = doctor(world, rules, "--rule", "landed", "--bizdate", BIZ)
+    assert (half.exit_code, lines(half)[6:]) == (1, [
+        f"  ✘ required files there: {day}: oss://etl-landing/exports/orders/dt={BIZ}/_SUCCESS is there, missing "
+        f"oss://etl-landing/exports/orders/dt={BIZ}/_COUNTS, oss://etl-reference/cal/20260311.ok -> {advice}"])
+    oss.put("etl-landing", f"exports/orders/dt={BIZ}/_COUNTS")
+    oss.put("etl-reference", "cal/20260311.ok")
+    done = doctor(world, rules, "--rule", "landed", "--bizdate", BIZ)
+    assert (done.exit_code, lines(done)[6:]) == (0, [
+        f"  ✔ required files there: {day}: oss://etl-landing/exports/orders/dt={BIZ}/_SUCCESS, "
+        f"oss://etl-landing/exports/orders/dt={BIZ}/_COUNTS, oss://etl-reference/cal/20260311.ok"])
+    assert said(done) == ["  => will fire: nothing blocks it; it waits for its trigger alone, which releases it now"]
+    assert_read_only(emu, oss)
+
+
+def test_require_of_a_timer_rule_and_a_missing_file_that_no_longer_matters(world, tmp_path, api):
+    rules = rules_file(tmp_path, api, checked=READY)
+    missing = doctor(world, rules, "--rule", "checked", "--bizdate", BIZ)
+    assert (missing.exit_code, lines(missing)[6:]) == (1, [
+        f"  ✘ required files there: business date {BIZ}, cycle 2026-03-12 00:30 +08:00: missing "
+        "oss://etl-landing/orders/20260311.ok -> land them: the timer releases it only if they are there when it "
+        f"fires (once all are there, the sweep does for a rule with `expect:`, or dwtrigger trigger --rule checked "
+        f"--bizdate {BIZ})"])
+    ran = doctor(world, rules_file(tmp_path, api, checked=RAN), "--rule", "checked", "--bizdate", BIZ)
+    assert ran.exit_code == 0                                          # released by hand: it fired all the same
+    assert lines(ran)[6].startswith("  ✘ required files there: ")
+    assert said(ran) == [f"  => fired: {status(api, 'SUCCESS')}: it already ran"]
+
+
+def test_require_of_an_oss_rule_whose_key_names_no_date_is_not_checked(world, tmp_path):
+    _, oss = world
+    result = doctor(world, rules_file(tmp_path, API_2020), "--rule", "undated", "--bizdate", BIZ)
+    assert (result.exit_code, lines(result)[6:]) == (0, [
+        "  - required files there: not checked: the rule's key names no {bizdate} or {cycle}, so no object is tied "
+        "to a business date; the relay checks `require` for each event"])
+    assert oss.calls == []
+
+
+def test_a_refused_require_read_names_the_oss_actions_and_the_buckets(world, tmp_path):
+    _, oss = world
+    oss.set_faults(forbidden_rate=1.0)
+    result = doctor(world, rules_file(tmp_path, API_2020), "--rule", "landed", "--bizdate", BIZ)
+    assert result.exit_code == 2
+    assert lines(result)[6] == (
+        "  ? required files there: could not check: the required files failed: AccessDenied: You have no right to "
+        "access this object because of bucket acl. -> grant oss:GetObject and oss:ListObjects on bucket "
+        "etl-landing, etl-reference to the identity of these keys (deploy/ram/oss-require.json with "
+        "BUCKET=etl-landing, BUCKET=etl-reference, one policy each)")
+    assert said(result) == ["  => not known: could not check: required files there"]
+
+
+@pytest.fixture
+def unused_port():
+    """A port bound and not listening: a connection to it is refused, and no one else can take it meanwhile."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+def test_an_unreachable_endpoint_exits_2(world, tmp_path, unused_port):
+    result = CliRunner().invoke(main, ["doctor", "--endpoint", f"127.0.0.1:{unused_port}", "--protocol", "http",
+                                       "--now", NOW, "--rule", "ready", "--bizdate", BIZ, "--timeout", "3"],
+                                env={**ROLE_KEY, "DWTRIGGER_RULES": rules_file(tmp_path, API_2020)})
+    assert result.exit_code == 2
+    assert lines(result) == ["  ? instance exists: could not check: the look-up failed: ConnectionError: "
+                             f"127.0.0.1:{unused_port}: Connection refused"]
+
+
+def test_help_names_the_rules_variable():
+    result = CliRunner().invoke(main, ["doctor", "--help"])
+    assert result.exit_code == 0
+    assert "--rules TEXT The rules file. [env var: DWTRIGGER_RULES; default: rules.yaml]" in " ".join(
+        result.output.split())

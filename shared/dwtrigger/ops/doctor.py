@@ -135,7 +135,7 @@ def gather(rule: Rule, target: Target, biz_date: date, cycle_ms: Optional[int], 
         slot = Slot(rule.api, target.workspace, target.node, slot_ms)
         try:
             number, entry = _ask(call, "the ledger", lambda: call.book_for(rule).latest(slot),
-                                 ("oss:ListObjects", "oss:GetObject"), rule.ledger.bucket)
+                                 ("oss:ListObjects", "oss:GetObject"), (rule.ledger.bucket,))
             where = slot.claim(number) if number else slot.claim(0)[:-len("0000.json")]
             facts = replace(facts, send=Send(f"{rule.ledger}{where}", number, entry))
         except Unanswered as e:
@@ -150,12 +150,12 @@ def _files(rule: Rule, biz_date: date, cycle_ms: Optional[int], call: Invocation
     if isinstance(rule, OssRule) and not {"bizdate", "cycle"} & set(rule.key.names):
         return {"files": None}
     schedule = Schedule(biz_date, None if cycle_ms is None else local(cycle_ms, rule.timezone), rule.timezone)
-    buckets = rule.buckets if isinstance(rule, OssRule) else ()
-    named = [b for b in (*buckets, getattr(rule, "bucket", None), *(e.bucket for e in rule.require)) if b]
+    named = [b for b in (*getattr(rule, "buckets", ()), getattr(rule, "bucket", None),
+                         *(entry.bucket for entry in rule.require)) if b]
     try:
         return {"files": _ask(call, "the required files", lambda: evidence.found(
             call.store_for(rule), rule, schedule, call.deadline), ("oss:ListObjects", "oss:GetObject"),
-            ", ".join(dict.fromkeys(named)))}
+            tuple(dict.fromkeys(named)))}
     except Unanswered as e:
         return {"files_error": e}
 
@@ -176,15 +176,15 @@ def _kin(rule: Rule, target: Target, biz_date: date, call: Invocation) -> List[K
 
 
 def _ask(call: Invocation, what: str, ask: Callable[[], T], actions: Sequence[str] = (),
-         bucket: Optional[str] = None) -> T:
+         buckets: Sequence[str] = ()) -> T:
     """One read, retried as the relay retries (transient failures, within the deadline). A refusal for want of a
-    permission names the RAM `actions` behind the read (on `bucket`, for OSS) and the policy that grants them."""
+    permission names the RAM `actions` behind the read (on `buckets`, for OSS) and the policy that grants them."""
     try:
         return with_retries(lambda attempt: ask(), call.deadline, Backoff())[0]
     except GaveUp as e:
         if e.error is None:
             raise Unanswered(f"{what}: no time was left") from None
-        advice = ram.grant(actions, bucket) if ram.denied(e.error) and actions else None
+        advice = ram.grant(actions, buckets) if ram.denied(e.error) and actions else None
         raise Unanswered(f"{what} failed: {e.error}", advice) from None
 
 

@@ -10,7 +10,7 @@ to every call they saw.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 from ..dataworks import API_2020, API_2024
 from ..retry import RemoteError
@@ -46,10 +46,12 @@ def denied(error: Optional[RemoteError]) -> bool:
     return error is not None and bool(_DENIED.search(error.code))
 
 
-def grant(actions: Iterable[str], on: Optional[str] = None) -> str:
-    """What to do about a refusal: the actions to grant (`on`: the OSS bucket), and the policy file that does."""
+def grant(actions: Iterable[str], buckets: Sequence[str] = ()) -> str:
+    """What to do about a refusal: the actions to grant (on `buckets`, for OSS), and the policy file that does."""
     names = sorted(set(actions))
-    files = sorted({GRANTED_BY.get(a, OSS_READS) for a in names})
-    where = f" on bucket {on}" if on else ""
-    return (f"grant {' and '.join(names)}{where} to the identity of these keys ({', '.join(files)}"
-            + (f" with BUCKET={on}" if on else "") + ")")
+    files = ", ".join(sorted({GRANTED_BY.get(a, OSS_READS) for a in names}))
+    if not buckets:
+        return f"grant {' and '.join(names)} to the identity of these keys ({files})"
+    each = ", ".join(f"BUCKET={b}" for b in buckets)
+    return (f"grant {' and '.join(names)} on bucket {', '.join(buckets)} to the identity of these keys ({files} "
+            f"with {each}{', one policy each' if len(buckets) > 1 else ''})")
