@@ -385,7 +385,7 @@ def test_a_refused_call_names_the_ram_action_to_grant_and_exits_2(world, tmp_pat
     lookup = "ListInstances" if api == API_2020 else "ListTaskInstances"
     assert lines(result) == ["  ? instance exists: could not check: the look-up failed: ResourceNotAuthorized.Api: "
                              f"You are not authorized to call this API. -> grant dataworks:{lookup} to the identity "
-                             "of these keys (deploy/ram/dataworks.json)"]
+                             "of these keys (deploy/ram/operator.json)"]
     assert said(result) == ["  => not known: could not check: instance exists"]
     assert ROLE_KEY["ALIBABA_CLOUD_ACCESS_KEY_ID"] not in result.output
 

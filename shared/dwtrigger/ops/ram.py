@@ -21,11 +21,11 @@ DATAWORKS = {API_2020: {"look-up": "ListInstances", "parents": "GetNodeParents",
                         "trigger": "TriggerSchedulerTaskInstance"}}
 OSS = {"ListObjectsV2": "oss:ListObjects", "GetObject": "oss:GetObject", "HeadObject": "oss:GetObject",
        "GetObjectMeta": "oss:GetObject", "PutObject": "oss:PutObject"}
-# The deploy/ram/ file that grants each DataWorks action: the function's role gets dataworks.json, an operator's
-# read-only commands (doctor, status) operator.json.
-GRANTED_BY = {**{f"dataworks:{DATAWORKS[api][step]}": "deploy/ram/dataworks.json"
-                 for api in DATAWORKS for step in ("look-up", "trigger")},
-              **{f"dataworks:{DATAWORKS[api]['parents']}": "deploy/ram/operator.json" for api in DATAWORKS}}
+# The deploy/ram/ file that grants each DataWorks action to a person: operator.json the reads of doctor and status
+# (the look-up, the parents), dataworks.json the trigger (and the look-up: it is the function's role's policy).
+GRANTED_BY = {**{f"dataworks:{DATAWORKS[api][step]}": "deploy/ram/operator.json"
+                 for api in DATAWORKS for step in ("look-up", "parents")},
+              **{f"dataworks:{DATAWORKS[api]['trigger']}": "deploy/ram/dataworks.json" for api in DATAWORKS}}
 OSS_READS = "deploy/ram/oss-require.json"
 
 _DENIED = re.compile(r"NotAuthorized|Forbidden|AccessDenied|NoPermission", re.IGNORECASE)
