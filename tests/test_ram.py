@@ -134,7 +134,8 @@ def test_a_call_outside_the_policies_is_refused_by_the_check():
     assert refused(FUNCTION, [{"action": "GetNodeParents"}, listing,
                               {"operation": "GetObject", "bucket": "etl-private", "key": "a", "params": {}},
                               {"operation": "PutObject", "bucket": "etl-landing", "key": "a", "params": {}}]) == [
-        "dataworks:GetNodeParents", "oss:GetObject etl-private", "oss:ListObjects etl-ledger", "oss:PutObject etl-landing"]
+        "dataworks:GetNodeParents", "oss:GetObject etl-private", "oss:ListObjects etl-ledger",
+        "oss:PutObject etl-landing"]
     assert refused(FUNCTION, [dict(listing, params={"prefix": "dwtrigger/claims/"})]) == []
 
 
