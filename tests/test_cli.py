@@ -425,7 +425,7 @@ def test_a_new_data_studio_rule_validates_explains_replays_and_triggers(emulator
     replayed = run("replay", str(EVENTS / "oss/native-put-inventory.json"), "--rules", RULES, env=emulator_env)
     assert replayed.exit_code == 0 and "triggered          1" in replayed.stderr
     by_hand = run("trigger", "--rule", "inventory-daily", "--bizdate", "2026-03-10", "--rules", RULES, env=emulator_env)
-    assert by_hand.exit_code == 0 and by_hand.output.startswith("already_triggered: inventory-daily node 910000000001")
+    assert by_hand.exit_code == 0 and by_hand.stderr.startswith("already_triggered: inventory-daily node 910000000001")
     assert [(c["action"], c["query"], c["params"]) for c in emulator.calls] == [
         ("ListTaskInstances", [], {"ProjectId": "20001", "ProjectEnv": "Prod", "TaskId": "910000000001",
                                    "Bizdate": "1773072000000", "TriggerType": "Scheduler",
