@@ -8,10 +8,10 @@ Point the SDK at it unmodified::
     queue = account.get_queue("dwtrigger-dlq")
 
 Built with the keys it accepts (the seed's ``keys`` entries: access_key_id, access_key_secret, security_token) and
-its queues' names; ``visibility_timeout`` (seconds, MNS's default 30) is every queue's. Its ``clock`` (clock.py, real
-time plus an offset) decides visibility: ``clock.advance(seconds)`` makes received messages visible again without
-sleeping. A long poll waits in real time for a message to become visible, or for its waitseconds to pass on the
-clock.
+its queues' names; ``visibility_timeout`` (seconds, MNS's default 30) is every queue's. Its ``clock`` (clock.py: real
+time plus an offset, or fixed at ``now`` when given) decides visibility: ``clock.advance(seconds)`` makes received
+messages visible again without sleeping. A long poll waits for a message to become visible, or for its waitseconds
+to pass on the clock (on a fixed clock: until the clock is advanced).
 
 Operations (the URI as the SDK sends it; queue names in the path, receipt handles verbatim in the query):
   POST   /queues/Q/messages                           SendMessage: XML Message (MessageBody, DelaySeconds,
@@ -36,6 +36,7 @@ signatures, tokens or secrets. HTTP/1.0, one request per connection, daemon thre
 
 import time
 import uuid
+from datetime import datetime
 from typing import Dict, Iterable, List, Optional, Tuple
 from xml.etree import ElementTree as ET
 
@@ -220,8 +221,8 @@ class MnsStandIn(Served):
     handler, what = _Handler, "the MNS stand-in"
 
     def __init__(self, keys: Iterable[dict], queues: Iterable[str], port: int = 0, host: str = "127.0.0.1",
-                 visibility_timeout: int = 30):
-        self.clock = Clock()
+                 visibility_timeout: int = 30, now: Optional[datetime] = None):
+        self.clock = Clock(now)
         self._queues = q.Queues(queues, visibility_timeout, self.clock)
         super().__init__(MnsGateway(self._queues, Keys(_key(k) for k in keys)), host, port)
 
@@ -238,7 +239,7 @@ class MnsStandIn(Served):
                      "visible": m.visible_ms <= now} for m in self._queues.messages(queue)]
 
     def reset(self) -> None:
-        """Empty queues, the clock back to real time, calls cleared, a new epoch."""
+        """Empty queues, the clock back to its start, calls cleared, a new epoch."""
         with self.gateway.lock:
             self.gateway.end_epoch()
             self._queues.reset()
