@@ -22,7 +22,7 @@ from . import fc
 from ..dataworks import describe
 from ..relay import required
 from .inputs import UNREADABLE, Item, Unreadable, built_event, read
-from .options import output_options, rules_option, timeout_option
+from .options import output_options, rules_option, source_option, timeout_option
 from .replayer import RELEASED, Replayer, read_path, summary
 from ..matching import ignored_reason, match, out_of_play
 from ..outcomes import DRY_RUN, FAILED, IGNORED, REJECTED
@@ -226,9 +226,7 @@ def _print_explanation(item: dict) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @rules_option
-@click.option("--source", type=click.Choice(events.SOURCES),
-              help="Which function takes every event (default: detected from each one's shape); needed for "
-                   "raw events (not JSON, or a bare JSON string) such as MNS STREAM message bodies.")
+@source_option
 @click.option("--dry-run", is_flag=True, help="Decide and log, send nothing.")
 @click.option("--failed-out", type=click.Path(dir_okay=False),
               help="Write every record that did not end released here, one per line, to replay later (always "

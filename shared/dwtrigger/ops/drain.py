@@ -18,7 +18,7 @@ import click
 
 from ..credentials import read_keys
 from .inputs import Unreadable, read
-from .options import output_options, rules_option, timeout_option
+from .options import output_options, rules_option, source_option, timeout_option
 from .reach import MNS_ENV, Refused, reaching, require_keys
 from .replayer import Replayer
 
@@ -48,11 +48,13 @@ class Tally:
 @click.option("--account", metavar="UID", help="The Alibaba Cloud account id that owns the queue.")
 @click.option("--region", metavar="REGION", help="The queue's region, e.g. cn-shanghai.")
 @rules_option
+@source_option
 @click.option("--dry-run", is_flag=True, help="Decide and log, send nothing and delete nothing.")
 @timeout_option(60, "each record")
 @output_options
 @reaching
-def drain(queue, most, wait, mns_endpoint, account, region, rules_path, dry_run, timeout, quiet, log, environ):
+def drain(queue, most, wait, mns_endpoint, account, region, rules_path, source, dry_run, timeout, quiet, log,
+          environ):
     """Replay the dead-letter queue: delete each message whose every record ended released (triggered or
     already_triggered), leave the rest for later, and sum up.
 
@@ -70,11 +72,15 @@ def drain(queue, most, wait, mns_endpoint, account, region, rules_path, dry_run,
             batch = _receive(messages, min(BATCH, most - tally.received if most else BATCH), wait, tally, url)
             fresh = [m for m in batch if m.message_id not in tally.seen]
             for m in fresh:
-                _drain_one(messages, m, replayer, dry_run, tally)
+                _drain_one(messages, m, replayer, source, dry_run, tally)
             if not batch or len(fresh) < len(batch):
                 break
-    finally:
+    except Refused:
+        raise                                   # the queue could not be read: nothing was taken
+    except BaseException:                       # interrupted: what was done is said
         _report(replayer, tally, dry_run, quiet)
+        raise
+    _report(replayer, tally, dry_run, quiet)
     sys.exit(1 if tally.left or tally.problems else 0)
 
 
@@ -134,14 +140,14 @@ def _refusal(e, queue: str, url: str) -> str:
             "on it")
 
 
-def _drain_one(messages, message, replayer: Replayer, dry_run: bool, tally: Tally) -> None:
+def _drain_one(messages, message, replayer: Replayer, source: Optional[str], dry_run: bool, tally: Tally) -> None:
     """Replay one message's records; delete it when all were released."""
     from mns.mns_exception import MNSExceptionBase
 
     tally.received += 1
     tally.seen.add(message.message_id)
     label = f"{messages.queue_name}/{message.message_id}"
-    items = read(label, message.message_body.encode("utf-8", "surrogatepass"))
+    items = read(label, message.message_body.encode("utf-8", "surrogatepass"), source)
     released = all([replayer.run(item) for item in items])      # every record runs, released or not
     if not released:
         tally.left += 1

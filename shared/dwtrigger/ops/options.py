@@ -9,12 +9,19 @@ from typing import Callable, Iterator, Optional
 
 import click
 
+from .. import events
 from ..outcomes import DecisionLog
 from .reach import Refused
 
 rules_option = click.option("--rules", "rules_path", default="rules.yaml", envvar="DWTRIGGER_RULES",
                             show_default=True, show_envvar=True, type=click.Path(dir_okay=False),
                             help="The rules file.")
+
+
+source_option = click.option(
+    "--source", type=click.Choice(events.SOURCES),
+    help="Which function takes every event (default: detected from each one's shape); needed for raw events (not "
+         "JSON, or a bare JSON string) such as MNS STREAM message bodies.")
 
 
 def timeout_option(default: int, what: str):
