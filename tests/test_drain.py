@@ -201,8 +201,9 @@ def test_the_endpoint_is_the_regions_public_one_unless_named():
          "https://UID.mns.REGION.aliyuncs.com), or --mns-endpoint (or DWTRIGGER_MNS_ENDPOINT)"),
     (("--region", "cn-shanghai"), "name the queue's endpoint: --account UID --region REGION (its public endpoint "
                                   "https://UID.mns.REGION.aliyuncs.com), or --mns-endpoint (or DWTRIGGER_MNS_ENDPOINT)"),
-    (("--mns-endpoint", "127.0.0.1:1", "--account", "1234"), "--mns-endpoint names the queue's endpoint: drop "
-                                                             "--account and --region"),
+    (("--mns-endpoint", "127.0.0.1:1", "--account", "1234"), "--mns-endpoint (or DWTRIGGER_MNS_ENDPOINT, or "
+                                                             "--emulator) names the queue's endpoint: drop --account "
+                                                             "and --region"),
 ])
 def test_a_drain_without_its_endpoint_is_refused_before_anything_is_read(args, why):
     result = CliRunner().invoke(main, ["drain", "--queue", QUEUE, *args], env={**ROLE_KEY})

@@ -89,7 +89,8 @@ def endpoint(given: Optional[str], account: Optional[str], region: Optional[str]
     region's public endpoint of the account."""
     if given:
         if account or region:
-            raise Refused("--mns-endpoint names the queue's endpoint: drop --account and --region")
+            raise Refused(f"--mns-endpoint (or {MNS_ENV}, or --emulator) names the queue's endpoint: drop "
+                          "--account and --region")
         given = given.rstrip("/")
         return given if "://" in given else f"{environ.get('DWTRIGGER_PROTOCOL') or 'https'}://{given}"
     if not (account and region):
