@@ -130,6 +130,47 @@ def test_replay_exits_non_zero_when_anything_failed(emulator_env, emulator):
     assert result.exit_code == 1 and "failed             1" in result.stderr
 
 
+def test_replay_of_a_directory_or_a_missing_file_is_one_sentence(tmp_path, emulator_env, emulator):
+    directory = run("replay", str(EVENTS / "timer"), "--rules", RULES, env=emulator_env)
+    assert (directory.exit_code, directory.output) == (
+        2, f"Error: {EVENTS / 'timer'} is a directory: name the event files in it (e.g. {EVENTS / 'timer' / '*.json'})\n")
+    missing = run("replay", str(EVENTS / "timer/nightly.json"), str(tmp_path / "dlq.ndjson"), "--rules", RULES,
+                  env=emulator_env)
+    assert (missing.exit_code, missing.output) == (2, f"Error: {tmp_path / 'dlq.ndjson'}: no such file\n")
+    assert emulator.calls == []                          # nothing is sent before every file is read
+
+
+def test_replay_and_trigger_write_the_decision_log_to_a_file_or_keep_quiet(tmp_path, emulator_env, emulator):
+    log = tmp_path / "decisions.ndjson"
+    replayed = run("replay", str(EVENTS / "timer/nightly.json"), "--rules", RULES, "--log", str(log), env=emulator_env)
+    assert (replayed.exit_code, replayed.stdout) == (0, "")
+    assert replayed.stderr == "outcome            count\ntriggered          1\n"
+    by_hand = run("trigger", "--rule", "orders-daily", "--bizdate", "2026-03-10", "--rules", RULES, "--log", str(log),
+                  env=emulator_env)
+    assert by_hand.exit_code == 0 and by_hand.stdout == ""
+    assert by_hand.stderr.startswith("triggered: orders-daily node 700001234567 bizdate 2026-03-10")
+    assert [(line["outcome"], line["node"]) for line in map(json.loads, log.read_text().splitlines())] == [
+        ("triggered", 700001235000), ("triggered", 700001234567)]          # appended, one line per decision
+
+    quiet = run("trigger", "--rule", "orders-daily", "--from", "2026-03-09", "--to", "2026-03-10", "--rules", RULES,
+                "--quiet", env=emulator_env)
+    assert quiet.exit_code == 0 and quiet.stdout == ""                    # no decision log, no progress bar
+    assert quiet.stderr == "outcome            count\ntriggered          1\nalready_triggered  1\n"
+    loud = run("replay", str(EVENTS / "timer/nightly.json"), "--rules", RULES, env=emulator_env)
+    assert [json.loads(line)["outcome"] for line in loud.stdout.splitlines()] == ["already_triggered"]
+    unwritable = run("replay", str(EVENTS / "timer/nightly.json"), "--rules", RULES, "--log",
+                     str(tmp_path / "no" / "such" / "dir.ndjson"), env=emulator_env)
+    assert (unwritable.exit_code, unwritable.output) == (
+        2, f"Error: cannot write the decision log to {tmp_path / 'no' / 'such' / 'dir.ndjson'}: No such file or "
+           "directory\n")
+
+
+def test_trigger_says_what_rule_takes():
+    said = " ".join(run("trigger", "--help").output.split())
+    assert "--rule NAME The rule to release, by its `name:` in the rules file: each node it triggers (or --node). " \
+           "[required]" in said
+
+
 # rules.yaml plus what a dead-letter file must not reach by accident: a topic rule without a message pattern
 # (any STREAM body on etl-done), and a timer rule on a frozen node (its decisions fail).
 EXTRA_RULES = """
@@ -425,7 +466,7 @@ def test_a_new_data_studio_rule_validates_explains_replays_and_triggers(emulator
     replayed = run("replay", str(EVENTS / "oss/native-put-inventory.json"), "--rules", RULES, env=emulator_env)
     assert replayed.exit_code == 0 and "triggered          1" in replayed.stderr
     by_hand = run("trigger", "--rule", "inventory-daily", "--bizdate", "2026-03-10", "--rules", RULES, env=emulator_env)
-    assert by_hand.exit_code == 0 and by_hand.output.startswith("already_triggered: inventory-daily node 910000000001")
+    assert by_hand.exit_code == 0 and by_hand.stderr.startswith("already_triggered: inventory-daily node 910000000001")
     assert [(c["action"], c["query"], c["params"]) for c in emulator.calls] == [
         ("ListTaskInstances", [], {"ProjectId": "20001", "ProjectEnv": "Prod", "TaskId": "910000000001",
                                    "Bizdate": "1773072000000", "TriggerType": "Scheduler",

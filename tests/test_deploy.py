@@ -540,6 +540,12 @@ def test_the_ledger_policy_grants_exactly_its_objects_and_their_listing():
     assert listing["Condition"] == {"StringLike": {"oss:Prefix": "dwtrigger/*"}}
 
 
+def test_the_drain_policy_reads_and_deletes_the_dead_letter_queues_messages_only():
+    [statement] = policy("dlq-drain.json")["Statement"]
+    assert statement == {"Effect": "Allow", "Action": ["mns:BatchReceiveMessage", "mns:DeleteMessage"],
+                         "Resource": f"{DLQ}/messages"}     # as MNS documents both actions
+
+
 def test_every_policy_is_a_ram_document_with_no_unknown_placeholder():
     names = {"TARGET_ACCOUNT": "9876543210987654", "TARGET_ROLE": "dwtrigger-cross",
              "SERVICE": "fc.aliyuncs.com", "FUNCTION": "dwtrigger-oss", "BUCKET": "etl-landing",

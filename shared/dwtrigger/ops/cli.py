@@ -13,7 +13,7 @@ from collections import Counter
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional
 
 import click
 
@@ -22,8 +22,10 @@ from . import fc
 from ..dataworks import describe
 from ..relay import required
 from .inputs import UNREADABLE, Item, Unreadable, built_event, read
+from .options import output_options, rules_option, source_option, timeout_option
+from .replayer import RELEASED, Replayer, read_path, summary
 from ..matching import ignored_reason, match, out_of_play
-from ..outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, OUTCOMES, REJECTED, TRIGGERED, WAITING_FILES
+from ..outcomes import DRY_RUN, FAILED, IGNORED, REJECTED
 from .reach import Refused, Watch, When, oss_port, reaching, require_keys
 from ..rules import RulesError, load_rules
 from ..schedule import ONE_DAY, ScheduleError, resolve
@@ -58,16 +60,6 @@ class _Group(click.Group):
 def main(ctx, debug):
     """Release DataWorks HTTP trigger nodes from OSS, MNS and timer events."""
     ctx.obj = {"debug": debug}
-
-
-rules_option = click.option("--rules", "rules_path", default="rules.yaml", envvar="DWTRIGGER_RULES",
-                            show_default=True, show_envvar=True, type=click.Path(dir_okay=False),
-                            help="The rules file.")
-
-
-def timeout_option(default: int, what: str):
-    return click.option("--timeout", default=default, show_default=True, type=click.IntRange(min=1),
-                        help=f"Seconds {what} may take, retries included (as the function's timeout).")
 
 
 DATE = click.DateTime(["%Y-%m-%d"])
@@ -234,65 +226,27 @@ def _print_explanation(item: dict) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @rules_option
-@click.option("--source", type=click.Choice(events.SOURCES),
-              help="Which function takes every event (default: detected from each one's shape); needed for "
-                   "raw events (not JSON, or a bare JSON string) such as MNS STREAM message bodies.")
+@source_option
 @click.option("--dry-run", is_flag=True, help="Decide and log, send nothing.")
 @click.option("--failed-out", type=click.Path(dir_okay=False),
               help="Write every record that did not end released here, one per line, to replay later (always "
                    "written: empty when every record was released; under --dry-run a record whose every decision "
                    "is dry_run counts as released).")
 @timeout_option(60, "each record")
+@output_options
 @reaching
-def replay(paths, rules_path, source, dry_run, failed_out, timeout, environ):
+def replay(paths, rules_path, source, dry_run, failed_out, timeout, quiet, log, environ):
     """Run events (files, JSON lists, NDJSON, failure-destination records, - for stdin) for real.
 
     Exit 0 only when every record ended released: each of its decisions triggered or already_triggered (dry_run
     under --dry-run). Each decision of a record that did not is named on stderr, with what to do."""
-    ruleset = load_rules(rules_path)
-    if not dry_run:
-        require_keys(environ)
-    watch = Watch(environ)
-    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch)
-    items = [item for p in paths for item in read(p, click.open_file(p, "rb").read(), source)]
-    released = _RELEASED + ((DRY_RUN,) if dry_run else ())
-    outcomes: Counter = Counter()
-    problems: List[str] = []
+    replayer = Replayer(rules_path, environ, dry_run, timeout, log)
+    items = [item for p in paths for item in read_path(p, source)]
     with _failed_out(failed_out) as failed:
-        with click.progressbar(items, label="replaying", file=sys.stderr, hidden=len(items) < 20) as bar:
-            for item in bar:
-                watch.label = item.label
-                decided = _replay_one(runtime, item, timeout)
-                outcomes.update(outcome for outcome, _ in decided)
-                kept = [(outcome, why) for outcome, why in decided if outcome not in released]
-                problems += [f"{item.label}: {outcome}: {why}{_TO_DO.get(outcome, '')}" for outcome, why in kept]
-                if kept:
-                    failed.append(item)
-    for line in problems:
-        click.echo(line, err=True)
-    _summary(outcomes)
-    watch.recap()
-    sys.exit(1 if problems else 0)
-
-
-_RELEASED = (TRIGGERED, ALREADY)      # a record ends released when every decision of it does; anything else is kept
-# What to do about a kept decision that is no failure, after its reason: nothing was sent, and the record is kept, so
-# a drain never deletes a dead letter that released nothing. (A failure's reason is DataWorks', the relay's or the
-# reader's, and says what went wrong.)
-_TO_DO = {
-    IGNORED: "; nothing was sent: add or enable the rule that should take it (`dwtrigger explain` says why each "
-             "misses) and replay it, or drop the record if it should release nothing",
-    WAITING_FILES: "; nothing was sent: the last of them to land releases it, or replay it once they are all there",
-    DRY_RUN: "; nothing was sent (DWTRIGGER_DRY_RUN is set): unset it to replay for real, or pass --dry-run",
-}
-
-
-def _replay_one(runtime, item: Item, timeout: int) -> List[Tuple[str, str]]:
-    """(outcome, reason) of each decision on one record; (unreadable, why) for a record that is not an event."""
-    if isinstance(item, Unreadable):
-        return [(UNREADABLE, item.reason)]
-    decisions = runtime.run(item.function, item.raw, fc.context_for(item.function, timeout=timeout))
-    return [(d.outcome, d.reason) for d in decisions]
+        with click.progressbar(items, label="replaying", file=sys.stderr, hidden=quiet or len(items) < 20) as bar:
+            failed += [item for item in bar if not replayer.run(item)]
+    replayer.report()
+    sys.exit(1 if replayer.problems else 0)
 
 
 @contextmanager
@@ -317,7 +271,8 @@ def _failed_out(path: Optional[str]) -> Iterator[List[Item]]:
 
 
 @main.command()
-@click.option("--rule", "rule_name", required=True)
+@click.option("--rule", "rule_name", required=True, metavar="NAME",
+              help="The rule to release, by its `name:` in the rules file: each node it triggers (or --node).")
 @click.option("--bizdate", type=DATE, help="The business date (YYYY-MM-DD); may be left out with --cycle.")
 @click.option("--cycle", type=click.DateTime(["%Y-%m-%d %H:%M"]),
               help="The instance's scheduled time in the workspace zone ('YYYY-MM-DD HH:MM'), e.g. of an hourly node.")
@@ -327,8 +282,9 @@ def _failed_out(path: Optional[str]) -> Iterator[List[Item]]:
 @rules_option
 @click.option("--dry-run", is_flag=True, help="Decide and log, send nothing.")
 @timeout_option(60, "each business date")
+@output_options
 @reaching
-def trigger(rule_name, bizdate, cycle, first, last, node, rules_path, dry_run, timeout, environ):
+def trigger(rule_name, bizdate, cycle, first, last, node, rules_path, dry_run, timeout, quiet, log, environ):
     """Release a rule's instance(s) by hand, through the same resolution, calls and logging as an event.
 
     Each decision is logged as a JSON line on stdout and said on stderr; a range adds a progress bar and a
@@ -342,19 +298,20 @@ def trigger(rule_name, bizdate, cycle, first, last, node, rules_path, dry_run, t
     if not dry_run:
         require_keys(environ)
     watch = Watch(environ)
-    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch)
+    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch, log=log)
     records: List[dict] = []
     label = f"releasing {rule_name} {first:%Y-%m-%d} to {last:%Y-%m-%d}" if first else ""
-    with click.progressbar(asked, label=label, file=sys.stderr, hidden=len(asked) == 1) as bar:
+    with click.progressbar(asked, label=label, file=sys.stderr, hidden=quiet or len(asked) == 1) as bar:
         for captures in bar:
             watch.label = f"{rule_name} " + (f"cycle {captures['cycle']:%Y-%m-%d %H:%M}" if "cycle" in captures
                                              else f"bizdate {captures['bizdate']}")
             records += [d.record() for d in runtime.release_by_hand(
                 rule_name, captures, node, fc.context_for("cli", timeout=timeout))]
     for r in records:
-        click.echo(_said(r), err=True)
+        if not (quiet and r["outcome"] in RELEASED + (DRY_RUN,)):
+            click.echo(_said(r), err=True)
     if len(asked) > 1:
-        _summary(Counter(r["outcome"] for r in records))
+        summary(Counter(r["outcome"] for r in records))
     watch.recap()
     sys.exit(1 if any(r["outcome"] in (FAILED, REJECTED) for r in records) else 0)
 
@@ -474,16 +431,11 @@ def demo(root, log_path):
                              Path(log_path).resolve() if log_path else None))
 
 
-def _summary(outcomes: Counter) -> None:
-    click.echo("outcome            count", err=True)
-    for name in OUTCOMES + (UNREADABLE,):
-        if outcomes[name]:
-            click.echo(f"{name:<18} {outcomes[name]}", err=True)
-
-
 from .doctor import doctor  # noqa: E402 - the command lives in its own module
+from .drain import drain  # noqa: E402
 
 main.add_command(doctor)
+main.add_command(drain)
 
 
 if __name__ == "__main__":

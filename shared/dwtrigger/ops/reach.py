@@ -22,6 +22,7 @@ from ..credentials import ENV_ID, ENV_SECRET, ENV_TOKEN, MissingCredentials, rea
 from ..retry import RemoteError
 
 EMULATOR_ENV = "DWTRIGGER_EMULATOR"
+MNS_ENV = "DWTRIGGER_MNS_ENDPOINT"
 
 
 class When(click.ParamType):
@@ -50,6 +51,11 @@ class Refused(click.ClickException):
 def oss_port(port: int) -> int:
     """Where `dwtrigger emulator` serves its OSS stand-in: the port after its DataWorks port."""
     return port + 1
+
+
+def mns_port(port: int) -> int:
+    """Where `dwtrigger emulator` serves its MNS stand-in: two ports after its DataWorks port."""
+    return port + 2
 
 
 def reaching(command: Callable) -> Callable:
@@ -81,7 +87,8 @@ def environment(base: Mapping[str, str], emulator: Optional[str], endpoint: Opti
     host, port = _host_port(emulator)
     environ.update({"DWTRIGGER_ENDPOINT": f"{host}:{port}", "DWTRIGGER_PROTOCOL": "http",
                     "DWTRIGGER_STS_ENDPOINT": f"http://{host}:{port}",
-                    "DWTRIGGER_OSS_ENDPOINT": f"{host}:{oss_port(port)}", EMULATOR_ENV: f"http://{host}:{port}"})
+                    "DWTRIGGER_OSS_ENDPOINT": f"{host}:{oss_port(port)}", MNS_ENV: f"{host}:{mns_port(port)}",
+                    EMULATOR_ENV: f"http://{host}:{port}"})
     if not environ.get(ENV_ID):
         key = demo_key()
         environ.update({ENV_ID: key["access_key_id"], ENV_SECRET: key["access_key_secret"],
