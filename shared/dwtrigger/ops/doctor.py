@@ -14,7 +14,7 @@ import json
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Callable, List, Optional, Sequence, Tuple, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,7 @@ from ..retry import Backoff, GaveUp, with_retries
 from ..rules import Rule, RulesError, Target, load_rules
 from ..schedule import ONE_DAY, epoch_ms, local
 from . import fc
-from .reach import Refused, When, reaching, require_keys
+from .reach import Refused, When, clock, reaching, require_keys
 
 T = TypeVar("T")
 OK, FAIL, SKIP, ERROR = "✔", "✘", "-", "?"
@@ -420,7 +420,7 @@ def _unanswered(rule: Rule, target: Target, biz_date: date, now: datetime, why: 
 def doctor(rule_name, bizdate, cycle, node, rules_path, as_json, now, timeout, environ):
     """Read-only: for each node of a rule, the conditions DataWorks needs to run its HTTP trigger instance of a
     business date, each passed or failed with what to do. Exit 0 when all pass, 1 when one fails, 2 on errors."""
-    when = now or datetime.now(timezone.utc)
+    when = now or clock(environ)()              # an emulator's world runs on its own clock
     try:
         rules = load_rules(rules_path)
         rule = rules.named(rule_name)

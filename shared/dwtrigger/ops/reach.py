@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import errno
 import functools
+import json
 import os
 import socket
 import ssl
-from datetime import datetime
-from typing import Callable, Dict, Iterator, List, Mapping, Optional
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 from urllib.parse import urlsplit
 
 import click
@@ -22,6 +25,7 @@ from ..credentials import ENV_ID, ENV_SECRET, ENV_TOKEN, MissingCredentials, rea
 from ..retry import RemoteError
 
 EMULATOR_ENV = "DWTRIGGER_EMULATOR"
+EMULATOR_URL = "http://127.0.0.1:8765"      # where `dwtrigger emulator` serves unless told --port
 
 
 class When(click.ParamType):
@@ -94,6 +98,41 @@ def demo_key() -> Dict[str, str]:
     from .emulator import DEFAULT_SEED
 
     return yaml.safe_load(DEFAULT_SEED.read_text())["keys"][0]
+
+
+def clock(environ: Mapping[str, str]) -> Callable[[], datetime]:
+    """The clock a command runs by: this machine's, or when it reaches an emulator the emulator's, whose world may
+    be in another month. Read once, then run as the emulator's runs: still when fixed (the demo seed's is), else on
+    with real time. One reading keeps a command's decisions, ledger stamps, sweep and judgement on one time line,
+    at the cost of one request; a clock moved by hand during a command counts from the next command."""
+    url = environ.get(EMULATOR_ENV)
+    if not url:
+        return lambda: datetime.now(timezone.utc)
+    told = ask_emulator(url, "GET", "/_admin/clock")
+    now = datetime.fromisoformat(told["now"])
+    if told["fixed"]:
+        return lambda: now
+    offset = now - datetime.now(timezone.utc)
+    return lambda: datetime.now(timezone.utc) + offset
+
+
+def ask_emulator(url: str, method: str, path: str, data: Optional[bytes] = None, oss: bool = False,
+                 headers: Optional[Dict[str, str]] = None) -> Any:
+    """The JSON answer of an admin route of the emulator at `url` (its OSS stand-in's with `oss`): one sentence,
+    exit 2, when nothing answers there or the route refuses."""
+    host, port = _host_port(url)
+    where = f"http://{host}:{oss_port(port) if oss else port}"
+    request = urllib.request.Request(where + path, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.load(answer)
+    except urllib.error.HTTPError as e:
+        with e:
+            said = json.loads(e.read() or b"{}").get("error") or f"HTTP {e.code}"
+        raise Refused(f"the emulator at {url} refused: {said}") from None
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise Refused(f"no emulator answers at {url} ({getattr(e, 'reason', e)}): start one with `dwtrigger "
+                      f"emulator`, or name the one running with --emulator URL or {EMULATOR_ENV}") from None
 
 
 def _host_port(url: str) -> tuple:
