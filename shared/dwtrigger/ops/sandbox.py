@@ -24,6 +24,7 @@ import yaml
 from .demo import BUCKETS
 from .reach import EMULATOR_ENV, EMULATOR_URL, Refused, When, ask_emulator, oss_port
 
+OCTET_STREAM = "application/octet-stream"   # the SDK's PutObject's default
 LEDGER_BUCKET = "etl-ledger"              # rules.yaml's commented `ledger: oss://etl-ledger/dwtrigger/`
 SANDBOX_BUCKETS = (*BUCKETS, LEDGER_BUCKET)
 OSS_SEED_KEYS = ("buckets", "objects")    # a seed's parts for the OSS stand-in; the rest is the DataWorks emulator's
@@ -134,8 +135,10 @@ def put(path, source, body, url):
         raise Refused("give --file or --body, not both")
     data = source.read() if source is not None else (body or "").encode()
     bucket, key = _object(path)
-    landed = ask_emulator(url, "PUT", _admin_path(bucket, key), data, oss=True)
-    click.echo(f"landed {_line(landed)}")
+    landed = ask_emulator(url, "PUT", _admin_path(bucket, key), data, oss=True,
+                          headers={"Content-Type": OCTET_STREAM})     # urllib's default is a form's
+    click.echo(f"landed oss://{landed['bucket']}/{landed['key']}  {landed['size']} bytes  ETag {landed['etag']}  "
+               f"Last-Modified {landed['last_modified']}")
 
 
 @emulator.command()
@@ -155,20 +158,15 @@ def rm(path, url):
 @click.argument("where", required=False, metavar="[BUCKET[/PREFIX]]")
 @emulator_option
 def ls(where, url):
-    """List the OSS stand-in's files (every bucket's, one's, or those under a prefix), with size, ETag and
-    Last-Modified."""
+    """List the OSS stand-in's files (every bucket's, one's, or those under a prefix), with size and Last-Modified."""
     bucket, _, prefix = (where or "").removeprefix("oss://").partition("/")
     query = urlencode({name: value for name, value in (("bucket", bucket), ("prefix", prefix)) if value})
     listing = ask_emulator(url, "GET", "/_admin/objects" + (f"?{query}" if query else ""), oss=True)
     for described in listing["objects"]:
-        click.echo(_line(described))
+        click.echo(f"oss://{described['bucket']}/{described['key']}  {described['size']} bytes  Last-Modified "
+                   f"{described['last_modified']}")
     if not listing["objects"]:
         click.echo(f"no files in {'oss://' + where if where else ', '.join(listing['buckets'])}", err=True)
-
-
-def _line(described: dict) -> str:
-    return (f"oss://{described['bucket']}/{described['key']}  {described['size']} bytes  ETag {described['etag']}  "
-            f"Last-Modified {described['last_modified']}")
 
 
 class Span(click.ParamType):
