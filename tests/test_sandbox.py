@@ -99,7 +99,7 @@ def test_a_seeds_file_in_no_bucket_is_refused_before_anything_is_served(tmp_path
                              "buckets under `buckets:`\n")
 
 
-@pytest.mark.parametrize("busy, whose", [(0, "DataWorks'"), (1, "the OSS stand-in's (--port {n} takes {n} and {m})")])
+@pytest.mark.parametrize("busy, whose", [(0, "for DataWorks"), (1, "for the OSS stand-in (--port {n} takes {n} and {m})")])
 def test_a_port_in_use_is_named_with_whose_it_is_and_what_to_do(busy, whose):
     port = free_pair()
     with socket.socket() as taken:
@@ -183,7 +183,7 @@ def test_ls_lists_a_bucket_or_a_prefix_and_says_when_there_is_nothing(sandbox):
     assert run("emulator", "ls", "etl-landing/a/", env=env).stdout == (
         "oss://etl-landing/a/1  2 bytes  Last-Modified 2026-03-12T01:00:00Z\n"
         "oss://etl-landing/a/2  2 bytes  Last-Modified 2026-03-12T01:00:00Z\n")
-    empty = run("emulator", "ls", "etl-ledger", env=env)
+    empty = run("emulator", "ls", "oss://etl-ledger", env=env)
     assert (empty.exit_code, empty.stdout, empty.stderr) == (0, "", "no files in oss://etl-ledger\n")
 
 
@@ -236,3 +236,12 @@ def test_a_running_emulator_clock_is_read_once_and_runs_on_with_real_time():
         told, emu_now = ahead(), emu.clock.now()
         assert timedelta(0) <= emu_now - told < timedelta(minutes=1)     # read once; the same time line after
     assert clock({})().tzinfo is not None
+
+
+def test_the_emulator_is_reached_directly_whatever_proxy_is_set(sandbox):
+    _, _, env = sandbox
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))                 # a proxy that refuses everything
+        proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        result = run("emulator", "clock", env={**env, "http_proxy": proxy, "HTTP_PROXY": proxy, "no_proxy": ""})
+    assert (result.exit_code, result.stdout) == (0, "2026-03-12T09:00:00+08:00\n")

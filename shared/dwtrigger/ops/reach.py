@@ -12,8 +12,6 @@ import json
 import os
 import socket
 import ssl
-import urllib.error
-import urllib.request
 from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 from urllib.parse import urlsplit
@@ -120,15 +118,23 @@ def ask_emulator(url: str, method: str, path: str, data: Optional[bytes] = None,
                  headers: Optional[Dict[str, str]] = None) -> Any:
     """The JSON answer of an admin route of the emulator at `url` (its OSS stand-in's with `oss`): one sentence,
     exit 2, when nothing answers there or the route refuses."""
+    import urllib.error
+    import urllib.request      # only when an emulator is reached: the command line starts without it
+
     host, port = _host_port(url)
     where = f"http://{host}:{oss_port(port) if oss else port}"
     request = urllib.request.Request(where + path, data=data, method=method, headers=headers or {})
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))     # loopback: never through a proxy
     try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
+        with direct.open(request, timeout=10) as answer:
             return json.load(answer)
     except urllib.error.HTTPError as e:
         with e:
-            said = json.loads(e.read() or b"{}").get("error") or f"HTTP {e.code}"
+            said = e.read().decode("utf-8", "replace")
+        try:
+            said = json.loads(said)["error"]
+        except (ValueError, KeyError, TypeError):
+            said = f"HTTP {e.code}"
         raise Refused(f"the emulator at {url} refused: {said}") from None
     except (urllib.error.URLError, OSError, ValueError) as e:
         raise Refused(f"no emulator answers at {url} ({getattr(e, 'reason', e)}): start one with `dwtrigger "

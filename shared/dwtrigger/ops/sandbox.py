@@ -21,13 +21,12 @@ from urllib.parse import quote, urlencode
 import click
 import yaml
 
-from .demo import BUCKETS
 from .reach import EMULATOR_ENV, EMULATOR_URL, Refused, When, ask_emulator, oss_port
 
-OCTET_STREAM = "application/octet-stream"   # the SDK's PutObject's default
-LEDGER_BUCKET = "etl-ledger"              # rules.yaml's commented `ledger: oss://etl-ledger/dwtrigger/`
-SANDBOX_BUCKETS = (*BUCKETS, LEDGER_BUCKET)
-OSS_SEED_KEYS = ("buckets", "objects")    # a seed's parts for the OSS stand-in; the rest is the DataWorks emulator's
+# The emulator and the demo are imported only to serve: every other command starts without them (a fifth of a second).
+OCTET_STREAM = "application/octet-stream"   # what a file lands as, as with the SDK's PutObject
+LEDGER_BUCKET = "etl-ledger"                # rules.yaml's commented `ledger: oss://etl-ledger/dwtrigger/`
+OSS_SEED_KEYS = ("buckets", "objects")      # a seed's parts for the OSS stand-in; the rest is the DataWorks emulator's
 
 
 @click.group("emulator", invoke_without_command=True)
@@ -55,12 +54,12 @@ def _serve(port: int, seed: Optional[str]) -> None:
     oss = OssStandIn(oss_seed, port=oss_port(port), clock=emu.clock.now)
 
     def bound(emu) -> None:
-        with _port(oss_port(port), f"the OSS stand-in's (--port {port} takes {port} and {oss_port(port)})"):
+        with _port(oss_port(port), f"for the OSS stand-in (--port {port} takes {port} and {oss_port(port)})"):
             oss.start()
         _announce(emu, oss, bool(seed))
 
     try:
-        with _port(port, "DataWorks'"):
+        with _port(port, "for DataWorks"):
             emu.serve_forever(bound)
     except KeyboardInterrupt:                  # Ctrl-C is how it is meant to stop: no "Aborted!", exit 0
         click.echo("emulator stopped", err=True)
@@ -73,8 +72,10 @@ def _seeds(path: Path) -> Tuple[dict, dict]:
     world = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(world, dict):
         raise ValueError(f"{path}: a seed is a mapping (now, keys, workspaces, buckets, objects, ...)")
+    from .demo import BUCKETS
+
     extra = {name: world.pop(name) or [] for name in OSS_SEED_KEYS if name in world}
-    buckets = {name: [] for name in (*SANDBOX_BUCKETS, *map(str, extra.get("buckets", ())))}
+    buckets = {name: [] for name in (*BUCKETS, LEDGER_BUCKET, *map(str, extra.get("buckets", ())))}
     for path_ in map(str, extra.get("objects", ())):
         bucket, _, key = path_.partition("/")
         if bucket not in buckets:
@@ -129,8 +130,10 @@ def _admin_path(bucket: str, key: str) -> str:
 @click.option("--body", help="The file's content as text.  [default: empty, as a _SUCCESS marker]")
 @emulator_option
 def put(path, source, body, url):
-    """Land a file in the OSS stand-in, as a signed PutObject would (ETag, Last-Modified from the emulator's clock).
-    Its notification is not sent: replay an event for it (or let the sweep find it)."""
+    """Land a file in the OSS stand-in.
+
+    It lands as a signed PutObject would land it (ETag, Last-Modified from the emulator's clock). No notification
+    is sent: replay an event for it, or let the sweep find it."""
     if source is not None and body is not None:
         raise Refused("give --file or --body, not both")
     data = source.read() if source is not None else (body or "").encode()
@@ -145,7 +148,7 @@ def put(path, source, body, url):
 @click.argument("path", metavar="BUCKET/KEY")
 @emulator_option
 def rm(path, url):
-    """Remove a file from the OSS stand-in. Exit 1 when it was not there."""
+    """Remove a file from the OSS stand-in; exit 1 when it was not there."""
     bucket, key = _object(path)
     if not ask_emulator(url, "DELETE", _admin_path(bucket, key), oss=True)["removed"]:
         click.echo(f"oss://{bucket}/{key} is not there: nothing removed (`dwtrigger emulator ls {bucket}` lists "
@@ -158,8 +161,11 @@ def rm(path, url):
 @click.argument("where", required=False, metavar="[BUCKET[/PREFIX]]")
 @emulator_option
 def ls(where, url):
-    """List the OSS stand-in's files (every bucket's, one's, or those under a prefix), with size and Last-Modified."""
-    bucket, _, prefix = (where or "").removeprefix("oss://").partition("/")
+    """List the OSS stand-in's files.
+
+    Every bucket's, one's, or those under a prefix, with size and Last-Modified."""
+    where = (where or "").removeprefix("oss://")
+    bucket, _, prefix = where.partition("/")
     query = urlencode({name: value for name, value in (("bucket", bucket), ("prefix", prefix)) if value})
     listing = ask_emulator(url, "GET", "/_admin/objects" + (f"?{query}" if query else ""), oss=True)
     for described in listing["objects"]:
@@ -190,8 +196,10 @@ class Span(click.ParamType):
 @click.option("--advance", type=Span(), help="Then move it on by this span: 2h, 90m, 1d12h (-30m goes back).")
 @emulator_option
 def clock(when, advance, url):
-    """Print the emulator's time, after setting or advancing it. replay, trigger, sweep and doctor reaching it run
-    by this time; so do its instances' states and the Last-Modified of files landing."""
+    """Print the emulator's clock, after setting or advancing it.
+
+    replay, trigger, sweep and doctor reaching the emulator run by this time; so do its instances' states and the
+    Last-Modified of files landing."""
     asked = {**({"now": when.isoformat()} if when else {}),
              **({"advance": advance.total_seconds()} if advance is not None else {})}
     told = ask_emulator(url, "POST" if asked else "GET", "/_admin/clock", json.dumps(asked).encode() if asked else None)
