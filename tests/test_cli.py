@@ -562,45 +562,6 @@ rules:
     ]
 
 
-def free_pair() -> int:
-    """A port P with P+1 free too, as `dwtrigger emulator --port P` needs (found by binding both)."""
-    for _ in range(50):
-        with socket.socket() as first, socket.socket() as second:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            try:
-                second.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no two consecutive free ports")
-
-
-def test_the_emulator_runs_as_a_process_and_says_exactly_how_to_reach_it():
-    port = free_pair()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DWTRIGGER_", "ALIBABA_CLOUD_"))}
-    proc = subprocess.Popen([sys.executable, "-m", "dwtrigger.ops.cli", "emulator", "--port", str(port)],
-                            stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        said = [proc.stderr.readline() for _ in range(5)]        # once both are bound: connections queue
-        assert said == [f"DataWorks emulator on {url}  (admin: {url}/_admin/calls)\n",
-                        f"OSS stand-in on http://127.0.0.1:{port + 1}  (buckets etl-landing, etl-landing-backup)\n",
-                        f"Reach both from replay, trigger, sweep and doctor with --emulator {url}, or in another shell:\n",
-                        f"  export DWTRIGGER_EMULATOR={url}\n",
-                        "(with the demo seed's development key, unless ALIBABA_CLOUD_ACCESS_KEY_ID is set). "
-                        "Ctrl-C stops it.\n"]
-        reach = {**NO_KEYS, said[3].strip().removeprefix("export ").split("=")[0]: url}
-        triggered = run("trigger", "--rule", "orders-daily", "--bizdate", "2026-03-10", "--rules", RULES, env=reach)
-        assert triggered.exit_code == 0, triggered.output
-        assert triggered.stderr.startswith("triggered: orders-daily node 700001234567 bizdate 2026-03-10")
-        swept = run("sweep", "--dry-run", "--now", "2026-03-12T09:00:00+08:00", "--rules", RULES, env=reach)
-        assert swept.exit_code == 0 and "oss_checks=3" in swept.stderr       # the OSS stand-in answered
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def test_explain_names_the_pattern_field_that_failed():
     result = run("explain", str(EVENTS / "mns/topic-json-failed.json"), "--rules", RULES)
     assert "miss  finance-close: message body: field 'status' is \"FAILED\"; the pattern wants " \
@@ -838,7 +799,7 @@ def test_an_endpoint_that_refuses_shows_each_attempt_and_the_likely_cause():
         closed.bind(("127.0.0.1", 0))                 # bound, never listening: every connect is refused
         port = closed.getsockname()[1]
         result = run("trigger", "--rule", "nightly", "--bizdate", "2026-03-10", "--rules", RULES, "--timeout", "2",
-                     "--emulator", f"http://127.0.0.1:{port}", env={**NO_KEYS, **ROLE_KEY})
+                     "--endpoint", f"127.0.0.1:{port}", "--protocol", "http", env={**NO_KEYS, **ROLE_KEY})
     assert result.exit_code == 1
     tries = attempts(result)
     assert tries and all(line.startswith("nightly bizdate 2026-03-10: attempt ") for line in tries)
@@ -959,17 +920,6 @@ def test_now_that_is_not_a_time_names_the_form_expected(command):
                                   "2026-03-12T09:00:00+08:00 (Z for UTC)\n")
 
 
-def test_the_emulator_on_a_port_in_use_says_which_and_what_to_do():
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]                 # the OSS stand-in's port of `--port port-1`
-        result = run("emulator", "--port", str(port - 1))
-    assert result.exit_code == 2
-    assert result.stderr == (f"Error: port {port} is in use (another `dwtrigger emulator`?): stop that process, or "
-                             "choose free ports with --port N (DataWorks on N, the OSS stand-in on N+1)\n")
-
-
 def test_demo_refuses_a_directory_that_is_no_checkout_and_leaves_nothing(tmp_path):
     result = run("demo", "--root", str(tmp_path))
     assert result.exit_code == 2
@@ -1026,8 +976,8 @@ def test_the_wheel_carries_what_the_commands_need_outside_the_checkout(tmp_path)
     assert dwtrigger("validate").stdout == "rules.yaml: 9 rules OK\n"
     explained = dwtrigger("explain", "--timer", "nightly", "--now", "2026-03-11T16:00:00Z")
     assert explained.returncode == 0 and "BizDate 2026-03-11 = 1773158400000" in explained.stdout
-    dry = dwtrigger("trigger", "--rule", "nightly", "--bizdate", "2026-03-10", "--dry-run", "--emulator",
-                    "http://127.0.0.1:9")
+    with Emulator(DEFAULT_SEED) as emu:                 # a dry run sends nothing, but runs by the emulator's clock
+        dry = dwtrigger("trigger", "--rule", "nightly", "--bizdate", "2026-03-10", "--dry-run", "--emulator", emu.url)
     assert dry.returncode == 0 and dry.stderr.startswith("dry_run: nightly node 700001235000 bizdate 2026-03-10")
     demo = dwtrigger("demo")
     assert demo.returncode == 2 and demo.stderr == (

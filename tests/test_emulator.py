@@ -720,8 +720,9 @@ def test_admin_endpoints(emu):
     client = sdk(emu)
     listing(client, "2026-03-11")
     assert [c["action"] for c in admin(emu, "calls")] == ["ListInstances"]
-    assert admin(emu, "clock", {"advance": 3600}) == {"now": "2026-03-12T11:00:00+08:00"}
-    assert admin(emu, "clock", {"now": "2026-03-12T02:00:00Z"}) == {"now": "2026-03-12T02:00:00+00:00"}
+    assert admin(emu, "clock", {"advance": 3600}) == {"now": "2026-03-12T11:00:00+08:00", "fixed": True}
+    assert admin(emu, "clock", {"now": "2026-03-12T02:00:00Z"}) == {"now": "2026-03-12T02:00:00+00:00", "fixed": True}
+    assert admin(emu, "clock") == {"now": "2026-03-12T02:00:00+00:00", "fixed": True}
     pending = [i for i in admin(emu, f"instances?workspace={WS}&node={PENDING}") if i["Bizdate"] == ms(
         "2026-03-11T00:00:00+08:00")]
     assert [i["Status"] for i in pending] == ["NOT_RUN"]

@@ -170,6 +170,29 @@ def test_a_landed_object_becomes_visible(standin):
     assert c.is_object_exist(BUCKET, key) is False
 
 
+def test_admin_routes_land_remove_and_list_objects_and_name_what_they_refuse(standin):
+    def admin(method, route, data=None, **headers):
+        answer = requests.request(method, f"{standin.url}/_admin/{route}", data=data, headers=headers, timeout=5)
+        return answer.status_code, answer.json()
+
+    body = b"x,y\n"
+    status, landed = admin("PUT", f"objects/{BUCKET}/{quote('数据/a b+c.csv')}", body, **{"Content-Type": "text/csv"})
+    assert (status, landed["key"], landed["size"], landed["etag"]) == (
+        200, "数据/a b+c.csv", 4, f'"{hashlib.md5(body).hexdigest().upper()}"')
+    got = client(standin).get_object(oss.GetObjectRequest(bucket=BUCKET, key="数据/a b+c.csv"))
+    assert (got.body.content, got.content_type, got.etag) == (b"x,y\n", "text/csv", landed["etag"])
+    seeded = head(client(standin, region="cn-beijing"), "x", bucket=BEIJING).last_modified
+    assert admin("GET", f"objects?bucket={BEIJING}") == (200, {"buckets": [BEIJING, BUCKET], "objects": [
+        {"bucket": BEIJING, "key": "x", "size": 0, "etag": EMPTY_ETAG,
+         "last_modified": f"{seeded.astimezone(timezone.utc):%Y-%m-%dT%H:%M:%SZ}"}]})
+    assert admin("DELETE", f"objects/{BUCKET}/{quote('数据/a b+c.csv')}") == (200, {"removed": True})
+    assert admin("DELETE", f"objects/{BUCKET}/{quote('数据/a b+c.csv')}") == (200, {"removed": False})
+    assert admin("PUT", "objects/no-such-bucket/k", b"") == (404, {"error": "no bucket 'no-such-bucket' in the seed"})
+    assert admin("PUT", f"objects/{BUCKET}/", b"")[0] == 400                   # no key
+    assert admin("POST", "faults", b"{}") == (404, {"error": "no admin route POST /_admin/faults"})
+    assert [c["operation"] for c in standin.calls] == ["GetObject", "HeadObject"]   # admin requests are no API calls
+
+
 def test_reset_restores_the_seed(standin):
     c = client(standin)
     standin.put(BUCKET, "new")

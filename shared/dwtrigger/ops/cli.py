@@ -4,7 +4,6 @@ stdout carries what a program reads (explain's report, the decision log's JSON l
 (each decision of trigger and sweep, problems, summaries, progress, retries as they happen)."""
 from __future__ import annotations
 
-import errno
 import json
 import os
 import sys
@@ -26,7 +25,7 @@ from .options import output_options, rules_option, source_option, timeout_option
 from .replayer import RELEASED, Replayer, read_path, summary
 from ..matching import ignored_reason, match, out_of_play
 from ..outcomes import DRY_RUN, FAILED, IGNORED, REJECTED
-from .reach import Refused, Watch, When, oss_port, reaching, require_keys
+from .reach import Refused, Watch, When, clock, reaching, require_keys
 from ..rules import RulesError, load_rules
 from ..schedule import ONE_DAY, ScheduleError, resolve
 
@@ -298,7 +297,8 @@ def trigger(rule_name, bizdate, cycle, first, last, node, rules_path, dry_run, t
     if not dry_run:
         require_keys(environ)
     watch = Watch(environ)
-    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch, log=log)
+    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch, log=log,
+                          wall_clock=clock(environ))
     records: List[dict] = []
     label = f"releasing {rule_name} {first:%Y-%m-%d} to {last:%Y-%m-%d}" if first else ""
     with click.progressbar(asked, label=label, file=sys.stderr, hidden=quiet or len(asked) == 1) as bar:
@@ -365,57 +365,13 @@ def sweep(rules_path, now, dry_run, timeout, environ):
     require_keys(environ)                      # a dry run still looks for evidence in OSS
     watch = Watch(environ)
     watch.label = "sweep"
-    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch)
+    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch, wall_clock=clock(environ))
     decisions, tally = runtime.sweep(fc.context_for("sweep", timeout=timeout), now)
     for d in decisions:
         click.echo(f"{d.outcome}: {d.rule} node {d.node} bizdate {d.biz_date} {d.reason or ''}", err=True)
     click.echo(" ".join(f"{name}={value}" for name, value in tally.__dict__.items()), err=True)
     watch.recap()
     sys.exit(1 if tally.failed or tally.stopped_at_deadline else 0)
-
-
-@main.command()
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65534),
-              help="DataWorks' port; the OSS stand-in takes the next one.")
-@click.option("--seed", type=click.Path(exists=True, dir_okay=False), help="World seed (YAML/JSON).")
-def emulator(port, seed):
-    """A local DataWorks (both APIs, STS AssumeRole) and OSS stand-in, for development: prints how to reach them."""
-    import yaml
-
-    from .demo import BUCKETS
-    from .emulator import DEFAULT_SEED, Emulator, OssStandIn
-
-    world = Path(seed) if seed else DEFAULT_SEED
-    keys = (yaml.safe_load(world.read_text()) or {}).get("keys", [])
-    oss = OssStandIn({"keys": keys, "buckets": [{"name": name} for name in BUCKETS]}, port=oss_port(port))
-    with _port(oss_port(port)):
-        oss.start()
-    try:
-        with _port(port):
-            Emulator(world, port=port).serve_forever(lambda emu: _announce(emu, oss, BUCKETS, bool(seed)))
-    finally:
-        oss.stop()
-
-
-@contextmanager
-def _port(port: int) -> Iterator[None]:
-    try:
-        yield
-    except OSError as e:
-        if e.errno != errno.EADDRINUSE:
-            raise
-        raise Refused(f"port {port} is in use (another `dwtrigger emulator`?): stop that process, or choose free "
-                      "ports with --port N (DataWorks on N, the OSS stand-in on N+1)") from None
-
-
-def _announce(emu, oss, buckets, own_seed: bool) -> None:
-    key = ("one of the seed's keys in ALIBABA_CLOUD_ACCESS_KEY_ID and _SECRET (and _SECURITY_TOKEN)" if own_seed
-           else "the demo seed's development key, unless ALIBABA_CLOUD_ACCESS_KEY_ID is set")
-    click.echo(f"DataWorks emulator on {emu.url}  (admin: {emu.url}/_admin/calls)\n"
-               f"OSS stand-in on {oss.url}  (buckets {', '.join(buckets)})\n"
-               f"Reach both from replay, trigger, sweep and doctor with --emulator {emu.url}, or in another shell:\n"
-               f"  export DWTRIGGER_EMULATOR={emu.url}\n"
-               f"(with {key}). Ctrl-C stops it.", err=True)
 
 
 @main.command()
@@ -436,6 +392,10 @@ from .drain import drain  # noqa: E402
 
 main.add_command(doctor)
 main.add_command(drain)
+
+from .sandbox import emulator  # noqa: E402 - the command lives in its own module
+
+main.add_command(emulator)
 
 
 if __name__ == "__main__":

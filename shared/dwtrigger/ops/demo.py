@@ -114,7 +114,8 @@ def _run(root: Path, expectations: Dict[Path, dict], log_path: Path, echo) -> Li
     seed = yaml.safe_load(DEFAULT_SEED.read_text())
     zones = {ws["id"]: ZoneInfo(ws["timezone"]) for ws in seed["workspaces"]}
     oss_seed = {"keys": seed["keys"], "buckets": [{"name": name} for name in BUCKETS]}
-    with Emulator(DEFAULT_SEED) as emu, OssStandIn(oss_seed) as oss, open(log_path, "w") as log_file:
+    with Emulator(DEFAULT_SEED) as emu, OssStandIn(oss_seed, clock=emu.clock.now) as oss, \
+            open(log_path, "w") as log_file:
         key = seed["keys"][0]
         os.environ.update({"DWTRIGGER_ENDPOINT": emu.endpoint, "DWTRIGGER_PROTOCOL": "http",
                            "DWTRIGGER_OSS_ENDPOINT": oss.endpoint,

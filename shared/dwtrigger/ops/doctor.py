@@ -17,7 +17,7 @@ import json
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Callable, List, Optional, Sequence, Tuple, TypeVar
 from zoneinfo import ZoneInfo
 
@@ -32,7 +32,7 @@ from ..retry import Backoff, GaveUp, with_retries
 from ..rules import OssRule, Rule, RulesError, Target, load_rules
 from ..schedule import ONE_DAY, Schedule, epoch_ms, local
 from . import fc, ram
-from .reach import Refused, When, reaching, require_keys
+from .reach import Refused, When, clock, reaching, require_keys
 
 T = TypeVar("T")
 OK, FAIL, SKIP, ERROR = "✔", "✘", "-", "?"
@@ -526,7 +526,7 @@ def doctor(rule_name, bizdate, cycle, node, rules_path, as_json, now, timeout, e
     business date (and the rule's `require` files), each passed or failed with what to do, then a verdict. Exit 0
     when every instance fired or will fire, 1 when something blocks one, 2 when it could not check (a call failed
     or was refused) or was asked wrongly."""
-    when = now or datetime.now(timezone.utc)
+    when = now or clock(environ)()              # an emulator's world runs on its own clock
     try:
         rules = load_rules(rules_path)
         rule = rules.named(rule_name)

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import errno
 import functools
+import json
 import os
 import socket
 import ssl
-from datetime import datetime
-from typing import Callable, Dict, Iterator, List, Mapping, Optional
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
 from urllib.parse import urlsplit
 
 import click
@@ -23,6 +24,7 @@ from ..retry import RemoteError
 
 EMULATOR_ENV = "DWTRIGGER_EMULATOR"
 MNS_ENV = "DWTRIGGER_MNS_ENDPOINT"
+EMULATOR_URL = "http://127.0.0.1:8765"      # where `dwtrigger emulator` serves unless told --port
 
 
 class When(click.ParamType):
@@ -101,6 +103,49 @@ def demo_key() -> Dict[str, str]:
     from .emulator import DEFAULT_SEED
 
     return yaml.safe_load(DEFAULT_SEED.read_text())["keys"][0]
+
+
+def clock(environ: Mapping[str, str]) -> Callable[[], datetime]:
+    """The clock a command runs by: this machine's, or when it reaches an emulator the emulator's, whose world may
+    be in another month. Read once, then run as the emulator's runs: still when fixed (the demo seed's is), else on
+    with real time. One reading keeps a command's decisions, ledger stamps, sweep and judgement on one time line,
+    at the cost of one request; a clock moved by hand during a command counts from the next command."""
+    url = environ.get(EMULATOR_ENV)
+    if not url:
+        return lambda: datetime.now(timezone.utc)
+    told = ask_emulator(url, "GET", "/_admin/clock")
+    now = datetime.fromisoformat(told["now"])
+    if told["fixed"]:
+        return lambda: now
+    offset = now - datetime.now(timezone.utc)
+    return lambda: datetime.now(timezone.utc) + offset
+
+
+def ask_emulator(url: str, method: str, path: str, data: Optional[bytes] = None, oss: bool = False,
+                 headers: Optional[Dict[str, str]] = None) -> Any:
+    """The JSON answer of an admin route of the emulator at `url` (its OSS stand-in's with `oss`): one sentence,
+    exit 2, when nothing answers there or the route refuses."""
+    import urllib.error
+    import urllib.request      # only when an emulator is reached: the command line starts without it
+
+    host, port = _host_port(url)
+    where = f"http://{host}:{oss_port(port) if oss else port}"
+    request = urllib.request.Request(where + path, data=data, method=method, headers=headers or {})
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))     # loopback: never through a proxy
+    try:
+        with direct.open(request, timeout=10) as answer:
+            return json.load(answer)
+    except urllib.error.HTTPError as e:
+        with e:
+            said = e.read().decode("utf-8", "replace")
+        try:
+            said = json.loads(said)["error"]
+        except (ValueError, KeyError, TypeError):
+            said = f"HTTP {e.code}"
+        raise Refused(f"the emulator at {url} refused: {said}") from None
+    except (urllib.error.URLError, OSError, ValueError) as e:
+        raise Refused(f"no emulator answers at {url} ({getattr(e, 'reason', e)}): start one with `dwtrigger "
+                      f"emulator`, or name the one running with --emulator URL or {EMULATOR_ENV}") from None
 
 
 def _host_port(url: str) -> tuple:

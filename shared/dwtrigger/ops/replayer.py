@@ -17,7 +17,7 @@ from ..outcomes import ALREADY, DRY_RUN, IGNORED, OUTCOMES, TRIGGERED, WAITING_F
 from ..rules import load_rules
 from . import fc
 from .inputs import UNREADABLE, Item, Unreadable, read
-from .reach import Refused, Watch, require_keys
+from .reach import Refused, Watch, clock, require_keys
 
 RELEASED = (TRIGGERED, ALREADY)
 # What to do about a kept decision that is no failure, after its reason: nothing was sent, and the record is kept, so
@@ -39,7 +39,8 @@ class Replayer:
         if not dry_run:
             require_keys(environ)
         self.watch = Watch(environ)
-        self.runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=self.watch, log=log)
+        self.runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=self.watch, log=log,
+                                   wall_clock=clock(environ))
         self.timeout = timeout
         self.released = RELEASED + ((DRY_RUN,) if dry_run else ())
         self.outcomes: Counter = Counter()

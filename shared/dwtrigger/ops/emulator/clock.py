@@ -27,6 +27,11 @@ class Clock:
             self._fixed = self._start
             self._offset = timedelta(0)
 
+    @property
+    def fixed(self) -> bool:
+        """Whether it moves only through set/advance (started with a time), rather than running with real time."""
+        return self._start is not None
+
     def now(self) -> datetime:
         with self._lock:
             if self._fixed is not None:

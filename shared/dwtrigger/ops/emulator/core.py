@@ -38,11 +38,12 @@ class Emulator(Served):
                          host, port)
 
     def serve_forever(self, announce=None) -> None:
-        """Bind and serve in the calling thread until interrupted (for a CLI); `announce(self)` once bound."""
+        """Bind and serve in the calling thread until interrupted (for a CLI); `announce(self)` once bound (what
+        it raises unbinds the port, as an interruption does)."""
         self._server = self._bind()
-        if announce:
-            announce(self)
         try:
+            if announce:
+                announce(self)
             self._server.serve_forever()
         finally:
             self.gateway.end_epoch()

@@ -16,6 +16,8 @@ Seed (a dict, or a YAML/JSON file)::
       - {name: etl-landing, region: cn-shanghai, objects: ["exports/orders/dt=2026-03-11/_SUCCESS"]}  # empty ones
     faults: {}                                                    # initial fault config (below)
 
+Objects can also land and go without a signature through loopback-only admin routes (oss_admin.py).
+
 Objects hold bytes, a content type, an ETag (the MD5 of the bytes: ``"<UPPER HEX>"``, as OSS's for a simple
 upload), x-oss-hash-crc64ecma (which the SDK checks uploads against) and Last-Modified (oss_store.py).
 
@@ -85,14 +87,17 @@ request per connection, daemon threads, no logging.
 """
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from datetime import datetime, timezone
+from typing import Callable, Dict, List, Optional, Tuple
 
 from . import faults as fault_config
+from . import oss_admin
 from .faults import Faults
 from .oss_gateway import OPERATIONS, OssGateway
-from .oss_store import DEFAULT_REGION, Buckets, BucketSpec, StoredObject, check_bucket_name, check_object_key
+from .oss_store import DEFAULT_REGION, Buckets, BucketSpec, check_bucket_name, check_object_key
 from .seed import _fields, _key, read_seed
 from .served import Served
+from .server import ADMIN, json_reply
 from .server import _Handler as _EmulatorHandler
 from .signature import Key, Keys
 
@@ -147,7 +152,18 @@ class _Handler(_EmulatorHandler):
 
     def _serve(self) -> None:
         path, _, query = self.path.partition("?")
+        if path.startswith(ADMIN):
+            self._send(self._oss_admin(path[len(ADMIN):], query))
+            return
         self._api(path, query)
+
+    def _oss_admin(self, route: str, query: str):
+        body = self._body()
+        if not self._local():
+            return json_reply(403, {"error": "admin routes are loopback only"})
+        gateway = self.server.served.gateway
+        with gateway.lock:
+            return oss_admin.answer(gateway.buckets, self.command, route, query, self.headers, body)
 
     def _body(self) -> bytes:
         """The body by Content-Length, or chunked as a PutObject of a stream of unknown length comes."""
@@ -169,20 +185,27 @@ class OssStandIn(Served):
 
     handler, what = _Handler, "the OSS stand-in"
 
-    def __init__(self, seed, port: int = 0, host: str = "127.0.0.1"):
+    def __init__(self, seed, port: int = 0, host: str = "127.0.0.1",
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        """`clock` stamps Last-Modified: `dwtrigger emulator` passes the DataWorks emulator's."""
         self._seed = load_oss_seed(seed)
         self._faults = Faults(self._seed.faults)
-        self._buckets = Buckets(self._seed.buckets)
+        self._buckets = Buckets(self._seed.buckets, clock)
         super().__init__(OssGateway(self._buckets, Keys(self._seed.keys), self._faults), host, port)
 
     def put(self, bucket: str, key: str, body: bytes = b"") -> None:
         """An object lands (application/octet-stream), Last-Modified now; an existing one is overwritten."""
         with self.gateway.lock:
-            self._buckets.put(bucket, key, StoredObject.of(body))
+            self._buckets.put(bucket, key, body)
 
-    def remove(self, bucket: str, key: str) -> None:
+    def remove(self, bucket: str, key: str) -> bool:
+        """Whether the object was there."""
         with self.gateway.lock:
-            self._buckets.remove(bucket, key)
+            return self._buckets.remove(bucket, key)
+
+    def buckets(self) -> List[str]:
+        """The seed's bucket names, sorted."""
+        return self._buckets.names()
 
     def objects(self, bucket: str) -> List[str]:
         """The bucket's keys in listing order."""

@@ -204,8 +204,7 @@ class OssGateway(Recorder):
     def _put(self, req: Request, bucket: str, key: str, request_id: str) -> Reply:
         forbid = _forbids_overwrite(req.headers)
         _check_content_md5(req.headers, req.body)
-        stored = StoredObject.of(req.body, req.headers.get("Content-Type") or OCTET_STREAM)
-        self.buckets.put(bucket, key, stored, forbid)
+        stored = self.buckets.put(bucket, key, req.body, req.headers.get("Content-Type") or OCTET_STREAM, forbid)
         return Reply(200, b"", content_type=XML,
                      headers={"x-oss-request-id": request_id, "ETag": stored.etag,
                               "x-oss-hash-crc64ecma": stored.crc64, "Content-MD5": _content_md5(req.body)})

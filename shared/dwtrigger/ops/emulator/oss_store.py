@@ -46,9 +46,8 @@ class StoredObject:
     crc64: str
 
     @classmethod
-    def of(cls, body: bytes, content_type: str = OCTET_STREAM, modified: Optional[datetime] = None) -> "StoredObject":
-        return cls(body, content_type, modified or _now(), f'"{hashlib.md5(body).hexdigest().upper()}"',
-                   str(crc64(body)))
+    def of(cls, body: bytes, content_type: str, modified: datetime) -> "StoredObject":
+        return cls(body, content_type, modified, f'"{hashlib.md5(body).hexdigest().upper()}"', str(crc64(body)))
 
 
 @dataclass(frozen=True)
@@ -77,12 +76,21 @@ def check_object_key(key) -> str:
 
 
 class Buckets:
-    """Objects per bucket; seeded objects keep the Last-Modified of the stand-in's creation across resets."""
+    """Objects per bucket; seeded objects keep the Last-Modified of the stand-in's creation across resets. `clock`
+    stamps Last-Modified (the DataWorks emulator's, in the sandbox, so its world and its files agree on the time)."""
 
-    def __init__(self, specs: Dict[str, BucketSpec]):
+    def __init__(self, specs: Dict[str, BucketSpec], clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self._specs = specs
-        self._seeded = StoredObject.of(b"", modified=_now())
+        self._clock = clock
+        self._seeded = StoredObject.of(b"", OCTET_STREAM, self.now())
         self.reset()
+
+    def now(self) -> datetime:
+        """Last-Modified for an object landing now: OSS's, to the second."""
+        return self._clock().astimezone(timezone.utc).replace(microsecond=0)
+
+    def names(self) -> List[str]:
+        return sorted(self._specs)
 
     def reset(self) -> None:
         self._objects = {name: dict.fromkeys(spec.objects, self._seeded) for name, spec in self._specs.items()}
@@ -93,17 +101,20 @@ class Buckets:
             raise OssError(404, "NoSuchBucket", "The specified bucket does not exist.")
         return spec.region
 
-    def put(self, bucket: str, key: str, stored: StoredObject, forbid_overwrite: bool = False) -> None:
-        """Store the object; with `forbid_overwrite` an existing key is OSS's 409 instead (check and store are one
-        step: callers hold the lock)."""
+    def put(self, bucket: str, key: str, body: bytes, content_type: str = OCTET_STREAM,
+            forbid_overwrite: bool = False) -> StoredObject:
+        """Store the object as PutObject does, Last-Modified now; with `forbid_overwrite` an existing key is OSS's
+        409 instead (check and store are one step: callers hold the lock)."""
         objects = self._bucket(bucket)
         if forbid_overwrite and key in objects:
             raise OssError(409, "FileAlreadyExists", "The object you specified already exists and can not be "
                                                      "overwritten.")
-        objects[check_object_key(key)] = stored
+        stored = objects[check_object_key(key)] = StoredObject.of(body, content_type, self.now())
+        return stored
 
-    def remove(self, bucket: str, key: str) -> None:
-        self._bucket(bucket).pop(key, None)
+    def remove(self, bucket: str, key: str) -> bool:
+        """Whether the object was there."""
+        return self._bucket(bucket).pop(key, None) is not None
 
     def keys(self, bucket: str) -> List[str]:
         return sorted(self._bucket(bucket))
@@ -221,7 +232,3 @@ def _crc64_entry(index: int) -> int:
 
 
 _CRC64_TABLE = tuple(_crc64_entry(i) for i in range(256))
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)

@@ -1,7 +1,8 @@
 """HTTP glue: API requests go to the gateway; /_admin/ routes read and steer the emulator (loopback only, no auth).
 
 Admin routes (JSON in and out): GET /_admin/calls, GET /_admin/decoy, GET /_admin/instances?workspace=&node=,
-POST /_admin/faults (the set_faults keys), POST /_admin/clock ({"now": iso} or {"advance": seconds}),
+POST /_admin/faults (the set_faults keys), POST /_admin/clock ({"now": iso} and/or {"advance": seconds}),
+GET /_admin/clock (both answer {"now": iso, "fixed": whether it moves only when set or advanced}),
 POST /_admin/parents ({"workspace", "node", "bizdate"}), POST /_admin/reset.
 /_decoy/... (any method) is the other host an injected redirect points to (faults.py).
 HTTP/1.0, one request per connection: a stopped emulator leaves no kept-alive connection answering.
@@ -25,7 +26,7 @@ def _clock(emu, data: dict) -> dict:
         emu.clock.set(data["now"])
     if "advance" in data:
         emu.clock.advance(float(data["advance"]))
-    return {"now": emu.clock.now().isoformat()}
+    return {"now": emu.clock.now().isoformat(), "fixed": emu.clock.fixed}
 
 
 def _optional_int(value):
@@ -39,6 +40,7 @@ ROUTES = {
                                                                   _optional_int(query.get("node"))),
     ("POST", "faults"): lambda emu, query, data: emu.set_faults(**data),
     ("POST", "clock"): lambda emu, query, data: _clock(emu, data),
+    ("GET", "clock"): lambda emu, query, data: _clock(emu, {}),
     ("POST", "parents"): lambda emu, query, data: emu.finish_parents(int(data["workspace"]), int(data["node"]),
                                                                       data["bizdate"]),
     ("POST", "reset"): lambda emu, query, data: emu.reset(),
@@ -98,21 +100,24 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data[i:i + 1])
 
     def _admin(self, route: str, query: str, body: bytes) -> Reply:
-        if not ipaddress.ip_address(self.client_address[0]).is_loopback:
-            return _json(403, {"error": "admin routes are loopback only"})
+        if not self._local():
+            return json_reply(403, {"error": "admin routes are loopback only"})
         handler = ROUTES.get((self.command, route))
         if handler is None:
-            return _json(404, {"error": f"no admin route {self.command} {ADMIN}{route}"})
+            return json_reply(404, {"error": f"no admin route {self.command} {ADMIN}{route}"})
         try:
             data = json.loads(body or b"{}")
             result = handler(self.server.served, dict(parse_qsl(query)), data)
         except (ValueError, KeyError, TypeError) as e:
-            return _json(400, {"error": f"{type(e).__name__}: {e}"})
-        return _json(200, {"ok": True} if result is None else result)
+            return json_reply(400, {"error": f"{type(e).__name__}: {e}"})
+        return json_reply(200, {"ok": True} if result is None else result)
+
+    def _local(self) -> bool:
+        return ipaddress.ip_address(self.client_address[0]).is_loopback
 
     def log_message(self, format, *args) -> None:
         """Silent: every API request is recorded in Emulator.calls instead."""
 
 
-def _json(status: int, body) -> Reply:
+def json_reply(status: int, body) -> Reply:
     return Reply(status, json.dumps(body).encode())
