@@ -15,11 +15,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import EVENTS, ROOT
+from conftest import EVENTS, ROOT, sample
 from dwtrigger.ops.cli import main
 from dwtrigger.ops.emulator import DEFAULT_SEED, Emulator, OssStandIn
 from dwtrigger.ops.reach import clock, environment
 from dwtrigger.ops.sandbox import _seeds
+from test_dead_letters import fc_record
 from test_oss_standin import client
 
 RULES = str(ROOT / "rules.yaml")
@@ -31,18 +32,19 @@ def run(*args, env=None, input=None):
     return CliRunner().invoke(main, list(args), env={**CLEAN, **(env or {})}, input=input, prog_name="dwtrigger")
 
 
-def free_pair() -> int:
-    """A port P with P+1 free too, as `dwtrigger emulator --port P` needs (found by binding both)."""
+def free_ports() -> int:
+    """A port P with P+1 and P+2 free too, as `dwtrigger emulator --port P` needs (found by binding all three)."""
     for _ in range(50):
-        with socket.socket() as first, socket.socket() as second:
+        with socket.socket() as first, socket.socket() as second, socket.socket() as third:
             first.bind(("127.0.0.1", 0))
             port = first.getsockname()[1]
             try:
                 second.bind(("127.0.0.1", port + 1))
+                third.bind(("127.0.0.1", port + 2))
             except OSError:
                 continue
             return port
-    raise RuntimeError("no two consecutive free ports")
+    raise RuntimeError("no three consecutive free ports")
 
 
 def started(port: int, *options: str) -> subprocess.Popen:
@@ -62,9 +64,10 @@ def started(port: int, *options: str) -> subprocess.Popen:
 
 def test_the_emulator_says_how_to_reach_it_lands_its_seeds_files_and_stops_on_ctrl_c(tmp_path):
     seed = yaml.safe_load(DEFAULT_SEED.read_text())
-    seed.update(buckets=["etl-archive"], objects=[f"etl-landing/{SUCCESS}", "etl-archive/2026/03/11.tar"])
+    seed.update(buckets=["etl-archive"], objects=[f"etl-landing/{SUCCESS}", "etl-archive/2026/03/11.tar"],
+                queues=["replays"])
     (tmp_path / "seed.yaml").write_text(yaml.safe_dump(seed))
-    port = free_pair()
+    port = free_ports()
     url = f"http://127.0.0.1:{port}"
     proc = started(port, "--seed", str(tmp_path / "seed.yaml"))
     try:
@@ -72,17 +75,31 @@ def test_the_emulator_says_how_to_reach_it_lands_its_seeds_files_and_stops_on_ct
             f"DataWorks emulator on {url}  (admin: {url}/_admin/calls)\n",
             f"OSS stand-in on http://127.0.0.1:{port + 1}  (buckets etl-archive, etl-landing, etl-landing-backup, "
             "etl-ledger)\n",
+            f"MNS stand-in on http://127.0.0.1:{port + 2}  (queues dwtrigger-dlq, replays)\n",
             "Its clock: 2026-03-12T09:00:00+08:00\n",
-            f"Reach both from replay, trigger, sweep and doctor with --emulator {url}, or in another shell:\n",
+            f"Reach them from replay, trigger, sweep, doctor and drain with --emulator {url}, or in another shell:\n",
             f"  export DWTRIGGER_EMULATOR={url}\n",
             "(with one of the seed's keys in ALIBABA_CLOUD_ACCESS_KEY_ID and _SECRET (and _SECURITY_TOKEN)). Steer "
-            "it with `dwtrigger emulator put|rm|ls|clock`. Ctrl-C stops it.\n"]
+            "it with `dwtrigger emulator put|rm|ls|send|clock`. Ctrl-C stops it.\n"]
         listed = run("emulator", "ls", env={"DWTRIGGER_EMULATOR": url})
         assert (listed.exit_code, listed.stdout) == (0, (
             "oss://etl-archive/2026/03/11.tar  0 bytes  Last-Modified 2026-03-12T01:00:00Z\n"
             f"oss://etl-landing/{SUCCESS}  0 bytes  Last-Modified 2026-03-12T01:00:00Z\n"))
         swept = run("sweep", "--rules", RULES, env={"DWTRIGGER_EMULATOR": url, "DWTRIGGER_SWEEP_QPS": "50"})
         assert "triggered: orders-daily node 700001234567 bizdate 2026-03-11 the sweep found " in swept.stderr
+        dead = json.dumps(fc_record(sample("timer/nightly.json")))
+        sent = run("emulator", "send", "--body", dead, env={"DWTRIGGER_EMULATOR": url})
+        assert (sent.exit_code, sent.stdout[:13], sent.stdout.endswith(" to queue dwtrigger-dlq\n")) == (
+            0, "sent message ", True)
+        drained = run("drain", "--queue", "dwtrigger-dlq", "--wait", "0", "--rules", RULES,
+                      env={"DWTRIGGER_EMULATOR": url})
+        assert (drained.exit_code, drained.stderr.splitlines()[-1]) == (
+            0, "messages: 1 received, 1 released and deleted, 0 left")
+        assert [json.loads(line)["node"] for line in drained.stdout.splitlines()] == [700001235000]
+        again = run("drain", "--queue", "dwtrigger-dlq", "--wait", "0", "--rules", RULES,
+                    env={"DWTRIGGER_EMULATOR": url})
+        assert (again.exit_code, again.stderr.splitlines()[-1]) == (
+            0, "messages: 0 received, 0 released and deleted, 0 left")
     finally:
         proc.send_signal(signal.SIGINT)
         rest = proc.stderr.read()
@@ -92,33 +109,36 @@ def test_the_emulator_says_how_to_reach_it_lands_its_seeds_files_and_stops_on_ct
 
 def test_a_seeds_file_in_no_bucket_is_refused_before_anything_is_served(tmp_path):
     (tmp_path / "seed.yaml").write_text("objects: [etl-landng/x]\n")
-    result = run("emulator", "--seed", str(tmp_path / "seed.yaml"), "--port", str(free_pair()))
+    result = run("emulator", "--seed", str(tmp_path / "seed.yaml"), "--port", str(free_ports()))
     assert result.exit_code == 2
     assert result.stderr == (f"Error: {tmp_path / 'seed.yaml'}: objects: 'etl-landng/x' is in no bucket of the "
                              "sandbox (etl-landing, etl-landing-backup, etl-ledger): write BUCKET/KEY, and name other "
                              "buckets under `buckets:`\n")
 
 
-@pytest.mark.parametrize("busy, whose", [(0, "for DataWorks"), (1, "for the OSS stand-in (--port {n} takes {n} and {m})")])
+@pytest.mark.parametrize("busy, whose", [(0, "for DataWorks"),
+                                         (1, "for the OSS stand-in (--port {n} takes {n} to {m})"),
+                                         (2, "for the MNS stand-in (--port {n} takes {n} to {m})")])
 def test_a_port_in_use_is_named_with_whose_it_is_and_what_to_do(busy, whose):
-    port = free_pair()
+    port = free_ports()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", port + busy))
         taken.listen()
         result = run("emulator", "--port", str(port))
     assert result.exit_code == 2
-    assert result.stderr == (f"Error: port {port + busy}, {whose.format(n=port, m=port + 1)}, is in use (another "
+    assert result.stderr == (f"Error: port {port + busy}, {whose.format(n=port, m=port + 2)}, is in use (another "
                              "`dwtrigger emulator`?): stop that process, or choose free ports with --port N (DataWorks "
-                             "on N, the OSS stand-in on N+1)\n")
-    with socket.socket() as again:                                # the other port, bound first, is free again
-        again.bind(("127.0.0.1", port + 1 - busy))
+                             "on N, the OSS stand-in on N+1, MNS on N+2)\n")
+    for other in {0, 1, 2} - {busy}:                              # the other ports, bound first, are free again
+        with socket.socket() as again:
+            again.bind(("127.0.0.1", port + other))
 
 
 @pytest.fixture(scope="module")
 def pair():
     """A running sandbox, in this process: DataWorks on P, the OSS stand-in on P+1 on its clock."""
-    world, oss_seed = _seeds(DEFAULT_SEED)
-    port = free_pair()
+    world, oss_seed, _ = _seeds(DEFAULT_SEED)
+    port = free_ports()
     with Emulator(world, port=port) as emu, OssStandIn(oss_seed, port=port + 1, clock=emu.clock.now) as standin:
         yield emu, standin
 

@@ -2,7 +2,7 @@
 held to every byte it shows: each command's output (stderr when its stdout is redirected, as a terminal shows it)
 and its exit status (`# exit N` in the command's comment, else 0).
 
-The emulator serves on a free pair of ports; the README's 8765 and 8766 are swapped for them, and nothing else is
+The emulator serves on three free ports; the README's 8765 to 8767 are swapped for them, and nothing else is
 normalised: the demo seed's clock is fixed, instance ids and ledger names follow from it."""
 
 import os
@@ -18,10 +18,10 @@ from click.testing import CliRunner
 
 from conftest import ROOT
 from dwtrigger.ops.cli import main
-from test_sandbox import CLEAN, free_pair, started
+from test_sandbox import CLEAN, free_ports, started
 
 SECTION = "### Try it by hand"
-README_PORT, README_OSS_PORT = "127.0.0.1:8765", "127.0.0.1:8766"
+README_PORT, README_OSS_PORT, README_MNS_PORT = "127.0.0.1:8765", "127.0.0.1:8766", "127.0.0.1:8767"
 
 
 def session(readme: str) -> List[Tuple[str, List[str]]]:
@@ -40,8 +40,8 @@ def session(readme: str) -> List[Tuple[str, List[str]]]:
 
 @pytest.fixture(scope="module")
 def sandbox():
-    """The emulator as the README starts it (the demo seed), on free ports P and P+1; its announcement in `said`."""
-    port = free_pair()
+    """The emulator as the README starts it (the demo seed), on free ports P to P+2; its announcement in `said`."""
+    port = free_ports()
     proc = started(port)
     proc.port = port
     yield proc
@@ -50,7 +50,8 @@ def sandbox():
 
 
 def on_readme_ports(text: str, port: int) -> str:
-    return text.replace(f"127.0.0.1:{port}", README_PORT).replace(f"127.0.0.1:{port + 1}", README_OSS_PORT)
+    return (text.replace(f"127.0.0.1:{port}", README_PORT).replace(f"127.0.0.1:{port + 1}", README_OSS_PORT)
+            .replace(f"127.0.0.1:{port + 2}", README_MNS_PORT))
 
 
 def run(command: str, env: Dict[str, str], cwd: Path) -> Tuple[List[str], int]:

@@ -121,15 +121,15 @@ def clock(environ: Mapping[str, str]) -> Callable[[], datetime]:
     return lambda: datetime.now(timezone.utc) + offset
 
 
-def ask_emulator(url: str, method: str, path: str, data: Optional[bytes] = None, oss: bool = False,
-                 headers: Optional[Dict[str, str]] = None) -> Any:
-    """The JSON answer of an admin route of the emulator at `url` (its OSS stand-in's with `oss`): one sentence,
-    exit 2, when nothing answers there or the route refuses."""
+def ask_emulator(url: str, method: str, path: str, data: Optional[bytes] = None,
+                 part: Optional[Callable[[int], int]] = None, headers: Optional[Dict[str, str]] = None) -> Any:
+    """The JSON answer of an admin route of the emulator at `url` (of its OSS or MNS stand-in with `part` oss_port or
+    mns_port): one sentence, exit 2, when nothing answers there or the route refuses."""
     import urllib.error
     import urllib.request      # only when an emulator is reached: the command line starts without it
 
     host, port = _host_port(url)
-    where = f"http://{host}:{oss_port(port) if oss else port}"
+    where = f"http://{host}:{part(port) if part else port}"
     request = urllib.request.Request(where + path, data=data, method=method, headers=headers or {})
     direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))     # loopback: never through a proxy
     try:

@@ -25,6 +25,8 @@ Operations (the URI as the SDK sends it; queue names in the path, receipt handle
   PUT    /queues/Q/messages?ReceiptHandle=H&VisibilityTimeout=T   ChangeMessageVisibility: 200, ChangeVisibility
                                                       (the new ReceiptHandle and NextVisibleTime)
   anything else                                       400 InvalidArgument, before authentication
+and, loopback only, unsigned: POST /_admin/queues/Q/messages, the body lands as one message (`dwtrigger emulator
+send`), 200 {"queue", "message_id"}.
 Errors are MNS's XML ``Error`` (Code, Message, RequestId, HostId) with ``x-mns-request-id``: 404 MessageNotExist
 "Message not exist." (a receive that found nothing), 404 QueueNotExist, 400 ReceiptHandleError, 400
 InvalidArgument, 400 MalformedXML, and the authentication refusals of mns_signature.py (403).
@@ -47,6 +49,7 @@ from .mns_signature import MnsError, verify
 from .recorder import Recorder
 from .seed import _key
 from .served import Served
+from .server import ADMIN, json_reply
 from .server import _Handler as _EmulatorHandler
 from .signature import Keys
 
@@ -210,7 +213,29 @@ class _Handler(_EmulatorHandler):
 
     def _serve(self) -> None:
         path, _, query = self.path.partition("?")
+        if path.startswith(ADMIN):
+            self._send(self._mns_admin(path[len(ADMIN):]))
+            return
         self._api(path, query)
+
+    def _mns_admin(self, route: str) -> Reply:
+        """POST /_admin/queues/Q/messages: the body lands as one message (as SendMessage lands it), without a
+        signature, for `dwtrigger emulator send`; 200 {"queue", "message_id"}. Loopback only."""
+        body = self._body()
+        if not self._local():
+            return json_reply(403, {"error": "admin routes are loopback only"})
+        parts = route.split("/")
+        if self.command != "POST" or len(parts) != 3 or parts[0] != "queues" or parts[2] != "messages":
+            return json_reply(404, {"error": f"no admin route {self.command} {ADMIN}{route}"})
+        try:
+            text = body.decode("utf-8")
+            if not text:
+                raise ValueError("a message needs a body")
+            return json_reply(200, {"queue": parts[1], "message_id": self.server.served.send(parts[1], text)})
+        except MnsError as e:
+            return json_reply(404, {"error": f"no queue {parts[1]!r}: {e.message}"})
+        except ValueError as e:
+            return json_reply(400, {"error": str(e)})
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _serve
 
@@ -221,10 +246,14 @@ class MnsStandIn(Served):
     handler, what = _Handler, "the MNS stand-in"
 
     def __init__(self, keys: Iterable[dict], queues: Iterable[str], port: int = 0, host: str = "127.0.0.1",
-                 visibility_timeout: int = 30, now: Optional[datetime] = None):
-        self.clock = Clock(now)
+                 visibility_timeout: int = 30, now: Optional[datetime] = None, clock: Optional[Clock] = None):
+        self.clock = clock or Clock(now)      # `dwtrigger emulator` shares the DataWorks emulator's
         self._queues = q.Queues(queues, visibility_timeout, self.clock)
         super().__init__(MnsGateway(self._queues, Keys(_key(k) for k in keys)), host, port)
+
+    def queues(self) -> List[str]:
+        """Its queues' names."""
+        return list(self._queues.names)
 
     def send(self, queue: str, body: str) -> str:
         """A message lands as SendMessage would land it (for seeding; tests send through the SDK); its id."""

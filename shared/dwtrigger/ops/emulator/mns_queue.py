@@ -69,7 +69,9 @@ class Queues:
     def send(self, queue: str, body: str, delay_seconds: int = 0, priority: int = DEFAULT_PRIORITY) -> StoredMessage:
         self.check(queue)
         now = self.now_ms()
-        message = StoredMessage(uuid.uuid4().hex.upper(), body, priority, now, next(self._sequence),
+        sequence = next(self._sequence)
+        # An id of MNS's shape that follows from the clock and the order sent: a session on a fixed clock repeats
+        message = StoredMessage(f"{now:016X}-1-{sequence + 1:011X}", body, priority, now, sequence,
                                 now + delay_seconds * 1000)
         self._messages[queue].append(message)
         return message
