@@ -9,8 +9,9 @@ quotes.
 """
 from __future__ import annotations
 
+import difflib
 import re
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union, get_args, get_origin
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union, get_args, get_origin
 
 import msgspec
 
@@ -96,7 +97,8 @@ def convert_rule(raw: dict, text: Text, report: Report) -> Optional[Source]:
         report(("on",), "required")
         return None
     if not isinstance(tag, str) or tag not in SOURCES:
-        report(("on",), f"invalid value {tag!r}: expected one of {', '.join(SOURCES)}")
+        report(("on",), f"invalid value {tag!r}: expected one of {', '.join(SOURCES)}"
+                        f"{did_you_mean(tag, list(SOURCES))}")
         return None
     return _struct(SOURCES[tag], {k: v for k, v in raw.items() if k != "on"}, (), text, report, tag)
 
@@ -115,7 +117,8 @@ def _struct(cls: type, raw: Any, path: Path, text: Text, report: Report, tag: Op
         info = fields.get(key)
         if info is None:
             misplaced = tag is not None and key in _SOURCE_FIELDS
-            report(path + (key,), f"not used by `on: {tag}` rules" if misplaced else "unknown key")
+            report(path + (key,), f"not used by `on: {tag}` rules" if misplaced else
+                   f"unknown key{did_you_mean(key, list(fields))}")
             continue
         converted = _value(value, info.type, path + (key,), text, report)
         if converted is not _BAD:
@@ -155,6 +158,16 @@ def _leaf(value: Any, kind: Any, path: Path, text: Text, report: Report) -> Any:
             message = f"must be true or false, got {value!r}"
         report(path + parse_path(field), message)
         return _BAD
+
+
+def did_you_mean(word: Any, names: Union[Iterable[str], Dict[str, str]], cutoff: float = 0.75) -> str:
+    """' (did you mean 'timezone'?)' for a misspelt `word`, the closest of `names` (case aside; a mapping: the
+    closest of its keys, its value named), or ''. For messages only: it compares `word` with every name."""
+    if not isinstance(word, (str, int, float)):
+        return ""
+    lowered = {text.lower(): names[text] if isinstance(names, dict) else text for text in names}
+    found = difflib.get_close_matches(str(word).lower(), lowered, n=1, cutoff=cutoff)
+    return f" (did you mean {lowered[found[0]]!r}?)" if found else ""
 
 
 def _zero(kind: Any) -> Any:
