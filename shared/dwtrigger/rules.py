@@ -290,15 +290,16 @@ class _Checker:
             return [], []
         specs = _convert_all(raw_rules, defaults)
         rules: Tuple[List[Rule], List[Rule]] = ([], [])
-        seen: Dict[str, Optional[int]] = {}         # each name, and the line of the first rule with it
+        seen: Dict[str, int] = {}                   # each name, and the first rule with it
         start = len(self.problems)
         for i, raw in enumerate(raw_rules):
             before = len(self.problems)
             built = self._rule(i, raw, defaults, bad_defaults, specs[i] if specs else None)
             name = self._name(i, raw)
             if name is not None and name in seen:
-                self.add(("rules", i, "name"), name, "name", f"already the name of the rule at line {seen[name]}")
-            seen.setdefault(name, self.lines.get(("rules", i)))
+                self.add(("rules", i, "name"), name, "name",
+                         f"already the name of the rule at line {self.lines.get(('rules', seen[name]))}")
+            seen.setdefault(name, i)
             self.in_file_order(before)
             if built is not None:
                 rule, enabled = built
@@ -376,14 +377,8 @@ class _Checker:
             else:
                 self.add(at + path, label, field, message)
 
-        rule = _build(spec, problem, self.lines.get(at), ("ledger",) in muted)
-        if rule is None or found:
-            return None
-        if getattr(rule, "require", None):
-            rule = dataclasses.replace(rule, require=tuple(
-                dataclasses.replace(entry, line=self.lines.get(at + ("require", j)))
-                for j, entry in enumerate(rule.require)))
-        return rule, spec.enabled
+        rule = _build(spec, problem, lambda path: self.lines.get(at + path), ("ledger",) in muted)
+        return None if rule is None or found else (rule, spec.enabled)
 
 
 _TOP = ("version", "defaults", "rules")
@@ -443,9 +438,10 @@ def _settings(spec: rulefile.Settings, problem) -> Tuple[Optional[ZoneInfo], Opt
     return zone, _ledger(spec.ledger, problem)
 
 
-def _build(spec: rulefile.Source, problem, line: Optional[int], ledger_reported: bool) -> Optional[Rule]:
-    """Cross-field checks and compilation; reports through `problem(field, message)`. `ledger_reported`: the
-    rule inherits a bad `ledger` (reported at `defaults`)."""
+def _build(spec: rulefile.Source, problem, line_of, ledger_reported: bool) -> Optional[Rule]:
+    """Cross-field checks and compilation; reports through `problem(field, message)`. `line_of(path)`: the line of
+    a path in the rule (() the rule's). `ledger_reported`: the rule inherits a bad `ledger` (reported at
+    `defaults`)."""
     if not _NAME.match(spec.name):
         problem("name", "must be 1-64 letters, digits, '-' or '_'")
     zone, ledger = _settings(spec, problem)
@@ -467,9 +463,12 @@ def _build(spec: rulefile.Source, problem, line: Optional[int], ledger_reported:
     _offset(spec, fields, problem)
     if zone is None or fields is None:
         return None
+    if fields.get("require"):           # each entry's line, for validate's warnings
+        fields["require"] = tuple(Required(entry.bucket, entry.key, line_of(("require", j)))
+                                  for j, entry in enumerate(fields["require"]))
     return kind(name=spec.name, timezone=zone, region=spec.region, endpoint=spec.endpoint, api=spec.api or API_2020,
                 env=(spec.env or "PROD").upper(), role_arn=spec.role_arn, trigger=targets, ledger=ledger,
-                expect=expect, bizdate_offset=spec.bizdate_offset, line=line, **fields)
+                expect=expect, bizdate_offset=spec.bizdate_offset, line=line_of(()), **fields)
 
 
 def _offset(spec: rulefile.Source, fields: Optional[dict], problem) -> None:
