@@ -220,6 +220,29 @@ rules:
     ]
 
 
+def test_a_misspelt_key_is_the_one_problem_not_also_the_field_it_meant_missing(tmp_path):
+    """`timzone` in `defaults`: no rule is told it lacks a time zone; `nod`, `bucekt`, `tigger`: not also "required"
+    (nor the stand-in node id refused); a misspelt override of a default (`regoin`) is told alone."""
+    rules = write(tmp_path, """\
+version: 1
+defaults:
+  timzone: Asia/Shanghai
+  region: cn-shanghai
+rules:
+  - {name: a, on: timer, timer: t1, trigger: [{workspace: 1, nod: 1}]}
+  - {name: b, on: timer, timer: t2, trigger: [{workspace: 1, node: 2}]}
+  - {name: c, on: timer, timer: t3, regoin: cn-hangzhou, tigger: [{workspace: 1, node: 3}]}
+  - {name: d, on: oss, bucekt: etl-landing, key: "x/_SUCCESS", trigger: [{workspace: 1, node: 4}]}
+""")
+    assert run("validate", rules).stderr.splitlines() == [
+        f"{rules}:3: field 'defaults.timzone': unknown key (did you mean 'timezone'?)",
+        f"{rules}:6: rule 'a' field 'trigger[0].nod': unknown key (did you mean 'node'?)",
+        f"{rules}:8: rule 'c' field 'regoin': unknown key (did you mean 'region'?)",
+        f"{rules}:8: rule 'c' field 'tigger': unknown key (did you mean 'trigger'?)",
+        f"{rules}:9: rule 'd' field 'bucekt': unknown key (did you mean 'bucket'?)",
+    ]
+
+
 def test_validate_suggests_nothing_for_a_name_like_no_other(tmp_path):
     rules = write(tmp_path, """\
 version: 1

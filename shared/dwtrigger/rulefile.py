@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union, get_args, get_origin
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union, get_args, get_origin
 
 import msgspec
 
 Path = Tuple[Any, ...]
-Report = Callable[[Path, str], None]          # (path in the rule, message)
+Report = Callable[[Path, Optional[str]], None]    # (path in the rule, message); None: not said, yet a bad value
 Text = Callable[[Path], Optional[str]]        # a plain scalar's text as written at a path, if known
 
 
@@ -113,19 +113,26 @@ def _struct(cls: type, raw: Any, path: Path, text: Text, report: Report, tag: Op
     if not isinstance(raw, dict):
         return _leaf(raw, cls, path, text, report)
     fields, values = _FIELDS[cls], {}
+    meant: Set[str] = set()                 # fields not written, but meant by a misspelt key
     for key, value in raw.items():
         info = fields.get(key)
         if info is None:
-            misplaced = tag is not None and key in _SOURCE_FIELDS
-            report(path + (key,), f"not used by `on: {tag}` rules" if misplaced else
-                   f"unknown key{did_you_mean(key, list(fields))}")
+            if tag is not None and key in _SOURCE_FIELDS:
+                report(path + (key,), f"not used by `on: {tag}` rules")
+                continue
+            suggestion = closest(key, list(fields))
+            report(path + (key,), "unknown key" + (f" (did you mean {suggestion!r}?)" if suggestion else ""))
+            if suggestion is not None and suggestion not in raw:
+                meant.add(suggestion)
             continue
         converted = _value(value, info.type, path + (key,), text, report)
         if converted is not _BAD:
             values[info.name] = converted
+    for field in meant:                     # said at the misspelt key: nothing that follows from its absence is
+        report(path + (field,), None)
     for key, info in fields.items():
         if info.required and info.name not in values:
-            if key not in raw:
+            if key not in raw and key not in meant:
                 report(path + (key,), "required")
             values[info.name] = _zero(info.type)
     return cls(**values)
@@ -160,14 +167,21 @@ def _leaf(value: Any, kind: Any, path: Path, text: Text, report: Report) -> Any:
         return _BAD
 
 
-def did_you_mean(word: Any, names: Union[Iterable[str], Dict[str, str]], cutoff: float = 0.75) -> str:
-    """' (did you mean 'timezone'?)' for a misspelt `word`, the closest of `names` (case aside; a mapping: the
-    closest of its keys, its value named), or ''. For messages only: it compares `word` with every name."""
+def closest(word: Any, names: Union[Iterable[str], Dict[str, str]], cutoff: float = 0.75) -> Optional[str]:
+    """The name a misspelt `word` probably meant: the closest of `names` (case aside; a mapping: the closest of its
+    keys, its value), or None. For problems only: it compares `word` with every name."""
     if not isinstance(word, (str, int, float)):
-        return ""
+        return None
     lowered = {text.lower(): names[text] if isinstance(names, dict) else text for text in names}
     found = difflib.get_close_matches(str(word).lower(), lowered, n=1, cutoff=cutoff)
-    return f" (did you mean {lowered[found[0]]!r}?)" if found else ""
+    return lowered[found[0]] if found else None
+
+
+def did_you_mean(word: Any, names: Union[Iterable[str], Dict[str, str]], cutoff: float = 0.75) -> str:
+    """' (did you mean 'timezone'?)', or '' (`closest`)."""
+    found = closest(word, names, cutoff)
+    return f" (did you mean {found!r}?)" if found else ""
+
 
 
 def _zero(kind: Any) -> Any:

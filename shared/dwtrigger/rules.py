@@ -328,9 +328,10 @@ class _Checker:
         bad: Set[str] = set()
         at = ("defaults",)
 
-        def report(path: Tuple, message: str) -> None:
+        def report(path: Tuple, message: Optional[str]) -> None:
             bad.add(path[0] if path else "")
-            self.add(at + path, None, rulefile.label(at + path), message)
+            if message is not None:
+                self.add(at + path, None, rulefile.label(at + path), message)
 
         settings = rulefile.convert_settings(raw, lambda path: self.lines.text(at + path), report)
         if settings is None:                # not a mapping: no rule can tell what it would have inherited
@@ -354,10 +355,11 @@ class _Checker:
         muted = {(field,) for field in bad_defaults if field not in raw}     # inherited, reported at defaults
         found: List[Tuple] = []                                             # this rule's problems, muted or not
 
-        def report(path: Tuple, message: str) -> None:
+        def report(path: Tuple, message: Optional[str]) -> None:
             muted.add(path)
             found.append(path)
-            self.add(at + path, label, rulefile.label(path) or None, message)
+            if message is not None:
+                self.add(at + path, label, rulefile.label(path) or None, message)
 
         if spec is None:
             try:
