@@ -408,6 +408,19 @@ def test_timezone_and_region_are_required_somewhere():
     assert [(p.field) for p in err.value.problems] == ["timezone", "region"]
 
 
+@pytest.mark.parametrize("text, line, column", [
+    ("version: 1\nrules:\n\t- name: a\n", 3, 1),
+    ("version: 1\nrules:\n  - name: a\n  \t  on: oss\n", 4, 3),
+    ("version: 1\ndefaults:\n\ttimezone: UTC\nrules: []\n", 3, 1),
+    ("version: 1\nrules:\n  - name: a\n    on: oss\n\t\n    key: x\n", 5, 1),
+    ("version: 1\nrules:\n  - name: a\n    trigger:\n      -\t{workspace: 1}\n", 5, 8),
+])
+def test_a_tab_is_named_where_it_is_not_as_a_raw_yaml_error(text, line, column):
+    with pytest.raises(RulesError) as err:
+        parse_rules(text, "f.yaml")
+    assert str(err.value) == f"f.yaml:{line}: tab at line {line}, column {column}: YAML indents with spaces"
+
+
 @pytest.mark.parametrize("text, words", [
     ("version: 2\nrules: []\n", "must be 1"),
     ("rules: [\n", "not valid YAML"),

@@ -290,6 +290,12 @@ rules:
         f"{rules}:10: rule 'finance' field 'region': required with `require`: the region of the buckets it checks "
         "(OSS signs for it)",
     ]
+    bare = write(tmp_path, "version: 1\nrules:\n" + "".join(
+        f"  - {{name: r{i}, on: timer, timer: t, region: cn-shanghai, trigger: [{{workspace: 1, node: {i}}}]}}\n"
+        for i in range(1, 3)), "bare.yaml")
+    assert run("validate", bare).stderr == (
+        f"{bare}:1: field 'defaults.timezone': required: the workspace's scheduling time zone (IANA name, e.g. "
+        "Asia/Shanghai); 2 rules do not set it ('r1', 'r2'): set it once in `defaults`, or in each rule\n")
 
 
 def test_a_fixed_offset_zone_is_refused_with_the_zone_meant_and_utc_is_taken(tmp_path):
