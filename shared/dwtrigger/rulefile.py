@@ -121,15 +121,15 @@ def _struct(cls: type, raw: Any, path: Path, text: Text, report: Report, tag: Op
                 report(path + (key,), f"not used by `on: {tag}` rules")
                 continue
             suggestion = closest(key, list(fields))
-            report(path + (key,), "unknown key" + (f" (did you mean {suggestion!r}?)" if suggestion else ""))
+            report(path + (key,), f"unknown key{_asking(suggestion)}")
             if suggestion is not None and suggestion not in raw:
                 meant.add(suggestion)
             continue
         converted = _value(value, info.type, path + (key,), text, report)
         if converted is not _BAD:
             values[info.name] = converted
-    for field in meant:                     # said at the misspelt key: nothing that follows from its absence is
-        report(path + (field,), None)
+    for field in meant:                     # muted: its absence was said at the misspelt key, and nothing that
+        report(path + (field,), None)       # follows from it is said again
     for key, info in fields.items():
         if info.required and info.name not in values:
             if key not in raw and key not in meant:
@@ -179,9 +179,11 @@ def closest(word: Any, names: Union[Iterable[str], Dict[str, str]], cutoff: floa
 
 def did_you_mean(word: Any, names: Union[Iterable[str], Dict[str, str]], cutoff: float = 0.75) -> str:
     """' (did you mean 'timezone'?)', or '' (`closest`)."""
-    found = closest(word, names, cutoff)
-    return f" (did you mean {found!r}?)" if found else ""
+    return _asking(closest(word, names, cutoff))
 
+
+def _asking(name: Optional[str]) -> str:
+    return f" (did you mean {name!r}?)" if name else ""
 
 
 def _zero(kind: Any) -> Any:
