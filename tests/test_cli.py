@@ -47,15 +47,15 @@ def test_validate_accepts_the_example_rules():
 def test_validate_lists_every_problem_with_file_line_rule_and_field(tmp_path):
     broken = tmp_path / "rules.yaml"
     broken.write_text((ROOT / "rules.yaml").read_text()
-                      .replace("timezone: Europe/Berlin", "timezone: Europe/Atlantis")
+                      .replace("timezone: Europe/Berlin", "timezone: Europe/Berln")
                       .replace("node: 700001235000}", "node: 700001235000, nod: 1}"))
     result = run("validate", str(broken))
     assert result.exit_code == 1
     lines = result.stderr.strip().splitlines()
     assert lines == [
-        f"{broken}:64: rule 'finance-close' field 'timezone': unknown time zone 'Europe/Atlantis' "
-        "(use an IANA name, e.g. Asia/Shanghai)",
-        f"{broken}:96: rule 'nightly' field 'trigger[0].nod': unknown key",
+        f"{broken}:64: rule 'finance-close' field 'timezone': unknown time zone 'Europe/Berln' "
+        "(did you mean 'Europe/Berlin'?)",
+        f"{broken}:96: rule 'nightly' field 'trigger[0].nod': unknown key (did you mean 'node'?)",
     ]
     assert "Traceback" not in result.output
 
@@ -900,7 +900,7 @@ def test_every_rules_option_defaults_to_dwtrigger_rules(tmp_path, monkeypatch, e
     missing = run("validate", env={**env, "DWTRIGGER_RULES": None})
     assert missing.exit_code == 1 and missing.stderr == (
         "rules.yaml: cannot read the rules file: No such file or directory\n"
-        "(name the rules file with --rules PATH or DWTRIGGER_RULES)\n")
+        "(name the rules file as the argument, `dwtrigger validate PATH`, or with DWTRIGGER_RULES)\n")
 
 
 def test_version_and_short_help():

@@ -25,7 +25,8 @@ def every_pair(rules):
     found = []
     for r in rules.rules:
         found += [Problem(rules.path, r.line, r.name, field, message) for field, message in lint._never(r)]
-        found += [Problem(rules.path, r.line, r.name, field, message) for field, message in lint._literal(r)]
+        found += [Problem(rules.path, line or r.line, r.name, field, message)
+                  for line, field, message in lint._literal(r)]
     for a, b in combinations(rules.rules, 2):
         why = lint._overlap(a, b)
         if why:

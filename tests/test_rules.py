@@ -172,8 +172,8 @@ def test_unknown_key_names_rule_field_and_line():
       - {workspace: 1, node: 2, nod: 3}
 """)
     assert (p.file, p.line, p.rule, p.field) == ("r.yaml", 11, "orders", "trigger[0].nod")
-    assert p.message == "unknown key"
-    assert str(p) == "r.yaml:11: rule 'orders' field 'trigger[0].nod': unknown key"
+    assert p.message == "unknown key (did you mean 'node'?)"
+    assert str(p) == "r.yaml:11: rule 'orders' field 'trigger[0].nod': unknown key (did you mean 'node'?)"
 
 
 def test_every_problem_is_reported_at_once():
@@ -194,7 +194,7 @@ def test_every_problem_is_reported_at_once():
     trigger: [{workspace: 1, node: 3}]
 """)
     assert [(p.rule, p.field) for p in found] == [("one", "key"), ("two", "timezone"), ("one", "name")]
-    assert "duplicate" in found[2].message
+    assert found[2].message == "already the name of the rule at line 6"
     assert found[1].line == 13 and "Mars/Olympus" in found[1].message
 
 
@@ -238,7 +238,7 @@ def test_rule_errors_name_the_field(body, field, words):
     ("    on: oss\n    bucket: b\n    key: k\n    timer: t\n", "timer", 10, "not used by `on: oss` rules"),
     ("    on: timer\n    timer: t\n    bucket: b\n", "bucket", 9,
      "only names where required objects are, and this rule has no `require`"),
-    ("    on: oss\n    bucket: b\n    key: k\n    buckets: [c]\n", "buckets", 10, "unknown key"),
+    ("    on: oss\n    bucket: b\n    key: k\n    buckets: [c]\n", "buckets", 10, "unknown key (did you mean 'bucket'?)"),
     ("    on: ftp\n    timer: t\n", "on", 7, "invalid value 'ftp': expected one of oss, mns, timer"),
 ])
 def test_a_field_on_the_wrong_source_names_the_field_and_the_source(body, field, line, message):
@@ -406,6 +406,19 @@ def test_timezone_and_region_are_required_somewhere():
     with pytest.raises(RulesError) as err:
         parse_rules("version: 1\nrules:\n  - {name: a, on: timer, timer: t, trigger: [{workspace: 1, node: 2}]}\n")
     assert [(p.field) for p in err.value.problems] == ["timezone", "region"]
+
+
+@pytest.mark.parametrize("text, line, column", [
+    ("version: 1\nrules:\n\t- name: a\n", 3, 1),
+    ("version: 1\nrules:\n  - name: a\n  \t  on: oss\n", 4, 3),
+    ("version: 1\ndefaults:\n\ttimezone: UTC\nrules: []\n", 3, 1),
+    ("version: 1\nrules:\n  - name: a\n    on: oss\n\t\n    key: x\n", 5, 1),
+    ("version: 1\nrules:\n  - name: a\n    trigger:\n      -\t{workspace: 1}\n", 5, 8),
+])
+def test_a_tab_is_named_where_it_is_not_as_a_raw_yaml_error(text, line, column):
+    with pytest.raises(RulesError) as err:
+        parse_rules(text, "f.yaml")
+    assert str(err.value) == f"f.yaml:{line}: tab at line {line}, column {column}: YAML indents with spaces"
 
 
 @pytest.mark.parametrize("text, words", [
@@ -867,7 +880,7 @@ rules:
   - {name: b, on: mns, topic: t, expect: {by: "06:00"}, trigger: [{workspace: 1, node: 3}]}
   - {name: c, on: timer, timer: t, trigger: [{workspace: 1, node: 4}]}
 """) == [
-        (3, None, "defaults.timezone", "unknown time zone 'Asia/Shangai' (use an IANA name, e.g. Asia/Shanghai)"),
+        (3, None, "defaults.timezone", "unknown time zone 'Asia/Shangai' (did you mean 'Asia/Shanghai'?)"),
         (4, None, "defaults.region", "expected `str | null`, got `array`"),
         (5, None, "defaults.api", API_CHOICES + "'2020-05-19'"),
         (6, None, "defaults.env", "must be PROD or DEV (in any case), got 'test'"),
@@ -914,7 +927,7 @@ def test_every_problem_of_every_rule_in_file_order():
         (9, "two", "timezone", "unknown time zone 'Mars/X' (use an IANA name, e.g. Asia/Shanghai)"),
         (10, "two", "trigger[0].workspace", "expected `int`, got `str`"),
         (10, "two", "trigger[0].at", "must be HH:MM (24-hour), got '25:00'"),
-        (10, "two", "trigger[0].nod", "unknown key"),
+        (10, "two", "trigger[0].nod", "unknown key (did you mean 'node'?)"),
         (10, "two", "trigger[1]", "expected `object`, got `int`"),
         (10, "two", "trigger[2].node", "must be a positive id"),
         (10, "two", "trigger[2].workspace", "required"),                  # not written: after what is
@@ -986,7 +999,8 @@ def test_a_disabled_rule_is_validated_and_kept_out_of_play():
     assert file_problems(HEAD + """\
   - {name: resting, on: timer, timer: t, enabled: false, trigger: [{workspace: 1, node: 0}]}
   - {name: resting, on: timer, timer: t, trigger: [{workspace: 1, node: 3}]}
-""") == [(6, "resting", "trigger[0].node", "must be a positive id"), (7, "resting", "name", "duplicate rule name")]
+""") == [(6, "resting", "trigger[0].node", "must be a positive id"),
+         (7, "resting", "name", "already the name of the rule at line 6")]
 
 
 # ---- MNS: topic, queue, or neither ---------------------------------------------------------------------------

@@ -9,13 +9,14 @@ quotes.
 """
 from __future__ import annotations
 
+import difflib
 import re
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union, get_args, get_origin
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union, get_args, get_origin
 
 import msgspec
 
 Path = Tuple[Any, ...]
-Report = Callable[[Path, str], None]          # (path in the rule, message)
+Report = Callable[[Path, Optional[str]], None]    # (path in the rule, message); None: not said, yet a bad value
 Text = Callable[[Path], Optional[str]]        # a plain scalar's text as written at a path, if known
 
 
@@ -96,7 +97,8 @@ def convert_rule(raw: dict, text: Text, report: Report) -> Optional[Source]:
         report(("on",), "required")
         return None
     if not isinstance(tag, str) or tag not in SOURCES:
-        report(("on",), f"invalid value {tag!r}: expected one of {', '.join(SOURCES)}")
+        report(("on",), f"invalid value {tag!r}: expected one of {', '.join(SOURCES)}"
+                        f"{did_you_mean(tag, list(SOURCES))}")
         return None
     return _struct(SOURCES[tag], {k: v for k, v in raw.items() if k != "on"}, (), text, report, tag)
 
@@ -111,18 +113,26 @@ def _struct(cls: type, raw: Any, path: Path, text: Text, report: Report, tag: Op
     if not isinstance(raw, dict):
         return _leaf(raw, cls, path, text, report)
     fields, values = _FIELDS[cls], {}
+    meant: Set[str] = set()                 # fields not written, but meant by a misspelt key
     for key, value in raw.items():
         info = fields.get(key)
         if info is None:
-            misplaced = tag is not None and key in _SOURCE_FIELDS
-            report(path + (key,), f"not used by `on: {tag}` rules" if misplaced else "unknown key")
+            if tag is not None and key in _SOURCE_FIELDS:
+                report(path + (key,), f"not used by `on: {tag}` rules")
+                continue
+            suggestion = closest(key, list(fields))
+            report(path + (key,), f"unknown key{_asking(suggestion)}")
+            if suggestion is not None and suggestion not in raw:
+                meant.add(suggestion)
             continue
         converted = _value(value, info.type, path + (key,), text, report)
         if converted is not _BAD:
             values[info.name] = converted
+    for field in meant:                     # muted: its absence was said at the misspelt key, and nothing that
+        report(path + (field,), None)       # follows from it is said again
     for key, info in fields.items():
         if info.required and info.name not in values:
-            if key not in raw:
+            if key not in raw and key not in meant:
                 report(path + (key,), "required")
             values[info.name] = _zero(info.type)
     return cls(**values)
@@ -155,6 +165,25 @@ def _leaf(value: Any, kind: Any, path: Path, text: Text, report: Report) -> Any:
             message = f"must be true or false, got {value!r}"
         report(path + parse_path(field), message)
         return _BAD
+
+
+def closest(word: Any, names: Union[Iterable[str], Dict[str, str]], cutoff: float = 0.75) -> Optional[str]:
+    """The name a misspelt `word` probably meant: the closest of `names` (case aside; a mapping: the closest of its
+    keys, its value), or None. For problems only: it compares `word` with every name."""
+    if not isinstance(word, (str, int, float)):
+        return None
+    lowered = {text.lower(): names[text] if isinstance(names, dict) else text for text in names}
+    found = difflib.get_close_matches(str(word).lower(), lowered, n=1, cutoff=cutoff)
+    return lowered[found[0]] if found else None
+
+
+def did_you_mean(word: Any, names: Union[Iterable[str], Dict[str, str]], cutoff: float = 0.75) -> str:
+    """' (did you mean 'timezone'?)', or '' (`closest`)."""
+    return _asking(closest(word, names, cutoff))
+
+
+def _asking(name: Optional[str]) -> str:
+    return f" (did you mean {name!r}?)" if name else ""
 
 
 def _zero(kind: Any) -> Any:

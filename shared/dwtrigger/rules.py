@@ -10,9 +10,10 @@ import dataclasses
 import gc
 import re
 from dataclasses import dataclass
-from datetime import time
-from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple, Union
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime, time
+from functools import lru_cache
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import msgspec
 import yaml
@@ -20,6 +21,7 @@ import yaml
 from . import rulefile
 from .dataworks import API_2020, APIS
 from .patterns import Pattern, PatternError, compile_pattern
+from .rulefile import did_you_mean
 from .templates import Template, TemplateError, compile_template
 from .yamldoc import Lines, Refused, compose
 
@@ -71,9 +73,10 @@ class FieldSpec:
 @dataclass(frozen=True)
 class Required:
     """A `require` entry: `key` is filled from the event (`Template.partial`); bucket None is the event's bucket
-    (OSS rules) or the rule's `bucket` (timer rules)."""
+    (OSS rules) or the rule's `bucket` (timer rules). `line`: where the entry is written, for messages."""
     bucket: Optional[str]
     key: Template
+    line: Optional[int] = dataclasses.field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -195,8 +198,20 @@ def _parse(text: str, path: str) -> Tuple[Any, Lines]:
         raise RulesError([Problem(path, e.line, None, None, e.message)]) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        raise RulesError([Problem(path, mark.line + 1 if mark else None, None, None,
-                                  f"not valid YAML: {getattr(e, 'problem', None) or e}")]) from None
+        column = _tab(text, mark) if mark else None
+        message = f"tab at line {mark.line + 1}, column {column + 1}: YAML indents with spaces" if column is not None \
+            else f"not valid YAML: {getattr(e, 'problem', None) or e}"
+        raise RulesError([Problem(path, mark.line + 1 if mark else None, None, None, message)]) from None
+
+
+def _tab(text: str, mark: yaml.Mark) -> Optional[int]:
+    """The column of the tab behind a YAML error at `mark` (the tab there, or one in that line's indentation)."""
+    lines = text.splitlines()
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    if line[mark.column:mark.column + 1] == "\t":
+        return mark.column
+    indentation = line[:len(line) - len(line.lstrip(" \t"))]
+    return indentation.index("\t") if "\t" in indentation else None
 
 
 # ---- loading ------------------------------------------------------------------------------------------
@@ -241,6 +256,7 @@ class _Checker:
         self.path, self.lines, self.problems = path, lines, []
         self.data: Any = None
         self.places: List[Tuple] = []       # each problem's place in the file: (line, where on it)
+        self.unset: Dict[Tuple[str, str], List[Tuple[int, str]]] = {}  # (field, why required): [(rule, label)]
 
     def add(self, at: Tuple, rule: Optional[str], field: Optional[str], message: str) -> None:
         where = _position(self.data, at)
@@ -261,8 +277,9 @@ class _Checker:
         if not isinstance(data, dict):
             self.add((), None, None, "the rules file must be a mapping with `version` and `rules`")
             return [], []
-        for extra in sorted(set(data) - {"version", "defaults", "rules"}, key=str):
-            self.add((extra,), None, str(extra), "unknown key (expected version, defaults, rules)")
+        for extra in sorted(set(data) - set(_TOP), key=str):
+            self.add((extra,), None, str(extra),
+                     f"unknown key{did_you_mean(extra, _TOP) or ' (expected version, defaults, rules)'}")
         if data.get("version") != 1:
             self.add(("version",), None, "version", f"must be 1, got {data.get('version')!r}")
         defaults, bad_defaults = self._defaults(data.get("defaults"))
@@ -273,19 +290,36 @@ class _Checker:
             return [], []
         specs = _convert_all(raw_rules, defaults)
         rules: Tuple[List[Rule], List[Rule]] = ([], [])
-        seen = set()
+        seen: Dict[str, int] = {}                   # each name, and the first rule with it
+        start = len(self.problems)
         for i, raw in enumerate(raw_rules):
             before = len(self.problems)
             built = self._rule(i, raw, defaults, bad_defaults, specs[i] if specs else None)
             name = self._name(i, raw)
             if name is not None and name in seen:
-                self.add(("rules", i, "name"), name, "name", "duplicate rule name")
-            seen.add(name)
+                self.add(("rules", i, "name"), name, "name",
+                         f"already the name of the rule at line {self.lines.get(('rules', seen[name]))}")
+            seen.setdefault(name, i)
             self.in_file_order(before)
             if built is not None:
                 rule, enabled = built
                 rules[0 if enabled else 1].append(rule)
+        if self.unset:
+            self._unset()
+            self.in_file_order(start)
         return rules
+
+    def _unset(self) -> None:
+        """A setting required and set neither by `defaults` nor by a rule: said at the rule when one rule lacks it,
+        else once, at `defaults`, naming the rules."""
+        for (field, message), lacking in self.unset.items():
+            if len(lacking) == 1:
+                i, label = lacking[0]
+                self.add(("rules", i, field), label, field, message)
+            else:
+                self.add(("defaults", field), None, f"defaults.{field}",
+                         f"{message}; {len(lacking):,} rules do not set it ({listed([label for _, label in lacking])})"
+                         ": set it once in `defaults`, or in each rule")
 
     def _defaults(self, raw: Any) -> Tuple[Dict[str, Any], FrozenSet[str]]:
         """The defaults that are fine, and the names of those that are not (reported here, once)."""
@@ -294,9 +328,10 @@ class _Checker:
         bad: Set[str] = set()
         at = ("defaults",)
 
-        def report(path: Tuple, message: str) -> None:
+        def report(path: Tuple, message: Optional[str]) -> None:
             bad.add(path[0] if path else "")
-            self.add(at + path, None, rulefile.label(at + path), message)
+            if message is not None:
+                self.add(at + path, None, rulefile.label(at + path), message)
 
         settings = rulefile.convert_settings(raw, lambda path: self.lines.text(at + path), report)
         if settings is None:                # not a mapping: no rule can tell what it would have inherited
@@ -320,10 +355,11 @@ class _Checker:
         muted = {(field,) for field in bad_defaults if field not in raw}     # inherited, reported at defaults
         found: List[Tuple] = []                                             # this rule's problems, muted or not
 
-        def report(path: Tuple, message: str) -> None:
+        def report(path: Tuple, message: Optional[str]) -> None:
             muted.add(path)
             found.append(path)
-            self.add(at + path, label, rulefile.label(path) or None, message)
+            if message is not None:
+                self.add(at + path, label, rulefile.label(path) or None, message)
 
         if spec is None:
             try:
@@ -336,11 +372,25 @@ class _Checker:
         def problem(field: str, message: str) -> None:
             path = rulefile.parse_path(field)
             found.append(path)
-            if not any(path[:len(bad)] == bad for bad in muted):
+            if any(path[:len(bad)] == bad for bad in muted):
+                return
+            if path in _SETTINGS and field not in raw and message.startswith("required"):
+                self.unset.setdefault((field, message), []).append((i, label))     # said once (_unset)
+            else:
                 self.add(at + path, label, field, message)
 
-        rule = _build(spec, problem, self.lines.get(at), ("ledger",) in muted)
+        rule = _build(spec, problem, lambda path: self.lines.get(at + path), ("ledger",) in muted)
         return None if rule is None or found else (rule, spec.enabled)
+
+
+_TOP = ("version", "defaults", "rules")
+_SETTINGS = frozenset((field,) for field in rulefile.Settings.__struct_fields__)
+
+
+def listed(names: Sequence[str], most: int = 3) -> str:
+    """'a', 'b', 'c' and 2 more."""
+    shown = ", ".join(f"'{name}'" for name in names[:most])
+    return shown + (f" and {len(names) - most:,} more" if len(names) > most else "")
 
 
 def _position(data: Any, path: Tuple) -> Tuple[int, ...]:
@@ -390,9 +440,10 @@ def _settings(spec: rulefile.Settings, problem) -> Tuple[Optional[ZoneInfo], Opt
     return zone, _ledger(spec.ledger, problem)
 
 
-def _build(spec: rulefile.Source, problem, line: Optional[int], ledger_reported: bool) -> Optional[Rule]:
-    """Cross-field checks and compilation; reports through `problem(field, message)`. `ledger_reported`: the
-    rule inherits a bad `ledger` (reported at `defaults`)."""
+def _build(spec: rulefile.Source, problem, line_of, ledger_reported: bool) -> Optional[Rule]:
+    """Cross-field checks and compilation; reports through `problem(field, message)`. `line_of(path)`: the line of
+    a path in the rule (() the rule's). `ledger_reported`: the rule inherits a bad `ledger` (reported at
+    `defaults`)."""
     if not _NAME.match(spec.name):
         problem("name", "must be 1-64 letters, digits, '-' or '_'")
     zone, ledger = _settings(spec, problem)
@@ -414,9 +465,12 @@ def _build(spec: rulefile.Source, problem, line: Optional[int], ledger_reported:
     _offset(spec, fields, problem)
     if zone is None or fields is None:
         return None
+    if fields.get("require"):           # each entry's line, for validate's warnings
+        fields["require"] = tuple(Required(entry.bucket, entry.key, line_of(("require", j)))
+                                  for j, entry in enumerate(fields["require"]))
     return kind(name=spec.name, timezone=zone, region=spec.region, endpoint=spec.endpoint, api=spec.api or API_2020,
                 env=(spec.env or "PROD").upper(), role_arn=spec.role_arn, trigger=targets, ledger=ledger,
-                expect=expect, bizdate_offset=spec.bizdate_offset, line=line, **fields)
+                expect=expect, bizdate_offset=spec.bizdate_offset, line=line_of(()), **fields)
 
 
 def _offset(spec: rulefile.Source, fields: Optional[dict], problem) -> None:
@@ -519,10 +573,55 @@ def _zone(name: str, problem) -> Optional[ZoneInfo]:
     if known is not None:
         return known
     try:
-        return _remember(_ZONES, name, ZoneInfo(name))
+        zone = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        problem("timezone", f"unknown time zone {name!r} (use an IANA name, e.g. Asia/Shanghai)")
+        problem("timezone", _unknown_zone(name))
         return None
+    if _FIXED.match(name):
+        offset = int(zone.utcoffset(datetime(2000, 1, 1)).total_seconds()) // 60
+        if offset:
+            sign = " (POSIX's sign: Etc/GMT+N is west of Greenwich)" if "GMT" in name else ""
+            problem("timezone", f"{name!r} is a fixed offset, {_utc(offset)} all year, with no daylight "
+                                f"saving{sign}: name the workspace's zone, {_likely(offset)}")
+            return None
+    return _remember(_ZONES, name, zone)
+
+
+# Zone names that are a fixed offset but read as a region's time (EST is not New York's time in summer) or have a
+# reversed sign (Etc/GMT-8 is UTC+08:00): refused unless the offset is 0. Asia/Shanghai has one offset all year too,
+# but is the workspace's own zone, as DataWorks names it.
+_FIXED = re.compile(r"(?:EST|MST|HST|(?:Etc/)?GMT[+-][0-9]+)\Z")
+_OFFSET = re.compile(r"(?:UTC|GMT)?\s*([+-])([0-9]{1,2})(?::?([0-9]{2}))?\Z", re.I)
+# A region's zone at each whole-hour offset (an Alibaba Cloud region's where there is one), for the messages above.
+_ZONE_AT = {-10: "Pacific/Honolulu", -8: "America/Los_Angeles", -7: "America/Denver", -6: "America/Chicago",
+            -5: "America/New_York", 0: "UTC", 1: "Europe/Berlin", 3: "Asia/Riyadh", 4: "Asia/Dubai",
+            7: "Asia/Jakarta", 8: "Asia/Shanghai", 9: "Asia/Tokyo"}
+
+
+def _utc(minutes: int) -> str:
+    return f"UTC{'-' if minutes < 0 else '+'}{abs(minutes) // 60:02}:{abs(minutes) % 60:02}"
+
+
+def _likely(minutes: int) -> str:
+    zone = _ZONE_AT.get(minutes // 60) if minutes % 60 == 0 else None
+    return f"e.g. {zone}" if zone else "an IANA name such as Asia/Shanghai"
+
+
+@lru_cache(maxsize=64)
+def _unknown_zone(name: str) -> str:
+    """Why `name` is no time zone, with the region's zone meant where it can tell (the zones are listed only for
+    this)."""
+    offset = _OFFSET.match(name.strip())
+    if offset:
+        sign, hours, minutes = offset.groups()
+        total = (int(hours) * 60 + int(minutes or 0)) * (-1 if sign == "-" else 1)
+        return f"{name!r} is an offset, not a time zone: name the workspace's zone, {_likely(total)}"
+    if name.lower().rpartition("/")[2] == "beijing":
+        return f"unknown time zone {name!r} (did you mean 'Asia/Shanghai'? China's zone is named after Shanghai)"
+    zones = {zone for zone in available_timezones() if "/" in zone and not zone.startswith("Etc/")} | {"UTC"}
+    hint = did_you_mean(name, zones, 0.85) or did_you_mean(name.rpartition("/")[2], {
+        zone.rpartition("/")[2]: zone for zone in sorted(zones, reverse=True)}, 0.9)    # or by its city
+    return f"unknown time zone {name!r}{hint or ' (use an IANA name, e.g. Asia/Shanghai)'}"
 
 
 def _oss(spec: rulefile.Oss, problem) -> Optional[dict]:
@@ -532,6 +631,10 @@ def _oss(spec: rulefile.Oss, problem) -> Optional[dict]:
     key = None
     if not spec.key:
         problem("key", "required: a key template, e.g. \"exports/dt={bizdate:%Y-%m-%d}/_SUCCESS\"")
+    elif spec.key.startswith("oss://"):
+        bucket, _, rest = spec.key[len("oss://"):].partition("/")
+        problem("key", f"is the key within the bucket, not an oss:// address: write `bucket: {bucket}` and "
+                       f"`key: \"{rest}\"`")
     else:
         try:
             key = _template(spec.key)
@@ -634,7 +737,8 @@ def _required(field: str, entry: str, problem, known: Set[str], where: str, own:
         return None
     unknown = [name for name in key.names if name not in known]
     for name in unknown:
-        problem(field, f"{{{name}}} is not {where} (require entries may use {', '.join(sorted(known))})")
+        problem(field, f"{{{name}}} is not {where}" + (
+            did_you_mean(name, known) or f" (require entries may use {', '.join(sorted(known))})"))
     if own and text == own[0] and bucket in (None, own[1]):
         problem(field, "repeats the rule's own key: the object that fired the rule is always there")
         return None

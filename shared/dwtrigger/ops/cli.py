@@ -17,7 +17,7 @@ from typing import Iterator, List, Optional
 import click
 
 from .. import app, events
-from . import fc
+from . import fc, listing
 from ..dataworks import describe
 from ..relay import required
 from .inputs import UNREADABLE, Item, Unreadable, built_event, read
@@ -42,14 +42,22 @@ class _Group(click.Group):
             raise
         except RulesError as e:
             unread = any(p.message.startswith("cannot read") for p in e.problems)
-            click.echo(str(e) + ("\n(name the rules file with --rules PATH or DWTRIGGER_RULES)" if unread else ""),
-                       err=True)
+            click.echo(str(e) + (f"\n(name the rules file {_how_named(self, ctx)})" if unread else ""), err=True)
             sys.exit(1)
         except Exception as e:  # noqa: BLE001 - the CLI's last word
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exc()
             click.echo(f"Error: {e}", err=True)
             sys.exit(2)
+
+
+def _how_named(group: click.Group, ctx: click.Context) -> str:
+    """How the command that ran takes the rules file: `validate PATH` (an argument) or `--rules PATH`."""
+    name = ctx.invoked_subcommand
+    command = group.get_command(ctx, name) if name else None
+    if command and any(isinstance(p, click.Argument) and p.envvar == "DWTRIGGER_RULES" for p in command.params):
+        return f"as the argument, `dwtrigger {name} PATH`, or with DWTRIGGER_RULES"
+    return "with --rules PATH or DWTRIGGER_RULES"
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -65,7 +73,7 @@ DATE = click.DateTime(["%Y-%m-%d"])
 
 
 @main.command()
-@click.argument("rules", default="rules.yaml", envvar="DWTRIGGER_RULES", type=click.Path(dir_okay=False))
+@listing.rules_argument
 def validate(rules):
     """Check a rules file; exit 1 with every problem if it is broken. Warns about rules that can never match
     and pairs that overlap."""
@@ -387,15 +395,12 @@ def demo(root, log_path):
                              Path(log_path).resolve() if log_path else None))
 
 
-from .doctor import doctor  # noqa: E402 - the command lives in its own module
+from .doctor import doctor  # noqa: E402 - each of these commands lives in its own module
 from .drain import drain  # noqa: E402
+from .sandbox import emulator  # noqa: E402
 
-main.add_command(doctor)
-main.add_command(drain)
-
-from .sandbox import emulator  # noqa: E402 - the command lives in its own module
-
-main.add_command(emulator)
+for command in (doctor, drain, emulator, listing.rules):
+    main.add_command(command)
 
 
 if __name__ == "__main__":

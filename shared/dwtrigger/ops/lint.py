@@ -31,7 +31,7 @@ from itertools import combinations
 from operator import attrgetter, itemgetter
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
-from ..rules import MnsRule, OssRule, Problem, Rule, RuleSet, TimerRule
+from ..rules import MnsRule, OssRule, Problem, Rule, RuleSet, TimerRule, listed
 from ..templates import Template, _Var, lookalikes
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\Z")
@@ -47,7 +47,8 @@ def warnings(rules: RuleSet) -> List[Problem]:
     found: List[Problem] = []
     for rule in rules.rules:
         found += [Problem(rules.path, rule.line, rule.name, field, message) for field, message in _never(rule)]
-        found += [Problem(rules.path, rule.line, rule.name, field, message) for field, message in _literal(rule)]
+        found += [Problem(rules.path, line or rule.line, rule.name, field, message)
+                  for line, field, message in _literal(rule)]
     try:
         return found + _Overlaps(rules).told()
     finally:
@@ -255,8 +256,8 @@ class _Overlaps:
             buckets = parts[part][0]
             where = f"bucket {buckets[0]!r}" + (f" (and {len(buckets) - 1:,} more with the same rules)"
                                                   if len(buckets) > 1 else "")
-            ends = " and ".join(([f"starting {prefix!r}"] if prefix else []) + ([f"ending {suffix!r}"] if suffix
-                                                                                 else []))
+            ends = " and ".join(([f"starting {_quoted(prefix)}"] if prefix else []) +
+                                ([f"ending {_quoted(suffix)}"] if suffix else []))
             more = sum(c[0] for c in crowds.values()) - twice
             others = f"; {len(crowds) - 1:,} other crowds of keys, {(more + 1) // 2:,} pairs more" if more else ""
             first = rules[min(members)]
@@ -341,14 +342,13 @@ class _Overlaps:
         if u.kind == "oss":
             names = " (capture names aside)" if len({self.rules[m].key.source for m in u.members}) > 1 else ""
             return (f"all {n:,} have the same bucket{'s' if len(u.buckets) > 1 else ''}, events and key{names}, "
-                    f"and key {u.example!r} in bucket {u.buckets[0]!r} matches them all")
+                    f"and key {_quoted(u.example)} in bucket {u.buckets[0]!r} matches them all")
         if u.kind == "timer":
             return f"all {n:,} are on timer {first.timer!r}"
         return f"all {n:,} are on {u.kind} {getattr(first, u.kind)!r} and none has a message/attributes pattern"
 
     def _names(self, members: Sequence[int]) -> str:
-        names = ", ".join(f"'{self.rules[m].name}'" for m in members[:LISTED])
-        return names + (f" and {len(members) - LISTED:,} more" if len(members) > LISTED else "")
+        return listed([self.rules[m].name for m in members], LISTED)
 
 
 def _like(u: _Unit, this: str) -> str:
@@ -557,14 +557,20 @@ def _never_oss(rule: OssRule):
 
 
 def _literal(rule: Rule):
-    """(field, message) for each part of a key or `require` template that means more to its writer than to dwtrigger
-    (a regular expression, a glob's `?` or `[...]`, a DataWorks parameter): literal text here."""
-    templates = [("key", "", rule.key)] if isinstance(rule, OssRule) else []
-    templates += [(f"require[{i}]", f"in the key {entry.key.source!r}: " if entry.bucket else "", entry.key)
-                  for i, entry in enumerate(getattr(rule, "require", ()))]
-    for field, where, template in templates:
+    """(line, field, message) for each part of a key or `require` template that means more to its writer than to
+    dwtrigger (a regular expression, a glob's `?` or `[...]`, a DataWorks parameter): literal text here. The line is
+    a `require` entry's own (None: the rule's)."""
+    templates = [(None, "key", "", rule.key)] if isinstance(rule, OssRule) else []
+    templates += [(entry.line, f"require[{i}]", f"in the key {_quoted(entry.key.source)}: " if entry.bucket else "",
+                   entry.key) for i, entry in enumerate(getattr(rule, "require", ()))]
+    for line, field, where, template in templates:
         for message in lookalikes(template.source):
-            yield field, where + message
+            yield line, field, where + message
+
+
+def _quoted(text: str) -> str:
+    """A key in a message, as written (a repr would double each backslash)."""
+    return f"'{text}'"
 
 
 def _overlap(a: Rule, b: Rule) -> str:
@@ -574,7 +580,7 @@ def _overlap(a: Rule, b: Rule) -> str:
         for x, y in ((a, b), (b, a)):
             key = _example(x.key)
             if shared and a.events & b.events and y.key.match(key) is not None:
-                return f"key {key!r} in bucket {shared[0]!r} matches both"
+                return f"key {_quoted(key)} in bucket {shared[0]!r} matches both"
         return ""
     if isinstance(a, MnsRule) and isinstance(b, MnsRule):
         same = (a.topic and a.topic == b.topic) or (a.queue and a.queue == b.queue)
