@@ -29,15 +29,24 @@ from ..rules import RulesError, load_rules
 from ..schedule import ONE_DAY, ScheduleError, resolve
 
 MAX_DAYS = 366                  # trigger --from/--to: a year at most, so a typo cannot spend a quota
+INTERRUPTED = 130               # Ctrl-C, as a shell reports a process SIGINT ended
+NOT_TRIED = "not_tried"         # a record or date left untried once DataWorks could no longer be reached
+_DONE = "done so far"
 
 
 class _Group(click.Group):
-    """One clear sentence instead of a traceback, unless --debug."""
+    """One clear sentence instead of a traceback, unless --debug. Ctrl-C: one line, what was done so far when the
+    command said (`_so_far`), and the shell's status for an interrupt."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+        except (KeyboardInterrupt, click.Abort):
+            done = (ctx.obj or {}).get(_DONE)
+            start = "\n" if sys.stderr.isatty() else ""        # after the terminal's ^C
+            click.echo(f"{start}interrupted" + (f": {done}" if done else ""), err=True)
+            sys.exit(INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except RulesError as e:
             unread = any(p.message.startswith("cannot read") for p in e.problems)
@@ -253,14 +262,21 @@ def replay(paths, rules_path, source, dry_run, failed_out, timeout, environ):
     if not dry_run:
         require_keys(environ)
     watch = Watch(environ)
-    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch)
+    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch,
+                          silence=watch.silence)
     items = [item for p in paths for item in read(p, click.open_file(p, "rb").read(), source)]
     released = _RELEASED + ((DRY_RUN,) if dry_run else ())
     outcomes: Counter = Counter()
     problems: List[str] = []
+    untried: List[Item] = []
     with _failed_out(failed_out) as failed:
         with click.progressbar(items, label="replaying", file=sys.stderr, hidden=len(items) < 20) as bar:
-            for item in bar:
+            for n, item in enumerate(bar):
+                _so_far(f"{n} of {len(items)} records replayed" + (f", {failed_out} left as it was" if failed_out
+                                                                    else ""))
+                if watch.stopped():             # DataWorks cannot be reached: the rest are not tried, and kept
+                    untried = items[n:]
+                    break
                 watch.label = item.label
                 decided = _replay_one(runtime, item, timeout)
                 outcomes.update(outcome for outcome, _ in decided)
@@ -268,11 +284,14 @@ def replay(paths, rules_path, source, dry_run, failed_out, timeout, environ):
                 problems += [f"{item.label}: {outcome}: {why}{_TO_DO.get(outcome, '')}" for outcome, why in kept]
                 if kept:
                     failed.append(item)
+        failed += untried
     for line in problems:
         click.echo(line, err=True)
+    outcomes[NOT_TRIED] = len(untried)
     _summary(outcomes)
-    watch.recap()
-    sys.exit(1 if problems else 0)
+    watch.recap(f"{len(untried)} of {len(items)} records not tried, " + (
+        f"kept in {failed_out}" if failed_out else "to replay later (--failed-out FILE keeps them)") if untried else "")
+    sys.exit(1 if problems or untried else 0)
 
 
 _RELEASED = (TRIGGERED, ALREADY)      # a record ends released when every decision of it does; anything else is kept
@@ -342,11 +361,17 @@ def trigger(rule_name, bizdate, cycle, first, last, node, rules_path, dry_run, t
     if not dry_run:
         require_keys(environ)
     watch = Watch(environ)
-    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch)
+    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch,
+                          silence=watch.silence)
     records: List[dict] = []
+    untried: List[dict] = []
     label = f"releasing {rule_name} {first:%Y-%m-%d} to {last:%Y-%m-%d}" if first else ""
     with click.progressbar(asked, label=label, file=sys.stderr, hidden=len(asked) == 1) as bar:
-        for captures in bar:
+        for n, captures in enumerate(bar):
+            _so_far(f"{n} of {len(asked)} instances decided")
+            if watch.stopped():                 # DataWorks cannot be reached: the rest are not tried
+                untried = asked[n:]
+                break
             watch.label = f"{rule_name} " + (f"cycle {captures['cycle']:%Y-%m-%d %H:%M}" if "cycle" in captures
                                              else f"bizdate {captures['bizdate']}")
             records += [d.record() for d in runtime.release_by_hand(
@@ -354,9 +379,9 @@ def trigger(rule_name, bizdate, cycle, first, last, node, rules_path, dry_run, t
     for r in records:
         click.echo(_said(r), err=True)
     if len(asked) > 1:
-        _summary(Counter(r["outcome"] for r in records))
-    watch.recap()
-    sys.exit(1 if any(r["outcome"] in (FAILED, REJECTED) for r in records) else 0)
+        _summary(Counter([r["outcome"] for r in records] + [NOT_TRIED] * len(untried)))
+    watch.recap(f"business dates {untried[0]['bizdate']} to {untried[-1]['bizdate']} not tried" if untried else "")
+    sys.exit(1 if untried or any(r["outcome"] in (FAILED, REJECTED) for r in records) else 0)
 
 
 def _instances(bizdate: Optional[datetime], cycle: Optional[datetime], first: Optional[datetime],
@@ -408,7 +433,8 @@ def sweep(rules_path, now, dry_run, timeout, environ):
     require_keys(environ)                      # a dry run still looks for evidence in OSS
     watch = Watch(environ)
     watch.label = "sweep"
-    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch)
+    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch,
+                          silence=watch.silence)
     decisions, tally = runtime.sweep(fc.context_for("sweep", timeout=timeout), now)
     for d in decisions:
         click.echo(f"{d.outcome}: {d.rule} node {d.node} bizdate {d.biz_date} {d.reason or ''}", err=True)
@@ -474,9 +500,14 @@ def demo(root, log_path):
                              Path(log_path).resolve() if log_path else None))
 
 
+def _so_far(done: str) -> None:
+    """What is done so far, for the line a Ctrl-C leaves (_Group)."""
+    click.get_current_context().obj[_DONE] = done
+
+
 def _summary(outcomes: Counter) -> None:
     click.echo("outcome            count", err=True)
-    for name in OUTCOMES + (UNREADABLE,):
+    for name in OUTCOMES + (UNREADABLE, NOT_TRIED):
         if outcomes[name]:
             click.echo(f"{name:<18} {outcomes[name]}", err=True)
 
