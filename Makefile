@@ -16,8 +16,9 @@ demo: $(READY)
 # output is printed whole when it ends. The venvs are built first, one after the other (both install this checkout
 # in place). Without FC's Python the suite runs once, with a warning; in CI that fails.
 FC_VENV := .venv-$(FC_PYTHON)
-FC_INTERPRETER ?= $(firstword $(foreach p,$(shell command -v python$(FC_PYTHON) 2>/dev/null) \
-	$(wildcard $(HOME)/.pyenv/versions/$(FC_PYTHON).*/bin/python$(FC_PYTHON)),$(if $(shell $(p) -c 'print(1)' 2>/dev/null),$(p))))
+# deploy/fcpython.py finds it (on PATH, else under pyenv), for the suite and for `make package`'s bytecode alike.
+FC_INTERPRETER ?= $(shell $(PYTHON) deploy/fcpython.py $(FC_PYTHON) 2>/dev/null)
+FC_INTERPRETER := $(FC_INTERPRETER)
 FC_READY := $(if $(FC_INTERPRETER),$(FC_VENV)/.installed)
 
 test: $(READY) $(FC_READY)
@@ -37,7 +38,7 @@ endif
 # FC code packages for `s deploy` (s.yaml's pre-deploy action runs this): build/<fn>/ and build/<fn>.zip.
 
 package: $(READY)
-	$(BIN)/python deploy/package.py --python $(FC_PYTHON) --out build
+	$(BIN)/python deploy/package.py --python $(FC_PYTHON) --out build $(if $(FC_INTERPRETER),--interpreter $(FC_INTERPRETER))
 
 # Issue 13's performance figures, dwtrigger against the naive relay in bench/naive.py (under 5 minutes).
 bench: $(READY)
