@@ -822,8 +822,9 @@ def test_ctrl_c_says_what_was_done_and_exits_130(tmp_path):
         server.bind(("127.0.0.1", 0))
         server.listen()
         server.settimeout(60)
-        proc = subprocess.Popen([sys.executable, "-m", "dwtrigger.ops.cli", "replay", str(EVENTS / "timer/nightly.json"),
-                                 "--rules", RULES, "--endpoint", "127.0.0.1:%d" % server.getsockname()[1],
+        proc = subprocess.Popen([sys.executable, "-m", "dwtrigger.ops.cli", "replay",
+                                 str(EVENTS / "timer/nightly.json"), "--rules", RULES,
+                                 "--endpoint", "127.0.0.1:%d" % server.getsockname()[1],
                                  "--protocol", "http", "--failed-out", str(kept)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, **ROLE_KEY, "DWTRIGGER_ENDPOINT": "", "DWTRIGGER_EMULATOR": ""})

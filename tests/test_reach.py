@@ -12,8 +12,8 @@ from conftest import EVENTS, ROLE_KEY
 from test_cli import NO_KEYS, RULES, attempts, pair, run  # noqa: F401 - pair: a fixture
 
 NOWHERE = "dataworks.no-such-region.invalid"          # RFC 2606: never resolves
-REFUSED_CAUSE = ("nothing accepts connections at {}: is the endpoint right (--endpoint, --emulator, DWTRIGGER_ENDPOINT, "
-                 "the rule's endpoint or region), and is the emulator running (`dwtrigger emulator`)?")
+REFUSED_CAUSE = ("nothing accepts connections at {}: is the endpoint right (--endpoint, --emulator, "
+                 "DWTRIGGER_ENDPOINT, the rule's endpoint or region), and is the emulator running (`dwtrigger emulator`)?")
 NOWHERE_CAUSE = (f"the host name of {NOWHERE}:443 does not resolve: check --endpoint, DWTRIGGER_ENDPOINT, or the "
                  "rule's endpoint and region")
 KEYS = {**NO_KEYS, **ROLE_KEY}
