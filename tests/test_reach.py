@@ -4,7 +4,7 @@ endpoint and what to check; what was not tried is kept. A closed port refuses fo
 A server that answers, even with an error, stops nothing."""
 import json
 import socket
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -86,6 +86,24 @@ def test_trigger_of_a_range_stops_when_the_host_name_does_not_resolve(refused):
         f"likely: {NOWHERE_CAUSE}"]
 
 
+def test_replay_stops_after_two_records_whose_calls_got_no_answer(tmp_path):
+    letters = dead_letters(tmp_path / "dead.ndjson", 5)
+    kept = tmp_path / "failed.ndjson"
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(8)                                   # connections are taken, never answered
+        endpoint = "127.0.0.1:%d" % mute.getsockname()[1]
+        result = run("replay", str(letters), "--rules", RULES, "--endpoint", endpoint, "--protocol", "http",
+                     "--timeout", "2", "--failed-out", str(kept), env=KEYS)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-3:] == [
+        "failed             2",
+        "not_tried          3",
+        f"stopped: DataWorks at {endpoint} gave no answer to 2 decisions in a row (the call was stopped at the "
+        f"invocation's deadline): not asked again by this command; 3 of 5 records not tried, kept in {kept}"]
+    assert len(kept.read_text().splitlines()) == 5
+
+
 def test_the_sweep_asks_an_unreachable_endpoint_three_times_in_all(refused, oss_standin):
     for day in ("2026-03-09", "2026-03-10"):                       # two releases with evidence, one overdue
         oss_standin.put("etl-landing", f"exports/orders/dt={day}/_SUCCESS")
@@ -131,20 +149,3 @@ def test_a_server_that_answers_with_errors_is_asked_for_every_record(tmp_path, p
     assert [(call["params"]["Bizdate"], call["code"]) for call in emu.calls] == [
         (f"2025-01-0{day} 00:00:00", "InvalidAccessKeyId.NotFound") for day in (1, 2, 3, 4)]
 
-
-def test_an_answer_between_refusals_starts_the_count_again():
-    from dwtrigger.dataworks import DataWorksError
-    from dwtrigger.relay import Silence
-
-    silence = Silence(unreached_after=3)
-    refusal = DataWorksError("ConnectionError", "127.0.0.1:9: Connection refused", retryable=True,
-                             unreachable="127.0.0.1:9")
-    answer = DataWorksError("Throttling.User", "slow down", retryable=True, status=429)
-    cut = DataWorksError("DeadlineExceeded", "no time was left for the call", retryable=True)
-    said = [silence.attempted("dw", error) for error in (refusal, refusal, answer, refusal, cut, refusal, None)]
-    assert said == [False, False, False, False, False, False, False]       # answered after two; cut: no news
-    assert silence.down("dw") is None
-    assert [silence.attempted("dw", refusal) for _ in range(3)] == [False, False, True]
-    assert silence.down("dw") == ("DataWorks at dw could not be reached 3 times in a row (127.0.0.1:9: Connection "
-                                  "refused): not asked again by this command")
-    assert silence.down("other") is None and Silence().attempted("dw", refusal) is False   # FC's: never stops

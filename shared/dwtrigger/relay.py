@@ -64,8 +64,7 @@ class Silence:
         count, why = self._unheard.get(endpoint, (0, ""))
         if count >= SILENT_AFTER:
             until = "in this invocation" if self.unreached_after is None else "by this command"
-            return (f"DataWorks at {endpoint} gave no answer to the decisions before this one ({why}): not asked again "
-                    f"{until}")
+            return f"DataWorks at {endpoint} gave no answer to {count} decisions in a row ({why}): not asked again {until}"
         error = self.unreached(endpoint)
         if error is not None:
             return (f"DataWorks at {endpoint} could not be reached {self.unreached_after} times in a row "
