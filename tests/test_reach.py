@@ -133,8 +133,8 @@ def test_doctor_asks_an_unreachable_endpoint_three_times_for_all_its_nodes(tmp_p
     checks = [line for line in result.stdout.splitlines() if "instance exists" in line]
     assert checks == [
         f"  ? instance exists: could not check: the look-up failed: ConnectionError: {refused}: Connection refused",
-        f"  ? instance exists: could not check: the look-up: not asked: DataWorks at {refused} could not be reached "
-        f"3 times in a row ({refused}: Connection refused): not asked again by this command"]
+        f"  ? instance exists: could not check: the look-up: DataWorks at {refused} could not be reached 3 times in "
+        f"a row ({refused}: Connection refused): not asked again by this command"]
 
 
 def test_a_server_that_answers_with_errors_is_asked_for_every_record(tmp_path, pair):

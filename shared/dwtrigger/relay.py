@@ -51,8 +51,8 @@ class Silence:
     date), so the second record does not start over, with `unreached_after`: after that many attempts in a row that
     could not even connect (refused, a name that does not resolve, a connect that timed out: RemoteError.unreachable)
     the endpoint is not asked again either, and the retries of the decision at hand stop there: a person is waiting,
-    and the command stops (ops/reach.Watch). FC's invocations keep none of it: there FC's own retries and the
-    dead-letter queue take an event whose endpoint is down."""
+    and the command stops (ops/reach.Watch). A function's invocation has a Silence of its own, without that limit:
+    there FC's own retries and the dead-letter queue take an event whose endpoint cannot be reached."""
 
     def __init__(self, unreached_after: Optional[int] = None) -> None:
         self.unreached_after = unreached_after

@@ -289,8 +289,8 @@ def replay(paths, rules_path, source, dry_run, failed_out, timeout, environ):
         click.echo(line, err=True)
     outcomes[NOT_TRIED] = len(untried)
     _summary(outcomes)
-    watch.recap(f"{len(untried)} of {len(items)} records not tried, " + (
-        f"kept in {failed_out}" if failed_out else "to replay later (--failed-out FILE keeps them)") if untried else "")
+    later = f"kept in {failed_out}" if failed_out else "to replay later (--failed-out FILE keeps them)"
+    watch.recap(f"{len(untried)} of {len(items)} records not tried, {later}" if untried else "")
     sys.exit(1 if problems or untried else 0)
 
 

@@ -147,7 +147,7 @@ def _ask(call: Invocation, what: str, ask: Callable[[], T]) -> T:
     be reached (relay.Silence: then it is not asked again)."""
     down = call.silence.why()
     if down is not None:
-        raise Unanswered(f"{what}: not asked: {down}")
+        raise Unanswered(f"{what}: {down}")
     try:
         return with_retries(lambda attempt: ask(), call.deadline, Backoff(), reach=call.silence.reach())[0]
     except GaveUp as e:

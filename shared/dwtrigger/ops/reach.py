@@ -2,8 +2,8 @@
 `dwtrigger emulator` — the last by one option (`--emulator URL` or DWTRIGGER_EMULATOR) that every command calling
 out shares (`reaching`). Keys are checked before anything is sent (`require_keys`), and failed attempts are shown as
 they happen with their likely cause (`Watch`), so a wrong endpoint is never a minute of silence, and an endpoint
-that cannot be reached stops the command with one message instead of costing every record its retries. `When` is the
-time a command runs as (--now), read the same way by every command.
+that cannot be reached stops the command with one message instead of costing every record its retries. `When` is
+the time a command runs as (--now), read the same way by every command.
 """
 from __future__ import annotations
 
