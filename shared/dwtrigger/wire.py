@@ -378,6 +378,9 @@ def unreachable(error: BaseException) -> Optional[str]:
 
 
 def peer(e: BaseException) -> Optional[str]:
-    """`host:port` of the connection (urllib3's NewConnectionError) or pool (MaxRetryError) an error names."""
+    """`host:port` of the connection (urllib3's NewConnectionError, or its first argument: a ConnectTimeoutError's)
+    or pool (MaxRetryError) an error names."""
     holder = e.conn if hasattr(e, "conn") else getattr(e, "pool", None)     # NewConnectionError.pool is deprecated
+    if holder is None and isinstance(e, ConnectTimeoutError) and e.args:
+        holder = e.args[0]
     return f"{holder.host}:{holder.port}" if getattr(holder, "host", None) else None
