@@ -12,16 +12,18 @@ demo: $(READY)
 	$(BIN)/dwtrigger demo
 
 # The suite runs twice at once: on this machine's python3 and on FC's runtime (FC_PYTHON, found on PATH or under
-# pyenv). It waits on loopback servers more than it computes, so two runs take little longer than one; each run's
-# output is printed whole when it ends. The venvs are built first, one after the other (both install this checkout
-# in place). Without FC's Python the suite runs once, with a warning; in CI that fails.
+# pyenv). It waits on loopback servers more than it computes, so two runs take little longer than one (10-13 min on
+# 2 cores); each run's output is printed whole when it ends, and meanwhile each says how far it is every minute on
+# the terminal, which it gets as descriptor 3 (tests/progress.py). The venvs are built first, one after the other
+# (both install this checkout in place). Without FC's Python the suite runs once, with a warning; in CI that fails.
 FC_VENV := .venv-$(FC_PYTHON)
-FC_INTERPRETER ?= $(firstword $(foreach p,$(shell command -v python$(FC_PYTHON) 2>/dev/null) \
-	$(wildcard $(HOME)/.pyenv/versions/$(FC_PYTHON).*/bin/python$(FC_PYTHON)),$(if $(shell $(p) -c 'print(1)' 2>/dev/null),$(p))))
+# deploy/fcpython.py finds it (on PATH, else under pyenv), for the suite and for `make package`'s bytecode alike.
+FC_INTERPRETER ?= $(shell $(PYTHON) deploy/fcpython.py $(FC_PYTHON) 2>/dev/null)
+FC_INTERPRETER := $(FC_INTERPRETER)
 FC_READY := $(if $(FC_INTERPRETER),$(FC_VENV)/.installed)
 
 test: $(READY) $(FC_READY)
-	@$(MAKE) --no-print-directory -j2 --output-sync=target suite suite-fc
+	@DWTRIGGER_TEST_PROGRESS=3 $(MAKE) --no-print-directory -j2 --output-sync=target suite suite-fc 3>&2
 
 suite:
 	$(BIN)/python -m pytest
@@ -37,7 +39,7 @@ endif
 # FC code packages for `s deploy` (s.yaml's pre-deploy action runs this): build/<fn>/ and build/<fn>.zip.
 
 package: $(READY)
-	$(BIN)/python deploy/package.py --python $(FC_PYTHON) --out build
+	$(BIN)/python deploy/package.py --python $(FC_PYTHON) --out build $(if $(FC_INTERPRETER),--interpreter $(FC_INTERPRETER))
 
 # Issue 13's performance figures, dwtrigger against the naive relay in bench/naive.py (under 5 minutes).
 bench: $(READY)

@@ -21,7 +21,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-import wiring                   # deploy/wiring.py: this script's directory is first on sys.path
+import fcpython                 # deploy/fcpython.py and wiring.py: this script's directory is first on sys.path
+import wiring
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements" / "runtime.txt"
@@ -67,11 +68,11 @@ def install_args(python: str, target: Path) -> list[str]:
 
 
 def bytecode_compiler(python: str, interpreter: str | None) -> str | None:
-    """An interpreter of the target version (given, this one, or python3.X on PATH); None, with a warning, if none."""
-    interpreter = interpreter or (sys.executable if "%d.%d" % sys.version_info[:2] == python
-                                  else shutil.which(f"python{python}"))
-    probe = f"import sys; sys.exit('%d.%d' % sys.version_info[:2] != '{python}')"
-    if interpreter and subprocess.run([interpreter, "-c", probe], capture_output=True).returncode == 0:
+    """An interpreter of the target version: given, else found as `make test` finds FC's (deploy/fcpython.py), else
+    this one; None, with a warning, if none."""
+    if interpreter is None:
+        interpreter = fcpython.find(python) or (sys.executable if "%d.%d" % sys.version_info[:2] == python else None)
+    if interpreter and fcpython.runs_as(interpreter, python):
         return interpreter
     print(f"warning: no python{python} found (pass --interpreter): the packages ship without bytecode, so every "
           f"cold start compiles the dependencies from source", file=sys.stderr)

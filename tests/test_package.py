@@ -8,6 +8,8 @@ Run with -s to see each package's size and cold import time (the figures in READ
 import ast
 import importlib.util
 import json
+import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -90,6 +92,45 @@ def bare_python(*args: str, env=None) -> subprocess.CompletedProcess:
     """This interpreter without site-packages, the environment or the working directory on sys.path."""
     return subprocess.run([sys.executable, "-I", "-S", *args], env=env or {}, capture_output=True, text=True,
                           timeout=120)
+
+
+def pyenv(tmp_path, *releases: str) -> dict:
+    """An environment whose PATH holds only pyenv's shim for python3.X, which fails (the version is installed, not
+    selected), and whose PYENV_ROOT holds `releases` of it (this interpreter, under each name)."""
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    shim = shims / f"python{LOCAL}"
+    shim.write_text(f"#!/bin/sh\necho 'pyenv: python{LOCAL}: command not found' >&2\nexit 127\n")
+    shim.chmod(0o755)
+    for release in releases:
+        home = tmp_path / "pyenv" / "versions" / release / "bin"
+        home.mkdir(parents=True)
+        (home / f"python{LOCAL}").symlink_to(os.path.realpath(sys.executable))
+    return {"PATH": str(shims), "PYENV_ROOT": str(tmp_path / "pyenv"), "HOME": str(tmp_path)}
+
+
+def test_make_package_finds_fcs_python_under_pyenv_where_make_test_does(tmp_path, monkeypatch):
+    """One definition (deploy/fcpython.py): the Makefile's FC_INTERPRETER, which `make test` builds its second venv
+    with and `make package` passes on, and package.py's own look when run alone, are the newest release."""
+    env = pyenv(tmp_path, f"{LOCAL}.2", f"{LOCAL}.10", f"{LOCAL}-dev")
+    newest = str(tmp_path / "pyenv" / "versions" / f"{LOCAL}.10" / "bin" / f"python{LOCAL}")
+    made = subprocess.run([shutil.which("make"), "--no-print-directory", "-n", "package", f"FC_PYTHON={LOCAL}",
+                           f"PYTHON={os.path.realpath(sys.executable)}"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.splitlines()[-1] == (f".venv/bin/python deploy/package.py --python {LOCAL} --out build "
+                                            f"--interpreter {newest}")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert package.bytecode_compiler(LOCAL, None) == newest
+
+
+def test_without_fcs_python_make_package_warns_that_nothing_is_compiled(tmp_path, monkeypatch, capsys):
+    for name, value in pyenv(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    assert package.bytecode_compiler("3.99", None) is None
+    assert capsys.readouterr().err.startswith("warning: no python3.99 found (pass --interpreter): the packages ship "
+                                              "without bytecode")
 
 
 @pytest.mark.parametrize("fn", sorted(SAMPLES))

@@ -8,14 +8,14 @@ from itertools import count
 import pytest
 
 from conftest import ROLE_KEY, ROOT, orders_rules, queue_rules, sample
-from dwtrigger.dataworks import API_2020, API_2024
+from dwtrigger.dataworks import API_2020, API_2024, DataWorksError
 from dwtrigger import app
 from dwtrigger.ops import fc
 from dwtrigger.credentials import InvocationKeys
 from dwtrigger.outcomes import Decision
 from dwtrigger.recent import Seen
 from dwtrigger import events
-from dwtrigger.relay import Invocation, Relay
+from dwtrigger.relay import Invocation, Relay, Silence
 from dwtrigger.retry import Deadline
 from dwtrigger.rules import load_rules
 
@@ -445,3 +445,20 @@ def test_a_remembered_hold_does_not_stop_a_send_the_look_up_shows_is_needed(harn
                                          held_until_ms=now + 20 * 3_600_000))
     [d] = h.invoke("oss", ORDERS)
     assert d["outcome"] == "triggered" and h.actions() == ["lookup", "trigger"]
+
+
+def test_an_answer_between_refusals_starts_the_count_again():
+    """The command line's Silence (ops/reach.Watch's): attempts that could not connect count, in a row; any answer
+    starts the count again, a call the deadline cut says nothing, and FC's (no limit) never stops retries."""
+    silence = Silence(unreached_after=3)
+    refusal = DataWorksError("ConnectionError", "127.0.0.1:9: Connection refused", retryable=True,
+                             unreachable="127.0.0.1:9")
+    answer = DataWorksError("Throttling.User", "slow down", retryable=True, status=429)
+    cut = DataWorksError("DeadlineExceeded", "no time was left for the call", retryable=True)
+    said = [silence.attempted("dw", error) for error in (refusal, refusal, answer, refusal, cut, refusal, refusal)]
+    assert said == [False, False, False, False, False, False, True]        # answered after two; cut: no news
+    assert silence.attempted("dw", None) is False and silence.down("dw") is None          # a success answers too
+    assert [silence.attempted("dw", refusal) for _ in range(3)] == [False, False, True]
+    assert silence.down("dw") == ("DataWorks at dw could not be reached 3 times in a row (127.0.0.1:9: Connection "
+                                  "refused): not asked again by this command")
+    assert silence.down("other") is None and Silence().attempted("dw", refusal) is False   # FC's: never stops

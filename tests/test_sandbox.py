@@ -15,7 +15,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import EVENTS, ROOT, sample
+from conftest import ROOT, sample
 from dwtrigger.ops.cli import main
 from dwtrigger.ops.emulator import DEFAULT_SEED, Emulator, OssStandIn
 from dwtrigger.ops.reach import clock, environment

@@ -13,9 +13,11 @@ from datetime import date
 from typing import Optional
 
 import pytest
+import urllib3
+from urllib3.exceptions import ConnectTimeoutError
 
 from conftest import MIRROR, ROLE_KEY
-from dwtrigger import dataworks, oss
+from dwtrigger import dataworks, oss, wire
 from dwtrigger.credentials import RoleKeys, credential_client
 from dwtrigger.dataworks import API_2020, DataWorksError
 from dwtrigger.oss import OssError
@@ -49,6 +51,32 @@ def refused(call) -> DataWorksError:
     with pytest.raises(DataWorksError) as err:
         call()
     return err.value
+
+
+def test_an_error_names_where_no_connection_could_be_made(emulator):
+    """RemoteError.unreachable: refused, a name that does not resolve, a connect that timed out (a listening port
+    whose queue is full never answers the handshake); not a connection that was made and got no answer."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        where = "127.0.0.1:%d" % closed.getsockname()[1]
+        e = refused(lambda: Orders(emulator, API_2020, where).look_up(within(5)))
+    assert (e.code, e.unreachable) == ("ConnectionError", where)
+    e = refused(lambda: Orders(emulator, API_2020, "dataworks.no-such-region.invalid").look_up(within(5)))
+    assert (e.code, e.unreachable) == ("ConnectionError", "dataworks.no-such-region.invalid:80")
+    with socket.socket() as full:
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        host, port = full.getsockname()
+        with socket.create_connection((host, port)), wire.budget(5):        # the queue's one place, taken
+            pool = wire.GuardedPool(host, port, timeout=urllib3.Timeout(connect=0.2), retries=False)
+            with pytest.raises(ConnectTimeoutError) as timed_out:
+                pool.request("GET", "/")
+    assert wire.unreachable(timed_out.value) == f"{host}:{port}"
+    with socket.socket() as mute:
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(8)                                 # the connection is made, and no answer comes
+        e = refused(lambda: Orders(emulator, API_2020, "127.0.0.1:%d" % mute.getsockname()[1]).look_up(within(0.8)))
+    assert (e.code, e.unreachable) == ("DeadlineExceeded", None)
 
 
 def test_a_dripped_answer_is_cut_at_the_budget(emulator, api):

@@ -19,7 +19,7 @@ from .credentials import ClientCache, InvocationKeys, MissingCredentials, creden
 from .dataworks import DataWorksError
 from .outcomes import FAILED, Decision, DecisionLog
 from .pacing import Pacers
-from .relay import Invocation, Relay
+from .relay import Invocation, Relay, Silence
 from .retry import Backoff, Deadline, Observer
 from .rules import Rule, RuleSet, load_rules
 from .sweep import Sweep, Tally
@@ -48,8 +48,9 @@ class Runtime:
                  log: Optional[DecisionLog] = None, dry_run: Optional[bool] = None,
                  backoff: Optional[Backoff] = None, sleep: Callable[[float], None] = time.sleep,
                  wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 observe: Optional[Observer] = None):
+                 observe: Optional[Observer] = None, silence: Optional[Silence] = None):
         self.rules, self.environ = rules, environ
+        self.silence = silence          # one shared by every invocation (the command line's); else one for each
         self.sweep_qps = sweep_qps(environ)
         self.log = log or DecisionLog()
         self.dry_run = (environ.get("DWTRIGGER_DRY_RUN", "").lower() in TRUE) if dry_run is None else dry_run
@@ -92,7 +93,7 @@ class Runtime:
         keys = InvocationKeys(context, self.environ)      # read again on every invocation: FC rotates them
         deadline = Deadline.for_invocation(context, started)
         return Invocation(deadline, lambda rule: self.port_for(keys, rule), lambda rule: self.store_for(keys, rule),
-                          self.wall_clock, self.endpoint), keys
+                          self.wall_clock, self.endpoint, self.silence or Silence()), keys
 
     def _run(self, context, started: float, decide: Callable[[Invocation], Iterable[Decision]]) -> List[Decision]:
         self.log.bind(context)

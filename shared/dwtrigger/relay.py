@@ -27,7 +27,7 @@ from .matching import Index
 from .oss import ObjectStore, Wanted
 from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, REJECTED, TRIGGERED, WAITING_FILES, Decision
 from .recent import Recent, Seen
-from .retry import Backoff, Deadline, GaveUp, NoTimeLeft, Observer, RemoteError, with_retries
+from .retry import Backoff, Deadline, GaveUp, NoTimeLeft, Observer, Reach, RemoteError, with_retries
 from .rules import OssRule, Rule, RuleSet, Target
 from .schedule import Schedule, ScheduleError, local, resolve
 
@@ -38,31 +38,78 @@ RECORD_S = 1.0      # of a release's time with a ledger, kept for recording how 
 SHARE_S = 2.0       # a decision with others after it may take half the time left, and at least this much of it
 SILENT = frozenset({"ConnectionError", "Timeout", "DeadlineExceeded"})   # failures DataWorks gave no answer to
 SILENT_AFTER = 2    # decisions in a row on one endpoint that got no answer, before it is not asked again
+UNREACHED_AFTER = 3     # the command line's: attempts in a row that could not connect, before it is not asked again
 
 
 class Silence:
-    """The DataWorks endpoints that stopped answering in this invocation. After SILENT_AFTER decisions in a row
-    whose calls got no answer at all (refused, timed out, cut at their time), an endpoint is not asked again until
-    the invocation ends: one that hangs would otherwise spend the time of every decision after it, and a batch's
-    or a sweep's decisions on other endpoints would never be made. An answer of any kind resets the count."""
+    """The DataWorks endpoints that stopped answering. After SILENT_AFTER decisions in a row whose calls got no
+    answer at all (refused, timed out, cut at their time), an endpoint is not asked again until the invocation ends:
+    one that hangs would otherwise spend the time of every decision after it, and a batch's or a sweep's decisions
+    on other endpoints would never be made. An answer of any kind resets the count.
 
-    def __init__(self) -> None:
+    The command line keeps one Silence for the whole command, shared by the invocations it makes (one per record or
+    date), so the second record does not start over, with `unreached_after`: after that many attempts in a row that
+    could not even connect (refused, a name that does not resolve, a connect that timed out: RemoteError.unreachable)
+    the endpoint is not asked again either, and the retries of the decision at hand stop there: a person is waiting,
+    and the command stops (ops/reach.Watch). A function's invocation has a Silence of its own, without that limit:
+    there FC's own retries and the dead-letter queue take an event whose endpoint cannot be reached."""
+
+    def __init__(self, unreached_after: Optional[int] = None) -> None:
+        self.unreached_after = unreached_after
         self._unheard: Dict[str, Tuple[int, str]] = {}
+        self._unreached: Dict[str, Tuple[int, RemoteError]] = {}
 
     def down(self, endpoint: str) -> Optional[str]:
-        """Why the endpoint is not asked again, or None."""
+        """Why the endpoint is not asked again, in a sentence that names it; None while it is asked."""
         count, why = self._unheard.get(endpoint, (0, ""))
-        return why if count >= SILENT_AFTER else None
+        if count >= SILENT_AFTER:
+            until = "in this invocation" if self.unreached_after is None else "by this command"
+            return f"DataWorks at {endpoint} gave no answer to {count} decisions in a row ({why}): not asked again {until}"
+        error = self.unreached(endpoint)
+        if error is not None:
+            return (f"DataWorks at {endpoint} could not be reached {self.unreached_after} times in a row "
+                    f"({error.message}): not asked again by this command")
+        return None
+
+    def unreached(self, endpoint: str) -> Optional[RemoteError]:
+        """The last error of an endpoint not asked again because no connection could be made to it, or None."""
+        count, error = self._unreached.get(endpoint, (0, None))
+        return error if self.unreached_after is not None and count >= self.unreached_after else None
+
+    def attempted(self, endpoint: Optional[str], error: Optional[RemoteError]) -> bool:
+        """How an attempt on the endpoint ended (None: it succeeded), as `with_retries` tells a retry.Reach; True
+        when the endpoint is not worth another. A DataWorks error says it was reached, unless it says it was not
+        (or the deadline cut the call); other errors (the ledger's, OSS's) say nothing of it. `endpoint` None: the
+        one each error names, and an answer counts for all (a command that asks one endpoint only, as `doctor`)."""
+        if isinstance(error, DataWorksError) and error.unreachable:
+            key = endpoint or error.unreachable
+            self._unreached[key] = (self._unreached.get(key, (0, error))[0] + 1, error)
+            return self.unreached(key) is not None
+        if error is None or isinstance(error, DataWorksError) and error.code != "DeadlineExceeded":
+            if endpoint is None:
+                self._unreached.clear()
+            else:
+                self._unreached.pop(endpoint, None)
+        return endpoint is not None and self.unreached(endpoint) is not None
+
+    def reach(self, endpoint: Optional[str] = None) -> Reach:
+        """The retry.Reach of the attempts on `endpoint` (None: see `attempted`)."""
+        return lambda error: self.attempted(endpoint, error)
+
+    def why(self) -> Optional[str]:
+        """Why an endpoint is not asked again (the first, when several are not), or None."""
+        return next(map(self.down, self.downed()), None)
 
     def heard(self, endpoint: str) -> None:
         self._unheard.pop(endpoint, None)
+        self._unreached.pop(endpoint, None)
 
     def unheard(self, endpoint: str, why: str) -> None:
         self._unheard[endpoint] = (self._unheard.get(endpoint, (0, ""))[0] + 1, why)
 
     def downed(self) -> List[str]:
         """The endpoints not asked again, now."""
-        return [endpoint for endpoint in self._unheard if self.down(endpoint) is not None]
+        return [endpoint for endpoint in {**self._unheard, **self._unreached} if self.down(endpoint) is not None]
 
 
 def _endpoint(rule: Rule) -> str:
@@ -227,9 +274,7 @@ class Relay:
         endpoint = call.endpoint_for(rule)
         silent = call.silence.down(endpoint)
         if silent is not None:
-            return planned.but(outcome=FAILED, error_code="EndpointDown", retryable=True, reason=(
-                f"DataWorks at {endpoint} gave no answer to the decisions before this one ({silent}): not asked "
-                "again in this invocation; FC's retry asks again"))
+            return planned.but(outcome=FAILED, error_code="EndpointDown", retryable=True, reason=silent)
         book = call.book_for(rule)
         claims = None if book is None else Claims(book, rule.name, planned.event_id, self.sleep,
                                                   lambda write: self._recorded(write, call))
@@ -285,7 +330,8 @@ class Relay:
                                             reason=why), instance, key, schedule, claims, call)
 
         try:
-            decision = with_retries(attempt, attempts.deadline, self.backoff, self.sleep, self.observe)[0]
+            decision = with_retries(attempt, attempts.deadline, self.backoff, self.sleep, self.observe,
+                                    call.silence.reach(endpoint))[0]
             call.silence.heard(endpoint)
             return decision
         except Unresolved as e:
@@ -336,7 +382,7 @@ class Relay:
         sweep's overdue check. One past waiting is remembered, here and in the ledger, as a release's look-up is."""
         port = call.port_for(rule)
         instance = with_retries(lambda attempt: self._look_up(port, rule, target, schedule, call), call.deadline,
-                                self.backoff, self.sleep)[0]
+                                self.backoff, self.sleep, self.observe, call.silence.reach(call.endpoint_for(rule)))[0]
         if not instance.waiting:
             key = (rule.api, target.workspace, rule.env, target.node, schedule.biz_date_ms, schedule.cycle_ms)
             self._past_waiting(instance, key, schedule, call.book_for(rule), False, call)
@@ -460,10 +506,11 @@ def _gave_up(planned: Decision, e: GaveUp, landed: bool = False) -> Decision:
         return planned.but(outcome=FAILED, error_code="DeadlineExceeded", retryable=True, attempts=e.attempts,
                            reason="the invocation's deadline came before this decision could call out; FC's retry "
                                   "runs the event again")
-    return _failed(planned, e.error, e.attempts, gave_up=e.deadline, landed=landed)
+    return _failed(planned, e.error, e.attempts, gave_up=e.deadline, landed=landed, unreached=e.unreached)
 
 
-def _failed(planned: Decision, e: RemoteError, attempts: int, gave_up: bool = False, landed: bool = False) -> Decision:
+def _failed(planned: Decision, e: RemoteError, attempts: int, gave_up: bool = False, landed: bool = False,
+            unreached: bool = False) -> Decision:
     """A failed decision; `landed`: a trigger was sent and no answer came, so it may have been accepted (the
     look-up of FC's retry tells, and then says already_triggered)."""
     dataworks = isinstance(e, DataWorksError)
@@ -472,6 +519,7 @@ def _failed(planned: Decision, e: RemoteError, attempts: int, gave_up: bool = Fa
                        reason=("" if dataworks else "OSS: ") + e.message
                        + (f" (OSS request {e.request_id})" if e.request_id and not dataworks else "")
                        + (" (retries stopped at the deadline)" if gave_up else "")
+                       + (" (retries stopped: the endpoint could not be reached)" if unreached else "")
                        + ("; a trigger was sent and got no answer: it may have landed" if landed else ""))
 
 

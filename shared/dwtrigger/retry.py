@@ -3,7 +3,9 @@
 FC has no get_remaining_time: the deadline is invocation start + function.timeout, less a margin that
 leaves room to log and raise. Backoff is exponential with full jitter, never shorter than a server's
 retry-after, and a retry that could not finish before the deadline is not started. `with_retries` retries
-whatever raises a RemoteError that says it is retryable (DataWorks or OSS alike), and nothing else.
+whatever raises a RemoteError that says it is retryable (DataWorks or OSS alike), and nothing else; a `Reach`
+(the command line's view of an endpoint, relay.Silence) may stop it early: retrying an endpoint this machine
+cannot connect to only keeps a person waiting.
 """
 from __future__ import annotations
 
@@ -36,22 +38,27 @@ class Deadline:
 
 class RemoteError(Exception):
     """A failed call to a cloud service, classified once: `retryable` is the verdict. `status` is the HTTP
-    status when the service answered; None when no answer came (a write may have landed)."""
+    status when the service answered; None when no answer came (a write may have landed). `unreachable`: the
+    `host:port` no connection could be opened to (refused, a name that does not resolve, a connect that timed
+    out), None when one was (whatever became of it) or nothing says."""
 
     def __init__(self, code: str, message: str, *, retryable: bool, request_id: Optional[str] = None,
-                 status: Optional[int] = None, retry_after_s: Optional[float] = None):
+                 status: Optional[int] = None, retry_after_s: Optional[float] = None,
+                 unreachable: Optional[str] = None):
         super().__init__(f"{code}: {message}")
         self.code, self.message, self.retryable = code, message, retryable
         self.request_id, self.status, self.retry_after_s = request_id, status, retry_after_s
+        self.unreachable = unreachable
 
 
 class GaveUp(Exception):
     """`with_retries` stopped: `error` is the last RemoteError (None if the deadline left no time to try),
-    `attempts` how many were made, `deadline` whether the deadline (not the error) ended it."""
+    `attempts` how many were made, `deadline` whether the deadline (not the error) ended it, `unreached` whether
+    the Reach did (its endpoint could not be reached too often in a row)."""
 
-    def __init__(self, error: Optional[RemoteError], attempts: int, deadline: bool):
+    def __init__(self, error: Optional[RemoteError], attempts: int, deadline: bool, unreached: bool = False):
         super().__init__(str(error) if error else "no time left")
-        self.error, self.attempts, self.deadline = error, attempts, deadline
+        self.error, self.attempts, self.deadline, self.unreached = error, attempts, deadline, unreached
 
 
 class NoTimeLeft(Exception):
@@ -80,27 +87,38 @@ class Backoff:
 Observer = Callable[[int, RemoteError, Optional[float]], None]
 
 
+# Told how each attempt ended (None: it succeeded); True when its endpoint is not worth another attempt.
+Reach = Callable[[Optional[RemoteError]], bool]
+
+
 def with_retries(step: Callable[[int], T], deadline: Deadline, backoff: Backoff,
-                 sleep: Callable[[float], None] = time.sleep, observe: Optional[Observer] = None) -> Tuple[T, int]:
+                 sleep: Callable[[float], None] = time.sleep, observe: Optional[Observer] = None,
+                 reach: Optional[Reach] = None) -> Tuple[T, int]:
     """(step(attempt)'s result, attempts made). A retryable RemoteError is retried after the backoff while a
-    call could still finish before the deadline; any other exception passes through. Raises GaveUp. `observe`
-    (the command line's, so a person sees retries as they happen) is called only when an attempt fails."""
+    call could still finish before the deadline, and `reach` (told of every attempt) does not say stop; any
+    other exception passes through. Raises GaveUp. `observe` (the command line's, so a person sees retries as
+    they happen) is called only when an attempt fails."""
     attempt, last = 0, None
     while True:
         if deadline.left() < MIN_CALL_S:
             raise GaveUp(last, attempt, deadline=True)
         attempt += 1
         try:
-            return step(attempt), attempt
+            result = step(attempt)
         except NoTimeLeft as e:
             raise GaveUp(last, attempt if e.called else attempt - 1, deadline=True) from None
         except RemoteError as e:
-            wait = backoff.delay(attempt, e.retry_after_s) if e.retryable else None
+            unreached = reach is not None and reach(e)
+            wait = backoff.delay(attempt, e.retry_after_s) if e.retryable and not unreached else None
             if wait is not None and deadline.left() - wait < MIN_CALL_S:
                 wait = None
             if observe is not None:
                 observe(attempt, e, wait)
             if wait is None:
-                raise GaveUp(e, attempt, deadline=e.retryable) from None
+                raise GaveUp(e, attempt, deadline=e.retryable and not unreached, unreached=unreached) from None
             last = e
             sleep(wait)
+        else:
+            if reach is not None:
+                reach(None)
+            return result, attempt

@@ -229,7 +229,7 @@ class Sweep:
         deadline (which stops the run's calls: a pause never runs past the deadline)."""
         silent = call.silence.down(call.endpoint_for(c.rule))
         if silent is not None:
-            return "EndpointDown", f"its endpoint did not answer earlier in this run ({silent})"
+            return "EndpointDown", silent
         wait = self._last_call + self.pace_s - self.clock()
         if wait > call.deadline.left() - MIN_CALL_S:
             tally.stopped_at_deadline = True

@@ -353,7 +353,34 @@ def _install() -> None:
         logging.getLogger(name).disabled = True
 
 
+def chain(error: BaseException) -> Iterator[BaseException]:
+    """The exception and everything under it: causes, contexts, arguments, urllib3's `reason` and the SDKs'
+    wrapped `inner_exception`."""
+    seen, todo = set(), [error]
+    while todo:
+        e = todo.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        todo += [x for x in (e.__cause__, e.__context__, getattr(e, "inner_exception", None), *getattr(e, "args", ()),
+                             getattr(e, "reason", None)) if isinstance(x, BaseException)]
+
+
+def unreachable(error: BaseException) -> Optional[str]:
+    """`host:port` (or "the endpoint") a failed call could not open a connection to — refused, a name that does
+    not resolve, no answer to the connect in its time (urllib3's ConnectTimeoutError and its kind, which this
+    module raises too) — from the exceptions under it; None when a connection was made or nothing says."""
+    found = list(chain(error))
+    if not any(isinstance(e, ConnectTimeoutError) for e in found):
+        return None
+    return next(filter(None, map(peer, found)), "the endpoint")
+
+
 def peer(e: BaseException) -> Optional[str]:
-    """`host:port` of the connection (urllib3's NewConnectionError) or pool (MaxRetryError) an error names."""
+    """`host:port` of the connection (urllib3's NewConnectionError, or its first argument: a ConnectTimeoutError's)
+    or pool (MaxRetryError) an error names."""
     holder = e.conn if hasattr(e, "conn") else getattr(e, "pool", None)     # NewConnectionError.pool is deprecated
+    if holder is None and isinstance(e, ConnectTimeoutError) and e.args:
+        holder = e.args[0]
     return f"{holder.host}:{holder.port}" if getattr(holder, "host", None) else None

@@ -21,7 +21,7 @@ from darabonba.exceptions import RetryError, UnretryableException
 from Tea.exceptions import RetryError as TeaRetryError
 
 from ..redact import clean, error_code
-from ..wire import Budget, peer, stopped
+from ..wire import Budget, chain, peer, stopped, unreachable
 from . import DataWorksError
 
 _STS_RESULT = re.compile(r"http_code: (\d+), result: (.*)", re.S)
@@ -42,7 +42,7 @@ def classify(exc: BaseException, spent: Optional[Budget] = None) -> DataWorksErr
     if isinstance(inner, (RetryError, TeaRetryError)):     # the transport failed (the SDKs wrap every IOError)
         text = clean(_transport_failure(inner) or str(inner))
         code = "Timeout" if "timed out" in text.lower() else "ConnectionError"
-        return DataWorksError(code, text or "the connection failed", retryable=True)
+        return DataWorksError(code, text or "the connection failed", retryable=True, unreachable=unreachable(inner))
     if not isinstance(exc, UnretryableException):
         raise exc          # not the SDK's: a bug of ours, which the relay reports as an InternalError decision
     return DataWorksError("BadResponse", f"DataWorks' answer could not be read ({type(inner).__name__})",
@@ -52,17 +52,11 @@ def classify(exc: BaseException, spent: Optional[Budget] = None) -> DataWorksErr
 def _transport_failure(exc: BaseException) -> Optional[str]:
     """`host:port: reason` from the socket error under the SDK's RetryError and urllib3's wrappers (whose own text
     repeats the pool's repr), or None when there is none."""
-    where, reason, seen, todo = None, None, set(), [exc]
-    while todo:
-        e = todo.pop()
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
+    where, reason = None, None
+    for e in chain(exc):
         where = where or peer(e)
         if isinstance(e, OSError) and (e.strerror or getattr(e, "reason", None)):
             reason = e.strerror or e.reason
-        todo += [x for x in (e.__cause__, e.__context__, *getattr(e, "args", ()), getattr(e, "reason", None))
-                 if isinstance(x, BaseException)]
     return f"{where or 'the endpoint'}: {reason}" if reason else None
 
 

@@ -21,8 +21,8 @@ from . import fc, listing
 from ..dataworks import describe
 from ..relay import required
 from .inputs import UNREADABLE, Item, Unreadable, built_event, read
-from .options import output_options, rules_option, source_option, timeout_option
-from .replayer import RELEASED, Replayer, read_path, summary
+from .options import DONE, output_options, rules_option, so_far, source_option, timeout_option
+from .replayer import NOT_TRIED, RELEASED, Replayer, read_path, summary
 from ..matching import ignored_reason, match, out_of_play
 from ..outcomes import DRY_RUN, FAILED, IGNORED, REJECTED
 from .reach import Refused, Watch, When, clock, reaching, require_keys
@@ -30,15 +30,22 @@ from ..rules import RulesError, load_rules
 from ..schedule import ONE_DAY, ScheduleError, resolve
 
 MAX_DAYS = 366                  # trigger --from/--to: a year at most, so a typo cannot spend a quota
+INTERRUPTED = 130               # Ctrl-C, as a shell reports a process SIGINT ended
 
 
 class _Group(click.Group):
-    """One clear sentence instead of a traceback, unless --debug."""
+    """One clear sentence instead of a traceback, unless --debug. Ctrl-C: one line, what was done so far when the
+    command said (options.so_far), and the shell's status for an interrupt."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+        except (KeyboardInterrupt, click.Abort):
+            done = (ctx.obj or {}).get(DONE)
+            start = "\n" if sys.stderr.isatty() else ""        # after the terminal's ^C
+            click.echo(f"{start}interrupted" + (f": {done}" if done else ""), err=True)
+            sys.exit(INTERRUPTED)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except RulesError as e:
             unread = any(p.message.startswith("cannot read") for p in e.problems)
@@ -251,9 +258,19 @@ def replay(paths, rules_path, source, dry_run, failed_out, timeout, quiet, log, 
     items = [item for p in paths for item in read_path(p, source)]
     with _failed_out(failed_out) as failed:
         with click.progressbar(items, label="replaying", file=sys.stderr, hidden=quiet or len(items) < 20) as bar:
-            failed += [item for item in bar if not replayer.run(item)]
-    replayer.report()
-    sys.exit(1 if replayer.problems else 0)
+            for n, item in enumerate(bar):
+                so_far(f"{n} of {len(items)} records replayed" + (f", {failed_out} left as it was" if failed_out
+                                                                    else ""))
+                if replayer.stopped():          # DataWorks cannot be reached: the rest are not tried, and kept
+                    replayer.not_tried(len(items) - n)
+                    failed += items[n:]
+                    break
+                if not replayer.run(item):
+                    failed.append(item)
+    later = f"kept in {failed_out}" if failed_out else "to replay later (--failed-out FILE keeps them)"
+    untried = replayer.untried
+    replayer.report(f"{untried} of {len(items)} records not tried, {later}" if untried else "")
+    sys.exit(1 if replayer.problems or untried else 0)
 
 
 @contextmanager
@@ -306,11 +323,16 @@ def trigger(rule_name, bizdate, cycle, first, last, node, rules_path, dry_run, t
         require_keys(environ)
     watch = Watch(environ)
     runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch, log=log,
-                          wall_clock=clock(environ))
+                          wall_clock=clock(environ), silence=watch.silence)
     records: List[dict] = []
+    untried: List[dict] = []
     label = f"releasing {rule_name} {first:%Y-%m-%d} to {last:%Y-%m-%d}" if first else ""
     with click.progressbar(asked, label=label, file=sys.stderr, hidden=quiet or len(asked) == 1) as bar:
-        for captures in bar:
+        for n, captures in enumerate(bar):
+            so_far(f"{n} of {len(asked)} instances decided")
+            if watch.stopped():                 # DataWorks cannot be reached: the rest are not tried
+                untried = asked[n:]
+                break
             watch.label = f"{rule_name} " + (f"cycle {captures['cycle']:%Y-%m-%d %H:%M}" if "cycle" in captures
                                              else f"bizdate {captures['bizdate']}")
             records += [d.record() for d in runtime.release_by_hand(
@@ -319,9 +341,9 @@ def trigger(rule_name, bizdate, cycle, first, last, node, rules_path, dry_run, t
         if not (quiet and r["outcome"] in RELEASED + (DRY_RUN,)):
             click.echo(_said(r), err=True)
     if len(asked) > 1:
-        summary(Counter(r["outcome"] for r in records))
-    watch.recap()
-    sys.exit(1 if any(r["outcome"] in (FAILED, REJECTED) for r in records) else 0)
+        summary(Counter([r["outcome"] for r in records] + [NOT_TRIED] * len(untried)))
+    watch.recap(f"business dates {untried[0]['bizdate']} to {untried[-1]['bizdate']} not tried" if untried else "")
+    sys.exit(1 if untried or any(r["outcome"] in (FAILED, REJECTED) for r in records) else 0)
 
 
 def _instances(bizdate: Optional[datetime], cycle: Optional[datetime], first: Optional[datetime],
@@ -373,7 +395,8 @@ def sweep(rules_path, now, dry_run, timeout, environ):
     require_keys(environ)                      # a dry run still looks for evidence in OSS
     watch = Watch(environ)
     watch.label = "sweep"
-    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch, wall_clock=clock(environ))
+    runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=watch, wall_clock=clock(environ),
+                          silence=watch.silence)
     decisions, tally = runtime.sweep(fc.context_for("sweep", timeout=timeout), now)
     for d in decisions:
         click.echo(f"{d.outcome}: {d.rule} node {d.node} bizdate {d.biz_date} {d.reason or ''}", err=True)

@@ -27,7 +27,7 @@ from .. import app, evidence
 from ..dataworks import (FAILED, NOT_RUN, RUNNING, SUCCEEDED, WAIT_RESOURCE, WAIT_TIME, WAIT_TRIGGER, Instance,
                          Parent)
 from ..ledger import Entry, Slot, ms
-from ..relay import Invocation
+from ..relay import UNREACHED_AFTER, Invocation, Silence
 from ..retry import Backoff, GaveUp, with_retries
 from ..rules import OssRule, Rule, RulesError, Target, load_rules
 from ..schedule import ONE_DAY, Schedule, epoch_ms, local
@@ -177,10 +177,14 @@ def _kin(rule: Rule, target: Target, biz_date: date, call: Invocation) -> List[K
 
 def _ask(call: Invocation, what: str, ask: Callable[[], T], actions: Sequence[str] = (),
          buckets: Sequence[str] = ()) -> T:
-    """One read, retried as the relay retries (transient failures, within the deadline). A refusal for want of a
-    permission names the RAM `actions` behind the read (on `buckets`, for OSS) and the policy that grants them."""
+    """One read, retried as the relay retries (transient failures, within the deadline), unless DataWorks could not
+    be reached (relay.Silence: then it is not asked again). A refusal for want of a permission names the RAM
+    `actions` behind the read (on `buckets`, for OSS) and the policy that grants them."""
+    down = call.silence.why()
+    if down is not None:
+        raise Unanswered(f"{what}: {down}")
     try:
-        return with_retries(lambda attempt: ask(), call.deadline, Backoff())[0]
+        return with_retries(lambda attempt: ask(), call.deadline, Backoff(), reach=call.silence.reach())[0]
     except GaveUp as e:
         if e.error is None:
             raise Unanswered(f"{what}: no time was left") from None
@@ -541,7 +545,7 @@ def doctor(rule_name, bizdate, cycle, node, rules_path, as_json, now, timeout, e
         raise Refused(f"--cycle {cycle:%Y-%m-%d %H:%M} is not on the run day of business date {biz_date} "
                 f"({biz_date + ONE_DAY})")
     require_keys(environ)
-    runtime = app.Runtime(rules, environ=environ, wall_clock=lambda: when)
+    runtime = app.Runtime(rules, environ=environ, wall_clock=lambda: when, silence=Silence(UNREACHED_AFTER))
     call, keys = runtime.invocation(fc.context_for("doctor", timeout=timeout), time.monotonic())
     results = []
     for target in targets:

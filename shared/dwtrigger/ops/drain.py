@@ -18,7 +18,7 @@ import click
 
 from ..credentials import read_keys
 from .inputs import Unreadable, read
-from .options import output_options, rules_option, source_option, timeout_option
+from .options import output_options, rules_option, so_far, source_option, timeout_option
 from .reach import MNS_ENV, Refused, reaching, require_keys
 from .replayer import Replayer
 
@@ -72,8 +72,12 @@ def drain(queue, most, wait, mns_endpoint, account, region, rules_path, source, 
             batch = _receive(messages, min(BATCH, most - tally.received if most else BATCH), wait, tally, url)
             fresh = [m for m in batch if m.message_id not in tally.seen]
             for m in fresh:
-                _drain_one(messages, m, replayer, source, dry_run, tally)
-            if not batch or len(fresh) < len(batch):
+                so_far(f"{tally.received} messages taken, {tally.released} released and deleted")
+                if replayer.stopped():          # DataWorks cannot be reached: the rest stay in the queue, untried
+                    _leave(m, replayer, tally)
+                else:
+                    _drain_one(messages, m, replayer, source, dry_run, tally)
+            if not batch or len(fresh) < len(batch) or replayer.stopped():
                 break
     except Refused:
         raise                                   # the queue could not be read: nothing was taken
@@ -166,9 +170,18 @@ def _drain_one(messages, message, replayer: Replayer, source: Optional[str], dry
     tally.released += 1
 
 
+def _leave(message, replayer: Replayer, tally: Tally) -> None:
+    """A message taken but not replayed: it becomes visible again after the queue's visibility timeout."""
+    tally.received += 1
+    tally.seen.add(message.message_id)
+    tally.left += 1
+    replayer.not_tried(1)
+
+
 def _report(replayer: Replayer, tally: Tally, dry_run: bool, quiet: bool) -> None:
     replayer.problems += tally.problems
-    replayer.report()
+    untried = replayer.untried
+    replayer.report(f"{untried} messages not tried, left in the queue" if untried else "")
     done = "would be deleted (dry run)" if dry_run else "deleted"
     unreadable = f" ({tally.unreadable} unreadable)" if tally.unreadable else ""
     click.echo(f"messages: {tally.received} received, {tally.released} released and {done}, {tally.left} left"

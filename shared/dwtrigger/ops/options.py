@@ -62,3 +62,11 @@ def decision_log(path: Optional[str], quiet: bool) -> Iterator[DecisionLog]:
         handler.setStream(previous)
         if target is not None:
             target.close()
+
+
+DONE = "done so far"            # the context's key for what a Ctrl-C line says was done
+
+
+def so_far(done: str) -> None:
+    """What is done so far, for the line a Ctrl-C leaves (cli._Group)."""
+    click.get_current_context().obj[DONE] = done

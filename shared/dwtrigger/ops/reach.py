@@ -1,8 +1,9 @@
 """How a command reaches DataWorks and OSS: the cloud, an endpoint of the operator's choosing, or a local
 `dwtrigger emulator` — the last by one option (`--emulator URL` or DWTRIGGER_EMULATOR) that every command calling
 out shares (`reaching`). Keys are checked before anything is sent (`require_keys`), and failed attempts are shown as
-they happen with their likely cause (`Watch`), so a wrong endpoint is never a minute of silence. `When` is the
-time a command runs as (--now), read the same way by every command.
+they happen with their likely cause (`Watch`), so a wrong endpoint is never a minute of silence, and an endpoint
+that cannot be reached stops the command with one message instead of costing every record its retries. `When` is
+the time a command runs as (--now), read the same way by every command.
 """
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ import os
 import socket
 import ssl
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional
 from urllib.parse import urlsplit
 
 import click
 import yaml
 
 from ..credentials import ENV_ID, ENV_SECRET, ENV_TOKEN, MissingCredentials, read_keys
+from ..relay import UNREACHED_AFTER, Silence
 from ..retry import RemoteError
 
 EMULATOR_ENV = "DWTRIGGER_EMULATOR"
@@ -175,18 +177,26 @@ def require_keys(environ: Mapping[str, str]) -> None:
 
 
 class Watch:
-    """The command line's retry observer (retry.with_retries): each failed attempt on stderr as it happens, and
-    the likely cause of a transport failure the first time it is seen. `label` names what is being decided."""
+    """The command line's retry observer (retry.with_retries) and its view of DataWorks' endpoints: each failed
+    attempt on stderr as it happens, the likely cause of a transport failure the first time it is seen, and one
+    relay.Silence for the whole command, which every invocation it makes shares: once an endpoint is known down
+    (no connection could be made UNREACHED_AFTER times in a row, or it gave no answer to decisions in a row) it is
+    not asked again, and a command that works through records or dates stops (`stopped`) rather than spend
+    minutes of retries on each. `label` names what is being decided."""
 
     def __init__(self, environ: Mapping[str, str]):
         self.label = ""
         self.causes: List[str] = []
         self._emulator = bool(environ.get(EMULATOR_ENV))
+        self.silence = Silence(UNREACHED_AFTER)
 
     def __call__(self, attempt: int, error: RemoteError, retry_in: Optional[float]) -> None:
         if retry_in is not None:
             click.echo(f"{self.label}: attempt {attempt} failed ({error.code}); retrying in {retry_in:.2f} s",
                        err=True)
+        elif error.unreachable and any(self.silence.unreached(e) is error for e in self.silence.downed()):
+            click.echo(f"{self.label}: attempt {attempt} failed ({error.code}); not retried: no connection could be "
+                       f"made {UNREACHED_AFTER} times in a row", err=True)
         elif error.retryable:
             click.echo(f"{self.label}: attempt {attempt} failed ({error.code}); no time left to retry "
                        "(--timeout)", err=True)
@@ -195,8 +205,16 @@ class Watch:
             self.causes.append(cause)
             click.echo(f"  likely: {cause}", err=True)
 
-    def recap(self) -> None:
-        """The likely causes again, after the decisions and the summary they may have scrolled away."""
+    def stopped(self) -> Optional[str]:
+        """Why DataWorks is no longer asked, naming the endpoint; None while every endpoint is."""
+        return self.silence.why()
+
+    def recap(self, left: str = "") -> None:
+        """After the decisions and the summary they may have scrolled away: why DataWorks was no longer asked, if
+        so (with `left`, what that left undone), then the likely causes again."""
+        stopped = self.stopped()
+        if stopped:
+            click.echo(f"stopped: {stopped}" + (f"; {left}" if left else ""), err=True)
         for cause in self.causes:
             click.echo(f"likely: {cause}", err=True)
 
@@ -206,9 +224,9 @@ def likely_cause(error: RemoteError, emulator: bool = False) -> Optional[str]:
     if emulator and error.code.startswith("InvalidAccessKeyId"):
         return (f"the emulator knows only its seed's keys: unset {ENV_ID} to use the demo seed's key, or set one "
                 "of the seed's keys")
-    chain = list(_causes(error))
-    from ..wire import peer         # urllib3: only when a call failed
+    from ..wire import chain as causes, peer         # urllib3: only when a call failed
 
+    chain = list(causes(error))
     where = next(filter(None, map(peer, chain)), "the endpoint")
     for e in chain:
         if isinstance(e, ssl.SSLError) and getattr(e, "reason", None) == "WRONG_VERSION_NUMBER":
@@ -221,19 +239,8 @@ def likely_cause(error: RemoteError, emulator: bool = False) -> Optional[str]:
         if isinstance(e, socket.gaierror):
             return (f"the host name of {where} does not resolve: check --endpoint, DWTRIGGER_ENDPOINT, or the "
                     "rule's endpoint and region")
+    if error.unreachable:           # the connect timed out, or failed otherwise
+        return (f"no connection could be made to {where}: is the endpoint right (--endpoint, --emulator, "
+                "DWTRIGGER_ENDPOINT, the rule's endpoint or region), and does this machine reach it (a firewall, a "
+                "proxy, a VPC endpoint from outside its VPC)?")
     return None
-
-
-def _causes(error: BaseException) -> Iterator[BaseException]:
-    """The exception and everything under it: causes, contexts, and the SDKs' wrapped `inner_exception`."""
-    seen, todo = set(), [error]
-    while todo:
-        e = todo.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        yield e
-        inner = getattr(e, "inner_exception", None)
-        todo += [x for x in (e.__cause__, e.__context__, inner if isinstance(inner, BaseException) else None)
-                 if x is not None]
-        todo += [a for a in (*getattr(e, "args", ()), getattr(e, "reason", None)) if isinstance(a, BaseException)]

@@ -20,6 +20,7 @@ from .inputs import UNREADABLE, Item, Unreadable, read
 from .reach import Refused, Watch, clock, require_keys
 
 RELEASED = (TRIGGERED, ALREADY)
+NOT_TRIED = "not_tried"         # a record, message or date left untried once DataWorks could no longer be reached
 # What to do about a kept decision that is no failure, after its reason: nothing was sent, and the record is kept, so
 # a drain never deletes a dead letter that released nothing. (A failure's reason is DataWorks', the relay's or the
 # reader's, and says what went wrong.)
@@ -40,7 +41,7 @@ class Replayer:
             require_keys(environ)
         self.watch = Watch(environ)
         self.runtime = app.Runtime(ruleset, environ=environ, dry_run=dry_run or None, observe=self.watch, log=log,
-                                   wall_clock=clock(environ))
+                                   wall_clock=clock(environ), silence=self.watch.silence)
         self.timeout = timeout
         self.released = RELEASED + ((DRY_RUN,) if dry_run else ())
         self.outcomes: Counter = Counter()
@@ -62,17 +63,30 @@ class Replayer:
         decisions = self.runtime.run(item.function, item.raw, fc.context_for(item.function, timeout=self.timeout))
         return [(d.outcome, d.reason) for d in decisions]
 
-    def report(self) -> None:
-        """Each kept decision with what to do, the outcomes' summary, and the likely causes of failed calls."""
+    def stopped(self) -> Optional[str]:
+        """Why DataWorks is no longer asked (an endpoint that cannot be reached), naming it; None while it is."""
+        return self.watch.stopped()
+
+    def not_tried(self, count: int) -> None:
+        """`count` records left untried once DataWorks could no longer be reached."""
+        self.outcomes[NOT_TRIED] += count
+
+    @property
+    def untried(self) -> int:
+        return self.outcomes[NOT_TRIED]
+
+    def report(self, left: str = "") -> None:
+        """Each kept decision with what to do, the outcomes' summary, and why DataWorks was no longer asked (with
+        `left`, what that left undone) and the likely causes of failed calls."""
         for line in self.problems:
             click.echo(line, err=True)
         summary(self.outcomes)
-        self.watch.recap()
+        self.watch.recap(left)
 
 
 def summary(outcomes: Counter) -> None:
     click.echo("outcome            count", err=True)
-    for name in OUTCOMES + (UNREADABLE,):
+    for name in OUTCOMES + (UNREADABLE, NOT_TRIED):
         if outcomes[name]:
             click.echo(f"{name:<18} {outcomes[name]}", err=True)
 
