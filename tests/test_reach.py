@@ -64,7 +64,7 @@ def test_replay_of_500_dead_letters_stops_after_three_refused_attempts_and_keeps
 
 def test_replay_without_failed_out_says_how_to_keep_what_was_not_tried(tmp_path, refused):
     letters = dead_letters(tmp_path / "dead.ndjson", 2)
-    result = run("replay", str(letters), "--rules", RULES, "--emulator", f"http://{refused}", env=KEYS)
+    result = run("replay", str(letters), "--rules", RULES, "--endpoint", refused, "--protocol", "http", env=KEYS)
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-2].endswith(
         "not asked again by this command; 1 of 2 records not tried, to replay later (--failed-out FILE keeps them)")
@@ -130,7 +130,7 @@ def test_doctor_asks_an_unreachable_endpoint_three_times_for_all_its_nodes(tmp_p
     result = run("doctor", "--rule", "pair", "--bizdate", "2026-03-10", "--rules", str(rules), "--endpoint", refused,
                  "--protocol", "http", env=KEYS)
     assert result.exit_code == 2                        # it could not check
-    checks = [line for line in result.stdout.splitlines() if "instance exists" in line]
+    checks = [line for line in result.stdout.splitlines() if line.startswith("  ? instance exists")]
     assert checks == [
         f"  ? instance exists: could not check: the look-up failed: ConnectionError: {refused}: Connection refused",
         f"  ? instance exists: could not check: the look-up: DataWorks at {refused} could not be reached 3 times in "
