@@ -59,7 +59,8 @@ def run(command: str, env: Dict[str, str], cwd: Path) -> Tuple[List[str], int]:
     shell."""
     words = shlex.split(command, comments=True)
     if words[0] != "dwtrigger":
-        done = subprocess.run(command, shell=True, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True)
+        shell_env = {name: value for name, value in {**os.environ, **env}.items() if value is not None}   # None: unset
+        done = subprocess.run(command, shell=True, cwd=cwd, env=shell_env, capture_output=True, text=True)
         return (done.stdout + done.stderr).splitlines(), done.returncode
     target = None
     if len(words) > 2 and words[-2] in (">", ">>"):
