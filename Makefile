@@ -25,15 +25,16 @@ FC_READY := $(if $(FC_INTERPRETER),$(FC_VENV)/.installed)
 test: $(READY) $(FC_READY)
 	@DWTRIGGER_TEST_PROGRESS=3 $(MAKE) --no-print-directory -j2 --output-sync=target suite suite-fc 3>&2
 
+# Each slow module runs once: `slow` on FC's Python, `load` (mostly waiting) on python3, so the two runs end together.
 suite:
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(FC_INTERPRETER),-m "not slow")
 
 suite-fc:
 ifeq ($(FC_INTERPRETER),)
 	@echo "warning: no python$(FC_PYTHON) here (FC's runtime): the suite ran on $$($(PYTHON) --version) only" >&2; test -z "$$CI"
 else
 	@echo "the suite on $$($(FC_VENV)/bin/python --version) (FC's runtime):"
-	$(FC_VENV)/bin/python -m pytest
+	$(FC_VENV)/bin/python -m pytest -m "not load"
 endif
 
 # FC code packages for `s deploy` (s.yaml's pre-deploy action runs this): build/<fn>/ and build/<fn>.zip.

@@ -10,6 +10,8 @@ import pytest
 from conftest import ROOT
 from dwtrigger.ops.emulator import Emulator
 
+pytestmark = pytest.mark.slow      # slow: run once, on FC's Python (Makefile)
+
 _spec = importlib.util.spec_from_file_location("perf", ROOT / "bench" / "perf.py")
 perf = sys.modules["perf"] = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(perf)

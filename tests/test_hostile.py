@@ -28,6 +28,8 @@ from dwtrigger.ops import fc
 from dwtrigger.ops.emulator import Emulator, OssStandIn
 from dwtrigger.events import SOURCES, source_of
 
+pytestmark = pytest.mark.slow      # slow: run once, on FC's Python (Makefile)
+
 # rules.yaml, plus date fields read from a timer payload and a message, and a trigger without a look-up.
 RULES = (ROOT / "rules.yaml").read_text() + """
   - name: nightly-dated

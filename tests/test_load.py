@@ -5,7 +5,11 @@ secret logged, no invocation past its timeout, no false or missed `overdue`."""
 import importlib.util
 import sys
 
+import pytest
+
 from conftest import ROOT
+
+pytestmark = pytest.mark.load      # slow, and mostly waiting: run once, beside FC's Python's slow set (Makefile)
 
 _spec = importlib.util.spec_from_file_location("reliability", ROOT / "bench" / "reliability.py")
 reliability = sys.modules["reliability"] = importlib.util.module_from_spec(_spec)

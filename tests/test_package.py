@@ -22,6 +22,8 @@ from packaging.utils import canonicalize_name
 from conftest import EVENTS, ROLE_KEY, ROOT
 from test_deploy import FUNCTIONS       # first: it puts deploy/ on sys.path, where package.py finds wiring.py
 
+pytestmark = pytest.mark.slow      # slow: run once, on FC's Python (Makefile)
+
 SPEC = importlib.util.spec_from_file_location("package", ROOT / "deploy" / "package.py")
 package = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(package)
