@@ -139,6 +139,8 @@ def test_replay_of_a_directory_or_a_missing_file_is_one_sentence(tmp_path, emula
                   env=emulator_env)
     assert (missing.exit_code, missing.output) == (2, f"Error: {tmp_path / 'dlq.ndjson'}: no such file\n")
     assert emulator.calls == []                          # nothing is sent before every file is read
+    keyless = run("replay", str(EVENTS / "timer"), "--rules", RULES, env=NO_KEYS)
+    assert (keyless.exit_code, keyless.output.startswith(f"Error: {EVENTS / 'timer'} is a directory")) == (2, True)
 
 
 def test_replay_and_trigger_write_the_decision_log_to_a_file_or_keep_quiet(tmp_path, emulator_env, emulator):

@@ -254,8 +254,8 @@ def replay(paths, rules_path, source, dry_run, failed_out, timeout, quiet, log, 
 
     Exit 0 only when every record ended released: each of its decisions triggered or already_triggered (dry_run
     under --dry-run). Each decision of a record that did not is named on stderr, with what to do."""
+    items = [item for p in paths for item in read_path(p, source)]       # a path that is no file: before the keys
     replayer = Replayer(rules_path, environ, dry_run, timeout, log)
-    items = [item for p in paths for item in read_path(p, source)]
     with _failed_out(failed_out) as failed:
         with click.progressbar(items, label="replaying", file=sys.stderr, hidden=quiet or len(items) < 20) as bar:
             for n, item in enumerate(bar):
