@@ -126,9 +126,11 @@ def test_a_long_poll_waits_for_a_message_or_for_its_time_on_the_clock(standin):
     errors = []
     poll = threading.Thread(target=lambda: errors.append(refused(lambda: q.batch_receive_message(16, 30)).type))
     poll.start()
-    wait_until(lambda: standin.in_flight == 1)
-    standin.clock.advance(30)
-    poll.join(10)
+    for _ in range(200):        # until the poll ends: each step takes the clock 30 s on, whenever the poll started
+        standin.clock.advance(30)
+        poll.join(0.05)
+        if not poll.is_alive():
+            break
     assert errors == ["MessageNotExist"] and standin.calls[-1]["params"] == {"numOfMessages": "16", "waitseconds": "30"}
 
 
