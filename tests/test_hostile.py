@@ -332,7 +332,7 @@ def test_a_batch_of_a_hundred_thousand_records_ends_inside_the_function_s_timeou
     decided = [d.record() for d in decisions]
     assert [line["outcome"] for line in drain(h)] == [d["outcome"] for d in decided]
     assert decided[-1]["outcome"] == "failed" and len(decided) < 100_000
-    assert {d["outcome"] for d in decided[:-1]} == {"ignored"}
+    assert {d["outcome"] for d in decided[:-1]} <= {"ignored"}      # none at all when reading the batch took it all
     last = decided[-1]
     assert (last["outcome"], last["error_code"], last["retryable"], last["event_id"], last["key"]) == (
         "failed", "DeadlineExceeded", True, f"R{len(decided) - 1}", f"other/{len(decided) - 1}")
