@@ -9,7 +9,6 @@ quotes.
 """
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union, get_args, get_origin
 
@@ -170,6 +169,8 @@ def _leaf(value: Any, kind: Any, path: Path, text: Text, report: Report) -> Any:
 def closest(word: Any, names: Union[Iterable[str], Dict[str, str]], cutoff: float = 0.75) -> Optional[str]:
     """The name a misspelt `word` probably meant: the closest of `names` (case aside; a mapping: the closest of its
     keys, its value), or None. For problems only: it compares `word` with every name."""
+    import difflib          # only for a problem: the functions load valid rules and never pay for it
+
     if not isinstance(word, (str, int, float)):
         return None
     lowered = {text.lower(): names[text] if isinstance(names, dict) else text for text in names}
