@@ -502,3 +502,31 @@ def test_a_claim_that_never_settles_is_waited_for_ten_seconds_at_most():
     verdict = book(store, clock, seconds=3600).claim(SLOT, "orders", "e-2", "token-2", 0, True, clock.sleep)
     assert isinstance(verdict, Busy) and verdict.entry.event_id == "e-1"
     assert WAIT_S - 1 <= clock.seconds <= WAIT_S
+
+
+# ---- notices: what the sweep owes or said about a release -----------------------------------------------------
+
+def test_a_notice_is_kept_by_kind_and_an_object_not_ours_is_left_out(oss_standin):
+    from conftest import ROLE_KEY
+    from dwtrigger import oss
+    from dwtrigger.credentials import RoleKeys
+    from dwtrigger.ledger import Notice
+
+    clock = Ticking()
+    store = oss.store("cn-shanghai", oss_standin.endpoint, "http", False, RoleKeys(*ROLE_KEY.values()))
+    ours = book(store, clock)
+    day = date(2026, 3, 10)
+    assert ours.notices("orders", NODE, day) == {}
+    ours.note("orders", NODE, day, Notice("overdue", 1773190800000, "no evidence by 06:00", ["ops"], ["ops"],
+                                          1773190801000, 1))
+    ours.note("orders", NODE, day, Notice("stuck", 1773190800000, channels=["ops", "pager"], failures=3))
+    folder = f"dwtrigger/noticed/orders/{NODE}/2026-03-10/"
+    oss_standin.put("etl-ledger", folder + "released_late.json", b'{"kind": "overdue", "noted_at": 1}')  # misnamed
+    oss_standin.put("etl-ledger", folder + "gossip.json", b'{"kind": "gossip", "noted_at": 1}')
+    oss_standin.put("etl-ledger", folder + "overdue.json.tmp", b"{}")
+    found = ours.notices("orders", NODE, day)
+    assert sorted(found) == ["overdue", "stuck"]
+    assert found["overdue"].done and found["overdue"].delivered == ["ops"]
+    assert not found["stuck"].done and found["stuck"].failures == 3
+    assert json.loads(oss_standin.body("etl-ledger", folder + "overdue.json"))["sent_at"] == 1773190801000
+    assert ours.notices("orders", NODE, date(2026, 3, 11)) == {}

@@ -12,6 +12,9 @@ are done and which releases events asked for. Without one everything works state
                                                         got no answer: it may have landed)
   done/<api>/<workspace>/<node>/<business date>/<cycle ms|day>.json   the instance ran: never looked up again
   asked/<rule>/<node>/<business date>.json              an event asked for this release (MNS and timer evidence)
+  noticed/<rule>/<node>/<business date>/<kind>.json     a notice the sweep owes or sent about the release
+                                                        (overdue, released_late, stuck): said once, retried
+                                                        until every channel took it
 
 Only DataWorks' word makes a release done. A claim is a promise to ask, never an answer: a claim still "sending"
 after its claimer's deadline, a send that got no answer, or an object this module cannot read as one of its own
@@ -25,7 +28,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Callable, Literal, Optional, Tuple, TypeVar, Union
+from typing import Callable, Dict, List, Literal, Optional, Tuple, TypeVar, Union
 
 import msgspec
 
@@ -64,6 +67,28 @@ class Entry(msgspec.Struct, omit_defaults=True):
     @property
     def live_until(self) -> int:
         return self.until if self.until is not None else self.claimed_at + _ms(LEGACY_TTL)
+
+
+NOTICES = ("overdue", "released_late", "stuck")
+
+
+class Notice(msgspec.Struct, omit_defaults=True):
+    """A notice about one release (rule, node, business date), as its `noticed/` object holds it (epoch ms). It is
+    owed from `noted_at` and done once every channel named took it (`sent_at`); until then each sweep run tries
+    the channels not in `delivered` again."""
+    kind: Literal["overdue", "released_late", "stuck"]
+    noted_at: int
+    reason: str = ""
+    channels: List[str] = []           # the channels it is owed to (their names in the rules file)
+    delivered: List[str] = []          # those that took it
+    sent_at: Optional[int] = None      # when the last of them took it
+    attempts: int = 0                  # delivery rounds so far
+    last_error: str = ""               # why the last round left a channel out (scrubbed)
+    failures: int = 0                  # stuck: the sweep runs in a row whose release with evidence failed
+
+    @property
+    def done(self) -> bool:
+        return self.sent_at is not None
 
 
 @dataclass(frozen=True)
@@ -237,6 +262,29 @@ class Book:
     def was_asked(self, rule: str, node: int, biz_date: date) -> bool:
         return self.store.read(self.ledger.bucket, self._key(asked(rule, node, biz_date)), self.deadline) is not None
 
+    def notices(self, rule: str, node: int, biz_date: date) -> Dict[str, Notice]:
+        """The release's notices by kind; an object that is not one of ours (unreadable, off the schema, a kind
+        under another name) is left out."""
+        folder = self._key(noticed(rule, node, biz_date, ""))
+        found: Dict[str, Notice] = {}
+        for key in self.store.keys(self.ledger.bucket, folder, self.deadline):
+            kind = key[len(folder):-len(".json")]
+            if kind not in NOTICES or not key.endswith(".json"):
+                continue
+            try:
+                notice = msgspec.json.decode(self.store.read(self.ledger.bucket, key, self.deadline) or b"",
+                                             type=Notice)
+            except msgspec.DecodeError:
+                continue
+            if notice.kind == kind:
+                found[kind] = notice
+        return found
+
+    def note(self, rule: str, node: int, biz_date: date, notice: Notice) -> None:
+        """Create or overwrite the release's notice of `notice.kind`."""
+        self.store.write(self.ledger.bucket, self._key(noticed(rule, node, biz_date, notice.kind)),
+                         msgspec.json.encode(notice), self.deadline)
+
     def latest(self, slot: Slot) -> Tuple[int, Optional[Entry]]:
         """The highest claim number and its entry, None when it is not one of ours (0, None without any claim)."""
         keys = self.store.keys(self.ledger.bucket, self._key(slot.folder), self.deadline)
@@ -259,6 +307,11 @@ class Book:
 
 def asked(rule: str, node: int, biz_date: date) -> str:
     return f"asked/{rule}/{node}/{biz_date:%Y-%m-%d}.json"
+
+
+def noticed(rule: str, node: int, biz_date: date, kind: str) -> str:
+    """A notice's object name; `kind` "" names the release's folder of notices."""
+    return f"noticed/{rule}/{node}/{biz_date:%Y-%m-%d}/" + (f"{kind}.json" if kind else "")
 
 
 def _done(api: str, workspace: int, node: int, biz_date: date, cycle_ms: Optional[int]) -> str:
