@@ -9,7 +9,7 @@ never trips, and darabonba's `Session` follows redirects, carrying `x-acs-securi
   dripped. urllib3 resolves names with a bare `getaddrinfo`, which no timeout reaches: a hanging resolver would
   hold the call past the deadline, so the name is resolved in a thread of its own that the call waits for only
   as long as it has, then connected to by address (the name stays the connection's: TLS SNI, the certificate,
-  the Host header);
+  the Host header); a name under `.localhost` is loopback (RFC 6761), asked of no resolver;
 - send through an HTTP(S) proxy (HTTP_PROXY, HTTPS_PROXY, which the SDKs honour) under the same guard: requests
   builds its proxy managers with urllib3's stock pools, which would bound nothing; the guarded ones bound the
   connect to the proxy, its CONNECT tunnel and every read alike. A SOCKS proxy (PySocks dials and talks to it
@@ -185,6 +185,13 @@ def _literal(host: str) -> bool:
     return True
 
 
+def _localhost(host: str) -> bool:
+    """A name under `.localhost`: loopback, as RFC 6761 (6.3) says resolvers should answer it and as the system's
+    resolver may not. SLS puts the project in the host name (`<project>.<endpoint>`), so an SLS stand-in at
+    `localhost:PORT` is reached as `<project>.localhost:PORT`."""
+    return host.lower().rstrip(".").endswith(".localhost")
+
+
 class _Dialing(HTTPConnection):
     """A connection whose name resolution and connect, inside a budget, wait only for the time it has left."""
 
@@ -201,9 +208,9 @@ class _Dialing(HTTPConnection):
         except UnicodeError:
             raise LocationParseError(f"'{host}', label empty or too long") from None
         try:
-            if _literal(host):          # an address: getaddrinfo answers it without asking a resolver
-                addresses = socket.getaddrinfo(host, self.port, urllib3_connection.allowed_gai_family(),
-                                               socket.SOCK_STREAM)
+            if _literal(host) or _localhost(host):      # answered without asking a resolver
+                addresses = socket.getaddrinfo("localhost" if _localhost(host) else host, self.port,
+                                               urllib3_connection.allowed_gai_family(), socket.SOCK_STREAM)
             else:
                 wait, cut = self._wait(spent, asked, "before its host name was resolved")
                 addresses = _resolve(host, self.port, wait)

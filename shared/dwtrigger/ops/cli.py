@@ -420,9 +420,10 @@ def demo(root, log_path):
 
 from .doctor import doctor  # noqa: E402 - each of these commands lives in its own module
 from .drain import drain  # noqa: E402
+from .logs import logs  # noqa: E402
 from .sandbox import emulator  # noqa: E402
 
-for command in (doctor, drain, emulator, listing.rules):
+for command in (doctor, drain, emulator, listing.rules, logs):
     main.add_command(command)
 
 

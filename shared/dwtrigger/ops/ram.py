@@ -27,6 +27,12 @@ GRANTED_BY = {**{f"dataworks:{DATAWORKS[api][step]}": "deploy/ram/operator.json"
                  for api in DATAWORKS for step in ("look-up", "parents")},
               **{f"dataworks:{DATAWORKS[api]['trigger']}": "deploy/ram/dataworks.json" for api in DATAWORKS}}
 OSS_READS = "deploy/ram/oss-require.json"
+# `dwtrigger logs setup`'s SLS calls and their RAM actions (SLS's RAM code `log`): an alert is a job to RAM.
+SLS = {**{op: f"log:{op}" for op in ("GetProject", "CreateProject", "GetLogStore", "CreateLogStore", "UpdateLogStore",
+                                     "GetIndex", "CreateIndex", "UpdateIndex", "GetSavedSearch", "CreateSavedSearch",
+                                     "UpdateSavedSearch")},
+       "GetAlert": "log:GetJob", "CreateAlert": "log:CreateJob", "UpdateAlert": "log:UpdateJob"}
+SLS_SETUP = "deploy/ram/sls-setup.json"
 
 _DENIED = re.compile(r"NotAuthorized|Forbidden|AccessDenied|NoPermission", re.IGNORECASE)
 
