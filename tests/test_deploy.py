@@ -11,6 +11,7 @@ import copy
 import json
 import os
 import re
+import shlex
 import shutil
 import string
 import subprocess
@@ -169,6 +170,10 @@ BREAKS = {
     "no invocation role": lambda s: triggers("mns_topic", s)[0].pop("invocationRole"),
     "a topic ARN without /topics/": lambda s: triggers("mns_topic", s)[0].update(
         sourceArn=f"acs:mns:cn-shanghai:{ACCOUNT}:topic/etl-done"),
+    "logConfig: auto (DefaultRegex joins a decision line to the dated line before it)": lambda s: s["resources"][
+        "oss"]["props"].update(logConfig="auto"),
+    "lines joined by DefaultRegex": lambda s: s["resources"]["oss"]["props"]["logConfig"].update(
+        logBeginRule="DefaultRegex"),
     "a VPC without its security group": lambda s: s["resources"]["oss"]["props"].update(
         vpcConfig={"vpcId": "vpc-a1", "vSwitchIds": ["vsw-a1"]}),
 }
@@ -200,7 +205,7 @@ def test_the_readme_private_endpoint_is_accepted():
 def test_one_python312_function_per_handler_built_by_the_pre_deploy_action():
     handlers = {f"dwtrigger-{d.name}" for d in (ROOT / "functions").iterdir() if (d / "index.py").is_file()}
     assert {f["functionName"] for f in FUNCTIONS} == handlers
-    [build] = S["actions"]["pre-deploy"]
+    build, _ = S["actions"]["pre-deploy"]
     for function in FUNCTIONS:
         assert function["runtime"] == "python3.12"
         assert build["run"] == f"make package FC_PYTHON={function['runtime'].removeprefix('python')}"
@@ -208,9 +213,28 @@ def test_one_python312_function_per_handler_built_by_the_pre_deploy_action():
 
 def test_functions_log_to_sls_and_set_only_variables_dwtrigger_documents():
     for function in FUNCTIONS:
-        assert function["logConfig"]
+        assert function["logConfig"]["logBeginRule"] == "None"
         undocumented = [name for name in function["environmentVariables"] if f"`{name}`" not in README]
         assert undocumented == [], f"{function['functionName']}: not variables dwtrigger reads"
+
+
+def test_the_pre_deploy_action_sets_up_the_project_and_logstore_every_function_logs_to_before_the_deploy():
+    """Each decision line one SLS entry (logBeginRule None), in the project and logstore `dwtrigger logs setup`
+    makes first: the action's command line is read by the command itself."""
+    from dwtrigger.ops.logs import setup
+
+    build, logs = S["actions"]["pre-deploy"]
+    assert build["run"].startswith("make package")      # .venv/bin/dwtrigger is there once the packages are built
+    program, *args = shlex.split(logs["run"])
+    assert program == ".venv/bin/dwtrigger" and args[:2] == ["logs", "setup"]
+    asked = setup.make_context("setup", args[2:]).params
+    assert asked["region"] == VARS["region"] and not asked["dry_run"]
+    assert asked["project"] == f"dwtrigger-{ACCOUNT}"
+    for function in FUNCTIONS:
+        assert function["logConfig"] == {"project": asked["project"], "logstore": asked["logstore"],
+                                         "logBeginRule": "None", "enableRequestMetrics": True,
+                                         "enableInstanceMetrics": True}
+        assert function["region"] == asked["region"]
 
 
 # ---- rules.yaml <-> triggers, both ways ------------------------------------------------------------------------
