@@ -77,7 +77,10 @@ def setup(region, project, logstore, action_policy, endpoint, dry_run):
     the differences were said), 1 when a change was refused, 2 when SLS could not be read."""
     client = _client(region, endpoint, os.environ)
     sls = Sls(client, project, logstore)
-    changes = sls.plan(region, action_policy)
+    try:
+        changes = sls.plan(region, action_policy)
+    except SlsRefused as e:                     # nothing was changed: SLS could not be read
+        raise Refused(_refusal(e, sls.endpoint)) from None
     if not changes:
         click.echo(f"SLS is as configured: nothing to change (project {project}, logstore {logstore}, index, "
                    f"{len(want.SAVED_SEARCHES)} saved searches, {len(want.ALERTS)} alerts)")
