@@ -17,6 +17,8 @@ from dwtrigger.dataworks import API_2020
 from dwtrigger.ledger import asked
 from dwtrigger.ops import ram
 from dwtrigger.ops.cli import main
+from dwtrigger.ops.emulator import SlsStandIn
+from test_logs import LOGSTORE, PROJECT as LOG_PROJECT, run as logs_run
 
 RAM = Path(__file__).resolve().parents[1] / "deploy" / "ram"
 ACCOUNT, REGION = "1234567890123456", "cn-shanghai"
@@ -42,6 +44,11 @@ rules:
 """
 
 
+ROLE_KEYS = [{"access_key_id": ROLE_KEY["ALIBABA_CLOUD_ACCESS_KEY_ID"],
+              "access_key_secret": ROLE_KEY["ALIBABA_CLOUD_ACCESS_KEY_SECRET"],
+              "security_token": ROLE_KEY["ALIBABA_CLOUD_SECURITY_TOKEN"]}]
+
+
 def policy(name: str, **names: str) -> dict:
     """A deploy/ram/ document rendered as `envsubst` would (an unknown ${NAME} fails)."""
     return json.loads(string.Template((RAM / name).read_text()).substitute(ACCOUNT=ACCOUNT, REGION=REGION, **names))
@@ -57,6 +64,8 @@ def allowed(documents, call: dict) -> bool:
     action = ram.action(call)
     if "action" in call:
         resource, facts = f"acs:dataworks:{REGION}:{ACCOUNT}:*", {}
+    elif "resource" in call:                        # the SLS stand-in's: the resource it names in a refusal
+        resource, facts = call["resource"], {}
     else:
         path = call["bucket"] if call["operation"] == "ListObjectsV2" else f"{call['bucket']}/{call['key']}"
         resource, facts = f"acs:oss:{REGION}:{ACCOUNT}:{path}", {"oss:Prefix": call["params"].get("prefix", "")}
@@ -144,3 +153,24 @@ def test_the_advice_names_the_file_that_grants_each_action():
         assert any(action in _listed(s["Action"]) for s in policy(Path(name).name)["Statement"]), (action, name)
     assert ram.grant(["oss:ListObjects", "oss:GetObject"], ("etl-landing",)).endswith(
         f"({ram.OSS_READS} with BUCKET=etl-landing)")
+
+
+def test_the_sls_setup_policy_allows_every_call_logs_setup_makes_in_its_project_only():
+    """A first run, a run repairing drift of every kind, and a run with nothing to do: every SLS call they make."""
+    with SlsStandIn(ROLE_KEYS, REGION) as sls:
+        assert logs_run(sls).exit_code == 0
+
+        def drift(project):
+            project["logstores"][LOGSTORE]["ttl"] = 7
+            project["indexes"][LOGSTORE]["keys"]["message"]["json_keys"]["node"]["type"] = "text"
+            project["savedsearches"]["dwtrigger-outcomes"]["searchQuery"] = "*"
+            project["alerts"]["dwtrigger-failed"]["schedule"]["interval"] = "1h"
+        sls.change(LOG_PROJECT, drift)
+        assert logs_run(sls).stdout.splitlines()[-1] == "0 created, 4 updated"
+        assert logs_run(sls).exit_code == 0
+        calls = sls.calls
+    assert {ram.action(c) for c in calls} == set(ram.SLS.values())
+    assert refused([policy("sls-setup.json", LOG_PROJECT=LOG_PROJECT, LOGSTORE=LOGSTORE)], calls) == []
+    elsewhere = policy("sls-setup.json", LOG_PROJECT="someone-elses", LOGSTORE=LOGSTORE)
+    assert refused([elsewhere], calls) == sorted(set(ram.SLS.values()))
+    assert Path(ram.SLS_SETUP).name == "sls-setup.json"

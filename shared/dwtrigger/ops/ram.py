@@ -43,8 +43,10 @@ def dataworks(api: str, step: str) -> str:
 
 
 def action(call: dict) -> str:
-    """The RAM action a call the emulator or the OSS stand-in recorded needs."""
-    return f"dataworks:{call['action']}" if "action" in call else OSS[call["operation"]]
+    """The RAM action a call the emulator, the OSS or the SLS stand-in recorded needs."""
+    if "action" in call:
+        return f"dataworks:{call['action']}"
+    return SLS[call["operation"]] if "resource" in call else OSS[call["operation"]]
 
 
 def denied(error: Optional[RemoteError]) -> bool:

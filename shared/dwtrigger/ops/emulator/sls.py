@@ -19,7 +19,9 @@ stand-in refuse those operations as RAM does (401 Unauthorized, "denied by sts o
 ...").
 
 ``calls`` holds one dict per request (rejected ones too): operation ("Unknown" when not served), method, project,
-path, params (the decoded query), status, code (None for a success), access_key_id, monotonic. Never signatures,
+path, params (the decoded query), status, code (None for a success), access_key_id, monotonic, and once
+authenticated the RAM resource it touches (``resource``: acs:log:REGION:ACCOUNT:project/P[/logstore/L,
+/savedsearch/S, /job/A]). Never signatures,
 tokens or secrets. HTTP/1.0, one request per connection, daemon threads, no logging.
 """
 
@@ -93,19 +95,21 @@ class SlsGateway(Recorder):
         operation, args = route(req.method, req.path, project)
         params = dict(parse_qsl(req.query, keep_blank_values=True))
         call = {"operation": operation, "method": req.method, "project": project, "path": req.path,
-                "params": params, "status": None, "code": None, "access_key_id": None, "monotonic": req.arrived}
+                "params": params, "status": None, "code": None, "access_key_id": None, "monotonic": req.arrived,
+                "resource": None}
         try:
             if operation == "Unknown":
                 raise SlsError(400, "ParameterInvalid", f"{req.method} {req.path} is not served by the stand-in")
             call["access_key_id"] = (req.headers.get("Authorization") or "").partition(" ")[2].partition(":")[0]
             verify(req.method, req.path, params, req.headers, req.body, self.keys, time.time())
             body = _json(req.body) if req.method != "GET" else {}
+            call["resource"] = self._resource(operation, project, args, body)
             with self.lock:
                 if req.epoch.is_set():
                     return None
                 if operation in self.denied:
                     raise SlsError(401, "Unauthorized", f"denied by sts or ram, action: {SLS[operation]}, resource: "
-                                                        f"{self._resource(operation, project, args, body)}")
+                                                        f"{call['resource']}")
                 answer = self._served(operation, project, args, body)
                 return self._record(req, call, _reply(200, answer, request_id))
         except SlsError as e:
