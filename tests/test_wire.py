@@ -173,6 +173,15 @@ def test_a_host_name_is_resolved_within_the_budget_and_kept_for_the_call(emulato
     assert all(thread is not threading.current_thread() for _, thread in resolver)
 
 
+def test_a_name_under_localhost_is_loopback_asked_of_no_resolver_and_kept_for_the_call(emulator, api, resolver):
+    """RFC 6761: `<anything>.localhost` is the loopback address (SLS puts its project in the host name: the SLS
+    stand-in is reached so); the name is kept, so the signed Host header is the one the emulator verifies."""
+    Orders(emulator, api, endpoint(emulator, "dwtrigger-logs.localhost")).look_up(within(10))
+    assert [c["status"] for c in emulator.calls] == [200]
+    assert [host for host, _ in resolver] == ["localhost"]          # not the name itself, not on another thread
+    assert all(thread is threading.current_thread() for _, thread in resolver)
+
+
 def test_an_oss_call_to_a_name_that_never_resolves_is_cut_at_the_budget(oss_standin, resolver):
     store = oss.store("cn-shanghai", endpoint(oss_standin, NEVER_RESOLVED), "http", False, KEYS)
     started = time.monotonic()
