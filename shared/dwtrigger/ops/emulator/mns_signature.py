@@ -23,7 +23,7 @@ from email.utils import parsedate_to_datetime
 from typing import Optional
 
 from .errors import ApiError
-from .signature import MAX_SKEW_SECONDS, Key, Keys
+from .signature import MAX_SKEW_SECONDS, Key, Keys, scheme_credential
 
 SCHEME = "MNS"
 
@@ -61,11 +61,10 @@ def authorization(access_key_id: str, secret: str, method: str, uri: str, header
 
 
 def _authorization(header: Optional[str]):
-    scheme, _, credential = (header or "").strip().partition(" ")
-    access_key_id, colon, sent = credential.partition(":")
-    if scheme != SCHEME or not access_key_id or not colon or not sent:
+    found = scheme_credential(header, SCHEME)
+    if found is None:
         raise MnsError(403, "AccessDenied", "Authorization must be 'MNS AccessKeyId:Signature'.")
-    return access_key_id, sent
+    return found
 
 
 def _check_date(value: Optional[str], now: float) -> None:

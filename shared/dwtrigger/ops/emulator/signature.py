@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 from urllib.parse import parse_qsl, quote, quote_plus
 
 from .errors import ApiError
@@ -43,6 +43,14 @@ class Authorization:
     credential: str
     signed_headers: str
     signature: str
+
+
+def scheme_credential(header: Optional[str], scheme: str) -> Optional[Tuple[str, str]]:
+    """(AccessKeyId, Signature) of an Authorization `<scheme> <AccessKeyId>:<Signature>` (MNS's, SLS's), None when it
+    is not one."""
+    found, _, credential = (header or "").strip().partition(" ")
+    access_key_id, colon, sent = credential.partition(":")
+    return (access_key_id, sent) if found == scheme and access_key_id and colon and sent else None
 
 
 class Keys:

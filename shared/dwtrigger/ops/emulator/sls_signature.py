@@ -23,7 +23,7 @@ from email.utils import parsedate_to_datetime
 from typing import Dict, Optional
 
 from .errors import ApiError
-from .signature import MAX_SKEW_SECONDS, Key, Keys
+from .signature import MAX_SKEW_SECONDS, Key, Keys, scheme_credential
 
 SCHEME = "LOG"
 SIGNED_PREFIXES = ("x-log-", "x-acs-")
@@ -62,11 +62,10 @@ def signature(secret: str, to_sign: str) -> str:
 
 
 def _authorization(header: Optional[str]):
-    scheme, _, credential = (header or "").strip().partition(" ")
-    access_key_id, colon, sent = credential.partition(":")
-    if scheme != SCHEME or not access_key_id or not colon or not sent:
+    found = scheme_credential(header, SCHEME)
+    if found is None:
         raise SlsError(400, "ParameterInvalid", "Http extend authorization : authorization pair is invalid.")
-    return access_key_id, sent
+    return found
 
 
 def _check_date(value: Optional[str], now: float) -> None:
