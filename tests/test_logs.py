@@ -99,6 +99,19 @@ def test_a_second_run_changes_nothing_and_says_so(sls):
     assert len(sls.calls) == 11
 
 
+def test_empty_values_sls_leaves_out_of_its_answers_are_no_difference(sls):
+    assert run(sls).exit_code == 0
+
+    def terse(project):
+        for alert in project["alerts"].values():
+            del alert["configuration"]["joinConfigurations"], alert["schedule"]["runImmediately"]
+            del alert["configuration"]["groupConfiguration"]["fields"]
+        for search in project["savedsearches"].values():
+            del search["topic"]
+    sls.change(PROJECT, terse)
+    assert run(sls).stdout.splitlines() == [AS_CONFIGURED]
+
+
 def test_a_dry_run_says_what_it_would_create_and_writes_nothing(sls):
     result = run(sls, "--dry-run")
     assert result.exit_code == 0

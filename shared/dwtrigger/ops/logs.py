@@ -29,11 +29,11 @@ from .reach import Refused
 SLS_ENV = "DWTRIGGER_SLS_ENDPOINT"
 CALL_S = 20                     # each call's whole time: connect, send, every read
 NOT_FOUND = {"ProjectNotExist", "LogStoreNotExist", "IndexConfigNotExist", "SavedSearchNotExist", "JobNotExist"}
-AUTH_CODES = {"Unauthorized", "SignatureNotMatch", "InvalidAccessKeyId", "ParameterInvalid", "RequestTimeExpired",
-              "InvalidRequestTime"}
+AUTH_CODES = {"Unauthorized", "SignatureNotMatch", "InvalidAccessKeyId", "RequestTimeExpired", "InvalidRequestTime"}
 _INDEX_FIELDS = ("keys", "line", "log_reduce", "log_reduce_black_list", "log_reduce_white_list", "max_text_len",
                  "scan_index")                 # what an UpdateIndex body carries of a GetIndex answer
 _MISSING = object()
+_EMPTY = ("", [], {}, False, None)      # what SLS may leave out of an answer rather than echo
 
 
 class SlsRefused(Exception):
@@ -75,8 +75,8 @@ def setup(region, project, logstore, action_policy, endpoint, dry_run):
     alibabacloud-credentials (~/.aliyun/config.json's current profile, ~/.alibabacloud/credentials.ini, an ECS RAM
     role); the identity needs deploy/ram/sls-setup.json. Exit 0 when SLS holds all of it (under --dry-run: when
     the differences were said), 1 when a change was refused, 2 when SLS could not be read."""
-    client = _client(region, endpoint, os.environ)
-    sls = Sls(client, project, logstore)
+    host = (endpoint or f"{region}.log.aliyuncs.com").strip().rstrip("/")
+    sls = Sls(_client(region, host, os.environ), host, project, logstore)
     try:
         changes = sls.plan(region, action_policy)
     except SlsRefused as e:                     # nothing was changed: SLS could not be read
@@ -121,11 +121,11 @@ class Sls:
     """The SDK's client for one project and logstore: each call bounded (wire.budget), never redirected, and its
     refusal an SlsRefused."""
 
-    def __init__(self, client, project: str, logstore: str):
+    def __init__(self, client, endpoint: str, project: str, logstore: str):
         from alibabacloud_sls20201230 import models
 
-        self.client, self.project, self.logstore, self.models = client, project, logstore, models
-        self.endpoint = client._endpoint
+        self.client, self.endpoint, self.project, self.logstore, self.models = client, endpoint, project, logstore, \
+            models
 
     def call(self, operation: str, *args) -> Any:
         """The body of an SLS answer as a dict (None for an empty one); None for a resource that does not exist."""
@@ -204,14 +204,16 @@ class Sls:
 
 def differences(wanted: Any, held: Any, path: str = "") -> List[Tuple[str, Any, Any]]:
     """(path, held, wanted) for each field dwtrigger sets that SLS holds otherwise; fields it does not set are not
-    compared. Lists of the same length are compared item by item."""
+    compared, and an empty value dwtrigger sets (false, "", []) matches one SLS leaves out. Lists of the same length
+    are compared item by item."""
     if isinstance(wanted, dict) and isinstance(held, dict):
         return [d for k, v in wanted.items()
                 for d in differences(v, held.get(k, _MISSING), f"{path}.{k}" if path else k)]
     if isinstance(wanted, list) and isinstance(held, list) and len(wanted) == len(held) and wanted \
             and all(isinstance(w, dict) for w in wanted):
         return [d for i, (w, h) in enumerate(zip(wanted, held)) for d in differences(w, h, f"{path}[{i}]")]
-    return [] if wanted == held else [(path, held, wanted)]
+    same = wanted == held or held is _MISSING and any(wanted == e and type(wanted) is type(e) for e in _EMPTY)
+    return [] if same else [(path, held, wanted)]
 
 
 def merge(held: dict, wanted: dict) -> dict:
@@ -237,8 +239,9 @@ def _classified(operation: str, error: Exception, spent: wire.Budget) -> SlsRefu
         if isinstance(data, dict) and (data.get("httpCode") or data.get("statusCode")) and getattr(e, "code", None):
             return SlsRefused(operation, clean(str(e.code), 60), clean(str(getattr(e, "message", "")), 200))
     where = wire.unreachable(error)
-    return SlsRefused(operation, "Unreachable", f"no connection could be made to {where or 'the endpoint'}",
-                      unreached=True)
+    if where:
+        return SlsRefused(operation, "Unreachable", f"no connection could be made to {where}", unreached=True)
+    return SlsRefused(operation, "BadResponse", f"its answer could not be read ({type(error).__name__})")
 
 
 def _refusal(e: SlsRefused, endpoint: str) -> str:
@@ -253,10 +256,10 @@ def _refusal(e: SlsRefused, endpoint: str) -> str:
     if e.code in AUTH_CODES:
         return (f"SLS refused {e.operation} ({e.code}): check the access key (ALIBABA_CLOUD_ACCESS_KEY_ID and _SECRET, "
                 "or the default credentials) and this machine's clock")
-    return f"SLS refused {e.operation} ({e.code}: {e.message}): {action} is what was asked"
+    return f"SLS refused {e.operation} ({e.code}: {e.message})"
 
 
-def _client(region: str, endpoint: Optional[str], environ: Mapping[str, str]):
+def _client(region: str, host: str, environ: Mapping[str, str]):
     """The SLS SDK's client: the keys in the environment, else alibabacloud-credentials' default chain."""
     try:
         from alibabacloud_sls20201230.client import Client
@@ -266,7 +269,8 @@ def _client(region: str, endpoint: Optional[str], environ: Mapping[str, str]):
                       "of a checkout brings it)") from None
     wire.install()
     protocol = environ.get("DWTRIGGER_PROTOCOL") or "https"
-    host = (endpoint or f"{region}.log.aliyuncs.com").strip().rstrip("/")
+    if protocol not in ("https", "http"):
+        raise Refused(f"DWTRIGGER_PROTOCOL={protocol!r}: https, or http for a local stand-in")
     if "://" in host or not host:
         raise Refused(f"--endpoint {host!r}: give HOST[:PORT] (http with DWTRIGGER_PROTOCOL=http)")
     config = Config(region_id=region, endpoint=host, protocol=protocol, connect_timeout=5000, read_timeout=15000)
