@@ -85,14 +85,13 @@ def setup(region, project, logstore, action_policy, endpoint, dry_run):
         click.echo(f"SLS is as configured: nothing to change (project {project}, logstore {logstore}, index, "
                    f"{len(want.SAVED_SEARCHES)} saved searches, {len(want.ALERTS)} alerts)")
         return
-    for change in changes:
+    for done, change in enumerate(changes):
         if dry_run:
             _say(change, "would create" if change.create else "would update")
             continue
         try:
             change.apply()
         except SlsRefused as e:
-            done = changes.index(change)
             click.echo(f"{_refusal(e, sls.endpoint)}; {done} of {len(changes)} changes were made, "
                        f"{change.what} and the rest were not", err=True)
             sys.exit(1)
