@@ -1,0 +1,149 @@
+"""Local receivers for the notice channels (tests/test_notify.py, tests/test_notices.py): a DingTalk robot and a
+generic webhook on 127.0.0.1 that check each request's signature as the real ones do, keep what they took, and
+answer as scripted (a failure, a redirect, a hang) when told to.
+
+- DingTalk: `access_token` must be the robot's; `timestamp` (epoch ms) within an hour of this machine's clock and
+  `sign` = base64(HMAC-SHA256(secret, timestamp + "\\n" + secret)), else errcode 310000 (DingTalk's answer to a
+  signature that does not match), a wrong token 300001; the body must be a markdown message.
+- webhook: `X-Dwtrigger-Timestamp` within 5 minutes and `X-Dwtrigger-Signature: v1=HEX` as README.md tells a
+  receiver to check it, else 401.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Deque, List, Optional, Tuple
+from urllib.parse import parse_qs, urlsplit
+
+# The channels' secrets, as test_secrets' are: none may appear in any line, in any encoding.
+DINGTALK_TOKEN = "dt0ken5ecret0123456789abcdef"
+DINGTALK_SECRET = "SECd1ngta1k5ecretvalue0123456789abcdef0123456789abcdef0123456789"
+WEBHOOK_TOKEN = "hookpathtoken0123456789ABCDEF"
+WEBHOOK_SECRET = "w3bh00k-signing-secret-value+/="
+
+
+class Receiver:
+    """One channel's receiver; `taken` holds the bodies it accepted (decoded JSON), `refused` why it refused others,
+    `script` the answers to give the next requests instead of the normal one: ("status", code, body),
+    ("redirect", code) or ("hang",) — a request that gets no answer until the receiver closes."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self.taken: List[dict] = []
+        self.refused: List[str] = []
+        self.requests = 0
+        self.script: Deque[Tuple] = deque()
+        self._closing = threading.Event()
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's name
+                receiver._serve(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        port = self.server.server_address[1]
+        if self.kind == "dingtalk":
+            return f"http://127.0.0.1:{port}/robot/send?access_token={DINGTALK_TOKEN}"
+        return f"http://127.0.0.1:{port}/hooks/{WEBHOOK_TOKEN}"
+
+    def close(self) -> None:
+        self._closing.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+    def _serve(self, request: BaseHTTPRequestHandler) -> None:
+        body = request.rfile.read(int(request.headers.get("Content-Length") or 0))
+        with self._lock:
+            self.requests += 1
+            scripted = self.script.popleft() if self.script else None
+        if scripted is not None:
+            return self._scripted(request, scripted)
+        check = self._dingtalk if self.kind == "dingtalk" else self._webhook
+        status, answer, why = check(request, body)
+        if why is None:
+            self.taken.append(json.loads(body))
+        else:
+            self.refused.append(why)
+        _answer(request, status, answer)
+
+    def _scripted(self, request: BaseHTTPRequestHandler, scripted: Tuple) -> None:
+        if scripted[0] == "hang":
+            self._closing.wait()
+            return
+        if scripted[0] == "redirect":
+            request.send_response(scripted[1])
+            request.send_header("Location", "http://127.0.0.1:1/elsewhere")
+            request.send_header("Content-Length", "0")
+            request.end_headers()
+            return
+        _answer(request, scripted[1], scripted[2])
+
+    @staticmethod
+    def _dingtalk(request, body: bytes):
+        query = parse_qs(urlsplit(request.path).query)
+        if query.get("access_token") != [DINGTALK_TOKEN]:
+            return 200, {"errcode": 300001, "errmsg": "token is not exist"}, "token"
+        timestamp, sign = query.get("timestamp", [""])[0], query.get("sign", [""])[0]
+        expected = base64.b64encode(hmac.new(DINGTALK_SECRET.encode(), f"{timestamp}\n{DINGTALK_SECRET}".encode(),
+                                             hashlib.sha256).digest()).decode()
+        if not timestamp.isdigit() or abs(int(timestamp) - time.time() * 1000) > 3600_000:
+            return 200, {"errcode": 310000, "errmsg": "sign not match, more: [timestamp]"}, "timestamp"
+        if not hmac.compare_digest(sign, expected):
+            return 200, {"errcode": 310000, "errmsg": "sign not match"}, "sign"
+        message = json.loads(body)
+        if message.get("msgtype") != "markdown" or not {"title", "text"} <= set(message.get("markdown", {})):
+            return 200, {"errcode": 40035, "errmsg": "bad message"}, "message"
+        return 200, {"errcode": 0, "errmsg": "ok"}, None
+
+    @staticmethod
+    def _webhook(request, body: bytes):
+        timestamp = request.headers.get("X-Dwtrigger-Timestamp") or ""
+        signature = request.headers.get("X-Dwtrigger-Signature") or ""
+        if not timestamp.isdigit() or abs(int(timestamp) - time.time()) > 300:
+            return 401, {"error": "timestamp"}, "timestamp"
+        signed = f"v1\n{timestamp}\n{hashlib.sha256(body).hexdigest()}".encode()
+        expected = "v1=" + hmac.new(WEBHOOK_SECRET.encode(), signed, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(signature, expected):
+            return 401, {"error": "signature"}, "signature"
+        return 200, {"ok": True}, None
+
+
+def _answer(request: BaseHTTPRequestHandler, status: int, answer) -> None:
+    data = answer if isinstance(answer, bytes) else json.dumps(answer).encode()
+    request.send_response(status)
+    request.send_header("Content-Type", "application/json")
+    request.send_header("Content-Length", str(len(data)))
+    request.end_headers()
+    request.wfile.write(data)
+
+
+def environment(dingtalk: Optional[Receiver], webhook: Optional[Receiver]) -> dict:
+    """The function's environment naming the receivers (the variables the test rules name)."""
+    env = {}
+    if dingtalk is not None:
+        env |= {"DT_WEBHOOK": dingtalk.url, "DT_SECRET": DINGTALK_SECRET}
+    if webhook is not None:
+        env |= {"HOOK_URL": webhook.url, "HOOK_SECRET": WEBHOOK_SECRET}
+    return env
+
+
+def secret_forms() -> List[str]:
+    """The channels' secrets in every form a line could carry them in."""
+    from dwtrigger.redact import forms
+    return [form for secret in (DINGTALK_TOKEN, DINGTALK_SECRET, WEBHOOK_TOKEN, WEBHOOK_SECRET)
+            for form in forms(secret)]
