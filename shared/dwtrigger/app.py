@@ -103,7 +103,7 @@ class Runtime:
     def invocation(self, context, started: float) -> Tuple[Invocation, InvocationKeys]:
         """What one invocation lends the relay (and `dwtrigger doctor`, which only reads): its deadline, and
         DataWorks, OSS and the ledger for a rule through its keys, which also scrub whatever is written."""
-        keys = InvocationKeys(context, self.environ, self.notice_secrets)   # read again on every invocation: FC rotates them
+        keys = InvocationKeys(context, self.environ, self.notice_secrets)   # read on every invocation: FC rotates them
         deadline = Deadline.for_invocation(context, started)
         return Invocation(deadline, lambda rule: self.port_for(keys, rule), lambda rule: self.store_for(keys, rule),
                           self.wall_clock, self.endpoint, self.silence or Silence()), keys

@@ -132,7 +132,7 @@ class _Release:
         if notice is not None and not notice.owed:
             return
         if notice is None:
-            notice = Notice(kind, ms(self.now), self.n.scrub(reason), channels=[ch.name for ch in self.rule.notify.channels])
+            notice = Notice(kind, ms(self.now), self.n.scrub(reason), channels=self._channels())
             if self.n.relay.dry_run:
                 return self._would(notice)
             if not self.n._ledger(lambda: self.book.note_first(self.rule.name, self.node, self.day, notice),
@@ -155,8 +155,7 @@ class _Release:
             stuck = Notice("stuck", ms(self.now), why, failures=failures)
         stuck = msgspec.structs.replace(stuck, failures=failures, reason=stuck.reason if stuck.owed else why)
         if failures >= STUCK_AFTER and not stuck.channels:
-            stuck = msgspec.structs.replace(stuck, noted_at=ms(self.now),
-                                            channels=[ch.name for ch in self.rule.notify.channels])
+            stuck = msgspec.structs.replace(stuck, noted_at=ms(self.now), channels=self._channels())
         if self.n.relay.dry_run:
             return self._would(stuck) if stuck.owed else None
         self._write(stuck)
@@ -198,6 +197,9 @@ class _Release:
         for name in notice.channels:
             if name not in notice.delivered:
                 self.n._line(self.c, notice.kind, name, would=True)
+
+    def _channels(self) -> List[str]:
+        return [channel.name for channel in self.rule.notify.channels]
 
     def _read(self, kind: str) -> Optional[Notice]:
         return self.n._ledger(lambda: self.book.notice(self.rule.name, self.node, self.day, kind), self.call)

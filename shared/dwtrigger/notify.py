@@ -88,7 +88,8 @@ def secrets(rules: Iterable[Rule], environ: Mapping[str, str]) -> Tuple[str, ...
 
 
 def deliver(channel: Channel, message: Message, environ: Mapping[str, str], deadline: Deadline, backoff: Backoff,
-            sleep: Callable[[float], None], epoch: Callable[[], float] = time.time) -> Tuple[Optional[RemoteError], int]:
+            sleep: Callable[[float], None], epoch: Callable[[], float] = time.time
+            ) -> Tuple[Optional[RemoteError], int]:
     """(None, attempts) once the channel took the message, else (the last error, attempts), retried within the
     deadline while the error says it may be. `epoch`: the wall clock the signature's timestamp is read from."""
     try:
@@ -158,7 +159,8 @@ def _dingtalk(url: str, secret: str, message: Message, deadline: Deadline, epoch
     try:
         said = msgspec.json.decode(answer, type=_DingTalkAnswer)
     except msgspec.DecodeError:
-        raise NoticeError("BadResponse", "DingTalk's answer is not its JSON {errcode, errmsg}", retryable=True) from None
+        raise NoticeError("BadResponse", "DingTalk's answer is not its JSON {errcode, errmsg}",
+                          retryable=True) from None
     if said.errcode != 0:
         raise NoticeError(f"DingTalk.{said.errcode}", f"DingTalk refused the message: errcode {said.errcode} "
                           f"({clean(said.errmsg, 100)}){_DINGTALK_HINTS.get(said.errcode, '')}",

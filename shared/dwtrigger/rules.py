@@ -491,7 +491,8 @@ def _build(spec: rulefile.Source, problem, line_of, ledger_reported: bool) -> Op
                                   for j, entry in enumerate(fields["require"]))
     return kind(name=spec.name, timezone=zone, region=spec.region, endpoint=spec.endpoint, api=spec.api or API_2020,
                 env=(spec.env or "PROD").upper(), role_arn=spec.role_arn, trigger=targets, ledger=ledger,
-                expect=expect, notify=notify and dataclasses.replace(notify, line=line_of(("notify",))), bizdate_offset=spec.bizdate_offset, line=line_of(()), **fields)
+                expect=expect, notify=notify and dataclasses.replace(notify, line=line_of(("notify",))),
+                bizdate_offset=spec.bizdate_offset, line=line_of(()), **fields)
 
 
 def _offset(spec: rulefile.Source, fields: Optional[dict], problem) -> None:
