@@ -164,3 +164,11 @@ rules:
                        "d": secret_forms()})
     assert not any(form in scrub(text) for form in secret_forms() + [DINGTALK_TOKEN, WEBHOOK_TOKEN])
     assert not any(secret in scrub(text) for secret in (DINGTALK_SECRET, WEBHOOK_SECRET))
+
+
+@pytest.mark.parametrize("channel, late_s, code", [(WEBHOOK, 600, "Refused"), (DINGTALK, 2 * 3600, "DingTalk.310000")])
+def test_a_signature_stamped_too_long_ago_is_refused_as_a_replay(dingtalk, webhook, channel, late_s, code):
+    error, attempts = notify.deliver(channel, MESSAGE, environment(dingtalk, webhook), Deadline(time.monotonic() + 5),
+                                     Backoff(0.01, 0.05), time.sleep, epoch=lambda: time.time() - late_s)
+    assert (error.code, error.retryable, dingtalk.taken, webhook.taken) == (code, False, [], [])
+    assert (dingtalk.refused or webhook.refused) == ["timestamp" if channel is DINGTALK else "signature"]
