@@ -140,7 +140,7 @@ def test_a_failing_channel_never_fails_the_sweep_and_is_tried_again_next_run_alo
     else:
         dingtalk.script.extend([FAULTS[fault]] * 500)
     h = harness(RULES, env=env)
-    records, tally = sweep(h, timeout=4)
+    records, tally = sweep(h, timeout=8)
     assert outcomes(records) == [("overdue", "2026-03-11")] and not tally.failed
     assert (tally.notices_sent, tally.notices_failed, len(webhook.taken)) == (1, 1, 1)
     [(kind, channel, delivered, code)] = [n for n in said(notices(h)) if n[1] == "dingtalk"]
@@ -194,3 +194,16 @@ def test_a_run_of_a_later_day_tells_the_new_date_and_not_the_old_one_again(h, we
     sweep(h, h.emu.clock.now() + timedelta(days=1))
     assert [(body["kind"], body["biz_date"]) for body in webhook.taken] == [("overdue", "2026-03-11"),
                                                                              ("overdue", "2026-03-12")]
+
+
+def test_a_ledger_that_cannot_record_the_notice_sends_nothing_and_the_sweep_goes_on(h, dingtalk, webhook):
+    h.oss.set_faults(forbidden_rate=1, actions=["PutObject"])
+    records, tally = sweep(h, timeout=4)
+    assert outcomes(records) == [("overdue", "2026-03-11")] and not tally.failed
+    [line] = notices(h)
+    assert (line["kind"], line["channel"], line["delivered"], line["error_code"]) == (None, None, False, "AccessDenied")
+    assert line["error"].startswith("the ledger could not be read or written: ")
+    assert (dingtalk.requests, webhook.requests, tally.notices_sent) == (0, 0, 0)
+    h.oss.set_faults()
+    sweep(h)
+    assert len(webhook.taken) == len(dingtalk.taken) == 1

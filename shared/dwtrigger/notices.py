@@ -38,7 +38,8 @@ from .retry import MIN_CALL_S, GaveUp, RemoteError, with_retries
 from .schedule import local
 
 STUCK_AFTER = 3        # sweep runs in a row whose release with evidence failed, before `stuck` is said
-CHANNEL_S = 10.0       # one delivery's time: at most a quarter of the run's time left, at most this
+NOTICE_S = 20.0        # one release's notices (ledger and channels), or one rule's listing: at most a quarter of
+                       # the run's time left, at most this
 
 
 @dataclass
@@ -57,24 +58,19 @@ class Notices:
             rules.setdefault(c.rule.name, []).append(c)
         for group in rules.values():
             if call.deadline.left() < MIN_CALL_S:
-                self._line(group[0], None, None, error=_NO_TIME, code="DeadlineExceeded")
+                self._line(group[0], whole_rule=True, error=_NO_TIME, code="DeadlineExceeded")
                 continue
-            book = call.book_for(group[0].rule)
             try:
-                index = self._ledger(lambda: book.noticed(group[0].rule.name), call)
-            except RemoteError as e:
-                self._line(group[0], None, None, error=f"the ledger's notices could not be listed: {e.message}",
-                           code=e.code)
+                book = call.book_for(group[0].rule)
+                index = self._ledger(lambda: book.noticed(group[0].rule.name), _share(call))
+            except Exception as e:  # noqa: BLE001 - the rule's notices wait for the next run, never the sweep
+                self._line(group[0], whole_rule=True, **_failure("the ledger's notices could not be listed", e))
                 continue
             for c in group:
                 try:
-                    _Release(self, c, book, call, now, tally, index).settle()
-                except RemoteError as e:
-                    self._line(c, None, None, error=f"the ledger could not be read or written: {e.message}",
-                               code=e.code)
+                    _Release(self, c, book, _share(call), now, tally, index).settle()
                 except Exception as e:  # noqa: BLE001 - a bug costs this notice, never the sweep
-                    self._line(c, None, None, error=f"dwtrigger could not settle the notice ({type(e).__name__})",
-                               code="InternalError")
+                    self._line(c, **_failure("the ledger could not be read or written", e))
 
     def _ledger(self, step: Callable[[], Any], call: Invocation) -> Any:
         """A ledger call, retried within the deadline; raises the last RemoteError."""
@@ -83,13 +79,28 @@ class Notices:
         except GaveUp as e:
             raise e.error or RemoteError("DeadlineExceeded", "no time was left", retryable=True) from None
 
-    def _line(self, c, kind: Optional[str], channel: Optional[str], *, delivered: bool = False, attempts: int = 0,
-              error: Optional[str] = None, code: Optional[str] = None, would: bool = False) -> None:
-        base = c.base
+    def _line(self, c, kind: Optional[str] = None, channel: Optional[str] = None, *, whole_rule: bool = False,
+              delivered: bool = False, attempts: int = 0, error: Optional[str] = None, code: Optional[str] = None,
+              would: bool = False) -> None:
+        """One line: a delivery (or what a dry run would send), or why notices could not be settled (`whole_rule`:
+        none of the rule's, in this run)."""
+        base = c.base if not whole_rule else c.base.but(workspace=None, node=None, biz_date=None, cycle_time=None)
         self.note({"kind": kind, "rule": base.rule, "workspace": base.workspace, "node": base.node,
                    "biz_date": base.biz_date, "cycle_time": base.cycle_time, "channel": channel,
                    "delivered": delivered, "attempts": attempts, "error_code": code,
                    "error": self.scrub(error) if error else None, "dry_run": self.relay.dry_run, "would_send": would})
+
+
+def _share(call: Invocation) -> Invocation:
+    """One piece of notice work's budget: a quarter of the run's time left, at most NOTICE_S (never past the
+    deadline): a ledger or channel that hangs costs its own notice, not the others'."""
+    return call.within(max(MIN_CALL_S, min(NOTICE_S, call.deadline.left() / 4)))
+
+
+def _failure(what: str, e: Exception) -> Dict[str, str]:
+    if isinstance(e, RemoteError):
+        return {"error": f"{what}: {e.message}", "code": e.code}
+    return {"error": f"dwtrigger could not settle its notices ({type(e).__name__})", "code": "InternalError"}
 
 
 def _how(said) -> str:
@@ -106,7 +117,7 @@ _NO_TIME = "the run's deadline came before its notices were settled; the next ru
 
 
 class _Release:
-    """One release's notices in one run."""
+    """One release's notices in one run, within their own budget (`call`)."""
 
     def __init__(self, notices: Notices, c, book: Book, call: Invocation, now: datetime, tally,
                  index: Set[Tuple[int, str, str]]):
@@ -174,10 +185,11 @@ class _Release:
                                  self.c.base.biz_date, self.c.base.cycle_time, notice.reason,
                                  local(ms(self.call.now()), self.rule.timezone).isoformat())
         delivered, errors = list(notice.delivered), []
-        for channel in self.rule.notify.channels:
-            if channel.name not in notice.channels or channel.name in delivered:
-                continue
-            share = self.call.within(max(MIN_CALL_S, min(CHANNEL_S, self.call.deadline.left() / 4)))
+        owed = [channel for channel in self.rule.notify.channels if channel.name in notice.channels]
+        todo = [channel for channel in owed if channel.name not in delivered]
+        for n, channel in enumerate(todo):
+            left = self.call.deadline.left()          # an equal part for each channel to come, and one to record
+            share = self.call.within(max(MIN_CALL_S, left / (len(todo) - n + 1)))
             error, attempts = notify.deliver(channel, message, self.n.environ, share.deadline, self.n.relay.backoff,
                                              self.n.relay.sleep, self.n.epoch)
             if error is None:
@@ -188,7 +200,7 @@ class _Release:
                 self.tally.notices_failed += 1
             self.n._line(self.c, notice.kind, channel.name, delivered=error is None, attempts=attempts,
                          error=error.message if error else None, code=error.code if error else None)
-        done = all(name in delivered for name in notice.channels)
+        done = all(channel.name in delivered for channel in owed)      # a channel the rules dropped is owed nothing
         self._write(msgspec.structs.replace(notice, delivered=delivered, attempts=notice.attempts + 1,
                                             last_error=self.n.scrub("; ".join(errors))[:500],
                                             sent_at=ms(self.call.now()) if done else None))

@@ -17,7 +17,8 @@ never past the deadline, and an endpoint that gave no answer twice in a row is n
 (relay.Silence): a dead endpoint costs its own candidates, never the others'. Without a ledger a held trigger leaves no trace, so the sweep sends only to
 an instance waiting for its trigger alone (one that holds none). It is frugal with DataWorks' quota: no look-up
 for what the ledger knows is done, none for a date with no evidence before it is due. One summary line per run
-says what it spent and found.
+says what it spent and found. With `notify`, what a run saw (overdue, released, failed) is then told to a person
+(notices.py), in the time the decisions left: a channel that fails never fails the run.
 """
 from __future__ import annotations
 
