@@ -630,6 +630,29 @@ def test_sweep_exits_1_when_it_could_not_look(sweep_env, oss_standin):
     assert "failed=3" in lines[3]
 
 
+def test_sweep_exits_1_when_a_notice_was_not_delivered_and_a_dry_run_sends_none(sweep_env, tmp_path):
+    from receivers import Receiver, environment
+    webhook = Receiver("webhook")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES_TEXT.replace("  # ledger: oss://etl-ledger/dwtrigger/", "  ledger: oss://etl-ledger/dwtrigger/\n"
+                                        "  notify: {webhook: {url_env: HOOK_URL, secret_env: HOOK_SECRET}}\n  #"))
+    env = {**sweep_env, **environment(None, webhook)}
+    try:
+        result = run("sweep", "--rules", str(rules), "--now", SWEPT_AT, "--dry-run", env=env)
+        assert result.exit_code == 0 and webhook.requests == 0, result.output
+        webhook.script.extend([("status", 500, b"down")] * 1000)
+        result = run("sweep", "--rules", str(rules), "--now", SWEPT_AT, "--timeout", "8", env=env)
+        assert result.exit_code == 1, result.output
+        assert " overdue=2 " in result.stderr and " notices_sent=0 notices_failed=2 " in result.stderr
+        webhook.script.clear()
+        result = run("sweep", "--rules", str(rules), "--now", SWEPT_AT, env=env)
+        assert result.exit_code == 0, result.output
+        assert " notices_sent=2 notices_failed=0 " in result.stderr
+        assert sorted(body["biz_date"] for body in webhook.taken) == ["2026-03-10", "2026-03-11"]
+    finally:
+        webhook.close()
+
+
 def test_sweep_needs_now_with_an_offset(sweep_env):
     result = run("sweep", "--rules", RULES, "--now", "2026-03-12T09:00", env=sweep_env)
     assert result.exit_code == 2 and "needs a UTC offset" in result.stderr

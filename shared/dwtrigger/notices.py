@@ -62,7 +62,9 @@ class Notices:
                 continue
             try:
                 book = call.book_for(group[0].rule)
-                index = self._ledger(lambda: book.noticed(group[0].rule.name), _share(call))
+                index: Dict[Tuple[int, str], Set[str]] = {}
+                for node, day, kind in self._ledger(lambda: book.noticed(group[0].rule.name), _share(call)):
+                    index.setdefault((node, day), set()).add(kind)
             except Exception as e:  # noqa: BLE001 - the rule's notices wait for the next run, never the sweep
                 self._line(group[0], whole_rule=True, **_failure("the ledger's notices could not be listed", e))
                 continue
@@ -120,10 +122,10 @@ class _Release:
     """One release's notices in one run, within their own budget (`call`)."""
 
     def __init__(self, notices: Notices, c, book: Book, call: Invocation, now: datetime, tally,
-                 index: Set[Tuple[int, str, str]]):
+                 index: Dict[Tuple[int, str], Set[str]]):
         self.n, self.c, self.book, self.call, self.now, self.tally = notices, c, book, call, now, tally
         self.rule, self.node, self.day = c.rule, c.target.node, c.schedule.biz_date
-        self.kinds = {kind for node, day, kind in index if node == self.node and day == c.base.biz_date}
+        self.kinds = index.get((self.node, c.base.biz_date), set())     # the notices it has (Book.noticed)
 
     def settle(self) -> None:
         c = self.c
