@@ -14,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 import time
 from collections import deque
@@ -47,8 +48,8 @@ class Receiver:
     `script` the answers to give the next requests instead of the normal one: ("status", code, body),
     ("redirect", code) or ("hang",) — a request that gets no answer until the receiver closes."""
 
-    def __init__(self, kind: str):
-        self.kind = kind
+    def __init__(self, kind: str, tls_cert: Optional[Tuple[str, str]] = None):
+        self.kind, self.scheme = kind, "https" if tls_cert else "http"
         self.taken: List[dict] = []
         self.refused: List[str] = []
         self.requests = 0
@@ -66,14 +67,18 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if tls_cert:                    # (certificate file, key file): https, with that certificate
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls_cert)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     @property
     def url(self) -> str:
-        port = self.server.server_address[1]
+        where = f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
         if self.kind == "dingtalk":
-            return f"http://127.0.0.1:{port}/robot/send?access_token={DINGTALK_TOKEN}"
-        return f"http://127.0.0.1:{port}/hooks/{WEBHOOK_TOKEN}"
+            return f"{where}/robot/send?access_token={DINGTALK_TOKEN}"
+        return f"{where}/hooks/{WEBHOOK_TOKEN}"
 
     def close(self) -> None:
         self._closing.set()
@@ -138,6 +143,31 @@ def _answer(request: BaseHTTPRequestHandler, status: int, answer) -> None:
     request.send_header("Content-Length", str(len(data)))
     request.end_headers()
     request.wfile.write(data)
+
+
+def self_signed(folder: Path) -> Tuple[str, str]:
+    """A certificate for 127.0.0.1 that no authority signed, and its key: (certificate file, key file)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
 
 
 def environment(dingtalk: Optional[Receiver], webhook: Optional[Receiver]) -> dict:

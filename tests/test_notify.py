@@ -7,7 +7,7 @@ import time
 import pytest
 
 from receivers import (DINGTALK_SECRET, DINGTALK_TOKEN, WEBHOOK_SECRET, WEBHOOK_TOKEN, Receiver, environment,
-                       secret_forms)
+                       secret_forms, self_signed)
 from dwtrigger import notify
 from dwtrigger.redact import Scrubber
 from dwtrigger.retry import Backoff, Deadline
@@ -172,3 +172,26 @@ def test_a_signature_stamped_too_long_ago_is_refused_as_a_replay(dingtalk, webho
                                      Backoff(0.01, 0.05), time.sleep, epoch=lambda: time.time() - late_s)
     assert (error.code, error.retryable, dingtalk.taken, webhook.taken) == (code, False, [], [])
     assert (dingtalk.refused or webhook.refused) == ["timestamp" if channel is DINGTALK else "signature"]
+
+
+def test_https_to_a_receiver_whose_certificate_no_authority_signed_is_refused_and_not_retried(tmp_path):
+    receiver = Receiver("webhook", tls_cert=self_signed(tmp_path))
+    try:
+        assert receiver.url.startswith("https://127.0.0.1:")
+        error, attempts = send(WEBHOOK, environment(None, receiver))
+        assert (error.code, error.retryable, attempts, receiver.taken) == ("TlsError", False, 1, [])
+        assert error.message == "the TLS handshake failed (the certificate could not be verified)"
+    finally:
+        receiver.close()
+
+
+def test_https_to_a_receiver_whose_certificate_is_trusted_delivers(tmp_path, monkeypatch):
+    """The same receiver, its certificate made the trusted authority (no public CA signs for 127.0.0.1)."""
+    cert = self_signed(tmp_path)
+    monkeypatch.setattr(notify, "_ca_bundle", lambda: cert[0])
+    receiver = Receiver("webhook", tls_cert=cert)
+    try:
+        assert send(WEBHOOK, environment(None, receiver)) == (None, 1)
+        assert [body["kind"] for body in receiver.taken] == ["overdue"]
+    finally:
+        receiver.close()
