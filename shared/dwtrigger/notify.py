@@ -81,7 +81,7 @@ def secrets(rules: Iterable[Rule], environ: Mapping[str, str]) -> Tuple[str, ...
             found.add(secret or "")
             if url:
                 parts = urlsplit(url)
-                found |= {url, parts.path + (f"?{parts.query}" if parts.query else ""), parts.query}
+                found |= {url, f"{parts.path}?{parts.query}", parts.query} if parts.query else {url}
                 found |= {value for _, value in parse_qsl(parts.query)}
                 found |= {segment for segment in parts.path.split("/") if len(segment) >= 16}
     return tuple(sorted(value for value in found if value))
