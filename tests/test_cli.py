@@ -601,7 +601,8 @@ def test_sweep_dry_run_names_what_it_found_and_would_send(sweep_env, emulator):
     assert "the sweep found oss://etl-landing/exports/orders/dt=2026-03-09/_SUCCESS; would call " in lines[2]
     assert lines[0].endswith("(DataWorks could not tell whether it still waits: a dry run asks DataWorks nothing)")
     assert lines[3] == ("candidates=3 done=0 with_evidence=1 oss_checks=3 lookups=0 released=0 not_generated=0 "
-                        "not_ready=0 overdue=2 unconfirmed=2 failed=0 endpoints_down=0 stopped_at_deadline=False")
+                        "not_ready=0 overdue=2 unconfirmed=2 failed=0 endpoints_down=0 notices_sent=0 notices_failed=0 "
+                        "stopped_at_deadline=False")
     assert emulator.calls == []
 
 
@@ -614,7 +615,8 @@ def test_sweep_releases_what_has_evidence_and_waits(sweep_env, emulator):
         ("ListInstances", "2026-03-09 00:00:00", None), ("RunTriggerNode", None, "1773073800000")]   # 03-10 00:30
     assert [line.split(":")[0] for line in result.stderr.strip().splitlines()] == [
         "overdue", "overdue", "triggered", "candidates=3 done=0 with_evidence=1 oss_checks=3 lookups=3 released=1 "
-        "not_generated=0 not_ready=0 overdue=2 unconfirmed=0 failed=0 endpoints_down=0 stopped_at_deadline=False"]
+        "not_generated=0 not_ready=0 overdue=2 unconfirmed=0 failed=0 endpoints_down=0 notices_sent=0 notices_failed=0 "
+        "stopped_at_deadline=False"]
 
 
 def test_sweep_exits_1_when_it_could_not_look(sweep_env, oss_standin):
@@ -626,6 +628,29 @@ def test_sweep_exits_1_when_it_could_not_look(sweep_env, oss_standin):
         assert line.startswith(f"failed: orders-daily node 700001234567 bizdate {day} the sweep could not look for "
                                "evidence: ")
     assert "failed=3" in lines[3]
+
+
+def test_sweep_exits_1_when_a_notice_was_not_delivered_and_a_dry_run_sends_none(sweep_env, tmp_path):
+    from receivers import Receiver, environment
+    webhook = Receiver("webhook")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(RULES_TEXT.replace("  # ledger: oss://etl-ledger/dwtrigger/", "  ledger: oss://etl-ledger/dwtrigger/\n"
+                                        "  notify: {webhook: {url_env: HOOK_URL, secret_env: HOOK_SECRET}}\n  #"))
+    env = {**sweep_env, **environment(None, webhook)}
+    try:
+        result = run("sweep", "--rules", str(rules), "--now", SWEPT_AT, "--dry-run", env=env)
+        assert result.exit_code == 0 and webhook.requests == 0, result.output
+        webhook.script.extend([("status", 500, b"down")] * 1000)
+        result = run("sweep", "--rules", str(rules), "--now", SWEPT_AT, "--timeout", "8", env=env)
+        assert result.exit_code == 1, result.output
+        assert " overdue=2 " in result.stderr and " notices_sent=0 notices_failed=2 " in result.stderr
+        webhook.script.clear()
+        result = run("sweep", "--rules", str(rules), "--now", SWEPT_AT, env=env)
+        assert result.exit_code == 0, result.output
+        assert " notices_sent=2 notices_failed=0 " in result.stderr
+        assert sorted(body["biz_date"] for body in webhook.taken) == ["2026-03-10", "2026-03-11"]
+    finally:
+        webhook.close()
 
 
 def test_sweep_needs_now_with_an_offset(sweep_env):

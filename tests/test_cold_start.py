@@ -2,6 +2,7 @@
 the SDK (tea-openapi's generic call) waits for the first DataWorks call unless FC's initializer
 (`index.initialize`) loads it first."""
 import json
+import os
 import subprocess
 import sys
 
@@ -18,9 +19,10 @@ print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))
 """
 
 
-def load(source: str, *args: str, rules=ROOT / "rules.yaml"):
-    return subprocess.run([sys.executable, "-c", PROBE, str(ROOT / "functions" / source / "index.py"), *args],
-                          capture_output=True, text=True, env={"DWTRIGGER_RULES": str(rules)})
+def load(source: str, *args: str, rules=ROOT / "rules.yaml", probe: str = PROBE):
+    path = {"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}   # the tree under test
+    return subprocess.run([sys.executable, "-c", probe, str(ROOT / "functions" / source / "index.py"), *args],
+                          capture_output=True, text=True, env={"DWTRIGGER_RULES": str(rules), **path})
 
 
 def test_importing_a_handler_loads_no_cli_and_no_sdk_yet():
@@ -54,3 +56,18 @@ def test_the_initializer_refuses_a_broken_rules_file(tmp_path):
     broken.write_text("version: 1\nrules: [{name: x, on: oss}]\n")
     out = load("oss", "--initialize", rules=broken)
     assert out.returncode != 0 and "RulesError" in out.stderr and "rule 'x'" in out.stderr
+
+
+def test_only_a_deployment_with_notify_loads_the_notice_channels(tmp_path):
+    """Without `notify` the sweep never imports notify.py or notices.py (their bookkeeping, their wire); with it,
+    the channels' secrets are read at start (to be scrubbed) and the notices wait for the sweep."""
+    rules = tmp_path / "rules.yaml"
+    probe = PROBE.replace("m.split('.')[0] for m in sys.modules", "m for m in sys.modules if m.startswith('dwtrigger')")
+    for notify, expected in (("", set()), ("notify: {webhook: {url_env: HOOK_URL, secret_env: HOOK_SECRET}}",
+                                          {"dwtrigger.notify"})):
+        rules.write_text(orders_rules("{workspace: 10001, node: 700001234567}",
+                                      extra=f'ledger: "oss://etl-ledger/d/"\n    {notify}'))
+        out = load("sweep", "--initialize", rules=rules, probe=probe)
+        assert out.returncode == 0, out.stderr
+        loaded = set(json.loads(out.stdout))
+        assert loaded & {"dwtrigger.notify", "dwtrigger.notices"} == expected

@@ -530,3 +530,27 @@ def test_a_notice_is_kept_by_kind_and_an_object_not_ours_is_left_out(oss_standin
     assert not found["stuck"].done and found["stuck"].failures == 3
     assert json.loads(oss_standin.body("etl-ledger", folder + "overdue.json"))["sent_at"] == 1773190801000
     assert ours.notices("orders", NODE, date(2026, 3, 11)) == {}
+
+
+def test_a_rule_s_notices_are_listed_at_once_and_a_new_one_is_created_only_once(oss_standin):
+    from conftest import ROLE_KEY
+    from dwtrigger import oss
+    from dwtrigger.credentials import RoleKeys
+    from dwtrigger.ledger import Notice
+
+    clock = Ticking()
+    store = oss.store("cn-shanghai", oss_standin.endpoint, "http", False, RoleKeys(*ROLE_KEY.values()))
+    ours = book(store, clock)
+    day = date(2026, 3, 10)
+    assert ours.noticed("orders") == set() and ours.notice("orders", NODE, day, "overdue") is None
+    first = Notice("overdue", 1773190800000, "first", ["ops"])
+    assert ours.note_first("orders", NODE, day, first)
+    assert not ours.note_first("orders", NODE, day, Notice("overdue", 1773190900000, "second", ["ops"]))
+    assert ours.notice("orders", NODE, day, "overdue") == first and first.owed
+    ours.note("orders", NODE, date(2026, 3, 11), Notice("stuck", 1773190800000, failures=1))
+    ours.note("orders-2", NODE, day, Notice("stuck", 1773190800000, failures=1))        # another rule's
+    oss_standin.put("etl-ledger", f"dwtrigger/noticed/orders/{NODE}/2026-03-10/gossip.json", b"{}")
+    oss_standin.put("etl-ledger", "dwtrigger/noticed/orders/x1/2026-03-10/stuck.json", b"{}")
+    assert ours.noticed("orders") == {(NODE, "2026-03-10", "overdue"), (NODE, "2026-03-11", "stuck")}
+    assert not ours.notice("orders", NODE, date(2026, 3, 11), "stuck").owed          # counting, owed to no one
+    assert ours.notice("orders", NODE, day, "stuck") is None

@@ -340,3 +340,26 @@ def test_in_crowded_buckets_the_overlaps_are_those_of_probing_every_pair(seed):
         assert overlaps._each() == expected and overlaps.unchecked == []
     finally:
         lint._EXAMPLES.clear()
+
+
+def test_a_rule_s_own_notify_without_expect_is_a_warning_and_one_from_defaults_is_not():
+    rules = parse_rules("""\
+version: 1
+defaults:
+  timezone: Asia/Shanghai
+  region: cn-shanghai
+  ledger: oss://led-ger/
+  notify: {webhook: {url_env: HOOK_URL, secret_env: HOOK_SECRET}}
+rules:
+  - {name: inherits, on: timer, timer: t, trigger: [{workspace: 1, node: 1}]}
+  - name: own
+    on: timer
+    timer: u
+    notify: {dingtalk: {webhook_env: DT_WEBHOOK, secret_env: DT_SECRET}}
+    trigger: [{workspace: 1, node: 2}]
+  - {name: checked, on: timer, timer: v, expect: {by: "06:00"}, notify: {dingtalk: {webhook_env: A, secret_env: B}},
+     trigger: [{workspace: 1, node: 3}]}
+""", "r.yaml")
+    assert [str(p) for p in lint.warnings(rules)] == [
+        "r.yaml:12: rule 'own' field 'notify': sends no notice without `expect`: notices come from the sweep, which "
+        "checks only rules with `expect` (add `expect`, or drop `notify`)"]

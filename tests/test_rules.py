@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from dwtrigger import rules as rules_module, yamldoc
-from dwtrigger.rules import (FieldSpec, MnsRule, OssRule, Required, Rule, RulesError, Target, TimerRule, load_rules,
-                             parse_rules)
+from dwtrigger.rules import (Channel, FieldSpec, MnsRule, OssRule, Required, Rule, RulesError, Target, TimerRule,
+                             load_rules, parse_rules)
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBYAML = getattr(getattr(yaml, "cyaml", None), "CParser", None)
@@ -691,6 +691,76 @@ def test_expect_refuses_a_target_it_could_not_look_up():
     assert (p.rule, p.field, p.message) == ("r1", "trigger[1].lookup", (
         "must not be false with `expect`: the sweep looks an instance up to know whether it still waits (without, "
         "it would send on every run)"))
+
+
+# ---- notify: channels named by environment variables, remembered in the ledger ----------------------------
+
+NOTIFY_HEAD = HEAD.replace("  region: cn-shanghai\n", """\
+  region: cn-shanghai
+  ledger: oss://led-ger/dw/
+  notify:
+    dingtalk: {webhook_env: DT_WEBHOOK, secret_env: DT_SECRET}
+""")
+NOTIFY_RULE = '  - {{name: r1, on: oss, bucket: b, key: "d/{{bizdate:%Y%m%d}}", {extra}trigger: [{{workspace: 1, node: 2}}]}}\n'
+
+
+def test_notify_comes_from_defaults_and_a_rule_s_own_replaces_it():
+    rules = parse_rules(NOTIFY_HEAD + NOTIFY_RULE.format(extra="")
+                        + NOTIFY_RULE.format(extra="").replace("r1", "r2").replace(
+                            "trigger", "notify: {webhook: {url_env: HOOK_URL, secret_env: HOOK_SECRET}}, trigger")
+                        + NOTIFY_RULE.format(extra="notify: {}, ").replace("r1", "r3"))
+    inherited, own, none = rules.rules
+    assert inherited.notify.channels == (Channel("dingtalk", "DT_WEBHOOK", "DT_SECRET"),)
+    assert inherited.notify.line is None and own.notify.line == 10
+    assert own.notify.channels == (Channel("webhook", "HOOK_URL", "HOOK_SECRET"),)
+    assert none.notify is None
+
+
+def test_notify_without_a_ledger_is_refused_with_the_reason():
+    p = only(NOTIFY_RULE.format(extra="notify: {webhook: {url_env: HOOK_URL, secret_env: HOOK_SECRET}}, "))
+    assert (p.rule, p.field, p.line, p.message) == ("r1", "ledger", 6, (
+        "required with `notify`: what was noticed is remembered in the ledger, so a notice is sent once and tried "
+        "again until every channel took it"))
+
+
+URL = "https://oapi.dingtalk.com/robot/send?access_token=0123456789abcdef0123456789abcdef"
+DINGTALK_SECRET = "SEC0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd"
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("webhook_env", URL, "holds a URL where the name of the environment variable holding the robot's webhook URL "
+                         "belongs: write the name of an environment variable (e.g. `webhook_env: "
+                         "DWTRIGGER_DINGTALK_WEBHOOK`) and set it in the function's environment; URLs and secrets are "
+                         "never written in the rules file"),
+    ("webhook_env", "oapi.dingtalk.com/robot/send?access_token=0123456789abcdef",
+     "looks like a secret where the name of the environment variable holding the robot's webhook URL belongs: write "
+     "the name of an environment variable (e.g. `webhook_env: DWTRIGGER_DINGTALK_WEBHOOK`) and set it in the "
+     "function's environment; URLs and secrets are never written in the rules file"),
+    ("secret_env", DINGTALK_SECRET, "looks like a secret where the name of the environment variable holding its "
+                                    "signing secret belongs: write the name of an environment variable (e.g. "
+                                    "`secret_env: DWTRIGGER_DINGTALK_SECRET`) and set it in the function's "
+                                    "environment; URLs and secrets are never written in the rules file"),
+    ("secret_env", "9LIVES", "must be an environment variable's name (letters, digits and '_', not starting with a "
+                             "digit), got '9LIVES'"),
+    ("secret_env", "DT_WEBHOOK", "names the same environment variable as `webhook_env`: the URL and the signing "
+                                 "secret are two values"),
+])
+def test_a_channel_names_environment_variables_and_never_repeats_a_url_or_secret(field, value, message):
+    values = {"webhook_env": "DT_WEBHOOK", "secret_env": "DT_SECRET", field: value}
+    found = problems(NOTIFY_RULE.format(extra=f"ledger: oss://led-ger/, notify: {{dingtalk: {{webhook_env: "
+                                              f"\"{values['webhook_env']}\", secret_env: \"{values['secret_env']}\"}}}}, "))
+    assert [(p.rule, p.field, p.message) for p in found] == [("r1", f"notify.dingtalk.{field}", message)]
+    assert value in ("9LIVES", "DT_WEBHOOK") or not any(part in str(found[0]) for part in (value, value[-20:]))
+
+
+def test_a_misspelt_channel_is_told_what_was_meant_and_a_bad_default_is_said_once():
+    found = problems(NOTIFY_RULE.format(extra="ledger: oss://led-ger/, notify: {webhok: {}}, "))
+    assert [(p.field, p.message) for p in found] == [("notify.webhok", "unknown key (did you mean 'webhook'?)")]
+    with pytest.raises(RulesError) as err:
+        parse_rules(NOTIFY_HEAD.replace("DT_SECRET", "'no good'") + NOTIFY_RULE.format(extra="")
+                    + NOTIFY_RULE.format(extra="").replace("r1", "r2"))
+    assert [(p.line, p.rule, p.field) for p in err.value.problems] == [
+        (7, None, "defaults.notify.dingtalk.secret_env")]
 
 
 # ---- the loader: libyaml when present, one parse, the same data as SafeLoader ----------------------------

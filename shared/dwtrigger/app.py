@@ -60,6 +60,11 @@ class Runtime:
         # An MNS rule naming neither topic nor queue takes STREAM messages, which name no topic, as they come.
         self._any_topic = events.ANY_TOPIC if rules.takes_any_message() else None
         self.relay = Relay(rules, dry_run=self.dry_run, backoff=backoff, sleep=sleep, observe=observe)
+        self.notifying = any(rule.notify is not None for rule in rules.rules)
+        self.notice_secrets: Tuple[str, ...] = ()       # the channels' URLs and secrets: scrubbed from every line
+        if self.notifying:
+            from . import notify
+            self.notice_secrets = notify.secrets(rules.rules, environ)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Runtime":
@@ -69,37 +74,46 @@ class Runtime:
         """Every decision of one delivery to the `source` function, each logged as it was made."""
         started, received = time.monotonic(), self.wall_clock()
         parsed = events.records(source, raw, received, self.environ.get("DWTRIGGER_MNS_TOPIC") or self._any_topic)
-        return self._run(context, started, lambda call: self.relay.decide(parsed, call))
+        return self._run(context, started, lambda call, _: self.relay.decide(parsed, call))
 
     def sweep(self, context, now: Optional[datetime] = None) -> Tuple[List[Decision], Tally]:
         """One run of the sweep (see sweep.py): its decisions, each logged as made, and its summary (logged too)."""
         started, tally = time.monotonic(), Tally()
         when = now or self.wall_clock()
         sweep = Sweep(self.relay, self.rules, pace_s=1 / self.sweep_qps)
-        decisions = self._run(context, started, lambda call: sweep.run(call, when, tally))
+        decisions = self._run(context, started, lambda call, keys: sweep.run(call, when, tally, self._notices(keys)))
         self.log.note("sweep", tally.__dict__)
         return decisions, tally
+
+    def _notices(self, keys: InvocationKeys):
+        """What settles the sweep's notices (notices.py), each line scrubbed; imported only when a rule has `notify`."""
+        if not self.notifying:
+            return None
+        from .notices import Notices
+        return Notices(self.relay, self.environ, lambda fields: self.log.note("notice", fields),
+                       lambda text: keys.scrub(text))
 
     def release_by_hand(self, rule_name: str, captures: dict, node: Optional[int], context) -> List[Decision]:
         """`dwtrigger trigger`: the same resolution, calls and log lines as an event, without an event."""
         rule = self.rules.named(rule_name)
         event = events.Event(rule.on, "manual", f"manual:{uuid.uuid4()}", self.wall_clock())
         started = time.monotonic()
-        return self._run(context, started, lambda call: self.relay.release(rule, captures, event, call, node))
+        return self._run(context, started, lambda call, _: self.relay.release(rule, captures, event, call, node))
 
     def invocation(self, context, started: float) -> Tuple[Invocation, InvocationKeys]:
         """What one invocation lends the relay (and `dwtrigger doctor`, which only reads): its deadline, and
         DataWorks, OSS and the ledger for a rule through its keys, which also scrub whatever is written."""
-        keys = InvocationKeys(context, self.environ)      # read again on every invocation: FC rotates them
+        keys = InvocationKeys(context, self.environ, self.notice_secrets)   # read on every invocation: FC rotates them
         deadline = Deadline.for_invocation(context, started)
         return Invocation(deadline, lambda rule: self.port_for(keys, rule), lambda rule: self.store_for(keys, rule),
                           self.wall_clock, self.endpoint, self.silence or Silence()), keys
 
-    def _run(self, context, started: float, decide: Callable[[Invocation], Iterable[Decision]]) -> List[Decision]:
+    def _run(self, context, started: float,
+             decide: Callable[[Invocation, InvocationKeys], Iterable[Decision]]) -> List[Decision]:
         self.log.bind(context)
         call, keys = self.invocation(context, started)
         made = []
-        for decision in decide(call):
+        for decision in decide(call, keys):
             decision = decision.scrubbed(keys.scrub)
             self.log.write(decision)                       # on record before the next decision starts
             made.append(decision)

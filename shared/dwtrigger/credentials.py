@@ -48,16 +48,17 @@ def read_keys(context, environ: Mapping[str, str] = os.environ) -> RoleKeys:
 
 class InvocationKeys:
     """One invocation's keys, read on first use (an event no rule takes needs none), and the scrubber that
-    removes them (and anything credential-shaped) from text."""
+    removes them, the deployment's other secrets (`also`: the notice channels' URLs and secrets) and anything
+    credential-shaped from text."""
 
-    def __init__(self, context, environ: Mapping[str, str]):
-        self._context, self._environ, self._keys = context, environ, None
-        self.scrub: Scrubber = PATTERNS_ONLY
+    def __init__(self, context, environ: Mapping[str, str], also: Tuple[str, ...] = ()):
+        self._context, self._environ, self._keys, self._also = context, environ, None, also
+        self.scrub: Scrubber = Scrubber(also) if also else PATTERNS_ONLY
 
     def get(self) -> RoleKeys:
         if self._keys is None:
             self._keys = read_keys(self._context, self._environ)
-            self.scrub = Scrubber(self._keys.secrets())
+            self.scrub = Scrubber(self._keys.secrets() + self._also)
         return self._keys
 
 

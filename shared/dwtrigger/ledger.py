@@ -28,7 +28,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Callable, Dict, List, Literal, Optional, Tuple, TypeVar, Union
+from typing import Callable, Dict, List, Literal, Optional, Set, Tuple, TypeVar, Union
 
 import msgspec
 
@@ -89,6 +89,12 @@ class Notice(msgspec.Struct, omit_defaults=True):
     @property
     def done(self) -> bool:
         return self.sent_at is not None
+
+    @property
+    def owed(self) -> bool:
+        """Still to be delivered to a channel. A `stuck` notice counting failed runs (`failures`) names no channel
+        until it is owed."""
+        return bool(self.channels) and not self.done
 
 
 @dataclass(frozen=True)
@@ -271,19 +277,38 @@ class Book:
             kind = key[len(folder):-len(".json")]
             if kind not in NOTICES or not key.endswith(".json"):
                 continue
-            try:
-                notice = msgspec.json.decode(self.store.read(self.ledger.bucket, key, self.deadline) or b"",
-                                             type=Notice)
-            except msgspec.DecodeError:
-                continue
-            if notice.kind == kind:
+            notice = _notice(self.store.read(self.ledger.bucket, key, self.deadline), kind)
+            if notice is not None:
                 found[kind] = notice
+        return found
+
+    def notice(self, rule: str, node: int, biz_date: date, kind: str) -> Optional[Notice]:
+        """The release's notice of `kind`, None when there is none (or it is not one of ours)."""
+        return _notice(self.store.read(self.ledger.bucket, self._key(noticed(rule, node, biz_date, kind)),
+                                       self.deadline), kind)
+
+    def noticed(self, rule: str) -> Set[Tuple[int, str, str]]:
+        """(node, business date as YYYY-MM-DD, kind) of every notice the rule has, from one listing: what the sweep
+        reads before it reads any notice of the rule."""
+        folder = self._key(f"noticed/{rule}/")
+        found = set()
+        for key in self.store.keys(self.ledger.bucket, folder, self.deadline):
+            node, _, rest = key[len(folder):].partition("/")
+            day, _, name = rest.partition("/")
+            kind = name[:-len(".json")]
+            if node.isascii() and node.isdigit() and name.endswith(".json") and kind in NOTICES:
+                found.add((int(node), day, kind))
         return found
 
     def note(self, rule: str, node: int, biz_date: date, notice: Notice) -> None:
         """Create or overwrite the release's notice of `notice.kind`."""
         self.store.write(self.ledger.bucket, self._key(noticed(rule, node, biz_date, notice.kind)),
                          msgspec.json.encode(notice), self.deadline)
+
+    def note_first(self, rule: str, node: int, biz_date: date, notice: Notice) -> bool:
+        """Create the release's notice of `notice.kind` only if it has none: False when another run did first."""
+        return self.store.create(self.ledger.bucket, self._key(noticed(rule, node, biz_date, notice.kind)),
+                                 msgspec.json.encode(notice), self.deadline)
 
     def latest(self, slot: Slot) -> Tuple[int, Optional[Entry]]:
         """The highest claim number and its entry, None when it is not one of ours (0, None without any claim)."""
@@ -303,6 +328,15 @@ class Book:
 
     def _key(self, name: str) -> str:
         return f"{self.ledger.prefix}{name}"
+
+
+def _notice(body: Optional[bytes], kind: str) -> Optional[Notice]:
+    """A notice object's content as one of ours of `kind`, or None."""
+    try:
+        notice = msgspec.json.decode(body or b"", type=Notice)
+    except msgspec.DecodeError:
+        return None
+    return notice if notice.kind == kind else None
 
 
 def asked(rule: str, node: int, biz_date: date) -> str:

@@ -19,6 +19,24 @@ Report = Callable[[Path, Optional[str]], None]    # (path in the rule, message);
 Text = Callable[[Path], Optional[str]]        # a plain scalar's text as written at a path, if known
 
 
+class DingTalk(msgspec.Struct, forbid_unknown_fields=True):
+    """A DingTalk custom robot: the environment variables holding its webhook URL and its signing secret."""
+    webhook_env: str
+    secret_env: str
+
+
+class Webhook(msgspec.Struct, forbid_unknown_fields=True):
+    """A generic HTTPS webhook: the environment variables holding its URL and its HMAC secret."""
+    url_env: str
+    secret_env: str
+
+
+class Notify(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """`notify:` names the channels the sweep's notices go to (`{}`: none)."""
+    dingtalk: Optional[DingTalk] = None
+    webhook: Optional[Webhook] = None
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     timezone: Optional[str] = None
     region: Optional[str] = None
@@ -27,6 +45,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     env: Optional[str] = None
     role_arn: Optional[str] = None
     ledger: Optional[str] = None
+    notify: Optional[Notify] = None
 
 
 class Expect(msgspec.Struct, forbid_unknown_fields=True):
@@ -84,7 +103,7 @@ RULE = Union[Oss, Mns, Timer]
 SOURCES = {struct.__struct_config__.tag: struct for struct in get_args(RULE)}
 _SOURCE_FIELDS = frozenset().union(*(struct.__struct_fields__ for struct in SOURCES.values()))
 _FIELDS = {cls: {f.encode_name: f for f in msgspec.structs.fields(cls)}
-           for cls in (Settings, Expect, Target, DateField, *SOURCES.values())}
+           for cls in (Settings, Notify, DingTalk, Webhook, Expect, Target, DateField, *SOURCES.values())}
 _BAD = object()
 _WRITTEN = (int, float, bool)               # what a plain scalar may read as where a string is wanted
 

@@ -90,6 +90,22 @@ class Ledger:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """Where the sweep's notices go: `name` as the rules file names it (dingtalk, webhook), and the environment
+    variables holding its URL and its signing secret, read when a notice is sent (never written in the file)."""
+    name: str
+    url_env: str
+    secret_env: str
+
+
+@dataclass(frozen=True)
+class Notify:
+    """`notify:`: the channels of a rule's notices (overdue, released_late, stuck), which the sweep sends."""
+    channels: Tuple[Channel, ...]
+    line: Optional[int] = dataclasses.field(default=None, compare=False)    # the rule's own `notify`; None: defaults'
+
+
+@dataclass(frozen=True)
 class Expect:
     """The sweep re-checks the rule's last `days` business dates; a date with no evidence by `by` (local time on
     the day after it) is overdue."""
@@ -111,6 +127,7 @@ class Rule:
     trigger: Tuple[Target, ...]
     ledger: Optional[Ledger] = None
     expect: Optional[Expect] = None
+    notify: Optional[Notify] = None
     bizdate_offset: int = 0             # days from the date the rule reads (capture or field) to the business date
     line: Optional[int] = None          # where the rule starts in the file, for messages
 
@@ -336,7 +353,7 @@ class _Checker:
         settings = rulefile.convert_settings(raw, lambda path: self.lines.text(at + path), report)
         if settings is None:                # not a mapping: no rule can tell what it would have inherited
             return {}, frozenset(rulefile.Settings.__struct_fields__)
-        _settings(settings, lambda field, message: report((field,), message))
+        _settings(settings, lambda field, message: report(rulefile.parse_path(field), message))
         return {k: v for k, v in msgspec.to_builtins(settings).items() if k not in bad}, frozenset(bad)
 
     def _name(self, i: int, raw: Any) -> Optional[str]:
@@ -421,9 +438,9 @@ def _convert_all(raw_rules: List[Any], defaults: Dict[str, Any]) -> Optional[Lis
         return None
 
 
-def _settings(spec: rulefile.Settings, problem) -> Tuple[Optional[ZoneInfo], Optional[Ledger]]:
+def _settings(spec: rulefile.Settings, problem) -> Tuple[Optional[ZoneInfo], Optional[Ledger], Optional[Notify]]:
     """The settings `defaults` or a rule sets, each checked on its own (what is required is _build's): the time
-    zone and ledger they name."""
+    zone, ledger and notice channels they name."""
     zone = _zone(spec.timezone, problem) if spec.timezone else None
     if spec.api is not None and spec.api not in APIS:
         problem("api", f"must be one of {', '.join(repr(a) for a in APIS)} (2020-05-18: legacy DataStudio, "
@@ -437,7 +454,7 @@ def _settings(spec: rulefile.Settings, problem) -> Tuple[Optional[ZoneInfo], Opt
         problem("endpoint", "must be host[:port] without a scheme, e.g. dataworks-vpc.cn-shanghai.aliyuncs.com")
     if spec.role_arn and not _ROLE_ARN.match(spec.role_arn):
         problem("role_arn", "must look like acs:ram::<account-id>:role/<role-name>")
-    return zone, _ledger(spec.ledger, problem)
+    return zone, _ledger(spec.ledger, problem), _notify(spec.notify, problem)
 
 
 def _build(spec: rulefile.Source, problem, line_of, ledger_reported: bool) -> Optional[Rule]:
@@ -446,7 +463,7 @@ def _build(spec: rulefile.Source, problem, line_of, ledger_reported: bool) -> Op
     `defaults`)."""
     if not _NAME.match(spec.name):
         problem("name", "must be 1-64 letters, digits, '-' or '_'")
-    zone, ledger = _settings(spec, problem)
+    zone, ledger, notify = _settings(spec, problem)
     if not spec.timezone:
         problem("timezone", "required: the workspace's scheduling time zone (IANA name, e.g. Asia/Shanghai)")
     if not spec.region and not spec.endpoint:
@@ -461,7 +478,11 @@ def _build(spec: rulefile.Source, problem, line_of, ledger_reported: bool) -> Op
     fields = source(spec, problem)
     knows_cycle = _knows_cycle(fields or {})
     targets = tuple(_target(i, t, problem, knows_cycle) for i, t in enumerate(spec.trigger))
-    expect = _expect(spec, fields, ledger, targets, problem, ledger_reported or bool(spec.ledger and not ledger))
+    ledger_reported = ledger_reported or bool(spec.ledger and not ledger)
+    expect = _expect(spec, fields, ledger, targets, problem, ledger_reported)
+    if notify is not None and ledger is None and not ledger_reported:
+        problem("ledger", "required with `notify`: what was noticed is remembered in the ledger, so a notice is sent "
+                          "once and tried again until every channel took it")
     _offset(spec, fields, problem)
     if zone is None or fields is None:
         return None
@@ -470,7 +491,8 @@ def _build(spec: rulefile.Source, problem, line_of, ledger_reported: bool) -> Op
                                   for j, entry in enumerate(fields["require"]))
     return kind(name=spec.name, timezone=zone, region=spec.region, endpoint=spec.endpoint, api=spec.api or API_2020,
                 env=(spec.env or "PROD").upper(), role_arn=spec.role_arn, trigger=targets, ledger=ledger,
-                expect=expect, bizdate_offset=spec.bizdate_offset, line=line_of(()), **fields)
+                expect=expect, notify=notify and dataclasses.replace(notify, line=line_of(("notify",))),
+                bizdate_offset=spec.bizdate_offset, line=line_of(()), **fields)
 
 
 def _offset(spec: rulefile.Source, fields: Optional[dict], problem) -> None:
@@ -527,6 +549,55 @@ def _ledger(text: Optional[str], problem) -> Optional[Ledger]:
                           f"got {text!r}")
         return None
     return _remember(_LEDGERS, text, Ledger(found.group(1), found.group(2)))
+
+
+# An environment variable's name, as a shell and s.yaml's `environmentVariables` take it.
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}\Z")
+# What a rules file holds by mistake where a name belongs: a URL (the DingTalk robot's carries its access token),
+# a DingTalk signing secret (SEC + 64 hex digits), or a long run of letters and digits with no '_' in it.
+_URL_LIKE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://|(?:https?|www)[.:]", re.I)
+_SECRET_LIKE = re.compile(r"SEC[0-9a-fA-F]{16,}\Z|(?=[^_]*[0-9])(?=[^_]*[A-Za-z])[^_]{24,}\Z")
+_CHANNELS = {"dingtalk": ("webhook_env", "the robot's webhook URL", "DWTRIGGER_DINGTALK_WEBHOOK",
+                         "DWTRIGGER_DINGTALK_SECRET"),
+             "webhook": ("url_env", "the webhook's URL", "DWTRIGGER_WEBHOOK_URL", "DWTRIGGER_WEBHOOK_SECRET")}
+
+
+def _notify(spec: Optional[rulefile.Notify], problem) -> Optional[Notify]:
+    """The channels `notify` names (None for `notify: {}`: no notices). Each value is the NAME of an environment
+    variable: a URL or a secret written in their place is refused without being repeated (it would be in every
+    copy of the file, and now in the message)."""
+    if spec is None:
+        return None
+    channels = []
+    for name, (url_field, url_what, url_example, secret_example) in _CHANNELS.items():
+        raw = getattr(spec, name)
+        if raw is None:
+            continue
+        url_env, secret_env = getattr(raw, url_field), raw.secret_env
+        fine = _env_name(f"notify.{name}.{url_field}", url_env, url_what, url_example, problem)
+        fine &= _env_name(f"notify.{name}.secret_env", secret_env, "its signing secret", secret_example, problem)
+        if fine and url_env == secret_env:
+            problem(f"notify.{name}.secret_env", f"names the same environment variable as `{url_field}`: the URL and "
+                                                 "the signing secret are two values")
+        channels.append(Channel(name, url_env, secret_env))
+    return Notify(tuple(channels)) if channels else None
+
+
+def _env_name(field: str, value: str, what: str, example: str, problem) -> bool:
+    """Whether `value` is an environment variable's name; else the problem, saying what to write instead."""
+    leaf = field.rpartition(".")[2]
+    fix = (f"write the name of an environment variable (e.g. `{leaf}: {example}`) and set it in the function's "
+           "environment; URLs and secrets are never written in the rules file")
+    if _URL_LIKE.match(value) or "://" in value:
+        problem(field, f"holds a URL where the name of the environment variable holding {what} belongs: {fix}")
+    elif _SECRET_LIKE.match(value) or not _ENV_NAME.match(value) and len(value) >= 16:
+        problem(field, f"looks like a secret where the name of the environment variable holding {what} belongs: {fix}")
+    elif not _ENV_NAME.match(value):
+        problem(field, f"must be an environment variable's name (letters, digits and '_', not starting with a digit), "
+                       f"got {value!r}")
+    else:
+        return True
+    return False
 
 
 def _expect(spec: rulefile.Source, fields: Optional[dict], ledger: Optional[Ledger], targets: Tuple[Target, ...],

@@ -17,7 +17,8 @@ never past the deadline, and an endpoint that gave no answer twice in a row is n
 (relay.Silence): a dead endpoint costs its own candidates, never the others'. Without a ledger a held trigger leaves no trace, so the sweep sends only to
 an instance waiting for its trigger alone (one that holds none). It is frugal with DataWorks' quota: no look-up
 for what the ledger knows is done, none for a date with no evidence before it is due. One summary line per run
-says what it spent and found.
+says what it spent and found. With `notify`, what a run saw (overdue, released, failed) is then told to a person
+(notices.py), in the time the decisions left: a channel that fails never fails the run.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from .dataworks import describe
 from .dataworks.choose import Unresolved
 from .events import Event
 from .ledger import asked
-from .outcomes import DRY_RUN, FAILED, IGNORED, OVERDUE, TRIGGERED, Decision
+from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, OVERDUE, TRIGGERED, Decision
 from .relay import SILENT, Invocation, Relay, Release
 from .retry import MIN_CALL_S, GaveUp, RemoteError, with_retries
 from .rules import OssRule, Rule, Target, TimerRule
@@ -58,6 +59,8 @@ class Tally:
     unconfirmed: int = 0          # of the overdue: said without DataWorks' word on the instance
     failed: int = 0
     endpoints_down: int = 0       # endpoints not asked again in this run
+    notices_sent: int = 0         # deliveries of a notice a channel took (notices.py)
+    notices_failed: int = 0       # deliveries that failed (each tried again on the next run)
     stopped_at_deadline: bool = False
 
 
@@ -70,6 +73,8 @@ class _Candidate:
     done: bool = False            # the ledger knows the instance ran
     evidence: Optional[str] = None
     missing: str = ""             # what is missing, when there is no evidence
+    seen: Optional[str] = None    # for its notices: what this run saw (OVERDUE, RELEASED or FAILED), if any of these
+    said: Optional[Decision] = None   # the decision that showed it (None: the ledger's done, a look-up that ran)
 
     @property
     def due(self) -> datetime:
@@ -82,8 +87,9 @@ class Sweep:
         self.relay, self.rules, self.pace_s, self.clock = relay, rules, pace_s, clock
         self._last_call = float("-inf")
 
-    def run(self, call: Invocation, now: datetime, tally: Tally) -> Iterator[Decision]:
-        """The decisions worth a line (failed, overdue, triggered, dry_run), as they are made."""
+    def run(self, call: Invocation, now: datetime, tally: Tally, notices=None) -> Iterator[Decision]:
+        """The decisions worth a line (failed, overdue, triggered, dry_run), as they are made; then, with `notices`
+        (notices.Notices, for rules with `notify`), what the run saw is told to a person, in the time left."""
         read: List[_Candidate] = []
         for candidate in self._candidates(now, tally):
             if call.deadline.left() < MIN_CALL_S:
@@ -100,6 +106,7 @@ class Sweep:
         for candidate in read:
             if not candidate.done and candidate.evidence is None and now >= candidate.due:
                 decision = self._overdue(candidate, call, tally)
+                candidate.seen, candidate.said = (OVERDUE, decision) if decision is not None else (RELEASED, None)
                 if decision is not None:
                     yield decision
         for candidate in _rotated([c for c in read if c.evidence is not None], now):
@@ -107,6 +114,8 @@ class Sweep:
             if decision is not None:
                 yield decision
         tally.endpoints_down = len(call.silence.downed())
+        if notices is not None:
+            notices.settle([c for c in read if c.seen is not None and c.rule.notify is not None], call, now, tally)
 
     # ---- pass 1: evidence ----
 
@@ -141,7 +150,7 @@ class Sweep:
                               reason=f"the sweep could not read the evidence ({type(e).__name__})")
         if c.evidence is _DONE:
             tally.done += 1
-            c.done, c.evidence = True, None
+            c.done, c.evidence, c.seen = True, None, RELEASED
         elif c.evidence is not None:
             tally.with_evidence += 1
         return None
@@ -212,6 +221,8 @@ class Sweep:
         if decision is None:
             tally.not_ready += 1
             return None
+        if decision.outcome in (TRIGGERED, ALREADY):
+            c.seen, c.said = RELEASED, decision
         if decision.outcome == TRIGGERED:
             tally.released += 1
             return decision.but(reason=f"the sweep found {c.evidence}; {decision.reason}")
@@ -220,6 +231,7 @@ class Sweep:
             return None
         if decision.outcome == FAILED:
             tally.failed += 1
+            c.seen, c.said = FAILED, decision
             return decision.but(reason=f"the sweep found {c.evidence}; {decision.reason}")
         return None
 
@@ -253,6 +265,7 @@ class Sweep:
 
 
 _DONE = "the ledger knows it ran"
+RELEASED = "released"           # _Candidate.seen: the ledger's done, a look-up showing it ran, a trigger accepted
 MIN_SHARE_S = 2.0
 
 

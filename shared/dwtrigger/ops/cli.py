@@ -402,7 +402,7 @@ def sweep(rules_path, now, dry_run, timeout, environ):
         click.echo(f"{d.outcome}: {d.rule} node {d.node} bizdate {d.biz_date} {d.reason or ''}", err=True)
     click.echo(" ".join(f"{name}={value}" for name, value in tally.__dict__.items()), err=True)
     watch.recap()
-    sys.exit(1 if tally.failed or tally.stopped_at_deadline else 0)
+    sys.exit(1 if tally.failed or tally.stopped_at_deadline or tally.notices_failed else 0)
 
 
 @main.command()

@@ -43,12 +43,21 @@ PROBES_PER_RULE, PROBES = 2, 2_000              # OSS keys matched against an ex
 LOOKUPS_PER_RULE, LOOKUPS = 200, 100_000        # look-ups for candidates (a safety net: a few a rule is usual)
 
 
+# A rule's own `notify` without `expect` is valid (it may come before its `expect`), yet says nothing: notices come
+# from the sweep, which looks only at rules with `expect`. Inherited from `defaults` it is not told: there a rule
+# without `expect` is the usual case.
+_UNHEARD = ("sends no notice without `expect`: notices come from the sweep, which checks only rules with `expect` "
+            "(add `expect`, or drop `notify`)")
+
+
 def warnings(rules: RuleSet) -> List[Problem]:
     found: List[Problem] = []
     for rule in rules.rules:
         found += [Problem(rules.path, rule.line, rule.name, field, message) for field, message in _never(rule)]
         found += [Problem(rules.path, line or rule.line, rule.name, field, message)
                   for line, field, message in _literal(rule)]
+        if rule.notify is not None and rule.notify.line is not None and rule.expect is None:
+            found.append(Problem(rules.path, rule.notify.line, rule.name, "notify", _UNHEARD))
     try:
         return found + _Overlaps(rules).told()
     finally:
