@@ -24,7 +24,7 @@ SEARCHES = [name for name, _, _ in sls_config.SAVED_SEARCHES]
 ALERTS = [name for name, *_ in sls_config.ALERTS]
 CREATED = [f"created project {PROJECT} in {REGION}",
            f"created logstore {LOGSTORE}: 30 days, 2 shards (split up to 16)",
-           f"created index of {LOGSTORE}: message as JSON, 43 fields typed; functionName",
+           f"created index of {LOGSTORE}: message as JSON, {len(sls_config.index_fields())} fields typed; functionName",
            *(f"created saved search {name}" for name in SEARCHES),
            *(f"created alert {name}" for name in ALERTS),
            "11 created, 0 updated"]
