@@ -47,8 +47,9 @@ border-top:1px solid var(--line)}
 linear-gradient(#fff,#fff) padding-box;overflow:hidden}
 .tick{position:absolute;top:0;bottom:0;border-left:1px solid #eaeef2;font-size:10px;color:#8c959f;padding-left:2px;
 line-height:12px}
-.mark{position:absolute;transform:translateX(-5px);font-size:11px;white-space:nowrap;line-height:16px}
-.mark i{display:inline-block;width:10px;height:10px;margin-right:3px;vertical-align:-1px}
+.mark{position:absolute;display:flex;align-items:center;gap:3px;margin:0 -5px;font-size:11px;white-space:nowrap;
+line-height:16px}
+.mark i{display:inline-block;flex:none;width:10px;height:10px}
 .m-landed i{background:var(--trigger);transform:rotate(45deg)}
 .m-sent i{width:0;height:0;border:6px solid transparent;border-bottom:10px solid var(--ink);border-top:0}
 .m-notice i{border-radius:50%;background:var(--late)}
@@ -147,10 +148,16 @@ def _marks(row: Row, start: datetime, end: datetime, now: datetime) -> Iterable[
 
     run_day = (datetime.fromisoformat(row.biz_date) + timedelta(days=1)).date()
 
+    def at(moment: datetime) -> str:
+        """Where a mark starts; past 70% of the line it ends there instead, its label to the left of it."""
+        where = x(moment)
+        return f"left:{where}%" if where <= 70 else f"right:{round(100 - where, 2)}%;flex-direction:row-reverse"
+
     hour = start
     while hour <= end:
         if hour.hour % 3 == 0:
-            yield f'<span class="tick" style="left:{x(hour)}%">{hour:%H:%M}</span>'
+            yield f'<span class="tick" style="left:{x(hour)}%">{hour:%m-%d}</span>' if hour.hour == 0 else \
+                f'<span class="tick" style="left:{x(hour)}%">{hour:%H:%M}</span>'
         hour += timedelta(hours=1)
     if row.due:
         yield f'<span class="due" style="left:{x(_dt(row.due))}%"><span>by {e(hm(row.due))}</span></span>'
@@ -158,7 +165,7 @@ def _marks(row: Row, start: datetime, end: datetime, now: datetime) -> Iterable[
         yield f'<span class="now" style="left:{x(now)}%"><span>now</span></span>'
     for f in row.files:
         if f.landed_at:
-            yield (f'<span class="mark m-landed" data-kind="landed" style="left:{x(_dt(f.landed_at))}%;{top("landed")}"'
+            yield (f'<span class="mark m-landed" data-kind="landed" style="{at(_dt(f.landed_at))};{top("landed")}"'
                    f' title="{e(f.object)}"><i></i>landed {e(hm(f.landed_at))}</span>')
     for s in row.sends:
         if s.held_until and s.sent_at:
@@ -166,7 +173,7 @@ def _marks(row: Row, start: datetime, end: datetime, now: datetime) -> Iterable[
             yield (f'<span class="bar b-hold" data-kind="hold" style="left:{left}%;width:{max(right - left, 0.5)}%;'
                    f'{top("hold")}" title="held until {e(s.held_until)}">held until {e(hm(s.held_until))}</span>')
         if s.sent_at:
-            yield (f'<span class="mark m-sent" data-kind="sent" style="left:{x(_dt(s.sent_at))}%;{top("sent")}" '
+            yield (f'<span class="mark m-sent" data-kind="sent" style="{at(_dt(s.sent_at))};{top("sent")}" '
                    f'title="claim {e(s.claim)}: {e(s.state)}"><i></i>sent {e(hm(s.sent_at))}</span>')
     i = row.instance
     if i is not None and i.began_at:
@@ -176,12 +183,12 @@ def _marks(row: Row, start: datetime, end: datetime, now: datetime) -> Iterable[
         ended = f"–{hm(i.finished_at)}" if i.finished_at and hm(i.finished_at) != hm(i.began_at) else ""
         if right - left >= 1:
             yield (f'<span class="bar b-run{failed}" style="left:{left}%;width:{right - left}%;{top("run")}"></span>')
-        yield (f'<span class="mark m-run{failed}" data-kind="run" style="left:{left}%;{top("run")}" '
+        yield (f'<span class="mark m-run{failed}" data-kind="run" style="{at(_dt(i.began_at))};{top("run")}" '
                f'title="instance {e(i.instance)}: {e(i.status)}"><i></i>ran {e(hm(i.began_at))}{e(ended)} '
                f'{e(i.status)}</span>')
     for n in row.notices:
         when = n.sent_at or n.noted_at
-        yield (f'<span class="mark m-notice" data-kind="notice" style="left:{x(_dt(when))}%;{top("notice")}" '
+        yield (f'<span class="mark m-notice" data-kind="notice" style="{at(_dt(when))};{top("notice")}" '
                f'title="{e(n.reason)}"><i></i>{e(n.kind.replace("_", " "))} noticed {e(hm(when))}'
                f'{"" if n.sent_at else " (not yet delivered)"}</span>')
 
