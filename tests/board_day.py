@@ -1,7 +1,7 @@
 """A realistic day for the board's tests (tests/test_board.py, tests/test_status.py, the browser test): on the
 emulator's clock, files land for business date 2026-03-11, the sweep runs at 00:40 on the 12th and releases
 `orders`, sends `held`'s trigger early (its parents still run: DataWorks holds it), and at 09:00 `late` (due 06:00)
-has no files — overdue — while `later` (due 12:00) waits for them."""
+has no files — overdue — while `later` (due 12:00) waits for them (`hostile`: one of them there, its key markup)."""
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from dwtrigger.rules import parse_rules
 NOW = "2026-03-12T09:00:00+08:00"
 BIZ = "2026-03-11"
 ORDERS, HELD, LATE, LATER = 700001234567, 700001300002, 700001235300, 700001235100
-HOSTILE = '<img src="http://127.0.0.1:{port}/x">.ok'      # an object key that would be markup if not escaped
+HOSTILE = "<img src=http:127.0.0.1:{port}>"       # a {table} in an object key that would fetch, were it markup
 
 RULES = """\
 version: 1
@@ -31,8 +31,9 @@ rules:
      expect: {{by: "06:00", days: 1}}, trigger: [{{workspace: 10001, node: {held}, at: "00:30"}}]}}
   - {{name: late, on: oss, bucket: etl-landing, key: "exports/late/dt={{bizdate:%Y-%m-%d}}/_SUCCESS",
      expect: {{by: "06:00", days: 1}}, trigger: [{{workspace: 10001, node: {late}, at: "01:00"}}]}}
-  - {{name: later, on: oss, bucket: etl-landing, key: "exports/later/dt={{bizdate:%Y-%m-%d}}/_SUCCESS",
-     expect: {{by: "12:00", days: 1}}, trigger: [{{workspace: 10001, node: {later}, at: "03:00"}}]}}
+  - {{name: later, on: oss, bucket: etl-landing, key: "exports/later/dt={{bizdate:%Y-%m-%d}}/{{table}}.ok",
+     require: ["exports/later/dt={{bizdate:%Y-%m-%d}}/{{table}}.csv"], expect: {{by: "12:00", days: 1}},
+     trigger: [{{workspace: 10001, node: {later}, at: "03:00"}}]}}
 """
 
 
@@ -69,7 +70,7 @@ def day(tmp: Path, page: str = "", hostile: bool = False, listener_port: int = 9
         oss.put("etl-landing", f"exports/orders/dt={BIZ}/part-0.csv")
         oss.put("etl-landing", f"exports/orders/dt={BIZ}/_SUCCESS")
         if hostile:
-            oss.put("etl-landing", f"exports/held/dt={BIZ}/" + HOSTILE.format(port=listener_port))
+            oss.put("etl-landing", f"exports/later/dt={BIZ}/" + HOSTILE.format(port=listener_port) + ".ok")
         d.at("2026-03-12T00:35:00+08:00")
         oss.put("etl-landing", f"exports/held/dt={BIZ}/_SUCCESS")
         d.at("2026-03-12T00:40:00+08:00")

@@ -107,8 +107,9 @@ class Board(msgspec.Struct):
 
 def status(board: Board) -> int:
     """The exit status the board calls for, as `doctor`'s verdicts do: 0 nothing is wrong, 1 a release is overdue or
-    failed, 2 something could not be checked (that wins: the board is not whole)."""
-    if any(r.verdict == NOT_KNOWN for r in board.rows):
+    failed, 2 something could not be checked — a row is not known, or DataWorks stopped answering, so what the
+    ledger says went unconfirmed (that wins: the board is not whole)."""
+    if board.stopped or any(r.verdict == NOT_KNOWN for r in board.rows):
         return 2
     return 1 if any(r.verdict in (OVERDUE_, FAILED_) for r in board.rows) else 0
 
@@ -327,6 +328,10 @@ def judge(f: _Facts, said: Optional[Decision]) -> Tuple[str, str, Optional[str]]
     last = sent[-1] if sent else None
     sent_at = _at(last.sent_at, zone) if last else None
     said_sent = _said(last.sent_at, zone) if last else None
+    if said is not None and said.outcome == TRIGGERED and said.held_until:
+        return WAITING_TIME, (f"this sweep run sent the trigger; DataWorks holds it until "
+                              f"{datetime.fromisoformat(said.held_until):%Y-%m-%d %H:%M}: it runs once its time and "
+                              "parents allow"), None
     if said is not None and said.outcome == TRIGGERED:
         return RELEASED, f"released by this sweep run: {said.reason or ''}".rstrip(": "), sent_at or f.now.astimezone(
             zone).isoformat()

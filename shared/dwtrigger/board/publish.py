@@ -40,11 +40,13 @@ def publish(rules: RuleSet, now: datetime, call: Invocation, learned: Learned, d
             with_retries(lambda attempt: port.write(page.bucket, f"{page.prefix}{name}", body, call.deadline,
                                                     content_type=HTML), call.deadline, Backoff(), time.sleep)
     except GaveUp as e:
-        why = e.error.message if e.error is not None else "the run's deadline came first"
-        log.note("status_page", {"published": False, "page": where, "error": scrub(why)})
+        code, why = (e.error.code, e.error.message) if e.error is not None else (
+            "DeadlineExceeded", "the run's deadline came first")
+        log.note("status_page", {"published": False, "page": where, "error_code": code, "error": scrub(why)})
         return None
     except Exception as e:  # noqa: BLE001 - the page never fails the sweep
-        log.note("status_page", {"published": False, "page": where, "error": scrub(f"{type(e).__name__}: {e}")})
+        log.note("status_page", {"published": False, "page": where, "error_code": "InternalError",
+                                 "error": scrub(f"{type(e).__name__}: {e}")})
         return None
     log.note("status_page", {"published": True, "page": where, "rows": len(made.rows)})
     return where
