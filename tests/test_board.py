@@ -178,21 +178,6 @@ def test_a_page_that_cannot_be_written_is_one_line_and_never_fails_the_sweep(tmp
         assert tally.failed == 0 and [line["message"] for line in lines][-2:] == ["sweep", "status_page"]
 
 
-def test_without_a_status_page_the_sweep_never_imports_the_board(tmp_path):
-    import subprocess
-    import sys
-
-    probe = ("import sys, json; from dwtrigger import app; from dwtrigger.rules import parse_rules\n"
-             "r = app.Runtime(parse_rules(open(sys.argv[1]).read()), environ={})\n"
-             "print(json.dumps(sorted(m for m in sys.modules if m.startswith('dwtrigger.board'))))")
-    rules = tmp_path / "rules.yaml"
-    from board_day import rules_text
-
-    rules.write_text(rules_text())
-    out = subprocess.run([sys.executable, "-c", probe, str(rules)], capture_output=True, text=True, check=True)
-    assert json.loads(out.stdout) == []
-
-
 def test_a_learned_board_judges_only_by_the_runs_listings():
     rules = parse_rules("""
 version: 1

@@ -2,6 +2,7 @@
 the SDK (tea-openapi's generic call) waits for the first DataWorks call unless FC's initializer
 (`index.initialize`) loads it first."""
 import json
+import os
 import subprocess
 import sys
 
@@ -14,13 +15,14 @@ index = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(index)
 if sys.argv[2:] == ["--initialize"]:
     index.initialize(None)
-print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))
+print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} | {m for m in sys.modules if m.startswith('dwtrigger.')})))
 """
 
 
 def load(source: str, *args: str, rules=ROOT / "rules.yaml"):
     return subprocess.run([sys.executable, "-c", PROBE, str(ROOT / "functions" / source / "index.py"), *args],
-                          capture_output=True, text=True, env={"DWTRIGGER_RULES": str(rules)})
+                          capture_output=True, text=True, env={"DWTRIGGER_RULES": str(rules), **{
+                              k: v for k, v in os.environ.items() if k == "PYTHONPATH"}})   # a worktree's own
 
 
 def test_importing_a_handler_loads_no_cli_and_no_sdk_yet():
@@ -54,3 +56,20 @@ def test_the_initializer_refuses_a_broken_rules_file(tmp_path):
     broken.write_text("version: 1\nrules: [{name: x, on: oss}]\n")
     out = load("oss", "--initialize", rules=broken)
     assert out.returncode != 0 and "RulesError" in out.stderr and "rule 'x'" in out.stderr
+
+
+def test_the_board_is_imported_only_by_a_deployment_that_publishes_it(tmp_path):
+    """dwtrigger.board (the page, its renderer) waits for a sweep run with `defaults.status_page`."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(orders_rules("{workspace: 10001, node: 700001234567}"))
+    for source in ("sweep", "oss"):
+        out = load(source, "--initialize", rules=rules)
+        assert out.returncode == 0, out.stderr
+        assert not [m for m in json.loads(out.stdout) if m.startswith("dwtrigger.board")], source
+    paged = tmp_path / "paged.yaml"
+    paged.write_text(orders_rules("{workspace: 10001, node: 700001234567}").replace(
+        "region: cn-shanghai}", "region: cn-shanghai, status_page: oss://etl-board/dwtrigger/}", 1))
+    out = load("sweep", "--initialize", rules=paged)
+    assert out.returncode == 0, out.stderr
+    loaded = json.loads(out.stdout)
+    assert "alibabacloud_oss_v2" in loaded and not [m for m in loaded if m.startswith("dwtrigger.board")]

@@ -549,7 +549,8 @@ def test_the_drain_policy_reads_and_deletes_the_dead_letter_queues_messages_only
 def test_every_policy_is_a_ram_document_with_no_unknown_placeholder():
     names = {"TARGET_ACCOUNT": "9876543210987654", "TARGET_ROLE": "dwtrigger-cross",
              "SERVICE": "fc.aliyuncs.com", "FUNCTION": "dwtrigger-oss", "BUCKET": "etl-landing",
-             "LEDGER_BUCKET": "etl-ledger", "LEDGER_PREFIX": "dwtrigger/"}
+             "LEDGER_BUCKET": "etl-ledger", "LEDGER_PREFIX": "dwtrigger/", "PAGE_BUCKET": "etl-board",
+             "PAGE_PREFIX": "dwtrigger/"}
     documents = sorted(RAM.glob("*.json"))
     assert documents
     for path in documents:
