@@ -3,7 +3,6 @@ emulator's clock, files land for business date 2026-03-11, the sweep runs at 00:
 `orders`, sends `held`'s trigger early (its parents still run: DataWorks holds it), and at 09:00 `late` (due 06:00)
 has no files — overdue — while `later` (due 12:00) waits for them (`hostile`: one of them there, its key markup)."""
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 
 import yaml

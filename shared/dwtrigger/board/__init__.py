@@ -167,7 +167,7 @@ class Learned:
         self.listings: Dict[Tuple, List[Instance]] = {}
 
     def watch(self, call: Invocation) -> Invocation:
-        return replace(call, port_for=lambda rule: _Recording(call.port_for(rule), rule.env, self.listings))
+        return replace(call, port_for=lambda rule: _Recording(call.port_for(rule), self.listings))
 
     def __call__(self, rule: Rule, target: Target, schedule: Schedule) -> Optional[Instance]:
         listed = self.listings.get((target.workspace, rule.env, target.node, schedule.biz_date))
@@ -177,8 +177,10 @@ class Learned:
 
 
 class _Recording(DataWorks):
-    def __init__(self, port: DataWorks, env: str, listings: Dict[Tuple, List[Instance]]):
-        self.port, self.env, self.listings = port, env, listings
+    """A port that keeps each listing it passes on (the sweep's look-ups, for its page)."""
+
+    def __init__(self, port: DataWorks, listings: Dict[Tuple, List[Instance]]):
+        self.port, self.listings = port, listings
 
     def list_instances(self, workspace, env, node, biz_date, biz_date_ms, deadline):
         listed = self.port.list_instances(workspace, env, node, biz_date, biz_date_ms, deadline)
@@ -236,11 +238,12 @@ def build(rules: Sequence[Rule], now: datetime, call: Invocation, look: Look, *,
         for day in dates(rule, now, asked):
             for target in rule.trigger:
                 row = _row(rule, target, day, now, call, look, times, said.get((rule.name, target.node, f"{day}")))
-                rows.append(replace_texts(row, scrub))
+                rows.append(_scrubbed(row, scrub))
     return Board(SCHEMA, now.astimezone(timezone.utc).isoformat(), rows, stopped())
 
 
-def replace_texts(row: Row, scrub: Callable[[str], str]) -> Row:
+def _scrubbed(row: Row, scrub: Callable[[str], str]) -> Row:
+    """The row's texts from outside (reasons, keys, answers) without a secret of the invocation's keys."""
     return msgspec.structs.replace(row, why=scrub(row.why), missing=scrub(row.missing),
                                    evidence=row.evidence and scrub(row.evidence), dataworks=scrub(row.dataworks))
 
@@ -280,6 +283,8 @@ def _row(rule: Rule, target: Target, day: date, now: datetime, call: Invocation,
             f.instance, f.looked, f.dataworks = look(rule, target, schedule), True, "asked"
         except NotAsked as e:
             f.dataworks = f"not known: {e}"
+        except Exception as e:  # noqa: BLE001 - a bug costs this row DataWorks' word, never the board
+            f.dataworks = f"not known: dwtrigger could not ask ({type(e).__name__})"
     verdict, why, at = judge(f, said)
     return Row(rule.name, target.node, target.workspace, f"{day}", zone.key, verdict, why, at=at,
                due=due and due.isoformat(), cycle_time=cycle and cycle.isoformat(),

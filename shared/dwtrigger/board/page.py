@@ -89,7 +89,8 @@ def render(board: Board) -> str:
     parts = [f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
              f'<meta http-equiv="Content-Security-Policy" content="{e(CSP)}">'
              f'<meta name="viewport" content="width=device-width,initial-scale=1">'
-             f'<meta name="referrer" content="no-referrer"><title>{e(title)}</title><style>{STYLE}</style></head><body>',
+             f'<meta name="referrer" content="no-referrer"><title>{e(title)}</title><style>{STYLE}</style></head>'
+             '<body>',
              f'<header><h1>{e(title)}</h1><div class="asof">as of {e(as_of)}</div><div class="counts">']
     parts += [f'<span class="chip" style="background:{COLOURS[v]}">{e(WORDS[v])}: {n}</span>'
               for v, n in counts.items() if n]
@@ -122,8 +123,8 @@ def _row(row: Row, start: datetime, end: datetime, now: datetime) -> str:
         details.append(f"evidence: <code>{e(row.evidence)}</code>")
     elif row.missing and row.verdict not in (WAITING_FILES, OVERDUE_):
         details.append(f"missing: {e(row.missing)}")
-    details.append(f"DataWorks: {e(row.dataworks)}" + (f" — instance {e(row.instance.instance)} {e(row.instance.status)}"
-                                                       if row.instance else ""))
+    instance = f" — instance {e(row.instance.instance)} {e(row.instance.status)}" if row.instance else ""
+    details.append(f"DataWorks: {e(row.dataworks)}{instance}")
     return (f'<div class="row" data-rule="{e(row.rule)}" data-node="{e(row.node)}" data-verdict="{e(row.verdict)}">'
             f'<div class="verdict v-{e(row.verdict)}">{e(WORDS.get(row.verdict, row.verdict))}{e(at)}'
             f'<small>business date {e(row.biz_date)}</small></div>'
