@@ -196,3 +196,28 @@ rules:
     rule = rules.rules[0]
     with pytest.raises(board.NotAsked, match="not looked up by this sweep run"):
         board.Learned()(rule, rule.trigger[0], Schedule(date(2026, 3, 11), None, rule.timezone))
+
+
+def test_an_mns_rules_evidence_is_the_ledgers_asked_record_and_its_notices_show(today, tmp_path):
+    from dwtrigger.ledger import Notice, asked, noticed
+
+    node, day_ = 700001235000, date.fromisoformat(BIZ)
+    rules = tmp_path / "mns.yaml"
+    rules.write_text(f"""\
+version: 1
+defaults: {{timezone: Asia/Shanghai, region: cn-shanghai, ledger: "oss://etl-ledger/mns-board/"}}
+rules:
+  - {{name: nightly, on: mns, topic: t, expect: {{by: "06:00", days: 1}}, trigger: [{{workspace: 10001, node: {node},
+     at: "00:05"}}]}}
+""")
+    today.oss.put("etl-ledger", "mns-board/" + asked("nightly", node, day_), b'{"event_id": "m-1"}')
+    notice = Notice("overdue", 1773266700000, "no evidence by 06:00", ["ops"], ["ops"], sent_at=1773266760000)
+    today.oss.put("etl-ledger", "mns-board/" + noticed("nightly", node, day_, "overdue"), msgspec.json.encode(notice))
+    result = CliRunner().invoke(main, ["status", "--rules", str(rules), "--endpoint", today.emu.endpoint,
+                                       "--protocol", "http", "--now", NOW, "--json"], env=today.env)
+    assert result.exit_code == 0, result.output
+    [row] = msgspec.json.decode(result.stdout, type=board.Board).rows
+    record = f"oss://etl-ledger/mns-board/asked/nightly/{node}/{BIZ}.json"
+    assert (row.asked, row.evidence, row.verdict) == (record, record, "waiting_for_trigger")
+    assert [(n.kind, n.noted_at, n.sent_at, n.delivered) for n in row.notices] == [
+        ("overdue", "2026-03-12T06:05:00+08:00", "2026-03-12T06:06:00+08:00", ["ops"])]
