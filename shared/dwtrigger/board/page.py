@@ -46,7 +46,7 @@ border-top:1px solid var(--line)}
 .line{position:relative;height:112px;border:1px solid var(--line);border-radius:6px;background:
 linear-gradient(#fff,#fff) padding-box;overflow:hidden}
 .tick{position:absolute;top:0;bottom:0;border-left:1px solid #eaeef2;font-size:10px;color:#8c959f;padding-left:2px;
-line-height:12px}
+line-height:12px;white-space:nowrap}
 .mark{position:absolute;display:flex;align-items:center;gap:3px;margin:0 -5px;font-size:11px;white-space:nowrap;
 line-height:16px}
 .mark i{display:inline-block;flex:none;width:10px;height:10px}
@@ -57,7 +57,7 @@ line-height:16px}
 .bar{position:absolute;height:14px;border-radius:3px;font-size:11px;color:#fff;padding:0 4px;white-space:nowrap;
 min-width:6px;line-height:14px}
 .b-hold{background:repeating-linear-gradient(45deg,#d4a72c 0 6px,#bf8700 6px 12px)}
-.b-run{background:var(--ok)}.b-run.failed{background:var(--fail)}
+.b-run{background:var(--ok);height:4px;margin-top:14px;padding:0}.b-run.failed{background:var(--fail)}
 .due{position:absolute;top:0;bottom:0;border-left:2px dashed var(--late)}
 .due span{position:absolute;bottom:0;left:3px;font-size:10px;color:var(--late);white-space:nowrap}
 .now{position:absolute;top:0;bottom:0;border-left:2px solid var(--ink)}
@@ -157,8 +157,8 @@ def _marks(row: Row, start: datetime, end: datetime, now: datetime) -> Iterable[
     hour = start
     while hour <= end:
         if hour.hour % 3 == 0:
-            yield f'<span class="tick" style="left:{x(hour)}%">{hour:%m-%d}</span>' if hour.hour == 0 else \
-                f'<span class="tick" style="left:{x(hour)}%">{hour:%H:%M}</span>'
+            label = "" if x(hour) > 94 else f"{hour:%m-%d}" if hour.hour == 0 else f"{hour:%H:%M}"
+            yield f'<span class="tick" style="left:{x(hour)}%">{label}</span>'
         hour += timedelta(hours=1)
     if row.due:
         yield f'<span class="due" style="left:{x(_dt(row.due))}%"><span>by {e(hm(row.due))}</span></span>'
