@@ -507,6 +507,11 @@ def test_demo_runs_every_sample_as_expected_from_any_directory(tmp_path):
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert list(elsewhere.iterdir()) == [] and f"decision log: {log}" in proc.stdout
+    board = tmp_path / "board.html"                           # the board of the demo's run, next to its log
+    assert f"the day's board (open it in a browser): {board}" in proc.stdout.splitlines()
+    page = board.read_text()
+    assert page.startswith("<!doctype html>") and page.count('data-rule="orders-daily"') == 3   # expect.days
+    assert page.count('data-verdict="released"') == 3
     samples = sum(1 for p in EVENTS.rglob("*") if p.suffix in (".json", ".txt", ".bin"))
     assert f"{samples} of {samples} samples gave the expected outcomes" in proc.stdout
     assert "released by the emulator" in proc.stdout

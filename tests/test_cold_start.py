@@ -15,7 +15,7 @@ index = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(index)
 if sys.argv[2:] == ["--initialize"]:
     index.initialize(None)
-print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))
+print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} | {m for m in sys.modules if m.startswith('dwtrigger.')})))
 """
 
 
@@ -71,3 +71,20 @@ def test_only_a_deployment_with_notify_loads_the_notice_channels(tmp_path):
         assert out.returncode == 0, out.stderr
         loaded = set(json.loads(out.stdout))
         assert loaded & {"dwtrigger.notify", "dwtrigger.notices"} == expected
+
+
+def test_the_board_is_imported_only_by_a_deployment_that_publishes_it(tmp_path):
+    """dwtrigger.board (the page, its renderer) waits for a sweep run with `defaults.status_page`."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(orders_rules("{workspace: 10001, node: 700001234567}"))
+    for source in ("sweep", "oss"):
+        out = load(source, "--initialize", rules=rules)
+        assert out.returncode == 0, out.stderr
+        assert not [m for m in json.loads(out.stdout) if m.startswith("dwtrigger.board")], source
+    paged = tmp_path / "paged.yaml"
+    paged.write_text(orders_rules("{workspace: 10001, node: 700001234567}").replace(
+        "region: cn-shanghai}", "region: cn-shanghai, status_page: oss://etl-board/dwtrigger/}", 1))
+    out = load("sweep", "--initialize", rules=paged)
+    assert out.returncode == 0, out.stderr
+    loaded = json.loads(out.stdout)
+    assert "alibabacloud_oss_v2" in loaded and not [m for m in loaded if m.startswith("dwtrigger.board")]

@@ -249,3 +249,18 @@ def test_upstream_paging_stops_at_the_limit(kin, monkeypatch):
         ours.parents(50001, "PROD", CHILD, Deadline(time.monotonic() + 10))
     assert "did not end within 2 pages (TotalCount 3)" in err.value.message
     assert [c["params"]["PageNumber"] for c in kin.calls] == ["1", "2"]
+
+
+@pytest.mark.parametrize("api, product", [(API_2020, product_2020), (API_2024, product_2024)])
+def test_a_released_instance_says_when_it_ran_in_both_apis_spellings(emulator, api, product):
+    """BeginRunningTime/FinishTime (2020-05-18), StartedTime/FinishedTime (2024-05-18): the board's run marks; an
+    instance that has not run has none."""
+    workspace = 10001 if api == API_2020 else MIRROR[10001]
+    ours = dataworks.adapter(api, emulator.endpoint, "http", credential_client(KEYS))
+    deadline = Deadline(time.monotonic() + 10)
+    [before] = [i for i in ours.list_instances(workspace, "PROD", NODE, DAY, BIZ_MS, deadline) if i.cycle]
+    assert (before.status in ("WAIT_TRIGGER", "WaitTrigger"), before.began_ms, before.finished_ms) == (True, None, None)
+    product(emulator)
+    [after] = [i for i in ours.list_instances(workspace, "PROD", NODE, DAY, BIZ_MS, deadline) if i.cycle]
+    ran = int(emulator.clock.now().timestamp() * 1000)
+    assert (after.phase, after.began_ms, after.finished_ms) == ("succeeded", ran, ran)

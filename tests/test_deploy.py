@@ -574,7 +574,7 @@ def test_every_policy_is_a_ram_document_with_no_unknown_placeholder():
     names = {"TARGET_ACCOUNT": "9876543210987654", "TARGET_ROLE": "dwtrigger-cross",
              "SERVICE": "fc.aliyuncs.com", "FUNCTION": "dwtrigger-oss", "BUCKET": "etl-landing",
              "LEDGER_BUCKET": "etl-ledger", "LEDGER_PREFIX": "dwtrigger/", "LOG_PROJECT": VARS["logProject"],
-             "LOGSTORE": VARS["logstore"]}
+             "LOGSTORE": VARS["logstore"], "PAGE_BUCKET": "etl-board", "PAGE_PREFIX": "dwtrigger/"}
     documents = sorted(RAM.glob("*.json"))
     assert documents
     for path in documents:

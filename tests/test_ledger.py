@@ -448,7 +448,7 @@ class Memory(ObjectStore):
             raise OssError("ConnectionError", "the answer was lost", retryable=True)
         return True
 
-    def write(self, bucket, key, body, deadline):
+    def write(self, bucket, key, body, deadline, content_type="application/json"):
         self.objects[key] = body
 
     def read(self, bucket, key, deadline):
@@ -462,6 +462,9 @@ class Memory(ObjectStore):
 
     def find(self, bucket, key, deadline, limit):
         raise AssertionError("the ledger finds no files")
+
+    def modified(self, bucket, key, deadline):
+        raise AssertionError("the ledger reads no times")
 
 
 class Ticking:

@@ -174,3 +174,25 @@ def test_the_sls_setup_policy_allows_every_call_logs_setup_makes_in_its_project_
     elsewhere = policy("sls-setup.json", LOG_PROJECT="someone-elses", LOGSTORE=LOGSTORE)
     assert refused([elsewhere], calls) == sorted(set(ram.SLS.values()))
     assert Path(ram.SLS_SETUP).name == "sls-setup.json"
+
+
+def test_the_status_page_policy_lets_the_sweep_publish_and_the_operators_lets_status_read(tmp_path):
+    """The sweep's page (oss-status-page.json: PutObject under its prefix, and nothing the ledger's grants cover);
+    `dwtrigger status --html` reads only what an operator may (Last-Modified included: oss:GetObject)."""
+    from board_day import NOW as DAY, day
+
+    page = [policy("oss-status-page.json", PAGE_BUCKET="etl-ledger", PAGE_PREFIX="board/")]
+    with day(tmp_path, page="oss://etl-ledger/board/") as d:
+        published = [c for c in d.oss.calls if c["operation"] == "PutObject" and c["key"].startswith("board/")]
+        assert len(published) == 2
+        assert refused(FUNCTION, published) == ["oss:PutObject etl-ledger"]
+        assert refused(FUNCTION + page, d.oss.calls) == []
+        before, asked = len(d.oss.calls), len(d.emu.calls)
+        result = CliRunner().invoke(main, ["status", "--rules", str(d.path), "--endpoint", d.emu.endpoint,
+                                           "--protocol", "http", "--now", DAY, "--html", str(tmp_path / "b.html")],
+                                    env=d.env)
+        assert result.exit_code == 1, result.output
+        read = d.oss.calls[before:]
+        assert {ram.action(c) for c in read} == {"oss:GetObject", "oss:ListObjects"}
+        assert refused(OPERATOR, read) == [] and refused(OPERATOR, d.emu.calls[asked:]) == []
+        assert {ram.action(c) for c in d.emu.calls[asked:]} == {"dataworks:ListInstances"}

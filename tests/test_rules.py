@@ -607,6 +607,40 @@ def test_a_ledger_and_expect_load_from_defaults_and_the_rule():
     assert (str(nightly.ledger), nightly.expect.by, nightly.expect.days) == ("oss://other/", time(23, 59), 31)
 
 
+def test_a_status_page_is_read_from_defaults_with_its_region():
+    rules = parse_rules(HEAD.replace("  region: cn-shanghai\n", "  region: cn-shanghai\n  status_page: oss://etl-board/d/\n")
+                        + "  - {name: r1, on: oss, bucket: b, key: k, trigger: [{workspace: 1, node: 2}]}\n")
+    page = rules.status_page
+    assert (page.bucket, page.prefix, page.region, str(page)) == ("etl-board", "d/", "cn-shanghai", "oss://etl-board/d/")
+    assert parse_rules(HEAD + "  - {name: r1, on: oss, bucket: b, key: k, trigger: [{workspace: 1, node: 2}]}\n"
+                       ).status_page is None
+
+
+@pytest.mark.parametrize("defaults, rule, where, message", [
+    ("  status_page: oss://etl-board/d/\n", "status_page: oss://etl-board/d/, ", ("r1", "status_page", 7),
+     "only in `defaults`: the sweep publishes one page, the board of every rule"),
+    ("  status_page: s3://etl-board/\n", "", (None, "defaults.status_page", 5),
+     "must be oss://BUCKET/PREFIX/ (a bucket name, then an optional prefix ending in '/'), got 's3://etl-board/'"),
+])
+def test_a_status_page_refusal_says_why(defaults, rule, where, message):
+    with pytest.raises(RulesError) as err:
+        parse_rules(HEAD.replace("  region: cn-shanghai\n", "  region: cn-shanghai\n" + defaults)
+                    + f"  - {{name: r1, on: oss, bucket: b, key: k, {rule}trigger: [{{workspace: 1, node: 2}}]}}\n",
+                    "r.yaml")
+    [p] = err.value.problems
+    assert (p.rule, p.field, p.line, p.message) == (*where, message)
+
+
+def test_a_status_page_needs_a_region_in_defaults():
+    with pytest.raises(RulesError) as err:
+        parse_rules("version: 1\ndefaults: {timezone: Asia/Shanghai, status_page: oss://etl-board/}\nrules:\n"
+                    "  - {name: r1, on: oss, region: cn-shanghai, bucket: b, key: k, trigger: [{workspace: 1, "
+                    "node: 2}]}\n", "r.yaml")
+    assert [str(p) for p in err.value.problems] == [
+        "r.yaml:2: field 'defaults.status_page': needs `region` in `defaults`: the region of its bucket (OSS signs "
+        "for it)"]
+
+
 @pytest.mark.parametrize("body, field, message", [
     ('    ledger: "s3://b/p/"\n', "ledger",
      "must be oss://BUCKET/PREFIX/ (a bucket name, then an optional prefix ending in '/'), got 's3://b/p/'"),

@@ -8,6 +8,7 @@ take over.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import time
 import uuid
@@ -77,12 +78,20 @@ class Runtime:
         return self._run(context, started, lambda call, _: self.relay.decide(parsed, call))
 
     def sweep(self, context, now: Optional[datetime] = None) -> Tuple[List[Decision], Tally]:
-        """One run of the sweep (see sweep.py): its decisions, each logged as made, and its summary (logged too)."""
+        """One run of the sweep (see sweep.py): its decisions, each logged as made, and its summary (logged too);
+        then, with `defaults.status_page`, the board it leaves (board/publish.py: no DataWorks call of its own)."""
         started, tally = time.monotonic(), Tally()
         when = now or self.wall_clock()
         sweep = Sweep(self.relay, self.rules, pace_s=1 / self.sweep_qps)
-        decisions = self._run(context, started, lambda call, keys: sweep.run(call, when, tally, self._notices(keys)))
+        learned = importlib.import_module(".board", __package__).Learned() if self.rules.status_page else None
+        decisions = self._run(context, started, lambda call, keys: sweep.run(learned.watch(call) if learned else call,
+                                                                              when, tally, self._notices(keys)))
         self.log.note("sweep", tally.__dict__)
+        if learned is not None:
+            call, keys = self.invocation(context, started)
+            importlib.import_module(".board.publish", __package__).publish(
+                self.rules, when, call, learned, decisions, lambda: self.store_in(keys, self.rules.status_page.region),
+                self.log, keys.scrub)
         return decisions, tally
 
     def _notices(self, keys: InvocationKeys):
@@ -136,11 +145,15 @@ class Runtime:
     def store_for(self, keys: InvocationKeys, rule: Rule) -> oss.ObjectStore:
         """The OSS adapter for a rule's `require` checks: the rule's region with the function's own role (a
         `role_arn` is for DataWorks), DWTRIGGER_OSS_ENDPOINT for a local stand-in."""
+        return self.store_in(keys, rule.region)
+
+    def store_in(self, keys: InvocationKeys, region: str) -> oss.ObjectStore:
+        """The OSS adapter for a region's buckets (a rule's, the status page's)."""
         role_keys = self._keys(keys, oss.OssError)
         endpoint = self.environ.get("DWTRIGGER_OSS_ENDPOINT") or None
         internal = self.environ.get("DWTRIGGER_OSS_INTERNAL", "").lower() in TRUE
-        shape = ("oss", rule.region, endpoint, self.protocol, internal)
-        return self.clients.get(role_keys, shape, lambda: oss.store(rule.region, endpoint, self.protocol, internal,
+        shape = ("oss", region, endpoint, self.protocol, internal)
+        return self.clients.get(role_keys, shape, lambda: oss.store(region, endpoint, self.protocol, internal,
                                                                   role_keys))
 
     @property
@@ -186,7 +199,8 @@ def warm_up() -> None:
     _runtime = Runtime.from_environment()
     for api in sorted({rule.api for rule in _runtime.rules.rules}):
         dataworks.load(api)
-    if any(getattr(rule, "require", ()) or rule.ledger or rule.expect for rule in _runtime.rules.rules):
+    if any(getattr(rule, "require", ()) or rule.ledger or rule.expect for rule in _runtime.rules.rules) or \
+            _runtime.rules.status_page:
         oss.load()
 
 

@@ -9,13 +9,15 @@ sweep can go by.
 """
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Callable, List, Mapping, Optional, Tuple
 
+from .ledger import Book, asked
 from .oss import ObjectStore, Wanted
 from .retry import Deadline
-from .rules import OssRule, Required, Rule, TimerRule
+from .rules import OssRule, Required, Rule, Target, TimerRule
 from .schedule import Schedule, written
-from .templates import TemplateError
+from .templates import Template, TemplateError
 
 CANDIDATES = 20          # keys of one date the sweep tries as the captures of a complete set, per bucket
 
@@ -37,9 +39,18 @@ def files(rule: Rule, captures: Mapping[str, Any], schedule: Schedule, bucket: O
 
 def found(store: ObjectStore, rule: Rule, schedule: Schedule, deadline: Deadline) -> Tuple[Optional[str], str]:
     """(the evidence, "") or (None, what is missing) for the rule's release of the schedule's business date, from
-    the objects alone. An OSS rule: keys its template matches for the date (the first CANDIDATES of each bucket),
-    each with the `require` entries its own captures name, until one set is complete. A timer rule: its entries.
-    Raises OssError (retryable or not) as the store does: a store that cannot answer is not a missing file."""
+    the objects alone: `complete`'s set, said."""
+    objects, missing = complete(store, rule, schedule, deadline)
+    return (None, missing) if objects is None else (", ".join(map(str, objects)), "")
+
+
+def complete(store: ObjectStore, rule: Rule, schedule: Schedule,
+             deadline: Deadline) -> Tuple[Optional[List[Wanted]], str]:
+    """(the complete set of objects, "") or (None, what is missing) for the rule's release of the schedule's
+    business date. An OSS rule: keys its template matches for the date (the first CANDIDATES of each bucket),
+    each with the `require` entries its own captures name, until one set is complete (the key found first, as a
+    literal). A timer rule: its entries (a wildcard one as named). Raises OssError (retryable or not) as the store
+    does: a store that cannot answer is not a missing file."""
     if isinstance(rule, TimerRule):
         try:
             wanted = files(rule, {}, schedule, None)
@@ -48,7 +59,7 @@ def found(store: ObjectStore, rule: Rule, schedule: Schedule, deadline: Deadline
         missing = store.missing(wanted, deadline)
         if missing:
             return None, "missing " + ", ".join(map(str, missing))
-        return ", ".join(map(str, wanted)), ""
+        return wanted, ""
     gaps = []
     for bucket in rule.buckets:
         pattern = rule.key.partial(written(rule, schedule), loose=True)
@@ -63,7 +74,45 @@ def found(store: ObjectStore, rule: Rule, schedule: Schedule, deadline: Deadline
             wanted = [w for w in files(rule, captures, schedule, bucket) if (w.bucket, w.key.source) != (bucket, key)]
             missing = store.missing(wanted, deadline)
             if not missing:
-                return ", ".join([f"oss://{bucket}/{key}"] + [str(w) for w in wanted]), ""
+                return [Wanted(bucket, Template(key, (key,)))] + wanted, ""
             if len(gaps) < 3:
                 gaps.append(f"oss://{bucket}/{key} is there, missing " + ", ".join(map(str, missing)))
     return None, "; ".join(gaps)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A release's evidence as the sweep (and the board) reads it: the ledger knows the instance ran (`done`), or
+    the objects and the ledger's `asked` record there are, or what is missing."""
+    done: bool = False
+    objects: Tuple[Wanted, ...] = ()
+    asked: Optional[str] = None        # oss://ledger/asked/...: an event asked for the release (MNS, timer)
+    missing: str = ""
+
+    @property
+    def text(self) -> Optional[str]:
+        """The evidence in a few words, None when there is none (or the release is done)."""
+        if self.done or self.missing or not (self.asked or self.objects):
+            return None
+        return ", ".join(([self.asked] if self.asked else []) + [str(w) for w in self.objects])
+
+
+def read(rule: Rule, target: Target, schedule: Schedule, book: Optional[Book], store: Callable[[], ObjectStore],
+         deadline: Deadline) -> Evidence:
+    """The ledger's `done` first; then an OSS rule's objects (`complete`), an MNS or timer rule's `asked` record
+    and a timer's `require` entries. Raises as the store does."""
+    if book is not None and book.is_done(rule.api, target.workspace, target.node, schedule.biz_date,
+                                         schedule.cycle_ms):
+        return Evidence(done=True)
+    if isinstance(rule, OssRule):
+        objects, missing = complete(store(), rule, schedule, deadline)
+        return Evidence(objects=tuple(objects or ()), missing=missing)
+    if not book.was_asked(rule.name, target.node, schedule.biz_date):
+        return Evidence(missing="no event asked for this release (the ledger has no record of one)")
+    record = f"{rule.ledger}{asked(rule.name, target.node, schedule.biz_date)}"
+    if not (isinstance(rule, TimerRule) and rule.require):
+        return Evidence(asked=record)
+    objects, missing = complete(store(), rule, schedule, deadline)
+    if objects is None:
+        return Evidence(asked=record, missing=f"its timer fired ({record}), {missing}")
+    return Evidence(objects=tuple(objects), asked=record)

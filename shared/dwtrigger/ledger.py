@@ -310,6 +310,19 @@ class Book:
         return self.store.create(self.ledger.bucket, self._key(noticed(rule, node, biz_date, notice.kind)),
                                  msgspec.json.encode(notice), self.deadline)
 
+    def sends(self, api: str, workspace: int, node: int, since_ms: int,
+              until_ms: int) -> List[Tuple[Slot, int, Optional[Entry]]]:
+        """Every claim of the node's instances scheduled from `since_ms` until `until_ms` (the board's: a day's),
+        as (slot, number, entry or None when it is not one of ours), oldest first."""
+        folder = self._key(f"claims/{api}/{workspace}/{node}/")
+        found = []
+        for key in self.store.keys(self.ledger.bucket, folder, self.deadline):
+            cycle, _, name = key[len(folder):].partition("/")
+            if cycle.isascii() and cycle.isdigit() and since_ms <= int(cycle) < until_ms and _NUMBER.match(name):
+                slot = Slot(api, workspace, node, int(cycle))
+                found.append((slot, int(name[:-5]), self.read(slot, int(name[:-5]))))
+        return sorted(found, key=lambda sent: (sent[0].cycle_ms, sent[1]))
+
     def latest(self, slot: Slot) -> Tuple[int, Optional[Entry]]:
         """The highest claim number and its entry, None when it is not one of ours (0, None without any claim)."""
         keys = self.store.keys(self.ledger.bucket, self._key(slot.folder), self.deadline)

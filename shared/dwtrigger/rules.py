@@ -106,6 +106,18 @@ class Notify:
 
 
 @dataclass(frozen=True)
+class StatusPage:
+    """`defaults.status_page: oss://bucket/prefix/`: the sweep writes the day's board there on every run
+    (`<prefix>index.html`, and `<prefix><date>.html`), in `region` (the defaults', which OSS signs for)."""
+    bucket: str
+    prefix: str
+    region: str
+
+    def __str__(self) -> str:
+        return f"oss://{self.bucket}/{self.prefix}"
+
+
+@dataclass(frozen=True)
 class Expect:
     """The sweep re-checks the rule's last `days` business dates; a date with no evidence by `by` (local time on
     the day after it) is overdue."""
@@ -165,6 +177,7 @@ class RuleSet:
     rules: Tuple[Rule, ...]             # the rules in play, in file order
     path: str
     disabled: Tuple[Rule, ...] = ()     # `enabled: false`: validated like the others, out of play
+    status_page: Optional["StatusPage"] = None      # `defaults.status_page`: where the sweep publishes the board
 
     def for_source(self, source: str) -> Tuple[Rule, ...]:
         return tuple(r for r in self.rules if r.on == source)
@@ -261,7 +274,7 @@ def _load(text: str, path: str) -> RuleSet:
     rules, disabled = checker.check_file(data)
     if checker.problems:
         raise RulesError(checker.problems)
-    return RuleSet(tuple(rules), path, tuple(disabled))
+    return RuleSet(tuple(rules), path, tuple(disabled), checker.status_page)
 
 
 class _Checker:
@@ -274,6 +287,7 @@ class _Checker:
         self.data: Any = None
         self.places: List[Tuple] = []       # each problem's place in the file: (line, where on it)
         self.unset: Dict[Tuple[str, str], List[Tuple[int, str]]] = {}  # (field, why required): [(rule, label)]
+        self.status_page: Optional[StatusPage] = None
 
     def add(self, at: Tuple, rule: Optional[str], field: Optional[str], message: str) -> None:
         where = _position(self.data, at)
@@ -342,6 +356,9 @@ class _Checker:
         """The defaults that are fine, and the names of those that are not (reported here, once)."""
         if raw is None:
             return {}, frozenset()
+        if isinstance(raw, dict) and "status_page" in raw:
+            raw = dict(raw)
+            self.status_page = self._status_page(raw.pop("status_page"), raw.get("region"))
         bad: Set[str] = set()
         at = ("defaults",)
 
@@ -361,6 +378,20 @@ class _Checker:
         name = raw.get("name") if isinstance(raw, dict) else None
         return name if isinstance(name, str) else self.lines.text(("rules", i, "name")) if name is not None else None
 
+    def _status_page(self, text: Any, region: Any) -> Optional[StatusPage]:
+        """`defaults.status_page`, checked as a ledger is (an OSS folder), with the region its bucket is in."""
+        where = ("defaults", "status_page")
+        found = _LEDGER.match(text) if isinstance(text, str) else None
+        if not found:
+            self.add(where, None, "defaults.status_page", "must be oss://BUCKET/PREFIX/ (a bucket name, then an "
+                     f"optional prefix ending in '/'), got {text!r}"[:200])
+            return None
+        if not isinstance(region, str) or not _REGION.match(region):
+            self.add(where, None, "defaults.status_page", "needs `region` in `defaults`: the region of its bucket "
+                     "(OSS signs for it)")
+            return None
+        return StatusPage(found.group(1), found.group(2), region)
+
     def _rule(self, i: int, raw: Any, defaults: Dict[str, Any], bad_defaults: FrozenSet[str],
               spec: Optional[rulefile.Source]) -> Optional[Tuple[Rule, bool]]:
         """The rule and whether it is enabled, or None (its problems reported)."""
@@ -369,6 +400,11 @@ class _Checker:
         if not isinstance(raw, dict):
             self.add(at, label, None, "a rule must be a mapping")
             return None
+        if "status_page" in raw:
+            self.add(at + ("status_page",), label, "status_page", "only in `defaults`: the sweep publishes one "
+                     "page, the board of every rule")
+            raw = {k: v for k, v in raw.items() if k != "status_page"}
+            spec = None
         muted = {(field,) for field in bad_defaults if field not in raw}     # inherited, reported at defaults
         found: List[Tuple] = []                                             # this rule's problems, muted or not
 

@@ -32,11 +32,10 @@ from . import evidence
 from .dataworks import describe
 from .dataworks.choose import Unresolved
 from .events import Event
-from .ledger import asked
 from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, OVERDUE, TRIGGERED, Decision
 from .relay import SILENT, Invocation, Relay, Release
 from .retry import MIN_CALL_S, GaveUp, RemoteError, with_retries
-from .rules import OssRule, Rule, Target, TimerRule
+from .rules import OssRule, Rule, Target
 from .schedule import ONE_DAY, Schedule, written
 
 # One candidate's budget: at most a quarter of the run's time left, at most these (and at least 2 s).
@@ -157,20 +156,9 @@ class Sweep:
 
     def _evidence(self, c: _Candidate, call: Invocation):
         """(evidence, "") or (None, what is missing); (_DONE, "") when the ledger knows the instance ran."""
-        rule, target, schedule = c.rule, c.target, c.schedule
-        book = call.book_for(rule)
-        if book is not None and book.is_done(rule.api, target.workspace, target.node, schedule.biz_date,
-                                             schedule.cycle_ms):
-            return _DONE, ""
-        if isinstance(rule, OssRule):
-            return evidence.found(call.store_for(rule), rule, schedule, call.deadline)
-        if not book.was_asked(rule.name, target.node, schedule.biz_date):
-            return None, "no event asked for this release (the ledger has no record of one)"
-        record = f"{rule.ledger}{asked(rule.name, target.node, schedule.biz_date)}"
-        if not (isinstance(rule, TimerRule) and rule.require):
-            return record, ""
-        files, missing = evidence.found(call.store_for(rule), rule, schedule, call.deadline)
-        return (f"{record}, {files}", "") if files is not None else (None, f"its timer fired ({record}), {missing}")
+        seen = evidence.read(c.rule, c.target, c.schedule, call.book_for(c.rule), lambda: call.store_for(c.rule),
+                             call.deadline)
+        return (_DONE, "") if seen.done else (seen.text, seen.missing)
 
     # ---- pass 2: DataWorks ----
 

@@ -42,6 +42,8 @@ class Instance:
     cycle_ms: int              # its scheduled time, epoch ms
     biz_date_ms: int           # its business date's midnight in the workspace zone, epoch ms
     phase: str = UNKNOWN       # NOT_RUN ... SUCCEEDED above: what its status means, whatever the API's word
+    began_ms: Optional[int] = None      # when it started running (the board's timeline), if DataWorks says
+    finished_ms: Optional[int] = None   # when it finished, if DataWorks says
 
     @classmethod
     def of(cls, instance_id: int, node: int, status: str, phase: str, **facts) -> "Instance":

@@ -26,6 +26,8 @@ class _Instance(msgspec.Struct):
     CycTime: EpochMs
     Bizdate: EpochMs
     TaskType: str = ""
+    BeginRunningTime: Optional[EpochMs] = None
+    FinishTime: Optional[EpochMs] = None
 
 
 class _Page(msgspec.Struct):
@@ -80,7 +82,8 @@ class Adapter(OpenApiAdapter):
 
         return [Instance.of(i.InstanceId, i.NodeId, i.Status, PHASES.get(i.Status, UNKNOWN),
                             frozen=i.TaskType == "PAUSE", cycle=i.DagType == "DAILY", cycle_ms=i.CycTime,
-                            biz_date_ms=i.Bizdate)
+                            biz_date_ms=i.Bizdate, began_ms=i.BeginRunningTime or None,
+                            finished_ms=i.FinishTime or None)
                 for i in read_pages("ListInstances", page, lambda i: i.InstanceId, MAX_PAGES)]
 
     def parents(self, workspace: int, env: str, node: int, deadline: Deadline) -> List[Parent]:

@@ -37,6 +37,8 @@ class _TaskInstance(msgspec.Struct):
     TriggerType: str = ""
     TriggerRecurrence: str = ""
     WorkflowInstanceType: str = ""
+    StartedTime: Optional[EpochMs] = None
+    FinishedTime: Optional[EpochMs] = None
 
 
 class _Page(msgspec.Struct):
@@ -105,7 +107,8 @@ class Adapter(OpenApiAdapter):
         return [Instance.of(i.Id, i.TaskId, i.Status, PHASES.get(i.Status, UNKNOWN),
                             frozen=i.TriggerRecurrence == "Pause",
                             cycle=i.TriggerType == "Scheduler" and i.WorkflowInstanceType == "Normal",
-                            cycle_ms=i.TriggerTime, biz_date_ms=i.Bizdate)
+                            cycle_ms=i.TriggerTime, biz_date_ms=i.Bizdate, began_ms=i.StartedTime or None,
+                            finished_ms=i.FinishedTime or None)
                 for i in read_pages("ListTaskInstances", page, lambda i: i.Id, MAX_PAGES)]
 
     def parents(self, workspace: int, env: str, node: int, deadline: Deadline) -> List[Parent]:

@@ -425,6 +425,7 @@ from .sandbox import emulator  # noqa: E402
 
 for command in (doctor, drain, emulator, listing.rules, logs):
     main.add_command(command)
+from .status import status; main.add_command(status)  # noqa: E402,E702 - `dwtrigger status`: ops/status.py
 
 
 if __name__ == "__main__":

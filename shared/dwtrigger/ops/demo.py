@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -87,13 +88,15 @@ def run(root: Path, echo=print, log_path: Optional[Path] = None) -> int:
     events_dir = root / "events"
     expectations = load_expectations(events_dir)
     log_path = log_path or root / "build" / "demo" / "decisions.ndjson"
+    board_path = log_path.with_name("board.html")
     made = [d for d in (log_path.parent, log_path.parent.parent) if not d.exists()]   # removed if the demo fails
     saved = dict(os.environ)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        misses = _run(root, expectations, log_path, echo)
+        misses = _run(root, expectations, log_path, echo, board_path)
     except BaseException:
         log_path.unlink(missing_ok=True)
+        board_path.unlink(missing_ok=True)
         for directory in made:
             directory.rmdir()
         raise
@@ -102,14 +105,16 @@ def run(root: Path, echo=print, log_path: Optional[Path] = None) -> int:
         os.environ.clear()
         os.environ.update(saved)
     echo(f"\ndecision log: {log_path.relative_to(root) if root in log_path.parents else log_path}")
+    echo(f"the day's board (open it in a browser): {board_path.relative_to(root) if root in board_path.parents else board_path}")
     for miss in misses:
         echo(f"UNEXPECTED {miss}")
     echo(f"{len(expectations) - len(misses)} of {len(expectations)} samples gave the expected outcomes")
     return 1 if misses else 0
 
 
-def _run(root: Path, expectations: Dict[Path, dict], log_path: Path, echo) -> List[str]:
-    """Every sample through the handlers; what did not give its expected outcomes."""
+def _run(root: Path, expectations: Dict[Path, dict], log_path: Path, echo, board_path: Path) -> List[str]:
+    """Every sample through the handlers, then the board of the run at `board_path`; what did not give its
+    expected outcomes."""
     events_dir = root / "events"
     seed = yaml.safe_load(DEFAULT_SEED.read_text())
     zones = {ws["id"]: ZoneInfo(ws["timezone"]) for ws in seed["workspaces"]}
@@ -152,7 +157,20 @@ def _run(root: Path, expectations: Dict[Path, dict], log_path: Path, echo) -> Li
         echo("")
         _table(echo, ("released by the emulator", "node", "instance", "cycle time", "triggers"),
                _released(emu, zones))
+        _board(root, emu, board_path)
     return misses
+
+
+def _board(root: Path, emu: Emulator, path: Path) -> None:
+    """The page `dwtrigger status --html` writes, of the rules the demo ran, as the emulator's world stands now."""
+    from .. import board
+    from ..board import page
+
+    runtime = app.Runtime(app.load_rules(str(root / "rules.yaml")), wall_clock=emu.clock.now)
+    call, keys = runtime.invocation(fc.context_for("status"), time.monotonic())
+    made = board.build(board.shown(runtime.rules), emu.clock.now(), call, board.Live(call, runtime.sweep_qps),
+                       times=True, scrub=keys.scrub)
+    path.write_text(page.render(made), encoding="utf-8")
 
 
 def _land(oss: OssStandIn, source: str, raw: bytes) -> None:

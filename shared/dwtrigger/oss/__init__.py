@@ -1,4 +1,5 @@
-"""The OSS port: are these objects there? — what a rule's `require` asks before its trigger is sent.
+"""The OSS port: are these objects there? — what a rule's `require` asks before its trigger is sent (and when did
+they land, for the board).
 
 The relay speaks only this interface; the adapter (`v2.py`) implements it with the official SDK
 (alibabacloud-oss-v2), imported only when a rule that requires objects first checks them, so a deployment without
@@ -9,6 +10,7 @@ from __future__ import annotations
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 from typing import List, Optional, Sequence
 
 from ..dataworks import Deadline
@@ -69,8 +71,14 @@ class ObjectStore(ABC):
         there already."""
 
     @abstractmethod
-    def write(self, bucket: str, key: str, body: bytes, deadline: Deadline) -> None:
-        """Create or overwrite the object."""
+    def write(self, bucket: str, key: str, body: bytes, deadline: Deadline,
+              content_type: str = "application/json") -> None:
+        """Create or overwrite the object (the ledger's JSON; the board's page is text/html)."""
+
+    @abstractmethod
+    def modified(self, bucket: str, key: str, deadline: Deadline) -> Optional[datetime]:
+        """When the object last landed (its Last-Modified, UTC), or None when there is none: the board's "file
+        landed" marks."""
 
 
 def store(region: str, endpoint: str | None, protocol: str, internal: bool, keys) -> ObjectStore:

@@ -9,6 +9,7 @@ the deadline) and it sends through wire.GuardedAdapter, so every call is bounded
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from itertools import islice
 from typing import Callable, Iterator, List, Optional, Sequence, Set, Tuple, Union
 
@@ -90,25 +91,35 @@ class Adapter(ObjectStore):
             raise
         return True
 
-    def write(self, bucket: str, key: str, body: bytes, deadline) -> None:
-        self._put(bucket, key, body, deadline, forbid_overwrite=False)
+    def write(self, bucket: str, key: str, body: bytes, deadline, content_type: str = "application/json") -> None:
+        self._put(bucket, key, body, deadline, forbid_overwrite=False, content_type=content_type)
 
-    def _put(self, bucket: str, key: str, body: bytes, deadline, forbid_overwrite: bool) -> None:
+    def modified(self, bucket: str, key: str, deadline) -> Optional[datetime]:
+        """GetObjectMeta's Last-Modified."""
+        meta = self._meta(bucket, key, deadline)
+        return None if meta is None else meta.last_modified
+
+    def _put(self, bucket: str, key: str, body: bytes, deadline, forbid_overwrite: bool,
+             content_type: str = "application/json") -> None:
         self._call(self._client.put_object, oss.PutObjectRequest(
-            bucket=bucket, key=key, body=body, content_type="application/json",
+            bucket=bucket, key=key, body=body, content_type=content_type,
             forbid_overwrite=forbid_overwrite), deadline)
 
     def _there(self, w: Wanted, deadline) -> bool:
         return bool(self.find(w.bucket, w.key, deadline, 1))
 
     def _exists(self, bucket: str, key: str, deadline) -> bool:
+        return self._meta(bucket, key, deadline) is not None
+
+    def _meta(self, bucket: str, key: str, deadline):
+        """GetObjectMeta's answer, or None when there is no such object."""
         try:
-            self._call(self._client.get_object_meta, oss.GetObjectMetaRequest(bucket=bucket, key=key), deadline)
+            return self._call(self._client.get_object_meta, oss.GetObjectMetaRequest(bucket=bucket, key=key),
+                              deadline)
         except OssError as e:
             if e.status == 404 and e.code not in PERMANENT_404:       # NoSuchKey, or a HEAD 404 with no body
-                return False
+                return None
             raise
-        return True
 
     def _walk(self, bucket: str, key: Template, deadline) -> Iterator[str]:
         """The keys `key` (whose wildcards stay within a segment) matches, in lexical order, found depth-first a

@@ -218,6 +218,12 @@ class OssStandIn(Served):
             stored = self._buckets.find(bucket, key)
             return None if stored is None else stored.body
 
+    def content_type(self, bucket: str, key: str) -> Optional[str]:
+        """The Content-Type the object was put with, None when absent: for assertions, as `body`."""
+        with self.gateway.lock:
+            stored = self._buckets.find(bucket, key)
+            return None if stored is None else stored.content_type
+
     def set_faults(self, **config) -> None:
         """Replace the fault config (module docstring); no arguments clears it."""
         self._faults.configure(check_faults(config))

@@ -42,13 +42,14 @@ Workspaces on the 2020-05-18 API are not this API's: ListTaskInstances naming on
 found only there is not found, GetTaskInstance does not find their instances.
 """
 
-from typing import Callable, Dict, Mapping, Tuple
+from datetime import datetime
+from typing import Callable, Dict, Mapping, Optional, Tuple
 
 from .errors import ApiError, NoEffect
 from .lies import Spelling, liar
 from .params import choice, integer, paging
 from .seed import API_2024, NodeSpec, WorkspaceSpec
-from .world import Instance, World, local_date, stable_id
+from .world import Instance, World, local_date, ran_ms, stable_id
 
 VERSION = API_2024
 MAX_PAGE_SIZE = 500
@@ -112,8 +113,9 @@ def _task(ws: WorkspaceSpec, node: NodeSpec) -> dict:
             "InstanceMode": "T+1", "Trigger": {"Type": "Scheduler", "Recurrence": "Pause" if node.frozen else "Normal"}}
 
 
-def task_view(inst: Instance, status: str) -> dict:
-    """An instance as ListTaskInstances and GetTaskInstance show it."""
+def task_view(inst: Instance, status: str, ran: Optional[datetime] = None) -> dict:
+    """An instance as ListTaskInstances and GetTaskInstance show it; one that ran (at `ran`) with its StartedTime
+    and FinishedTime."""
     return {
         "Id": inst.id, "TaskId": inst.node.id, "TaskName": inst.node.name, "TaskType": "TRIGGER",
         "Status": STATUSES[status], "Bizdate": inst.biz_ms, "TriggerTime": inst.cyc_ms,
@@ -123,6 +125,7 @@ def task_view(inst: Instance, status: str) -> dict:
         "WorkflowInstanceType": WORKFLOW_TYPES[inst.dag_type],
         "WorkflowId": stable_id(f"{inst.workspace.id}/{inst.node.id}/workflow"),
         "WorkflowInstanceId": stable_id(f"{inst.id}/workflow-instance"), "RunNumber": 1,
+        **({} if ran is None else {"StartedTime": ran_ms(ran), "FinishedTime": ran_ms(ran)}),
     }
 
 

@@ -95,24 +95,25 @@ class World:
             raise ApiError(400, "InvalidParameter", f"Workspace {workspace_id} does not exist.") from None
 
     def list_instances(self, workspace_id: int, api: str, env: str, node_id: Optional[int],
-                       bizdate: Optional[date]) -> List[Tuple[Instance, str]]:
-        """A workspace's instances of one business date with their statuses, by CycTime; none on the other API."""
+                       bizdate: Optional[date]) -> List[Tuple[Instance, str, Optional[datetime]]]:
+        """A workspace's instances of one business date with their statuses and when they ran (released: the
+        emulator's instances run in no time), by CycTime; none on the other API."""
         ws = self.workspace(workspace_id)
         if ws.api != api:
             return []
         with self._lock:
             now = self.clock.now()
-            found = [(i, self._state(i, now)[0]) for n in ws.nodes.values()
+            found = [(i, *self._state(i, now)) for n in ws.nodes.values()
                      if n.env == env and node_id in (None, n.id) for i in self._of_day(ws, n, bizdate, now)]
         return sorted(found, key=lambda f: (f[0].cyc_ms, f[0].id))
 
-    def find(self, api: str, instance_id: int) -> Optional[Tuple[Instance, str]]:
-        """The existing instance with this id in a workspace on `api`, with its status."""
+    def find(self, api: str, instance_id: int) -> Optional[Tuple[Instance, str, Optional[datetime]]]:
+        """The existing instance with this id in a workspace on `api`, with its status and when it ran."""
         with self._lock:
             now = self.clock.now()
             inst = next((i for ws in self.workspaces.values() if ws.api == api
                          for i in self._existing(now, ws.id) if i.id == instance_id), None)
-            return None if inst is None else (inst, self._state(inst, now)[0])
+            return None if inst is None else (inst, *self._state(inst, now))
 
     def trigger(self, workspace_id: int, node_id: int, cycle_ms: int, biz_ms: int) -> None:
         """RunTriggerNode: accept (release now or hold) or raise the refusal."""
@@ -170,11 +171,11 @@ class World:
         and the workspace's Api; `triggered`: only those that accepted a trigger."""
         with self._lock:
             now = self.clock.now()
-            return [dict(view(i, status), Triggers=len(self._triggers.get(i.id, ())), Released=released,
+            return [dict(view(i, status, ran), Triggers=len(self._triggers.get(i.id, ())), Released=ran is not None,
                          Api=i.workspace.api)
                     for i in (self._triggered.values() if triggered else self._existing(now, workspace_id, node_id))
                     if workspace_id in (None, i.workspace.id) and node_id in (None, i.node.id)
-                    for status, released in [self._state(i, now)]]
+                    for status, ran in [self._state(i, now)]]
 
     def _existing(self, now: datetime, workspace_id: Optional[int] = None,
                   node_id: Optional[int] = None) -> Iterator[Instance]:
@@ -212,22 +213,23 @@ class World:
         self._succeeded.clear()
         return True
 
-    def _state(self, inst: Instance, now: datetime) -> Tuple[str, bool]:
-        """(Status, released) of an instance at `now`."""
+    def _state(self, inst: Instance, now: datetime) -> Tuple[str, Optional[datetime]]:
+        """(Status, when it was released: None while it is not) of an instance at `now`."""
         parents = self._parents_done(inst, now)
         released_at = None
         if parents is not None:
             ready = max(parents, inst.cycle)
             held = [max(t, ready) for t in self._triggers.get(inst.id, ()) if max(t, ready) - t <= HOLD]
             released_at = min(held, default=None)
-        released = released_at is not None and now >= released_at
+        if released_at is not None and now < released_at:
+            released_at = None
         if inst.status:
-            return inst.status, released
-        if released:
-            return "SUCCESS", True
+            return inst.status, released_at
+        if released_at is not None:
+            return "SUCCESS", released_at
         if inst.node.frozen or parents is None or now < parents:
-            return "NOT_RUN", False
-        return ("WAIT_TIME" if now < inst.cycle else "WAIT_TRIGGER"), False
+            return "NOT_RUN", None
+        return ("WAIT_TIME" if now < inst.cycle else "WAIT_TRIGGER"), None
 
 
     def _parents_done(self, inst: Instance, now: datetime) -> Optional[datetime]:
@@ -260,13 +262,19 @@ class World:
         return self._succeeded[(ws.id, node_id, bizdate)]
 
 
-def view(inst: Instance, status: str) -> dict:
-    """An instance as 2020-05-18 ListInstances shows it."""
+def view(inst: Instance, status: str, ran: Optional[datetime] = None) -> dict:
+    """An instance as 2020-05-18 ListInstances shows it; one that ran (at `ran`) with its BeginRunningTime and
+    FinishTime."""
     return {
         "InstanceId": inst.id, "NodeId": inst.node.id, "NodeName": inst.node.name, "DagType": inst.dag_type,
         "Status": status, "CycTime": inst.cyc_ms, "Bizdate": inst.biz_ms,
         "TaskType": "PAUSE" if inst.node.frozen else "NORMAL", "ProjectId": inst.workspace.id,
+        **({} if ran is None else {"BeginRunningTime": ran_ms(ran), "FinishTime": ran_ms(ran)}),
     }
+
+
+def ran_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
 
 
 def stable_id(key: str) -> int:
