@@ -53,7 +53,7 @@ claim sends once), without one two deliveries at once can both send and it is on
 The FC instances' clock starts at the emulator's time and runs in real time (the ledger's claims live until their
 claimer's deadline plus 10 s); the emulator's own clock, which its instances follow, stays where it is.
 
-It also counts what the OSS triggers' key filters save a busy landing bucket (README, "Deploy with Serverless
+It also counts what the OSS triggers' key filters save a busy landing bucket (docs/deploy.md, "Deploy with Serverless
 Devs"): around each OSS event of the load its data files land too (DATA_PARTS before a daily `_SUCCESS`,
 HOURLY_PARTS before an hourly `.done`) and another team writes under its own prefix; each object invokes the
 function once with no key filter, or only if one of the filters deploy/wiring.py derives from the rules (those

@@ -5,7 +5,7 @@ answer as scripted (a failure, a redirect, a hang) when told to.
 - DingTalk: `access_token` must be the robot's; `timestamp` (epoch ms) within an hour of this machine's clock and
   `sign` = base64(HMAC-SHA256(secret, timestamp + "\\n" + secret)), else errcode 310000 (DingTalk's answer to a
   signature that does not match), a wrong token 300001; the body must be a markdown message.
-- webhook: `X-Dwtrigger-Timestamp` within 5 minutes and `X-Dwtrigger-Signature: v1=HEX`, checked by README.md's
+- webhook: `X-Dwtrigger-Timestamp` within 5 minutes and `X-Dwtrigger-Signature: v1=HEX`, checked by docs/sweep.md's
   own `verified` (what it tells a receiver to run), else 401.
 """
 from __future__ import annotations
@@ -30,17 +30,17 @@ WEBHOOK_TOKEN = "hookpathtoken0123456789ABCDEF"
 WEBHOOK_SECRET = "w3bh00k-signing-secret-value+/="
 
 
-def _readme_verifier():
-    """README.md's receiver check (the Python block that defines `verified`), as a reader would copy it."""
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+def _documented_verifier():
+    """docs/sweep.md's receiver check (the Python block that defines `verified`), as a reader would copy it."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "sweep.md").read_text()
     start = text.index("```python\nimport hashlib, hmac, time\n")
     block = text[start + len("```python\n"):text.index("```", start + 3)]
     scope: dict = {}
-    exec(compile(block, "README.md", "exec"), scope)        # noqa: S102 - the README's own example, run as written
+    exec(compile(block, "docs/sweep.md", "exec"), scope)    # noqa: S102 - the page's own example, run as written
     return scope["verified"]
 
 
-VERIFIED = _readme_verifier()
+VERIFIED = _documented_verifier()
 
 
 class Receiver:

@@ -45,10 +45,10 @@ def test_one_aligned_line_per_rule_node_and_date_and_exit_1_for_the_overdue(toda
         "as of 2026-03-12 09:00 Asia/Shanghai (each row's times in its rule's zone)"]
 
 
-def test_the_readme_shows_the_board_as_it_is(today):
+def test_the_sweep_page_shows_the_board_as_it_is(today):
     lines = status(today).output.splitlines()
-    readme = (ROOT / "README.md").read_text()
-    assert "$ dwtrigger status --now 2026-03-12T09:00:00+08:00\n" + "\n".join(lines) + "\n```" in readme
+    text = (ROOT / "docs" / "sweep.md").read_text()
+    assert "$ dwtrigger status --now 2026-03-12T09:00:00+08:00\n" + "\n".join(lines) + "\n```" in text
 
 
 def test_json_is_the_documented_schema_with_the_ledger_and_dataworks_facts(today):

@@ -48,7 +48,8 @@ S = wiring.resolve(TEMPLATE, CONFIG)
 VARS = S["vars"]
 FUNCTIONS = [resource["props"] for resource in S["resources"].values()]
 DLQ = f"acs:mns:{VARS['region']}:{ACCOUNT}:/queues/{VARS['dlq']}"
-README = (ROOT / "README.md").read_text()
+RUNBOOK = (ROOT / "docs" / "deploy.md").read_text()
+REFERENCE = (ROOT / "docs" / "reference.md").read_text()    # the environment variables
 
 
 def triggers(kind: str, s: dict = S, function: str = None) -> list:
@@ -87,16 +88,16 @@ def fc3_errors(doc: dict) -> list:
     return found
 
 
-def readme_yaml(marker: str):
-    """The README's YAML example holding `marker`, parsed: the runbook's snippets are checked, not just shown."""
-    [block] = [b for b in re.findall(r"```yaml\n(.*?)```", README, re.S) if marker in b]
+def runbook_yaml(marker: str):
+    """The runbook's YAML example holding `marker`, parsed: the runbook's snippets are checked, not just shown."""
+    [block] = [b for b in re.findall(r"```yaml\n(.*?)```", RUNBOOK, re.S) if marker in b]
     return yaml.safe_load(block)
 
 
 def direct_topic(s: dict = S) -> dict:
-    """`s` with topic etl-done on the README's direct topic trigger instead of its subscribed queue."""
+    """`s` with topic etl-done on the runbook's direct topic trigger instead of its subscribed queue."""
     s = copy.deepcopy(s)
-    [topic] = wiring.resolve({"vars": TEMPLATE["vars"], "x": readme_yaml("triggerType: mns_topic")}, CONFIG)["x"]
+    [topic] = wiring.resolve({"vars": TEMPLATE["vars"], "x": runbook_yaml("triggerType: mns_topic")}, CONFIG)["x"]
     queue = next(q["queue"] for q in s["vars"]["subscriptions"] if q["topic"] == "etl-done")
     s["vars"]["subscriptions"] = [q for q in s["vars"]["subscriptions"] if q["topic"] != "etl-done"]
     mns = s["resources"]["mns"]["props"]
@@ -113,7 +114,7 @@ def test_s_yaml_is_valid_for_dwtrigger_once_resolved():
 
 
 @pytest.mark.skipif(FC3 is None, reason=f"fc3's schema is not at {FC3_SCHEMA}")
-def test_s_yaml_and_the_readme_private_endpoint_are_valid_for_fc3():
+def test_s_yaml_and_the_runbook_private_endpoint_are_valid_for_fc3():
     Draft7Validator.check_schema(FC3)
     assert fc3_errors(S) == []
     assert fc3_errors(private_endpoint()) == []
@@ -188,18 +189,18 @@ def test_the_schema_refuses_what_fc3_or_the_dead_letter_story_would(break_it):
 
 
 def private_endpoint() -> dict:
-    """s.yaml with the README's vpcConfig example, and two fc3 props dwtrigger does not detail."""
-    private = wiring.resolve(wiring.merged(TEMPLATE, readme_yaml("vpcConfig")), CONFIG)
+    """s.yaml with the runbook's vpcConfig example, and two fc3 props dwtrigger does not detail."""
+    private = wiring.resolve(wiring.merged(TEMPLATE, runbook_yaml("vpcConfig")), CONFIG)
     private["resources"]["timer"]["props"].update(instanceConcurrency=1, tags=[{"key": "team", "value": "etl"}])
     return private
 
 
-def test_the_readme_private_endpoint_is_accepted():
+def test_the_runbook_private_endpoint_is_accepted():
     """fc3 props dwtrigger does not detail pass; vpcConfig, which a dataworks-vpc endpoint needs, is checked."""
     private = private_endpoint()
     assert all(f["props"]["vpcConfig"]["vpcId"].startswith("vpc-") for f in private["resources"].values())
     assert errors(private) == []
-    assert "dataworks-vpc." in README
+    assert "dataworks-vpc." in RUNBOOK
 
 
 def test_one_python312_function_per_handler_built_by_the_pre_deploy_action():
@@ -214,7 +215,7 @@ def test_one_python312_function_per_handler_built_by_the_pre_deploy_action():
 def test_functions_log_to_sls_and_set_only_variables_dwtrigger_documents():
     for function in FUNCTIONS:
         assert function["logConfig"]["logBeginRule"] == "None"
-        undocumented = [name for name in function["environmentVariables"] if f"`{name}`" not in README]
+        undocumented = [name for name in function["environmentVariables"] if f"`{name}`" not in REFERENCE]
         assert undocumented == [], f"{function['functionName']}: not variables dwtrigger reads"
 
 
@@ -548,7 +549,7 @@ def test_eventbridge_triggers_come_last_as_fc3_needs():
 
 
 def test_the_runbook_says_how_to_apply_a_topic_trigger_change_and_confirm_the_invocation_mode():
-    text = " ".join(README.split())
+    text = " ".join(RUNBOOK.split())
     assert "trigger is no need update!" in text and "s mns remove --trigger" in text
     assert "aliyun eventbridge GetEventStreaming" in text and "Sink.SinkFCParameters.InvocationType" in text
 

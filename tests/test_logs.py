@@ -247,12 +247,12 @@ def test_without_keys_in_the_environment_the_aliyun_cli_profile_is_used(sls, tmp
     assert {c["access_key_id"] for c in sls.calls} == {"LTAIplainkey"}
 
 
-def test_the_readme_names_each_saved_search_with_its_query_and_each_alert():
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("### 5. Watch outcomes in SLS"):readme.index("### 6.")]
+def test_the_runbook_names_each_saved_search_with_its_query_and_each_alert():
+    runbook = (ROOT / "docs" / "deploy.md").read_text()
+    section = runbook[runbook.index("## 5. Watch outcomes in SLS"):runbook.index("## 6.")]
     rows = re.findall(r"^\| `(dwtrigger-[a-z-]+)` \([^)]*\) \| `(.+)` \|$", section, re.MULTILINE)
     assert {name: query.replace("\\|", "|") for name, query in rows} == {
         name: query for name, _, query in sls_config.SAVED_SEARCHES}
     for name, *_ in sls_config.ALERTS:
         assert f"`{name}`" in section
-    assert "deploy/ram/sls-setup.json" in section and "logConfig: auto" not in readme
+    assert "deploy/ram/sls-setup.json" in section and "logConfig: auto" not in runbook

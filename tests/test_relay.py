@@ -361,7 +361,7 @@ def test_a_redelivery_with_lookup_false_is_already_triggered_after_one_look_up(h
 @pytest.mark.parametrize("api", [API_2024])
 def test_a_redelivery_with_lookup_false_on_2024_is_answered_success_and_has_no_effect(harness):
     """DataWorks answers a repeated TriggerSchedulerTaskInstance with success and ignores it: without a look-up
-    nothing tells the repeat, so it is reported triggered (README: use the look-up, the default)."""
+    nothing tells the repeat, so it is reported triggered (docs/rules.md: use the look-up, the default)."""
     h = harness(orders_rules('{workspace: 10001, node: 700001234567, at: "00:30", lookup: false}'))
     other = harness(h.rules_text)                      # FC redelivers it to another FC instance
     assert [x.invoke("oss", ORDERS)[0]["outcome"] for x in (h, other)] == ["triggered", "triggered"]

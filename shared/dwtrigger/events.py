@@ -1,11 +1,11 @@
 """Raw FC event bytes -> normalised events.
 
-Every source delivers bytes in several shapes (see README, "Event shapes"). The relay only ever sees
+Every source delivers bytes in several shapes (see docs/reference.md, "Event shapes"). The relay only ever sees
 `Event` (something to match) or `Rejected` (something malformed, with the reason), never raw JSON.
 
 `parse` never raises: a handler that raised on a malformed event would make FC retry it for nothing.
 
-Decisions on points the FC documentation leaves open (summarised in the README, "Event shapes"):
+Decisions on points the FC documentation leaves open (summarised in docs/reference.md, "Event shapes"):
 - OSS keys are URL-decoded only when they contain `%` and the escapes decode to valid UTF-8; `+` is kept
   as is. A literal key like `100%25.csv` is therefore read as `100%.csv` (OSS keys rarely contain `%XX`).
 - OSS native event ids are the record's `responseElements.requestId` (a sha256 of the record when it has

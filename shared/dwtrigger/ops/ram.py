@@ -2,7 +2,7 @@
 
 DataWorks authorizes per operation under the RAM code `dataworks`: an API's action is `dataworks:<API name>`
 (its 2024-05-18 RAM page lists them so; some 2020-05-18 pages list only `dataworks:*`, and the pages of
-ListUpstreamTasks and GetTaskInstance disclose none: README's RAM notes). OSS names its own actions: a listing
+ListUpstreamTasks and GetTaskInstance disclose none: docs/deploy.md's RAM notes). OSS names its own actions: a listing
 (ListObjectsV2) is `oss:ListObjects`, a read or a look (GetObject, HeadObject, GetObjectMeta) `oss:GetObject`.
 tests/test_ram.py runs doctor and the sweep against the emulator and the OSS stand-in and holds the policy files
 to every call they saw.

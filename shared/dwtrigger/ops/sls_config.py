@@ -1,5 +1,5 @@
 """What `dwtrigger logs setup` makes SLS hold, as the JSON of SLS's 2020-12-30 API: the project, the logstore, its
-index, the saved searches the README uses and the alert rules. Pure data: logs.py compares it with what SLS holds.
+index, the saved searches docs/deploy.md uses and the alert rules. Pure data: logs.py compares it with what SLS holds.
 
 FC writes each stdout line of a function into the `message` field of one log (topic `FCLogs:<function>`), so the
 index is a JSON index on `message` whose leaves are the decision record's fields (outcomes.Decision: the one list,
@@ -15,7 +15,7 @@ from typing import Dict, List, Tuple
 from ..outcomes import Decision
 from ..sweep import Tally
 
-TTL_DAYS = 30                   # the ledger's lifecycle (README): nothing reads decisions older than a month
+TTL_DAYS = 30                   # the ledger's lifecycle (docs/sweep.md): nothing reads decisions older than a month
 SHARDS, MAX_SHARDS = 2, 16      # each shard takes 5 MB/s of writes; auto split grows them under load
 ACTION_POLICY = "sls.builtin"   # SLS's built-in action policy; `--action-policy` names one with your channels
 ALERT_POLICY = "sls.builtin.dynamic"   # SLS's built-in alert policy: notifies through the rule's action policy
@@ -66,7 +66,7 @@ def logstore(name: str) -> dict:
             "maxSplitShard": MAX_SHARDS}
 
 
-# The README's queries ("Watch outcomes in SLS"), each a saved search: (name, what it shows, query).
+# docs/deploy.md's queries ("Watch outcomes in SLS"), each a saved search: (name, what it shows, query).
 SAVED_SEARCHES: Tuple[Tuple[str, str, str], ...] = (
     ("dwtrigger-failures", "dwtrigger: failures by rule and code",
      'message.outcome: failed | SELECT "message.rule" AS rule, "message.error_code" AS error_code, count(*) AS n '

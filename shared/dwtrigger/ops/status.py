@@ -31,7 +31,7 @@ COLUMNS = ("rule", "node", "biz_date", "verdict", "at", "why")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]),
               help="Only this business date.  [default: the dates the sweep checks: the last `expect.days`]")
 @click.option("--rule", "rule_name", metavar="NAME", help="Only this rule (any rule, with `expect` or not).")
-@click.option("--json", "as_json", is_flag=True, help="The board as JSON (a stable schema: see the README).")
+@click.option("--json", "as_json", is_flag=True, help="The board as JSON (a stable schema: see docs/sweep.md).")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE",
               help="Also write the board as one self-contained HTML page with a timeline per node.")
 @click.option("--now", type=When(), help="As if it were this time (ISO 8601 with a UTC offset).  [default: now]")

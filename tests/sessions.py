@@ -1,0 +1,104 @@
+"""The docs' sessions, run as a reader runs them: every `$ command` line of a page's plain code blocks and the lines
+it shows after it (blank lines separate). tests/test_walkthrough.py and tests/test_docs.py hold the pages to them.
+
+A command's exit status is `exit N` in its comment (`# exit 1`, `# hourly: exit 1`), else 0; `export NAME=VALUE`
+and `unset NAME` set the environment of the commands after it. `dwtrigger ...` runs in this process (click's
+runner): what it shows is its output, or its stderr when its stdout is redirected (`>` or `>>` FILE), as a terminal
+shows it; anything else runs in a shell. Two things are swapped, and nothing else is normalised: the addresses the
+page names (the emulator's 8765 to 8767, a closed port) for the ones the test has, and retry delays (full jitter)."""
+import os
+import re
+import shlex
+import signal
+import subprocess
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
+
+from click.testing import CliRunner
+
+from conftest import ROOT
+from dwtrigger.ops.cli import main
+from test_sandbox import free_ports, started
+
+DOCS = ROOT / "docs"
+EMULATOR = ("127.0.0.1:8765", "127.0.0.1:8766", "127.0.0.1:8767")     # what the pages say `dwtrigger emulator` serves
+Steps = List[Tuple[str, List[str]]]
+
+
+def page(name: str) -> str:
+    return (DOCS / name).read_text()
+
+
+def session(text: str) -> Steps:
+    """(command, the lines it shows) for every `$ ` line of the text's plain code blocks."""
+    steps: Steps = []
+    for block in re.findall(r"^```\n(.*?)^```$", text, flags=re.S | re.M):
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                steps.append((line[2:], []))
+            elif line.strip():
+                steps[-1][1].append(line)
+    return steps
+
+
+@contextmanager
+def emulator() -> Iterator[subprocess.Popen]:
+    """`dwtrigger emulator` as the pages start it (the demo seed), a process on free ports P to P+2 (`.port`); what
+    it said when it started in `.said`."""
+    port = free_ports()
+    proc = started(port)
+    proc.port = port
+    try:
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=10)
+
+
+def emulator_swaps(port: int) -> Dict[str, str]:
+    """The pages' emulator addresses -> those of one serving on `port` to `port + 2`."""
+    return {shown: f"127.0.0.1:{port + n}" for n, shown in enumerate(EMULATOR)}
+
+
+def undone(text: str, swaps: Dict[str, str]) -> str:
+    """`text` as the page shows it: the test's addresses back to the page's, retry delays as #."""
+    for shown, real in swaps.items():
+        text = re.sub(re.escape(real) + r"(?!\d)", shown, text)
+    return re.sub(r"retrying in [0-9.]+ s", "retrying in # s", text)
+
+
+def run(command: str, env: Dict[str, Optional[str]], cwd: Path) -> Tuple[List[str], int]:
+    """What the command shows and its exit status: dwtrigger in this process (click's runner), anything else in a
+    shell."""
+    words = shlex.split(command, comments=True)
+    if words[0] != "dwtrigger":
+        shell_env = {name: value for name, value in {**os.environ, **env}.items() if value is not None}   # None: unset
+        done = subprocess.run(command, shell=True, cwd=cwd, env=shell_env, capture_output=True, text=True)
+        return (done.stdout + done.stderr).splitlines(), done.returncode
+    target = None
+    if len(words) > 2 and words[-2] in (">", ">>"):
+        target, words = (words[-2], cwd / words[-1]), words[:-2]
+    result = CliRunner().invoke(main, words[1:], env=env, prog_name="dwtrigger")
+    if target is None:
+        return result.output.splitlines(), result.exit_code
+    with open(target[1], "a" if target[0] == ">>" else "w") as out:
+        out.write(result.stdout)
+    return result.stderr.splitlines(), result.exit_code
+
+
+def replay(steps: Steps, env: Dict[str, Optional[str]], cwd: Path, swaps: Dict[str, str]) -> None:
+    """Run each step in turn and hold it to what the page shows: its lines and its exit status."""
+    env = dict(env)
+    for command, shown in steps:
+        for page_says, real in swaps.items():
+            command = command.replace(page_says, real)
+        if command.startswith(("export ", "unset ")):
+            verb, _, assignment = command.partition(" ")
+            name, _, value = assignment.partition("=")
+            env[name] = value if verb == "export" else None
+            continue
+        said, status = run(command, env, cwd)
+        expected_status = re.search(r"#.*\bexit (\d+)", command)
+        assert ([undone(line, swaps) for line in said], status) == (
+            [undone(line, {}) for line in shown], int(expected_status.group(1)) if expected_status else 0), command
