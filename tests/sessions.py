@@ -6,6 +6,7 @@ and `unset NAME` set the environment of the commands after it. `dwtrigger ...` r
 runner): what it shows is its output, or its stderr when its stdout is redirected (`>` or `>>` FILE), as a terminal
 shows it; anything else runs in a shell. Two things are swapped, and nothing else is normalised: the addresses the
 page names (the emulator's 8765 to 8767, a closed port) for the ones the test has, and retry delays (full jitter)."""
+import difflib
 import os
 import re
 import shlex
@@ -30,11 +31,25 @@ def page(name: str) -> str:
     return (DOCS / name).read_text()
 
 
+def blocks(text: str) -> List[Tuple[str, List[str]]]:
+    """(info string, lines) of each fenced code block of a page, in order."""
+    found: List[Tuple[str, List[str]]] = []
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            if not inside:
+                found.append((line[3:].strip(), []))
+            inside = not inside
+        elif inside:
+            found[-1][1].append(line)
+    return found
+
+
 def session(text: str) -> Steps:
     """(command, the lines it shows) for every `$ ` line of the text's plain code blocks."""
     steps: Steps = []
-    for block in re.findall(r"^```\n(.*?)^```$", text, flags=re.S | re.M):
-        for line in block.splitlines():
+    for info, lines in blocks(text):
+        for line in lines if info == "" else ():
             if line.startswith("$ "):
                 steps.append((line[2:], []))
             elif line.strip():
@@ -94,11 +109,12 @@ def replay(steps: Steps, env: Dict[str, Optional[str]], cwd: Path, swaps: Dict[s
         for page_says, real in swaps.items():
             command = command.replace(page_says, real)
         if command.startswith(("export ", "unset ")):
-            verb, _, assignment = command.partition(" ")
-            name, _, value = assignment.partition("=")
-            env[name] = value if verb == "export" else None
+            verb, *names = shlex.split(command, comments=True)
+            for name, _, value in (assignment.partition("=") for assignment in names):
+                env[name] = value if verb == "export" else None
             continue
         said, status = run(command, env, cwd)
         expected_status = re.search(r"#.*\bexit (\d+)", command)
-        assert ([undone(line, swaps) for line in said], status) == (
-            [undone(line, {}) for line in shown], int(expected_status.group(1)) if expected_status else 0), command
+        got = [f"exit {status}"] + [undone(line, swaps) for line in said]
+        wanted = [f"exit {expected_status.group(1) if expected_status else 0}"] + [undone(line, {}) for line in shown]
+        assert got == wanted, "\n".join([command, *difflib.unified_diff(wanted, got, "the page", "said", lineterm="")])

@@ -1,0 +1,99 @@
+"""The front page and docs/: every relative link and `#anchor` resolves (GitHub's anchor rules), every page is on the
+front page's map, and the sessions docs/rules.md and docs/commands.md show are what the commands print (run as a
+reader runs them: tests/sessions.py). docs/try-it.md is held by tests/test_walkthrough.py, the board by
+tests/test_board.py, the receiver's check by tests/receivers.py, the SLS dry run by tests/test_logs.py."""
+import re
+import socket
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from conftest import ROOT
+from sessions import DOCS, emulator, emulator_swaps, page, replay, session
+from test_sandbox import CLEAN
+
+PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
+FENCE = re.compile(r"^```.*?^```$", re.S | re.M)
+
+
+def slugs(text: str) -> List[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation but `-` and `_` dropped, spaces to `-`,
+    a repeated one numbered (-1, -2, ...)."""
+    seen: Dict[str, int] = {}
+    found = []
+    for heading in re.findall(r"^#{1,6} +(.+?) *#*$", FENCE.sub("", text), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        found.append(f"{slug}-{seen[slug]}" if slug in seen else slug)
+        seen[slug] = seen.get(slug, 0) + 1
+    return found
+
+
+def links(text: str) -> List[str]:
+    """Every link target of a page's prose (not of its code)."""
+    prose = re.sub(r"`[^`\n]*`", "", FENCE.sub("", text))
+    return re.findall(r"\]\(([^)\s]+)\)", prose)
+
+
+def test_github_anchors_are_what_github_makes_them():
+    assert slugs("# The day's board: `dwtrigger status` and `status_page`\n## 5. Watch outcomes in SLS\n"
+                 "```\n# not a heading\n```\n## Load: `bench/reliability.py`\n## Load: `bench/reliability.py`\n") == [
+        "the-days-board-dwtrigger-status-and-status_page", "5-watch-outcomes-in-sls", "load-benchreliabilitypy",
+        "load-benchreliabilitypy-1"]
+
+
+@pytest.mark.parametrize("source", PAGES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_relative_link_and_anchor_resolves(source: Path):
+    broken = []
+    for target in links(source.read_text()):
+        if re.match(r"[a-z]+:", target):
+            continue                                         # https:, mailto: - not ours to check
+        path, _, anchor = target.partition("#")
+        linked = (source.parent / path).resolve() if path else source
+        if not linked.exists():
+            broken.append(f"{target}: no {linked.relative_to(ROOT)}")
+        elif anchor and anchor not in slugs(linked.read_text()):
+            broken.append(f"{target}: no heading #{anchor} in {linked.relative_to(ROOT)}")
+    assert broken == []
+
+
+def test_the_front_page_maps_every_page_and_names_the_two_commands():
+    front = (ROOT / "README.md").read_text()
+    assert {target for target in links(front) if "#" not in target} >= {
+        f"docs/{path.name}" for path in DOCS.glob("*.md")}
+    assert "make demo" in front and "make test" in front
+
+
+@pytest.fixture
+def checkout(tmp_path, monkeypatch) -> Path:
+    """A directory the sessions ran in: the repository's rules.yaml and events/."""
+    (tmp_path / "events").symlink_to(ROOT / "events")
+    (tmp_path / "rules.yaml").write_bytes((ROOT / "rules.yaml").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_the_rules_page_shows_what_validate_says_of_two_typos(checkout):
+    """Its example: finance-close's zone misspelt, and `nod` for nightly's `node`."""
+    rules = checkout / "rules.yaml"
+    rules.write_text(rules.read_text().replace("timezone: Europe/Berlin", "timezone: Europe/Berln")
+                     .replace("node: 700001235000}", "node: 700001235000, nod: 1}"))
+    [step] = [step for step in session(page("rules.md")) if step[0].startswith("dwtrigger validate")]
+    replay([step], CLEAN, checkout, {})
+
+
+@pytest.fixture
+def refused():
+    """host:port bound and never listening: every connection to it is refused, and no one else takes it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_the_command_line_page_sessions_reproduce_byte_for_byte(checkout, refused):
+    """Offline first, then against a fresh `dwtrigger emulator` (what it says when it starts: test_walkthrough.py),
+    doctor last; the page's closed port 8756 is a closed port here too."""
+    steps = [step for step in session(page("commands.md")) if step[0] != "dwtrigger emulator"]
+    assert len(steps) > 15 and any(command.startswith("dwtrigger doctor") for command, _ in steps)
+    with emulator() as proc:
+        replay(steps, CLEAN, checkout, {**emulator_swaps(proc.port), "127.0.0.1:8756": refused})
