@@ -45,11 +45,16 @@ def blocks(text: str) -> List[Tuple[str, List[str]]]:
     return found
 
 
+def sessions(text: str) -> List[List[str]]:
+    """The lines of each of the text's sessions: a plain code block whose first line is a `$ ` command."""
+    return [lines for info, lines in blocks(text) if info == "" and lines and lines[0].startswith("$ ")]
+
+
 def session(text: str) -> Steps:
-    """(command, the lines it shows) for every `$ ` line of the text's plain code blocks."""
+    """(command, the lines it shows) for every `$ ` line of the text's sessions, in order."""
     steps: Steps = []
-    for info, lines in blocks(text):
-        for line in lines if info == "" else ():
+    for lines in sessions(text):
+        for line in lines:
             if line.startswith("$ "):
                 steps.append((line[2:], []))
             elif line.strip():

@@ -1,7 +1,9 @@
 """The front page and docs/: every relative link and `#anchor` resolves (GitHub's anchor rules), every page is on the
 front page's map, and the sessions docs/rules.md and docs/commands.md show are what the commands print (run as a
 reader runs them: tests/sessions.py). docs/try-it.md is held by tests/test_walkthrough.py, the board by
-tests/test_board.py, the receiver's check by tests/receivers.py, the SLS dry run by tests/test_logs.py."""
+tests/test_board.py, the receiver's check by tests/receivers.py, the SLS dry run by tests/test_logs.py; the rest of
+their code blocks are rules, policies and cloud commands that need a real account (held where they can be: the
+runbook's YAML by tests/test_deploy.py)."""
 import re
 import socket
 from pathlib import Path
@@ -10,7 +12,7 @@ from typing import Dict, List
 import pytest
 
 from conftest import ROOT
-from sessions import DOCS, emulator, emulator_swaps, page, replay, session
+from sessions import DOCS, emulator, emulator_swaps, page, replay, session, sessions
 from test_sandbox import CLEAN
 
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
@@ -62,6 +64,12 @@ def test_the_front_page_maps_every_page_and_names_the_two_commands():
     assert {target for target in links(front) if "#" not in target} >= {
         f"docs/{path.name}" for path in DOCS.glob("*.md")}
     assert "make demo" in front and "make test" in front
+
+
+def test_only_pages_whose_sessions_a_test_runs_show_sessions():
+    """A page that starts showing a command and its output needs a test that runs it (and a line here)."""
+    held = {"rules.md": "here", "commands.md": "here", "try-it.md": "test_walkthrough.py", "sweep.md": "test_board.py"}
+    assert {path.name for path in PAGES if sessions(path.read_text())} == set(held)
 
 
 @pytest.fixture

@@ -247,6 +247,22 @@ def test_without_keys_in_the_environment_the_aliyun_cli_profile_is_used(sls, tmp
     assert {c["access_key_id"] for c in sls.calls} == {"LTAIplainkey"}
 
 
+def test_the_runbooks_dry_run_example_is_what_setup_says_of_that_drift(sls):
+    """docs/deploy.md, step 5: an index field retyped by hand and an alert deleted, as the dry run says them."""
+    runbook = (ROOT / "docs" / "deploy.md").read_text()
+    start = runbook.index("```\n", runbook.index("`--dry-run` says what it would create")) + len("```\n")
+    shown = runbook[start:runbook.index("```", start)].splitlines()
+    assert run(sls).exit_code == 0
+
+    def by_hand(project):
+        project["indexes"][LOGSTORE]["keys"]["message"]["json_keys"]["node"]["type"] = "text"
+        del project["alerts"]["dwtrigger-overdue"]
+    sls.change(PROJECT, by_hand)
+    dry = run(sls, "--dry-run")
+    assert (dry.exit_code, dry.stdout.splitlines()) == (0, shown)
+    assert held(sls)["indexes"][LOGSTORE]["keys"]["message"]["json_keys"]["node"]["type"] == "text"
+
+
 def test_the_runbook_names_each_saved_search_with_its_query_and_each_alert():
     runbook = (ROOT / "docs" / "deploy.md").read_text()
     section = runbook[runbook.index("## 5. Watch outcomes in SLS"):runbook.index("## 6.")]
