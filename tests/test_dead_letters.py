@@ -1,7 +1,7 @@
 """What lands in the dead-letter queue comes back with `dwtrigger replay`, whichever path put it there.
 
-Two services write to `vars.dlq` (docs/deploy.md, "Where a failure ends"): FC's failure destination writes its record (the
-original event in `requestPayload`), EventBridge writes the CloudEvent it could not deliver, as it was. An MNS body
+Two services write to `vars.dlq` (docs/deploy.md, "Where a failure ends"): FC's failure destination writes its record
+(the original event in `requestPayload`), EventBridge writes the CloudEvent it could not deliver, as it was. An MNS body
 may hold either base64-encoded. And a topic read through its subscribed queue arrives as a queue message whose body
 is the topic's JSON notification: it must be decided exactly as the topic trigger's delivery is, or the
 recommended deployment would change what releases.

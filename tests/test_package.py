@@ -3,7 +3,8 @@
 (a) builds for this interpreter's version and runs each handler with `python -I -S deploy/smoke.py`: sys.path
 holds only the package and the standard library, the event goes through the real SDK to the emulator.
 (b) resolves the python3.12 build with pip (network: PyPI) and checks every dependency comes as a wheel.
-Run with -s to see each package's size and cold import time (the figures in docs/deploy.md, "Packages: size and cold start").
+Run with -s to see each package's size and cold import time (the figures in docs/deploy.md, "Packages: size and cold
+start").
 """
 import ast
 import importlib.util
