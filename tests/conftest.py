@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -171,6 +172,14 @@ def api(request) -> str:
 def oss_standin():
     with OssStandIn(oss_seed()) as standin:
         yield standin
+
+
+@pytest.fixture
+def refused():
+    """host:port of a port bound and never listening: every connection is refused, and no one else takes it."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.fixture

@@ -1,18 +1,17 @@
 """The front page and docs/: every relative link and `#anchor` resolves (GitHub's anchor rules), every page is on the
-front page's map, and the sessions docs/rules.md and docs/commands.md show are what the commands print (run as a
-reader runs them: tests/sessions.py). docs/try-it.md is held by tests/test_walkthrough.py, the board by
-tests/test_board.py, the receiver's check by tests/receivers.py, the SLS dry run by tests/test_logs.py; the rest of
-their code blocks are rules, policies and cloud commands that need a real account (held where they can be: the
-runbook's YAML by tests/test_deploy.py)."""
+front page's map, and the sessions docs/rules.md and docs/commands.md show (`dwtrigger emulator`'s announcement
+included) are what the commands print, run as a reader runs them (tests/sessions.py). docs/try-it.md is held by
+tests/test_walkthrough.py, the board by tests/test_board.py, the receiver's check by tests/receivers.py, the SLS dry
+run by tests/test_logs.py; the rest of the pages' code blocks are rules, policies and cloud commands that need a real
+account (held where they can be: the runbook's YAML by tests/test_deploy.py, its policies by tests/test_ram.py)."""
 import re
-import socket
 from pathlib import Path
 from typing import Dict, List
 
 import pytest
 
 from conftest import ROOT
-from sessions import DOCS, emulator, emulator_swaps, page, replay, session, sessions
+from sessions import DOCS, emulator, emulator_swaps, page, replay, session, sessions, undone
 from test_sandbox import CLEAN
 
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
@@ -90,18 +89,13 @@ def test_the_rules_page_shows_what_validate_says_of_two_typos(checkout):
     replay([step], CLEAN, checkout, {})
 
 
-@pytest.fixture
-def refused():
-    """host:port bound and never listening: every connection to it is refused, and no one else takes it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"127.0.0.1:{sock.getsockname()[1]}"
-
-
 def test_the_command_line_page_sessions_reproduce_byte_for_byte(checkout, refused):
-    """Offline first, then against a fresh `dwtrigger emulator` (what it says when it starts: test_walkthrough.py),
+    """Offline first, then against a fresh `dwtrigger emulator` (what it says when it starts, as the page shows it),
     doctor last; the page's closed port 8756 is a closed port here too."""
-    steps = [step for step in session(page("commands.md")) if step[0] != "dwtrigger emulator"]
+    steps = session(page("commands.md"))
+    [started] = [shown for command, shown in steps if command == "dwtrigger emulator"]
     assert len(steps) > 15 and any(command.startswith("dwtrigger doctor") for command, _ in steps)
     with emulator() as proc:
-        replay(steps, CLEAN, checkout, {**emulator_swaps(proc.port), "127.0.0.1:8756": refused})
+        swaps = {**emulator_swaps(proc.port), "127.0.0.1:8756": refused}
+        assert undone("".join(proc.said), swaps).splitlines() == started
+        replay([step for step in steps if step[0] != "dwtrigger emulator"], CLEAN, checkout, swaps)

@@ -6,8 +6,6 @@ import json
 import socket
 from datetime import datetime, timedelta, timezone
 
-import pytest
-
 from conftest import EVENTS, ROLE_KEY
 from test_cli import NO_KEYS, RULES, attempts, pair, run  # noqa: F401 - pair: a fixture
 
@@ -17,14 +15,6 @@ REFUSED_CAUSE = ("nothing accepts connections at {}: is the endpoint right (--en
 NOWHERE_CAUSE = (f"the host name of {NOWHERE}:443 does not resolve: check --endpoint, DWTRIGGER_ENDPOINT, or the "
                  "rule's endpoint and region")
 KEYS = {**NO_KEYS, **ROLE_KEY}
-
-
-@pytest.fixture
-def refused():
-    """host:port of a port bound and never listening: every connection is refused, and no one else takes it."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        yield f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 def dead_letters(path, count: int):
