@@ -199,7 +199,8 @@ rules:
 
 
 def test_an_mns_rules_evidence_is_the_ledgers_asked_record_and_its_notices_show(today, tmp_path):
-    from dwtrigger.ledger import Notice, asked, noticed
+    from dwtrigger.ledger import Notice
+    from dwtrigger.ledger.oss import asked, noticed
 
     node, day_ = 700001235000, date.fromisoformat(BIZ)
     rules = tmp_path / "mns.yaml"

@@ -11,18 +11,15 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
 from checks import duplicate_releases, invoke
 from conftest import ONE_API, orders_rules, sample
-from dwtrigger.ledger import GRACE, WAIT_S, Book, Busy, Claimed, Slot
+from dwtrigger.ledger import GRACE
 from dwtrigger.ops import fc
-from dwtrigger.oss import ObjectStore, OssError
-from dwtrigger.retry import Deadline
-from dwtrigger.rules import Ledger
 
 LEDGER = 'ledger: "oss://etl-ledger/dwtrigger/"'
 NODE, CYCLE_MS = 700001234567, 1773160200000                  # orders_trigger, 2026-03-11 00:30 Shanghai
@@ -429,131 +426,3 @@ def test_a_timer_event_is_the_evidence_the_sweep_releases_from(harness):
     assert records[0]["reason"].endswith("no event asked for this release (the ledger has no record of one)")
     assert claim(h, 2, node=NIGHTLY, cycle_ms=NIGHTLY_CYCLE_MS)["state"] == "sent"
     assert tally.released == 1 and len(h.calls("trigger")) == 2
-
-
-# ---- the claim itself, on an object store in memory (the port's contract; no wire needed) ------------------
-
-class Memory(ObjectStore):
-    """An object store in a dict: create-if-absent atomic, and a create whose answer can be lost once."""
-
-    def __init__(self):
-        self.objects, self.lose_next_answer = {}, False
-
-    def create(self, bucket, key, body, deadline):
-        if key in self.objects:
-            return False
-        self.objects[key] = body
-        if self.lose_next_answer:
-            self.lose_next_answer = False
-            raise OssError("ConnectionError", "the answer was lost", retryable=True)
-        return True
-
-    def write(self, bucket, key, body, deadline, content_type="application/json"):
-        self.objects[key] = body
-
-    def read(self, bucket, key, deadline):
-        return self.objects.get(key)
-
-    def keys(self, bucket, prefix, deadline):
-        return sorted(k for k in self.objects if k.startswith(prefix))
-
-    def missing(self, wanted, deadline):
-        raise AssertionError("the ledger checks no files")
-
-    def find(self, bucket, key, deadline, limit):
-        raise AssertionError("the ledger finds no files")
-
-    def modified(self, bucket, key, deadline):
-        raise AssertionError("the ledger reads no times")
-
-
-class Ticking:
-    """A clock for both the deadline (seconds) and the wall (an instant): sleeping moves both."""
-
-    def __init__(self):
-        self.seconds, self.start = 0.0, datetime(2026, 3, 12, 1, tzinfo=timezone.utc)
-
-    def sleep(self, seconds):
-        self.seconds += seconds
-
-    def now(self):
-        return self.start + timedelta(seconds=self.seconds)
-
-
-SLOT = Slot("2020-05-18", 10001, NODE, CYCLE_MS)
-
-
-def book(store, clock, seconds=60.0):
-    return Book(Ledger("etl-ledger", "dwtrigger/"), store, Deadline(seconds, lambda: clock.seconds), clock.now)
-
-
-def test_a_claim_whose_answer_was_lost_is_known_by_its_token_on_the_retry():
-    store, clock = Memory(), Ticking()
-    store.lose_next_answer = True
-    ours = book(store, clock)
-    with pytest.raises(OssError):
-        ours.claim(SLOT, "orders", "e-1", "token-1", 0, True, clock.sleep)
-    verdict = ours.claim(SLOT, "orders", "e-1", "token-1", 0, True, clock.sleep)    # the attempt's retry
-    assert isinstance(verdict, Claimed) and verdict.n == 1 and clock.seconds == 0
-    other = book(store, clock).claim(SLOT, "orders", "e-2", "token-2", 0, True, clock.sleep)
-    assert isinstance(other, Busy)                    # another delivery waits for it, and is told nothing is known
-
-
-def test_a_claim_that_never_settles_is_waited_for_ten_seconds_at_most():
-    store, clock = Memory(), Ticking()
-    book(store, clock, seconds=3600).claim(SLOT, "orders", "e-1", "token-1", 0, True, clock.sleep)    # live 1 h
-    verdict = book(store, clock, seconds=3600).claim(SLOT, "orders", "e-2", "token-2", 0, True, clock.sleep)
-    assert isinstance(verdict, Busy) and verdict.entry.event_id == "e-1"
-    assert WAIT_S - 1 <= clock.seconds <= WAIT_S
-
-
-# ---- notices: what the sweep owes or said about a release -----------------------------------------------------
-
-def test_a_notice_is_kept_by_kind_and_an_object_not_ours_is_left_out(oss_standin):
-    from conftest import ROLE_KEY
-    from dwtrigger import oss
-    from dwtrigger.credentials import RoleKeys
-    from dwtrigger.ledger import Notice
-
-    clock = Ticking()
-    store = oss.store("cn-shanghai", oss_standin.endpoint, "http", False, RoleKeys(*ROLE_KEY.values()))
-    ours = book(store, clock)
-    day = date(2026, 3, 10)
-    assert ours.notices("orders", NODE, day) == {}
-    ours.note("orders", NODE, day, Notice("overdue", 1773190800000, "no evidence by 06:00", ["ops"], ["ops"],
-                                          1773190801000, 1))
-    ours.note("orders", NODE, day, Notice("stuck", 1773190800000, channels=["ops", "pager"], failures=3))
-    folder = f"dwtrigger/noticed/orders/{NODE}/2026-03-10/"
-    oss_standin.put("etl-ledger", folder + "released_late.json", b'{"kind": "overdue", "noted_at": 1}')  # misnamed
-    oss_standin.put("etl-ledger", folder + "gossip.json", b'{"kind": "gossip", "noted_at": 1}')
-    oss_standin.put("etl-ledger", folder + "overdue.json.tmp", b"{}")
-    found = ours.notices("orders", NODE, day)
-    assert sorted(found) == ["overdue", "stuck"]
-    assert found["overdue"].done and found["overdue"].delivered == ["ops"]
-    assert not found["stuck"].done and found["stuck"].failures == 3
-    assert json.loads(oss_standin.body("etl-ledger", folder + "overdue.json"))["sent_at"] == 1773190801000
-    assert ours.notices("orders", NODE, date(2026, 3, 11)) == {}
-
-
-def test_a_rule_s_notices_are_listed_at_once_and_a_new_one_is_created_only_once(oss_standin):
-    from conftest import ROLE_KEY
-    from dwtrigger import oss
-    from dwtrigger.credentials import RoleKeys
-    from dwtrigger.ledger import Notice
-
-    clock = Ticking()
-    store = oss.store("cn-shanghai", oss_standin.endpoint, "http", False, RoleKeys(*ROLE_KEY.values()))
-    ours = book(store, clock)
-    day = date(2026, 3, 10)
-    assert ours.noticed("orders") == set() and ours.notice("orders", NODE, day, "overdue") is None
-    first = Notice("overdue", 1773190800000, "first", ["ops"])
-    assert ours.note_first("orders", NODE, day, first)
-    assert not ours.note_first("orders", NODE, day, Notice("overdue", 1773190900000, "second", ["ops"]))
-    assert ours.notice("orders", NODE, day, "overdue") == first and first.owed
-    ours.note("orders", NODE, date(2026, 3, 11), Notice("stuck", 1773190800000, failures=1))
-    ours.note("orders-2", NODE, day, Notice("stuck", 1773190800000, failures=1))        # another rule's
-    oss_standin.put("etl-ledger", f"dwtrigger/noticed/orders/{NODE}/2026-03-10/gossip.json", b"{}")
-    oss_standin.put("etl-ledger", "dwtrigger/noticed/orders/x1/2026-03-10/stuck.json", b"{}")
-    assert ours.noticed("orders") == {(NODE, "2026-03-10", "overdue"), (NODE, "2026-03-11", "stuck")}
-    assert not ours.notice("orders", NODE, date(2026, 3, 11), "stuck").owed          # counting, owed to no one
-    assert ours.notice("orders", NODE, day, "stuck") is None

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from conftest import MIRROR, ROLE_KEY, sample
 from dwtrigger.dataworks import API_2020
-from dwtrigger.ledger import asked
+from dwtrigger.ledger.oss import asked
 from dwtrigger.ops import ram
 from dwtrigger.ops.cli import main
 from dwtrigger.ops.emulator import SlsStandIn

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, List, Mapping, Optional, Tuple
 
-from .ledger import Book, asked
+from .ledger import Book
 from .oss import ObjectStore, Wanted
 from .retry import Deadline
 from .rules import OssRule, Required, Rule, Target, TimerRule
@@ -109,7 +109,7 @@ def read(rule: Rule, target: Target, schedule: Schedule, book: Optional[Book], s
         return Evidence(objects=tuple(objects or ()), missing=missing)
     if not book.was_asked(rule.name, target.node, schedule.biz_date):
         return Evidence(missing="no event asked for this release (the ledger has no record of one)")
-    record = f"{rule.ledger}{asked(rule.name, target.node, schedule.biz_date)}"
+    record = book.where_asked(rule.name, target.node, schedule.biz_date)
     if not (isinstance(rule, TimerRule) and rule.require):
         return Evidence(asked=record)
     objects, missing = complete(store(), rule, schedule, deadline)

@@ -22,7 +22,8 @@ from .dataworks import DataWorks, DataWorksError, Instance, describe
 from .dataworks.choose import Unresolved, choose
 from .events import Event, Parsed, Rejected
 from .evidence import files
-from .ledger import HOLD, Book, Busy, Claimed, Claims, Entry, Slot, Stands, ms
+from .ledger import HOLD, Book, Busy, Claimed, Entry, Slot, Stands, ms, open_book
+from .ledger.claims import Claims
 from .matching import Index
 from .oss import ObjectStore, Wanted
 from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, REJECTED, TRIGGERED, WAITING_FILES, Decision
@@ -129,7 +130,8 @@ class Invocation:
 
     def book_for(self, rule: Rule) -> Optional[Book]:
         """The rule's ledger within this deadline; None when it keeps none."""
-        return None if rule.ledger is None else Book(rule.ledger, self.store_for(rule), self.deadline, self.now)
+        return None if rule.ledger is None else open_book(rule.ledger, self.deadline, self.now,
+                                                          lambda: self.store_for(rule))
 
     def within(self, seconds: float) -> "Invocation":
         """This invocation with at most `seconds` left: one piece of work's own budget inside the whole."""
@@ -276,8 +278,7 @@ class Relay:
         if silent is not None:
             return planned.but(outcome=FAILED, error_code="EndpointDown", retryable=True, reason=silent)
         book = call.book_for(rule)
-        claims = None if book is None else Claims(book, rule.name, planned.event_id, self.sleep,
-                                                  lambda write: self._recorded(write, call))
+        claims = Claims(book, rule.name, planned.event_id, self.sleep, lambda write: self._recorded(write, call))
         # With a ledger, the attempts leave time for it to record how they ended: a claim left "sending" costs the
         # next delivery a wait.
         attempts = call if book is None else call.within(call.deadline.left() - min(RECORD_S, call.deadline.left() / 4))
@@ -285,23 +286,20 @@ class Relay:
         def attempt(number: int) -> Optional[Decision]:
             sent.attempts = number
             port = call.port_for(rule)
-            for _ in range(LOOKS):
+            for _ in range(LOOKS):                # claim: a fresh look-up, then the claim or what stands in its way
                 looked = call.now()               # a send recorded after this moment cannot show in the look-up
                 instance = self._look_up(port, rule, target, schedule, attempts) if target.lookup else None
                 found = planned if instance is None else _with_times(planned, instance.biz_date_ms, instance.cycle_ms,
                                                                      schedule)
                 if instance is not None and not instance.waiting:
                     self._past_waiting(instance, key, schedule, book, sent.landed, call)
-                    if claims is not None:
-                        claims.sent(call.now(), instance.status, False, None)   # our unanswered trigger, if any
+                    claims.sent(call.now(), instance.status, False, None)   # our unanswered trigger, if any
                     return _ran(found, instance, sent.landed, number)
                 ready = None if instance is None else instance.ready
                 if seen is not None and seen.held_until_ms > ms(call.now()) and not ready:
                     return _remembered(found, seen, schedule)
                 if not early and book is None and instance is not None and not ready:
                     return None
-                if claims is None:
-                    break
                 verdict = claims.take(Slot(rule.api, target.workspace, target.node, found.cycle_time_ms), ms(looked),
                                       ready)
                 if isinstance(verdict, Claimed):
@@ -315,46 +313,43 @@ class Relay:
                 raise _InFlight(None)
             why = f"instance {instance.instance_id} was {instance.status}" if instance is not None \
                 else "lookup: false, computed times sent"
-            at = call.now()
+            at = call.now()                       # send
             try:
                 request_id = port.trigger(target.workspace, rule.env, target.node, found.cycle_time_ms,
                                           found.biz_date_ms, attempts.deadline)
             except DataWorksError as e:
                 if e.status is None:              # no answer: it may have landed
                     sent.landed = True
-                    if claims is not None:
-                        claims.unanswered(at)
+                    claims.unanswered(at)
                 sent.refused = None if e.retryable else e
                 raise
             return self._accepted(found.but(outcome=TRIGGERED, dataworks_request_id=request_id, attempts=number,
-                                            reason=why), instance, key, schedule, claims, call)
+                                            reason=why), instance, key, schedule, claims, call)     # confirm
 
-        try:
-            decision = with_retries(attempt, attempts.deadline, self.backoff, self.sleep, self.observe,
-                                    call.silence.reach(endpoint))[0]
-            call.silence.heard(endpoint)
-            return decision
-        except Unresolved as e:
-            call.silence.heard(endpoint)
-            return planned.but(outcome=FAILED, error_code=e.code, reason=e.reason, retryable=e.retryable,
-                               attempts=sent.attempts)
-        except _InFlight as e:
-            return _in_flight(planned, e.entry, schedule, sent.attempts)
-        except GaveUp as e:
-            if isinstance(e.error, DataWorksError):
-                if e.error.code in SILENT:
-                    call.silence.unheard(endpoint, e.error.message)
-                else:
-                    call.silence.heard(endpoint)
-            if sent.refused is not None and not target.lookup:
-                return self._after_refusal(planned, release, schedule, call, sent, e.attempts)
-            return _gave_up(planned, e, sent.landed)
-        finally:
-            if claims is not None:
-                claims.end()                      # whatever our attempts left unrecorded
+        with claims:    # leaving it records what the attempts left open (failed, or unknown), however they ended
+            try:
+                decision = with_retries(attempt, attempts.deadline, self.backoff, self.sleep, self.observe,
+                                        call.silence.reach(endpoint))[0]
+                call.silence.heard(endpoint)
+                return decision
+            except Unresolved as e:
+                call.silence.heard(endpoint)
+                return planned.but(outcome=FAILED, error_code=e.code, reason=e.reason, retryable=e.retryable,
+                                   attempts=sent.attempts)
+            except _InFlight as e:
+                return _in_flight(planned, e.entry, schedule, sent.attempts)
+            except GaveUp as e:
+                if isinstance(e.error, DataWorksError):
+                    if e.error.code in SILENT:
+                        call.silence.unheard(endpoint, e.error.message)
+                    else:
+                        call.silence.heard(endpoint)
+                if sent.refused is not None and not target.lookup:
+                    return self._after_refusal(planned, release, schedule, call, sent, e.attempts)
+                return _gave_up(planned, e, sent.landed)
 
     def _accepted(self, decision: Decision, instance: Optional[Instance], key: tuple, schedule: Schedule,
-                  claims: Optional[Claims], call: Invocation) -> Decision:
+                  claims: Claims, call: Invocation) -> Decision:
         """DataWorks said `Success: true`: remembered here, recorded in the ledger. Held when the instance was still
         waiting on its parents or time (a status unknown without a look-up counts)."""
         now = call.now()
@@ -362,9 +357,7 @@ class Relay:
         held_until = ms(now) + HOLD_MS if held else None
         self.recent.put(key, Seen(decision.cycle_time_ms, decision.biz_date_ms, "sent", ms(now), held_until))
         decision = decision.but(held_until=local(held_until, schedule.zone).isoformat() if held else None)
-        if claims is None:
-            return decision
-        if claims.sent(now, instance.status if instance else None, held, decision.dataworks_request_id) is None:
+        if not claims.sent(now, instance.status if instance else None, held, decision.dataworks_request_id):
             return decision.but(reason=f"{decision.reason}; the ledger could not record the send")
         return decision
 

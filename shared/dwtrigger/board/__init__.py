@@ -55,7 +55,7 @@ class File(msgspec.Struct):
 
 class Send(msgspec.Struct):
     claim: int                        # the claim's number for the instance
-    state: str                        # sending, sent, failed, unknown (ledger.py); "unreadable": not ours
+    state: str                        # sending, sent, failed, unknown (ledger.Entry); "unreadable": not ours
     cycle_time: str
     claimed_at: Optional[str] = None
     sent_at: Optional[str] = None

@@ -26,7 +26,7 @@ import click
 from .. import app, evidence
 from ..dataworks import (FAILED, NOT_RUN, RUNNING, SUCCEEDED, WAIT_RESOURCE, WAIT_TIME, WAIT_TRIGGER, Instance,
                          Parent)
-from ..ledger import Entry, Slot, ms
+from ..ledger import Book, Entry, Slot, ms
 from ..relay import UNREACHED_AFTER, Invocation, Silence
 from ..retry import Backoff, GaveUp, with_retries
 from ..rules import OssRule, Rule, RulesError, Target, load_rules
@@ -134,10 +134,8 @@ def gather(rule: Rule, target: Target, biz_date: date, cycle_ms: Optional[int], 
     if rule.ledger and slot_ms is not None:
         slot = Slot(rule.api, target.workspace, target.node, slot_ms)
         try:
-            number, entry = _ask(call, "the ledger", lambda: call.book_for(rule).latest(slot),
-                                 ("oss:ListObjects", "oss:GetObject"), (rule.ledger.bucket,))
-            where = slot.claim(number) if number else slot.claim(0)[:-len("0000.json")]
-            facts = replace(facts, send=Send(f"{rule.ledger}{where}", number, entry))
+            facts = replace(facts, send=_ask(call, "the ledger", lambda: _send(call.book_for(rule), slot),
+                                             ("oss:ListObjects", "oss:GetObject"), (rule.ledger.bucket,)))
         except Unanswered as e:
             facts = replace(facts, send_error=e)
     return facts
@@ -173,6 +171,12 @@ def _kin(rule: Rule, target: Target, biz_date: date, call: Invocation) -> List[K
             (ram.dataworks(rule.api, "look-up"),))
         kin.append(Kin(parent, day, cycles(listed, parent.node, day, rule.timezone)))
     return kin
+
+
+def _send(book: Book, slot: Slot) -> Send:
+    """What the ledger holds for the instance (raises as the book does)."""
+    number, entry = book.latest(slot)
+    return Send(book.where(slot, number), number, entry)
 
 
 def _ask(call: Invocation, what: str, ask: Callable[[], T], actions: Sequence[str] = (),
