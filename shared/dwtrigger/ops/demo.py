@@ -168,7 +168,7 @@ def _board(root: Path, emu: Emulator, path: Path) -> None:
 
     runtime = app.Runtime(app.load_rules(str(root / "rules.yaml")), wall_clock=emu.clock.now)
     call, keys = runtime.invocation(fc.context_for("status"), time.monotonic())
-    made = board.build(board.shown(runtime.rules), emu.clock.now(), call, board.Live(call, runtime.sweep_qps),
+    made = board.build(board.shown(runtime.rules), emu.clock.now(), call, board.Live(call, runtime.settings.sweep_qps),
                        times=True, scrub=keys.scrub)
     path.write_text(page.render(made), encoding="utf-8")
 
