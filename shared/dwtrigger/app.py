@@ -22,7 +22,8 @@ from .outcomes import FAILED, Decision, DecisionLog
 from .pacing import Pacers
 from .relay import Invocation, Relay, Silence
 from .retry import Backoff, Deadline, Observer
-from .rules import Rule, RuleSet, load_rules
+from .ruleload import load_rules
+from .rules import Rule, RuleSet
 from .settings import Settings
 from .sweep import Sweep, Tally
 

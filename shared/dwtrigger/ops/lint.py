@@ -31,7 +31,8 @@ from itertools import combinations
 from operator import attrgetter, itemgetter
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
-from ..rules import MnsRule, OssRule, Problem, Rule, RuleSet, TimerRule, listed
+from ..ruleload import Problem, listed
+from ..rules import MnsRule, OssRule, Rule, RuleSet, TimerRule
 from ..templates import Template, _Var, lookalikes
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\Z")
