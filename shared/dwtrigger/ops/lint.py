@@ -33,7 +33,8 @@ from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from ..ruleload import Problem, listed
 from ..rules import MnsRule, OssRule, Rule, RuleSet, TimerRule
-from ..templates import Template, _Var, lookalikes
+from ..templates import Template, _Var
+from .lookalikes import lookalikes
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\Z")
 _MNS_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,255}\Z")
