@@ -12,8 +12,9 @@ import functools
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import List, Mapping, Optional, Protocol
+from zoneinfo import ZoneInfo
 
 from ..pacing import Pacer
 from ..retry import RemoteError
@@ -27,6 +28,17 @@ NOT_RUN, WAIT_TIME, WAIT_TRIGGER = "not_run", "wait_time", "wait_trigger"    # n
 WAIT_RESOURCE, RUNNING = "wait_resource", "running"        # started: queued for its resource group, or running
 FAILED, SUCCEEDED, UNKNOWN = "failed", "succeeded", "unknown"
 WAITING = frozenset({NOT_RUN, WAIT_TIME, WAIT_TRIGGER})
+
+
+# DataWorks' times (an instance's business date and scheduled time) are epoch ms of wall-clock times in the
+# workspace's zone (schedule.py): these two convert, for every module that reads or writes them.
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
+
+
+def local(ms: int, zone: ZoneInfo) -> datetime:
+    """DataWorks' epoch ms -> wall-clock time in the workspace zone."""
+    return datetime.fromtimestamp(ms / 1000, zone)
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from .. import app, events
+from ..dataworks import local
 from . import fc
 from .emulator import DEFAULT_SEED, Emulator, OssStandIn
 from .inputs import UNREADABLE, Unreadable, read
 from ..outcomes import FAILED, REJECTED, WAITING_FILES, DecisionLog
-from ..schedule import local
 
 BUCKETS = ("etl-landing", "etl-landing-backup")       # rules.yaml's
 CHECKOUT = ("events", "functions", "rules.yaml")      # what the demo runs
