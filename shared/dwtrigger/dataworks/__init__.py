@@ -13,11 +13,11 @@ import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import List, Mapping, Optional, Protocol
+from typing import List, Mapping, Optional
 from zoneinfo import ZoneInfo
 
 from ..pacing import Pacer
-from ..retry import RemoteError
+from ..retry import Deadline, RemoteError
 
 API_2020, API_2024 = "2020-05-18", "2024-05-18"
 APIS = (API_2020, API_2024)
@@ -87,11 +87,6 @@ class Call:
 class DataWorksError(RemoteError):
     """A failed DataWorks call, classified once so no retry loop inspects SDK exceptions. `retryable`:
     throttling, 5xx, timeouts, the deadline, answers off their schema; not other 4xx or redirects."""
-
-
-class Deadline(Protocol):
-    def left(self) -> float:
-        """Seconds until the invocation's deadline."""
 
 
 class DataWorks(ABC):
