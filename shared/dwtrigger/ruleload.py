@@ -25,7 +25,7 @@ from .rulefile import did_you_mean
 from .rules import (INSTANT_FORMATS, Channel, Expect, FieldSpec, Ledger, MnsRule, Notify, OssRule, Required, Rule,
                     RuleSet, StatusPage, Target, TimerRule)
 from .templates import Template, TemplateError, compile_template
-from .yamldoc import Lines, Refused, compose
+from .yamldoc import Lines, Unbuildable, compose
 
 OSS_EVENT_NAMES = {
     "ObjectCreated": ("PutObject", "PostObject", "CompleteMultipartUpload", "PutSymlink", "CopyObject",
@@ -79,7 +79,7 @@ def _parse(text: str, path: str) -> Tuple[Any, Lines]:
     """The document's data and the line of each path in it, parsed once (yamldoc.py)."""
     try:
         return compose(text)
-    except Refused as e:
+    except Unbuildable as e:
         raise RulesError([Problem(path, e.line, None, None, e.message)]) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
