@@ -103,7 +103,7 @@ def cost(job, out):
     from dwtrigger.ops import fc
     from dwtrigger.events import parse
     from dwtrigger.outcomes import DecisionLog
-    from dwtrigger.ruleload import load_rules
+    from dwtrigger.rules import load_rules
     result["import_s"] = time.perf_counter() - wall
     wall, cpu = time.perf_counter(), time.process_time()
     rules = load_rules(job["rules"])

@@ -88,8 +88,7 @@ from dwtrigger.ops import fc
 from dwtrigger.ops.emulator import Emulator, OssStandIn
 from dwtrigger.ops.inputs import read
 from dwtrigger.outcomes import FAILED, OVERDUE, TRIGGERED, DecisionLog
-from dwtrigger.ruleload import parse_rules
-from dwtrigger.rules import RuleSet
+from dwtrigger.rules import RuleSet, parse_rules
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 sys.path.insert(0, str(EVENTS.parent / "deploy"))

@@ -96,7 +96,7 @@ def candidate_pairs(rules) -> int:
 def child(path: str, source: Optional[str]) -> None:
     """Load the file, warn, and print what it took (JSON lines; the pairs the old implementation would probe come
     first, so a timeout still has them)."""
-    from dwtrigger.ruleload import load_rules
+    from dwtrigger.rules import load_rules
     from dwtrigger.templates import Template
     if source:      # the implementation before, as a module of the package (its relative imports resolve)
         spec = importlib.util.spec_from_loader("dwtrigger.ops._lint_before", loader=None)

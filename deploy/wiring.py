@@ -23,8 +23,7 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 import yaml
 
 from dwtrigger.matching import firing, out_of_play      # the require entries whose landing fires a rule
-from dwtrigger.ruleload import OSS_EVENT_NAMES, RulesError, load_rules
-from dwtrigger.rules import MnsRule, OssRule, Rule, RuleSet, TimerRule
+from dwtrigger.rules import OSS_EVENT_NAMES, MnsRule, OssRule, Rule, RuleSet, RulesError, TimerRule, load_rules
 
 OSS_TRIGGERS_PER_BUCKET = 10            # OSS's limit on a bucket's native triggers
 STANDIN_CONFIG = {"AccountID": "123456789012"}   # checking reads names, never the account in an ARN

@@ -12,7 +12,7 @@ from dwtrigger import app
 from dwtrigger.ops import fc
 from dwtrigger.ops.emulator import Emulator, OssStandIn
 from dwtrigger.outcomes import DecisionLog
-from dwtrigger.ruleload import parse_rules
+from dwtrigger.rules import parse_rules
 
 NOW = "2026-03-12T09:00:00+08:00"
 BIZ = "2026-03-11"

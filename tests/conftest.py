@@ -22,8 +22,7 @@ from dwtrigger.dataworks import API_2020, API_2024, APIS
 from dwtrigger.ops.emulator import Emulator, OssStandIn
 from dwtrigger.outcomes import DecisionLog
 from dwtrigger.retry import Backoff
-from dwtrigger.ruleload import load_rules, parse_rules
-from dwtrigger.rules import RuleSet
+from dwtrigger.rules import RuleSet, load_rules, parse_rules
 from progress import pytest_collection_finish, pytest_runtest_logfinish, pytest_sessionfinish  # noqa: F401 - hooks
 
 ROOT = Path(__file__).resolve().parents[1]

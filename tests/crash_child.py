@@ -11,7 +11,7 @@ from datetime import datetime
 from conftest import on_api
 from dwtrigger import app
 from dwtrigger.ops import fc
-from dwtrigger.ruleload import parse_rules
+from dwtrigger.rules import parse_rules
 
 
 def main(path: str) -> None:

@@ -44,7 +44,7 @@ def test_the_naive_relay_is_what_the_issue_describes():
 
 
 def test_generated_rules_load_and_every_matched_event_matches(tmp_path):
-    from dwtrigger.ruleload import parse_rules
+    from dwtrigger.rules import parse_rules
 
     for n in (1, 7, 120):
         assert len(parse_rules(perf.many_rules(n)).rules) == n

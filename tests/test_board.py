@@ -16,7 +16,7 @@ from dwtrigger.board import Live
 from dwtrigger.ops import fc
 from dwtrigger.ops.cli import main
 from dwtrigger.outcomes import DecisionLog
-from dwtrigger.ruleload import parse_rules
+from dwtrigger.rules import parse_rules
 
 
 @pytest.fixture(scope="module")

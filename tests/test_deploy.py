@@ -22,7 +22,7 @@ import yaml
 from jsonschema import Draft7Validator, Draft202012Validator
 
 from conftest import ROOT
-from dwtrigger.ruleload import parse_rules
+from dwtrigger.rules import parse_rules
 
 sys.path.insert(0, str(ROOT / "deploy"))
 import wiring  # noqa: E402  deploy/wiring.py, as make package runs it

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from dwtrigger.ops import lint
 from dwtrigger.ops.cli import main
-from dwtrigger.ruleload import Problem, parse_rules
+from dwtrigger.rules import Problem, parse_rules
 from dwtrigger.templates import Template, TemplateError, compile_template
 
 HEAD = "version: 1\ndefaults: {timezone: Asia/Shanghai, region: cn-shanghai}\nrules:\n"

@@ -11,8 +11,7 @@ from receivers import (DINGTALK_SECRET, DINGTALK_TOKEN, WEBHOOK_SECRET, WEBHOOK_
 from dwtrigger import notify
 from dwtrigger.redact import Scrubber
 from dwtrigger.retry import Backoff, Deadline
-from dwtrigger.ruleload import parse_rules
-from dwtrigger.rules import Channel
+from dwtrigger.rules import Channel, parse_rules
 
 DINGTALK = Channel("dingtalk", "DT_WEBHOOK", "DT_SECRET")
 WEBHOOK = Channel("webhook", "HOOK_URL", "HOOK_SECRET")

@@ -17,7 +17,7 @@ from dwtrigger.recent import Seen
 from dwtrigger import events
 from dwtrigger.relay import Invocation, Relay, Silence
 from dwtrigger.retry import Deadline
-from dwtrigger.ruleload import load_rules
+from dwtrigger.rules import load_rules
 
 ORDERS = sample("oss/native-put-orders.json")         # exports/orders/dt=2026-03-10/_SUCCESS
 FIELDS = set(Decision("x", "oss", None).record()) | {"request_id", "function_name"}

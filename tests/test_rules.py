@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dwtrigger import ruleload, yamldoc
-from dwtrigger.ruleload import RulesError, load_rules, parse_rules
-from dwtrigger.rules import Channel, FieldSpec, MnsRule, OssRule, Required, Rule, Target, TimerRule
+from dwtrigger import rules as rules_module, yamldoc
+from dwtrigger.rules import (Channel, FieldSpec, MnsRule, OssRule, Required, Rule, RulesError, Target, TimerRule,
+                             load_rules, parse_rules)
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBYAML = getattr(getattr(yaml, "cyaml", None), "CParser", None)
@@ -859,7 +859,7 @@ DOCUMENTS = [
 
 @pytest.mark.parametrize("text", DOCUMENTS)
 def test_the_data_is_what_safeloader_builds_without_yaml_11_surprises(text):
-    data, _ = ruleload._parse(text, "d.yaml")
+    data, _ = rules_module._parse(text, "d.yaml")
     assert data == yaml.load(text, Loader=Reference)
 
 
@@ -918,11 +918,11 @@ def test_nesting_100000_deep_is_refused_not_a_crash(tmp_path, loader):
     a child process, so that a crash (PyYAML's own C composer segfaults on the first) fails the test, not the run."""
     for i, (text, _) in enumerate(DEEPEST):
         (tmp_path / f"{i}.yaml").write_text(text)
-    code = ("import sys; from dwtrigger import ruleload, yamldoc\n"
+    code = ("import sys; from dwtrigger import rules, yamldoc\n"
             "yamldoc._EVENTS = yamldoc._PyEvents if sys.argv[1] == 'python' else yamldoc._EVENTS\n"
             "for path in sys.argv[2:]:\n"
-            "    try:\n        ruleload.load_rules(path)\n"
-            "    except ruleload.RulesError as e:\n        print(e)\n")
+            "    try:\n        rules.load_rules(path)\n"
+            "    except rules.RulesError as e:\n        print(e)\n")
     paths = [str(tmp_path / f"{i}.yaml") for i in range(len(DEEPEST))]
     run = subprocess.run([sys.executable, "-c", code, loader, *paths], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -1082,7 +1082,7 @@ def test_a_number_where_a_string_belongs_is_quoted_back_as_written_in_messages()
 
 
 def test_the_text_of_numbers_and_booleans_is_recorded_beside_their_line():
-    _, lines = ruleload._parse("a: 1_0\nb: [+1, 2.50, TRUE, x, ~]\nc: {d: 1.0}\n", "d.yaml")
+    _, lines = rules_module._parse("a: 1_0\nb: [+1, 2.50, TRUE, x, ~]\nc: {d: 1.0}\n", "d.yaml")
     assert [lines.text(p) for p in [("a",), ("b", 0), ("b", 1), ("b", 2), ("b", 3), ("b", 4), ("c", "d")]] == [
         "1_0", "+1", "2.50", "TRUE", None, None, "1.0"]
     assert [lines.get(p) for p in [("a",), ("b", 1), ("c", "d"), ("a", 0), ("c", "d", 0)]] == [1, 2, 3, None, None]

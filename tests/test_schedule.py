@@ -12,8 +12,7 @@ from dwtrigger import schedule
 from dwtrigger.events import NOT_JSON, Event
 from dwtrigger.matching import match
 from dwtrigger.relay import required
-from dwtrigger.ruleload import parse_rules
-from dwtrigger.rules import INSTANT_FORMATS
+from dwtrigger.rules import INSTANT_FORMATS, parse_rules
 from dwtrigger.schedule import ScheduleError, resolve, written
 
 RULES = parse_rules("""\

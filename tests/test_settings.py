@@ -6,7 +6,7 @@ import pytest
 
 from conftest import ROOT
 from dwtrigger import app
-from dwtrigger.ruleload import load_rules
+from dwtrigger.rules import load_rules
 from dwtrigger.settings import Settings, SettingsError
 
 RULES = load_rules(str(ROOT / "rules.yaml"))

@@ -152,7 +152,7 @@ def test_the_relays_index_finds_rules_by_the_prefix_before_double_star_slash():
     """matching.Index looks OSS rules up by each firing key's literal prefix ('raw/', '' for a leading '**/')."""
     from dwtrigger.events import Event
     from dwtrigger.matching import Index
-    from dwtrigger.ruleload import parse_rules
+    from dwtrigger.rules import parse_rules
 
     rules = parse_rules("version: 1\ndefaults: {timezone: Asia/Shanghai, region: cn-shanghai}\nrules:\n" + "".join(
         f"  - {{name: {name}, on: oss, bucket: b1, {body}, trigger: [{{workspace: 1, node: {n}}}]}}\n"

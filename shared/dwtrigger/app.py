@@ -22,8 +22,8 @@ from .outcomes import FAILED, Decision, DecisionLog
 from .pacing import Pacers
 from .relay import Invocation, Relay, Silence
 from .retry import Backoff, Deadline, Observer
-from .ruleload import load_rules
-from .rules import Rule, RuleSet
+from .rule import Rule, RuleSet
+from .rules import load_rules
 from .settings import Settings
 from .sweep import Sweep, Tally
 

@@ -35,7 +35,7 @@ import msgspec
 from .dataworks import Deadline
 from .oss import ObjectStore
 from .retry import MIN_CALL_S
-from .rules import Ledger
+from .rule import Ledger
 
 T = TypeVar("T")
 HOLD = timedelta(hours=24)            # DataWorks keeps a trigger sent too early this long, then drops it

@@ -28,7 +28,7 @@ from .oss import ObjectStore, Wanted
 from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, REJECTED, TRIGGERED, WAITING_FILES, Decision
 from .recent import Recent, Seen
 from .retry import Backoff, Deadline, GaveUp, NoTimeLeft, Observer, Reach, RemoteError, with_retries
-from .rules import OssRule, Rule, RuleSet, Target
+from .rule import OssRule, Rule, RuleSet, Target
 from .schedule import Schedule, ScheduleError, resolve
 
 T = TypeVar("T")

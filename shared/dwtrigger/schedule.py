@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from .dataworks import epoch_ms
 from .events import NOT_JSON, Event, iso_time
-from .rules import FieldSpec, MnsRule, Rule, Target, TimerRule
+from .rule import FieldSpec, MnsRule, Rule, Target, TimerRule
 
 ONE_DAY = timedelta(days=1)
 EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 30)   # epoch ms; the cycle day after LATEST still exists

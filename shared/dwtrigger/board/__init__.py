@@ -30,7 +30,7 @@ from ..ledger import Entry, Notice, ms
 from ..outcomes import FAILED as FAILED_OUTCOME, OVERDUE, TRIGGERED, Decision
 from ..relay import Invocation
 from ..retry import Backoff, GaveUp, with_retries
-from ..rules import OssRule, Rule, RuleSet, Target
+from ..rule import OssRule, Rule, RuleSet, Target
 from ..schedule import ONE_DAY, Schedule
 from ..sweep import EVIDENCE_S, _share
 from .look import Learned, Live, Look, NotAsked

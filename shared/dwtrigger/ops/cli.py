@@ -26,7 +26,7 @@ from .replayer import NOT_TRIED, RELEASED, Replayer, read_path, summary
 from ..matching import ignored_reason, match, out_of_play
 from ..outcomes import DRY_RUN, FAILED, IGNORED, REJECTED
 from .reach import Refused, Watch, When, clock, reaching, require_keys
-from ..ruleload import RulesError, load_rules
+from ..rules import RulesError, load_rules
 from ..schedule import ONE_DAY, ScheduleError, resolve
 from ..settings import Settings
 

@@ -29,8 +29,8 @@ from ..dataworks import (FAILED, NOT_RUN, RUNNING, SUCCEEDED, WAIT_RESOURCE, WAI
 from ..ledger import Entry, Slot, ms
 from ..relay import UNREACHED_AFTER, Invocation, Silence
 from ..retry import Backoff, GaveUp, with_retries
-from ..ruleload import RulesError, load_rules
-from ..rules import OssRule, Rule, Target
+from ..rule import OssRule, Rule, Target
+from ..rules import RulesError, load_rules
 from ..schedule import ONE_DAY, Schedule
 from . import fc, ram
 from .reach import Refused, When, clock, reaching, require_keys

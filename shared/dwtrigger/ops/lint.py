@@ -31,8 +31,8 @@ from itertools import combinations
 from operator import attrgetter, itemgetter
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
-from ..ruleload import Problem, listed
-from ..rules import MnsRule, OssRule, Rule, RuleSet, TimerRule
+from ..rule import MnsRule, OssRule, Rule, RuleSet, TimerRule
+from ..rules import Problem, listed
 from ..templates import Template, _Var
 from .lookalikes import lookalikes
 

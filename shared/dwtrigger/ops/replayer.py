@@ -14,7 +14,7 @@ import click
 
 from .. import app
 from ..outcomes import ALREADY, DRY_RUN, IGNORED, OUTCOMES, TRIGGERED, WAITING_FILES, DecisionLog
-from ..ruleload import load_rules
+from ..rules import load_rules
 from . import fc
 from .inputs import UNREADABLE, Item, Unreadable, read
 from .reach import Refused, Watch, clock, require_keys

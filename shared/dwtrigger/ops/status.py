@@ -18,7 +18,7 @@ import click
 
 from .. import app, board
 from ..board import page
-from ..ruleload import RulesError, load_rules
+from ..rules import RulesError, load_rules
 from ..schedule import ONE_DAY
 from ..settings import Settings, SettingsError
 from . import fc
