@@ -31,6 +31,7 @@ def test_importing_a_handler_loads_no_cli_and_no_sdk_yet():
         assert "dwtrigger" in loaded
         assert not loaded & {"click", "pytest", "moto", "hypothesis", "boto3"}, loaded
         assert not loaded & {"alibabacloud_tea_openapi", "alibabacloud_oss_v2"}   # imported on their first call
+        assert not {m for m in loaded if m.startswith("dwtrigger.ops.")}     # no command, nor validate's advice
 
 
 def test_the_initializer_loads_rules_and_sdk_before_the_first_event():
@@ -40,6 +41,7 @@ def test_the_initializer_loads_rules_and_sdk_before_the_first_event():
     assert "alibabacloud_tea_openapi" in loaded
     assert "alibabacloud_dataworks_public20200518" not in loaded       # the generic call needs none of its models
     assert "alibabacloud_oss_v2" in loaded                              # rules.yaml's sales-complete requires files
+    assert "dwtrigger.rules" in loaded and "dwtrigger.ops.lookalikes" not in loaded     # validate's advice stays out
 
 
 def test_a_deployment_without_require_never_loads_the_oss_sdk(tmp_path):

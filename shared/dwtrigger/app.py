@@ -22,10 +22,10 @@ from .outcomes import FAILED, Decision, DecisionLog
 from .pacing import Pacers
 from .relay import Invocation, Relay, Silence
 from .retry import Backoff, Deadline, Observer
-from .rules import Rule, RuleSet, load_rules
+from .rule import Rule, RuleSet
+from .rules import load_rules
+from .settings import Settings
 from .sweep import Sweep, Tally
-
-TRUE = ("1", "true", "yes", "on")
 
 
 class TriggerFailed(Exception):
@@ -38,23 +38,17 @@ class TriggerFailed(Exception):
         super().__init__(f"{len(failed)} of {len(decisions)} decisions failed ({parts})")
 
 
-def rules_path(environ: Mapping[str, str] = os.environ) -> str:
-    if environ.get("DWTRIGGER_RULES"):
-        return environ["DWTRIGGER_RULES"]
-    return os.path.join(environ.get("FC_FUNC_CODE_PATH") or os.getcwd(), "rules.yaml")
-
-
 class Runtime:
-    def __init__(self, rules: RuleSet, *, environ: Mapping[str, str] = os.environ,
+    def __init__(self, rules: RuleSet, *, environ: Mapping[str, str] = os.environ, settings: Optional[Settings] = None,
                  log: Optional[DecisionLog] = None, dry_run: Optional[bool] = None,
                  backoff: Optional[Backoff] = None, sleep: Callable[[float], None] = time.sleep,
                  wall_clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  observe: Optional[Observer] = None, silence: Optional[Silence] = None):
-        self.rules, self.environ = rules, environ
+        self.rules, self.environ = rules, environ       # the environment: the role's keys, the channels' secrets
+        self.settings = settings or Settings.read(environ)     # everything else it holds, checked here, at start
         self.silence = silence          # one shared by every invocation (the command line's); else one for each
-        self.sweep_qps = sweep_qps(environ)
         self.log = log or DecisionLog()
-        self.dry_run = (environ.get("DWTRIGGER_DRY_RUN", "").lower() in TRUE) if dry_run is None else dry_run
+        self.dry_run = self.settings.dry_run if dry_run is None else dry_run
         self.wall_clock = wall_clock
         self.clients = ClientCache()
         self.pacers = Pacers()                             # this FC instance's share of each DataWorks quota
@@ -69,12 +63,13 @@ class Runtime:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Runtime":
-        return cls(load_rules(rules_path(environ)), environ=environ)
+        settings = Settings.read(environ)
+        return cls(load_rules(settings.rules_path), environ=environ, settings=settings)
 
     def run(self, source: str, raw, context) -> List[Decision]:
         """Every decision of one delivery to the `source` function, each logged as it was made."""
         started, received = time.monotonic(), self.wall_clock()
-        parsed = events.records(source, raw, received, self.environ.get("DWTRIGGER_MNS_TOPIC") or self._any_topic)
+        parsed = events.records(source, raw, received, self.settings.mns_topic or self._any_topic)
         return self._run(context, started, lambda call, _: self.relay.decide(parsed, call))
 
     def sweep(self, context, now: Optional[datetime] = None) -> Tuple[List[Decision], Tally]:
@@ -82,7 +77,7 @@ class Runtime:
         then, with `defaults.status_page`, the board it leaves (board/publish.py: no DataWorks call of its own)."""
         started, tally = time.monotonic(), Tally()
         when = now or self.wall_clock()
-        sweep = Sweep(self.relay, self.rules, pace_s=1 / self.sweep_qps)
+        sweep = Sweep(self.relay, self.rules, pace_s=1 / self.settings.sweep_qps)
         learned = importlib.import_module(".board", __package__).Learned() if self.rules.status_page else None
         decisions = self._run(context, started, lambda call, keys: sweep.run(learned.watch(call) if learned else call,
                                                                               when, tally, self._notices(keys)))
@@ -130,17 +125,18 @@ class Runtime:
 
     def endpoint(self, rule: Rule) -> str:
         """The DataWorks endpoint a rule's calls go to: DWTRIGGER_ENDPOINT, the rule's `endpoint`, its region's."""
-        return self.environ.get("DWTRIGGER_ENDPOINT") or rule.endpoint or f"dataworks.{rule.region}.aliyuncs.com"
+        return self.settings.endpoint or rule.endpoint or f"dataworks.{rule.region}.aliyuncs.com"
 
     def port_for(self, keys: InvocationKeys, rule: Rule) -> dataworks.DataWorks:
         """The DataWorks adapter for a rule: its API, endpoint and role from the rule (or the environment's
         overrides), reused across invocations while the keys stay the same."""
         role_keys = self._keys(keys, DataWorksError)
         endpoint = self.endpoint(rule)
-        sts = self.environ.get("DWTRIGGER_STS_ENDPOINT") or (f"sts.{rule.region}.aliyuncs.com" if rule.region else None)
-        shape = ("dataworks", rule.api, endpoint, self.protocol, rule.role_arn, sts)
+        sts = self.settings.sts_endpoint or (f"sts.{rule.region}.aliyuncs.com" if rule.region else None)
+        protocol = self.settings.protocol
+        shape = ("dataworks", rule.api, endpoint, protocol, rule.role_arn, sts)
         return self.clients.get(role_keys, shape, lambda: dataworks.adapter(
-            rule.api, endpoint, self.protocol, credential_client(role_keys, rule.role_arn, sts), self.pacers(endpoint)))
+            rule.api, endpoint, protocol, credential_client(role_keys, rule.role_arn, sts), self.pacers(endpoint)))
 
     def store_for(self, keys: InvocationKeys, rule: Rule) -> oss.ObjectStore:
         """The OSS adapter for a rule's `require` checks: the rule's region with the function's own role (a
@@ -150,15 +146,9 @@ class Runtime:
     def store_in(self, keys: InvocationKeys, region: str) -> oss.ObjectStore:
         """The OSS adapter for a region's buckets (a rule's, the status page's)."""
         role_keys = self._keys(keys, oss.OssError)
-        endpoint = self.environ.get("DWTRIGGER_OSS_ENDPOINT") or None
-        internal = self.environ.get("DWTRIGGER_OSS_INTERNAL", "").lower() in TRUE
-        shape = ("oss", region, endpoint, self.protocol, internal)
-        return self.clients.get(role_keys, shape, lambda: oss.store(region, endpoint, self.protocol, internal,
-                                                                  role_keys))
-
-    @property
-    def protocol(self) -> str:
-        return (self.environ.get("DWTRIGGER_PROTOCOL") or "https").lower()
+        endpoint, protocol, internal = self.settings.oss_endpoint, self.settings.protocol, self.settings.oss_internal
+        shape = ("oss", region, endpoint, protocol, internal)
+        return self.clients.get(role_keys, shape, lambda: oss.store(region, endpoint, protocol, internal, role_keys))
 
     @staticmethod
     def _keys(keys: InvocationKeys, error):
@@ -166,26 +156,6 @@ class Runtime:
             return keys.get()
         except MissingCredentials as e:
             raise error("NoCredentials", str(e), retryable=False) from None
-
-
-class SettingsError(ValueError):
-    """An environment variable the functions read holds a value they cannot use: refused at start, named."""
-
-
-SWEEP_QPS = (0.1, 50.0)     # DataWorks calls a second the sweep may make: Enterprise's read quota at most
-
-
-def sweep_qps(environ: Mapping[str, str]) -> float:
-    """DWTRIGGER_SWEEP_QPS (default 5): the sweep's DataWorks calls per second, of the quota every function shares."""
-    raw = environ.get("DWTRIGGER_SWEEP_QPS") or "5"
-    try:
-        qps = float(raw)
-    except ValueError:
-        qps = float("nan")
-    if not SWEEP_QPS[0] <= qps <= SWEEP_QPS[1]:
-        raise SettingsError(f"DWTRIGGER_SWEEP_QPS={raw[:40]!r}: the sweep's DataWorks calls per second, a number from "
-                            f"{SWEEP_QPS[0]:g} to {SWEEP_QPS[1]:g}")
-    return qps
 
 
 _runtime: Optional[Runtime] = None

@@ -15,7 +15,7 @@ from typing import Any, Callable, List, Mapping, Optional, Tuple
 from .ledger import Book
 from .oss import ObjectStore, Wanted
 from .retry import Deadline
-from .rules import OssRule, Required, Rule, Target, TimerRule
+from .rule import OssRule, Required, Rule, Target, TimerRule
 from .schedule import Schedule, written
 from .templates import Template, TemplateError
 

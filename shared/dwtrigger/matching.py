@@ -16,7 +16,7 @@ from collections import defaultdict
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .events import NOT_JSON, Event
-from .rules import MnsRule, OssRule, Rule, RuleSet, TimerRule
+from .rule import MnsRule, OssRule, Rule, RuleSet, TimerRule
 from .templates import Template
 
 Captures = Dict[str, Any]

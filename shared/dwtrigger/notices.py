@@ -31,11 +31,11 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
 import msgspec
 
 from . import notify
+from .dataworks import local
 from .ledger import Book, Notice, ms
 from .outcomes import FAILED, OVERDUE, TRIGGERED
 from .relay import Invocation, Relay
 from .retry import MIN_CALL_S, GaveUp, RemoteError, with_retries
-from .schedule import local
 
 STUCK_AFTER = 3        # sweep runs in a row whose release with evidence failed, before `stuck` is said
 NOTICE_S = 20.0        # one release's notices (ledger and channels), or one rule's listing: at most a quarter of

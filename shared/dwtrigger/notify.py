@@ -33,7 +33,7 @@ import msgspec
 
 from .redact import clean
 from .retry import MIN_CALL_S, Backoff, Deadline, GaveUp, RemoteError, with_retries
-from .rules import Channel, Rule
+from .rule import Channel, Rule
 
 MAX_ANSWER = 64 * 1024        # a receiver's answer is a few bytes: more is read no further
 CONNECT_S, READ_S = 5.0, 10.0

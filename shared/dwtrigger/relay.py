@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, TypeVar
 
-from .dataworks import DataWorks, DataWorksError, Instance, describe
+from .dataworks import DataWorks, DataWorksError, Instance, describe, local
 from .dataworks.choose import Unresolved, choose
 from .events import Event, Parsed, Rejected
 from .evidence import files
@@ -29,8 +29,8 @@ from .oss import ObjectStore, Wanted
 from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, REJECTED, TRIGGERED, WAITING_FILES, Decision
 from .recent import Recent, Seen
 from .retry import Backoff, Deadline, GaveUp, NoTimeLeft, Observer, Reach, RemoteError, with_retries
-from .rules import OssRule, Rule, RuleSet, Target
-from .schedule import Schedule, ScheduleError, local, resolve
+from .rule import OssRule, Rule, RuleSet, Target
+from .schedule import Schedule, ScheduleError, resolve
 
 T = TypeVar("T")
 HOLD_MS = int(HOLD.total_seconds() * 1000)

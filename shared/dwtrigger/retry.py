@@ -33,6 +33,7 @@ class Deadline:
         return cls(started + timeout - margin, clock)
 
     def left(self) -> float:
+        """Seconds until the invocation's deadline."""
         return self.at - self.clock()
 
 

@@ -1,4 +1,4 @@
-"""The rules file -> typed, validated rules, once per FC instance.
+"""The rules file -> typed, validated rules (rule.py's types), once per FC instance.
 
 Everything a rule says is checked here (the schema as written, in rulefile.py; time zone, templates, patterns,
 cross-field rules), so the relay never re-checks. Problems are collected and reported all at once, in file order,
@@ -20,10 +20,12 @@ import yaml
 
 from . import rulefile
 from .dataworks import API_2020, APIS
-from .patterns import Pattern, PatternError, compile_pattern
+from .patterns import PatternError, compile_pattern
+from .rule import (INSTANT_FORMATS, Channel, Expect, FieldSpec, Ledger, MnsRule, Notify, OssRule, Required, Rule,
+                    RuleSet, StatusPage, Target, TimerRule)
 from .rulefile import did_you_mean
 from .templates import Template, TemplateError, compile_template
-from .yamldoc import Lines, Refused, compose
+from .yamldoc import Lines, Unbuildable, compose
 
 OSS_EVENT_NAMES = {
     "ObjectCreated": ("PutObject", "PostObject", "CompleteMultipartUpload", "PutSymlink", "CopyObject",
@@ -43,158 +45,10 @@ _ENDPOINT = re.compile(r"[A-Za-z0-9.-]+(:[0-9]{1,5})?\Z")
 _REGION = re.compile(r"[a-z]{2,4}(?:-[a-z0-9]{1,16}){1,4}\Z")    # cn-shanghai, ap-southeast-1, cn-shanghai-finance-1
 _DATE_DIRECTIVES = re.compile(r"%[^YmdHMS%]")
 ENVS = ("PROD", "DEV")
-# Message field formats that are not strptime formats: an instant, converted into the rule's time zone.
-INSTANT_FORMATS = ("epoch_ms", "epoch_s", "iso")
 # Each `require` entry is an OSS call (a look or a listing) on every event the rule takes, inside that
 # invocation's deadline: a bound keeps one event's checks quick and its OSS request count predictable.
 MAX_REQUIRE = 20
 MAX_OFFSET = 366            # days; a bound that catches a date typed where a count of days belongs
-
-
-# ---- what the rest of the package uses ---------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Target:
-    workspace: int
-    node: int
-    at: Optional[time]
-    lookup: bool
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """A business date or cycle time read from a JSON message/payload field (dotted path): `format` is a strptime
-    format (a wall-clock time in the rule's zone) or one of INSTANT_FORMATS (an instant)."""
-    path: Tuple[str, ...]
-    format: str
-    is_cycle: bool
-
-
-@dataclass(frozen=True)
-class Required:
-    """A `require` entry: `key` is filled from the event (`Template.partial`); bucket None is the event's bucket
-    (OSS rules) or the rule's `bucket` (timer rules). `line`: where the entry is written, for messages."""
-    bucket: Optional[str]
-    key: Template
-    line: Optional[int] = dataclasses.field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class Ledger:
-    """Where the relay remembers what it sent: objects under `prefix` (ends in '/' or is empty) in `bucket`."""
-    bucket: str
-    prefix: str
-
-    def __str__(self) -> str:
-        return f"oss://{self.bucket}/{self.prefix}"
-
-
-@dataclass(frozen=True)
-class Channel:
-    """Where the sweep's notices go: `name` as the rules file names it (dingtalk, webhook), and the environment
-    variables holding its URL and its signing secret, read when a notice is sent (never written in the file)."""
-    name: str
-    url_env: str
-    secret_env: str
-
-
-@dataclass(frozen=True)
-class Notify:
-    """`notify:`: the channels of a rule's notices (overdue, released_late, stuck), which the sweep sends."""
-    channels: Tuple[Channel, ...]
-    line: Optional[int] = dataclasses.field(default=None, compare=False)    # the rule's own `notify`; None: defaults'
-
-
-@dataclass(frozen=True)
-class StatusPage:
-    """`defaults.status_page: oss://bucket/prefix/`: the sweep writes the day's board there on every run
-    (`<prefix>index.html`, and `<prefix><date>.html`), in `region` (the defaults', which OSS signs for)."""
-    bucket: str
-    prefix: str
-    region: str
-
-    def __str__(self) -> str:
-        return f"oss://{self.bucket}/{self.prefix}"
-
-
-@dataclass(frozen=True)
-class Expect:
-    """The sweep re-checks the rule's last `days` business dates; a date with no evidence by `by` (local time on
-    the day after it) is overdue."""
-    by: time
-    days: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class Rule:
-    """What every rule has; OssRule, MnsRule and TimerRule add their source's fields (and fix `on`)."""
-    name: str
-    on: str
-    timezone: ZoneInfo
-    region: Optional[str]
-    endpoint: Optional[str]
-    api: str
-    env: str
-    role_arn: Optional[str]
-    trigger: Tuple[Target, ...]
-    ledger: Optional[Ledger] = None
-    expect: Optional[Expect] = None
-    notify: Optional[Notify] = None
-    bizdate_offset: int = 0             # days from the date the rule reads (capture or field) to the business date
-    line: Optional[int] = None          # where the rule starts in the file, for messages
-
-
-@dataclass(frozen=True, kw_only=True)
-class OssRule(Rule):
-    on: str = dataclasses.field(default="oss", init=False)
-    buckets: Tuple[str, ...]
-    key: Template
-    events: FrozenSet[str]              # OSS event names, "Family:*" already expanded
-    require: Tuple[Required, ...]
-
-
-@dataclass(frozen=True, kw_only=True)
-class MnsRule(Rule):
-    on: str = dataclasses.field(default="mns", init=False)
-    topic: Optional[str]
-    queue: Optional[str]
-    message: Optional[Pattern]
-    attributes: Optional[Pattern]
-    date_field: Optional[FieldSpec]
-
-
-@dataclass(frozen=True, kw_only=True)
-class TimerRule(Rule):
-    on: str = dataclasses.field(default="timer", init=False)
-    timer: str
-    date_field: Optional[FieldSpec]
-    bucket: Optional[str]               # where `require` entries without oss:// are
-    require: Tuple[Required, ...]
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    rules: Tuple[Rule, ...]             # the rules in play, in file order
-    path: str
-    disabled: Tuple[Rule, ...] = ()     # `enabled: false`: validated like the others, out of play
-    status_page: Optional["StatusPage"] = None      # `defaults.status_page`: where the sweep publishes the board
-
-    def for_source(self, source: str) -> Tuple[Rule, ...]:
-        return tuple(r for r in self.rules if r.on == source)
-
-    def takes_any_message(self) -> bool:
-        """Whether an MNS rule in play names neither topic nor queue (it takes any message, of any topic)."""
-        return any(isinstance(r, MnsRule) and not r.topic and not r.queue for r in self.rules)
-
-    def named(self, name: str) -> Rule:
-        for rule in self.rules:
-            if rule.name == name:
-                return rule
-        for rule in self.disabled:
-            if rule.name == name:
-                raise LookupError(f"rule {name!r} is disabled (`enabled: false`, {self.path}:{rule.line}): it "
-                                  "releases nothing until it is enabled")
-        raise LookupError(f"no rule named {name!r} in {self.path}")
 
 
 @dataclass(frozen=True)
@@ -218,13 +72,14 @@ class RulesError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+
 # ---- YAML (yamldoc.py) -----------------------------------------------------------------------------
 
 def _parse(text: str, path: str) -> Tuple[Any, Lines]:
     """The document's data and the line of each path in it, parsed once (yamldoc.py)."""
     try:
         return compose(text)
-    except Refused as e:
+    except Unbuildable as e:
         raise RulesError([Problem(path, e.line, None, None, e.message)]) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)

@@ -15,8 +15,9 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Dict, Mapping, Optional
 from zoneinfo import ZoneInfo
 
+from .dataworks import epoch_ms
 from .events import NOT_JSON, Event, iso_time
-from .rules import FieldSpec, MnsRule, Rule, Target, TimerRule
+from .rule import FieldSpec, MnsRule, Rule, Target, TimerRule
 
 ONE_DAY = timedelta(days=1)
 EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 30)   # epoch ms; the cycle day after LATEST still exists
@@ -42,15 +43,6 @@ class Schedule:
     @property
     def cycle_ms(self) -> Optional[int]:
         return epoch_ms(self.cycle) if self.cycle else None
-
-
-def epoch_ms(moment: datetime) -> int:
-    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
-
-
-def local(ms: int, zone: ZoneInfo) -> datetime:
-    """DataWorks' epoch ms -> wall-clock time in the workspace zone."""
-    return datetime.fromtimestamp(ms / 1000, zone)
 
 
 def resolve(rule: Rule, target: Target, captures: Mapping[str, Any], event: Event) -> Schedule:

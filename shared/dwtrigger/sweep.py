@@ -35,7 +35,7 @@ from .events import Event
 from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, OVERDUE, TRIGGERED, Decision
 from .relay import SILENT, Invocation, Relay, Release
 from .retry import MIN_CALL_S, GaveUp, RemoteError, with_retries
-from .rules import OssRule, Rule, Target
+from .rule import OssRule, Rule, Target
 from .schedule import ONE_DAY, Schedule, written
 
 # One candidate's budget: at most a quarter of the run's time left, at most these (and at least 2 s).

@@ -3,19 +3,19 @@
 `*` stays within a segment, `**` crosses segments, and `**/` starting a segment is zero or more whole segments
 (`raw/**/*.parquet` takes raw/x.parquet). Users never write regular expressions, and matching is a dynamic program
 over (token, key position): O(tokens x len(key)) time whatever the template or key, so a hostile key cannot make a
-rule slow. `lookalikes` names the text its writer meant as a regular expression, a glob's `?` or `[...]`, or a
-DataWorks parameter (all literal here), for `validate` to warn about.
+rule slow. A capture that fails says what to write when it reads as DataWorks' `${...}` or a regular expression's
+`{4}`; text that compiles but reads as one (the look-alikes `validate` warns about) is ops/lookalikes.py's.
 """
 from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any, List, Mapping, Tuple
+from typing import Any, Mapping, Tuple
 
 # strptime directive -> (date attribute, digits). Fixed widths make a date capture a fixed-length token.
 _DIRECTIVES = {"Y": ("year", 4), "m": ("month", 2), "d": ("day", 2),
                "H": ("hour", 2), "M": ("minute", 2), "S": ("second", 2)}
-_NEEDS = {"bizdate": "Ymd", "cycle": "YmdH"}
+NEEDS = {"bizdate": "Ymd", "cycle": "YmdH"}     # the captures that take a format: the directives each needs
 _DIGITS = frozenset("0123456789")  # not str.isdigit(): that accepts non-ASCII digits, which int() would parse
 _NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _NAME_CHARS = _NAME_START | _DIGITS
@@ -334,11 +334,11 @@ def _parse_capture(body, at):
         raise TemplateError(f"bad capture name {name!r} at offset {at}: use letters, digits and '_', "
                             "not starting with a digit")
     if not colon:
-        if name in _NEEDS:
+        if name in NEEDS:
             raise TemplateError(f"{{{name}}} at offset {at} needs a format, e.g. "
                                 f"{{{name}:%Y%m%d{'%H' if name == 'cycle' else ''}}}")
         return _Var(name, 1, False)
-    if name not in _NEEDS:
+    if name not in NEEDS:
         raise TemplateError(f"{{{name}:...}} at offset {at}: only bizdate and cycle take a format")
     mask, fields, seen, k = [], [], "", 0
     while k < len(fmt):
@@ -361,87 +361,26 @@ def _parse_capture(body, at):
             mask.extend([None] * width)
             seen += d
         k += 2
-    missing = [f"%{d}" for d in _NEEDS[name] if d not in seen]
+    missing = [f"%{d}" for d in NEEDS[name] if d not in seen]
     if missing:
         raise TemplateError(f"{{{name}:{fmt}}} at offset {at} is missing {' '.join(missing)}")
     return _Date(name, tuple(mask), tuple(fields))
 
 
-# ---- lookalikes: what a user who expects a regular expression, a shell glob or DataWorks' parameters writes ------
-# All of it is literal text to a template (or, for `{4}` and `${yyyy-mm-dd}`, an error): `validate` warns about the
-# text and the errors carry the hint, each saying what to write instead.
+# ---- advice: what a user who expects DataWorks' parameters or a regular expression's counts meant -------------
+# A capture that fails to compile says what to write instead (`_hint`); ops/lookalikes.py, for `validate`, reads the
+# same advice for text that compiles but is literal here.
 
-_WITHIN = "write '*' (any text within a segment) or '{name}'"
-_ANY_DATE = "write '{bizdate:%Y%m%d}' or '{cycle:%Y%m%d%H}' for a date, '*' or '{name}' for other text"
+WITHIN = "write '*' (any text within a segment) or '{name}'"
+ANY_DATE = "write '{bizdate:%Y%m%d}' or '{cycle:%Y%m%d%H}' for a date, '*' or '{name}' for other text"
 _DW_NAMED = {"bizdate": "{bizdate:%Y%m%d}", "cyctime": "{cycle:%Y%m%d%H%M%S}"}
 _DW_UNITS = {"yyyy": "%Y", "mm": "%m", "dd": "%d", "hh24": "%H", "mi": "%M", "ss": "%S"}
 # Regular expressions as text, compiled (and cached by `re`) on first use: a function never pays for them.
 _DW_FORMAT = r"(?:yyyy|mm|dd|hh24|mi|ss|[^A-Za-z%{}])+\Z"
 _DW_SHIFT = r"\s*([-+]\s*\d+(?:\s*/\s*\d+)?)\s*\Z"
-# Captures are masked (\x00 then \x01s) before the search, so only literal text is read.
-_MASK = r"\{\{|\}\}|\{[^{}]*\}"
-_CUES = frozenset("$^\\?[(")          # a lookalike below has one of these, or is '.*' or '.+'
-_LOOKALIKE = r"""
-    (?P<param> \$\[[^]\x00\x01]*\] | \$\x00\x01* | \$(?:bizdate|cyctime|gmtdate|bizmonth|jobid|nodeid|taskid)\b )
-  | (?P<anchor> \A\^ | (?<!_\$folder)\$\Z )              # not Hadoop's `dir_$folder$` marker
-  | (?P<escape> \\[^\x00\x01][+?]? )                     # a '*' after these is a template's own wildcard
-  | (?P<any> (?<![A-Za-z0-9_])\.\*\?? | \.\+\?? | \.\*\? )
-  | (?P<group> \([^()\x00\x01]*\|[^()\x00\x01]*\)[+?]? | \([^()\x00\x01]*\)\+ )
-  | (?P<set> \[[^]\x00\x01/]*\][+?]? )
-  | (?P<glob> \? )
-"""
 
 
-def lookalikes(source: str) -> List[str]:
-    """For each piece of `source` (a template that compiles) that reads as a regular expression, a shell glob's `?`
-    or `[...]`, or a DataWorks scheduling parameter: what it is here and what to write instead."""
-    if _CUES.isdisjoint(source) and ".*" not in source and ".+" not in source:     # most templates: no search
-        return []
-    masked = re.sub(_MASK, lambda m: m.group() if m.group() in ("{{", "}}") else "\x00" + "\x01" * (len(m.group()) - 1),
-                    source)
-    found = []
-    for m in re.finditer(_LOOKALIKE, masked, re.X):
-        kind, text, at = m.lastgroup, source[m.start():m.end()], f"(offset {m.start()})"
-        if kind == "param" and text.startswith("${"):
-            found.append(_dollar_capture(text, at))
-        elif kind == "param":
-            found.append(f"'{text}' {at} is a DataWorks scheduling parameter, which dwtrigger does not expand: it "
-                         f"matches only that text; {_dataworks(text)}")
-        elif kind == "glob":
-            found.append(f"'?' {at} is a literal '?' here, not a glob's one character: {_WITHIN}")
-        elif kind == "set":
-            found.append(f"'{text}' {at} is literal text here, not a set of characters: {_WITHIN}")
-        else:
-            found.append(f"'{text}' {at} reads as a regular expression, which templates do not have: it matches "
-                         f"only that text; {_regex_advice(kind, text)}")
-    return found
-
-
-def _regex_advice(kind, text):
-    if kind == "anchor":
-        return "drop it: a template always matches the whole key"
-    if kind == "any":
-        return "write '*' (any text within a segment) or '**' (across segments)"
-    if kind == "group":
-        return "write '*' or '{name}', or one rule (or `require` entry) for each alternative"
-    if kind == "escape" and text[1] not in "dDwWsS":
-        return f"write '{text[1]}' alone" if len(text) == 2 else _WITHIN
-    return _WITHIN
-
-
-def _dollar_capture(text, at):
-    """`$` before a capture: DataWorks' `${...}` written where a template capture is meant."""
-    body = text[2:-1]
-    if body.partition(":")[0] in _NEEDS:
-        return f"'$' {at} is literal text before {text[1:]}: write '{text[1:]}' without it"
-    instead = _dataworks(text)
-    if instead == _ANY_DATE:
-        return f"'$' {at} is literal text before the capture {text[1:]}: write '{text[1:]}' if the key has no '$'"
-    return (f"'{text}' {at} looks like DataWorks' ${{...}} parameter, which dwtrigger does not expand: '$' is literal "
-            f"text and '{text[1:]}' captures any text of a segment; {instead}")
-
-
-def _dataworks(expr):
+def dataworks_advice(expr):
     """What to write instead of DataWorks' `expr`: `$bizdate`, `${yyyy-mm-dd}` (the business date), `$[yyyymmdd-1]`,
     `$[yyyymmddhh24]` (counted from the scheduled time)."""
     scheduled, body = expr.startswith("$["), expr[2:-1] if expr[1:2] in "[{" else expr[1:]
@@ -450,16 +389,16 @@ def _dataworks(expr):
     shift = re.search(_DW_SHIFT, body)
     fmt = body[:shift.start()] if shift else body
     if not re.match(_DW_FORMAT, fmt) or (shift and not scheduled):
-        return _ANY_DATE
+        return ANY_DATE
     strf = re.sub("yyyy|mm|dd|hh24|mi|ss", lambda m: _DW_UNITS[m.group()], fmt)
     if not all(d in strf for d in ("%Y", "%m", "%d")):
-        return _ANY_DATE
+        return ANY_DATE
     if "%H" in strf:
-        return f"write '{{cycle:{strf}}}'" if scheduled and not shift else _ANY_DATE
+        return f"write '{{cycle:{strf}}}'" if scheduled and not shift else ANY_DATE
     if not scheduled or (shift and shift.group(1).replace(" ", "") == "-1"):
         return f"write '{{bizdate:{strf}}}'"
     if shift:
-        return _ANY_DATE
+        return ANY_DATE
     return (f"write '{{bizdate:{strf}}}' if that date is the business date ($[...] counts from the scheduled "
             "time: for a daily node, the day after)")
 
@@ -468,7 +407,7 @@ def _hint(source, start, close):
     """A failed capture's hint when it reads as DataWorks' `${...}` or a regular expression's `{4}` / `{2,3}`."""
     body = source[start + 1:close]
     if start and source[start - 1] == "$":
-        return f" (DataWorks' parameters are not expanded: {_dataworks('$' + source[start:close + 1])}, no '$')"
+        return f" (DataWorks' parameters are not expanded: {dataworks_advice('$' + source[start:close + 1])}, no '$')"
     if re.fullmatch(r"\d+(?:,\d*)?|,\d+", body):
-        return f" ('{{{body}}}' repeats in a regular expression; templates have none: {_WITHIN})"
+        return f" ('{{{body}}}' repeats in a regular expression; templates have none: {WITHIN})"
     return ""

@@ -106,7 +106,7 @@ class DeadlineReached(OSError):
     """Raised inside the SDK's transport (an IOError, which the SDK wraps); the Budget records why."""
 
 
-class Refused(OSError):
+class Withheld(OSError):
     """An answer the transport will not hand to the SDK (a redirect, an oversized body)."""
 
 
@@ -141,7 +141,7 @@ class _BudgetedSocket(io.RawIOBase):
         self._read += count
         if self._read > MAX_ANSWER_BYTES:
             self._spent.oversized = True
-            raise Refused(f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
+            raise Withheld(f"the answer is larger than {MAX_ANSWER_BYTES} bytes")
         return count
 
 
@@ -302,7 +302,7 @@ class GuardedAdapter(HTTPAdapter):
         if spent is not None and proxy.lower().startswith("socks"):
             where = urlsplit(proxy)         # named without its userinfo (a password may be in it)
             spent.proxy = f"{where.scheme}://{where.hostname or '?'}{f':{where.port}' if where.port else ''}"[:100]
-            raise Refused(f"the SOCKS proxy {spent.proxy} cannot be held to the call's deadline")
+            raise Withheld(f"the SOCKS proxy {spent.proxy} cannot be held to the call's deadline")
         manager = self.proxy_manager.get(proxy)
         if manager is None and proxy.lower().startswith("socks"):
             return super().proxy_manager_for(proxy, **proxy_kwargs)     # outside a budget: stock behaviour
@@ -324,7 +324,7 @@ class GuardedAdapter(HTTPAdapter):
             response.close()
             host = (urlsplit(response.headers.get("location") or "").hostname or "nowhere")[:100]
             spent.redirect = f"HTTP {response.status_code} to {host}"
-            raise Refused(f"{spent.redirect}: redirects are never followed")
+            raise Withheld(f"{spent.redirect}: redirects are never followed")
         return response
 
 

@@ -44,7 +44,7 @@ def _event_source() -> Any:
 _EVENTS = _event_source()
 
 
-class Refused(Exception):
+class Unbuildable(Exception):
     """A document the loader will not build, refused at one line."""
 
     def __init__(self, mark: yaml.Mark, message: str):
@@ -245,7 +245,7 @@ class _Composer:
                 if done.merges:
                     value = self._merged(done)
                 if size > _MAX_NODES:
-                    raise Refused(mark, f"YAML aliases expand this document past {_MAX_NODES:,} nodes "
+                    raise Unbuildable(mark, f"YAML aliases expand this document past {_MAX_NODES:,} nodes "
                                          "(an alias bomb?)")
                 if done.anchor is not None:
                     self.anchors[done.anchor] = (value, size, height, mark, None, done.keys)
@@ -268,7 +268,7 @@ class _Composer:
             elif cls is Scalar or cls is SeqStart or cls is MapStart:
                 mark = event.start_mark
                 if len(stack) == deepest:
-                    raise Refused(mark, f"YAML nested deeper than {_MAX_DEPTH} levels")
+                    raise Unbuildable(mark, f"YAML nested deeper than {_MAX_DEPTH} levels")
                 anchor = event.anchor
                 if anchor is not None:
                     self._anchor(anchor, mark)
@@ -398,10 +398,10 @@ class _Composer:
             raise yaml.composer.ComposerError(None, None, f"found undefined alias {anchor!r}", mark)
         found = self.anchors[anchor]
         if found is None:
-            raise Refused(mark, f"YAML alias *{anchor} is used inside its own anchor (a recursive alias)")
+            raise Unbuildable(mark, f"YAML alias *{anchor} is used inside its own anchor (a recursive alias)")
         value, size, height, _, text, _ = found
         if depth + height > _MAX_DEPTH:
-            raise Refused(mark, f"YAML aliases nest this document deeper than {_MAX_DEPTH} levels")
+            raise Unbuildable(mark, f"YAML aliases nest this document deeper than {_MAX_DEPTH} levels")
         return value, size, height, text
 
     def _anchored(self, event: Any) -> Optional[tuple]:
@@ -475,7 +475,7 @@ class _Composer:
 
 
 def compose(text: str) -> Tuple[Any, Lines]:
-    """The document's data and the line of each path in it. Raises Refused (with its line) or yaml.YAMLError."""
+    """The document's data and the line of each path in it. Raises Unbuildable (with its line) or yaml.YAMLError."""
     events = _EVENTS(text)
     try:
         composer = _Composer(events)

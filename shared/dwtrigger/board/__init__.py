@@ -24,14 +24,14 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import msgspec
 
 from .. import evidence
-from ..dataworks import FAILED, RUNNING, SUCCEEDED, WAIT_RESOURCE, Instance
+from ..dataworks import FAILED, RUNNING, SUCCEEDED, WAIT_RESOURCE, Instance, local
 from ..evidence import Evidence
 from ..ledger import Entry, Notice, ms
 from ..outcomes import FAILED as FAILED_OUTCOME, OVERDUE, TRIGGERED, Decision
 from ..relay import Invocation
 from ..retry import Backoff, GaveUp, with_retries
-from ..rules import OssRule, Rule, RuleSet, Target
-from ..schedule import ONE_DAY, Schedule, local
+from ..rule import OssRule, Rule, RuleSet, Target
+from ..schedule import ONE_DAY, Schedule
 from ..sweep import EVIDENCE_S, _share
 from .look import Learned, Live, Look, NotAsked
 

@@ -11,7 +11,7 @@ from ..dataworks import DataWorks, Instance
 from ..dataworks.choose import Unresolved, choose
 from ..relay import SILENT, Invocation
 from ..retry import MIN_CALL_S, Backoff, GaveUp, Observer, with_retries
-from ..rules import Rule, Target
+from ..rule import Rule, Target
 from ..schedule import Schedule
 from ..sweep import RELEASE_S, _share
 

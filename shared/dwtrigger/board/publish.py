@@ -16,7 +16,7 @@ from ..outcomes import Decision, DecisionLog
 from ..oss import ObjectStore
 from ..relay import Invocation
 from ..retry import MIN_CALL_S, Backoff, GaveUp, with_retries
-from ..rules import RuleSet
+from ..rule import RuleSet
 from . import Learned, build, shown
 from .page import render
 

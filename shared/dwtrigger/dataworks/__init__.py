@@ -12,11 +12,12 @@ import functools
 import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import date
-from typing import List, Mapping, Optional, Protocol
+from datetime import date, datetime
+from typing import List, Mapping, Optional
+from zoneinfo import ZoneInfo
 
 from ..pacing import Pacer
-from ..retry import RemoteError
+from ..retry import Deadline, RemoteError
 
 API_2020, API_2024 = "2020-05-18", "2024-05-18"
 APIS = (API_2020, API_2024)
@@ -27,6 +28,17 @@ NOT_RUN, WAIT_TIME, WAIT_TRIGGER = "not_run", "wait_time", "wait_trigger"    # n
 WAIT_RESOURCE, RUNNING = "wait_resource", "running"        # started: queued for its resource group, or running
 FAILED, SUCCEEDED, UNKNOWN = "failed", "succeeded", "unknown"
 WAITING = frozenset({NOT_RUN, WAIT_TIME, WAIT_TRIGGER})
+
+
+# DataWorks' times (an instance's business date and scheduled time) are epoch ms of wall-clock times in the
+# workspace's zone (schedule.py): these two convert, for every module that reads or writes them.
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp()) * 1000 + moment.microsecond // 1000
+
+
+def local(ms: int, zone: ZoneInfo) -> datetime:
+    """DataWorks' epoch ms -> wall-clock time in the workspace zone."""
+    return datetime.fromtimestamp(ms / 1000, zone)
 
 
 @dataclass(frozen=True)
@@ -75,11 +87,6 @@ class Call:
 class DataWorksError(RemoteError):
     """A failed DataWorks call, classified once so no retry loop inspects SDK exceptions. `retryable`:
     throttling, 5xx, timeouts, the deadline, answers off their schema; not other 4xx or redirects."""
-
-
-class Deadline(Protocol):
-    def left(self) -> float:
-        """Seconds until the invocation's deadline."""
 
 
 class DataWorks(ABC):

@@ -11,8 +11,7 @@ from datetime import date
 from typing import Optional, Sequence
 from zoneinfo import ZoneInfo
 
-from ..schedule import local
-from . import Instance
+from . import Instance, local
 
 
 class Unresolved(Exception):

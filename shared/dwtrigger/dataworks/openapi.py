@@ -13,10 +13,10 @@ from typing import Annotated, Callable, Hashable, Iterable, List, Optional, Tupl
 import msgspec
 
 from .. import wire
-from . import DataWorks, DataWorksError, Deadline
+from . import DataWorks, DataWorksError
 from ..pacing import Pacer
 from ..redact import clean, error_code
-from ..retry import MIN_CALL_S, NoTimeLeft
+from ..retry import MIN_CALL_S, Deadline, NoTimeLeft
 from .errors import classify
 
 CONNECT_TIMEOUT_MS, READ_TIMEOUT_MS = 5000, 10000    # per connect / per read; the budget bounds the whole call

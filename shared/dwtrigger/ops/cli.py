@@ -28,6 +28,7 @@ from ..outcomes import DRY_RUN, FAILED, IGNORED, REJECTED
 from .reach import Refused, Watch, When, clock, reaching, require_keys
 from ..rules import RulesError, load_rules
 from ..schedule import ONE_DAY, ScheduleError, resolve
+from ..settings import Settings
 
 MAX_DAYS = 366                  # trigger --from/--to: a year at most, so a typo cannot spend a quota
 INTERRUPTED = 130               # Ctrl-C, as a shell reports a process SIGINT ended
@@ -154,7 +155,7 @@ def explain(event, rules_path, source, now, as_json, **options):
             report.append({"event": item.label, UNREADABLE: item.reason})
             continue
         function = item.function
-        topic = os.environ.get("DWTRIGGER_MNS_TOPIC") or (events.ANY_TOPIC if ruleset.takes_any_message() else None)
+        topic = Settings.read(os.environ).mns_topic or (events.ANY_TOPIC if ruleset.takes_any_message() else None)
         for parsed in events.parse(function, item.raw, received, topic):        # as Runtime.run parses
             report.append(_explain_one(item.label, function, parsed, ruleset))
     if as_json:

@@ -23,11 +23,12 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from .. import app, events
+from ..dataworks import local
 from . import fc
 from .emulator import DEFAULT_SEED, Emulator, OssStandIn
 from .inputs import UNREADABLE, Unreadable, read
 from ..outcomes import FAILED, REJECTED, WAITING_FILES, DecisionLog
-from ..schedule import local
+from ..settings import Settings
 
 BUCKETS = ("etl-landing", "etl-landing-backup")       # rules.yaml's
 CHECKOUT = ("events", "functions", "rules.yaml")      # what the demo runs
@@ -71,14 +72,19 @@ def load_handlers(root: Path) -> Dict[str, object]:
     return handlers
 
 
-def run_sample(handler, source: str, raw: bytes, env: Dict[str, str]) -> List[dict]:
-    saved = {k: os.environ.get(k) for k in env}
+def run_sample(handler, source: str, raw: bytes, env: Dict[str, str], runtime: app.Runtime) -> List[dict]:
+    """One sample through its handler. A sample's `env` is its own function's environment (a STREAM topic
+    trigger's DWTRIGGER_MNS_TOPIC): the handlers' runtime takes it with the settings it gives, as that function's
+    instance reads them at start, and both are restored after."""
+    saved, settings = {k: os.environ.get(k) for k in env}, runtime.settings
     os.environ.update(env)
+    runtime.settings = Settings.read(os.environ)
     try:
         return handler(raw, fc.context_for(source))["outcomes"]
     except app.TriggerFailed as e:
         return [d.record() for d in e.decisions]
     finally:
+        runtime.settings = settings
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
 
@@ -129,8 +135,9 @@ def _run(root: Path, expectations: Dict[Path, dict], log_path: Path, echo, board
                            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": key["access_key_secret"],
                            "ALIBABA_CLOUD_SECURITY_TOKEN": key.get("security_token") or ""})
         # The demo's world lives on the emulator's clock, so events without a time of their own agree with it.
-        app.use_runtime(app.Runtime(app.load_rules(str(root / "rules.yaml")), wall_clock=emu.clock.now,
-                                    log=DecisionLog(service="dwtrigger-demo", stream=log_file)))
+        runtime = app.Runtime(app.load_rules(str(root / "rules.yaml")), wall_clock=emu.clock.now,
+                              log=DecisionLog(service="dwtrigger-demo", stream=log_file))
+        app.use_runtime(runtime)
         handlers = load_handlers(root)
         rows, misses, reasons = [], [], []
         for path, spec in sorted(expectations.items()):
@@ -143,7 +150,7 @@ def _run(root: Path, expectations: Dict[Path, dict], log_path: Path, echo, board
                     reasons.append(f"  {item.label}: {UNREADABLE}: {item.reason}")
                     continue
                 _land(oss, item.function, item.raw)
-                records = run_sample(handlers[item.function], item.function, item.raw, spec["env"])
+                records = run_sample(handlers[item.function], item.function, item.raw, spec["env"], runtime)
                 got += [r["outcome"] for r in records]
                 rows += [_row(path.relative_to(events_dir), r) for r in records]
                 reasons += [f"  {path.relative_to(events_dir)}: {r['outcome']}: {r['reason']}" for r in records
@@ -168,7 +175,7 @@ def _board(root: Path, emu: Emulator, path: Path) -> None:
 
     runtime = app.Runtime(app.load_rules(str(root / "rules.yaml")), wall_clock=emu.clock.now)
     call, keys = runtime.invocation(fc.context_for("status"), time.monotonic())
-    made = board.build(board.shown(runtime.rules), emu.clock.now(), call, board.Live(call, runtime.sweep_qps),
+    made = board.build(board.shown(runtime.rules), emu.clock.now(), call, board.Live(call, runtime.settings.sweep_qps),
                        times=True, scrub=keys.scrub)
     path.write_text(page.render(made), encoding="utf-8")
 

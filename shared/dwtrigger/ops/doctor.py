@@ -25,12 +25,13 @@ import click
 
 from .. import app, evidence
 from ..dataworks import (FAILED, NOT_RUN, RUNNING, SUCCEEDED, WAIT_RESOURCE, WAIT_TIME, WAIT_TRIGGER, Instance,
-                         Parent)
+                         Parent, epoch_ms, local)
 from ..ledger import Book, Entry, Slot, ms
 from ..relay import UNREACHED_AFTER, Invocation, Silence
 from ..retry import Backoff, GaveUp, with_retries
-from ..rules import OssRule, Rule, RulesError, Target, load_rules
-from ..schedule import ONE_DAY, Schedule, epoch_ms, local
+from ..rule import OssRule, Rule, Target
+from ..rules import RulesError, load_rules
+from ..schedule import ONE_DAY, Schedule
 from . import fc, ram
 from .reach import Refused, When, clock, reaching, require_keys
 

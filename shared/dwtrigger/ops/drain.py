@@ -21,6 +21,7 @@ from .inputs import Unreadable, read
 from .options import output_options, rules_option, so_far, source_option, timeout_option
 from .reach import MNS_ENV, Refused, reaching, require_keys
 from .replayer import Replayer
+from ..settings import Settings
 
 BATCH = 16                      # BatchReceiveMessage takes at most 16
 EMPTY = "MessageNotExist"       # MNS's answer to a receive that found nothing visible
@@ -96,7 +97,7 @@ def endpoint(given: Optional[str], account: Optional[str], region: Optional[str]
             raise Refused(f"--mns-endpoint (or {MNS_ENV}, or --emulator) names the queue's endpoint: drop "
                           "--account and --region")
         given = given.rstrip("/")
-        return given if "://" in given else f"{environ.get('DWTRIGGER_PROTOCOL') or 'https'}://{given}"
+        return given if "://" in given else f"{Settings.read(environ).protocol}://{given}"
     if not (account and region):
         raise Refused("name the queue's endpoint: --account UID --region REGION (its public endpoint "
                       f"https://UID.mns.REGION.aliyuncs.com), or --mns-endpoint (or {MNS_ENV})")

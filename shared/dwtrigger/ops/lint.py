@@ -31,8 +31,10 @@ from itertools import combinations
 from operator import attrgetter, itemgetter
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
-from ..rules import MnsRule, OssRule, Problem, Rule, RuleSet, TimerRule, listed
-from ..templates import Template, _Var, lookalikes
+from ..rule import MnsRule, OssRule, Rule, RuleSet, TimerRule
+from ..rules import Problem, listed
+from ..templates import Template, _Var
+from .lookalikes import lookalikes
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\Z")
 _MNS_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,255}\Z")

@@ -10,7 +10,8 @@ from typing import List
 
 import click
 
-from ..rules import MnsRule, OssRule, Rule, load_rules
+from ..rule import MnsRule, OssRule, Rule
+from ..rules import load_rules
 
 # The rules file as an argument (validate's and this command's), DWTRIGGER_RULES else rules.yaml.
 rules_argument = click.argument("rules", default="rules.yaml", envvar="DWTRIGGER_RULES",

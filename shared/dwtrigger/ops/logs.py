@@ -22,11 +22,11 @@ import click
 from .. import wire
 from ..credentials import ENV_ID, ENV_SECRET, ENV_TOKEN, read_keys
 from ..redact import clean
+from ..settings import Settings
 from . import sls_config as want
 from .ram import SLS, SLS_SETUP
-from .reach import Refused
+from .reach import SLS_ENV, Refused
 
-SLS_ENV = "DWTRIGGER_SLS_ENDPOINT"
 CALL_S = 20                     # each call's whole time: connect, send, every read
 NOT_FOUND = {"ProjectNotExist", "LogStoreNotExist", "IndexConfigNotExist", "SavedSearchNotExist", "JobNotExist"}
 AUTH_CODES = {"Unauthorized", "SignatureNotMatch", "InvalidAccessKeyId", "RequestTimeExpired", "InvalidRequestTime"}
@@ -267,7 +267,7 @@ def _client(region: str, host: str, environ: Mapping[str, str]):
         raise Refused("logs setup needs the SLS SDK: pip install alibabacloud-sls20201230==5.15.1 (`pipx install .` "
                       "of a checkout brings it)") from None
     wire.install()
-    protocol = environ.get("DWTRIGGER_PROTOCOL") or "https"
+    protocol = Settings.read(environ).protocol
     if protocol not in ("https", "http"):
         raise Refused(f"DWTRIGGER_PROTOCOL={protocol!r}: https, or http for a local stand-in")
     if "://" in host or not host:

@@ -23,9 +23,12 @@ import yaml
 from ..credentials import ENV_ID, ENV_SECRET, ENV_TOKEN, MissingCredentials, read_keys
 from ..relay import UNREACHED_AFTER, Silence
 from ..retry import RemoteError
+from ..settings import ENDPOINT, OSS_ENDPOINT, PROTOCOL, STS_ENDPOINT
 
+# The commands' own variables (the functions' are settings.py's, which the commands read through `Settings`).
 EMULATOR_ENV = "DWTRIGGER_EMULATOR"
 MNS_ENV = "DWTRIGGER_MNS_ENDPOINT"
+SLS_ENV = "DWTRIGGER_SLS_ENDPOINT"
 EMULATOR_URL = "http://127.0.0.1:8765"      # where `dwtrigger emulator` serves unless told --port
 
 
@@ -86,12 +89,11 @@ def environment(base: Mapping[str, str], emulator: Optional[str], endpoint: Opti
         raise Refused(f"{EMULATOR_ENV} is set and names the endpoint and protocol: unset it to use "
                       "--endpoint/--protocol")
     if not emulator:
-        environ.update({k: v for k, v in (("DWTRIGGER_ENDPOINT", endpoint), ("DWTRIGGER_PROTOCOL", protocol)) if v})
+        environ.update({k: v for k, v in ((ENDPOINT, endpoint), (PROTOCOL, protocol)) if v})
         return environ
     host, port = _host_port(emulator)
-    environ.update({"DWTRIGGER_ENDPOINT": f"{host}:{port}", "DWTRIGGER_PROTOCOL": "http",
-                    "DWTRIGGER_STS_ENDPOINT": f"http://{host}:{port}",
-                    "DWTRIGGER_OSS_ENDPOINT": f"{host}:{oss_port(port)}", MNS_ENV: f"{host}:{mns_port(port)}",
+    environ.update({ENDPOINT: f"{host}:{port}", PROTOCOL: "http", STS_ENDPOINT: f"http://{host}:{port}",
+                    OSS_ENDPOINT: f"{host}:{oss_port(port)}", MNS_ENV: f"{host}:{mns_port(port)}",
                     EMULATOR_ENV: f"http://{host}:{port}"})
     if not environ.get(ENV_ID):
         key = demo_key()

@@ -20,6 +20,7 @@ from .. import app, board
 from ..board import page
 from ..rules import RulesError, load_rules
 from ..schedule import ONE_DAY
+from ..settings import Settings, SettingsError
 from . import fc
 from .options import rules_option, timeout_option
 from .reach import Refused, When, Watch, clock, reaching, require_keys
@@ -56,12 +57,12 @@ def status(day, rule_name, as_json, html_path, now, rules_path, timeout, environ
     watch = Watch(environ)
     watch.label = "status"
     try:
-        qps = app.sweep_qps(environ)
-    except app.SettingsError as e:
+        settings = Settings.read(environ)
+    except SettingsError as e:
         raise Refused(str(e)) from None
-    runtime = app.Runtime(rules, environ=environ, wall_clock=lambda: when, observe=watch, silence=watch.silence)
+    runtime = app.Runtime(rules, environ=environ, settings=settings, wall_clock=lambda: when, observe=watch, silence=watch.silence)
     call, keys = runtime.invocation(fc.context_for("status", timeout=timeout), time.monotonic())
-    made = board.build(shown, when, call, board.Live(call, qps, observe=watch),
+    made = board.build(shown, when, call, board.Live(call, settings.sweep_qps, observe=watch),
                        asked=day.date() if day else None, times=html_path is not None, stopped=watch.stopped,
                        scrub=keys.scrub)
     if html_path is not None:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import List, Optional, Sequence
 
-from ..dataworks import Deadline
-from ..retry import RemoteError
+from ..retry import Deadline, RemoteError
 from ..templates import Template
 
 

@@ -11,22 +11,19 @@ Resets are airtight: a request of an ended epoch runs no action and is recorded 
 """
 
 import json
-import threading
 import uuid
-from dataclasses import dataclass, field
-from email.message import Message
 from typing import Dict, Optional, Sequence
 from urllib.parse import parse_qsl
 
 from . import actions, sts, tasks
 from .clock import Clock
 from .errors import ApiError, NoEffect
+from .exchange import Reply, Request
 from .faults import Faults
 from .recorder import Recorder
 from .signature import Keys, Nonces, parse_authorization, verify_acs3, verify_rpc_v1
 from .world import World
 
-JSON = "application/json;charset=utf-8"
 SECRET_PARAMS = frozenset({"Signature", "SecurityToken", "AccessKeySecret"})
 CREDENTIAL_HEADERS = frozenset({"authorization", "x-acs-security-token", "x-acs-accesskey-id"})
 DECOY = "/_decoy/"
@@ -42,28 +39,6 @@ SUCCESS_FALSE_CODE = "Emulator.Injected.SuccessFalse"
 REDIRECT_CODE = "Emulator.Injected.Redirect"
 ACTIONS = {**actions.ACTIONS, **tasks.ACTIONS}
 LIARS = {**actions.LIARS, **tasks.LIARS}   # the listings faults.py's lies are told on
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: str
-    headers: Message
-    body: bytes
-    port: int                    # the emulator's, for the decoy's address
-    epoch: threading.Event       # set when the epoch the request arrived in ended
-    arrived: float               # time.monotonic() at arrival
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes
-    code: Optional[str] = None
-    content_type: str = JSON
-    headers: Dict[str, str] = field(default_factory=dict)
-    drip_ms: int = 0             # write it one byte every drip_ms (injected "drip")
 
 
 class Gateway(Recorder):

@@ -44,7 +44,7 @@ from xml.etree import ElementTree as ET
 
 from . import mns_queue as q
 from .clock import Clock
-from .gateway import Reply, Request
+from .exchange import Reply, Request
 from .mns_signature import MnsError, verify
 from .recorder import Recorder
 from .seed import _key

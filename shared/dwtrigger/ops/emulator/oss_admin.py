@@ -15,7 +15,7 @@ as the API's. Errors are {"error": sentence}: 400 a bucket name or key OSS refus
 from typing import Dict, List, Optional
 from urllib.parse import parse_qsl, unquote
 
-from .gateway import Reply
+from .exchange import Reply
 from .oss_store import OCTET_STREAM, Buckets, StoredObject, check_bucket_name, check_object_key
 from .server import json_reply
 

@@ -9,7 +9,7 @@ from typing import Optional
 from xml.etree import ElementTree as ET
 
 from .errors import ApiError
-from .gateway import Reply
+from .exchange import Reply
 
 XML = "application/xml"
 DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -22,7 +22,8 @@ from typing import Dict, Optional, Tuple
 from urllib.parse import unquote, unquote_plus
 
 from .faults import Faults
-from .gateway import DECOY, REDIRECT_CODE, Reply, Request
+from .exchange import Reply, Request
+from .gateway import DECOY, REDIRECT_CODE
 from .oss_errors import XML, OssError, error_reply
 from .oss_signature import parse_authorization, verify_v4
 from .oss_store import OCTET_STREAM, Buckets, StoredObject, check_bucket_name, check_object_key

@@ -12,10 +12,9 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, FrozenSet, Iterator, List, Optional, Tuple
+from typing import FrozenSet, Iterator, List, Optional, Tuple
 
-if TYPE_CHECKING:  # gateway.py subclasses Recorder: a runtime import would be circular
-    from .gateway import Reply, Request
+from .exchange import Reply, Request
 
 
 class Recorder(ABC):

@@ -16,7 +16,8 @@ from threading import Event
 from typing import Optional
 from urllib.parse import parse_qsl, urlsplit
 
-from .gateway import DECOY, Reply, Request
+from .exchange import Reply, Request
+from .gateway import DECOY
 
 ADMIN = "/_admin/"
 

@@ -34,7 +34,7 @@ from typing import Dict, Iterable, Optional, Tuple
 from urllib.parse import parse_qsl, unquote
 
 from ..ram import SLS
-from .gateway import Reply, Request
+from .exchange import Reply, Request
 from .recorder import Recorder
 from .seed import _key
 from .served import Served
