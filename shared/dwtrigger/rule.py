@@ -46,13 +46,18 @@ class Required:
 
 
 @dataclass(frozen=True)
-class Ledger:
-    """Where the relay remembers what it sent: objects under `prefix` (ends in '/' or is empty) in `bucket`."""
+class Place:
+    """Objects under `prefix` (ends in '/' or is empty) in `bucket`, as the rules file writes them: oss://B/P."""
     bucket: str
     prefix: str
 
     def __str__(self) -> str:
         return f"oss://{self.bucket}/{self.prefix}"
+
+
+@dataclass(frozen=True)
+class Ledger(Place):
+    """Where the relay remembers what it sent."""
 
 
 @dataclass(frozen=True)
@@ -72,15 +77,10 @@ class Notify:
 
 
 @dataclass(frozen=True)
-class StatusPage:
+class StatusPage(Place):
     """`defaults.status_page: oss://bucket/prefix/`: the sweep writes the day's board there on every run
     (`<prefix>index.html`, and `<prefix><date>.html`), in `region` (the defaults', which OSS signs for)."""
-    bucket: str
-    prefix: str
     region: str
-
-    def __str__(self) -> str:
-        return f"oss://{self.bucket}/{self.prefix}"
 
 
 @dataclass(frozen=True)
