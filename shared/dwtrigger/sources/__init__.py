@@ -1,0 +1,142 @@
+"""Event sources as plugins: each source is one module of this package, behind `Source`, listed in `_REGISTERED`.
+
+Everything that differs by source lives in its module: the rule type and its rules-file schema, the FC event shapes
+it recognises and how it parses them, how a rule takes an event and how rules are looked up, what a release needs as
+evidence, the texts the commands print and the s.yaml triggers it derives. The rest of the package asks the registry
+(`get(rule.on)`, `get(event.source)`, `registry()`) and never tests which source a rule or an event is
+(tests/test_sources.py holds that). docs/adding-a-source.md is the checklist for a new one.
+
+The modules are imported at the registry's first use, not with this package, so any module may import this one (and
+a source module may import any of them) without an import circle; a handler pays for the three small modules once,
+when its rules load.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Type
+
+if TYPE_CHECKING:                       # the types the contract names; importing them here would make a circle
+    from ..events import Event, Parsed
+    from ..rule import FieldSpec, Required, Rule
+    from ..rulefile import Source as Spec
+    from ..schedule import Schedule
+
+# The registry: a new source adds its module's name here (the order is the one messages list them in).
+_REGISTERED = ("oss", "mns", "timer")
+
+Captures = Dict[str, Any]
+Problem = Callable[[str, str], None]            # (field, message), as rules.py reports a rule's problems
+
+
+class Source:
+    """What a source is to dwtrigger: one instance per source module (its `SOURCE`), stateless.
+
+    Data members (class attributes):
+    - `name`: the rules file's `on:` value, `Event.source`, the FC function's name (`functions/<name>/index.py`) and
+      the folder of its samples (`events/<name>/`).
+    - `rule`: its `Rule` subclass (frozen dataclass; `on` fixed to `name`), what `build` gives the fields of.
+    - `schema`: its rules-file struct, a `rulefile.Source` subclass tagged `name`, holding only its own fields.
+    - `shapes`: each wire shape (`Event.kind` prefix, named `<name>-...`) it recognises, with how messages describe
+      it ("an OSS trigger event").
+    - `expected`: what its function takes, for the rejection of anything else; None for the source that takes any
+      text (`takes_any_text`).
+    - `takes_any_text`: its function takes any UTF-8 text no source recognises (MNS STREAM bodies); recognition tries
+      it last, and `events.source_of` gives it what no source recognises.
+    - `document`: what its events' `document` is, as date-field errors name it ("message"); None when it has none.
+    - `asks`: the sweep's evidence of a release includes the ledger's `asked` record of an event (so `expect` needs a
+      `ledger`, and the relay notes each event that asks); False: its objects alone are the evidence.
+
+    Methods (the defaults below are a source's that lacks the feature; none may raise unless it says so):
+    - `shape(doc)`: the kind of the JSON object `doc` when it is one of `shapes`, else None. Never raises.
+    - `parse(doc, text, received_at, stream_topic)`: one `Event` or `Rejected` per record of a delivery whose JSON is
+      `doc` (`events.NOT_JSON` if none) and text `text`; may raise `events.Invalid` to reject the whole delivery
+      (any other exception rejects it too, as a bug). Records are parsed lazily (`events.each`).
+    - `build(spec, problem)`: the fields of `rule` its own schema's `spec` gives (a dict), each problem reported
+      through `problem(field, message)`; None when a problem leaves nothing to build with.
+    - `check_expect(fields, problem)`: its own problems with `expect:` (after the common ones), given `build`'s fields.
+    - `check(rule, event)`: (captures, how) when `rule` takes `event` (of this source), else (None, miss): a miss is
+      `matching.Miss` (a format and its arguments, formatted only for `explain`).
+    - `lookup(rules, rank)`: for this source's rules, a function giving the rules that may take an event (all that
+      do, in the rules file's order by `rank`): the relay's index, a few dictionary lookups per event.
+    - `date_field(rule)`: the message/payload field that names the business date or cycle, or None.
+    - `files(rule, bucket)`: (the `Required` entries a release needs, the bucket of those naming none): `bucket` is
+      the event's. ((), None): none.
+    - `complete(store, rule, schedule, deadline)`: (the complete set of objects, "") or (None, what is missing) for
+      the release of the schedule's business date. Raises `OssError` as the store does.
+    - `decision_fields(rule, schedule)`: the sweep decision's source fields (bucket, key, topic, queue, timer).
+    - `ops()`: its operator-side half (listing, lint, doctor, explain's inputs, the demo, s.yaml wiring), imported
+      only by the commands and deploy/, never by a handler (tests/test_cold_start.py).
+    """
+    name: str
+    rule: Type["Rule"]
+    schema: Type["Spec"]
+    shapes: Mapping[str, str]
+    expected: Optional[str] = None
+    takes_any_text = False
+    document: Optional[str] = None
+    asks = False
+
+    def shape(self, doc: dict) -> Optional[str]:
+        return None
+
+    def parse(self, doc: object, text: str, received_at, stream_topic: Optional[str]) -> Iterable["Parsed"]:
+        raise NotImplementedError
+
+    def build(self, spec: "Spec", problem: Problem) -> Optional[dict]:
+        raise NotImplementedError
+
+    def check_expect(self, fields: Optional[dict], problem: Problem) -> None:
+        return None
+
+    def check(self, rule: "Rule", event: "Event") -> Tuple[Optional[Captures], Any]:
+        raise NotImplementedError
+
+    def lookup(self, rules: Sequence["Rule"], rank: Callable[["Rule"], int]) -> Callable[["Event"], List["Rule"]]:
+        raise NotImplementedError
+
+    def date_field(self, rule: "Rule") -> Optional["FieldSpec"]:
+        return None
+
+    def files(self, rule: "Rule", bucket: Optional[str]) -> Tuple[Tuple["Required", ...], Optional[str]]:
+        return (), None
+
+    def complete(self, store, rule: "Rule", schedule: "Schedule", deadline) -> Tuple[Optional[list], str]:
+        """Its `files`, filled from the business date, all there (a timer's `require`)."""
+        from ..evidence import files
+        from ..templates import TemplateError
+
+        try:
+            wanted = files(rule, {}, schedule, None)
+        except TemplateError as e:
+            return None, f"its `require` cannot be named for the date: {e}"
+        missing = store.missing(wanted, deadline)
+        if missing:
+            return None, "missing " + ", ".join(map(str, missing))
+        return wanted, ""
+
+    def decision_fields(self, rule: "Rule", schedule: "Schedule") -> Dict[str, Any]:
+        return {}
+
+    def ops(self) -> Any:
+        raise NotImplementedError
+
+
+_sources: Dict[str, Source] = {}
+
+
+def registry() -> Dict[str, Source]:
+    """Every source by name, in the registry's order (the modules imported at the first call). Tests may add one
+    (`monkeypatch.setitem(registry(), name, source)`)."""
+    if not _sources:
+        for name in _REGISTERED:
+            _sources[name] = importlib.import_module(f"{__name__}.{name}").SOURCE
+    return _sources
+
+
+def get(name: str) -> Source:
+    """The source named `name` (`rule.on`, `event.source`). Raises KeyError for a name no source has."""
+    return registry()[name]
+
+
+def names() -> Tuple[str, ...]:
+    return tuple(registry())

@@ -1,0 +1,307 @@
+"""OSS: objects landing in buckets (`on: oss`), through an OSS trigger or EventBridge.
+
+Decisions on points the FC documentation leaves open (summarised in docs/reference.md, "Event shapes"):
+- OSS keys are URL-decoded only when they contain `%` and the escapes decode to valid UTF-8; `+` is kept
+  as is. A literal key like `100%25.csv` is therefore read as `100%.csv` (OSS keys rarely contain `%XX`).
+- OSS native event ids are the record's `responseElements.requestId` (a sha256 of the record when it has
+  none); records of one delivery sharing an id get `#<index>` appended. CloudEvents use their `id`.
+
+A rule with `require` is taken by the landing of any of its files, so the last to land fires it whatever the
+order: its key, or a `require` entry in the event's bucket that captures everything the key captures (what the
+rule needs to name the other files and the instance). Its evidence is its files for the date.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Union
+from urllib.parse import unquote
+
+from .. import rulefile
+from ..events import (Event, Invalid, Parsed, cloudevent_data, cloudevent_ids, digest_id, each, lookup, not_for,
+                      shape_of, string, time_field, utf8_size)
+from ..rule import Required, Rule
+from ..rules import compiled_template, remember, require_entries
+from ..schedule import written
+from ..templates import Template, TemplateError
+from . import Captures, Source
+
+MAX_KEY_BYTES = 1023               # OSS's own limit on an object key (UTF-8 bytes, after URL-decoding)
+OSS_EVENT_NAMES = {
+    "ObjectCreated": ("PutObject", "PostObject", "CompleteMultipartUpload", "PutSymlink", "CopyObject",
+                      "AppendObject", "InitiateMultipartUpload", "UploadPart", "UploadPartCopy"),
+    "ObjectRemoved": ("DeleteObject", "DeleteObjects", "AbortMultipartUpload"),
+    "ObjectModified": ("UpdateObjectMeta",),
+}
+# `Family:*` means the events that leave a whole object behind. These fire while an upload is still in
+# progress (or, for appendable objects, before anyone knows it is finished), so only a rule naming them
+# takes them; s.yaml's OSS trigger does not subscribe to them either.
+_IN_PROGRESS = frozenset({"InitiateMultipartUpload", "UploadPart", "UploadPartCopy", "AppendObject"})
+_LEAVES = ("ObjectCreated:", "ObjectModified:")        # events after which the object is there
+_EVENT_SETS: Dict[Optional[Tuple[str, ...]], FrozenSet[str]] = {}
+CANDIDATES = 20          # keys of one date the sweep tries as the captures of a complete set, per bucket
+
+
+@dataclass(frozen=True, kw_only=True)
+class OssRule(Rule):
+    on: str = dataclasses.field(default="oss", init=False)
+    buckets: Tuple[str, ...]
+    key: Template
+    events: FrozenSet[str]              # OSS event names, "Family:*" already expanded
+    require: Tuple[Required, ...]
+
+
+class Oss(rulefile.Source, tag="oss"):
+    bucket: Union[str, List[str], None] = None
+    key: Optional[str] = None
+    events: Optional[List[str]] = None
+    require: Optional[List[str]] = None
+
+
+# ---- the event ----
+
+def _parse_oss(doc: object) -> Iterable[Parsed]:
+    """OSS native trigger records, or OSS CloudEvents from EventBridge (one object or a list)."""
+    shape = shape_of(doc)
+    if shape == "oss-native":
+        records = doc["events"]
+        if not records:
+            raise Invalid("the OSS event has no records")
+        return each("oss", records, _native_ids(records), _oss_native)
+    if shape == "oss-eventbridge":
+        events = doc if isinstance(doc, list) else [doc]
+        return each("oss", events, cloudevent_ids(events), _oss_cloudevent)
+    raise not_for("oss", doc)
+
+
+def _native_ids(records: list) -> list[str]:
+    """Ids stable across FC retries of a delivery and unique within it."""
+    base = [_request_id(record) for record in records]
+    counts = Counter(base)
+    return [f"{value}#{index}" if counts[value] > 1 else value for index, value in enumerate(base)]
+
+
+def _request_id(record: object) -> str:
+    """The OSS request that caused the record, or a hash of the whole record when it names none."""
+    value = lookup(record, "responseElements.requestId")
+    if isinstance(value, str) and value:
+        return value
+    return digest_id(json.dumps(record, sort_keys=True, separators=(",", ":")))
+
+
+def _oss_native(record: dict, event_id: str) -> Event:
+    return _oss_event("oss-native", record, event_id, time_field(record, "eventTime"))
+
+
+def _oss_cloudevent(cloudevent: dict, event_id: str | None) -> Event:
+    data = cloudevent_data(cloudevent, event_id, "oss-eventbridge")
+    return _oss_event("oss-eventbridge", data, event_id, time_field(cloudevent, "time"))
+
+
+def _oss_event(kind: str, record: dict, event_id: str, time: datetime) -> Event:
+    """An Event from one native OSS record (which is also a CloudEvent's `data`)."""
+    key = _object_key(string(record, "oss.object.key"))
+    return Event(source="oss", kind=kind, event_id=event_id, time=time,
+                 bucket=string(record, "oss.bucket.name"), key=key,
+                 event_name=string(record, "eventName").removeprefix("oss:"))
+
+
+def _object_key(key: str) -> str:
+    """The key URL-decoded when it holds valid %XX escapes (UNCERTAIN whether OSS encodes keys)."""
+    if "%" in key:
+        try:
+            key = unquote(key, errors="strict")
+        except UnicodeDecodeError:
+            pass  # escapes that are not UTF-8 were never URL-encoding: keep the key literally
+    size = utf8_size(key, "object key")
+    if size > MAX_KEY_BYTES:
+        raise Invalid(f"the object key is {size} bytes, over OSS's {MAX_KEY_BYTES}-byte limit")
+    return key
+
+
+
+# ---- the rule ----
+
+def _build(spec: Oss, problem) -> Optional[dict]:
+    buckets = (spec.bucket,) if isinstance(spec.bucket, str) else tuple(spec.bucket or ())
+    if not buckets or not all(buckets):
+        problem("bucket", "required: a bucket name or a list of names")
+    key = None
+    if not spec.key:
+        problem("key", "required: a key template, e.g. \"exports/dt={bizdate:%Y-%m-%d}/_SUCCESS\"")
+    elif spec.key.startswith("oss://"):
+        bucket, _, rest = spec.key[len("oss://"):].partition("/")
+        problem("key", f"is the key within the bucket, not an oss:// address: write `bucket: {bucket}` and "
+                       f"`key: \"{rest}\"`")
+    else:
+        try:
+            key = compiled_template(spec.key)
+        except TemplateError as e:
+            problem("key", str(e))
+    events = _events(spec.events, problem)
+    if not key or not buckets:
+        return None
+    own = (key.source, buckets[0] if len(buckets) == 1 else None)
+    require = require_entries(spec.require, problem, {"bizdate", *key.names}, "captured by the key", own)
+    return dict(buckets=buckets, key=key, events=events, require=require)
+
+
+def _events(names: Optional[List[str]], problem) -> FrozenSet[str]:
+    given = tuple(names) if names is not None else None
+    known = _EVENT_SETS.get(given)
+    if known is not None:
+        return known
+    events, ok = set(), True
+    for i, name in enumerate(names if names is not None else ["ObjectCreated:*"]):
+        family, _, action = name.partition(":")
+        if family not in OSS_EVENT_NAMES or (action != "*" and action not in OSS_EVENT_NAMES[family]):
+            problem(f"events[{i}]", f"unknown OSS event {name!r} (e.g. ObjectCreated:* or ObjectCreated:PutObject; "
+                                    "no 'oss:' prefix)")
+            ok = False
+        elif action == "*":
+            events.update(f"{family}:{a}" for a in OSS_EVENT_NAMES[family] if a not in _IN_PROGRESS)
+        else:
+            events.add(name)
+    return remember(_EVENT_SETS, given, frozenset(events)) if ok else frozenset(events)
+
+
+
+# ---- matching ----
+
+def _check(rule: OssRule, event: Event) -> Tuple[Optional[Captures], Any]:
+    if event.bucket not in rule.buckets:
+        return None, ("bucket {!r} is not {}", (event.bucket, ", ".join(rule.buckets)))
+    if event.event_name not in rule.events:
+        return None, ("event {!r} is not one of {}", (event.event_name, ", ".join(sorted(rule.events))))
+    key = event.key or ""
+    captures = rule.key.match(key)
+    if captures is not None:
+        return captures, "matched"
+    for i, entry in firing(rule, event.bucket):
+        captures = entry.key.match(key)
+        if captures is not None:
+            return captures, f"matched require[{i}] {entry.key.source!r}"
+    return None, ("key {!r} does not match {!r}" + (" or a `require` entry" if rule.require else ""),
+                  (event.key, rule.key.source))
+
+
+def firing(rule: OssRule, bucket: Optional[str]) -> Iterable[Tuple[int, Any]]:
+    """The `require` entries whose landing in `bucket` fires the rule: they capture all that its key captures."""
+    names = set(rule.key.names)
+    return ((i, entry) for i, entry in enumerate(rule.require)
+            if entry.bucket in (None, bucket) and names <= set(entry.key.names))
+
+
+class _Prefixes:
+    """Rules by the literal text their keys start with: a key looks up each prefix length present, not each rule."""
+
+    def __init__(self) -> None:
+        self._rules: Dict[str, List[Rule]] = defaultdict(list)
+        self._lengths: List[int] = []
+
+    def add(self, key: Template, rule: Rule) -> None:
+        same = self._rules[key.prefix]
+        if all(other is not rule for other in same):
+            same.append(rule)
+        if len(key.prefix) not in self._lengths:
+            self._lengths = sorted(self._lengths + [len(key.prefix)])
+
+    def under(self, key: str) -> List[Rule]:
+        found: Dict[int, Rule] = {}
+        for length in self._lengths:
+            if length > len(key):
+                break
+            for rule in self._rules.get(key[:length], ()):
+                found[id(rule)] = rule
+        return list(found.values())
+
+
+class OssSource(Source):
+    name, rule, schema = "oss", OssRule, Oss
+    shapes = {"oss-native": "an OSS trigger event", "oss-eventbridge": "an OSS event from EventBridge"}
+    expected = 'an OSS event ({"events": [...]} or a CloudEvent from acs.oss)'
+
+    def shape(self, doc: dict) -> Optional[str]:
+        if "specversion" in doc:
+            return "oss-eventbridge" if doc.get("source") == "acs.oss" else None
+        return "oss-native" if isinstance(doc.get("events"), list) else None
+
+    def parse(self, doc: object, text: str, received_at: datetime, stream_topic: Optional[str]) -> Iterable[Parsed]:
+        return _parse_oss(doc)
+
+    def build(self, spec: Oss, problem) -> Optional[dict]:
+        return _build(spec, problem)
+
+    def check_expect(self, fields: Optional[dict], problem) -> None:
+        """Its evidence is its files for the date: its key must name the business date (and not an hour: one
+        evidence per date), and its events must leave the object behind."""
+        key = (fields or {}).get("key")
+        if key is not None and ("bizdate" not in key.names or "cycle" in key.names):
+            problem("expect", "needs a key that captures {bizdate} and not {cycle}: the sweep looks for the files of "
+                              "each business date")
+        removals = sorted({name.partition(":")[0] for name in (fields or {}).get("events", ())
+                           if not name.startswith(_LEAVES)})
+        if removals:
+            problem("expect", f"cannot check a rule released by {' or '.join(removals)} events: the sweep's evidence "
+                              "is that the key exists, which a removal does not leave behind (drop `expect`, or take "
+                              "ObjectCreated events)")
+
+    def check(self, rule: OssRule, event: Event) -> Tuple[Optional[Captures], Any]:
+        return _check(rule, event)
+
+    def lookup(self, rules: Sequence[OssRule], rank: Callable[[Rule], int]) -> Callable[[Event], List[Rule]]:
+        """By bucket and the literal prefix of each key that fires a rule."""
+        prefixes: Dict[str, _Prefixes] = defaultdict(_Prefixes)
+        for rule in rules:
+            for bucket in rule.buckets:
+                for key in [rule.key] + [entry.key for _, entry in firing(rule, bucket)]:
+                    prefixes[bucket].add(key, rule)
+
+        def candidates(event: Event) -> List[Rule]:
+            table = prefixes.get(event.bucket or "")
+            found = table.under(event.key or "") if table else []
+            return sorted(found, key=rank) if len(found) > 1 else found
+        return candidates
+
+    def files(self, rule: OssRule, bucket: Optional[str]) -> Tuple[Tuple[Required, ...], Optional[str]]:
+        return (Required(None, rule.key),) + rule.require, bucket
+
+    def complete(self, store, rule: OssRule, schedule, deadline) -> Tuple[Optional[list], str]:
+        """Keys its template matches for the date (the first CANDIDATES of each bucket), each with the `require`
+        entries its own captures name, until one set is complete (the key found first, as a literal)."""
+        from ..evidence import files
+        from ..oss import Wanted
+
+        gaps = []
+        for bucket in rule.buckets:
+            pattern = rule.key.partial(written(rule, schedule), loose=True)
+            keys = store.find(bucket, pattern, deadline, CANDIDATES)
+            if not keys and pattern.is_literal:       # the date names every file: say all that is missing
+                others = files(rule, rule.key.match(pattern.prefix) or {}, schedule, bucket)[1:]
+                gaps.append("missing " + ", ".join(map(str, [Wanted(bucket, pattern)]
+                                                         + store.missing(others, deadline))))
+            elif not keys:
+                gaps.append(f"missing {Wanted(bucket, pattern)}")
+            for key in keys:
+                captures = rule.key.match(key) or {}
+                wanted = [w for w in files(rule, captures, schedule, bucket)
+                          if (w.bucket, w.key.source) != (bucket, key)]
+                missing = store.missing(wanted, deadline)
+                if not missing:
+                    return [Wanted(bucket, Template(key, (key,)))] + wanted, ""
+                if len(gaps) < 3:
+                    gaps.append(f"oss://{bucket}/{key} is there, missing " + ", ".join(map(str, missing)))
+        return None, "; ".join(gaps)
+
+    def decision_fields(self, rule: OssRule, schedule) -> Dict[str, Any]:
+        return {"bucket": rule.buckets[0], "key": rule.key.partial(written(rule, schedule), loose=True).source}
+
+    def ops(self):
+        from ..ops.sources import oss
+        return oss
+
+
+SOURCE = OssSource()
