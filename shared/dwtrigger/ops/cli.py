@@ -16,7 +16,7 @@ from typing import Iterator, List, Optional
 
 import click
 
-from .. import app, events
+from .. import app, events, sources
 from . import fc, listing
 from ..dataworks import describe
 from ..relay import required
@@ -128,7 +128,7 @@ def event_options(command):
 @main.command()
 @click.argument("event", required=False, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @rules_option
-@click.option("--source", type=click.Choice(events.SOURCES), help="Which function takes it (default: detected).")
+@click.option("--source", type=click.Choice(sources.names()), help="Which function takes it (default: detected).")
 @click.option("--now", type=When(), help="The invocation time, and the time of an event built from options "
                                          "(ISO 8601 with a UTC offset).  [default: now]")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

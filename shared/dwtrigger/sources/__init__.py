@@ -13,7 +13,8 @@ when its rules load.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Type
+from typing import (TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple,
+                    Type)
 
 if TYPE_CHECKING:                       # the types the contract names; importing them here would make a circle
     from ..events import Event, Parsed
@@ -64,8 +65,22 @@ class Source:
     - `complete(store, rule, schedule, deadline)`: (the complete set of objects, "") or (None, what is missing) for
       the release of the schedule's business date. Raises `OssError` as the store does.
     - `decision_fields(rule, schedule)`: the sweep decision's source fields (bucket, key, topic, queue, timer).
-    - `ops()`: its operator-side half (listing, lint, doctor, explain's inputs, the demo, s.yaml wiring), imported
-      only by the commands and deploy/, never by a handler (tests/test_cold_start.py).
+
+    For the commands (never called by a handler; anything they need beyond the rule is imported when called):
+    - `summary(rule)`: the rule's source in a few words (`dwtrigger rules`' SOURCE column: "timer nightly").
+    - `listed(rule)`: its own fields for `dwtrigger rules --json` (a dict of JSON values).
+    - `files_dated(rule)`: whether its `files` name the business date (`doctor` looks for them only then).
+    - `released_by`: how its files release it, for `doctor`'s advice ("the timer releases it only if ...").
+    - `created(event)`: the (bucket, key) of the object an event reports created, for the demo to land; or None.
+    `validate`'s warnings (ops/lint.py):
+    - `never(rule)`: (field, message) for each thing that makes the rule unable to match any real event.
+    - `templates(rule)`: (field, template) of its own key templates (`require` entries aside), checked for look-alikes.
+    - `channels(rule)`: (kind, name, filtered) of each channel it listens on ("topic", "etl-done", has a pattern):
+      rules on one channel without a filter overlap one another, and each filtered one on it; `together(kind, name)`
+      says what such rules share ("are on timer 'nightly'").
+    - `keyed(rule)`: (key template, buckets, events) when its rules overlap by key, found by lint's key search.
+    - `overlap(a, b, example)`: why two of its rules overlap ('' if no witness shows they do); `example(template)`
+      gives a template's example key, made once.
     """
     name: str
     rule: Type["Rule"]
@@ -117,8 +132,37 @@ class Source:
     def decision_fields(self, rule: "Rule", schedule: "Schedule") -> Dict[str, Any]:
         return {}
 
-    def ops(self) -> Any:
+    def summary(self, rule: "Rule") -> str:
         raise NotImplementedError
+
+    def listed(self, rule: "Rule") -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def files_dated(self, rule: "Rule") -> bool:
+        return True
+
+    released_by = "the timer releases it only if they are there when it fires"
+
+    def created(self, event: "Event") -> Optional[Tuple[str, str]]:
+        return None
+
+    def never(self, rule: "Rule") -> Iterable[Tuple[str, str]]:
+        return ()
+
+    def templates(self, rule: "Rule") -> List[Tuple[str, Any]]:
+        return []
+
+    def channels(self, rule: "Rule") -> List[Tuple[str, str, bool]]:
+        return []
+
+    def together(self, kind: str, name: str) -> str:
+        return f"are on {kind} {name!r}"
+
+    def keyed(self, rule: "Rule") -> Optional[Tuple[Any, Tuple[str, ...], FrozenSet[str]]]:
+        return None
+
+    def overlap(self, a: "Rule", b: "Rule", example: Callable[[Any], str]) -> str:
+        return ""
 
 
 _sources: Dict[str, Source] = {}

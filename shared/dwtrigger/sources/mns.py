@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -40,6 +41,7 @@ MAX_MNS_BODY_BYTES = 64 * 1024     # MNS's own limit on a message body (UTF-8 by
 # MNS's own top-level keys in a topic JSON notification; any other key is a message attribute.
 _MNS_TOPIC_KEYS = frozenset({"TopicOwner", "TopicName", "Subscriber", "SubscriptionName", "MessageId",
                              "MessageMD5", "Message", "PublishTime", "MessageTag"})
+_MNS_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,255}\Z")
 _STREAM_NEEDS_TOPIC = ("an MNS STREAM message does not name its topic: set the trigger's notifyContentFormat "
                        "to JSON or set DWTRIGGER_MNS_TOPIC")
 
@@ -249,9 +251,33 @@ class MnsSource(Source):
     def decision_fields(self, rule: MnsRule, schedule) -> Dict[str, Any]:
         return {"topic": rule.topic, "queue": rule.queue}
 
-    def ops(self):
-        from ..ops.sources import mns
-        return mns
+    def summary(self, rule: MnsRule) -> str:
+        channel = f"topic {rule.topic}" if rule.topic else f"queue {rule.queue}" if rule.queue else "any message"
+        patterns = [field for field in ("message", "attributes") if getattr(rule, field)]
+        return f"mns {channel}" + (f" ({' and '.join(patterns)} pattern)" if patterns else "")
+
+    def never(self, rule: MnsRule) -> Iterable[Tuple[str, str]]:
+        for field in ("topic", "queue"):
+            name = getattr(rule, field)
+            if name and not _MNS_NAME.match(name):
+                yield field, f"{name!r} is not a valid MNS {field} name: this rule can never match"
+
+    def channels(self, rule: MnsRule) -> List[Tuple[str, str, bool]]:
+        return [(kind, getattr(rule, kind), bool(rule.message or rule.attributes)) for kind in ("topic", "queue")
+                if getattr(rule, kind)]
+
+    def together(self, kind: str, name: str) -> str:
+        return f"are on {kind} {name!r} and none has a message/attributes pattern"
+
+    def overlap(self, a: MnsRule, b: MnsRule, example) -> str:
+        same = (a.topic and a.topic == b.topic) or (a.queue and a.queue == b.queue)
+        unfiltered = not (a.message or a.attributes) or not (b.message or b.attributes)
+        return f"same {'topic' if a.topic else 'queue'} and one has no message/attributes pattern" \
+            if same and unfiltered else ""
+
+    def listed(self, rule: MnsRule) -> Dict[str, Any]:
+        return {"topic": rule.topic, "queue": rule.queue, "message": rule.message is not None,
+                "attributes": rule.attributes is not None}
 
 
 SOURCE = MnsSource()

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Union
 from urllib.parse import unquote
 
@@ -42,6 +44,7 @@ OSS_EVENT_NAMES = {
 _IN_PROGRESS = frozenset({"InitiateMultipartUpload", "UploadPart", "UploadPartCopy", "AppendObject"})
 _LEAVES = ("ObjectCreated:", "ObjectModified:")        # events after which the object is there
 _EVENT_SETS: Dict[Optional[Tuple[str, ...]], FrozenSet[str]] = {}
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\Z")
 CANDIDATES = 20          # keys of one date the sweep tries as the captures of a complete set, per bucket
 
 
@@ -59,6 +62,12 @@ class Oss(rulefile.Source, tag="oss"):
     key: Optional[str] = None
     events: Optional[List[str]] = None
     require: Optional[List[str]] = None
+
+
+@lru_cache(maxsize=4096)
+def _bucket_ok(name: str) -> bool:
+    """Whether `name` is a valid OSS bucket name: thousands of rules name a few buckets, each checked once."""
+    return _BUCKET.match(name) is not None
 
 
 # ---- the event ----
@@ -299,9 +308,46 @@ class OssSource(Source):
     def decision_fields(self, rule: OssRule, schedule) -> Dict[str, Any]:
         return {"bucket": rule.buckets[0], "key": rule.key.partial(written(rule, schedule), loose=True).source}
 
-    def ops(self):
-        from ..ops.sources import oss
-        return oss
+    released_by = "the event of the last to land releases it"
+
+    def summary(self, rule: OssRule) -> str:
+        buckets = rule.buckets[0] if len(rule.buckets) == 1 else "{" + ",".join(rule.buckets) + "}"
+        return f"oss://{buckets}/{rule.key.source}"
+
+    def listed(self, rule: OssRule) -> Dict[str, Any]:
+        return {"buckets": list(rule.buckets), "key": rule.key.source, "events": sorted(rule.events)}
+
+    def files_dated(self, rule: OssRule) -> bool:
+        return bool({"bizdate", "cycle"} & set(rule.key.names))
+
+    def created(self, event: Event) -> Optional[Tuple[str, str]]:
+        return (event.bucket, event.key) if event.event_name.startswith("ObjectCreated:") else None
+
+    def never(self, rule: OssRule) -> Iterable[Tuple[str, str]]:
+        for bucket in rule.buckets:
+            if not _bucket_ok(bucket):
+                yield "bucket", f"{bucket!r} is not a valid OSS bucket name (3-63 lowercase letters, digits, '-'): " \
+                                "this rule can never match"
+        if rule.key.source.startswith("/"):
+            yield "key", "OSS object keys never start with '/': this rule can never match"
+        # A template's example is never longer than its text (each part writes at most what it is written with):
+        # only a long text needs its example made.
+        if len(rule.key.source.encode()) > MAX_KEY_BYTES and len(rule.key.example().encode()) > MAX_KEY_BYTES:
+            yield "key", f"every key it matches is longer than OSS's {MAX_KEY_BYTES} bytes: it can never match"
+
+    def templates(self, rule: OssRule) -> List[Tuple[str, Template]]:
+        return [("key", rule.key)]
+
+    def keyed(self, rule: OssRule) -> Tuple[Template, Tuple[str, ...], FrozenSet[str]]:
+        return rule.key, rule.buckets, rule.events
+
+    def overlap(self, a: OssRule, b: OssRule, example: Callable[[Template], str]) -> str:
+        shared = sorted(set(a.buckets) & set(b.buckets))
+        for x, y in ((a, b), (b, a)):
+            key = example(x.key)
+            if shared and a.events & b.events and y.key.match(key) is not None:
+                return f"key '{key}' in bucket {shared[0]!r} matches both"
+        return ""
 
 
 SOURCE = OssSource()

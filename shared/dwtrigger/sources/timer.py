@@ -111,9 +111,17 @@ class TimerSource(Source):
     def decision_fields(self, rule: TimerRule, schedule) -> Dict[str, Any]:
         return {"bucket": rule.bucket, "timer": rule.timer}
 
-    def ops(self):
-        from ..ops.sources import timer
-        return timer
+    def summary(self, rule: TimerRule) -> str:
+        return f"timer {rule.timer}"
+
+    def channels(self, rule: TimerRule) -> List[Tuple[str, str, bool]]:
+        return [("timer", rule.timer, False)]
+
+    def overlap(self, a: TimerRule, b: TimerRule, example) -> str:
+        return "same timer" if a.timer == b.timer else ""
+
+    def listed(self, rule: TimerRule) -> Dict[str, Any]:
+        return {"timer": rule.timer, "bucket": rule.bucket}
 
 
 SOURCE = TimerSource()
