@@ -5,7 +5,10 @@ from datetime import datetime, timezone
 
 from conftest import sample
 from dwtrigger import events
-from dwtrigger.ops.inputs import Record, Unreadable, oss_event, queue_message, read, timer_event, topic_message
+from dwtrigger.ops.inputs import Record, Unreadable, read
+from dwtrigger.sources.mns import queue_message, topic_message
+from dwtrigger.sources.oss import oss_event
+from dwtrigger.sources.timer import timer_event
 
 ADVICE = "if it is a raw MNS STREAM message body, pass --source mns"
 

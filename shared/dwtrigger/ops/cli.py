@@ -110,17 +110,8 @@ def validate(rules):
 
 def event_options(command):
     """explain's options that build an event instead of reading a file."""
-    for option in reversed((
-            click.option("--bucket", help="Build an OSS event: the bucket (with --key)."),
-            click.option("--key", help="The object key of the OSS event."),
-            click.option("--event-name", help="The OSS event's name.  [default: ObjectCreated:PutObject]"),
-            click.option("--topic", help="Build an MNS topic message (JSON format), with --body."),
-            click.option("--queue", help="Build an MNS queue message (through EventBridge), with --body."),
-            click.option("--body", help="The message body."),
-            click.option("--attribute", "attributes", multiple=True, metavar="NAME=VALUE",
-                         help="A topic message's attribute (repeatable)."),
-            click.option("--timer", help="Build a timer event of this trigger name."),
-            click.option("--payload", help="The timer event's payload."))):
+    for option in reversed([option for source in sources.registry().values()
+                            for option in source.explain_options()]):
         command = option(command)
     return command
 

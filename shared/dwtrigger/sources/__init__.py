@@ -72,6 +72,9 @@ class Source:
     - `files_dated(rule)`: whether its `files` name the business date (`doctor` looks for them only then).
     - `released_by`: how its files release it, for `doctor`'s advice ("the timer releases it only if ...").
     - `created(event)`: the (bucket, key) of the object an event reports created, for the demo to land; or None.
+    - `explained()`: explain's options that build one of its events: {the option that selects it: (the options
+      that belong to that event, the option it needs or None, build(options, when) -> ops.inputs.Record)};
+      `explain_options()`: those options, as click options (ops/cli.py adds them to `explain`).
     `validate`'s warnings (ops/lint.py):
     - `never(rule)`: (field, message) for each thing that makes the rule unable to match any real event.
     - `templates(rule)`: (field, template) of its own key templates (`require` entries aside), checked for look-alikes.
@@ -145,6 +148,12 @@ class Source:
 
     def created(self, event: "Event") -> Optional[Tuple[str, str]]:
         return None
+
+    def explained(self) -> Dict[str, Tuple[Tuple[str, ...], Optional[str], Callable[[dict, Any], Any]]]:
+        return {}
+
+    def explain_options(self) -> list:
+        return []
 
     def never(self, rule: "Rule") -> Iterable[Tuple[str, str]]:
         return ()

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .. import rulefile
 from ..events import (NOT_JSON, Event, Invalid, Parsed, cloudevent_data, cloudevent_ids, digest_id, each,
@@ -201,6 +202,35 @@ _NO_TOPIC = ("the STREAM message names no topic (set DWTRIGGER_MNS_TOPIC on the 
              "JSON format)")
 
 
+def _topic_explained(options: dict, when: datetime):
+    pairs = [a.partition("=") for a in options["attributes"]]
+    if any(not name or not sep for name, sep, _ in pairs):
+        raise ValueError("--attribute takes NAME=VALUE")
+    return topic_message(options["topic"], options["body"], {n: v for n, _, v in pairs}, when)
+
+
+def topic_message(topic: str, body: str, attributes: Mapping[str, str], when: datetime):
+    """A topic trigger's message in JSON format, with its attributes at the top level as MNS puts them (for
+    explain: an ops.inputs.Record)."""
+    from ..ops.inputs import built, digest
+
+    doc = {"TopicName": topic, "Message": body, "PublishTime": int(when.timestamp() * 1000),
+           "MessageMD5": hashlib.md5(body.encode("utf-8", "surrogatepass")).hexdigest().upper(), **attributes}
+    doc["MessageId"] = digest(doc)
+    return built(f"mns topic {topic}", "mns", doc)
+
+
+def queue_message(queue: str, body: str, when: datetime):
+    """A queue message as EventBridge delivers it: one CloudEvent (for explain: an ops.inputs.Record)."""
+    from ..ops.inputs import built, digest, iso
+
+    doc = {"source": f"MNS-{queue}", "specversion": "1.0", "type": "mns:Queue:SendMessage",
+           "subject": f"acs:mns:-:-:queues/{queue}", "time": iso(when, "milliseconds"),
+           "data": {"messageBody": body}}
+    doc["id"] = doc["data"]["messageId"] = digest(doc)
+    return built(f"mns queue {queue}", "mns", doc)
+
+
 class MnsSource(Source):
     name, rule, schema = "mns", MnsRule, Mns
     shapes = {"mns-topic-json": "an MNS topic message in JSON format",
@@ -255,6 +285,20 @@ class MnsSource(Source):
         channel = f"topic {rule.topic}" if rule.topic else f"queue {rule.queue}" if rule.queue else "any message"
         patterns = [field for field in ("message", "attributes") if getattr(rule, field)]
         return f"mns {channel}" + (f" ({' and '.join(patterns)} pattern)" if patterns else "")
+
+    def explained(self):
+        return {"topic": (("body", "attributes"), "body", _topic_explained),
+                "queue": (("body",), "body", lambda options, when: queue_message(options["queue"], options["body"],
+                                                                                 when))}
+
+    def explain_options(self) -> list:
+        import click
+
+        return [click.option("--topic", help="Build an MNS topic message (JSON format), with --body."),
+                click.option("--queue", help="Build an MNS queue message (through EventBridge), with --body."),
+                click.option("--body", help="The message body."),
+                click.option("--attribute", "attributes", multiple=True, metavar="NAME=VALUE",
+                             help="A topic message's attribute (repeatable).")]
 
     def never(self, rule: MnsRule) -> Iterable[Tuple[str, str]]:
         for field in ("topic", "queue"):

@@ -228,6 +228,18 @@ class _Prefixes:
         return list(found.values())
 
 
+def oss_event(bucket: str, key: str, event_name: str, when: datetime):
+    """An OSS trigger's native event of one object (for explain: an ops.inputs.Record). A `%` in the key is
+    escaped, so the parser's URL-decoding gives the key back exactly as written."""
+    from ..ops.inputs import built, digest, iso
+
+    record = {"eventName": event_name, "eventSource": "acs:oss", "eventTime": iso(when, "milliseconds"),
+              "eventVersion": "1.0",
+              "oss": {"bucket": {"name": bucket}, "object": {"key": key.replace("%", "%25"), "size": 0}}}
+    record["responseElements"] = {"requestId": digest(record)[:24]}
+    return built(f"oss://{bucket}/{key} ({event_name})", "oss", {"events": [record]})
+
+
 class OssSource(Source):
     name, rule, schema = "oss", OssRule, Oss
     shapes = {"oss-native": "an OSS trigger event", "oss-eventbridge": "an OSS event from EventBridge"}
@@ -322,6 +334,17 @@ class OssSource(Source):
 
     def created(self, event: Event) -> Optional[Tuple[str, str]]:
         return (event.bucket, event.key) if event.event_name.startswith("ObjectCreated:") else None
+
+    def explained(self):
+        return {"bucket": (("key", "event_name"), "key", lambda options, when: oss_event(
+            options["bucket"], options["key"], options["event_name"] or "ObjectCreated:PutObject", when))}
+
+    def explain_options(self) -> list:
+        import click
+
+        return [click.option("--bucket", help="Build an OSS event: the bucket (with --key)."),
+                click.option("--key", help="The object key of the OSS event."),
+                click.option("--event-name", help="The OSS event's name.  [default: ObjectCreated:PutObject]")]
 
     def never(self, rule: OssRule) -> Iterable[Tuple[str, str]]:
         for bucket in rule.buckets:

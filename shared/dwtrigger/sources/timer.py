@@ -77,6 +77,15 @@ def _check(rule: TimerRule, event: Event) -> Tuple[Optional[Captures], Any]:
     return {}, "matched"
 
 
+def timer_event(name: str, payload: Optional[str], when: datetime):
+    """A timer trigger's event (for explain: an ops.inputs.Record)."""
+    from ..ops.inputs import built, iso
+
+    doc = {"triggerTime": iso(when, "seconds"), "triggerName": name,
+           **({"payload": payload} if payload is not None else {})}
+    return built(f"timer {name}", "timer", doc)
+
+
 class TimerSource(Source):
     name, rule, schema = "timer", TimerRule, Timer
     shapes = {"timer": "a timer trigger event"}
@@ -113,6 +122,16 @@ class TimerSource(Source):
 
     def summary(self, rule: TimerRule) -> str:
         return f"timer {rule.timer}"
+
+    def explained(self):
+        return {"timer": (("payload",), None, lambda options, when: timer_event(options["timer"], options["payload"],
+                                                                                when))}
+
+    def explain_options(self) -> list:
+        import click
+
+        return [click.option("--timer", help="Build a timer event of this trigger name."),
+                click.option("--payload", help="The timer event's payload.")]
 
     def channels(self, rule: TimerRule) -> List[Tuple[str, str, bool]]:
         return [("timer", rule.timer, False)]
