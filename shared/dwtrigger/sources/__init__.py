@@ -75,6 +75,11 @@ class Source:
     - `explained()`: explain's options that build one of its events: {the option that selects it: (the options
       that belong to that event, the option it needs or None, build(options, when) -> ops.inputs.Record)};
       `explain_options()`: those options, as click options (ops/cli.py adds them to `explain`).
+    s.yaml's triggers (deploy/wiring.py; `t` is its Trigger: `kind`, `name`, `config`, `spec`, `arn_tail(sep)`):
+    - `trigger_kinds`: the s.yaml trigger types its function takes ("oss"; "mns_topic", "eventbridge").
+    - `feeds(t, rule, s)`: whether trigger `t` (of one of those kinds, on its function) brings `rule` events it takes.
+    - `wiring(rules, s, found, where)`: (trigger or None, problem) for each disagreement between its rules and its
+      function's triggers (`found`: by kind); `where(rules, name)` says where a rule is, for the messages.
     `validate`'s warnings (ops/lint.py):
     - `never(rule)`: (field, message) for each thing that makes the rule unable to match any real event.
     - `templates(rule)`: (field, template) of its own key templates (`require` entries aside), checked for look-alikes.
@@ -148,6 +153,14 @@ class Source:
 
     def created(self, event: "Event") -> Optional[Tuple[str, str]]:
         return None
+
+    trigger_kinds: Tuple[str, ...] = ()
+
+    def feeds(self, t, rule: "Rule", s: dict) -> bool:
+        return False
+
+    def wiring(self, rules, s: dict, found: Dict[str, list], where: Callable[[Any, str], str]) -> list:
+        return []
 
     def explained(self) -> Dict[str, Tuple[Tuple[str, ...], Optional[str], Callable[[dict, Any], Any]]]:
         return {}

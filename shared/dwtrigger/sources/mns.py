@@ -231,6 +231,64 @@ def queue_message(queue: str, body: str, when: datetime):
     return built(f"mns queue {queue}", "mns", doc)
 
 
+# ---- s.yaml: its triggers (deploy/wiring.py asks; never a handler) ---------------------------------------------
+
+def queue_of(t) -> Optional[str]:
+    """The MNS queue an eventbridge trigger reads, if it reads one (`t`: a deploy/wiring.py Trigger)."""
+    source = t.config.get("eventSourceConfig") or {}
+    if source.get("eventSourceType") != "MNS":
+        return None
+    return ((source.get("eventSourceParameters") or {}).get("sourceMNSParameters") or {}).get("QueueName")
+
+
+def _wiring(rules, s: dict, topics: Sequence, queues: Sequence, where) -> list:
+    """The problems between the rules and the mns_topic and eventbridge triggers (deploy/wiring.py's `check`)."""
+    mns = rules.for_source("mns")
+    read = {queue_of(t): t for t in queues}
+    subscriptions, problems = (s.get("vars") or {}).get("subscriptions") or [], []
+    subscribed = {}
+    for entry in subscriptions:
+        if not isinstance(entry, dict) or set(entry) != {"topic", "queue"}:
+            problems.append((None, f"s.yaml: vars.subscriptions: {entry!r} is not {{topic: NAME, queue: NAME}}"))
+        elif entry["queue"] not in read:
+            problems.append((None, f"s.yaml: vars.subscriptions: queue {entry['queue']} (subscribed to topic "
+                                   f"{entry['topic']}) has no eventbridge trigger on the mns function: add one"))
+        else:
+            subscribed[entry["queue"]] = entry["topic"]
+    direct = {t.arn_tail("/topics/"): t for t in topics}
+    for t in topics:
+        if t.config.get("notifyContentFormat") != "JSON":
+            problems.append((t, f"{t}: set notifyContentFormat to JSON: a STREAM message does not name its topic"))
+    for topic in set(direct) & set(subscribed.values()):
+        problems.append((direct[topic], f"{direct[topic]}: topic {topic} also reaches the function through its "
+                                        "subscribed queue, so every message would be decided twice: keep one of the "
+                                        "two"))
+    reached = set(direct) | set(subscribed.values())
+    for rule in mns:
+        if not rule.topic and not rule.queue and not direct and not read:
+            problems.append((None, f"{where(rules, rule.name)}: it takes any message, and no trigger in s.yaml "
+                                   "brings the mns function one: add an eventbridge (queue) or mns_topic trigger to "
+                                   "it, or remove the rule"))
+        if rule.topic and rule.topic not in reached:
+            problems.append((None, f"{where(rules, rule.name)}: no trigger in s.yaml feeds topic {rule.topic}: "
+                                   "subscribe a queue to it (vars.subscriptions) with an eventbridge trigger on that "
+                                   "queue, or add a mns_topic trigger, to the mns function; or remove the rule"))
+        if rule.queue and rule.queue not in read:
+            problems.append((None, f"{where(rules, rule.name)}: no trigger in s.yaml reads queue {rule.queue}: add "
+                                   "an eventbridge trigger on it to the mns function, or remove the rule"))
+    wanted_topics, wanted_queues = {r.topic for r in mns if r.topic}, {r.queue for r in mns if r.queue}
+    if any(not r.topic and not r.queue for r in mns):      # a rule that takes any message: every trigger feeds it
+        return problems
+    for topic, t in direct.items():
+        if topic not in wanted_topics:
+            problems.append((t, f"{t} on topic {topic} feeds no rule in rules.yaml: remove it, or add a rule"))
+    for queue, t in read.items():
+        if queue not in wanted_queues and subscribed.get(queue) not in wanted_topics:
+            via = f" (subscribed to topic {subscribed[queue]})" if queue in subscribed else ""
+            problems.append((t, f"{t} on queue {queue}{via} feeds no rule in rules.yaml: remove it, or add a rule"))
+    return problems
+
+
 class MnsSource(Source):
     name, rule, schema = "mns", MnsRule, Mns
     shapes = {"mns-topic-json": "an MNS topic message in JSON format",
@@ -285,6 +343,20 @@ class MnsSource(Source):
         channel = f"topic {rule.topic}" if rule.topic else f"queue {rule.queue}" if rule.queue else "any message"
         patterns = [field for field in ("message", "attributes") if getattr(rule, field)]
         return f"mns {channel}" + (f" ({' and '.join(patterns)} pattern)" if patterns else "")
+
+    trigger_kinds = ("mns_topic", "eventbridge")
+
+    def feeds(self, t, rule: MnsRule, s: dict) -> bool:
+        """Its topic or queue (every message for a rule naming neither)."""
+        if not rule.topic and not rule.queue:
+            return True                             # it takes any message
+        subscribed = {entry.get("queue"): entry.get("topic") for entry in (s.get("vars") or {}).get("subscriptions")
+                      or [] if isinstance(entry, dict)}
+        topic = t.arn_tail("/topics/") if t.kind == "mns_topic" else subscribed.get(queue_of(t))
+        return bool(rule.topic) and rule.topic == topic or bool(rule.queue) and rule.queue == queue_of(t)
+
+    def wiring(self, rules, s: dict, found: Dict[str, list], where) -> list:
+        return _wiring(rules, s, found["mns_topic"], found["eventbridge"], where)
 
     def explained(self):
         return {"topic": (("body", "attributes"), "body", _topic_explained),

@@ -17,6 +17,8 @@ import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from itertools import combinations
+from os.path import commonprefix
 from datetime import datetime
 from functools import lru_cache
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Union
@@ -25,7 +27,7 @@ from urllib.parse import unquote
 from .. import rulefile
 from ..events import (Event, Invalid, Parsed, cloudevent_data, cloudevent_ids, digest_id, each, lookup, not_for,
                       shape_of, string, time_field, utf8_size)
-from ..rule import Required, Rule
+from ..rule import Required, Rule, RuleSet
 from ..rules import compiled_template, remember, require_entries
 from ..schedule import written
 from ..templates import Template, TemplateError
@@ -240,6 +242,118 @@ def oss_event(bucket: str, key: str, event_name: str, when: datetime):
     return built(f"oss://{bucket}/{key} ({event_name})", "oss", {"events": [record]})
 
 
+# ---- s.yaml: its OSS triggers, derived from the rules (deploy/wiring.py asks; never a handler) ----------------
+
+OSS_TRIGGERS_PER_BUCKET = 10            # OSS's limit on a bucket's native triggers
+
+
+def _trigger_events(names: Iterable[str]) -> FrozenSet[str]:
+    """OSS trigger event names (`oss:Family:Action`, `*` for the whole family as OSS reads it), without `oss:`."""
+    out = set()
+    for name in names:
+        family, _, action = str(name).removeprefix("oss:").partition(":")
+        out |= {f"{family}:{a}" for a in (OSS_EVENT_NAMES.get(family, ()) if action == "*" else [action])}
+    return frozenset(out)
+
+
+def _oss_names(events: Iterable[str]) -> List[str]:
+    order = [f"{family}:{a}" for family, actions in OSS_EVENT_NAMES.items() for a in actions]
+    return [f"oss:{e}" for e in sorted(events, key=order.index)]
+
+
+@dataclass(frozen=True)
+class Filter:
+    """An OSS trigger's filter and events, and the rules whose keys it lets through."""
+    prefix: str
+    suffix: str
+    events: FrozenSet[str]
+    rules: Tuple[str, ...]
+
+    def lets_through(self, prefix: str, suffix: str) -> bool:
+        """Whether every key starting with `prefix` and ending with `suffix` passes this filter."""
+        return prefix.startswith(self.prefix) and suffix.endswith(self.suffix)
+
+    def overlaps(self, other: Filter) -> bool:
+        """OSS refuses two rules of a bucket one of which could deliver what the other does."""
+        return (self.prefix.startswith(other.prefix) or other.prefix.startswith(self.prefix)) and \
+            (self.suffix.endswith(other.suffix) or other.suffix.endswith(self.suffix))
+
+    def __add__(self, other: Filter) -> Filter:
+        """The tightest filter that lets through what either does."""
+        suffix = commonprefix([self.suffix[::-1], other.suffix[::-1]])[::-1]
+        rules = tuple(sorted({*self.rules, *other.rules}))
+        return Filter(commonprefix([self.prefix, other.prefix]), suffix, self.events | other.events, rules)
+
+    def describe(self) -> str:
+        return f"prefix {self.prefix!r}, suffix {self.suffix!r}, events {', '.join(_oss_names(self.events))}"
+
+
+def keys(rules: RuleSet, bucket: str) -> List[Filter]:
+    """The tightest filter of each key template whose object landing in `bucket` fires a rule."""
+    return [Filter(key.prefix, key.suffix, rule.events, (rule.name,)) for rule in rules.for_source("oss")
+            if isinstance(rule, OssRule) and bucket in rule.buckets
+            for key in [rule.key] + [entry.key for _, entry in firing(rule, bucket)]]
+
+
+def derive(rules: RuleSet, bucket: str) -> List[Filter]:
+    """The OSS triggers `bucket` needs: one per key, merged where OSS would see them overlap, then (past OSS's
+    limit) the pair whose merge keeps the longest prefix and suffix, until none overlaps and the limit holds."""
+    filters = sorted(set(keys(rules, bucket)), key=_text)
+    while True:
+        pairs = list(combinations(filters, 2))
+        clash = next(((a, b) for a, b in pairs if a.overlaps(b)), None)
+        if clash is None and len(filters) <= OSS_TRIGGERS_PER_BUCKET:
+            return filters
+        a, b = clash or max(pairs, key=lambda pair: tuple(map(len, _text(pair[0] + pair[1]))))
+        filters = sorted([f for f in filters if f not in (a, b)] + [a + b], key=_text)
+
+
+def _text(f: Filter) -> Tuple[str, str]:
+    return f.prefix, f.suffix
+
+
+def bucket_filter(t) -> Tuple[str, Filter]:
+    """An OSS trigger's bucket and filter (`t`: a deploy/wiring.py Trigger)."""
+    key = (t.config.get("filter") or {}).get("key") or {}
+    return t.arn_tail(":"), Filter(str(key.get("prefix", "")), str(key.get("suffix", "")),
+                                   _trigger_events(t.config.get("events") or []), ())
+
+
+def _wiring(rules: RuleSet, found: Sequence, where: Callable[[RuleSet, str], str]) -> list:
+    """The problems between the rules and the oss triggers `found` (deploy/wiring.py's `check`)."""
+    have: Dict[str, List[Tuple[Any, Filter]]] = {}
+    for t in found:
+        bucket, f = bucket_filter(t)
+        have.setdefault(bucket, []).append((t, f))
+    problems: list = []
+    for bucket in sorted({b for r in rules.for_source("oss") for b in r.buckets} | set(have)):
+        wanted, present = derive(rules, bucket), have.get(bucket, [])
+        for need in wanted:
+            if not any(f.lets_through(need.prefix, need.suffix) for _, f in present):
+                problems.append((None, f"{where(rules, need.rules[0])}: no trigger in s.yaml feeds its keys in "
+                                 f"bucket {bucket} ({', '.join(need.rules)}): add an oss trigger on {bucket} to the "
+                                 f"oss function ({need.describe()}), or remove the rule"))
+        for t, f in present:
+            exact = [w for w in wanted if (w.prefix, w.suffix) == (f.prefix, f.suffix)]
+            covered = [w for w in wanted if f.lets_through(w.prefix, w.suffix)]
+            if exact and exact[0].events - f.events:
+                problems.append((t, f"{t}: rules {', '.join(exact[0].rules)} also take "
+                                    f"{', '.join(_oss_names(exact[0].events - f.events))}: subscribe to them too"))
+            elif exact and f.events != exact[0].events:
+                problems.append((t, f"{t}: no rule it feeds takes "
+                                    f"{', '.join(_oss_names(f.events - exact[0].events))}: subscribe to exactly "
+                                    f"{', '.join(_oss_names(exact[0].events))}"))
+            elif not exact and covered:
+                problems.append((t, f"{t}: its filter (prefix {f.prefix!r}, suffix {f.suffix!r}) lets through more "
+                                    f"than its rules need: replace it by {len(covered)} trigger(s): "
+                                    + "; ".join(f"{w.describe()} for {', '.join(w.rules)}" for w in covered)))
+            elif not exact:
+                problems.append((t, f"{t} on bucket {bucket} (prefix {f.prefix!r}, suffix {f.suffix!r}) feeds no "
+                                    "rule in rules.yaml: remove the trigger, or add a rule for the objects it "
+                                    "delivers"))
+    return problems
+
+
 class OssSource(Source):
     name, rule, schema = "oss", OssRule, Oss
     shapes = {"oss-native": "an OSS trigger event", "oss-eventbridge": "an OSS event from EventBridge"}
@@ -334,6 +448,17 @@ class OssSource(Source):
 
     def created(self, event: Event) -> Optional[Tuple[str, str]]:
         return (event.bucket, event.key) if event.event_name.startswith("ObjectCreated:") else None
+
+    trigger_kinds = ("oss",)
+
+    def feeds(self, t, rule: OssRule, s: dict) -> bool:
+        """Its keys in the trigger's bucket."""
+        bucket, f = bucket_filter(t)
+        return bucket in rule.buckets and any(
+            f.lets_through(key.prefix, key.suffix) for key in [rule.key] + [e.key for _, e in firing(rule, bucket)])
+
+    def wiring(self, rules, s: dict, found: Dict[str, list], where) -> list:
+        return _wiring(rules, found["oss"], where)
 
     def explained(self):
         return {"bucket": (("key", "event_name"), "key", lambda options, when: oss_event(

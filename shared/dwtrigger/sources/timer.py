@@ -86,6 +86,19 @@ def timer_event(name: str, payload: Optional[str], when: datetime):
     return built(f"timer {name}", "timer", doc)
 
 
+# ---- s.yaml: its triggers (deploy/wiring.py asks; never a handler) ---------------------------------------------
+
+def _wiring(rules, found: Sequence, where) -> list:
+    """The problems between the rules and the timer triggers `found` (deploy/wiring.py's `check`)."""
+    named, timers = {t.name for t in found}, rules.for_source("timer")
+    problems: list = [(None, f"{where(rules, r.name)}: no timer trigger named {r.timer} on the timer "
+                             "function feeds it: add one, or remove the rule")
+                      for r in timers if r.timer not in named]
+    problems += [(t, f"{t} feeds no rule in rules.yaml (a timer rule's `timer:` names its trigger): remove it, or "
+                     "add a rule") for t in found if t.name not in {r.timer for r in timers}]
+    return problems
+
+
 class TimerSource(Source):
     name, rule, schema = "timer", TimerRule, Timer
     shapes = {"timer": "a timer trigger event"}
@@ -122,6 +135,15 @@ class TimerSource(Source):
 
     def summary(self, rule: TimerRule) -> str:
         return f"timer {rule.timer}"
+
+    trigger_kinds = ("timer",)
+
+    def feeds(self, t, rule: TimerRule, s: dict) -> bool:
+        """Its timer."""
+        return rule.timer == t.name
+
+    def wiring(self, rules, s: dict, found: Dict[str, list], where) -> list:
+        return _wiring(rules, found["timer"], where)
 
     def explained(self):
         return {"timer": (("payload",), None, lambda options, when: timer_event(options["timer"], options["payload"],
