@@ -67,8 +67,8 @@ class DateField(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Source(Settings, forbid_unknown_fields=True, kw_only=True, tag_field="on"):
-    """What every rule says; each source below adds only its own fields, so a field on the wrong source is an
-    unknown field of that source's struct."""
+    """What every rule says; each source's struct (its `schema`, sources/) adds only its own fields, so a field on
+    the wrong source is an unknown field of that source's struct."""
     name: str
     trigger: List[Target]
     expect: Optional[Expect] = None

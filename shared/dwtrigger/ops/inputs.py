@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import base64
 import codecs
-import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Dict, List, Optional, Union
 
 from .. import sources
@@ -193,18 +192,9 @@ def built_event(options: dict, when: datetime) -> Optional[Record]:
     _, needs, build = builds[kind]
     if needs and options[needs] is None:
         raise ValueError(f"{_flag(kind)} needs {_flag(needs)}")
-    return build(options, when)
+    return built(*build(options, when))
 
 
 def built(label: str, source: str, doc: dict) -> Record:
     """A built event's record: `doc` as the `source` function receives it."""
     return Record(label, source, json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogatepass"), doc)
-
-
-def iso(when: datetime, timespec: str) -> str:
-    return when.astimezone(timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
-
-
-def digest(doc: dict) -> str:
-    """A stable id for a built event: the same facts give the same id, as a redelivery would."""
-    return hashlib.md5(json.dumps(doc, sort_keys=True).encode("utf-8", "surrogatepass")).hexdigest().upper()

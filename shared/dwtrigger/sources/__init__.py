@@ -12,7 +12,10 @@ when its rules load.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
+from datetime import datetime, timezone
 from typing import (TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple,
                     Type)
 
@@ -47,14 +50,16 @@ class Source:
     - `asks`: the sweep's evidence of a release includes the ledger's `asked` record of an event (so `expect` needs a
       `ledger`, and the relay notes each event that asks); False: its objects alone are the evidence.
 
-    Methods (the defaults below are a source's that lacks the feature; none may raise unless it says so):
+    Methods (those raising NotImplementedError below are required; the others' defaults are a source's that lacks
+    the feature; none raises unless it says so):
     - `shape(doc)`: the kind of the JSON object `doc` when it is one of `shapes`, else None. Never raises.
     - `parse(doc, text, received_at, stream_topic)`: one `Event` or `Rejected` per record of a delivery whose JSON is
       `doc` (`events.NOT_JSON` if none) and text `text`; may raise `events.Invalid` to reject the whole delivery
       (any other exception rejects it too, as a bug). Records are parsed lazily (`events.each`).
     - `build(spec, problem)`: the fields of `rule` its own schema's `spec` gives (a dict), each problem reported
       through `problem(field, message)`; None when a problem leaves nothing to build with.
-    - `check_expect(fields, problem)`: its own problems with `expect:` (after the common ones), given `build`'s fields.
+    - `check_expect(fields, problem)`: its own problems with `expect:` (beside the common ones), given `build`'s
+      fields.
     - `check(rule, event)`: (captures, how) when `rule` takes `event` (of this source), else (None, miss): a miss is
       `matching.Miss` (a format and its arguments, formatted only for `explain`).
     - `lookup(rules, rank)`: for this source's rules, a function giving the rules that may take an event (all that
@@ -73,7 +78,8 @@ class Source:
     - `released_by`: how its files release it, for `doctor`'s advice ("the timer releases it only if ...").
     - `created(event)`: the (bucket, key) of the object an event reports created, for the demo to land; or None.
     - `explained()`: explain's options that build one of its events: {the option that selects it: (the options
-      that belong to that event, the option it needs or None, build(options, when) -> ops.inputs.Record)};
+      that belong to that event, the option it needs or None, build(options, when) -> (label, function, the JSON
+      document as that function receives it))} (`built_at`, `built_id` help);
       `explain_options()`: those options, as click options (ops/cli.py adds them to `explain`).
     s.yaml's triggers (deploy/wiring.py; `t` is its Trigger: `kind`, `name`, `config`, `spec`, `arn_tail(sep)`):
     - `trigger_kinds`: the s.yaml trigger types its function takes ("oss"; "mns_topic", "eventbridge").
@@ -185,6 +191,16 @@ class Source:
 
     def overlap(self, a: "Rule", b: "Rule", example: Callable[[Any], str]) -> str:
         return ""
+
+
+def built_at(when: datetime, timespec: str) -> str:
+    """A built event's time: UTC, `Z`, to `timespec` (as the clouds write them)."""
+    return when.astimezone(timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def built_id(doc: dict) -> str:
+    """A stable id for a built event: the same facts give the same id, as a redelivery would."""
+    return hashlib.md5(json.dumps(doc, sort_keys=True).encode("utf-8", "surrogatepass")).hexdigest().upper()
 
 
 _sources: Dict[str, Source] = {}

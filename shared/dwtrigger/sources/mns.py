@@ -36,7 +36,7 @@ from ..matching import PATTERN
 from ..patterns import Pattern, PatternError, compile_pattern
 from ..rule import FieldSpec, Rule
 from ..rules import date_field_of
-from . import Captures, Source
+from . import Captures, Source, built_at, built_id
 
 MAX_MNS_BODY_BYTES = 64 * 1024     # MNS's own limit on a message body (UTF-8 bytes, after base64-decoding)
 # MNS's own top-level keys in a topic JSON notification; any other key is a message attribute.
@@ -211,24 +211,20 @@ def _topic_explained(options: dict, when: datetime):
 
 def topic_message(topic: str, body: str, attributes: Mapping[str, str], when: datetime):
     """A topic trigger's message in JSON format, with its attributes at the top level as MNS puts them (for
-    explain: an ops.inputs.Record)."""
-    from ..ops.inputs import built, digest
-
+    explain: its label, function and document)."""
     doc = {"TopicName": topic, "Message": body, "PublishTime": int(when.timestamp() * 1000),
            "MessageMD5": hashlib.md5(body.encode("utf-8", "surrogatepass")).hexdigest().upper(), **attributes}
-    doc["MessageId"] = digest(doc)
-    return built(f"mns topic {topic}", "mns", doc)
+    doc["MessageId"] = built_id(doc)
+    return f"mns topic {topic}", "mns", doc
 
 
 def queue_message(queue: str, body: str, when: datetime):
-    """A queue message as EventBridge delivers it: one CloudEvent (for explain: an ops.inputs.Record)."""
-    from ..ops.inputs import built, digest, iso
-
+    """A queue message as EventBridge delivers it: one CloudEvent (for explain: its label, function and document)."""
     doc = {"source": f"MNS-{queue}", "specversion": "1.0", "type": "mns:Queue:SendMessage",
-           "subject": f"acs:mns:-:-:queues/{queue}", "time": iso(when, "milliseconds"),
+           "subject": f"acs:mns:-:-:queues/{queue}", "time": built_at(when, "milliseconds"),
            "data": {"messageBody": body}}
-    doc["id"] = doc["data"]["messageId"] = digest(doc)
-    return built(f"mns queue {queue}", "mns", doc)
+    doc["id"] = doc["data"]["messageId"] = built_id(doc)
+    return f"mns queue {queue}", "mns", doc
 
 
 # ---- s.yaml: its triggers (deploy/wiring.py asks; never a handler) ---------------------------------------------

@@ -31,7 +31,7 @@ from ..rule import Required, Rule, RuleSet
 from ..rules import compiled_template, remember, require_entries
 from ..schedule import written
 from ..templates import Template, TemplateError
-from . import Captures, Source
+from . import Captures, Source, built_at, built_id
 
 MAX_KEY_BYTES = 1023               # OSS's own limit on an object key (UTF-8 bytes, after URL-decoding)
 OSS_EVENT_NAMES = {
@@ -231,15 +231,13 @@ class _Prefixes:
 
 
 def oss_event(bucket: str, key: str, event_name: str, when: datetime):
-    """An OSS trigger's native event of one object (for explain: an ops.inputs.Record). A `%` in the key is
-    escaped, so the parser's URL-decoding gives the key back exactly as written."""
-    from ..ops.inputs import built, digest, iso
-
-    record = {"eventName": event_name, "eventSource": "acs:oss", "eventTime": iso(when, "milliseconds"),
+    """An OSS trigger's native event of one object (for explain: its label, function and document). A `%` in the
+    key is escaped, so the parser's URL-decoding gives the key back exactly as written."""
+    record = {"eventName": event_name, "eventSource": "acs:oss", "eventTime": built_at(when, "milliseconds"),
               "eventVersion": "1.0",
               "oss": {"bucket": {"name": bucket}, "object": {"key": key.replace("%", "%25"), "size": 0}}}
-    record["responseElements"] = {"requestId": digest(record)[:24]}
-    return built(f"oss://{bucket}/{key} ({event_name})", "oss", {"events": [record]})
+    record["responseElements"] = {"requestId": built_id(record)[:24]}
+    return f"oss://{bucket}/{key} ({event_name})", "oss", {"events": [record]}
 
 
 # ---- s.yaml: its OSS triggers, derived from the rules (deploy/wiring.py asks; never a handler) ----------------

@@ -14,7 +14,7 @@ from .. import rulefile
 from ..events import NOT_JSON, Event, Invalid, Parsed, not_for, shallow_json, shape_of, string, time_field
 from ..rule import FieldSpec, Required, Rule
 from ..rules import date_field_of, require_entries
-from . import Captures, Source
+from . import Captures, Source, built_at
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,12 +78,10 @@ def _check(rule: TimerRule, event: Event) -> Tuple[Optional[Captures], Any]:
 
 
 def timer_event(name: str, payload: Optional[str], when: datetime):
-    """A timer trigger's event (for explain: an ops.inputs.Record)."""
-    from ..ops.inputs import built, iso
-
-    doc = {"triggerTime": iso(when, "seconds"), "triggerName": name,
+    """A timer trigger's event (for explain: its label, function and document)."""
+    doc = {"triggerTime": built_at(when, "seconds"), "triggerName": name,
            **({"payload": payload} if payload is not None else {})}
-    return built(f"timer {name}", "timer", doc)
+    return f"timer {name}", "timer", doc
 
 
 # ---- s.yaml: its triggers (deploy/wiring.py asks; never a handler) ---------------------------------------------
