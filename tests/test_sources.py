@@ -90,6 +90,21 @@ HOME = {"oss": 1, "mns": 2}
     assert source_tests(ast.parse('sources.get(rule.on).check(rule, event)\nx = ("oss",)'), {"oss"}, set()) == []
 
 
+def test_each_registered_source_has_one_name_its_handler_and_its_samples():
+    """The registry is what the functions and the samples follow: every function but the sweep is a source's, and
+    each source's name is its `on:`, its rule's, its schema's tag, its shapes' prefix, its handler's and its
+    samples' folder."""
+    registered = sources.registry()
+    assert {path.parent.name for path in (ROOT / "functions").glob("*/index.py")} - {"sweep"} == set(registered)
+    for name, source in registered.items():
+        assert source.name == name and source.schema.__struct_config__.tag == name
+        assert source.rule.__dataclass_fields__["on"].default == name
+        assert source.shapes and all(kind.startswith(name) for kind in source.shapes)
+        assert f'handle("{name}", event, context)' in (ROOT / "functions" / name / "index.py").read_text()
+        assert (ROOT / "events" / name / "expected.yaml").is_file()
+    assert [source.name for source in registered.values() if source.takes_any_text] == ["mns"]
+
+
 # ---- a source written here: a bell rings ({"bell": NAME, "rang": TIME}), and its rules name the bell ----------
 
 @dataclass(frozen=True, kw_only=True)

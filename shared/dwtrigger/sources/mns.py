@@ -202,6 +202,8 @@ _NO_TOPIC = ("the STREAM message names no topic (set DWTRIGGER_MNS_TOPIC on the 
              "JSON format)")
 
 
+# ---- explain's built events ----
+
 def _topic_explained(options: dict, when: datetime):
     pairs = [a.partition("=") for a in options["attributes"]]
     if any(not name or not sep for name, sep, _ in pairs):

@@ -17,10 +17,10 @@ import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from itertools import combinations
-from os.path import commonprefix
 from datetime import datetime
 from functools import lru_cache
+from itertools import combinations
+from os.path import commonprefix
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple, Union
 from urllib.parse import unquote
 
@@ -67,7 +67,7 @@ class Oss(rulefile.Source, tag="oss"):
 
 
 @lru_cache(maxsize=4096)
-def _bucket_ok(name: str) -> bool:
+def _bucket_ok(name: str) -> bool:      # validate's check (`never`)
     """Whether `name` is a valid OSS bucket name: thousands of rules name a few buckets, each checked once."""
     return _BUCKET.match(name) is not None
 
@@ -229,6 +229,8 @@ class _Prefixes:
                 found[id(rule)] = rule
         return list(found.values())
 
+
+# ---- explain's built events ----
 
 def oss_event(bucket: str, key: str, event_name: str, when: datetime):
     """An OSS trigger's native event of one object (for explain: its label, function and document). A `%` in the

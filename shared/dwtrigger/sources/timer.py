@@ -77,6 +77,8 @@ def _check(rule: TimerRule, event: Event) -> Tuple[Optional[Captures], Any]:
     return {}, "matched"
 
 
+# ---- explain's built events ----
+
 def timer_event(name: str, payload: Optional[str], when: datetime):
     """A timer trigger's event (for explain: its label, function and document)."""
     doc = {"triggerTime": built_at(when, "seconds"), "triggerName": name,
