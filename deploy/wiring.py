@@ -2,9 +2,9 @@
 
 s.yaml is read as `s` resolves it (${vars.*}, ${config(...)}, `extend` templates deep-merged under props) and
 each trigger is taken by the handler its function's code package holds (`code: ./build/<fn>.zip`). The OSS
-triggers of a bucket must be exactly the filters `derive` (sources/oss.py) gives for the rules that watch it: each as tight as the
-keys it lets through allow (their literal prefixes and suffixes), so a busy landing bucket invokes the function
-only for objects a rule may take. A topic reaches the mns function through a direct topic trigger, or through a
+triggers of a bucket must be exactly the filters `derive` (sources/oss.py) gives for the rules that watch it: each
+as tight as the keys it lets through allow (their literal prefixes and suffixes), so a busy landing bucket invokes
+the function only for objects a rule may take. A topic reaches the mns function through a direct topic trigger, or through a
 queue subscribed to it (listed in `vars.subscriptions`) and that queue's trigger. Used by `make package`
 (deploy/package.py), which refuses to build on any problem, and by tests/test_deploy.py.
 

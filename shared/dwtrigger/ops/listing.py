@@ -43,8 +43,8 @@ def _row(rule: Rule, enabled: bool) -> List[str]:
     nodes = ", ".join(f"{target.workspace}/{target.node}" for target in rule.trigger)
     expect = f"by {rule.expect.by:%H:%M}, {rule.expect.days} days" if rule.expect else "-"
     required = len(getattr(rule, "require", ()))
-    return [rule.name, "enabled" if enabled else "disabled", sources.get(rule.on).summary(rule), nodes, rule.api, expect,
-            str(required) if required else "-"]
+    return [rule.name, "enabled" if enabled else "disabled", sources.get(rule.on).summary(rule), nodes, rule.api,
+            expect, str(required) if required else "-"]
 
 
 def _required(rule: Rule) -> List[str]:
