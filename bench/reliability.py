@@ -56,7 +56,7 @@ claimer's deadline plus 10 s); the emulator's own clock, which its instances fol
 It also counts what the OSS triggers' key filters save a busy landing bucket (docs/deploy.md, "Deploy with Serverless
 Devs"): around each OSS event of the load its data files land too (DATA_PARTS before a daily `_SUCCESS`,
 HOURLY_PARTS before an hourly `.done`) and another team writes under its own prefix; each object invokes the
-function once with no key filter, or only if one of the filters deploy/wiring.py derives from the rules (those
+function once with no key filter, or only if one of the filters sources/oss.py derives from the rules (those
 s.yaml must have) lets it through; the relay's own matcher says which invocations match no rule.
 """
 from __future__ import annotations
@@ -90,9 +90,9 @@ from dwtrigger.ops.inputs import read
 from dwtrigger.outcomes import FAILED, OVERDUE, TRIGGERED, DecisionLog
 from dwtrigger.rules import RuleSet, parse_rules
 
+from dwtrigger.sources.oss import derive        # the OSS trigger filters the rules need (deploy/wiring.py's)
+
 EVENTS = Path(__file__).resolve().parents[1] / "events"
-sys.path.insert(0, str(EVENTS.parent / "deploy"))
-import wiring  # noqa: E402  deploy/wiring.py: the OSS trigger filters the rules need
 KEY = {"access_key_id": "STS.bench-role", "access_key_secret": "bench-secret-0123",
        "security_token": "bench-token-4567"}
 SECRETS = tuple(KEY.values()) + ("Signature=", "ACS3-HMAC-SHA256", "x-acs-security-token")
@@ -268,7 +268,7 @@ def oss_filtering(rules: RuleSet, load: List[Event]) -> dict:
         parts = DATA_PARTS if name == "_SUCCESS" else HOURLY_PARTS if name.endswith(".done") else 0
         for key in [f"{folder}/part-{j:05d}.csv" for j in range(parts)] + [landed.key, f"raw/crm/{n:08d}.json"]:
             objects.setdefault(key, replace(landed, key=key))
-    index, filters = Index(rules.rules), wiring.derive(rules, "landing")
+    index, filters = Index(rules.rules), derive(rules, "landing")
     unmatched = {key for key, event in objects.items() if not index.takers(event)}
     passed = {key for key in objects if any(f.lets_through(key, key) for f in filters)}
     return {"OSS objects landed (data files included)": len(objects),

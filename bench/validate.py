@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from bisect import bisect_left
-from collections import Counter, defaultdict
+from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -73,20 +73,17 @@ def candidate_pairs(rules) -> int:
     """The pairs the old implementation probes (its `_candidates`, counted rather than listed: a crowd of 10,000
     would make a set of 50 million pairs): in a bucket, keys whose prefixes are one the start of the other; on a
     topic or queue, pairs with a rule without a pattern; on a timer, every pair."""
-    from dwtrigger.rules import MnsRule, OssRule, TimerRule
-    buckets, channels, timers = defaultdict(list), defaultdict(lambda: [0, 0]), Counter()
+    from dwtrigger import sources
+
+    buckets, channels = defaultdict(list), defaultdict(lambda: [0, 0])
     for i, rule in enumerate(rules.rules):
-        if isinstance(rule, OssRule):
-            for bucket in set(rule.buckets):
-                buckets[bucket].append((rule.key.prefix, i))
-        elif isinstance(rule, MnsRule):
-            for kind in ("topic", "queue"):
-                if getattr(rule, kind):
-                    channels[(kind, getattr(rule, kind))][bool(rule.message or rule.attributes)] += 1
-        elif isinstance(rule, TimerRule):
-            timers[rule.timer] += 1
-    pairs = sum(k * (k - 1) // 2 for k in timers.values())
-    pairs += sum(bare * (bare - 1) // 2 + bare * patterned for bare, patterned in channels.values())
+        source = sources.get(rule.on)
+        keyed = source.keyed(rule)
+        for bucket in set(keyed[1] if keyed else ()):
+            buckets[bucket].append((keyed[0].prefix, i))
+        for kind, name, filtered in source.channels(rule):
+            channels[(kind, name)][filtered] += 1
+    pairs = sum(bare * (bare - 1) // 2 + bare * patterned for bare, patterned in channels.values())
     for members in {tuple(i for _, i in members): members for members in buckets.values()}.values():
         prefixes = sorted(p for p, _ in members)    # buckets of the same rules count once (a set of pairs)
         pairs += sum(bisect_left(prefixes, p + "\U0010ffff") - k - 1 for k, p in enumerate(prefixes))

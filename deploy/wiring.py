@@ -2,11 +2,15 @@
 
 s.yaml is read as `s` resolves it (${vars.*}, ${config(...)}, `extend` templates deep-merged under props) and
 each trigger is taken by the handler its function's code package holds (`code: ./build/<fn>.zip`). The OSS
-triggers of a bucket must be exactly the filters `derive` gives for the rules that watch it: each as tight as the
-keys it lets through allow (their literal prefixes and suffixes), so a busy landing bucket invokes the function
-only for objects a rule may take. A topic reaches the mns function through a direct topic trigger, or through a
+triggers of a bucket must be exactly the filters `derive` (sources/oss.py) gives for the rules that watch it: each
+as tight as the keys it lets through allow (their literal prefixes and suffixes), so a busy landing bucket invokes
+the function only for objects a rule may take. A topic reaches the mns function through a direct topic trigger, or through a
 queue subscribed to it (listed in `vars.subscriptions`) and that queue's trigger. Used by `make package`
 (deploy/package.py), which refuses to build on any problem, and by tests/test_deploy.py.
+
+What each source's triggers must be is its module's (dwtrigger/sources/: `trigger_kinds`, `feeds`, `wiring`); this
+module reads s.yaml, sends each source its function's triggers, and checks what no source owns (a trigger on the
+wrong function, the sweep's timer).
 
 A disabled rule (`enabled: false`) is off for now, not gone: it needs no trigger, and the trigger kept for it is
 a warning naming it, not a problem (`judge`), so switching a rule off never stops a deployment.
@@ -15,17 +19,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from itertools import combinations
-from os.path import commonprefix
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import yaml
 
-from dwtrigger.matching import firing, out_of_play      # the require entries whose landing fires a rule
-from dwtrigger.rules import OSS_EVENT_NAMES, MnsRule, OssRule, Rule, RuleSet, RulesError, TimerRule, load_rules
+from dwtrigger import sources
+from dwtrigger.matching import out_of_play
+from dwtrigger.rules import Rule, RuleSet, RulesError, load_rules
 
-OSS_TRIGGERS_PER_BUCKET = 10            # OSS's limit on a bucket's native triggers
 STANDIN_CONFIG = {"AccountID": "123456789012"}   # checking reads names, never the account in an ARN
 _EXPRESSION = re.compile(r"\$\{([^}]*)\}")
 _VAR = re.compile(r"vars\.([A-Za-z_][\w-]*(?:\.[\w-]+)*)\Z")
@@ -116,20 +118,9 @@ class Trigger:
     def config(self) -> dict:
         return self.spec.get("triggerConfig") or {}
 
-    @property
-    def bucket_filter(self) -> Tuple[str, Filter]:
-        """An OSS trigger's bucket and filter."""
-        key = (self.config.get("filter") or {}).get("key") or {}
-        return _last(self.spec.get("sourceArn"), ":"), Filter(
-            str(key.get("prefix", "")), str(key.get("suffix", "")), _events(self.config.get("events") or []), ())
-
-    @property
-    def queue(self) -> Optional[str]:
-        """The MNS queue an eventbridge trigger reads, if it reads one."""
-        source = self.config.get("eventSourceConfig") or {}
-        if source.get("eventSourceType") != "MNS":
-            return None
-        return ((source.get("eventSourceParameters") or {}).get("sourceMNSParameters") or {}).get("QueueName")
+    def arn_tail(self, separator: str) -> str:
+        """What its `sourceArn` names after the last `separator` (the bucket after ':', a topic after '/topics/')."""
+        return str(self.spec.get("sourceArn")).rsplit(separator, 1)[-1]
 
     def __str__(self) -> str:
         return f"s.yaml: {self.kind} trigger '{self.name}' of resource {self.resource}"
@@ -142,77 +133,6 @@ def triggers(s: dict) -> List[Trigger]:
         code = re.fullmatch(r"(?:\./)?build/(\w+)\.zip", str(props.get("code", "")))
         found += [Trigger(resource, code[1] if code else "?", t) for t in props.get("triggers") or []]
     return found
-
-
-def _last(arn: object, separator: str) -> str:
-    return str(arn).rsplit(separator, 1)[-1]
-
-
-def _events(names: Iterable[str]) -> FrozenSet[str]:
-    """OSS trigger event names (`oss:Family:Action`, `*` for the whole family as OSS reads it), without `oss:`."""
-    out = set()
-    for name in names:
-        family, _, action = str(name).removeprefix("oss:").partition(":")
-        out |= {f"{family}:{a}" for a in (OSS_EVENT_NAMES.get(family, ()) if action == "*" else [action])}
-    return frozenset(out)
-
-
-def _oss_names(events: Iterable[str]) -> List[str]:
-    order = [f"{family}:{a}" for family, actions in OSS_EVENT_NAMES.items() for a in actions]
-    return [f"oss:{e}" for e in sorted(events, key=order.index)]
-
-
-# ---- OSS filters derived from the rules ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Filter:
-    """An OSS trigger's filter and events, and the rules whose keys it lets through."""
-    prefix: str
-    suffix: str
-    events: FrozenSet[str]
-    rules: Tuple[str, ...]
-
-    def lets_through(self, prefix: str, suffix: str) -> bool:
-        """Whether every key starting with `prefix` and ending with `suffix` passes this filter."""
-        return prefix.startswith(self.prefix) and suffix.endswith(self.suffix)
-
-    def overlaps(self, other: Filter) -> bool:
-        """OSS refuses two rules of a bucket one of which could deliver what the other does."""
-        return (self.prefix.startswith(other.prefix) or other.prefix.startswith(self.prefix)) and \
-            (self.suffix.endswith(other.suffix) or other.suffix.endswith(self.suffix))
-
-    def __add__(self, other: Filter) -> Filter:
-        """The tightest filter that lets through what either does."""
-        suffix = commonprefix([self.suffix[::-1], other.suffix[::-1]])[::-1]
-        rules = tuple(sorted({*self.rules, *other.rules}))
-        return Filter(commonprefix([self.prefix, other.prefix]), suffix, self.events | other.events, rules)
-
-    def describe(self) -> str:
-        return f"prefix {self.prefix!r}, suffix {self.suffix!r}, events {', '.join(_oss_names(self.events))}"
-
-
-def keys(rules: RuleSet, bucket: str) -> List[Filter]:
-    """The tightest filter of each key template whose object landing in `bucket` fires a rule."""
-    return [Filter(key.prefix, key.suffix, rule.events, (rule.name,)) for rule in rules.for_source("oss")
-            if isinstance(rule, OssRule) and bucket in rule.buckets
-            for key in [rule.key] + [entry.key for _, entry in firing(rule, bucket)]]
-
-
-def derive(rules: RuleSet, bucket: str) -> List[Filter]:
-    """The OSS triggers `bucket` needs: one per key, merged where OSS would see them overlap, then (past OSS's
-    limit) the pair whose merge keeps the longest prefix and suffix, until none overlaps and the limit holds."""
-    filters = sorted(set(keys(rules, bucket)), key=_text)
-    while True:
-        pairs = list(combinations(filters, 2))
-        clash = next(((a, b) for a, b in pairs if a.overlaps(b)), None)
-        if clash is None and len(filters) <= OSS_TRIGGERS_PER_BUCKET:
-            return filters
-        a, b = clash or max(pairs, key=lambda pair: tuple(map(len, _text(pair[0] + pair[1]))))
-        filters = sorted([f for f in filters if f not in (a, b)] + [a + b], key=_text)
-
-
-def _text(f: Filter) -> Tuple[str, str]:
-    return f.prefix, f.suffix
 
 
 # ---- both directions -----------------------------------------------------------------------------------------
@@ -256,23 +176,10 @@ def _kept_for(t: Trigger, rules: RuleSet, s: dict) -> str:
 
 
 def _feeds(t: Trigger, rule: Rule, s: dict) -> bool:
-    """Whether `t` (on its handler's function: `check` finds the others misplaced) brings `rule` events it takes:
-    its keys in the trigger's bucket (OSS), its topic or queue (MNS; every message for a rule naming neither), its
-    timer."""
-    if t.kind == "oss":
-        bucket, f = t.bucket_filter
-        return isinstance(rule, OssRule) and bucket in rule.buckets and any(
-            f.lets_through(key.prefix, key.suffix) for key in [rule.key] + [e.key for _, e in firing(rule, bucket)])
-    if t.kind in ("mns_topic", "eventbridge"):
-        if not isinstance(rule, MnsRule):
-            return False
-        if not rule.topic and not rule.queue:
-            return True                             # it takes any message
-        subscribed = {entry.get("queue"): entry.get("topic") for entry in (s.get("vars") or {}).get("subscriptions")
-                      or [] if isinstance(entry, dict)}
-        topic = _last(t.spec.get("sourceArn"), "/topics/") if t.kind == "mns_topic" else subscribed.get(t.queue)
-        return bool(rule.topic) and rule.topic == topic or bool(rule.queue) and rule.queue == t.queue
-    return isinstance(rule, TimerRule) and rule.timer == t.name
+    """Whether `t` (on its handler's function: `check` finds the others misplaced) brings `rule` events it takes: a
+    trigger of a kind its source's function takes (`Source.trigger_kinds`) that feeds it (`Source.feeds`: its keys
+    in the trigger's bucket, its topic or queue, its timer)."""
+    return _home().get(t.kind) == rule.on and sources.get(rule.on).feeds(t, rule, s)
 
 
 def check(rules: RuleSet, s: dict) -> List[str]:
@@ -282,18 +189,25 @@ def check(rules: RuleSet, s: dict) -> List[str]:
 
 def _problems(rules: RuleSet, s: dict) -> List[Found]:
     found = triggers(s)
-    misplaced = [(t, problem) for t, problem in zip(found, map(_misplaced, found)) if problem]
-    by_kind = {kind: [t for t in found if t.kind == kind and t.function == home] for kind, home in _HOME.items()}
-    return misplaced + _oss(rules, by_kind["oss"]) + _mns(rules, s, by_kind["mns_topic"], by_kind["eventbridge"]) \
-        + _timers(rules, by_kind["timer"], [t for t in found if t.function == "sweep"])
+    problems = [(t, problem) for t, problem in zip(found, map(_misplaced, found)) if problem]
+    for source in sources.registry().values():      # each source's rules and its function's triggers
+        own = {kind: [t for t in found if t.kind == kind and t.function == source.name]
+               for kind in source.trigger_kinds}
+        problems += source.wiring(rules, s, own, _where)
+    return problems + _sweep(rules, [t for t in found if t.function == SWEEP])
 
 
-_HOME = {"oss": "oss", "mns_topic": "mns", "eventbridge": "mns", "timer": "timer"}   # trigger type -> handler
+SWEEP, SWEEP_TRIGGER = "sweep", "timer"      # the sweep's function, and the kind of its trigger
+
+
+def _home() -> Dict[str, str]:
+    """Each trigger type, and the handler that takes it (`Source.trigger_kinds`)."""
+    return {kind: source.name for source in sources.registry().values() for kind in source.trigger_kinds}
 
 
 def _misplaced(t: Trigger) -> Optional[str]:
-    home = _HOME.get(t.kind)
-    if t.function == "sweep" and t.kind == "timer" or t.function == home:
+    home = _home().get(t.kind)
+    if t.function == SWEEP and t.kind == SWEEP_TRIGGER or t.function == home:
         return None
     if home is None:
         return f"{t}: no dwtrigger handler takes {t.kind} events: remove it"
@@ -305,94 +219,8 @@ def _where(rules: RuleSet, name: str) -> str:
     return f"{rules.path}:{rule.line}: rule '{name}'" if rule.line else f"{rules.path}: rule '{name}'"
 
 
-def _oss(rules: RuleSet, found: Sequence[Trigger]) -> List[Found]:
-    have: Dict[str, List[Tuple[Trigger, Filter]]] = {}
-    for t in found:
-        bucket, f = t.bucket_filter
-        have.setdefault(bucket, []).append((t, f))
+def _sweep(rules: RuleSet, sweep: Sequence[Trigger]) -> List[Found]:
     problems: List[Found] = []
-    for bucket in sorted({b for r in rules.for_source("oss") for b in r.buckets} | set(have)):
-        wanted, present = derive(rules, bucket), have.get(bucket, [])
-        for need in wanted:
-            if not any(f.lets_through(need.prefix, need.suffix) for _, f in present):
-                problems.append((None, f"{_where(rules, need.rules[0])}: no trigger in s.yaml feeds its keys in "
-                                 f"bucket {bucket} ({', '.join(need.rules)}): add an oss trigger on {bucket} to the "
-                                 f"oss function ({need.describe()}), or remove the rule"))
-        for t, f in present:
-            exact = [w for w in wanted if (w.prefix, w.suffix) == (f.prefix, f.suffix)]
-            covered = [w for w in wanted if f.lets_through(w.prefix, w.suffix)]
-            if exact and exact[0].events - f.events:
-                problems.append((t, f"{t}: rules {', '.join(exact[0].rules)} also take "
-                                    f"{', '.join(_oss_names(exact[0].events - f.events))}: subscribe to them too"))
-            elif exact and f.events != exact[0].events:
-                problems.append((t, f"{t}: no rule it feeds takes "
-                                    f"{', '.join(_oss_names(f.events - exact[0].events))}: subscribe to exactly "
-                                    f"{', '.join(_oss_names(exact[0].events))}"))
-            elif not exact and covered:
-                problems.append((t, f"{t}: its filter (prefix {f.prefix!r}, suffix {f.suffix!r}) lets through more "
-                                    f"than its rules need: replace it by {len(covered)} trigger(s): "
-                                    + "; ".join(f"{w.describe()} for {', '.join(w.rules)}" for w in covered)))
-            elif not exact:
-                problems.append((t, f"{t} on bucket {bucket} (prefix {f.prefix!r}, suffix {f.suffix!r}) feeds no "
-                                    "rule in rules.yaml: remove the trigger, or add a rule for the objects it "
-                                    "delivers"))
-    return problems
-
-
-def _mns(rules: RuleSet, s: dict, topics: Sequence[Trigger], queues: Sequence[Trigger]) -> List[Found]:
-    mns = [r for r in rules.for_source("mns") if isinstance(r, MnsRule)]
-    read = {t.queue: t for t in queues}
-    subscriptions, problems = (s.get("vars") or {}).get("subscriptions") or [], []
-    subscribed = {}
-    for entry in subscriptions:
-        if not isinstance(entry, dict) or set(entry) != {"topic", "queue"}:
-            problems.append((None, f"s.yaml: vars.subscriptions: {entry!r} is not {{topic: NAME, queue: NAME}}"))
-        elif entry["queue"] not in read:
-            problems.append((None, f"s.yaml: vars.subscriptions: queue {entry['queue']} (subscribed to topic "
-                                   f"{entry['topic']}) has no eventbridge trigger on the mns function: add one"))
-        else:
-            subscribed[entry["queue"]] = entry["topic"]
-    direct = {_last(t.spec.get("sourceArn"), "/topics/"): t for t in topics}
-    for t in topics:
-        if t.config.get("notifyContentFormat") != "JSON":
-            problems.append((t, f"{t}: set notifyContentFormat to JSON: a STREAM message does not name its topic"))
-    for topic in set(direct) & set(subscribed.values()):
-        problems.append((direct[topic], f"{direct[topic]}: topic {topic} also reaches the function through its "
-                                        "subscribed queue, so every message would be decided twice: keep one of the "
-                                        "two"))
-    reached = set(direct) | set(subscribed.values())
-    for rule in mns:
-        if not rule.topic and not rule.queue and not direct and not read:
-            problems.append((None, f"{_where(rules, rule.name)}: it takes any message, and no trigger in s.yaml "
-                                   "brings the mns function one: add an eventbridge (queue) or mns_topic trigger to "
-                                   "it, or remove the rule"))
-        if rule.topic and rule.topic not in reached:
-            problems.append((None, f"{_where(rules, rule.name)}: no trigger in s.yaml feeds topic {rule.topic}: "
-                                   "subscribe a queue to it (vars.subscriptions) with an eventbridge trigger on that "
-                                   "queue, or add a mns_topic trigger, to the mns function; or remove the rule"))
-        if rule.queue and rule.queue not in read:
-            problems.append((None, f"{_where(rules, rule.name)}: no trigger in s.yaml reads queue {rule.queue}: add "
-                                   "an eventbridge trigger on it to the mns function, or remove the rule"))
-    wanted_topics, wanted_queues = {r.topic for r in mns if r.topic}, {r.queue for r in mns if r.queue}
-    if any(not r.topic and not r.queue for r in mns):      # a rule that takes any message: every trigger feeds it
-        return problems
-    for topic, t in direct.items():
-        if topic not in wanted_topics:
-            problems.append((t, f"{t} on topic {topic} feeds no rule in rules.yaml: remove it, or add a rule"))
-    for queue, t in read.items():
-        if queue not in wanted_queues and subscribed.get(queue) not in wanted_topics:
-            via = f" (subscribed to topic {subscribed[queue]})" if queue in subscribed else ""
-            problems.append((t, f"{t} on queue {queue}{via} feeds no rule in rules.yaml: remove it, or add a rule"))
-    return problems
-
-
-def _timers(rules: RuleSet, found: Sequence[Trigger], sweep: Sequence[Trigger]) -> List[Found]:
-    named, timers = {t.name for t in found}, [r for r in rules.for_source("timer") if isinstance(r, TimerRule)]
-    problems: List[Found] = [(None, f"{_where(rules, r.name)}: no timer trigger named {r.timer} on the timer "
-                                    "function feeds it: add one, or remove the rule")
-                             for r in timers if r.timer not in named]
-    problems += [(t, f"{t} feeds no rule in rules.yaml (a timer rule's `timer:` names its trigger): remove it, or "
-                     "add a rule") for t in found if t.name not in {r.timer for r in timers}]
     expecting = [r.name for r in rules.rules if r.expect]
     if expecting and not sweep:
         problems.append((None, f"{_where(rules, expecting[0])}: `expect` needs the sweep function's timer trigger, "

@@ -23,6 +23,7 @@ from jsonschema import Draft7Validator, Draft202012Validator
 
 from conftest import ROOT
 from dwtrigger.rules import parse_rules
+from dwtrigger.sources import mns as mns_source, oss as oss_source
 
 sys.path.insert(0, str(ROOT / "deploy"))
 import wiring  # noqa: E402  deploy/wiring.py, as make package runs it
@@ -101,7 +102,8 @@ def direct_topic(s: dict = S) -> dict:
     queue = next(q["queue"] for q in s["vars"]["subscriptions"] if q["topic"] == "etl-done")
     s["vars"]["subscriptions"] = [q for q in s["vars"]["subscriptions"] if q["topic"] != "etl-done"]
     mns = s["resources"]["mns"]["props"]
-    mns["triggers"] = [topic] + [t for t in mns["triggers"] if wiring.Trigger("mns", "mns", t).queue != queue]
+    mns["triggers"] = [topic] + [t for t in mns["triggers"]
+                                 if mns_source.queue_of(wiring.Trigger("mns", "mns", t)) != queue]
     return s
 
 
@@ -333,10 +335,10 @@ def test_the_derived_filters_never_overlap_and_stay_within_osss_limit():
         f"trigger: [{{workspace: 1, node: {i + 1}}}]}}\n" for i in range(12)) +
         '  - {name: nested, on: oss, bucket: b, key: "t1/dt=x/{bizdate:%Y%m%d}/_SUCCESS", '
         "trigger: [{workspace: 1, node: 99}]}\n")
-    filters = wiring.derive(rules, "b")
-    assert len(filters) == wiring.OSS_TRIGGERS_PER_BUCKET
+    filters = oss_source.derive(rules, "b")
+    assert len(filters) == oss_source.OSS_TRIGGERS_PER_BUCKET
     assert not any(a.overlaps(b) for i, a in enumerate(filters) for b in filters[i + 1:])
-    for key in wiring.keys(rules, "b"):
+    for key in oss_source.keys(rules, "b"):
         assert sum(f.lets_through(key.prefix, key.suffix) for f in filters) == 1, key
     # t1/dt= and t1/dt=x/ overlap (one prefix starts the other, same suffix): one trigger takes both rules; past
     # the limit, t1/dt= and t10/dt= merge into t1, which then overlaps t11/dt=.

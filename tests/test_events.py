@@ -10,9 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from dwtrigger import events
-from dwtrigger.events import (MAX_DEPTH, MAX_KEY_BYTES, MAX_MNS_BODY_BYTES, MAX_RAW_BYTES, SOURCES, Event,
-                              Rejected, parse)
+from dwtrigger import events, sources
+from dwtrigger.events import MAX_DEPTH, MAX_RAW_BYTES, Event, Rejected, parse
+from dwtrigger.sources import oss as oss_source, timer as timer_source
+from dwtrigger.sources.mns import MAX_MNS_BODY_BYTES
+from dwtrigger.sources.oss import MAX_KEY_BYTES
+
+SOURCES = sources.names()
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 SAMPLE_SUFFIXES = (".json", ".txt", ".bin")  # events/ also holds other files, e.g. expected outcomes
@@ -410,7 +414,7 @@ def test_unknown_source_is_rejected():
 def test_an_unexpected_error_becomes_a_rejection(monkeypatch):
     def broken(_doc):
         raise KeyError("boom")
-    monkeypatch.setattr(events, "_parse_timer", broken)
+    monkeypatch.setattr(timer_source, "_parse_timer", broken)
     [reason] = rejected(parse("timer", raw("timer/nightly.json"), RECEIVED))
     assert "could not be parsed" in reason and "KeyError" in reason
 
@@ -451,13 +455,13 @@ def test_a_record_time_with_no_utc_instant_rejects_only_its_record(when):
 def test_a_record_that_trips_a_bug_rejects_only_itself(monkeypatch):
     calls = iter([None, ZeroDivisionError("boom")])
 
-    def flaky(record, event_id, real=events._oss_native):
+    def flaky(record, event_id, real=oss_source._oss_native):
         failure = next(calls)
         if failure:
             raise failure
         return real(record, event_id)
 
-    monkeypatch.setattr(events, "_oss_native", flaky)
+    monkeypatch.setattr(oss_source, "_oss_native", flaky)
     sample = doc("oss/native-put-orders.json")
     sample["events"].append(copy.deepcopy(sample["events"][0]))
     first, second = parse_sample("oss/native-put-orders.json", data=dumps(sample))

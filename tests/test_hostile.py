@@ -26,7 +26,10 @@ from conftest import ACTIONS, EVENTS, ROOT, WORLD, Harness, oss_seed
 from dwtrigger.dataworks import APIS
 from dwtrigger.ops import fc
 from dwtrigger.ops.emulator import Emulator, OssStandIn
-from dwtrigger.events import SOURCES, source_of
+from dwtrigger.events import source_of
+from dwtrigger.sources import names
+
+SOURCES = names()
 
 pytestmark = pytest.mark.slow      # slow: run once, on FC's Python (Makefile)
 

@@ -5,7 +5,24 @@ from datetime import datetime, timezone
 
 from conftest import sample
 from dwtrigger import events
-from dwtrigger.ops.inputs import Record, Unreadable, oss_event, queue_message, read, timer_event, topic_message
+from dwtrigger.ops.inputs import Record, Unreadable, built, read
+from dwtrigger.sources import mns as mns_source, oss as oss_source, timer as timer_source
+
+
+def oss_event(*facts) -> Record:
+    return built(*oss_source.oss_event(*facts))
+
+
+def topic_message(*facts) -> Record:
+    return built(*mns_source.topic_message(*facts))
+
+
+def queue_message(*facts) -> Record:
+    return built(*mns_source.queue_message(*facts))
+
+
+def timer_event(*facts) -> Record:
+    return built(*timer_source.timer_event(*facts))
 
 ADVICE = "if it is a raw MNS STREAM message body, pass --source mns"
 

@@ -15,8 +15,10 @@ import pytest
 import yaml
 
 from dwtrigger import rules as rules_module, yamldoc
-from dwtrigger.rules import (Channel, FieldSpec, MnsRule, OssRule, Required, Rule, RulesError, Target, TimerRule,
-                             load_rules, parse_rules)
+from dwtrigger.rules import Channel, FieldSpec, Required, Rule, RulesError, Target, load_rules, parse_rules
+from dwtrigger.sources.mns import MnsRule
+from dwtrigger.sources.oss import OssRule
+from dwtrigger.sources.timer import TimerRule
 
 ROOT = Path(__file__).resolve().parents[1]
 LIBYAML = getattr(getattr(yaml, "cyaml", None), "CParser", None)

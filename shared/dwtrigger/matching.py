@@ -2,9 +2,7 @@
 asks `match` of each rule and wants the reason for a miss. Both run the same checks, and a miss builds its
 message only when `match` asks for it.
 
-An OSS rule with `require` is taken by the landing of any of its files, so the last to land fires it whatever the
-order: its key, or a `require` entry in the event's bucket that captures everything the key captures (what the
-rule needs to name the other files and the instance).
+Each source says how its rules take its events (`Source.check`, `Source.lookup`, sources/).
 
 A disabled rule (`enabled: false`) takes nothing, but an event no rule in play takes is told which disabled rules
 would have (`Index.unmatched`, `ignored_reason`): an `ignored` decision that names the rule switched off is an
@@ -13,13 +11,13 @@ answer, a bare "no rule matched" sends the operator hunting.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-from .events import NOT_JSON, Event
-from .rule import MnsRule, OssRule, Rule, RuleSet, TimerRule
-from .templates import Template
+from . import sources
+from .sources import Captures
+from .events import Event
+from .rule import Rule, RuleSet
 
-Captures = Dict[str, Any]
 Miss = Tuple[str, tuple]         # a reason's format and its arguments, formatted only for `explain`
 
 
@@ -27,11 +25,11 @@ def match(rule: Rule, event: Event, detail: bool = False) -> Tuple[Optional[Capt
     """(captures, how) or (None, why not). `detail` names the failing pattern field (for `explain`)."""
     if rule.on != event.source:
         return None, f"rule is for {rule.on} events"
-    captures, how = _CHECKS[rule.on](rule, event)
+    captures, how = sources.get(rule.on).check(rule, event)
     if captures is not None:
         return captures, how
     text, args = how
-    if text is _PATTERN:
+    if text is PATTERN:
         what, pattern, document = args
         return None, f"{what}: {pattern.mismatch(document)}" if detail else f"{what} does not match the pattern"
     return None, text.format(*args)
@@ -39,101 +37,34 @@ def match(rule: Rule, event: Event, detail: bool = False) -> Tuple[Optional[Capt
 
 def takes(rule: Rule, event: Event) -> Optional[Captures]:
     """The captures if `rule` takes `event` (of its source), else None."""
-    return _CHECKS[rule.on](rule, event)[0]
+    return sources.get(rule.on).check(rule, event)[0]
 
 
-def _oss(rule: OssRule, event: Event) -> Tuple[Optional[Captures], Any]:
-    if event.bucket not in rule.buckets:
-        return None, ("bucket {!r} is not {}", (event.bucket, ", ".join(rule.buckets)))
-    if event.event_name not in rule.events:
-        return None, ("event {!r} is not one of {}", (event.event_name, ", ".join(sorted(rule.events))))
-    key = event.key or ""
-    captures = rule.key.match(key)
-    if captures is not None:
-        return captures, "matched"
-    for i, entry in firing(rule, event.bucket):
-        captures = entry.key.match(key)
-        if captures is not None:
-            return captures, f"matched require[{i}] {entry.key.source!r}"
-    return None, ("key {!r} does not match {!r}" + (" or a `require` entry" if rule.require else ""),
-                  (event.key, rule.key.source))
-
-
-def firing(rule: OssRule, bucket: Optional[str]) -> Iterable[Tuple[int, Any]]:
-    """The `require` entries whose landing in `bucket` fires the rule: they capture all that its key captures."""
-    names = set(rule.key.names)
-    return ((i, entry) for i, entry in enumerate(rule.require)
-            if entry.bucket in (None, bucket) and names <= set(entry.key.names))
-
-
-def _mns(rule: MnsRule, event: Event) -> Tuple[Optional[Captures], Any]:
-    if rule.topic and event.topic != rule.topic:
-        return None, ("topic {!r} is not {!r}", (event.topic, rule.topic)) if event.topic \
-            else ("not a topic message", ()) if event.queue else (_NO_TOPIC, ())
-    if rule.queue and event.queue != rule.queue:
-        return None, ("queue {!r} is not {!r}", (event.queue, rule.queue)) if event.queue \
-            else ("not a queue message", ())
-    if rule.attributes and not rule.attributes.matches(dict(event.attributes)):
-        return None, (_PATTERN, ("message attributes", rule.attributes, dict(event.attributes)))
-    if rule.message:
-        if event.document is NOT_JSON:
-            return None, ("message body is not JSON, and the rule has a `message` pattern", ())
-        if not rule.message.matches(event.document):
-            return None, (_PATTERN, ("message body", rule.message, event.document))
-    return {}, "matched"
-
-
-def _timer(rule: TimerRule, event: Event) -> Tuple[Optional[Captures], Any]:
-    if event.timer != rule.timer:
-        return None, ("timer {!r} is not {!r}", (event.timer, rule.timer))
-    return {}, "matched"
-
-
-_NO_TOPIC = ("the STREAM message names no topic (set DWTRIGGER_MNS_TOPIC on the function, or the topic trigger's "
-             "JSON format)")
-_PATTERN = "a pattern's mismatch"                 # a Miss whose reason the pattern itself words
-_CHECKS = {"oss": _oss, "mns": _mns, "timer": _timer}
+PATTERN = "a pattern's mismatch"                 # a Miss whose reason the pattern itself words
 
 
 class Index:
-    """The rules that could take an event, by lookup rather than by trying every rule: by bucket and the literal
-    prefix of each key that fires a rule (OSS), by topic or queue (MNS; a rule naming neither is a candidate for
-    every message), by timer name. Built once per rules file; an event costs a few dictionary lookups and a match
-    against each candidate, whatever the rule count."""
+    """The rules that could take an event, by lookup rather than by trying every rule: each source looks its own
+    rules up (`Source.lookup`: OSS by bucket and key prefix, MNS by topic or queue, timers by name). Built once per
+    rules file; an event costs a few dictionary lookups and a match against each candidate, whatever the rule
+    count."""
 
     def __init__(self, rules: Sequence[Rule]):
         self._order = {id(rule): n for n, rule in enumerate(rules)}
         self._disabled: Optional[Index] = None              # `unmatched`'s, built when first asked
-        self._names: Dict[Tuple[str, Optional[str]], List[Rule]] = defaultdict(list)  # MNS and timer rules
-        self._prefixes: Dict[str, _Prefixes] = defaultdict(_Prefixes)                   # OSS rules, by bucket
-        self._any_message: List[Rule] = []                  # MNS rules with neither topic nor queue
+        by_source: Dict[str, List[Rule]] = defaultdict(list)
         for rule in rules:
-            if isinstance(rule, OssRule):
-                for bucket in rule.buckets:
-                    for key in [rule.key] + [entry.key for _, entry in firing(rule, bucket)]:
-                        self._prefixes[bucket].add(key, rule)
-            elif isinstance(rule, MnsRule) and (rule.topic or rule.queue):
-                self._names["topic" if rule.topic else "queue", rule.topic or rule.queue].append(rule)
-            elif isinstance(rule, MnsRule):
-                self._any_message.append(rule)
-            elif isinstance(rule, TimerRule):
-                self._names["timer", rule.timer].append(rule)
+            by_source[rule.on].append(rule)
+        self._lookups: Dict[str, Callable[[Event], List[Rule]]] = {
+            name: sources.get(name).lookup(found, self._rank) for name, found in by_source.items()}
 
     def _rank(self, rule: Rule) -> int:
         return self._order[id(rule)]             # by identity: rules are dataclasses, compared (and hashed) by value
 
     def candidates(self, event: Event) -> List[Rule]:
         """The rules that may take `event`, in the rules file's order; every other rule surely does not."""
-        if event.source == "oss":
-            table = self._prefixes.get(event.bucket or "")
-            found = table.under(event.key or "") if table else []
-            return sorted(found, key=self._rank) if len(found) > 1 else found
-        if event.source == "mns":
-            found = self._names.get(("topic", event.topic), []) + self._names.get(("queue", event.queue), [])
-            if self._any_message:
-                found = sorted(found + self._any_message, key=self._rank)
-            return found
-        return self._names.get(("timer", event.timer), [])
+        lookup = self._lookups.get(event.source)
+        return lookup(event) if lookup else []
 
     def takers(self, event: Event) -> List[Tuple[Rule, Captures]]:
         """Each rule that takes `event`, with its captures, in the rules file's order."""
@@ -164,27 +95,3 @@ def ignored_reason(rules: RuleSet, disabled: Sequence[Rule]) -> str:
 def out_of_play(rules: RuleSet, rule: Rule) -> str:
     """Where a disabled rule of `rules` is switched off, as every message names it."""
     return f"enabled: false at {rules.path}:{rule.line}"
-
-
-class _Prefixes:
-    """Rules by the literal text their keys start with: a key looks up each prefix length present, not each rule."""
-
-    def __init__(self) -> None:
-        self._rules: Dict[str, List[Rule]] = defaultdict(list)
-        self._lengths: List[int] = []
-
-    def add(self, key: Template, rule: Rule) -> None:
-        same = self._rules[key.prefix]
-        if all(other is not rule for other in same):
-            same.append(rule)
-        if len(key.prefix) not in self._lengths:
-            self._lengths = sorted(self._lengths + [len(key.prefix)])
-
-    def under(self, key: str) -> List[Rule]:
-        found: Dict[int, Rule] = {}
-        for length in self._lengths:
-            if length > len(key):
-                break
-            for rule in self._rules.get(key[:length], ()):
-                found[id(rule)] = rule
-        return list(found.values())

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, TypeVar
 
+from . import sources
 from .dataworks import DataWorks, DataWorksError, Instance, describe, local
 from .dataworks.choose import Unresolved, choose
 from .events import Event, Parsed, Rejected
@@ -29,7 +30,7 @@ from .oss import ObjectStore, Wanted
 from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, REJECTED, TRIGGERED, WAITING_FILES, Decision
 from .recent import Recent, Seen
 from .retry import Backoff, Deadline, GaveUp, NoTimeLeft, Observer, Reach, RemoteError, with_retries
-from .rule import OssRule, Rule, RuleSet, Target
+from .rule import Rule, RuleSet, Target
 from .schedule import Schedule, ScheduleError, resolve
 
 T = TypeVar("T")
@@ -393,7 +394,7 @@ class Relay:
         """An MNS or timer event asked for this release: the sweep's evidence for the date (best effort: the event
         itself goes on, and FC's retry notes it again)."""
         rule = release.rule
-        if rule.expect is not None and not isinstance(rule, OssRule):
+        if rule.expect is not None and sources.get(rule.on).asks:
             book = call.book_for(rule)
             self._recorded(lambda: book.note_asked(rule.name, release.target.node, schedule.biz_date,
                                                    release.base.event_id), call)

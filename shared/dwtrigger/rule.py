@@ -8,10 +8,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import time
-from typing import FrozenSet, Optional, Tuple
+from typing import Optional, Tuple
 from zoneinfo import ZoneInfo
 
-from .patterns import Pattern
 from .templates import Template
 
 # Message field formats that are not strptime formats: an instant, converted into the rule's time zone.
@@ -93,7 +92,7 @@ class Expect:
 
 @dataclass(frozen=True, kw_only=True)
 class Rule:
-    """What every rule has; OssRule, MnsRule and TimerRule add their source's fields (and fix `on`)."""
+    """What every rule has; each source's rule type (sources/) adds its own fields (and fixes `on`)."""
     name: str
     on: str
     timezone: ZoneInfo
@@ -108,34 +107,8 @@ class Rule:
     notify: Optional[Notify] = None
     bizdate_offset: int = 0             # days from the date the rule reads (capture or field) to the business date
     line: Optional[int] = None          # where the rule starts in the file, for messages
-
-
-@dataclass(frozen=True, kw_only=True)
-class OssRule(Rule):
-    on: str = dataclasses.field(default="oss", init=False)
-    buckets: Tuple[str, ...]
-    key: Template
-    events: FrozenSet[str]              # OSS event names, "Family:*" already expanded
-    require: Tuple[Required, ...]
-
-
-@dataclass(frozen=True, kw_only=True)
-class MnsRule(Rule):
-    on: str = dataclasses.field(default="mns", init=False)
-    topic: Optional[str]
-    queue: Optional[str]
-    message: Optional[Pattern]
-    attributes: Optional[Pattern]
-    date_field: Optional[FieldSpec]
-
-
-@dataclass(frozen=True, kw_only=True)
-class TimerRule(Rule):
-    on: str = dataclasses.field(default="timer", init=False)
-    timer: str
-    date_field: Optional[FieldSpec]
-    bucket: Optional[str]               # where `require` entries without oss:// are
-    require: Tuple[Required, ...]
+    # Whether it takes messages of any topic, so STREAM messages naming none are taken as they come (sources/mns.py).
+    takes_any_message = False
 
 
 @dataclass(frozen=True)
@@ -149,8 +122,8 @@ class RuleSet:
         return tuple(r for r in self.rules if r.on == source)
 
     def takes_any_message(self) -> bool:
-        """Whether an MNS rule in play names neither topic nor queue (it takes any message, of any topic)."""
-        return any(isinstance(r, MnsRule) and not r.topic and not r.queue for r in self.rules)
+        """Whether a rule in play takes any message, of any topic (an MNS rule naming neither topic nor queue)."""
+        return any(r.takes_any_message for r in self.rules)
 
     def named(self, name: str) -> Rule:
         for rule in self.rules:

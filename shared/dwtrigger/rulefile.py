@@ -10,6 +10,7 @@ quotes.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union, get_args, get_origin
 
 import msgspec
@@ -66,8 +67,8 @@ class DateField(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Source(Settings, forbid_unknown_fields=True, kw_only=True, tag_field="on"):
-    """What every rule says; each source below adds only its own fields, so a field on the wrong source is an
-    unknown field of that source's struct."""
+    """What every rule says; each source's struct (its `schema`, sources/) adds only its own fields, so a field on
+    the wrong source is an unknown field of that source's struct."""
     name: str
     trigger: List[Target]
     expect: Optional[Expect] = None
@@ -75,50 +76,38 @@ class Source(Settings, forbid_unknown_fields=True, kw_only=True, tag_field="on")
     bizdate_offset: int = 0
 
 
-class Oss(Source, tag="oss"):
-    bucket: Union[str, List[str], None] = None
-    key: Optional[str] = None
-    events: Optional[List[str]] = None
-    require: Optional[List[str]] = None
+def schemas() -> Dict[str, type]:
+    """Each source's rule struct (a `Source` subclass tagged with its `on`), in the registry's order (sources/)."""
+    from .sources import registry
+
+    return {name: source.schema for name, source in registry().items()}
 
 
-class Mns(Source, tag="mns"):
-    topic: Optional[str] = None
-    queue: Optional[str] = None
-    message: Optional[Dict[str, Any]] = None
-    attributes: Optional[Dict[str, Any]] = None
-    bizdate: Optional[DateField] = None
-    cycle: Optional[DateField] = None
+def schema() -> Any:
+    """The union of the sources' rule structs, which msgspec converts a rule to by its `on`."""
+    return Union[tuple(schemas().values())]
 
 
-class Timer(Source, tag="timer"):
-    timer: Optional[str] = None
-    bizdate: Optional[DateField] = None
-    cycle: Optional[DateField] = None
-    bucket: Optional[str] = None            # where `require` entries without oss:// are
-    require: Optional[List[str]] = None
+@lru_cache(maxsize=None)
+def _fields(cls: type) -> Dict[str, Any]:
+    return {f.encode_name: f for f in msgspec.structs.fields(cls)}
 
 
-RULE = Union[Oss, Mns, Timer]
-SOURCES = {struct.__struct_config__.tag: struct for struct in get_args(RULE)}
-_SOURCE_FIELDS = frozenset().union(*(struct.__struct_fields__ for struct in SOURCES.values()))
-_FIELDS = {cls: {f.encode_name: f for f in msgspec.structs.fields(cls)}
-           for cls in (Settings, Notify, DingTalk, Webhook, Expect, Target, DateField, *SOURCES.values())}
 _BAD = object()
 _WRITTEN = (int, float, bool)               # what a plain scalar may read as where a string is wanted
 
 
 def convert_rule(raw: dict, text: Text, report: Report) -> Optional[Source]:
     """The rule, every problem reported; None when `on` does not say which source's rule it is."""
-    tag = raw.get("on")
+    tag, known = raw.get("on"), schemas()
     if "on" not in raw:
         report(("on",), "required")
         return None
-    if not isinstance(tag, str) or tag not in SOURCES:
-        report(("on",), f"invalid value {tag!r}: expected one of {', '.join(SOURCES)}"
-                        f"{did_you_mean(tag, list(SOURCES))}")
+    if not isinstance(tag, str) or tag not in known:
+        report(("on",), f"invalid value {tag!r}: expected one of {', '.join(known)}"
+                        f"{did_you_mean(tag, list(known))}")
         return None
-    return _struct(SOURCES[tag], {k: v for k, v in raw.items() if k != "on"}, (), text, report, tag)
+    return _struct(known[tag], {k: v for k, v in raw.items() if k != "on"}, (), text, report, tag)
 
 
 def convert_settings(raw: Any, text: Text, report: Report) -> Optional[Settings]:
@@ -130,12 +119,12 @@ def convert_settings(raw: Any, text: Text, report: Report) -> Optional[Settings]
 def _struct(cls: type, raw: Any, path: Path, text: Text, report: Report, tag: Optional[str] = None) -> Any:
     if not isinstance(raw, dict):
         return _leaf(raw, cls, path, text, report)
-    fields, values = _FIELDS[cls], {}
+    fields, values = _fields(cls), {}
     meant: Set[str] = set()                 # fields not written, but meant by a misspelt key
     for key, value in raw.items():
         info = fields.get(key)
         if info is None:
-            if tag is not None and key in _SOURCE_FIELDS:
+            if tag is not None and any(key in struct.__struct_fields__ for struct in schemas().values()):
                 report(path + (key,), f"not used by `on: {tag}` rules")
                 continue
             suggestion = closest(key, list(fields))
@@ -209,7 +198,7 @@ def _asking(name: Optional[str]) -> str:
 def _zero(kind: Any) -> Any:
     """A stand-in for a required value that is missing or bad (its problem is reported already)."""
     if isinstance(kind, type) and issubclass(kind, msgspec.Struct):
-        return kind(**{f.name: _zero(f.type) for f in _FIELDS[kind].values() if f.required})
+        return kind(**{f.name: _zero(f.type) for f in _fields(kind).values() if f.required})
     return [] if get_origin(kind) is list else {str: "", int: 0, bool: False}.get(kind)
 
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time
 from functools import lru_cache
-from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import msgspec
@@ -20,24 +20,13 @@ import yaml
 
 from . import rulefile
 from .dataworks import API_2020, APIS
-from .patterns import PatternError, compile_pattern
-from .rule import (INSTANT_FORMATS, Channel, Expect, FieldSpec, Ledger, MnsRule, Notify, OssRule, Required, Rule,
-                    RuleSet, StatusPage, Target, TimerRule)
+from . import sources
+from .rule import (INSTANT_FORMATS, Channel, Expect, FieldSpec, Ledger, Notify, Required, Rule, RuleSet, StatusPage,
+                   Target)
 from .rulefile import did_you_mean
 from .templates import Template, TemplateError, compile_template
 from .yamldoc import Lines, Unbuildable, compose
 
-OSS_EVENT_NAMES = {
-    "ObjectCreated": ("PutObject", "PostObject", "CompleteMultipartUpload", "PutSymlink", "CopyObject",
-                      "AppendObject", "InitiateMultipartUpload", "UploadPart", "UploadPartCopy"),
-    "ObjectRemoved": ("DeleteObject", "DeleteObjects", "AbortMultipartUpload"),
-    "ObjectModified": ("UpdateObjectMeta",),
-}
-# `Family:*` means the events that leave a whole object behind. These fire while an upload is still in
-# progress (or, for appendable objects, before anyone knows it is finished), so only a rule naming them
-# takes them; s.yaml's OSS trigger does not subscribe to them either.
-_IN_PROGRESS = frozenset({"InitiateMultipartUpload", "UploadPart", "UploadPartCopy", "AppendObject"})
-_LEAVES = ("ObjectCreated:", "ObjectModified:")        # events after which the object is there
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 _HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])\Z")
 _ROLE_ARN = re.compile(r"acs:ram::[0-9]+:role/[A-Za-z0-9._@-]+\Z")
@@ -271,7 +260,7 @@ class _Checker:
 
         if spec is None:
             try:
-                spec = msgspec.convert({**defaults, **raw}, rulefile.RULE)
+                spec = msgspec.convert({**defaults, **raw}, rulefile.schema())
             except msgspec.ValidationError:
                 spec = rulefile.convert_rule({**defaults, **raw}, lambda path: self.lines.text(at + path), report)
                 if spec is None:
@@ -324,7 +313,7 @@ def _convert_all(raw_rules: List[Any], defaults: Dict[str, Any]) -> Optional[Lis
     if not all(isinstance(raw, dict) for raw in raw_rules):
         return None
     try:
-        return msgspec.convert([{**defaults, **raw} for raw in raw_rules], List[rulefile.RULE])
+        return msgspec.convert([{**defaults, **raw} for raw in raw_rules], List[rulefile.schema()])
     except msgspec.ValidationError:
         return None
 
@@ -365,12 +354,12 @@ def _build(spec: rulefile.Source, problem, line_of, ledger_reported: bool) -> Op
         problem("trigger", "must list at least one {workspace, node}")
     if ledger and not spec.region:
         problem("region", "required with `ledger`: the region of its bucket (OSS signs for it)")
-    kind, source = _BUILDERS[type(spec)]
-    fields = source(spec, problem)
+    source = sources.get(spec.__struct_config__.tag)
+    fields = source.build(spec, problem)
     knows_cycle = _knows_cycle(fields or {})
     targets = tuple(_target(i, t, problem, knows_cycle) for i, t in enumerate(spec.trigger))
     ledger_reported = ledger_reported or bool(spec.ledger and not ledger)
-    expect = _expect(spec, fields, ledger, targets, problem, ledger_reported)
+    expect = _expect(spec, source, fields, ledger, targets, problem, ledger_reported)
     if notify is not None and ledger is None and not ledger_reported:
         problem("ledger", "required with `notify`: what was noticed is remembered in the ledger, so a notice is sent "
                           "once and tried again until every channel took it")
@@ -380,10 +369,11 @@ def _build(spec: rulefile.Source, problem, line_of, ledger_reported: bool) -> Op
     if fields.get("require"):           # each entry's line, for validate's warnings
         fields["require"] = tuple(Required(entry.bucket, entry.key, line_of(("require", j)))
                                   for j, entry in enumerate(fields["require"]))
-    return kind(name=spec.name, timezone=zone, region=spec.region, endpoint=spec.endpoint, api=spec.api or API_2020,
-                env=(spec.env or "PROD").upper(), role_arn=spec.role_arn, trigger=targets, ledger=ledger,
-                expect=expect, notify=notify and dataclasses.replace(notify, line=line_of(("notify",))),
-                bizdate_offset=spec.bizdate_offset, line=line_of(()), **fields)
+    return source.rule(name=spec.name, timezone=zone, region=spec.region, endpoint=spec.endpoint,
+                       api=spec.api or API_2020, env=(spec.env or "PROD").upper(), role_arn=spec.role_arn,
+                       trigger=targets, ledger=ledger, expect=expect,
+                       notify=notify and dataclasses.replace(notify, line=line_of(("notify",))),
+                       bizdate_offset=spec.bizdate_offset, line=line_of(()), **fields)
 
 
 def _offset(spec: rulefile.Source, fields: Optional[dict], problem) -> None:
@@ -406,7 +396,7 @@ def _offset(spec: rulefile.Source, fields: Optional[dict], problem) -> None:
 _MEMO_SIZE = 4096
 
 
-def _remember(memo: Dict[Any, Any], key: Any, value: Any) -> Any:
+def remember(memo: Dict[Any, Any], key: Any, value: Any) -> Any:
     if len(memo) < _MEMO_SIZE:
         memo[key] = value
     return value
@@ -414,14 +404,13 @@ def _remember(memo: Dict[Any, Any], key: Any, value: Any) -> Any:
 
 _LEDGERS: Dict[str, Ledger] = {}
 _ZONES: Dict[str, ZoneInfo] = {}
-_EVENT_SETS: Dict[Optional[Tuple[str, ...]], FrozenSet[str]] = {}
 _TIMES: Dict[str, time] = {}
 _TEMPLATES: Dict[str, Template] = {}
 
 
-def _template(text: str) -> Template:
+def compiled_template(text: str) -> Template:
     found = _TEMPLATES.get(text)
-    return found if found is not None else _remember(_TEMPLATES, text, compile_template(text))
+    return found if found is not None else remember(_TEMPLATES, text, compile_template(text))
 
 
 _LEDGER = re.compile(r"oss://([a-z0-9][a-z0-9-]{1,61}[a-z0-9])/((?:[^{}*?\s]+/)?)\Z")
@@ -439,7 +428,7 @@ def _ledger(text: Optional[str], problem) -> Optional[Ledger]:
         problem("ledger", f"must be oss://BUCKET/PREFIX/ (a bucket name, then an optional prefix ending in '/'), "
                           f"got {text!r}")
         return None
-    return _remember(_LEDGERS, text, Ledger(found.group(1), found.group(2)))
+    return remember(_LEDGERS, text, Ledger(found.group(1), found.group(2)))
 
 
 # An environment variable's name, as a shell and s.yaml's `environmentVariables` take it.
@@ -491,11 +480,11 @@ def _env_name(field: str, value: str, what: str, example: str, problem) -> bool:
     return False
 
 
-def _expect(spec: rulefile.Source, fields: Optional[dict], ledger: Optional[Ledger], targets: Tuple[Target, ...],
-            problem, ledger_reported: bool) -> Optional[Expect]:
-    """`expect`: what the sweep checks. An OSS rule's evidence is its files for the date, so its key must name the
-    business date (and not an hour: one evidence per date); an MNS or timer rule's evidence is the ledger's
-    record that an event asked, so it needs a ledger (`ledger_reported`: it names one, reported bad already)."""
+def _expect(spec: rulefile.Source, source: sources.Source, fields: Optional[dict], ledger: Optional[Ledger],
+            targets: Tuple[Target, ...], problem, ledger_reported: bool) -> Optional[Expect]:
+    """`expect`: what the sweep checks. The source checks what its evidence needs (an OSS rule's key must name the
+    business date); a source whose evidence is the ledger's record that an event asked needs a ledger
+    (`ledger_reported`: it names one, reported bad already)."""
     raw = spec.expect
     if raw is None:
         return None
@@ -504,21 +493,12 @@ def _expect(spec: rulefile.Source, fields: Optional[dict], ledger: Optional[Ledg
         problem("expect.by", f"must be HH:MM (24-hour, local time on the day after the business date), got {raw.by!r}")
     if not 1 <= raw.days <= MAX_EXPECT_DAYS:
         problem("expect.days", f"must be 1 to {MAX_EXPECT_DAYS} (each day is a check per node on every sweep)")
-    key = (fields or {}).get("key")
-    if isinstance(spec, rulefile.Oss) and key is not None and ("bizdate" not in key.names or "cycle" in key.names):
-        problem("expect", "needs a key that captures {bizdate} and not {cycle}: the sweep looks for the files of "
-                          "each business date")
-    removals = sorted({name.partition(":")[0] for name in (fields or {}).get("events", ())
-                       if not name.startswith(_LEAVES)})
-    if removals:
-        problem("expect", f"cannot check a rule released by {' or '.join(removals)} events: the sweep's evidence is "
-                          "that the key exists, which a removal does not leave behind (drop `expect`, or take "
-                          "ObjectCreated events)")
+    source.check_expect(fields, problem)
     for i, target in enumerate(targets):
         if not target.lookup:
             problem(f"trigger[{i}].lookup", "must not be false with `expect`: the sweep looks an instance up to know "
                                             "whether it still waits (without, it would send on every run)")
-    if not isinstance(spec, rulefile.Oss) and ledger is None and not ledger_reported:
+    if source.asks and ledger is None and not ledger_reported:
         problem("expect", f"needs a `ledger` on `on: {spec.__struct_config__.tag}` rules: the sweep's evidence "
                           "that an event asked for a release is the ledger's record of it")
     return Expect(time(int(found.group(1)), int(found.group(2))), raw.days) if found else None
@@ -546,7 +526,7 @@ def _zone(name: str, problem) -> Optional[ZoneInfo]:
             problem("timezone", f"{name!r} is a fixed offset, {_utc(offset)} all year, with no daylight "
                                 f"saving{sign}: name the workspace's zone, {_likely(offset)}")
             return None
-    return _remember(_ZONES, name, zone)
+    return remember(_ZONES, name, zone)
 
 
 # Zone names that are a fixed offset but read as a region's time (EST is not New York's time in summer) or have a
@@ -586,92 +566,11 @@ def _unknown_zone(name: str) -> str:
     return f"unknown time zone {name!r}{hint or ' (use an IANA name, e.g. Asia/Shanghai)'}"
 
 
-def _oss(spec: rulefile.Oss, problem) -> Optional[dict]:
-    buckets = (spec.bucket,) if isinstance(spec.bucket, str) else tuple(spec.bucket or ())
-    if not buckets or not all(buckets):
-        problem("bucket", "required: a bucket name or a list of names")
-    key = None
-    if not spec.key:
-        problem("key", "required: a key template, e.g. \"exports/dt={bizdate:%Y-%m-%d}/_SUCCESS\"")
-    elif spec.key.startswith("oss://"):
-        bucket, _, rest = spec.key[len("oss://"):].partition("/")
-        problem("key", f"is the key within the bucket, not an oss:// address: write `bucket: {bucket}` and "
-                       f"`key: \"{rest}\"`")
-    else:
-        try:
-            key = _template(spec.key)
-        except TemplateError as e:
-            problem("key", str(e))
-    events = _events(spec.events, problem)
-    if not key or not buckets:
-        return None
-    own = (key.source, buckets[0] if len(buckets) == 1 else None)
-    require = _require(spec.require, problem, {"bizdate", *key.names}, "captured by the key", own)
-    return dict(buckets=buckets, key=key, events=events, require=require)
-
-
-def _events(names: Optional[List[str]], problem) -> FrozenSet[str]:
-    given = tuple(names) if names is not None else None
-    known = _EVENT_SETS.get(given)
-    if known is not None:
-        return known
-    events, ok = set(), True
-    for i, name in enumerate(names if names is not None else ["ObjectCreated:*"]):
-        family, _, action = name.partition(":")
-        if family not in OSS_EVENT_NAMES or (action != "*" and action not in OSS_EVENT_NAMES[family]):
-            problem(f"events[{i}]", f"unknown OSS event {name!r} (e.g. ObjectCreated:* or ObjectCreated:PutObject; "
-                                    "no 'oss:' prefix)")
-            ok = False
-        elif action == "*":
-            events.update(f"{family}:{a}" for a in OSS_EVENT_NAMES[family] if a not in _IN_PROGRESS)
-        else:
-            events.add(name)
-    return _remember(_EVENT_SETS, given, frozenset(events)) if ok else frozenset(events)
-
-
-def _mns(spec: rulefile.Mns, problem) -> dict:
-    if spec.topic and spec.queue:
-        problem("topic", "set `topic` (topic trigger) or `queue` (queue via EventBridge), not both (or neither: the "
-                         "rule takes any message this function receives)")
-    for field in ("topic", "queue"):
-        if getattr(spec, field) == "":
-            problem(field, "must not be empty (leave it out to take any message this function receives)")
-    patterns = {}
-    for field in ("message", "attributes"):
-        raw = getattr(spec, field)
-        patterns[field] = None
-        if raw is not None:
-            try:
-                patterns[field] = compile_pattern(raw)
-            except PatternError as e:
-                where = str(e).partition(": ")[0]
-                problem(field if where == "(root)" else f"{field}.{where}", str(e))
-    return dict(topic=spec.topic, queue=spec.queue, date_field=_date_field(spec, problem), **patterns)
-
-
-def _timer(spec: rulefile.Timer, problem) -> dict:
-    if not spec.timer:
-        problem("timer", "required: the timer trigger's triggerName")
-    date_field = _date_field(spec, problem)
-    known = {"bizdate", "cycle"} if spec.cycle else {"bizdate"}
-    require = _require(spec.require, problem, known, "known to a timer rule", None)
-    here = any(not entry.startswith("oss://") for entry in spec.require or ())
-    if here and not spec.bucket:
-        problem("bucket", "required with `require`: the bucket the required objects are in (or write each entry "
-                          "as oss://BUCKET/KEY)")
-    elif spec.bucket is not None and not here:
-        problem("bucket", "only names where required objects are, and " + (
-            "every `require` entry names its own oss:// bucket" if spec.require else "this rule has no `require`"))
-    return dict(timer=spec.timer, date_field=date_field, bucket=spec.bucket, require=require)
-
-
-_BUILDERS = {rulefile.Oss: (OssRule, _oss), rulefile.Mns: (MnsRule, _mns), rulefile.Timer: (TimerRule, _timer)}
-
-
 _Own = Optional[Tuple[str, Optional[str]]]
 
 
-def _require(entries: Optional[List[str]], problem, known: Set[str], where: str, own: _Own) -> Tuple[Required, ...]:
+def require_entries(entries: Optional[List[str]], problem, known: Set[str], where: str,
+                    own: _Own) -> Tuple[Required, ...]:
     """The `require` entries, each checked to be fillable from what the rule knows when it fires (`known`).
     `own` is an OSS rule's key and its bucket (None when it has several), which an entry may not repeat."""
     if entries is None:
@@ -693,7 +592,7 @@ def _required(field: str, entry: str, problem, known: Set[str], where: str, own:
             problem(field, f"the bucket of oss://BUCKET/KEY must be a plain name (no '{{' or '*'), got {bucket!r}")
             return None
     try:
-        key = _template(text)
+        key = compiled_template(text)
     except TemplateError as e:
         problem(field, str(e) if bucket is None else f"in the key {text!r}: {e}")
         return None
@@ -707,7 +606,8 @@ def _required(field: str, entry: str, problem, known: Set[str], where: str, own:
     return None if unknown else Required(bucket, key)
 
 
-def _date_field(spec: Union[rulefile.Mns, rulefile.Timer], problem) -> Optional[FieldSpec]:
+def date_field_of(spec: rulefile.Source, problem) -> Optional[FieldSpec]:
+    """A `bizdate:` or `cycle:` field (the spec of a source that has them)."""
     if spec.bizdate and spec.cycle:
         problem("cycle", "set either `bizdate` or `cycle`, not both")
     chosen = spec.cycle or spec.bizdate
@@ -731,7 +631,7 @@ def _target(i: int, raw: rulefile.Target, problem, knows_cycle: bool) -> Target:
         if at is None:
             m = _HHMM.match(raw.at)
             if m:
-                at = _remember(_TIMES, raw.at, time(int(m.group(1)), int(m.group(2))))
+                at = remember(_TIMES, raw.at, time(int(m.group(1)), int(m.group(2))))
             else:
                 problem(f"trigger[{i}].at", f"must be HH:MM (24-hour), got {raw.at!r}")
     if raw.workspace <= 0:

@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo
 
 from .dataworks import epoch_ms
 from .events import NOT_JSON, Event, iso_time
-from .rule import FieldSpec, MnsRule, Rule, Target, TimerRule
+from . import sources
+from .rule import FieldSpec, Rule, Target
 
 ONE_DAY = timedelta(days=1)
 EARLIEST, LATEST = date(1970, 1, 1), date(9998, 12, 30)   # epoch ms; the cycle day after LATEST still exists
@@ -67,9 +68,9 @@ def _resolve(rule: Rule, target: Target, captures: Mapping[str, Any], event: Eve
     elif "cycle" in captures:
         cycle = _scheduled(captures["cycle"], days, zone)
         biz_date = cycle.date() - ONE_DAY
-    elif isinstance(rule, (MnsRule, TimerRule)) and rule.date_field is not None:   # OSS rules have none
-        value = _read_field(rule.date_field, event, zone)
-        if rule.date_field.is_cycle:
+    elif (date_field := sources.get(rule.on).date_field(rule)) is not None:
+        value = _read_field(date_field, event, zone)
+        if date_field.is_cycle:
             cycle = _scheduled(value, days, zone)
             biz_date = cycle.date() - ONE_DAY
         else:
@@ -114,7 +115,7 @@ def _scheduled(moment: datetime, days: int, zone: ZoneInfo) -> datetime:
 
 def _read_field(spec: FieldSpec, event: Event, zone: ZoneInfo) -> datetime:
     """The field's value: a wall-clock time (strptime formats) or an instant in `zone` (INSTANT_FORMATS)."""
-    where = "message" if event.source == "mns" else "timer payload"
+    where = sources.get(event.source).document
     field = ".".join(spec.path)
     value: Any = event.document
     if value is NOT_JSON:

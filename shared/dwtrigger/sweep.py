@@ -28,15 +28,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterator, List, Optional, Tuple
 
-from . import evidence
+from . import evidence, sources
 from .dataworks import describe
 from .dataworks.choose import Unresolved
 from .events import Event
 from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, OVERDUE, TRIGGERED, Decision
 from .relay import SILENT, Invocation, Relay, Release
 from .retry import MIN_CALL_S, GaveUp, RemoteError, with_retries
-from .rule import OssRule, Rule, Target
-from .schedule import ONE_DAY, Schedule, written
+from .rule import Rule, Target
+from .schedule import ONE_DAY, Schedule
 
 # One candidate's budget: at most a quarter of the run's time left, at most these (and at least 2 s).
 EVIDENCE_S = 10.0        # its OSS and ledger reads
@@ -241,12 +241,9 @@ class Sweep:
         return None
 
     def _base(self, rule: Rule, target: Target, schedule: Schedule, now: datetime) -> Decision:
-        key = rule.key.partial(written(rule, schedule), loose=True).source if isinstance(rule, OssRule) else None
         base = Decision(IGNORED, "sweep", f"sweep:{now.astimezone(rule.timezone):%Y-%m-%dT%H:%M}", rule=rule.name,
                         workspace=target.workspace, node=target.node, dry_run=self.relay.dry_run,
-                        bucket=rule.buckets[0] if isinstance(rule, OssRule) else getattr(rule, "bucket", None),
-                        key=key, topic=getattr(rule, "topic", None), queue=getattr(rule, "queue", None),
-                        timer=getattr(rule, "timer", None))
+                        **sources.get(rule.on).decision_fields(rule, schedule))
         return base.but(biz_date=f"{schedule.biz_date:%Y-%m-%d}", biz_date_ms=schedule.biz_date_ms,
                         cycle_time=schedule.cycle.isoformat() if schedule.cycle else None,
                         cycle_time_ms=schedule.cycle_ms)

@@ -23,14 +23,14 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import msgspec
 
-from .. import evidence
+from .. import evidence, sources
 from ..dataworks import FAILED, RUNNING, SUCCEEDED, WAIT_RESOURCE, Instance, local
 from ..evidence import Evidence
 from ..ledger import Entry, Notice, ms
 from ..outcomes import FAILED as FAILED_OUTCOME, OVERDUE, TRIGGERED, Decision
 from ..relay import Invocation
 from ..retry import Backoff, GaveUp, with_retries
-from ..rule import OssRule, Rule, RuleSet, Target
+from ..rule import Rule, RuleSet, Target
 from ..schedule import ONE_DAY, Schedule
 from ..sweep import EVIDENCE_S, _share
 from .look import Learned, Live, Look, NotAsked
@@ -214,7 +214,7 @@ def _read_ledger_and_files(f: _Facts, call: Invocation) -> None:
     book = call.book_for(rule)
 
     def read() -> None:
-        if isinstance(rule, OssRule):
+        if not sources.get(rule.on).asks:
             f.seen = evidence.read(rule, target, schedule, None, lambda: call.store_for(rule), call.deadline)
         elif book is None:
             f.seen = Evidence(missing="the rule keeps no ledger: its evidence is the ledger's record of an event")

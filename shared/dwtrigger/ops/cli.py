@@ -16,7 +16,7 @@ from typing import Iterator, List, Optional
 
 import click
 
-from .. import app, events
+from .. import app, events, sources
 from . import fc, listing
 from ..dataworks import describe
 from ..relay import required
@@ -110,17 +110,8 @@ def validate(rules):
 
 def event_options(command):
     """explain's options that build an event instead of reading a file."""
-    for option in reversed((
-            click.option("--bucket", help="Build an OSS event: the bucket (with --key)."),
-            click.option("--key", help="The object key of the OSS event."),
-            click.option("--event-name", help="The OSS event's name.  [default: ObjectCreated:PutObject]"),
-            click.option("--topic", help="Build an MNS topic message (JSON format), with --body."),
-            click.option("--queue", help="Build an MNS queue message (through EventBridge), with --body."),
-            click.option("--body", help="The message body."),
-            click.option("--attribute", "attributes", multiple=True, metavar="NAME=VALUE",
-                         help="A topic message's attribute (repeatable)."),
-            click.option("--timer", help="Build a timer event of this trigger name."),
-            click.option("--payload", help="The timer event's payload."))):
+    for option in reversed([option for source in sources.registry().values()
+                            for option in source.explain_options()]):
         command = option(command)
     return command
 
@@ -128,7 +119,7 @@ def event_options(command):
 @main.command()
 @click.argument("event", required=False, type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @rules_option
-@click.option("--source", type=click.Choice(events.SOURCES), help="Which function takes it (default: detected).")
+@click.option("--source", type=click.Choice(sources.names()), help="Which function takes it (default: detected).")
 @click.option("--now", type=When(), help="The invocation time, and the time of an event built from options "
                                          "(ISO 8601 with a UTC offset).  [default: now]")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

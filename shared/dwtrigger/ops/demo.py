@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from .. import app, events
+from .. import app, events, sources
 from ..dataworks import local
 from . import fc
 from .emulator import DEFAULT_SEED, Emulator, OssStandIn
@@ -181,12 +181,11 @@ def _board(root: Path, emu: Emulator, path: Path) -> None:
 
 
 def _land(oss: OssStandIn, source: str, raw: bytes) -> None:
-    """The objects an OSS event reports as created, put where its notification says they are."""
-    if source == "oss":
-        for event in events.parse(source, raw, datetime.now(timezone.utc)):
-            if isinstance(event, events.Event) and event.bucket in BUCKETS and event.event_name.startswith(
-                    "ObjectCreated:"):
-                oss.put(event.bucket, event.key)
+    """The objects an event reports as created (`Source.created`: an OSS event's), put where it says they are."""
+    for event in events.parse(source, raw, datetime.now(timezone.utc)):
+        created = sources.get(source).created(event) if isinstance(event, events.Event) else None
+        if created and created[0] in BUCKETS:
+            oss.put(*created)
 
 
 def _row(sample: Path, r: dict) -> Tuple[str, ...]:

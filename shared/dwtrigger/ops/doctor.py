@@ -23,13 +23,13 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from .. import app, evidence
+from .. import app, evidence, sources
 from ..dataworks import (FAILED, NOT_RUN, RUNNING, SUCCEEDED, WAIT_RESOURCE, WAIT_TIME, WAIT_TRIGGER, Instance,
                          Parent, epoch_ms, local)
 from ..ledger import Book, Entry, Slot, ms
 from ..relay import UNREACHED_AFTER, Invocation, Silence
 from ..retry import Backoff, GaveUp, with_retries
-from ..rule import OssRule, Rule, Target
+from ..rule import Rule, Target
 from ..rules import RulesError, load_rules
 from ..schedule import ONE_DAY, Schedule
 from . import fc, ram
@@ -146,7 +146,7 @@ def _files(rule: Rule, biz_date: date, cycle_ms: Optional[int], call: Invocation
     """The rule's `require` for the business date, as the sweep reads it (evidence.found): an OSS rule's key's
     objects of the date, each with the entries its own captures fill; a timer rule's entries. Not looked for when
     an OSS rule's key names no date (nothing ties an object to this one)."""
-    if isinstance(rule, OssRule) and not {"bizdate", "cycle"} & set(rule.key.names):
+    if not sources.get(rule.on).files_dated(rule):
         return {"files": None}
     schedule = Schedule(biz_date, None if cycle_ms is None else local(cycle_ms, rule.timezone), rule.timezone)
     named = [b for b in (*getattr(rule, "buckets", ()), getattr(rule, "bucket", None),
@@ -383,8 +383,7 @@ def files_check(f: Facts) -> Check:
     if found is not None:
         return Check("files", name, True, f"{day}: {found}")
     send = f"dwtrigger trigger --rule {f.rule.name} --bizdate {f.biz_date}"
-    how = ("the event of the last to land releases it" if isinstance(f.rule, OssRule) else
-           "the timer releases it only if they are there when it fires")
+    how = sources.get(f.rule.on).released_by
     return Check("files", name, False, f"{day}: {missing}",
                  f"land them: {how} (once all are there, the sweep does for a rule with `expect:`, or {send})")
 

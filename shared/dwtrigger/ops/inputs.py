@@ -1,6 +1,6 @@
 """Event files as operators have them -> one Record (an event to run) or Unreadable per record, for replay and
-explain; and events built from a few facts (`oss_event`, `topic_message`, `queue_message`, `timer_event`) in the
-shape the functions receive, for explain without a file.
+explain; and events built from a few facts (each source's `explained`, e.g. `sources.oss.oss_event`) in the shape
+the functions receive, for explain without a file.
 
 Accepts a raw event file, a JSON list of events, NDJSON, and FC failure-destination records (the original
 event is the string in `requestPayload`), so a dead-lettered event can be run again as it first arrived.
@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import base64
 import codecs
-import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import List, Mapping, Optional, Union
+from datetime import datetime
+from typing import Dict, List, Optional, Union
 
+from .. import sources
 from ..events import source_of
 
 UNREADABLE = "unreadable"
@@ -167,83 +167,34 @@ def _parse(data: bytes, first_line: int = 1) -> object:
 
 # ---- events built from a few facts, as the functions receive them (events.py parses them back) ----
 
-# Which event each building option belongs to.
-_PART_OF = {"key": ("bucket",), "event_name": ("bucket",), "body": ("topic", "queue"), "attributes": ("topic",),
-            "payload": ("timer",)}
-_NEEDS = {"bucket": "key", "topic": "body", "queue": "body"}
-
-
 def _flag(name: str) -> str:
     return "--" + {"attributes": "attribute"}.get(name, name).replace("_", "-")
 
 
 def built_event(options: dict, when: datetime) -> Optional[Record]:
     """The event `dwtrigger explain`'s options describe (its parameters by name), or None when they describe none;
-    ValueError for options that describe no one event."""
-    kinds = [kind for kind in ("bucket", "topic", "queue", "timer") if options[kind] is not None]
+    ValueError for options that describe no one event. Each source says which options build its events
+    (`Source.explained`)."""
+    builds = {kind: build for source in sources.registry().values() for kind, build in source.explained().items()}
+    part_of: Dict[str, List[str]] = {}          # which event each building option belongs to
+    for kind, (parts, _, _) in builds.items():
+        for part in parts:
+            part_of.setdefault(part, []).append(kind)
+    kinds = [kind for kind in builds if options[kind] is not None]
     if len(kinds) > 1:
         raise ValueError(f"{_flag(kinds[0])} and {_flag(kinds[1])} describe different events: give one")
     kind = kinds[0] if kinds else None
-    for part, owners in _PART_OF.items():
+    for part, owners in part_of.items():
         if options[part] and kind not in owners:
             raise ValueError(f"{_flag(part)} belongs to an event built with {' or '.join(map(_flag, owners))}")
-    if kind in _NEEDS and options[_NEEDS[kind]] is None:
-        raise ValueError(f"{_flag(kind)} needs {_flag(_NEEDS[kind])}")
-    if kind == "bucket":
-        return oss_event(options["bucket"], options["key"], options["event_name"] or "ObjectCreated:PutObject", when)
-    if kind == "topic":
-        pairs = [a.partition("=") for a in options["attributes"]]
-        if any(not name or not sep for name, sep, _ in pairs):
-            raise ValueError("--attribute takes NAME=VALUE")
-        return topic_message(options["topic"], options["body"], {n: v for n, _, v in pairs}, when)
-    if kind == "queue":
-        return queue_message(options["queue"], options["body"], when)
-    if kind == "timer":
-        return timer_event(options["timer"], options["payload"], when)
-    return None
+    if kind is None:
+        return None
+    _, needs, build = builds[kind]
+    if needs and options[needs] is None:
+        raise ValueError(f"{_flag(kind)} needs {_flag(needs)}")
+    return built(*build(options, when))
 
 
-def oss_event(bucket: str, key: str, event_name: str, when: datetime) -> Record:
-    """An OSS trigger's native event of one object. A `%` in the key is escaped, so the parser's URL-decoding
-    gives the key back exactly as written."""
-    record = {"eventName": event_name, "eventSource": "acs:oss", "eventTime": _iso(when, "milliseconds"),
-              "eventVersion": "1.0",
-              "oss": {"bucket": {"name": bucket}, "object": {"key": key.replace("%", "%25"), "size": 0}}}
-    record["responseElements"] = {"requestId": _digest(record)[:24]}
-    return _built(f"oss://{bucket}/{key} ({event_name})", "oss", {"events": [record]})
-
-
-def topic_message(topic: str, body: str, attributes: Mapping[str, str], when: datetime) -> Record:
-    """A topic trigger's message in JSON format, with its attributes at the top level as MNS puts them."""
-    doc = {"TopicName": topic, "Message": body, "PublishTime": int(when.timestamp() * 1000),
-           "MessageMD5": hashlib.md5(body.encode("utf-8", "surrogatepass")).hexdigest().upper(), **attributes}
-    doc["MessageId"] = _digest(doc)
-    return _built(f"mns topic {topic}", "mns", doc)
-
-
-def queue_message(queue: str, body: str, when: datetime) -> Record:
-    """A queue message as EventBridge delivers it: one CloudEvent."""
-    doc = {"source": f"MNS-{queue}", "specversion": "1.0", "type": "mns:Queue:SendMessage",
-           "subject": f"acs:mns:-:-:queues/{queue}", "time": _iso(when, "milliseconds"),
-           "data": {"messageBody": body}}
-    doc["id"] = doc["data"]["messageId"] = _digest(doc)
-    return _built(f"mns queue {queue}", "mns", doc)
-
-
-def timer_event(name: str, payload: Optional[str], when: datetime) -> Record:
-    doc = {"triggerTime": _iso(when, "seconds"), "triggerName": name,
-           **({"payload": payload} if payload is not None else {})}
-    return _built(f"timer {name}", "timer", doc)
-
-
-def _built(label: str, source: str, doc: dict) -> Record:
+def built(label: str, source: str, doc: dict) -> Record:
+    """A built event's record: `doc` as the `source` function receives it."""
     return Record(label, source, json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogatepass"), doc)
-
-
-def _iso(when: datetime, timespec: str) -> str:
-    return when.astimezone(timezone.utc).isoformat(timespec=timespec).replace("+00:00", "Z")
-
-
-def _digest(doc: dict) -> str:
-    """A stable id for a built event: the same facts give the same id, as a redelivery would."""
-    return hashlib.md5(json.dumps(doc, sort_keys=True).encode("utf-8", "surrogatepass")).hexdigest().upper()

@@ -26,19 +26,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from functools import lru_cache
 from itertools import combinations
 from operator import attrgetter, itemgetter
 from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
-from ..rule import MnsRule, OssRule, Rule, RuleSet, TimerRule
+from .. import sources
+from ..rule import Rule, RuleSet
 from ..rules import Problem, listed
 from ..templates import Template, _Var
 from .lookalikes import lookalikes
 
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]\Z")
-_MNS_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,255}\Z")
-MAX_KEY_BYTES = 1023
 DETAIL = 100                # up to this many overlapping pairs of rules, each is its own warning
 LISTED = 3                  # beyond, each rule (or group of alike rules) names at most this many overlaps
 PROBES_PER_RULE, PROBES = 2, 2_000              # OSS keys matched against an example: 2 a rule, and 2,000
@@ -68,10 +65,14 @@ def warnings(rules: RuleSet) -> List[Problem]:
 
 # ---- overlaps ----------------------------------------------------------------------------------------------
 
+KEYED = "key"           # the kind of a unit of rules alike by key (`Source.keyed`); others are a channel's kind
+
+
 class _Unit:
     """Rules alike for overlap: if two of them overlap, all do, and they overlap the same other rules. `kind` is
-    oss, timer, topic or queue; an OSS unit has its key's template, example and shape, its buckets and events."""
-    __slots__ = ("kind", "members", "order", "template", "example", "shape", "buckets", "events")
+    KEYED or a channel's kind (`Source.channels`: timer, topic, queue); a KEYED unit has its key's template, example
+    and shape, its buckets and events; an unfiltered channel's unit what its rules share (`alike`)."""
+    __slots__ = ("kind", "members", "order", "template", "example", "shape", "buckets", "events", "alike")
 
     def __init__(self, kind: str, order: int):
         self.kind, self.order, self.members = kind, order, []
@@ -88,9 +89,8 @@ class _Overlaps:
         self.probes = 0                                             # OSS keys matched against a unit's example
         self.limit = PROBES_PER_RULE * len(self.rules) + PROBES
         units: List[_Unit] = []
-        oss: Dict[tuple, _Unit] = {}
+        keyed: Dict[tuple, _Unit] = {}
         channels: Dict[Tuple[str, str], Tuple[List[_Unit], List[_Unit]]] = {}
-        timers: Dict[str, _Unit] = {}
         alike: Dict[Template, str] = {}             # a file's rules share template objects (one per text)
         bucket_sets: Dict[Tuple[str, ...], FrozenSet[str]] = {}     # and bucket lists
         self.shapes: Dict[Template, tuple] = {}
@@ -104,34 +104,30 @@ class _Overlaps:
             return found
 
         for i, rule in enumerate(self.rules):
-            if isinstance(rule, OssRule):
-                template = rule.key
-                text = alike.get(template)
-                if text is None:
-                    text = alike[template] = _alike(template.source)
-                buckets = bucket_sets.get(rule.buckets)
-                if buckets is None:
-                    buckets = bucket_sets[rule.buckets] = frozenset(rule.buckets)
-                u = unit(oss, (text, buckets, rule.events), "oss")
-                if not u.members:
-                    u.template, u.shape, u.buckets, u.events = template, None, sorted(set(rule.buckets)), rule.events
-            elif isinstance(rule, MnsRule):
-                for kind in ("topic", "queue"):
-                    name = getattr(rule, kind)
-                    if name:
-                        unfiltered, filtered = channels.setdefault((kind, name), ([], []))
-                        if rule.message or rule.attributes:
-                            filtered.append(_Unit(kind, -1))
-                            filtered[-1].members.append(i)
-                        else:
-                            if not unfiltered:
-                                unfiltered.append(_Unit(kind, -1))
-                            unfiltered[0].members.append(i)
+            source = sources.get(rule.on)
+            for kind, name, filtered_out in source.channels(rule):
+                unfiltered, filtered = channels.setdefault((kind, name), ([], []))
+                if filtered_out:
+                    filtered.append(_Unit(kind, -1))
+                    filtered[-1].members.append(i)
+                else:
+                    if not unfiltered:
+                        unfiltered.append(_Unit(kind, -1))
+                        unfiltered[0].alike = source.together(kind, name)
+                    unfiltered[0].members.append(i)
+            key = source.keyed(rule)
+            if key is None:
                 continue
-            elif isinstance(rule, TimerRule):
-                u = unit(timers, rule.timer, "timer")
-            else:
-                continue
+            template, places, events = key
+            text = alike.get(template)
+            if text is None:
+                text = alike[template] = _alike(template.source)
+            buckets = bucket_sets.get(places)
+            if buckets is None:
+                buckets = bucket_sets[places] = frozenset(places)
+            u = unit(keyed, (text, buckets, events), KEYED)
+            if not u.members:
+                u.template, u.shape, u.buckets, u.events = template, None, sorted(set(places)), events
             u.members.append(i)
         for u in units:
             if len(u.members) > 1:
@@ -141,7 +137,7 @@ class _Overlaps:
                 self._group(u)
                 for f in filtered:
                     self.links[(u, f) if u.members[0] < f.members[0] else (f, u)] = None
-        self._buckets(list(oss.values()))
+        self._buckets(list(keyed.values()))
 
     def _group(self, unit: _Unit) -> None:
         if len(unit.members) > 1:
@@ -349,14 +345,12 @@ class _Overlaps:
 
     def _shared(self, u: _Unit) -> str:
         """What a group's rules share (u has 3 rules or more), for its warning."""
-        first, n = self.rules[u.members[0]], len(u.members)
-        if u.kind == "oss":
+        n = len(u.members)
+        if u.kind == KEYED:
             names = " (capture names aside)" if len({self.rules[m].key.source for m in u.members}) > 1 else ""
             return (f"all {n:,} have the same bucket{'s' if len(u.buckets) > 1 else ''}, events and key{names}, "
                     f"and key {_quoted(u.example)} in bucket {u.buckets[0]!r} matches them all")
-        if u.kind == "timer":
-            return f"all {n:,} are on timer {first.timer!r}"
-        return f"all {n:,} are on {u.kind} {getattr(first, u.kind)!r} and none has a message/attributes pattern"
+        return f"all {n:,} {u.alike}"
 
     def _names(self, members: Sequence[int]) -> str:
         return listed([self.rules[m].name for m in members], LISTED)
@@ -538,40 +532,15 @@ def _shape(text: str) -> tuple:
 
 
 def _never(rule: Rule):
-    """(field, message) for what makes a rule unable to match any real event."""
-    if isinstance(rule, OssRule):
-        yield from _never_oss(rule)
-    elif isinstance(rule, MnsRule):
-        for field in ("topic", "queue"):
-            name = getattr(rule, field)
-            if name and not _MNS_NAME.match(name):
-                yield field, f"{name!r} is not a valid MNS {field} name: this rule can never match"
-
-
-@lru_cache(maxsize=4096)
-def _bucket_ok(name: str) -> bool:
-    """Whether `name` is a valid OSS bucket name: thousands of rules name a few buckets, each checked once."""
-    return _BUCKET.match(name) is not None
-
-
-def _never_oss(rule: OssRule):
-    for bucket in rule.buckets:
-        if not _bucket_ok(bucket):
-            yield "bucket", f"{bucket!r} is not a valid OSS bucket name (3-63 lowercase letters, digits, '-'): " \
-                            "this rule can never match"
-    if rule.key.source.startswith("/"):
-        yield "key", "OSS object keys never start with '/': this rule can never match"
-    # A template's example is never longer than its text (each part writes at most what it is written with):
-    # only a long text needs its example made.
-    if len(rule.key.source.encode()) > MAX_KEY_BYTES and len(rule.key.example().encode()) > MAX_KEY_BYTES:
-        yield "key", f"every key it matches is longer than OSS's {MAX_KEY_BYTES} bytes: it can never match"
+    """(field, message) for what makes a rule unable to match any real event (`Source.never`)."""
+    return sources.get(rule.on).never(rule)
 
 
 def _literal(rule: Rule):
     """(line, field, message) for each part of a key or `require` template that means more to its writer than to
     dwtrigger (a regular expression, a glob's `?` or `[...]`, a DataWorks parameter): literal text here. The line is
     a `require` entry's own (None: the rule's)."""
-    templates = [(None, "key", "", rule.key)] if isinstance(rule, OssRule) else []
+    templates = [(None, field, "", template) for field, template in sources.get(rule.on).templates(rule)]
     templates += [(entry.line, f"require[{i}]", f"in the key {_quoted(entry.key.source)}: " if entry.bucket else "",
                    entry.key) for i, entry in enumerate(getattr(rule, "require", ()))]
     for line, field, where, template in templates:
@@ -585,19 +554,5 @@ def _quoted(text: str) -> str:
 
 
 def _overlap(a: Rule, b: Rule) -> str:
-    """Why rules a and b overlap ('' if no witness shows they do): the probe of one pair."""
-    if isinstance(a, OssRule) and isinstance(b, OssRule):
-        shared = sorted(set(a.buckets) & set(b.buckets))
-        for x, y in ((a, b), (b, a)):
-            key = _example(x.key)
-            if shared and a.events & b.events and y.key.match(key) is not None:
-                return f"key {_quoted(key)} in bucket {shared[0]!r} matches both"
-        return ""
-    if isinstance(a, MnsRule) and isinstance(b, MnsRule):
-        same = (a.topic and a.topic == b.topic) or (a.queue and a.queue == b.queue)
-        unfiltered = not (a.message or a.attributes) or not (b.message or b.attributes)
-        return f"same {'topic' if a.topic else 'queue'} and one has no message/attributes pattern" \
-            if same and unfiltered else ""
-    if isinstance(a, TimerRule) and isinstance(b, TimerRule):
-        return "same timer" if a.timer == b.timer else ""
-    return ""
+    """Why rules a and b overlap ('' if no witness shows they do): the probe of one pair (`Source.overlap`)."""
+    return sources.get(a.on).overlap(a, b, _example) if a.on == b.on else ""

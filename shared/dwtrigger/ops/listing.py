@@ -10,7 +10,8 @@ from typing import List
 
 import click
 
-from ..rule import MnsRule, OssRule, Rule
+from .. import sources
+from ..rule import Rule
 from ..rules import load_rules
 
 # The rules file as an argument (validate's and this command's), DWTRIGGER_RULES else rules.yaml.
@@ -38,23 +39,12 @@ def rules(rules, as_json):
                          for row in rows))
 
 
-def _source(rule: Rule) -> str:
-    if isinstance(rule, OssRule):
-        buckets = rule.buckets[0] if len(rule.buckets) == 1 else "{" + ",".join(rule.buckets) + "}"
-        return f"oss://{buckets}/{rule.key.source}"
-    if isinstance(rule, MnsRule):
-        channel = f"topic {rule.topic}" if rule.topic else f"queue {rule.queue}" if rule.queue else "any message"
-        patterns = [field for field in ("message", "attributes") if getattr(rule, field)]
-        return f"mns {channel}" + (f" ({' and '.join(patterns)} pattern)" if patterns else "")
-    return f"timer {rule.timer}"
-
-
 def _row(rule: Rule, enabled: bool) -> List[str]:
     nodes = ", ".join(f"{target.workspace}/{target.node}" for target in rule.trigger)
     expect = f"by {rule.expect.by:%H:%M}, {rule.expect.days} days" if rule.expect else "-"
     required = len(getattr(rule, "require", ()))
-    return [rule.name, "enabled" if enabled else "disabled", _source(rule), nodes, rule.api, expect,
-            str(required) if required else "-"]
+    return [rule.name, "enabled" if enabled else "disabled", sources.get(rule.on).summary(rule), nodes, rule.api,
+            expect, str(required) if required else "-"]
 
 
 def _required(rule: Rule) -> List[str]:
@@ -64,14 +54,7 @@ def _required(rule: Rule) -> List[str]:
 
 
 def _entry(rule: Rule, enabled: bool) -> dict:
-    source: dict
-    if isinstance(rule, OssRule):
-        source = {"buckets": list(rule.buckets), "key": rule.key.source, "events": sorted(rule.events)}
-    elif isinstance(rule, MnsRule):
-        source = {"topic": rule.topic, "queue": rule.queue, "message": rule.message is not None,
-                  "attributes": rule.attributes is not None}
-    else:
-        source = {"timer": rule.timer, "bucket": rule.bucket}
+    source = sources.get(rule.on).listed(rule)
     return {"name": rule.name, "line": rule.line, "enabled": enabled, "on": rule.on, **source,
             "trigger": [{"workspace": t.workspace, "node": t.node, "at": f"{t.at:%H:%M}" if t.at else None,
                          "lookup": t.lookup} for t in rule.trigger],

@@ -9,7 +9,7 @@ from typing import Callable, Iterator, Optional
 
 import click
 
-from .. import events
+from .. import sources
 from ..outcomes import DecisionLog
 from .reach import Refused
 
@@ -19,7 +19,7 @@ rules_option = click.option("--rules", "rules_path", default="rules.yaml", envva
 
 
 source_option = click.option(
-    "--source", type=click.Choice(events.SOURCES),
+    "--source", type=click.Choice(sources.names()),
     help="Which function takes every event (default: detected from each one's shape); needed for raw events (not "
          "JSON, or a bare JSON string) such as MNS STREAM message bodies.")
 
