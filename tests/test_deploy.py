@@ -40,7 +40,7 @@ FC3 = json.loads(FC3_SCHEMA.read_text()) if FC3_SCHEMA.is_file() else None
 # fc3 validates a trigger's config against any of its trigger interfaces (one of them requires nothing): here each
 # is held to the interface of its type.
 FC3_TRIGGERS = {"oss": "IOssTriggerConfig", "mns_topic": "IMnsTriggerConfig", "timer": "ITimerTriggerConfig",
-                "eventbridge": "IEventBridge"}
+                "eventbridge": "IEventBridge", "http": "IHttpTriggerConfig"}
 RAM = ROOT / "deploy" / "ram"
 RULES_TEXT = (ROOT / "rules.yaml").read_text()
 RULES = parse_rules(RULES_TEXT, "rules.yaml")
