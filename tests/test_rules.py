@@ -829,7 +829,7 @@ def test_the_file_is_parsed_once(monkeypatch, loader):
     broken = text.replace("node: 700001235000}", "node: 0}")
     with pytest.raises(RulesError) as err:
         parse_rules(broken)
-    assert [(p.rule, p.line) for p in err.value.problems] == [("nightly", 96)] and len(made) == 2
+    assert [(p.rule, p.line) for p in err.value.problems] == [("nightly", 105)] and len(made) == 2
 
 
 class Reference(yaml.SafeLoader):
