@@ -133,6 +133,9 @@ def reliability(job, out):
 
 
 if __name__ == "__main__":
+    # This tree's dwtrigger, as FC's package puts it beside index.py: the venv's (an editable install) may be
+    # another checkout's.
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shared"))
     with open(sys.argv[1]) as f:
         JOB = json.load(f)
     {"relay": relay, "cost": cost, "reliability": reliability}[JOB["kind"]](JOB, sys.argv[2])
