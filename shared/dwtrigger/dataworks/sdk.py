@@ -22,6 +22,16 @@ DEFERRED: Dict[str, FrozenSet[str]] = {
     "aiohttp": frozenset({"ClientResponse", "ClientSession"}),   # darabonba's annotations (response.py, stream.py)
     "asyncio": frozenset(),
     "alibabacloud_credentials.client": frozenset({"Client"}),    # built only from keys in Config: we pass none
+    # WebSocket APIs (tea-openapi's websocket client, websocket-client) and RSA signing (cryptography): unused
+    # by the ACS3-HMAC-SHA256 signature of every call we make.
+    "alibabacloud_tea_openapi.websocket_utils": frozenset(),
+    "darabonba.websocket": frozenset({
+        "get_web_socket_enable_reconnect", "get_web_socket_handshake_timeout", "get_web_socket_max_reconnect_times",
+        "get_web_socket_ping_interval", "get_web_socket_pong_timeout", "get_web_socket_reconnect_interval",
+        "get_web_socket_write_timeout", "new_websocket_client_and_connect"}),
+    "cryptography.hazmat.primitives.hashes": frozenset(),
+    "cryptography.hazmat.primitives.asymmetric.padding": frozenset(),
+    "cryptography.hazmat.primitives.serialization": frozenset({"load_pem_private_key"}),
 }
 _lock = threading.Lock()
 
