@@ -69,6 +69,8 @@ def test_the_bench_runs_end_to_end_on_a_tiny_configuration(tmp_path, capsys):
     assert [len(report["relays"][relay]["cold_ms"]) for relay in perf.RELAYS] == [1, 1]
     assert "failing" in report["load"]                      # the load run's own checks, reported below the table
     assert set(report["imports"]) == set(perf.RELAYS)
+    [requests] = [row for row in report["table"] if row["figure"] == "  DataWorks requests per release"]
+    assert requests["naive"] == 2.0 and 1.0 <= requests["dwtrigger"] <= 2.0      # counted by the emulator
 
 
 def test_a_figure_that_times_out_reads_timeout():
