@@ -129,3 +129,23 @@ def test_a_release_never_imports_the_sdks_async_stack(emulator, tmp_path):
         loaded = set(answer["modules"])
         assert "alibabacloud_tea_openapi.client" in loaded and "alibabacloud_credentials.models" in loaded
         assert not {m for m in loaded if m in ASYNC_STACK or m.split(".")[0] in ASYNC_STACK}, args
+
+
+def test_a_rule_that_assumes_a_role_loads_the_credentials_library_after_the_sdk(emulator, tmp_path):
+    """`role_arn` needs the library's AssumeRole (and its refresh): imported for real once the SDK's placeholders
+    are gone, its STS call under the wire's guard, the release signed with the assumed keys."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(orders_rules("{workspace: 10001, node: 700001234567}",
+                                  extra='role_arn: "acs:ram::1234567890123456:role/dwtrigger-cross"'))
+    env = {"DWTRIGGER_RULES": str(rules), "DWTRIGGER_ENDPOINT": emulator.endpoint, "DWTRIGGER_PROTOCOL": "http",
+           "DWTRIGGER_STS_ENDPOINT": emulator.sts_endpoint, **ROLE_KEY,
+           **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {})}
+    out = subprocess.run([sys.executable, "-c", RELEASE, str(ROOT / "functions" / "oss" / "index.py"),
+                          str(EVENTS / "oss" / "native-put-orders.json"), "--initialize"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout.splitlines()[-1])
+    assert answer["outcomes"] == ["triggered"], out.stdout
+    assert {"alibabacloud_credentials.client", "Tea.core", "asyncio"} <= set(answer["modules"])
+    [trigger] = [c for c in emulator.calls if c["action"] == "RunTriggerNode"]
+    assert trigger["access_key_id"].startswith("STS.") and trigger["role_arn"].endswith("role/dwtrigger-cross")
