@@ -1,13 +1,16 @@
 """tea-openapi imported without the async stack it never runs for us (issue 26: half of a cold start).
 
 `alibabacloud_tea_openapi.client` imports, at its top, alibabacloud-credentials' Client (which imports Tea's core,
-and so aiohttp, asyncio and apscheduler) and darabonba's core (aiohttp, asyncio): ~70% of the SDK's import time,
-for async methods and a credentials chain the product never calls (it passes its own `credential`, see
-credentials.py). While the SDK's modules import, those modules stand in sys.modules as `Deferred` placeholders:
-the names the SDK binds at import time become `Later` references (an annotation, a class that is only called on
-paths we never take), and any other use imports the real module on the spot and forwards to it, so nothing
-behaves differently, it only loads when (if ever) used. The placeholders leave sys.modules when the import is
-done: any later `import asyncio` gets the real module. tests/test_cold_start.py holds the set.
+and so aiohttp, asyncio and apscheduler), darabonba's core (aiohttp, asyncio), a WebSocket client and cryptography's
+RSA signing: ~70% of the SDK's import time, for async methods, a credentials chain, WebSockets and a signature the
+product never uses (it passes its own `credential`, see credentials.py, and signs with ACS3-HMAC-SHA256).
+
+While the SDK's modules import, those modules stand in sys.modules as `Deferred` placeholders: the names the SDK
+binds at import time become `Later` references (an annotation, a function only called on paths we never take),
+and any other use imports the real module on the spot and forwards to it, so nothing behaves differently, it only
+loads when (if ever) used. The placeholders leave sys.modules when the import is
+done: any later `import asyncio` gets the real module. tests/test_cold_start.py holds what a release imports;
+tests/test_sdk.py holds the placeholders.
 """
 from __future__ import annotations
 
