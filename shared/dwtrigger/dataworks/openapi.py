@@ -7,13 +7,14 @@ adapter is built, or by `load()` in FC's initializer, never with this module.
 """
 from __future__ import annotations
 
+import functools
 import time
 from typing import Annotated, Callable, Hashable, Iterable, List, Optional, Tuple, Type, TypeVar
 
 import msgspec
 
 from .. import wire
-from . import DataWorks, DataWorksError
+from . import DataWorks, DataWorksError, sdk
 from ..pacing import Pacer
 from ..redact import clean, error_code
 from ..retry import MIN_CALL_S, Deadline, NoTimeLeft
@@ -55,38 +56,38 @@ class OpenApiAdapter(DataWorks):
 
     @staticmethod
     def load() -> None:
-        """Import the SDK and put its transport under the guard (wire.py)."""
-        import alibabacloud_tea_openapi.client  # noqa: F401 - the import is the point
-
+        """Import the SDK (without its async stack: sdk.py) and put its transport under the guard (wire.py)."""
+        sdk.load()
         wire.install()
 
     def __init__(self, endpoint: str, protocol: str, credential, pacer: Optional[Pacer] = None) -> None:
         self.load()
         self._pacer = pacer
         from alibabacloud_tea_openapi.client import Client
-        from alibabacloud_tea_openapi.utils_models import Config
+        from alibabacloud_tea_openapi.utils_models import Config, OpenApiRequest, Params
+        from darabonba.runtime import RuntimeOptions
 
         # Endpoint always explicit: the SDK's region->endpoint mapping is wrong for some regions and VPC.
         self._client = Client(Config(endpoint=endpoint, protocol=protocol, credential=credential))
+        # Built once, read by every call (the SDK never writes them): a warm call rebuilds nothing but its request.
+        self._request, self._runtime = OpenApiRequest, RuntimeOptions(connect_timeout=CONNECT_TIMEOUT_MS,
+                                                                      read_timeout=READ_TIMEOUT_MS)
+        self._params = functools.lru_cache(maxsize=None)(lambda action, method: Params(
+            action=action, version=self.VERSION, protocol="HTTPS", pathname="/", method=method, auth_type="AK",
+            style="RPC", req_body_type="formData", body_type="byte"))
 
     def _call(self, action: str, schema: Type[Decoded], deadline: Deadline, body: Optional[dict] = None,
               query: Optional[dict] = None, method: str = "POST") -> Decoded:
         """One signed call within the time the deadline leaves; its answer decoded and checked. `method` as the
         product SDK sends the action (the read-only 2024-05-18 listings of parents are GETs)."""
-        from alibabacloud_tea_openapi.utils_models import OpenApiRequest, Params
-        from darabonba.runtime import RuntimeOptions
-
         self._paced(deadline)
         left = deadline.left()
         if left <= 0:
             raise DataWorksError("DeadlineExceeded", "no time was left for the call", retryable=True)
-        params = Params(action=action, version=self.VERSION, protocol="HTTPS", pathname="/", method=method,
-                        auth_type="AK", style="RPC", req_body_type="formData", body_type="byte")
-        request = OpenApiRequest(body=body, query={k: str(v) for k, v in (query or {}).items()})
+        request = self._request(body=body, query={k: str(v) for k, v in (query or {}).items()})
         with wire.budget(left) as spent:
             try:
-                raw = self._client.call_api(params, request, RuntimeOptions(
-                    connect_timeout=CONNECT_TIMEOUT_MS, read_timeout=READ_TIMEOUT_MS))
+                raw = self._client.call_api(self._params(action, method), request, self._runtime)
             except Exception as exc:  # noqa: BLE001 - classify() re-raises what is not the SDK's
                 error = classify(exc, spent)
                 if self._pacer is not None and (error.status == 429 or error.code.startswith("Throttling")):
