@@ -687,6 +687,8 @@ def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: 
         "released by the sweep": tally.swept,
         "overdue lines": tally.overdue,
         "DataWorks requests": len(calls),
+        "DataWorks requests per final decision": round(len(calls) / max(1, sum(final.values())), 3),
+        "DataWorks requests by action": dict(Counter(c["action"] for c in calls).most_common()),
         "injected 500s": sum(c["fault"] == "error" for c in calls),
         "throttled (429)": sum(c["fault"] == "throttle" for c in calls),
         "hostile answers": dict(Counter(c["fault"] for c in calls if c["fault"] in ("redirect", "drip", "malformed"))),

@@ -2,7 +2,7 @@
 was logged. The form bodies asserted here are what the emulator recorded after verifying the signature."""
 import importlib
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from itertools import count
 
 import pytest
@@ -13,7 +13,7 @@ from dwtrigger import app
 from dwtrigger.ops import fc
 from dwtrigger.credentials import InvocationKeys
 from dwtrigger.outcomes import Decision
-from dwtrigger.recent import Seen
+from dwtrigger.recent import FRESH_S, Seen
 from dwtrigger import events
 from dwtrigger.relay import Invocation, Relay, Silence
 from dwtrigger.retry import Deadline
@@ -204,13 +204,30 @@ def test_a_batch_decides_every_message_before_raising(harness):
     assert len(h.calls("trigger")) == 1
 
 
-def test_transient_failures_are_retried_with_a_fresh_lookup(harness):
+def test_a_trigger_refused_for_the_quota_is_retried_on_the_listing_of_a_moment_ago(harness):
+    h = harness()                                             # the emulator's clock stands still: all one moment
+    h.emu.set_faults(script=["ok", "throttle", "ok"])         # lookup ok, trigger throttled, trigger
+    [d] = h.invoke("oss", ORDERS)
+    assert (d["outcome"], d["attempts"]) == ("triggered", 2)
+    assert h.actions() == ["lookup", "trigger", "trigger"]
+    assert h.calls("trigger")[0]["code"] == "Throttling.User"
+
+
+def test_transient_failures_are_retried_with_a_fresh_lookup_once_the_listing_is_old(harness):
     h = harness()
+    start, ticks = h.emu.clock.now(), count()
+    h.runtime.wall_clock = lambda: start + timedelta(seconds=FRESH_S * next(ticks))   # FRESH_S a reading
     h.emu.set_faults(script=["ok", "throttle", "ok", "ok"])   # lookup ok, trigger throttled, lookup, trigger
     [d] = h.invoke("oss", ORDERS)
     assert (d["outcome"], d["attempts"]) == ("triggered", 2)
     assert h.actions() == ["lookup", "trigger", "lookup", "trigger"]
-    assert h.calls("trigger")[0]["code"] == "Throttling.User"
+
+
+def test_a_trigger_that_got_no_answer_is_retried_with_a_fresh_lookup(harness):
+    h = harness()
+    h.emu.set_faults(script=["ok", "drop", "ok", "ok"])       # lookup, trigger dropped (it may have landed), ...
+    [d] = h.invoke("oss", ORDERS)
+    assert d["outcome"] == "triggered" and h.actions() == ["lookup", "trigger", "lookup", "trigger"]
 
 
 def test_a_permanent_error_fails_at_once(harness):
