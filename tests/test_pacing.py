@@ -1,6 +1,6 @@
-"""Client-side pacing (pacing.py): reads and writes each paced under their own ceiling (the quota's), starting at a
-quarter of it and doubling each second until a throttle, cut by 15% on a throttle (once a second), climbing back
-slowly; a call whose turn comes after the deadline is not made (retry.NoTimeLeft ends the retries with the last
+"""Client-side pacing (pacing.py): reads and writes each paced under their own ceiling (the quota's), starting at an
+eighth of it and doubling each second until a throttle, cut on a throttle (once a second) by half the share of the
+last second's calls refused (5% at least), climbing back slowly; a call whose turn comes after the deadline is not made (retry.NoTimeLeft ends the retries with the last
 real error). Every pacer here runs on a clock the test moves."""
 import pytest
 
@@ -36,10 +36,10 @@ def test_calls_start_at_a_quarter_of_the_ceiling_and_the_rate_doubles_each_secon
     clock = Clock()
     pacer = Pacer(20.0, clock)
     assert pacer.rate() == START * 20
-    assert gaps(sent(pacer, clock, 3, 0.0)) == [pytest.approx(1 / (START * 20))] * 2   # 5 a second: 0.2 s apart
+    assert gaps(sent(pacer, clock, 3, 0.0)) == [pytest.approx(1 / (START * 20))] * 2   # 2.5 a second: 0.4 s apart
     clock.now = 1001.0
     assert pacer.rate() == pytest.approx(2 * START * 20)
-    clock.now = 1003.0
+    clock.now = 1004.0
     assert pacer.rate() == 20.0                                    # never above the quota
     pacer.delay()
     assert pacer.delay() == pytest.approx(1 / 20)
@@ -50,23 +50,35 @@ def test_reads_and_writes_have_budgets_of_their_own():
     pacing = Pacers((50.0, 20.0), clock)("dataworks.cn-shanghai.aliyuncs.com")
     assert (pacing.read.ceiling, pacing.write.ceiling) == (50.0, 20.0)
     clock.now += 10
-    pacing.write.throttled()
-    assert pacing.write.rate() == pytest.approx(GENTLE * 20) and pacing.read.rate() == 50.0
+    pacing.write.throttled()                                       # the only call of the last second: half off
+    assert pacing.write.rate() == pytest.approx(0.5 * 20) and pacing.read.rate() == 50.0
     sent(pacing.write, clock, 1, 0.0)
     assert pacing.read.delay() == 0.0                              # a write's turn holds no read back
 
 
-def test_throttles_of_the_same_burst_cut_once_and_later_ones_cut_again():
+def test_a_throttle_cuts_by_half_the_share_of_the_last_second_s_calls_refused_and_its_burst_cuts_once():
+    clock = Clock()
+    pacer = Pacer(20.0, clock)
+    clock.now += 10                                   # at the ceiling: 20 a second
+    sent(pacer, clock, 4, 0.0)                        # 4 calls within the last second, one of them refused
+    pacer.throttled()
+    cut = pacer.rate()
+    assert cut == pytest.approx((1 - 1 / 4 / 2) * 20)
+    for _ in range(5):                                # the answers to calls sent before the cut
+        pacer.throttled()
+    assert pacer.rate() == cut
+    clock.now += COOLING_S                            # a second on: none of its calls passed, 7 were refused
+    pacer.throttled()
+    assert pacer.rate() == pytest.approx(0.5 * (cut + CLIMB * 20 * COOLING_S))
+
+
+def test_a_single_refusal_among_many_calls_cuts_by_5_percent():
     clock = Clock()
     pacer = Pacer(20.0, clock)
     clock.now += 10
-    for _ in range(5):                                 # the answers to calls sent before the cut
-        pacer.throttled()
-    first = pacer.rate()
-    assert first == pytest.approx(GENTLE * 20)
-    clock.now += COOLING_S
+    sent(pacer, clock, 19, 0.0)
     pacer.throttled()
-    assert pacer.rate() == pytest.approx(GENTLE * (first + CLIMB * 20 * COOLING_S))
+    assert pacer.rate() == pytest.approx(GENTLE * 20)
 
 
 def test_the_rate_climbs_back_slowly_while_calls_pass_then_doubles_after_a_quiet_minute():
@@ -130,13 +142,13 @@ def test_a_throttled_look_up_slows_the_reads_of_the_fc_instance_that_made_it_not
     [d] = h.invoke("oss", sample("oss/native-put-orders.json"))
     assert (d["outcome"], d["attempts"]) == ("triggered", 2)
     pacing = h.runtime.pacers(h.emu.endpoint)
-    assert (pacing.read.rate(), pacing.write.rate()) == (pytest.approx(GENTLE * START * 40), START * 10)
+    assert (pacing.read.rate(), pacing.write.rate()) == (pytest.approx(0.5 * START * 40), START * 10)   # half off
     assert harness().runtime.pacers(h.emu.endpoint).read.rate() >= START * 50    # another FC instance: its own
 
 
 def test_a_turn_past_the_deadline_reserves_nothing_so_refusals_never_push_later_calls_back():
     clock = Clock()
-    pacer = Pacer(4.0, clock)                           # 1 a second to start with
+    pacer = Pacer(8.0, clock)                           # 1 a second to start with
     assert pacer.delay() == 0.0                         # this call goes now; the next turn is a second away
     assert [pacer.delay(within=0.5) for _ in range(100)] == [None] * 100   # refused: nothing reserved
     assert pacer.delay(within=5) == pytest.approx(1 / pacer.rate(), rel=0.01)

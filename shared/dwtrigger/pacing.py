@@ -5,9 +5,12 @@ second; DWTRIGGER_DATAWORKS_QPS), and every call counts, throttled ones too. Ans
 keeps knocking: each FC instance retries into the same full second. A `Pacer` spaces one kind of call (reads:
 look-ups; writes: triggers) by a rate it learns, never above the quota (its `ceiling`), so the FC instances that
 share a quota settle just under it without knowing how many they are:
-- it starts at a quarter of the ceiling and doubles each second until a throttle: a lone FC instance has the
-  whole quota within two seconds, and eight that start together overshoot it once, briefly;
-- a throttle cuts the rate by 15%, once a second (the throttles of one burst are one signal);
+- it starts at an eighth of the ceiling and doubles each second until a throttle: a lone FC instance has the
+  whole quota within three seconds, and eight that start together overshoot it once, briefly;
+- a throttle cuts the rate, once a second (the throttles of one burst are one signal), by half the share of this
+  FC instance's calls throttled in the second before, 5% at least: every FC instance sees about the share by which
+  they all overshoot, so they come back under the quota together within a few seconds, and a few calls a second
+  make a noisy share, hence half of it each second;
 - while calls pass it climbs back slowly (a small share of the ceiling each second), so a fleet spends little of
   the quota on throttled calls and uses about nine tenths of it;
 - a minute without a throttle and it doubles each second again (the others are gone, or were never there).
@@ -19,9 +22,9 @@ import time
 from collections import deque
 from typing import Callable, Deque, Dict, Optional, Tuple
 
-START = 0.25              # the first rate, as a share of the ceiling
-GENTLE = 0.85             # a throttle cuts the rate to this share of itself
-CLIMB = 0.00025           # while calls pass, the rate grows by this share of the ceiling each second
+START = 0.125             # the first rate, as a share of the ceiling
+GENTLE = 0.95             # a throttle cuts the rate to at most this share of itself
+CLIMB = 0.001             # while calls pass, the rate grows by this share of the ceiling each second
 RESTART_S = 60.0          # this long without a throttle, the rate doubles each second again
 FLOOR = 0.5               # calls per second: the least a throttle leaves
 COOLING_S = 1.0           # throttles this soon after the last cut answer calls sent before it: not cut again
@@ -38,6 +41,8 @@ class Pacer:
         self._doubling = True                  # growing twofold each second, else climbing
         self._cut_at: Optional[float] = None   # when a throttle last cut it
         self._next = 0.0                       # the earliest start of the next call
+        self._sent: Deque[float] = deque()     # start times of the calls of the last second
+        self._refused: Deque[float] = deque()  # times of the throttles of the last second
 
     def rate(self) -> float:
         """Calls per second now."""
@@ -53,15 +58,18 @@ class Pacer:
             if start - now > within:
                 return None
             self._next = start + 1.0 / self._current(now)
+            _within_a_second(self._sent, start).append(start)
             return start - now
 
     def throttled(self) -> None:
         """The endpoint refused a call for the quota: send slower."""
         with self._lock:
             now = self._clock()
+            _within_a_second(self._refused, now).append(now)
             if self._cut_at is not None and now - self._cut_at < COOLING_S:
                 return
-            self._rate = max(FLOOR, GENTLE * self._current(now))
+            refused = len(self._refused) / max(len(_within_a_second(self._sent, now)), len(self._refused))
+            self._rate = max(FLOOR, min(GENTLE, 1.0 - refused / 2) * self._current(now))
             self._set_at, self._cut_at, self._doubling = now, now, False
 
     def _current(self, now: float) -> float:
@@ -72,6 +80,13 @@ class Pacer:
 
     def _climbed(self, since: float) -> float:
         return min(self.ceiling, self._rate + CLIMB * self.ceiling * since)
+
+
+def _within_a_second(times: Deque[float], now: float) -> Deque[float]:
+    """`times` less those a second or more before `now`."""
+    while times and times[0] <= now - 1.0:
+        times.popleft()
+    return times
 
 
 class Pacing:
