@@ -413,6 +413,25 @@ def test_qps_limit(emu):
     assert outcomes == [True, True, True, "Throttling.User", "Throttling.User"]
 
 
+def test_reads_and_writes_are_throttled_by_quotas_of_their_own(emu):
+    """DataWorks splits its quota into reads and writes: a full read window holds no trigger back, and the reverse."""
+    client = sdk(emu)
+    inst = instance(client, "2026-03-11")
+    emu.set_faults(read_qps=2, write_qps=1)
+
+    def outcome(call):
+        try:
+            return call().body.success
+        except ClientException as e:
+            return e.code
+
+    reads = [outcome(lambda: client.list_instances(dw.ListInstancesRequest(
+        project_id=WS, project_env="PROD", bizdate="2026-03-11 00:00:00"))) for _ in range(3)]
+    writes = [outcome(lambda: client.run_trigger_node(trigger_request(inst))) for _ in range(2)]
+    assert (reads, writes) == ([True, True, "Throttling.User"], [True, "Throttling.User"])
+    assert [c["fault"] for c in emu.calls[-5:]] == [None, None, "throttle", None, "throttle"]
+
+
 @pytest.mark.parametrize("fault,exc,code,status_code", [
     ("error", ServerException, "InternalError.System", 500),
     ("forbidden", ClientException, "ResourceNotAuthorized.Api", 403),

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,10 @@ from checks import duplicate_releases, invoke
 from conftest import ONE_API, orders_rules, sample
 from dwtrigger.ledger import GRACE
 from dwtrigger.ops import fc
+from dwtrigger.recent import TTL_S
 
 LEDGER = 'ledger: "oss://etl-ledger/dwtrigger/"'
+ZONE = ZoneInfo("Asia/Shanghai")
 NODE, CYCLE_MS = 700001234567, 1773160200000                  # orders_trigger, 2026-03-11 00:30 Shanghai
 BLOCKED = 700001300002                                        # its parents never finish: a trigger is held
 NIGHTLY, NIGHTLY_CYCLE_MS = 700001235000, 1773245100000       # nightly_trigger, 2026-03-12 00:05 Shanghai
@@ -34,6 +37,10 @@ def rules(extra: str = "", node: int = NODE) -> str:
 
 def claim_key(h, n: int, node: int = NODE, cycle_ms: int = CYCLE_MS) -> str:
     return f"dwtrigger/claims/{h.api}/{h.workspace(10001)}/{node}/{cycle_ms}/{n:04d}.json"
+
+
+def seen_key(h) -> str:
+    return f"dwtrigger/seen/{h.api}/{h.workspace(10001)}/{NODE}/2026-03-10/{CYCLE_MS}.json"
 
 
 def claim(h, n: int, **where) -> dict:
@@ -74,12 +81,30 @@ def test_a_send_is_claimed_before_and_recorded_after(harness):
     assert now_ms(h) < entry["until"] - GRACE.total_seconds() * 1000 <= now_ms(h) + 57_000
     assert entry["status"] in ("WAIT_TRIGGER", "WaitTrigger") and len(entry["token"]) == 16
     puts = [(c["key"], c["params"].get("forbid_overwrite")) for c in h.oss.calls if c["operation"] == "PutObject"]
-    assert puts == [(claim_key(h, 1), True), (claim_key(h, 1), False)]     # created only if absent, then recorded
+    # created only if absent, then recorded; then what became of the instance, for other FC instances' deliveries
+    assert puts == [(claim_key(h, 1), True), (claim_key(h, 1), False), (seen_key(h), False)]
+    assert json.loads(h.oss.body("etl-ledger", seen_key(h))) == {
+        "cycle_ms": CYCLE_MS, "biz_date_ms": 1773072000000, "what": "sent", "at_ms": now_ms(h)}
+
+
+def test_a_redelivery_to_another_fc_instance_answers_from_what_the_ledger_saw_lately(harness):
+    h = harness(rules())
+    [first], _ = invoke(h, "oss", ORDERS)
+    [again], _ = invoke(harness(h.rules_text), "oss", ORDERS)                # another FC instance, no call
+    assert (again["outcome"], again["cycle_time_ms"], again["biz_date_ms"], again["attempts"]) == \
+        ("already_triggered", CYCLE_MS, 1773072000000, 0)
+    assert again["reason"] == ("the ledger says a delivery released it at "
+                               f"{h.emu.clock.now().astimezone(ZONE).isoformat()} (not looked up again)")
+    assert h.actions() == ["lookup", "trigger"]
+    h.emu.clock.advance(TTL_S)                                               # a rerun by hand may have come since
+    [late], _ = invoke(harness(h.rules_text), "oss", ORDERS)
+    assert late["outcome"] == "already_triggered" and h.actions() == ["lookup", "trigger", "lookup"]
 
 
 def test_a_redelivery_after_the_run_marks_it_done_and_the_sweep_asks_nothing_more(harness):
     h = harness(rules('expect: {by: "06:00", days: 3}'))
     invoke(h, "oss", ORDERS)
+    h.emu.clock.advance(TTL_S)                                  # what the ledger saw is too old to answer from
     [again], _ = invoke(harness(h.rules_text), "oss", ORDERS)                # another FC instance
     assert again["outcome"] == "already_triggered"
     done = f"dwtrigger/done/{h.api}/{h.workspace(10001)}/{NODE}/2026-03-10/{CYCLE_MS}.json"
@@ -189,8 +214,9 @@ def test_a_retry_inside_the_invocation_sends_again_under_its_own_claim(harness):
     [d], _ = invoke(h, "oss", ORDERS)
     assert (d["outcome"], d["attempts"]) == ("triggered", 2)
     assert len(h.calls("trigger")) == 2 and triggers(h) == 1
-    assert [(c["operation"], c["key"]) for c in h.oss.calls] == [("PutObject", claim_key(h, 1)),
-                                                                  ("PutObject", claim_key(h, 1))]
+    assert [(c["operation"], c["key"]) for c in h.oss.calls] == [
+        ("GetObject", seen_key(h)), ("PutObject", claim_key(h, 1)), ("PutObject", claim_key(h, 1)),
+        ("PutObject", seen_key(h))]
     assert claim(h, 1)["state"] == "sent" and claim(h, 2) is None
 
 

@@ -2,7 +2,7 @@
 was logged. The form bodies asserted here are what the emulator recorded after verifying the signature."""
 import importlib
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from itertools import count
 
 import pytest
@@ -13,7 +13,7 @@ from dwtrigger import app
 from dwtrigger.ops import fc
 from dwtrigger.credentials import InvocationKeys
 from dwtrigger.outcomes import Decision
-from dwtrigger.recent import Seen
+from dwtrigger.recent import FRESH_S, Seen
 from dwtrigger import events
 from dwtrigger.relay import Invocation, Relay, Silence
 from dwtrigger.retry import Deadline
@@ -204,13 +204,30 @@ def test_a_batch_decides_every_message_before_raising(harness):
     assert len(h.calls("trigger")) == 1
 
 
-def test_transient_failures_are_retried_with_a_fresh_lookup(harness):
+def test_a_trigger_refused_for_the_quota_is_retried_on_the_listing_of_a_moment_ago(harness):
+    h = harness()                                             # the emulator's clock stands still: all one moment
+    h.emu.set_faults(script=["ok", "throttle", "ok"])         # lookup ok, trigger throttled, trigger
+    [d] = h.invoke("oss", ORDERS)
+    assert (d["outcome"], d["attempts"]) == ("triggered", 2)
+    assert h.actions() == ["lookup", "trigger", "trigger"]
+    assert h.calls("trigger")[0]["code"] == "Throttling.User"
+
+
+def test_transient_failures_are_retried_with_a_fresh_lookup_once_the_listing_is_old(harness):
     h = harness()
+    start, ticks = h.emu.clock.now(), count()
+    h.runtime.wall_clock = lambda: start + timedelta(seconds=FRESH_S * next(ticks))   # FRESH_S a reading
     h.emu.set_faults(script=["ok", "throttle", "ok", "ok"])   # lookup ok, trigger throttled, lookup, trigger
     [d] = h.invoke("oss", ORDERS)
     assert (d["outcome"], d["attempts"]) == ("triggered", 2)
     assert h.actions() == ["lookup", "trigger", "lookup", "trigger"]
-    assert h.calls("trigger")[0]["code"] == "Throttling.User"
+
+
+def test_a_trigger_that_got_no_answer_is_retried_with_a_fresh_lookup(harness):
+    h = harness()
+    h.emu.set_faults(script=["ok", "drop", "ok", "ok"])       # lookup, trigger dropped (it may have landed), ...
+    [d] = h.invoke("oss", ORDERS)
+    assert d["outcome"] == "triggered" and h.actions() == ["lookup", "trigger", "lookup", "trigger"]
 
 
 def test_a_permanent_error_fails_at_once(harness):
@@ -462,3 +479,47 @@ def test_an_answer_between_refusals_starts_the_count_again():
     assert silence.down("dw") == ("DataWorks at dw could not be reached 3 times in a row (127.0.0.1:9: Connection "
                                   "refused): not asked again by this command")
     assert silence.down("other") is None and Silence().attempted("dw", refusal) is False   # FC's: never stops
+
+
+# ---- look-ups shared: one per node and business date where a fresh one would say the same ----------------------
+
+def batch(raw: bytes, keys) -> bytes:
+    """The OSS notification `raw` (one record) as one delivery of a record per key."""
+    doc = json.loads(raw)
+    doc["events"] = [dict(doc["events"][0], oss=dict(doc["events"][0]["oss"], object=dict(
+        doc["events"][0]["oss"]["object"], key=key))) for key in keys]
+    return json.dumps(doc).encode()
+
+
+def test_a_batch_naming_one_instance_n_times_makes_one_look_up_and_one_trigger(harness):
+    h = harness()
+    records = h.invoke("oss", batch(ORDERS, ["exports/orders/dt=2026-03-10/_SUCCESS"] * 4))
+    assert [r["outcome"] for r in records] == ["triggered"] + ["already_triggered"] * 3
+    assert {(r["biz_date_ms"], r["cycle_time_ms"]) for r in records} == {(1773072000000, 1773160200000)}
+    assert h.actions() == ["lookup", "trigger"]
+
+
+def test_the_hours_of_one_day_share_one_look_up_and_each_is_triggered(harness):
+    h = harness()
+    hours = ["2026031108", "2026031109", "2026031110"]
+    records = h.invoke("oss", batch(sample("oss/native-clicks-hourly.json"),
+                                    [f"logs/clicks/{hour}/part-0001.done" for hour in hours]))
+    assert [(r["outcome"], r["cycle_time"][11:16]) for r in records] == \
+        [("triggered", "08:00"), ("triggered", "09:00"), ("triggered", "10:00")]
+    assert h.actions() == ["lookup", "trigger", "trigger", "trigger"]
+    assert [c["params"].get("CycleTime") or c["params"].get("TriggerTime") for c in h.calls("trigger")] == \
+        [str(r["cycle_time_ms"]) for r in records]
+
+
+def test_an_hour_a_listing_of_the_day_showed_past_waiting_needs_no_call_of_its_own(harness):
+    h = harness()
+    first = sample("oss/native-clicks-hourly.json")
+    assert h.invoke("oss", first)[0]["outcome"] == "triggered"          # 08:00, from a listing of the day
+    [again] = harness().invoke("oss", first)                             # another FC instance: looks it up
+    assert again["outcome"] == "already_triggered"
+    other = harness()
+    other.invoke("oss", batch(first, ["logs/clicks/2026031109/part-0001.done"]))   # lists the day: 08:00 ran
+    [remembered] = other.invoke("oss", first)
+    assert remembered["outcome"] == "already_triggered" and remembered["attempts"] == 0
+    assert remembered["reason"].startswith("this FC instance saw it ")
+    assert h.actions() == ["lookup", "trigger", "lookup", "lookup", "trigger"]
