@@ -64,6 +64,7 @@ class Faults:
 
     def __init__(self, config: Optional[dict] = None):
         self._lock = threading.Lock()
+        self.clock = time.monotonic         # what the rolling second is read on (tests step it to hold qps to a count)
         self.configure(config or {})
 
     def configure(self, config: dict) -> None:
@@ -111,12 +112,12 @@ class Faults:
                 return None
             fault = self._script.pop(0) if self._script else self._draw()
             if self._qps and fault != "throttle":
-                self._window.append(time.monotonic())
+                self._window.append(self.clock())
             return None if fault == "ok" else fault
 
     def _draw(self) -> Optional[str]:
         if self._qps:
-            now = time.monotonic()
+            now = self.clock()
             while self._window and now - self._window[0] >= 1:
                 self._window.popleft()
             if len(self._window) >= self._qps:
