@@ -134,9 +134,10 @@ def wait_for_calls(h, count: int) -> None:
 
 def test_a_trigger_that_landed_after_its_read_timeout_is_not_sent_again(h, monkeypatch):
     monkeypatch.setattr(openapi, "READ_TIMEOUT_MS", 200)
-    # Trigger: 400 ms, so the client gives up at 200 ms and it lands at 400 ms. The next look-up is throttled
-    # for 600 ms, so the one after it sees the released instance.
-    h.emu.set_faults(script=["ok", "latency", "throttle", "ok"], latency_ms=400, retry_after_ms=600)
+    # Trigger: 1 s, so the client gives up at 200 ms and it lands at 1 s. The pauses before the next look-ups end
+    # once it landed (not after a time it is hoped to take), so the look-up after the throttled one sees it released.
+    monkeypatch.setattr(h.runtime.relay, "sleep", lambda seconds: wait_for_calls(h, 2))
+    h.emu.set_faults(script=["ok", "latency", "throttle", "ok"], latency_ms=1000)
     [d], raised = invoke(h, "oss", sample(SAMPLES["oss"]), timeout=5)
     assert (d["outcome"], d["attempts"], raised) == ("triggered", 3, False)
     assert d["reason"].startswith("an earlier attempt's trigger landed")
