@@ -6,7 +6,7 @@ READY  := $(VENV)/.installed
 # FC's Python runtime (s.yaml's vars.python)
 FC_PYTHON ?= 3.12
 
-.PHONY: demo test suite suite-fc package bench clean
+.PHONY: demo test suite suite-fc package bench mutants clean
 
 demo: $(READY)
 	$(BIN)/dwtrigger demo
@@ -45,6 +45,11 @@ package: $(READY)
 # Issue 13's performance figures, dwtrigger against the naive relay in bench/naive.py (under 5 minutes).
 bench: $(READY)
 	$(BIN)/python bench/perf.py
+
+# Deleting any one guard of the safety net must fail a test: each guard mutated in a copy of the tree, its tests run
+# (tests/mutants.py; about 10 minutes; --only NAME through ARGS).
+mutants: $(READY)
+	$(BIN)/python tests/mutants.py $(ARGS)
 
 # A venv is (re)built whenever the pinned requirements change: $(call venv,INTERPRETER,DIR).
 define venv

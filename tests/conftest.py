@@ -10,9 +10,10 @@ import io
 import json
 import socket
 import uuid
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import yaml
@@ -188,3 +189,25 @@ def harness(emulator, oss_standin, api):
              dry_run: Optional[bool] = None) -> Harness:
         return Harness(emulator, rules_text, env or {}, dry_run, api, oss_standin)
     return make
+
+
+@contextmanager
+def side_by_side(emulator: Callable[[], Emulator],
+                 standin: Callable[[Emulator, int], OssStandIn]) -> Iterator[Tuple[Emulator, OssStandIn]]:
+    """DataWorks on a port P the system gives and the OSS stand-in on P+1, as `dwtrigger emulator` serves them. Each
+    server holds its port from its bind on (no port is found free, let go, and handed over for another to take
+    meanwhile); when P+1 is someone else's, another P."""
+    for _ in range(50):
+        emu = emulator().start()
+        try:
+            oss = standin(emu, int(emu.endpoint.rsplit(":", 1)[1]) + 1).start()
+        except OSError:
+            emu.stop()
+            continue
+        try:
+            yield emu, oss
+        finally:
+            oss.stop()
+            emu.stop()
+        return
+    raise RuntimeError("no two consecutive free ports")

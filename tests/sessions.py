@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from conftest import ROOT
 from dwtrigger.ops.cli import main
-from test_sandbox import free_ports, started
+from test_sandbox import started
 
 DOCS = ROOT / "docs"
 EMULATOR = ("127.0.0.1:8765", "127.0.0.1:8766", "127.0.0.1:8767")     # what the pages say `dwtrigger emulator` serves
@@ -66,9 +66,7 @@ def session(text: str) -> Steps:
 def emulator() -> Iterator[subprocess.Popen]:
     """`dwtrigger emulator` as the pages start it (the demo seed), a process on free ports P to P+2 (`.port`); what
     it said when it started in `.said`."""
-    port = free_ports()
-    proc = started(port)
-    proc.port = port
+    proc = started()
     try:
         yield proc
     finally:

@@ -8,12 +8,11 @@ import socket
 import subprocess
 import sys
 import zipfile
-from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner
 
-from conftest import EVENTS, ROLE_KEY, ROOT, WORLD, oss_seed, sample
+from conftest import EVENTS, ROLE_KEY, ROOT, WORLD, oss_seed, sample, side_by_side
 from dwtrigger.ops.cli import main
 from dwtrigger.ops.emulator import DEFAULT_SEED, Emulator, OssStandIn
 
@@ -665,24 +664,10 @@ def test_sweep_needs_now_with_an_offset(sweep_env):
 
 # ---- what misled operators, run as they ran it ----
 
-@contextmanager
 def served(seed):
     """DataWorks on a free port P and the OSS stand-in on P+1, as `dwtrigger emulator` serves them."""
-    for _ in range(50):
-        emu = Emulator(seed).start()
-        port = int(emu.endpoint.rsplit(":", 1)[1])
-        try:
-            oss = OssStandIn(oss_seed(seed, ("etl-landing",)), port=port + 1).start()
-        except OSError:                 # P+1 taken: another pair
-            emu.stop()
-            continue
-        try:
-            yield emu, oss
-        finally:
-            oss.stop()
-            emu.stop()
-        return
-    raise RuntimeError("no two consecutive free ports")
+    return side_by_side(lambda: Emulator(seed),
+                        lambda emu, port: OssStandIn(oss_seed(seed, ("etl-landing",)), port=port))
 
 
 @pytest.fixture

@@ -401,16 +401,26 @@ def test_throttle_with_retry_after_is_throttling_exception(emu):
     assert error.retry_after == 1500  # milliseconds: darabonba sleeps retry_after / 1000 s
 
 
-def test_qps_limit(emu):
+def test_qps_limit(emu, monkeypatch):
+    """Five calls in one rolling second of a qps=3 emulator: three answered, two throttled; once that second has
+    passed, answered again. On a stepped clock for the window, so a slow machine cannot spread the calls out."""
+    now = [0.0]
+    monkeypatch.setattr(emu._faults, "clock", lambda: now[0])
     emu.set_faults(qps=3)
     client = sdk(emu)
+
+    def outcome():
+        try:
+            return listing(client, "2026-03-11").success
+        except ClientException as e:
+            return e.code
     outcomes = []
     for _ in range(5):
-        try:
-            outcomes.append(listing(client, "2026-03-11").success)
-        except ClientException as e:
-            outcomes.append(e.code)
+        outcomes.append(outcome())
+        now[0] += 0.2
     assert outcomes == [True, True, True, "Throttling.User", "Throttling.User"]
+    now[0] = 1.0                                    # the first call (at 0.0) has left the window
+    assert outcome() is True
 
 
 def test_reads_and_writes_are_throttled_by_quotas_of_their_own(emu):
@@ -569,14 +579,17 @@ def test_redirect_points_to_another_host_on_the_same_port(emu):
 
 
 def test_drip_outlasts_a_per_read_timeout(emu):
+    """~230 bytes, one every 5 ms: the answer takes longer than the read timeout (the server's sleeps alone add up
+    to more, however fast the machine), yet each read gets its byte 160 times sooner than the timeout (a loaded
+    machine would have to stall a thread for 0.8 s to fail it)."""
     client = sdk(emu)
     inst = instance(client, "2026-03-11")
     emu.set_faults(script=["drip"], drip_ms=5)
     started = time.monotonic()
-    body = client.run_trigger_node_with_options(trigger_request(inst), RuntimeOptions(read_timeout=500)).body
+    body = client.run_trigger_node_with_options(trigger_request(inst), RuntimeOptions(read_timeout=800)).body
     elapsed = time.monotonic() - started
     assert body.success is True and state(emu, inst) == (1, True)   # the action ran: a drip is a normal answer
-    assert elapsed > 0.5   # every read got a byte in time; ~230 bytes at >= 5 ms each outlast the read timeout
+    assert elapsed > 0.8   # a lower bound only: every read got a byte in time, and together they outlast the timeout
     assert (emu.calls[-1]["fault"], emu.calls[-1]["status"]) == ("drip", 200)
 
 

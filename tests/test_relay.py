@@ -464,6 +464,16 @@ def test_a_remembered_hold_does_not_stop_a_send_the_look_up_shows_is_needed(harn
     assert d["outcome"] == "triggered" and h.actions() == ["lookup", "trigger"]
 
 
+def test_a_piece_of_work_s_budget_never_outlives_the_invocation_s():
+    """`within` (a sweep candidate's budget, a decision's share, the time kept for the ledger) is cut to the
+    invocation's deadline: 2 s asked for with 1 s left is 1 s. On a clock the test holds."""
+    now = [100.0]
+    call = Invocation(Deadline(110.0, lambda: now[0]), lambda rule: None, lambda rule: None, lambda: None)
+    assert (call.within(4).deadline.at, call.within(30).deadline.at) == (104.0, 110.0)
+    now[0] = 109.0
+    assert (call.within(2).deadline.at, call.share().deadline.at) == (110.0, 110.0)
+
+
 def test_an_answer_between_refusals_starts_the_count_again():
     """The command line's Silence (ops/reach.Watch's): attempts that could not connect count, in a row; any answer
     starts the count again, a call the deadline cut says nothing, and FC's (no limit) never stops retries."""

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import ROOT, sample
+from conftest import ROOT, sample, side_by_side
 from dwtrigger.ops.cli import main
 from dwtrigger.ops.emulator import DEFAULT_SEED, Emulator, OssStandIn
 from dwtrigger.ops.reach import clock, environment
@@ -47,19 +47,27 @@ def free_ports() -> int:
     raise RuntimeError("no three consecutive free ports")
 
 
-def started(port: int, *options: str) -> subprocess.Popen:
-    """`dwtrigger emulator --port PORT` as a process, once it has said how to reach it (both ports bound)."""
+def started(*options: str) -> subprocess.Popen:
+    """`dwtrigger emulator` as a process on ports P to P+2 (`.port`), once it has said how to reach it (`.said`).
+    Ports found free are let go before it binds them, so another process may take one meanwhile: then it says the
+    port is in use, and it is started again on others."""
     env = {k: v for k, v in os.environ.items() if k not in CLEAN}
-    proc = subprocess.Popen([sys.executable, "-m", "dwtrigger.ops.cli", "emulator", "--port", str(port), *options],
-                            stderr=subprocess.PIPE, text=True, env=env)
-    proc.said = []
-    while not proc.said or not proc.said[-1].endswith("Ctrl-C stops it.\n"):
-        line = proc.stderr.readline()
-        if not line:
-            proc.wait(timeout=10)
+    for _ in range(20):
+        port = free_ports()
+        proc = subprocess.Popen([sys.executable, "-m", "dwtrigger.ops.cli", "emulator", "--port", str(port), *options],
+                                stderr=subprocess.PIPE, text=True, env=env)
+        proc.said, proc.port = [], port
+        while not proc.said or not proc.said[-1].endswith("Ctrl-C stops it.\n"):
+            line = proc.stderr.readline()
+            if not line:
+                proc.wait(timeout=10)
+                break
+            proc.said.append(line)
+        else:
+            return proc
+        if "is in use" not in "".join(proc.said):
             raise RuntimeError(f"the emulator did not start: {''.join(proc.said)}")
-        proc.said.append(line)
-    return proc
+    raise RuntimeError("no three consecutive ports stayed free")
 
 
 def test_the_emulator_says_how_to_reach_it_lands_its_seeds_files_and_stops_on_ctrl_c(tmp_path):
@@ -67,9 +75,9 @@ def test_the_emulator_says_how_to_reach_it_lands_its_seeds_files_and_stops_on_ct
     seed.update(buckets=["etl-archive"], objects=[f"etl-landing/{SUCCESS}", "etl-archive/2026/03/11.tar"],
                 queues=["replays"])
     (tmp_path / "seed.yaml").write_text(yaml.safe_dump(seed))
-    port = free_ports()
+    proc = started("--seed", str(tmp_path / "seed.yaml"))
+    port = proc.port
     url = f"http://127.0.0.1:{port}"
-    proc = started(port, "--seed", str(tmp_path / "seed.yaml"))
     try:
         assert proc.said == [
             f"DataWorks emulator on {url}  (admin: {url}/_admin/calls)\n",
@@ -120,11 +128,14 @@ def test_a_seeds_file_in_no_bucket_is_refused_before_anything_is_served(tmp_path
                                          (1, "for the OSS stand-in (--port {n} takes {n} to {m})"),
                                          (2, "for the MNS stand-in (--port {n} takes {n} to {m})")])
 def test_a_port_in_use_is_named_with_whose_it_is_and_what_to_do(busy, whose):
-    port = free_ports()
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", port + busy))
-        taken.listen()
-        result = run("emulator", "--port", str(port))
+    for _ in range(20):                    # the other two, found free, may be taken meanwhile: then on other ports
+        port = free_ports()
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", port + busy))
+            taken.listen()
+            result = run("emulator", "--port", str(port))
+        if f"port {port + busy}," in result.stderr:
+            break
     assert result.exit_code == 2
     assert result.stderr == (f"Error: port {port + busy}, {whose.format(n=port, m=port + 2)}, is in use (another "
                              "`dwtrigger emulator`?): stop that process, or choose free ports with --port N (DataWorks "
@@ -138,9 +149,9 @@ def test_a_port_in_use_is_named_with_whose_it_is_and_what_to_do(busy, whose):
 def pair():
     """A running sandbox, in this process: DataWorks on P, the OSS stand-in on P+1 on its clock."""
     world, oss_seed, _ = _seeds(DEFAULT_SEED)
-    port = free_ports()
-    with Emulator(world, port=port) as emu, OssStandIn(oss_seed, port=port + 1, clock=emu.clock.now) as standin:
-        yield emu, standin
+    with side_by_side(lambda: Emulator(world), lambda emu, port: OssStandIn(oss_seed, port=port,
+                                                                            clock=emu.clock.now)) as both:
+        yield both
 
 
 @pytest.fixture

@@ -68,6 +68,7 @@ class Faults:
 
     def __init__(self, config: Optional[dict] = None):
         self._lock = threading.Lock()
+        self.clock = time.monotonic         # what the rolling second is read on (tests step it to hold qps to a count)
         self.configure(config or {})
 
     def configure(self, config: dict) -> None:
@@ -120,11 +121,11 @@ class Faults:
             if fault != "throttle":
                 for quota, window in ((self._qps, self._window), (self._kind_qps[kind], self._kind_window[kind])):
                     if quota:
-                        window.append(time.monotonic())
+                        window.append(self.clock())
             return None if fault == "ok" else fault
 
     def _draw(self, kind: str) -> Optional[str]:
-        now = time.monotonic()
+        now = self.clock()
         for quota, window in ((self._qps, self._window), (self._kind_qps[kind], self._kind_window[kind])):
             while quota and window and now - window[0] >= 1:
                 window.popleft()
