@@ -10,13 +10,13 @@ from click.testing import CliRunner
 from mns.account import Account
 from mns.queue import Message
 
+from checks import SECRETS
 from conftest import ROLE_KEY, ROOT, oss_seed, sample
+from dead_letters import fc_record
 from dwtrigger.ops.cli import main
 from dwtrigger.ops.drain import endpoint
 from dwtrigger.ops.emulator import MnsStandIn
 from dwtrigger.ops.reach import MNS_ENV, environment
-from test_dead_letters import fc_record
-from test_secrets import SECRETS
 
 RULES = str(ROOT / "rules.yaml")
 QUEUE = "dwtrigger-dlq"
