@@ -184,6 +184,11 @@ class Harness:
         return [c["params"]["CycleTime" if self.api == API_2020 else "TriggerTime"] for c in self.calls("trigger")]
 
 
+def pytest_collection_modifyitems(items) -> None:
+    """The slow and load modules first: spread over workers (make test), each starts at once rather than last."""
+    items.sort(key=lambda item: not (item.get_closest_marker("slow") or item.get_closest_marker("load")))
+
+
 @pytest.fixture(scope="session")
 def world_emulator():
     """The world's emulator, started once per run: tests take it as `emulator`, reset."""

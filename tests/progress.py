@@ -45,8 +45,7 @@ def pytest_collection_finish(session) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_node_collection_finished(node, ids) -> None:
     """The controller's count: each worker collects the whole run."""
-    if not _state["total"]:
-        _state.update(total=len(ids), started=time.monotonic(), said=time.monotonic())
+    _state["total"] = _state["total"] or len(ids)
 
 
 def pytest_runtest_logfinish(nodeid, location) -> None:
