@@ -56,13 +56,19 @@ ONE_API = pytest.mark.parametrize("api", [API_2020])
 
 def pytest_generate_tests(metafunc) -> None:
     """BOTH_APIS: once per API, for a test that takes `api` and does not parametrise it itself."""
-    if "api" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_apis") and not any(
-            "api" in ([n.strip() for n in m.args[0].split(",")] if isinstance(m.args[0], str) else m.args[0])
-            for m in metafunc.definition.iter_markers("parametrize")):
+    def names(mark) -> List[str]:
+        given = mark.args[0]
+        return [name.strip() for name in given.split(",")] if isinstance(given, str) else list(given)
+
+    test = metafunc.definition
+    if "api" in metafunc.fixturenames and test.get_closest_marker("both_apis") and \
+            not any("api" in names(mark) for mark in test.iter_markers("parametrize")):
         metafunc.parametrize("api", APIS)
 
-# Hypothesis: a developer's run is quick, CI (`CI` set, as .ci/run runs) takes each test's whole count.
-settings.register_profile("ci", deadline=None, print_blob=True)
+
+# Hypothesis: a developer's run is quick, CI (`CI` set, as .ci/run runs) takes each test's whole count, the same
+# examples every run (derandomized, no example database), and prints how to reproduce a failure.
+settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
@@ -70,6 +76,7 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 def examples(ci: int) -> int:
     """A property test's examples: `ci` in CI, a tenth of it (at least 20) elsewhere."""
     return ci if settings.get_current_profile_name() == "ci" else max(20, ci // 10)
+
 
 BUCKETS = ("etl-landing", "etl-landing-backup", "etl-reference", "etl-ledger")   # the OSS stand-in's, cn-shanghai
 
@@ -187,6 +194,20 @@ class Harness:
 def pytest_collection_modifyitems(items) -> None:
     """The slow and load modules first: spread over workers (make test), each starts at once rather than last."""
     items.sort(key=lambda item: not (item.get_closest_marker("slow") or item.get_closest_marker("load")))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """pytest-xdist sends each report to its controller as UTF-8: a lone surrogate that a test logged or failed on
+    (hostile input holds them) is sent backslash-escaped, or the whole run would stop on it."""
+    report = (yield).get_result()
+    report.sections = [(title, _utf8(text)) for title, text in report.sections]
+    if report.longrepr is not None and _utf8(str(report.longrepr)) != str(report.longrepr):
+        report.longrepr = _utf8(str(report.longrepr))
+
+
+def _utf8(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @pytest.fixture(scope="session")
