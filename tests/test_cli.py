@@ -10,19 +10,13 @@ import sys
 import zipfile
 
 import pytest
-from click.testing import CliRunner
 
-from conftest import EVENTS, ROLE_KEY, ROOT, WORLD, oss_seed, sample, side_by_side
-from dwtrigger.ops.cli import main
-from dwtrigger.ops.emulator import DEFAULT_SEED, Emulator, OssStandIn
+from commands import NO_KEYS, RULES, attempts, pair, run, served  # noqa: F401 - pair: a fixture
+from conftest import EVENTS, ROLE_KEY, ROOT, sample
+from dwtrigger.ops.emulator import DEFAULT_SEED, Emulator
 
-RULES = str(ROOT / "rules.yaml")
 RULES_TEXT = (ROOT / "rules.yaml").read_text()
 NIGHTLY_LINE = RULES_TEXT.splitlines().index("  - name: nightly") + 1
-
-
-def run(*args, env=None, input=None):
-    return CliRunner().invoke(main, list(args), env=env, input=input, prog_name="dwtrigger")
 
 
 @pytest.fixture
@@ -664,23 +658,6 @@ def test_sweep_needs_now_with_an_offset(sweep_env):
 
 # ---- what misled operators, run as they ran it ----
 
-def served(seed):
-    """DataWorks on a free port P and the OSS stand-in on P+1, as `dwtrigger emulator` serves them."""
-    return side_by_side(lambda: Emulator(seed),
-                        lambda emu, port: OssStandIn(oss_seed(seed, ("etl-landing",)), port=port))
-
-
-@pytest.fixture
-def pair():
-    with served(WORLD) as both:
-        yield both
-
-
-NO_KEYS = {"ALIBABA_CLOUD_ACCESS_KEY_ID": None, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": None,
-           "ALIBABA_CLOUD_SECURITY_TOKEN": None, "DWTRIGGER_EMULATOR": None, "DWTRIGGER_ENDPOINT": None,
-           "DWTRIGGER_PROTOCOL": None, "DWTRIGGER_OSS_ENDPOINT": None, "DWTRIGGER_RULES": None}
-
-
 def test_trigger_refuses_a_node_the_rule_does_not_have(emulator_env, emulator):
     result = run("trigger", "--rule", "orders-daily", "--bizdate", "2026-03-10", "--node", "5", "--rules", RULES,
                  env=emulator_env)
@@ -804,12 +781,6 @@ def test_emulator_option_uses_the_keys_set_and_refuses_a_second_endpoint(pair):
     assert wrong.exit_code == 2 and wrong.stderr == (
         "Error: --emulator 'https://127.0.0.1:8765': give the URL `dwtrigger emulator` printed, e.g. "
         "http://127.0.0.1:8765\n")
-
-
-def attempts(result) -> list:
-    """The retry lines a command printed, delays as #."""
-    return [re.sub(r"retrying in [0-9.]+ s", "retrying in # s", line) for line in result.stderr.splitlines()
-            if ": attempt " in line]
 
 
 def test_an_endpoint_that_refuses_shows_each_attempt_and_the_likely_cause():

@@ -30,6 +30,7 @@ from darabonba.runtime import RuntimeOptions
 from Tea.exceptions import UnretryableException
 
 from dwtrigger.ops.emulator import DEFAULT_SEED, Emulator
+from standins import wait_until
 
 ROLE = "acs:ram::1234567890:role/dwtrigger-cross"
 WORLD = Path(__file__).with_name("world.yaml")
@@ -532,13 +533,6 @@ def text_call(client, action, body, runtime=None, version="2020-05-18") -> dict:
 def state(emu, inst, node=DAILY) -> tuple:
     (found,) = [i for i in emu.instances(WS, node) if i["InstanceId"] == inst.instance_id]
     return found["Triggers"], found["Released"]
-
-
-def wait_until(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 @pytest.mark.parametrize("status_code,key,method,credentials", [

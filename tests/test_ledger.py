@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from checks import duplicate_releases, invoke
-from conftest import ONE_API, orders_rules, sample
+from conftest import BOTH_APIS, ONE_API, orders_rules, sample
 from dwtrigger.ledger import GRACE
 from dwtrigger.ops import fc
 from dwtrigger.recent import TTL_S
@@ -172,6 +172,7 @@ def test_a_trigger_the_deadline_cut_is_failed_not_done_and_the_retry_reads_dataw
     assert triggers(h) == 1 and len(h.calls("trigger")) == 1
 
 
+@BOTH_APIS
 def test_a_trigger_without_an_answer_is_recorded_unknown_and_sent_again_once_it_did_not_land(harness):
     """Every trigger of the invocation gets no answer (the connection drops before DataWorks acts): the claim
     ends `unknown`, the decision fails retryably; the retry waits out the grace a late trigger has to show,
@@ -305,6 +306,7 @@ def test_a_send_after_our_look_up_stops_ours_one_before_it_does_not(harness):
 
 # ---- holds: what the look-up shows beats what the ledger remembers ---------------------------------------
 
+@BOTH_APIS
 def test_a_hold_stands_while_the_instance_waits_on_its_parents(harness):
     h = harness(rules(node=BLOCKED))
     [first], _ = invoke(h, "oss", ORDERS)
@@ -316,6 +318,7 @@ def test_a_hold_stands_while_the_instance_waits_on_its_parents(harness):
     assert len(h.calls("trigger")) == 1
 
 
+@BOTH_APIS
 def test_a_hold_the_look_up_contradicts_does_not_stop_a_new_event(harness):
     """The instance ran and an operator reran it: it waits for its trigger again, though the ledger still holds a
     send DataWorks was holding. The look-up wins: the event sends."""
@@ -413,6 +416,7 @@ def test_a_ledger_that_cannot_be_reached_sends_nothing(harness):
     assert d["reason"].startswith("OSS: ") and h.calls("trigger") == []
 
 
+@BOTH_APIS
 def test_a_refused_trigger_frees_the_instance_for_the_next_delivery(harness):
     h = harness(rules())
     h.emu.set_faults(script=["forbidden"], actions=[_trigger_action(h)])

@@ -24,8 +24,8 @@ from dwtrigger.ops.emulator import OssStandIn
 from dwtrigger.ops.emulator.oss_errors import OssError
 from dwtrigger.ops.emulator.oss_signature import parse_authorization, verify_v4
 from dwtrigger.ops.emulator.signature import Key, Keys
+from standins import AK, SECRET, client, wait_until
 
-AK, SECRET = "LTAIosskey", "oss-secret"
 STS = ("STS.osskey", "sts-secret", "sts-token-0123456789")
 BUCKET, BEIJING = "etl-landing", "archive-beijing"
 SUCCESS = "exports/orders/dt=2026-03-11/_SUCCESS"
@@ -52,19 +52,6 @@ def standin():
 @pytest.fixture(autouse=True)
 def fresh(standin):
     standin.reset()
-
-
-def client(standin, ak=AK, secret=SECRET, token=None, region="cn-shanghai", retryer=oss.retry.NopRetryer(), **cfg):
-    """The product's set-up; retries off unless a test passes the SDK's default retryer (None)."""
-    config = oss.config.load_default()
-    config.region = region
-    config.credentials_provider = oss.credentials.StaticCredentialsProvider(ak, secret, token)
-    config.endpoint = f"http://{standin.endpoint}"
-    config.use_path_style = True
-    config.retryer = retryer
-    for name, value in cfg.items():
-        setattr(config, name, value)
-    return oss.Client(config)
 
 
 def head(c, key, bucket=BUCKET, **kw):
@@ -95,13 +82,6 @@ def failed(call, kind):
         call()
     assert type(info.value.unwrap()) is kind
     return info.value.unwrap()
-
-
-def wait_until(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def signed(standin, method, bucket, key=None, query="", headers=None, ak=AK, secret=SECRET, token=None,

@@ -7,7 +7,7 @@ from itertools import count
 
 import pytest
 
-from conftest import ROLE_KEY, ROOT, orders_rules, queue_rules, sample
+from conftest import BOTH_APIS, ROLE_KEY, ROOT, orders_rules, queue_rules, sample
 from dwtrigger.dataworks import API_2020, API_2024, DataWorksError
 from dwtrigger import app
 from dwtrigger.ops import fc
@@ -23,6 +23,7 @@ ORDERS = sample("oss/native-put-orders.json")         # exports/orders/dt=2026-0
 FIELDS = set(Decision("x", "oss", None).record()) | {"request_id", "function_name"}
 
 
+@BOTH_APIS
 def test_orders_file_releases_the_instance_dataworks_has(harness):
     h = harness()
     [d] = h.invoke("oss", ORDERS)
@@ -51,6 +52,7 @@ def test_every_decision_is_one_log_line_with_every_field(harness):
     assert [line["bucket"] for line in lines] == ["etl-landing-backup", "etl-landing"]
 
 
+@BOTH_APIS
 def test_a_second_delivery_is_already_triggered_and_sends_nothing(harness):
     h = harness()
     assert h.invoke("oss", ORDERS)[0]["outcome"] == "triggered"
@@ -102,6 +104,7 @@ def test_a_malformed_event_is_rejected_with_the_reason_and_does_not_raise(harnes
     (700001300001, "NodeFrozen", False),
     (700001300007, "InstanceNotFound", True),          # deployed 03-11: first instance is for bizdate 03-11
 ])
+@BOTH_APIS
 def test_frozen_or_missing_instances_fail_and_raise(harness, node, code, retryable):
     h = harness(orders_rules(f"{{workspace: 10001, node: {node}}}"))
     with pytest.raises(app.TriggerFailed) as err:
@@ -112,12 +115,14 @@ def test_frozen_or_missing_instances_fail_and_raise(harness, node, code, retryab
     assert h.lines()[0]["level"] == "ERROR" and h.lines()[0]["error_code"] == code
 
 
+@BOTH_APIS
 def test_an_instance_that_already_ran_is_not_triggered(harness):
     h = harness(orders_rules("{workspace: 10001, node: 700001300004}"))
     [d] = h.invoke("oss", ORDERS)
     assert d["outcome"] == "already_triggered" and h.calls("trigger") == []
 
 
+@BOTH_APIS
 def test_a_trigger_before_the_parents_finish_is_accepted_and_held(harness):
     h = harness(orders_rules("{workspace: 10001, node: 700001300002}"))
     [d] = h.invoke("oss", ORDERS)
@@ -125,6 +130,7 @@ def test_a_trigger_before_the_parents_finish_is_accepted_and_held(harness):
     assert len(h.calls("trigger")) == 1
 
 
+@BOTH_APIS
 def test_several_waiting_instances_without_a_cycle_time_is_ambiguous(harness):
     h = harness(orders_rules("{workspace: 10001, node: 700001300003}"))
     [d] = h.invoke("oss", ORDERS)
@@ -132,6 +138,7 @@ def test_several_waiting_instances_without_a_cycle_time_is_ambiguous(harness):
     assert "00:00, 12:00" in d["reason"] and h.calls("trigger") == []
 
 
+@BOTH_APIS
 def test_at_picks_one_of_several_instances(harness):
     h = harness(orders_rules('{workspace: 10001, node: 700001300003, at: "12:00"}'))
     [d] = h.invoke("oss", ORDERS)
@@ -139,6 +146,7 @@ def test_at_picks_one_of_several_instances(harness):
     assert h.sent_cycles() == ["1773201600000"]
 
 
+@BOTH_APIS
 def test_backfill_instances_are_never_chosen(harness):
     h = harness(orders_rules("{workspace: 10001, node: 700001300006}"))
     [d] = h.invoke("oss", ORDERS)
@@ -147,6 +155,7 @@ def test_backfill_instances_are_never_chosen(harness):
     assert [i["DagType"] for i in released] == ["DAILY"]
 
 
+@BOTH_APIS
 def test_dev_environment_is_looked_up_in_dev(harness):
     h = harness(orders_rules("{workspace: 10001, node: 700001300005}", extra="env: DEV"))
     assert h.invoke("oss", ORDERS)[0]["outcome"] == "triggered"
@@ -155,6 +164,7 @@ def test_dev_environment_is_looked_up_in_dev(harness):
         h.wire(10001, 700001300005, "2026-03-10", 1773072000000, 1773160200000, env="DEV")
 
 
+@BOTH_APIS
 def test_hourly_instance_from_the_key(harness):
     h = harness()
     [d] = h.invoke("oss", sample("oss/native-clicks-hourly.json"))      # logs/clicks/2026031108/...
@@ -163,6 +173,7 @@ def test_hourly_instance_from_the_key(harness):
     assert trigger["params"] == h.wire(10001, 700001234999, "2026-03-10", 1773072000000, 1773187200000)[1]
 
 
+@BOTH_APIS
 def test_lookup_false_sends_computed_times_without_a_lookup(harness):
     h = harness(orders_rules('{workspace: 10001, node: 700001234567, at: "00:30", lookup: false}'))
     [d] = h.invoke("oss", ORDERS)
@@ -171,6 +182,7 @@ def test_lookup_false_sends_computed_times_without_a_lookup(harness):
     assert trigger["params"] == h.wire(10001, 700001234567, "2026-03-10", 1773072000000, 1773160200000)[1]
 
 
+@BOTH_APIS
 def test_berlin_workspace_gets_berlin_midnight(harness):
     h = harness()
     [d] = h.invoke("mns", sample("mns/topic-json-finance.json"))        # bizdate 20260310 in the message
@@ -388,6 +400,7 @@ def test_a_redelivery_with_lookup_false_on_2024_is_answered_success_and_has_no_e
     assert [i["Triggers"] for i in h.emu.instances(workspace=30001, node=700001234567) if i["Triggers"]] == [1]
 
 
+@BOTH_APIS
 def test_a_refusal_with_lookup_false_still_fails_when_the_look_up_finds_nothing_done(harness):
     h = harness(orders_rules('{workspace: 10001, node: 700001234567, at: "01:00", lookup: false}'))  # runs 00:30
     [d] = h.invoke("oss", ORDERS)

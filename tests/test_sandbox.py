@@ -3,11 +3,8 @@ ports in use), and its subcommands against a running pair (files landed exactly 
 removed, listed; the clock set and advanced), and the commands reaching it running by its clock."""
 
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 
 import alibabacloud_oss_v2 as oss
@@ -16,58 +13,20 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import ROOT, sample, side_by_side
+from dead_letters import fc_record
 from dwtrigger.ops.cli import main
 from dwtrigger.ops.emulator import DEFAULT_SEED, Emulator, OssStandIn
 from dwtrigger.ops.reach import clock, environment
 from dwtrigger.ops.sandbox import _seeds
-from test_dead_letters import fc_record
-from test_oss_standin import client
+from sessions import CLEAN, free_ports, started
+from standins import client
 
 RULES = str(ROOT / "rules.yaml")
-CLEAN = {name: None for name in os.environ if name.startswith(("DWTRIGGER_", "ALIBABA_CLOUD_"))}
 SUCCESS = "exports/orders/dt=2026-03-11/_SUCCESS"
 
 
 def run(*args, env=None, input=None):
     return CliRunner().invoke(main, list(args), env={**CLEAN, **(env or {})}, input=input, prog_name="dwtrigger")
-
-
-def free_ports() -> int:
-    """A port P with P+1 and P+2 free too, as `dwtrigger emulator --port P` needs (found by binding all three)."""
-    for _ in range(50):
-        with socket.socket() as first, socket.socket() as second, socket.socket() as third:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            try:
-                second.bind(("127.0.0.1", port + 1))
-                third.bind(("127.0.0.1", port + 2))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no three consecutive free ports")
-
-
-def started(*options: str) -> subprocess.Popen:
-    """`dwtrigger emulator` as a process on ports P to P+2 (`.port`), once it has said how to reach it (`.said`).
-    Ports found free are let go before it binds them, so another process may take one meanwhile: then it says the
-    port is in use, and it is started again on others."""
-    env = {k: v for k, v in os.environ.items() if k not in CLEAN}
-    for _ in range(20):
-        port = free_ports()
-        proc = subprocess.Popen([sys.executable, "-m", "dwtrigger.ops.cli", "emulator", "--port", str(port), *options],
-                                stderr=subprocess.PIPE, text=True, env=env)
-        proc.said, proc.port = [], port
-        while not proc.said or not proc.said[-1].endswith("Ctrl-C stops it.\n"):
-            line = proc.stderr.readline()
-            if not line:
-                proc.wait(timeout=10)
-                break
-            proc.said.append(line)
-        else:
-            return proc
-        if "is in use" not in "".join(proc.said):
-            raise RuntimeError(f"the emulator did not start: {''.join(proc.said)}")
-    raise RuntimeError("no three consecutive ports stayed free")
 
 
 def test_the_emulator_says_how_to_reach_it_lands_its_seeds_files_and_stops_on_ctrl_c(tmp_path):

@@ -16,7 +16,7 @@ import pytest
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError
 
-from conftest import MIRROR, ROLE_KEY
+from conftest import BOTH_APIS, MIRROR, ROLE_KEY
 from dwtrigger import dataworks, oss, wire
 from dwtrigger.credentials import RoleKeys, credential_client
 from dwtrigger.dataworks import API_2020, DataWorksError
@@ -24,6 +24,8 @@ from dwtrigger.oss import OssError
 from dwtrigger.retry import Deadline
 from dwtrigger.wire import MAX_ANSWER_BYTES, Budget, DeadlineReached
 from forward_proxy import Proxy
+
+pytestmark = BOTH_APIS      # each API's adapter and SDK on the transport
 
 KEYS = RoleKeys(*ROLE_KEY.values())
 NODE, DAY, BIZ_MS, CYCLE_MS = 700001234567, date(2026, 3, 10), 1773072000000, 1773160200000
