@@ -216,8 +216,11 @@ def test_a_batch_decides_every_message_before_raising(harness):
     assert len(h.calls("trigger")) == 1
 
 
-def test_a_trigger_refused_for_the_quota_is_retried_on_the_listing_of_a_moment_ago(harness):
-    h = harness()                                             # the emulator's clock stands still: all one moment
+LEDGERED = orders_rules("{workspace: 10001, node: 700001234567}", extra='ledger: "oss://etl-ledger/dwtrigger/"')
+
+
+def test_a_trigger_refused_for_the_quota_is_retried_on_the_listing_of_a_moment_ago_under_its_claim(harness):
+    h = harness(LEDGERED)                                     # the emulator's clock stands still: all one moment
     h.emu.set_faults(script=["ok", "throttle", "ok"])         # lookup ok, trigger throttled, trigger
     [d] = h.invoke("oss", ORDERS)
     assert (d["outcome"], d["attempts"]) == ("triggered", 2)
@@ -225,8 +228,16 @@ def test_a_trigger_refused_for_the_quota_is_retried_on_the_listing_of_a_moment_a
     assert h.calls("trigger")[0]["code"] == "Throttling.User"
 
 
-def test_transient_failures_are_retried_with_a_fresh_lookup_once_the_listing_is_old(harness):
+def test_without_a_ledger_a_retry_looks_again_for_nothing_holds_the_instance_through_the_backoff(harness):
     h = harness()
+    h.emu.set_faults(script=["ok", "throttle", "ok", "ok"])   # lookup ok, trigger throttled, lookup, trigger
+    [d] = h.invoke("oss", ORDERS)
+    assert (d["outcome"], d["attempts"]) == ("triggered", 2)
+    assert h.actions() == ["lookup", "trigger", "lookup", "trigger"]
+
+
+def test_transient_failures_are_retried_with_a_fresh_lookup_once_the_listing_is_old(harness):
+    h = harness(LEDGERED)
     start, ticks = h.emu.clock.now(), count()
     h.runtime.wall_clock = lambda: start + timedelta(seconds=FRESH_S * next(ticks))   # FRESH_S a reading
     h.emu.set_faults(script=["ok", "throttle", "ok", "ok"])   # lookup ok, trigger throttled, lookup, trigger

@@ -294,9 +294,11 @@ class Relay:
             for look in range(LOOKS):             # claim: a fresh look-up, then the claim or what stands in its way
                 looked = call.now()               # a send recorded after this moment cannot show in the look-up
                 # A listing of a moment ago answers as this look-up would, unless a trigger of ours may have landed
-                # since (no answer came) or a send of unknown fate overtook the last look-up (LookAgain).
-                instance = self._look_up(port, rule, target, schedule, attempts, sent.landed or look > 0) \
-                    if target.lookup else None
+                # since (no answer came), a send of unknown fate overtook the last look-up (LookAgain), or this is a
+                # retry without a ledger: nothing then holds the instance for us through the backoff, and another
+                # delivery may release it meanwhile (with a ledger, our claim does).
+                fresh = sent.landed or look > 0 or (number > 1 and book is None)
+                instance = self._look_up(port, rule, target, schedule, attempts, fresh) if target.lookup else None
                 found = planned if instance is None else _with_times(planned, instance.biz_date_ms, instance.cycle_ms,
                                                                      schedule)
                 if instance is not None and not instance.waiting:
