@@ -30,7 +30,7 @@ NOT_JSON = object()   # a body or payload that is not JSON (matches only rules w
 
 @dataclass(frozen=True)
 class Event:
-    source: str                         # "oss" | "mns" | "timer"
+    source: str                         # its source's name (sources/): "oss", "mns", "timer", ...
     kind: str                           # the wire shape it arrived in, e.g. "mns-topic-json"
     event_id: str
     time: datetime                      # timezone-aware (UTC) time the event says it happened
@@ -189,7 +189,7 @@ def describe(kind: str | None) -> str | None:
     return owner.shapes[kind] if owner else _CLOUDEVENT if kind == CLOUDEVENT else None
 
 
-_CLOUDEVENT = "a CloudEvent neither from acs.oss nor of an mns:Queue:* type"
+_CLOUDEVENT = "a CloudEvent of a type no source recognises"
 
 
 def source_of(raw: bytes | str) -> str:
