@@ -266,7 +266,7 @@ def test_every_rule_has_a_trigger_and_every_trigger_a_rule():
     assert wiring.check(RULES, S) == []
     assert wiring.check(RULES, direct_topic()) == []
     # Several of each: two buckets, three queues (two of them topics'), two timers on two functions.
-    assert len({t["sourceArn"] for t in triggers("oss")}) == 2 and len(triggers("eventbridge")) == 3
+    assert len({t["sourceArn"] for t in triggers("oss")}) == 2 and len(triggers("eventbridge", function="mns")) == 3
     assert {t["triggerName"] for t in triggers("timer")} == {"nightly", "every-10-minutes"}
 
 

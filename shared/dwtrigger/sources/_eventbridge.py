@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 from .. import rulefile
 from ..events import (NOT_JSON, Event, Invalid, Parsed, cloudevent_data, cloudevent_ids, each, not_for,
-                      shallow_json, shape_of, time_field, utf8_size)
+                      record_of, shallow_json, shape_of, time_field, utf8_size)
 from ..matching import PATTERN
 from ..patterns import Pattern, PatternError, compile_pattern
 from ..rule import FieldSpec, Rule
@@ -49,17 +49,8 @@ class MessageSpec(rulefile.Source):
 
 def cloudevents(doc: object) -> list:
     """The CloudEvents of a delivery: one (event-driven) or a list (event-streaming), where an item that is a string
-    is the JSON of one (an item that is not JSON stays a string, which `each` rejects as not an object)."""
-    items = doc if isinstance(doc, list) else [doc]
-    return [_json_item(item) if isinstance(item, str) else item for item in items]
-
-
-def _json_item(text: str) -> object:
-    try:
-        found = shallow_json(text, "the record's JSON")
-    except Invalid:
-        return text
-    return text if found is NOT_JSON else found
+    is the JSON of one (`events.record_of`)."""
+    return [record_of(item) for item in (doc if isinstance(doc, list) else [doc])]
 
 
 def attributes(values: object, what: str) -> Dict[str, str]:
@@ -170,9 +161,8 @@ class BusSource(Source):
             event_type.startswith(self.type_prefix) else None
 
     def parse(self, doc: object, text: str, received_at: datetime, stream_topic: Optional[str]) -> Iterable[Parsed]:
-        """One CloudEvent or a list (of CloudEvents, or of their JSON as strings: no shape shows in those)."""
-        shape = shape_of(doc)
-        if shape != self.kind and not (isinstance(doc, list) and doc and shape is None):
+        """One CloudEvent or a list (of CloudEvents, or of their JSON as strings)."""
+        if shape_of(doc) != self.kind:
             raise not_for(self.name, doc)
         items = cloudevents(doc)
         return each(self.name, items, cloudevent_ids(items), self._event)

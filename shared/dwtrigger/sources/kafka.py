@@ -4,8 +4,7 @@ event-streaming only), selected by `message:` (over the value's JSON) and `attri
 Decisions on points the documentation leaves open (../shared/reference/eventbridge-sources.md; summarised in
 docs/reference.md, "Event shapes"):
 - A delivery is a list of CloudEvents (type `alikafka:Topic:*`) or, as triggers of 2022 sent it, a list of their JSON
-  as strings; a single CloudEvent is taken too. A list of strings shows no shape, so `replay`/`explain` detect it
-  only with `--source kafka`.
+  as strings (`events.record_of`); a single CloudEvent is taken too.
 - The topic is `data.topic`, else the `subject`'s tail after `:topic:`; the message id is `<topic>/<partition>/
   <offset>` when both are numbers (Kafka has no other), else none.
 - `value` comes in the trigger's data format, which FC's trigger cannot choose (which one it uses is not
