@@ -307,6 +307,12 @@ def test_a_trigger_no_rule_takes_is_refused_with_the_rule_to_add():
         "hr-done) feeds no rule in rules.yaml: remove it, or add a rule",
         "s.yaml: timer trigger 'nightly' of resource timer feeds no rule in rules.yaml (a timer rule's `timer:` names "
         "its trigger): remove it, or add a rule",
+        "s.yaml: eventbridge trigger 'payments' of resource rocketmq on topic payments feeds no rule in rules.yaml: "
+        "remove it, or add a rule",
+        "s.yaml: eventbridge trigger 'ad-clicks' of resource kafka on topic ad-clicks feeds no rule in rules.yaml: "
+        "remove it, or add a rule",
+        "s.yaml: eventbridge trigger 'hr-sync' of resource rabbitmq on queue hr-sync feeds no rule in rules.yaml: "
+        "remove it, or add a rule",
     ]
 
 

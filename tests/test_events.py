@@ -158,7 +158,7 @@ EXPECTED = {
             "strings": [(4, 28, ADS)]}.items()},
     **{f"rabbitmq/eventbridge-{name}.json": [
         message("rabbitmq", f"bj694332-4cj1-389e-9d8c-b137h30b000{n}", utc(2026, 3, 11, 2, 30, 40, 709000), body,
-                headers, message_id and f"f7622d51-e198-41de-a072-77c1ead7000{n}", queue="hr-sync")
+                headers, f"f7622d51-e198-41de-a072-77c1ead7000{n}" if message_id else None, queue="hr-sync")
         for n, body, headers, message_id in rows] for name, rows in {
             "list": [(1, '{"event":"sync-done","rows":310}', {}, True), (2, '{"event":"sync-started"}', {}, True)],
             "single": [(3, '{"event": "sync-done", "rows": 12}', {"team": "hr", "attempt": "2"}, True)],

@@ -115,6 +115,7 @@ def test_the_example_rules_load_into_one_typed_rule_per_source_with_only_its_fie
                                           "attributes": {"team": ["billing"]}, "date_field": None}),
         (MnsRule, "crm-export", "mns", {"topic": None, "queue": "etl-events", "attributes": None, "date_field": None,
                                         "message": {"source": [{"prefix": "crm"}], "rows": [{"numeric": [">", 0]}]}}),
+        (TimerRule, "nightly", "timer", {"timer": "nightly", "date_field": None, "bucket": None, "require": ()}),
         (RocketmqRule, "payments-settled", "rocketmq", {"topic": "payments", "tags": ("settled",), "attributes": None,
                                                          "message": {"status": ["OK"]},
                                                          "date_field": FieldSpec(("bizdate",), "%Y-%m-%d", False)}),
@@ -123,7 +124,6 @@ def test_the_example_rules_load_into_one_typed_rule_per_source_with_only_its_fie
                                             "date_field": FieldSpec(("bizdate",), "%Y%m%d", False)}),
         (RabbitmqRule, "hr-sync", "rabbitmq", {"queue": "hr-sync", "attributes": None, "date_field": None,
                                                "message": {"event": ["sync-done"]}}),
-        (TimerRule, "nightly", "timer", {"timer": "nightly", "date_field": None, "bucket": None, "require": ()}),
     ]
 
 
