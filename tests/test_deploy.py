@@ -258,7 +258,7 @@ def test_every_rule_has_a_trigger_and_every_trigger_a_rule():
     assert wiring.check(RULES, S) == []
     assert wiring.check(RULES, direct_topic()) == []
     # Several of each: two buckets, three queues (two of them topics'), two timers on two functions.
-    assert len({t["sourceArn"] for t in triggers("oss")}) == 2 and len(triggers("eventbridge")) == 3
+    assert len({t["sourceArn"] for t in triggers("oss")}) == 2 and len(triggers("eventbridge", function="mns")) == 3
     assert {t["triggerName"] for t in triggers("timer")} == {"nightly", "every-10-minutes"}
 
 
@@ -299,6 +299,12 @@ def test_a_trigger_no_rule_takes_is_refused_with_the_rule_to_add():
         "hr-done) feeds no rule in rules.yaml: remove it, or add a rule",
         "s.yaml: timer trigger 'nightly' of resource timer feeds no rule in rules.yaml (a timer rule's `timer:` names "
         "its trigger): remove it, or add a rule",
+        "s.yaml: eventbridge trigger 'payments' of resource rocketmq on topic payments feeds no rule in rules.yaml: "
+        "remove it, or add a rule",
+        "s.yaml: eventbridge trigger 'ad-clicks' of resource kafka on topic ad-clicks feeds no rule in rules.yaml: "
+        "remove it, or add a rule",
+        "s.yaml: eventbridge trigger 'hr-sync' of resource rabbitmq on queue hr-sync feeds no rule in rules.yaml: "
+        "remove it, or add a rule",
     ]
 
 
