@@ -6,35 +6,38 @@ READY  := $(VENV)/.installed
 # FC's Python runtime (s.yaml's vars.python)
 FC_PYTHON ?= 3.12
 
-.PHONY: demo test suite suite-fc package bench clean
+.PHONY: demo test suite suite-fc package bench mutants clean
 
 demo: $(READY)
 	$(BIN)/dwtrigger demo
 
 # The suite runs twice at once: on this machine's python3 and on FC's runtime (FC_PYTHON, found on PATH or under
-# pyenv). It waits on loopback servers more than it computes, so two runs take little longer than one (10-13 min on
-# 2 cores); each run's output is printed whole when it ends, and meanwhile each says how far it is every minute on
-# the terminal, which it gets as descriptor 3 (tests/progress.py). The venvs are built first, one after the other
+# pyenv). It waits on loopback servers more than it computes, so each run spreads its modules over TEST_WORKERS
+# processes (pytest-xdist, a module to a worker) and the two runs take little longer than one (docs/design.md has
+# the figures); each run's output is printed whole when it ends, and meanwhile each says how far it is every minute
+# on the terminal, which it gets as descriptor 3 (tests/progress.py). The venvs are built first, one after the other
 # (both install this checkout in place). Without FC's Python the suite runs once, with a warning; in CI that fails.
 FC_VENV := .venv-$(FC_PYTHON)
 # deploy/fcpython.py finds it (on PATH, else under pyenv), for the suite and for `make package`'s bytecode alike.
 FC_INTERPRETER ?= $(shell $(PYTHON) deploy/fcpython.py $(FC_PYTHON) 2>/dev/null)
 FC_INTERPRETER := $(FC_INTERPRETER)
 FC_READY := $(if $(FC_INTERPRETER),$(FC_VENV)/.installed)
+TEST_WORKERS ?= 2
+PYTEST = -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test: $(READY) $(FC_READY)
 	@DWTRIGGER_TEST_PROGRESS=3 $(MAKE) --no-print-directory -j2 --output-sync=target suite suite-fc 3>&2
 
 # Each slow module runs once: `slow` on FC's Python, `load` (mostly waiting) on python3, so the two runs end together.
 suite:
-	$(BIN)/python -m pytest $(if $(FC_INTERPRETER),-m "not slow")
+	$(BIN)/python $(PYTEST) $(if $(FC_INTERPRETER),-m "not slow")
 
 suite-fc:
 ifeq ($(FC_INTERPRETER),)
 	@echo "warning: no python$(FC_PYTHON) here (FC's runtime): the suite ran on $$($(PYTHON) --version) only" >&2; test -z "$$CI"
 else
 	@echo "the suite on $$($(FC_VENV)/bin/python --version) (FC's runtime):"
-	$(FC_VENV)/bin/python -m pytest -m "not load"
+	$(FC_VENV)/bin/python $(PYTEST) -m "not load"
 endif
 
 # FC code packages for `s deploy` (s.yaml's pre-deploy action runs this): build/<fn>/ and build/<fn>.zip.
@@ -45,6 +48,11 @@ package: $(READY)
 # Issue 13's performance figures, dwtrigger against the naive relay in bench/naive.py (under 5 minutes).
 bench: $(READY)
 	$(BIN)/python bench/perf.py
+
+# Deleting any one guard of the safety net must fail a test: each guard mutated in a copy of the tree, its tests run
+# (tests/mutants.py; about 10 minutes; --only NAME through ARGS).
+mutants: $(READY)
+	$(BIN)/python tests/mutants.py $(ARGS)
 
 # A venv is (re)built whenever the pinned requirements change: $(call venv,INTERPRETER,DIR).
 define venv

@@ -46,6 +46,9 @@ BENCH = ROOT / "bench"
 PYTHON = sys.executable                         # .venv/bin/python under `make bench`: both relays run on it
 PROBE = BENCH / "probe.py"
 HANDLERS = {"dwtrigger": ROOT / "functions" / "oss" / "index.py", "naive": BENCH / "naive.py"}
+# Installed here (moto's, for the tests) but not in the function's package (requirements/runtime.txt): Powertools
+# imports botocore when it can, to tag AWS SDK calls, so dwtrigger's probe runs without it, as FC does.
+ABSENT = {"dwtrigger": ["botocore"], "naive": []}
 RELAYS = tuple(HANDLERS)
 SAMPLE = json.loads((ROOT / "events" / "oss" / "native-put-orders.json").read_text())
 KEY = {"access_key_id": "STS.perf-role", "access_key_secret": "perf-secret-0123", "security_token": "perf-token-4567"}
@@ -216,7 +219,7 @@ def run_relay(emu: Emulator, relay: str, days: List[date], initialize: bool, env
     """One process of one relay over the events for `days`; fails unless exactly those instances were released."""
     before = released_days(emu, NODES[relay])
     job = {"kind": "relay", "handler": str(HANDLERS[relay]), "function": f"{relay}-oss", "initialize": initialize,
-           "events": [orders_event(day, n) for n, day in enumerate(days)]}
+           "events": [orders_event(day, n) for n, day in enumerate(days)], "absent": ABSENT[relay]}
     child = spawn(job, env, timeout, work)
     released = released_days(emu, NODES[relay]) - before
     outcomes = child.result.get("outcomes", [])
@@ -239,6 +242,7 @@ class RelaySamples:
     warm_per_s: List[float] = field(default_factory=list)
     warm_cpu_us: List[float] = field(default_factory=list)      # the relay process's CPU per warm event
     emulator_cpu_us: List[float] = field(default_factory=list)  # this process's (the emulator's) per warm event
+    requests: List[float] = field(default_factory=list)         # DataWorks requests per release, warm run
     peak_rss_mb: List[float] = field(default_factory=list)      # the warm process: initializer and every event
 
 
@@ -268,9 +272,10 @@ def relay_rounds(settings: Settings, work: Path, log: Callable[[str], None]) -> 
                     getattr(got, name).append(child.result[key])
                 got.init_ms.append(got.import_ms[-1] + got.initializer_ms[-1] + got.first_ms[-1])
             for relay in order:
-                serving = time.process_time()
+                serving, calls = time.process_time(), len(emu.calls)
                 child = run_relay(emu, relay, DAYS[2:3 + settings.warm_events], True, envs[relay], work)
                 serving = time.process_time() - serving
+                samples[relay].requests.append((len(emu.calls) - calls) / (settings.warm_events + 1))
                 samples[relay].warm_per_s.append(child.result["warm_per_s"])
                 samples[relay].warm_cpu_us.append(child.result["warm_cpu_us"])
                 samples[relay].emulator_cpu_us.append(serving / (settings.warm_events + 1) * 1e6)
@@ -346,7 +351,7 @@ def costliest_imports(settings: Settings, work: Path, n: int) -> Dict[str, List[
     with (KeepAliveEmulator if settings.keep_alive else Emulator)(SEED) as emu:
         for relay in RELAYS:
             job = {"kind": "relay", "handler": str(HANDLERS[relay]), "function": f"{relay}-oss", "initialize": False,
-                   "events": [orders_event(DAYS[0], 0)]}
+                   "events": [orders_event(DAYS[0], 0)], "absent": ABSENT[relay]}
             (work / "job.json").write_text(json.dumps(job))
             done = subprocess.run([PYTHON, "-I", "-X", "importtime", str(PROBE), str(work / "job.json"),
                                    str(work / "result.json")], env=relay_env(relay, emu, rules), capture_output=True,
@@ -423,15 +428,17 @@ def relay_rows(relays: Dict[str, RelaySamples]) -> List[Row]:
         return Row(figure, median(ours) * scale, median(naive) * scale, unit, goal, check, compared=True,
                    paired=median([a / b for a, b in zip(ours, naive)]) if all(naive) else None)
 
-    return [pair("cold start, no initializer: spawn -> triggered", "cold_ms", "ms", "ratio <= 0.7", lambda r: r <= 0.7),
+    return [pair("cold start, no initializer: spawn -> triggered", "cold_ms", "ms", "ratio <= 0.5", lambda r: r <= 0.5),
             pair("  CPU of that process (exit included)", "cold_cpu_ms", "ms"),
-            pair("import + initializer + first event", "init_ms", "ms", "ratio <= 0.7", lambda r: r <= 0.7),
+            pair("import + initializer + first event", "init_ms", "ms", "ratio <= 0.5", lambda r: r <= 0.5),
             pair("  import of the handler module", "import_ms", "ms"),
             pair("  initializer", "initializer_ms", "ms"),
             pair("  first event", "first_ms", "ms"),
             pair("peak RSS (the warm process)", "peak_rss_mb", "MB", "ratio <= 1", lambda r: r <= 1),
             pair("warm throughput on loopback", "warm_per_s", "events/s", "ratio >= 3", lambda r: r >= 3),
-            pair("  relay CPU per warm event", "warm_cpu_us", "ms", scale=1e-3),
+            pair("relay CPU per warm event (release)", "warm_cpu_us", "ms", "ratio <= 0.5", lambda r: r <= 0.5,
+                 scale=1e-3),
+            pair("  DataWorks requests per release", "requests", ""),
             pair("  emulator CPU per warm event", "emulator_cpu_us", "ms", scale=1e-3)]
 
 

@@ -50,6 +50,8 @@ def relay(job, out):
     """Import the handler module, initialize, the first event (cold), then the rest (warm)."""
     events = [e.encode() for e in job["events"]]
     ctx = context(job["function"])
+    for name in job.get("absent", ()):          # not in the function's package: importing it fails, as in FC
+        sys.modules[name] = None
     result = {"started_at": time.monotonic()}
     t0 = time.perf_counter()
     spec = importlib.util.spec_from_file_location("index", job["handler"])
@@ -133,6 +135,9 @@ def reliability(job, out):
 
 
 if __name__ == "__main__":
+    # This tree's dwtrigger, as FC's package puts it beside index.py: the venv's (an editable install) may be
+    # another checkout's.
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shared"))
     with open(sys.argv[1]) as f:
         JOB = json.load(f)
     {"relay": relay, "cost": cost, "reliability": reliability}[JOB["kind"]](JOB, sys.argv[2])

@@ -1,7 +1,7 @@
-"""Load run: events from every source through the FC runtime, against an emulator limited to 50 QPS that fails
-2% of requests with a 500 and answers some with hostile answers (redirects, answers dripped one byte at a time
-past the function's deadline, bodies off their schema, listings led by other nodes' and days' instances), the way
-FC would run them.
+"""Load run: events from every source through the FC runtime, against an emulator limited as DataWorks Enterprise
+is (50 reads and 20 writes a second) that fails 2% of requests with a 500 and answers some with hostile answers
+(redirects, answers dripped one byte at a time past the function's deadline, bodies off their schema, listings led
+by other nodes' and days' instances), the way FC would run them.
 
 Each worker thread is one FC instance (its own Runtime, rules loaded once, clients reused). An event whose
 invocation raises is queued again, up to `maxAsyncRetryAttempts` (3, as in s.yaml) times; then its FC
@@ -432,14 +432,14 @@ class FcInstance:
     DWTRIGGER_ENDPOINT); `clock`: the instance's wall clock (the emulator's, by default)."""
 
     def __init__(self, rules, emu: Emulator, timeout: float, oss: Optional[OssStandIn] = None,
-                 clock=None, direct: bool = False):
+                 clock=None, direct: bool = False, environ: Optional[Dict[str, str]] = None):
         self.stream, self.timeout = io.StringIO(), timeout
         env = {**({} if direct else {"DWTRIGGER_ENDPOINT": emu.endpoint}), "DWTRIGGER_PROTOCOL": "http",
                "DWTRIGGER_SWEEP_QPS": "40",
                **({"DWTRIGGER_OSS_ENDPOINT": oss.endpoint} if oss else {}),
                "ALIBABA_CLOUD_ACCESS_KEY_ID": KEY["access_key_id"],
                "ALIBABA_CLOUD_ACCESS_KEY_SECRET": KEY["access_key_secret"],
-               "ALIBABA_CLOUD_SECURITY_TOKEN": KEY["security_token"]}
+               "ALIBABA_CLOUD_SECURITY_TOKEN": KEY["security_token"], **(environ or {})}
         log = DecisionLog(service=f"dwtrigger-bench-{uuid.uuid4().hex[:8]}", stream=self.stream)
         self.runtime = app.Runtime(rules, environ=env, log=log, dry_run=False, wall_clock=clock or emu.clock.now)
 
@@ -524,7 +524,8 @@ def release_by_hand(fc_instance: FcInstance, tally: Tally, nodes: Dict[str, List
     return released
 
 
-def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float = 0.02, timeout: float = 10,
+def run(events: int = 5000, workers: int = 8, quota: Tuple[int, int] = (50, 20), error_rate: float = 0.02,
+        timeout: float = 10,
         seed: int = 7, hostile: bool = True, drop: float = 0.0, ledger: bool = False, stall: float = 0.0,
         stall_late: float = 0.0, ledger_faults: float = 0.0, unreachable: int = 0, by_hand: int = 0,
         sweep_timeout: float = 60) -> dict:
@@ -550,7 +551,8 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
                 f"{kind}-{i}": hole.endpoint if f"{kind}-{i}" in dead else emu.endpoint
                 for kind, ids in nodes.items() for i in range(len(ids))})[1]
         rules = parse_rules(rules_text)
-        emu.set_faults(qps=qps, error_rate=error_rate, random_seed=seed, **(HOSTILE if hostile else {}))
+        emu.set_faults(read_qps=quota[0], write_qps=quota[1], error_rate=error_rate, random_seed=seed,
+                       **(HOSTILE if hostile else {}))
         stalls = None
         if stall or stall_late:
             late_s = timeout - min(3.0, max(0.5, timeout * 0.1)) + LATE_S
@@ -565,7 +567,8 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
             return emu.clock.now() + timedelta(seconds=time.monotonic() - started)
 
         def instance(seconds: float) -> FcInstance:
-            return FcInstance(rules, emu, seconds, oss, clock, direct=bool(dead))
+            return FcInstance(rules, emu, seconds, oss, clock, direct=bool(dead),
+                              environ={"DWTRIGGER_DATAWORKS_QPS": f"{quota[0]}/{quota[1]}"})
 
         def serve() -> None:
             fc_instance = instance(timeout)
@@ -634,7 +637,7 @@ def run(events: int = 5000, workers: int = 8, qps: int = 50, error_rate: float =
         wall = time.monotonic() - started
         phases = [phases[0] - started, phases[1] - phases[0], time.monotonic() - phases[1]]
         result = {**figures(load, tally, len(dead_letters), emu, wall, len(dropped), events=events, workers=workers,
-                            qps=qps, error_rate=error_rate, timeout=timeout, hostile=hostile, drop=drop, ledger=ledger,
+                            quota=f"{quota[0]}/{quota[1]}", error_rate=error_rate, timeout=timeout, hostile=hostile, drop=drop, ledger=ledger,
                             stall=stall, stall_late=stall_late, ledger_faults=ledger_faults, unreachable=unreachable,
                             by_hand=by_hand, dead=dead, check=check, stalls=stalls, oss=oss, hole=hole,
                             phases=phases),
@@ -687,6 +690,8 @@ def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: 
         "released by the sweep": tally.swept,
         "overdue lines": tally.overdue,
         "DataWorks requests": len(calls),
+        "DataWorks requests per final decision": round(len(calls) / max(1, sum(final.values())), 3),
+        "DataWorks requests by action": dict(Counter(c["action"] for c in calls).most_common()),
         "injected 500s": sum(c["fault"] == "error" for c in calls),
         "throttled (429)": sum(c["fault"] == "throttle" for c in calls),
         "hostile answers": dict(Counter(c["fault"] for c in calls if c["fault"] in ("redirect", "drip", "malformed"))),
@@ -821,9 +826,8 @@ def _target(call: dict) -> Target:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--events", type=int, default=None, help="5000; 10,000 with --burst")
     parser.add_argument("--workers", type=int, default=8, help="FC instances running at once")
-    parser.add_argument("--qps", type=int, default=50, help="the emulator's limit (DataWorks Enterprise: 50)")
     parser.add_argument("--error-rate", type=float, default=0.02, help="share of requests answered 500")
     parser.add_argument("--timeout", type=float, default=10, help="function.timeout (s)")
     parser.add_argument("--no-hostile", dest="hostile", action="store_false", help="no hostile answers")
@@ -840,9 +844,23 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="rules whose DataWorks endpoint accepts connections and never answers")
     parser.add_argument("--by-hand", type=int, default=0,
                         help="instances with no file released by hand before the sweep (with --drop)")
+    parser.add_argument("--burst", action="store_true",
+                        help="instead: N completion files in one minute against the split quota (bench/burst.py)")
+    parser.add_argument("--quota", default="50/20", help="the emulator's read and write limits, READ/WRITE calls a "
+                                                         "second, the functions' DWTRIGGER_DATAWORKS_QPS (Enterprise)")
     args = parser.parse_args(argv)
     try:
-        result = run(args.events, args.workers, args.qps, args.error_rate, args.timeout, args.seed, args.hostile,
+        quota = tuple(int(q) for q in args.quota.split("/"))
+    except ValueError:
+        quota = ()
+    if len(quota) != 2 or min(quota) < 1:
+        parser.error(f"--quota {args.quota!r}: READ/WRITE, two whole numbers of calls a second")
+    if args.burst:
+        import burst
+        return burst.main(args.events or 10_000, args.workers, quota, args.seed)
+    args.events = args.events or 5000
+    try:
+        result = run(args.events, args.workers, quota, args.error_rate, args.timeout, args.seed, args.hostile,
                      args.drop, args.ledger, args.stall, args.stall_late, args.ledger_faults, args.unreachable,
                      args.by_hand)
     except ValueError as e:

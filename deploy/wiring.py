@@ -179,7 +179,8 @@ def _feeds(t: Trigger, rule: Rule, s: dict) -> bool:
     """Whether `t` (on its handler's function: `check` finds the others misplaced) brings `rule` events it takes: a
     trigger of a kind its source's function takes (`Source.trigger_kinds`) that feeds it (`Source.feeds`: its keys
     in the trigger's bucket, its topic or queue, its timer)."""
-    return _home().get(t.kind) == rule.on and sources.get(rule.on).feeds(t, rule, s)
+    return t.function == rule.on in _homes().get(t.kind, ()) and sources.get(rule.on).takes_trigger(t) and \
+        sources.get(rule.on).feeds(t, rule, s)
 
 
 def check(rules: RuleSet, s: dict) -> List[str]:
@@ -191,7 +192,7 @@ def _problems(rules: RuleSet, s: dict) -> List[Found]:
     found = triggers(s)
     problems = [(t, problem) for t, problem in zip(found, map(_misplaced, found)) if problem]
     for source in sources.registry().values():      # each source's rules and its function's triggers
-        own = {kind: [t for t in found if t.kind == kind and t.function == source.name]
+        own = {kind: [t for t in found if t.kind == kind and t.function == source.name and source.takes_trigger(t)]
                for kind in source.trigger_kinds}
         problems += source.wiring(rules, s, own, _where)
     return problems + _sweep(rules, [t for t in found if t.function == SWEEP])
@@ -200,18 +201,23 @@ def _problems(rules: RuleSet, s: dict) -> List[Found]:
 SWEEP, SWEEP_TRIGGER = "sweep", "timer"      # the sweep's function, and the kind of its trigger
 
 
-def _home() -> Dict[str, str]:
-    """Each trigger type, and the handler that takes it (`Source.trigger_kinds`)."""
-    return {kind: source.name for source in sources.registry().values() for kind in source.trigger_kinds}
+def _homes() -> Dict[str, List[str]]:
+    """Each trigger type, and the handlers that take it (`Source.trigger_kinds`; eventbridge: several, each source's
+    `wiring` refusing the event sources that are not its own)."""
+    homes: Dict[str, List[str]] = {}
+    for source in sources.registry().values():
+        for kind in source.trigger_kinds:
+            homes.setdefault(kind, []).append(source.name)
+    return homes
 
 
 def _misplaced(t: Trigger) -> Optional[str]:
-    home = _home().get(t.kind)
-    if t.function == SWEEP and t.kind == SWEEP_TRIGGER or t.function == home:
+    homes = [name for name in _homes().get(t.kind, []) if sources.get(name).takes_trigger(t)]
+    if t.function == SWEEP and t.kind == SWEEP_TRIGGER or t.function in homes:
         return None
-    if home is None:
-        return f"{t}: no dwtrigger handler takes {t.kind} events: remove it"
-    return f"{t}: belongs on the {home} function, whose handler takes {t.kind} events"
+    if not homes:
+        return f"{t}: no dwtrigger handler takes these {t.kind} events: remove it"
+    return f"{t}: belongs on the {' or '.join(homes)} function, whose handler takes {t.kind} events"
 
 
 def _where(rules: RuleSet, name: str) -> str:

@@ -1,21 +1,28 @@
 """Shared test fixtures: sample events from events/, the emulator on loopback, and a runtime wired to both.
 
 Nothing is patched: the runtime calls the real SDK, which signs real requests to the emulator on 127.0.0.1.
-Every test that takes `harness` runs once per DataWorks API (the `api` fixture): the rules are the same, moved to
-the world's workspaces on that API, and `Harness.calls("lookup")` / `("trigger")` name each API's actions.
+The emulator and the OSS stand-in are started once per run and reset to their seed before each test (`emulator`,
+`oss_standin`): no test sees what another left (instances, clock, faults, objects, calls).
+A test that takes `harness` runs on 2020-05-18 (the `api` fixture); one whose behaviour depends on the DataWorks API
+runs on both (`BOTH_APIS`): the rules are the same, moved to the world's workspaces on that API, and
+`Harness.calls("lookup")` / `("trigger")` name each API's actions.
+Hypothesis runs few examples by default and each test's full count in CI (`CI` set): `examples(n)`.
 """
 from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import uuid
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 import yaml
+from hypothesis import settings
 
 from dwtrigger import app
 from dwtrigger.ops import fc
@@ -24,7 +31,8 @@ from dwtrigger.ops.emulator import Emulator, OssStandIn
 from dwtrigger.outcomes import DecisionLog
 from dwtrigger.retry import Backoff
 from dwtrigger.rules import RuleSet, load_rules, parse_rules
-from progress import pytest_collection_finish, pytest_runtest_logfinish, pytest_sessionfinish  # noqa: F401 - hooks
+from progress import (pytest_collection_finish, pytest_configure, pytest_runtest_logfinish,  # noqa: F401 - hooks
+                      pytest_sessionfinish, pytest_xdist_node_collection_finished)
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
@@ -40,9 +48,36 @@ ACTIONS = {API_2020: {"lookup": "ListInstances", "trigger": "RunTriggerNode"},
 REPEATS = {"Emulator.Instance.AlreadyRun", "Emulator.Instance.NoEffect"}
 
 
-# A test of behaviour that does not depend on the DataWorks API (budgets, endpoints, the ledger's own objects) runs
-# on one API: `harness` runs every other test on both.
+# A test that takes `api` (a harness test does) runs on 2020-05-18 unless the API changes the behaviour it holds (how
+# an instance's state, an answer, a refusal or a page is read, what goes on the wire): those are marked BOTH_APIS (a
+# test, or a module's pytestmark) and run once per API. ONE_API names the default where a reader might wonder.
+BOTH_APIS = pytest.mark.both_apis
 ONE_API = pytest.mark.parametrize("api", [API_2020])
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """BOTH_APIS: once per API, for a test that takes `api` and does not parametrise it itself."""
+    def names(mark) -> List[str]:
+        given = mark.args[0]
+        return [name.strip() for name in given.split(",")] if isinstance(given, str) else list(given)
+
+    test = metafunc.definition
+    if "api" in metafunc.fixturenames and test.get_closest_marker("both_apis") and \
+            not any("api" in names(mark) for mark in test.iter_markers("parametrize")):
+        metafunc.parametrize("api", APIS)
+
+
+# Hypothesis: a developer's run is quick, CI (`CI` set, as .ci/run runs) takes each test's whole count, the same
+# examples every run (derandomized, no example database), and prints how to reproduce a failure.
+settings.register_profile("ci", deadline=None, derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+def examples(ci: int) -> int:
+    """A property test's examples: `ci` in CI, a tenth of it (at least 20) elsewhere."""
+    return ci if settings.get_current_profile_name() == "ci" else max(20, ci // 10)
+
 
 BUCKETS = ("etl-landing", "etl-landing-backup", "etl-reference", "etl-ledger")   # the OSS stand-in's, cn-shanghai
 
@@ -157,21 +192,60 @@ class Harness:
         return [c["params"]["CycleTime" if self.api == API_2020 else "TriggerTime"] for c in self.calls("trigger")]
 
 
-@pytest.fixture
-def emulator():
+def pytest_collection_modifyitems(items) -> None:
+    """The slow and load modules first: spread over workers (make test), each starts at once rather than last."""
+    items.sort(key=lambda item: not (item.get_closest_marker("slow") or item.get_closest_marker("load")))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """pytest-xdist sends each report to its controller as UTF-8: a lone surrogate that a test logged or failed on
+    (hostile input holds them) is sent backslash-escaped, or the whole run would stop on it."""
+    report = (yield).get_result()
+    report.sections = [(title, _utf8(text)) for title, text in report.sections]
+    if report.longrepr is not None and _utf8(str(report.longrepr)) != str(report.longrepr):
+        report.longrepr = _utf8(str(report.longrepr))
+
+
+def _utf8(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@pytest.fixture(scope="session")
+def world_emulator():
+    """The world's emulator, started once per run: tests take it as `emulator`, reset."""
     with Emulator(WORLD) as emu:
         yield emu
 
 
-@pytest.fixture(params=APIS)
-def api(request) -> str:
-    return request.param
+@pytest.fixture(scope="session")
+def world_oss():
+    """The OSS stand-in with the world's buckets, started once per run: tests take it as `oss_standin`, reset."""
+    with OssStandIn(oss_seed()) as standin:
+        yield standin
 
 
 @pytest.fixture
-def oss_standin():
-    with OssStandIn(oss_seed()) as standin:
-        yield standin
+def emulator(world_emulator):
+    """The world's emulator as its seed has it (clock, instances, parents, faults; no calls). Reset again after the
+    test, which ends its requests' injected waits as stopping the server did."""
+    world_emulator.reset()
+    yield world_emulator
+    world_emulator.reset()
+
+
+@pytest.fixture
+def api() -> str:
+    """The DataWorks API the harness moves the rules to: 2020-05-18, or each of APIS under BOTH_APIS."""
+    return API_2020
+
+
+@pytest.fixture
+def oss_standin(world_oss):
+    """The world's buckets as seeded (objects, no faults, no calls), reset again after the test."""
+    world_oss.reset()
+    yield world_oss
+    world_oss.reset()
 
 
 @pytest.fixture
@@ -188,3 +262,25 @@ def harness(emulator, oss_standin, api):
              dry_run: Optional[bool] = None) -> Harness:
         return Harness(emulator, rules_text, env or {}, dry_run, api, oss_standin)
     return make
+
+
+@contextmanager
+def side_by_side(emulator: Callable[[], Emulator],
+                 standin: Callable[[Emulator, int], OssStandIn]) -> Iterator[Tuple[Emulator, OssStandIn]]:
+    """DataWorks on a port P the system gives and the OSS stand-in on P+1, as `dwtrigger emulator` serves them. Each
+    server holds its port from its bind on (no port is found free, let go, and handed over for another to take
+    meanwhile); when P+1 is someone else's, another P."""
+    for _ in range(50):
+        emu = emulator().start()
+        try:
+            oss = standin(emu, int(emu.endpoint.rsplit(":", 1)[1]) + 1).start()
+        except OSError:
+            emu.stop()
+            continue
+        try:
+            yield emu, oss
+        finally:
+            oss.stop()
+            emu.stop()
+        return
+    raise RuntimeError("no two consecutive free ports")

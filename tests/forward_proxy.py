@@ -40,6 +40,7 @@ class _Handler(socketserver.StreamRequestHandler):
             return
         with proxy.lock:
             proxy.seen.append((method, target))
+            proxy.lock.notify_all()
         if method == "CONNECT":
             self._tunnel(proxy, target)
         else:
@@ -96,10 +97,17 @@ class Proxy:
     def __init__(self, drip_s: float = 0.0):
         self.drip_s = drip_s
         self.seen: List[Tuple[str, str]] = []
-        self.lock = threading.Lock()
+        self.lock = threading.Condition()
         self.stopping = threading.Event()
         self._server: Optional[_Server] = None
         self._thread: Optional[threading.Thread] = None
+
+    def saw(self, count: int, within_s: float = 10.0) -> List[Tuple[str, str]]:
+        """`seen` once it holds `count` requests (or after `within_s`): each is recorded by its connection's thread,
+        which a loaded machine may run only after the client has given up on it."""
+        with self.lock:
+            self.lock.wait_for(lambda: len(self.seen) >= count, within_s)
+            return list(self.seen)
 
     @property
     def url(self) -> str:

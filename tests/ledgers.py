@@ -73,7 +73,7 @@ class MemoryBook(Book):
     def __init__(self, shelves: dict, clock: Ticking, seconds: float = 60.0):
         super().__init__(clock.deadline(seconds), clock.now)
         self.shelves = shelves
-        for shelf in ("claims", "done", "asked", "notices", "requests"):
+        for shelf in ("claims", "done", "seen", "asked", "notices", "requests"):
             shelves.setdefault(shelf, {})
 
     def create_claim(self, slot, n, entry):
@@ -102,6 +102,12 @@ class MemoryBook(Book):
 
     def is_done(self, api, workspace, node, biz_date, cycle_ms):
         return (api, workspace, node, biz_date, cycle_ms) in self.shelves["done"]
+
+    def note_seen(self, api, workspace, node, biz_date, cycle_ms, sighting):
+        self.shelves["seen"][api, workspace, node, biz_date, cycle_ms] = sighting
+
+    def seen(self, api, workspace, node, biz_date, cycle_ms):
+        return self.shelves["seen"].get((api, workspace, node, biz_date, cycle_ms))
 
     def note_asked(self, rule, node, biz_date, event_id):
         self.shelves["asked"][rule, node, biz_date] = event_id

@@ -6,7 +6,8 @@ it is done, one whole line at a time (one write each, so the two suites' lines n
     python 3.12: 640/2088 tests, 4m10s
 
 pytest's own output, its closing summary line included, is untouched. conftest.py imports these hooks; without the
-variable they do nothing.
+variable they do nothing. Under pytest-xdist (`-n`) the controller says it, from what its workers report; the
+workers, which do not have the descriptor, say nothing.
 """
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ import os
 import sys
 import time
 
+import pytest
+
 _FD = os.environ.get("DWTRIGGER_TEST_PROGRESS")
 _EVERY_S = float(os.environ.get("DWTRIGGER_TEST_PROGRESS_S") or 60)
 _LABEL = "python %d.%d" % sys.version_info[:2]
-_state = {"total": 0, "done": 0, "started": time.monotonic(), "said": time.monotonic()}
+_state = {"total": 0, "done": 0, "started": time.monotonic(), "said": time.monotonic(), "quiet": False}
 
 
 def _say(end: str = "") -> None:
@@ -30,16 +33,27 @@ def _say(end: str = "") -> None:
     _state["said"] = time.monotonic()
 
 
+def pytest_configure(config) -> None:
+    if hasattr(config, "workerinput"):       # an xdist worker: its controller counts
+        _state["quiet"] = True
+
+
 def pytest_collection_finish(session) -> None:
     _state.update(total=len(session.items), started=time.monotonic(), said=time.monotonic())
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node, ids) -> None:
+    """The controller's count: each worker collects the whole run."""
+    _state["total"] = _state["total"] or len(ids)
+
+
 def pytest_runtest_logfinish(nodeid, location) -> None:
     _state["done"] += 1
-    if _FD and time.monotonic() - _state["said"] >= _EVERY_S:
+    if _FD and not _state["quiet"] and time.monotonic() - _state["said"] >= _EVERY_S:
         _say()
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    if _FD and _state["total"]:
+    if _FD and not _state["quiet"] and _state["total"]:
         _say(", done")

@@ -11,7 +11,9 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
@@ -20,11 +22,50 @@ from click.testing import CliRunner
 
 from conftest import ROOT
 from dwtrigger.ops.cli import main
-from test_sandbox import free_ports, started
 
 DOCS = ROOT / "docs"
 EMULATOR = ("127.0.0.1:8765", "127.0.0.1:8766", "127.0.0.1:8767")     # what the pages say `dwtrigger emulator` serves
 Steps = List[Tuple[str, List[str]]]
+# A developer's own settings, kept from the commands a test runs (they would change what the pages show).
+CLEAN = {name: None for name in os.environ if name.startswith(("DWTRIGGER_", "ALIBABA_CLOUD_"))}
+
+
+def free_ports() -> int:
+    """A port P with P+1 and P+2 free too, as `dwtrigger emulator --port P` needs (found by binding all three)."""
+    for _ in range(50):
+        with socket.socket() as first, socket.socket() as second, socket.socket() as third:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            try:
+                second.bind(("127.0.0.1", port + 1))
+                third.bind(("127.0.0.1", port + 2))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no three consecutive free ports")
+
+
+def started(*options: str) -> subprocess.Popen:
+    """`dwtrigger emulator` as a process on ports P to P+2 (`.port`), once it has said how to reach it (`.said`).
+    Ports found free are let go before it binds them, so another process may take one meanwhile: then it says the
+    port is in use, and it is started again on others."""
+    env = {k: v for k, v in os.environ.items() if k not in CLEAN}
+    for _ in range(20):
+        port = free_ports()
+        proc = subprocess.Popen([sys.executable, "-m", "dwtrigger.ops.cli", "emulator", "--port", str(port), *options],
+                                stderr=subprocess.PIPE, text=True, env=env)
+        proc.said, proc.port = [], port
+        while not proc.said or not proc.said[-1].endswith("Ctrl-C stops it.\n"):
+            line = proc.stderr.readline()
+            if not line:
+                proc.wait(timeout=10)
+                break
+            proc.said.append(line)
+        else:
+            return proc
+        if "is in use" not in "".join(proc.said):
+            raise RuntimeError(f"the emulator did not start: {''.join(proc.said)}")
+    raise RuntimeError("no three consecutive ports stayed free")
 
 
 def page(name: str) -> str:
@@ -66,9 +107,7 @@ def session(text: str) -> Steps:
 def emulator() -> Iterator[subprocess.Popen]:
     """`dwtrigger emulator` as the pages start it (the demo seed), a process on free ports P to P+2 (`.port`); what
     it said when it started in `.said`."""
-    port = free_ports()
-    proc = started(port)
-    proc.port = port
+    proc = started()
     try:
         yield proc
     finally:

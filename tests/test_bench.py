@@ -69,6 +69,8 @@ def test_the_bench_runs_end_to_end_on_a_tiny_configuration(tmp_path, capsys):
     assert [len(report["relays"][relay]["cold_ms"]) for relay in perf.RELAYS] == [1, 1]
     assert "failing" in report["load"]                      # the load run's own checks, reported below the table
     assert set(report["imports"]) == set(perf.RELAYS)
+    [requests] = [row for row in report["table"] if row["figure"] == "  DataWorks requests per release"]
+    assert requests["naive"] == 2.0 and 1.0 <= requests["dwtrigger"] <= 2.0      # counted by the emulator
 
 
 def test_a_figure_that_times_out_reads_timeout():
@@ -76,3 +78,9 @@ def test_a_figure_that_times_out_reads_timeout():
     table = perf.render([row, perf.Row("pair", 2.0, 4.0, "ms", "ratio <= 0.7", lambda r: r <= 0.7, compared=True)])
     assert "timeout" in table.splitlines()[2] and table.splitlines()[2].rstrip().endswith("no")
     assert "0.50x" in table.splitlines()[3] and table.splitlines()[3].rstrip().endswith("yes")
+
+
+def test_what_the_probe_hides_is_what_the_function_package_does_not_ship():
+    """dwtrigger's probe runs without the modules only the test tools installed here (FC never has them)."""
+    shipped = (ROOT / "requirements" / "runtime.txt").read_text().lower()
+    assert perf.ABSENT["dwtrigger"] and not [m for m in perf.ABSENT["dwtrigger"] if m in shipped]

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT, orders_rules
+from conftest import EVENTS, ROLE_KEY, ROOT, orders_rules
 
 PROBE = """
 import importlib.util, json, sys
@@ -90,3 +90,65 @@ def test_the_board_is_imported_only_by_a_deployment_that_publishes_it(tmp_path):
     assert out.returncode == 0, out.stderr
     loaded = json.loads(out.stdout)
     assert "alibabacloud_oss_v2" in loaded and not [m for m in loaded if m.startswith("dwtrigger.board")]
+
+
+# What tea-openapi's module imports and a release never uses (dataworks/sdk.py keeps them out): aiohttp and asyncio
+# (the SDK's async methods), alibabacloud-credentials' client with Tea's core and apscheduler (its credential chain
+# and refreshing providers; a rule without `role_arn` signs with the role's keys as they are), the WebSocket
+# client and cryptography's RSA signing; and Powertools' metrics, tracer and JMESPath (outcomes.py).
+UNUSED = {"aiohttp", "asyncio", "Tea.core", "apscheduler", "alibabacloud_credentials.client",
+          "alibabacloud_credentials.provider", "alibabacloud_dataworks_public20200518", "websocket",
+          "darabonba.websocket", "cryptography.hazmat.primitives.hashes", "aws_lambda_powertools.metrics",
+          "aws_lambda_powertools.tracing", "jmespath"}
+
+RELEASE = """
+import importlib.util, json, sys, types
+spec = importlib.util.spec_from_file_location("index", sys.argv[1])
+index = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(index)
+context = types.SimpleNamespace(request_id="cold-1", function=types.SimpleNamespace(name="dwtrigger-oss"))
+if sys.argv[3:] == ["--initialize"]:
+    index.initialize(context)
+answer = index.handler(open(sys.argv[2], "rb").read(), context)
+print(json.dumps({"outcomes": [d["outcome"] for d in answer["outcomes"]], "modules": sorted(sys.modules)}))
+"""
+
+
+def test_a_release_never_imports_what_only_unused_paths_need(emulator, tmp_path):
+    """Spawn -> one OSS event released through the real SDK, signed and checked by the emulator, cold and after
+    the initializer: the modules only the SDK's async paths and the credential chain use never load."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(orders_rules("{workspace: 10001, node: 700001234567}"))
+    env = {"DWTRIGGER_RULES": str(rules), "DWTRIGGER_ENDPOINT": emulator.endpoint, "DWTRIGGER_PROTOCOL": "http",
+           **ROLE_KEY, **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {})}
+    for args in ((), ("--initialize",)):
+        emulator.reset()
+        out = subprocess.run([sys.executable, "-c", RELEASE, str(ROOT / "functions" / "oss" / "index.py"),
+                              str(EVENTS / "oss" / "native-put-orders.json"), *args],
+                             capture_output=True, text=True, env=env)
+        assert out.returncode == 0, out.stderr
+        answer = json.loads(out.stdout.splitlines()[-1])          # after the decision line
+        assert answer["outcomes"] == ["triggered"], out.stdout
+        loaded = set(answer["modules"])
+        assert "alibabacloud_tea_openapi.client" in loaded and "alibabacloud_credentials.models" in loaded
+        assert not {m for m in loaded for u in UNUSED if m == u or m.startswith(f"{u}.")}, args
+
+
+def test_a_rule_that_assumes_a_role_loads_the_credentials_library_after_the_sdk(emulator, tmp_path):
+    """`role_arn` needs the library's AssumeRole (and its refresh): imported for real once the SDK's placeholders
+    are gone, its STS call under the wire's guard, the release signed with the assumed keys."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(orders_rules("{workspace: 10001, node: 700001234567}",
+                                  extra='role_arn: "acs:ram::1234567890123456:role/dwtrigger-cross"'))
+    env = {"DWTRIGGER_RULES": str(rules), "DWTRIGGER_ENDPOINT": emulator.endpoint, "DWTRIGGER_PROTOCOL": "http",
+           "DWTRIGGER_STS_ENDPOINT": emulator.sts_endpoint, **ROLE_KEY,
+           **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {})}
+    out = subprocess.run([sys.executable, "-c", RELEASE, str(ROOT / "functions" / "oss" / "index.py"),
+                          str(EVENTS / "oss" / "native-put-orders.json"), "--initialize"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout.splitlines()[-1])
+    assert answer["outcomes"] == ["triggered"], out.stdout
+    assert {"alibabacloud_credentials.client", "Tea.core", "asyncio"} <= set(answer["modules"])
+    [trigger] = [c for c in emulator.calls if c["action"] == "RunTriggerNode"]
+    assert trigger["access_key_id"].startswith("STS.") and trigger["role_arn"].endswith("role/dwtrigger-cross")

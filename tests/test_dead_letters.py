@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from click.testing import CliRunner
 
 from conftest import ROLE_KEY, ROOT, sample
+from dead_letters import fc_record
 from dwtrigger.events import parse
 from dwtrigger.ops.cli import main
 from dwtrigger.ops.inputs import Record, Unreadable, read
@@ -21,13 +22,6 @@ from dwtrigger.ops.inputs import Record, Unreadable, read
 RULES = str(ROOT / "rules.yaml")
 RECEIVED = datetime(2026, 3, 11, 2, tzinfo=timezone.utc)
 ADVICE = "if it is a raw MNS STREAM message body, pass --source mns"
-
-
-def fc_record(event: bytes) -> dict:
-    """FC's failure-destination record of `event`."""
-    return {"timestamp": 1773190000000, "requestContext": {"requestId": "r-1", "functionArn": "acs:fc:x",
-            "condition": "UnhandledInvocationError", "approximateInvokeCount": 4},
-            "requestPayload": event.decode(), "responseContext": {"statusCode": 200}}
 
 
 def line(doc: object, encoded: bool = False) -> bytes:

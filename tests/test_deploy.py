@@ -15,21 +15,16 @@ import shlex
 import shutil
 import string
 import subprocess
-import sys
 
 import pytest
 import yaml
 from jsonschema import Draft7Validator, Draft202012Validator
 
 from conftest import ROOT
+from deployed import ACCOUNT, CONFIG, FUNCTIONS, S, TEMPLATE, wiring
 from dwtrigger.rules import parse_rules
 from dwtrigger.sources import mns as mns_source, oss as oss_source
 
-sys.path.insert(0, str(ROOT / "deploy"))
-import wiring  # noqa: E402  deploy/wiring.py, as make package runs it
-
-ACCOUNT = "1234567890123456"                 # what ${config('AccountID')} gives `s`
-CONFIG = {"AccountID": ACCOUNT}
 SCHEMA = json.loads((ROOT / "deploy" / "s.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA)
 # fc3's src/schema.json (github.com/devsapp/fc3, generated from its TypeScript interfaces; fc3 checks each resource's
@@ -44,10 +39,7 @@ FC3_TRIGGERS = {"oss": "IOssTriggerConfig", "mns_topic": "IMnsTriggerConfig", "t
 RAM = ROOT / "deploy" / "ram"
 RULES_TEXT = (ROOT / "rules.yaml").read_text()
 RULES = parse_rules(RULES_TEXT, "rules.yaml")
-TEMPLATE = yaml.safe_load((ROOT / "s.yaml").read_text())
-S = wiring.resolve(TEMPLATE, CONFIG)
 VARS = S["vars"]
-FUNCTIONS = [resource["props"] for resource in S["resources"].values()]
 DLQ = f"acs:mns:{VARS['region']}:{ACCOUNT}:/queues/{VARS['dlq']}"
 RUNBOOK = (ROOT / "docs" / "deploy.md").read_text()
 REFERENCE = (ROOT / "docs" / "reference.md").read_text()    # the environment variables
@@ -266,7 +258,7 @@ def test_every_rule_has_a_trigger_and_every_trigger_a_rule():
     assert wiring.check(RULES, S) == []
     assert wiring.check(RULES, direct_topic()) == []
     # Several of each: two buckets, three queues (two of them topics'), two timers on two functions.
-    assert len({t["sourceArn"] for t in triggers("oss")}) == 2 and len(triggers("eventbridge")) == 3
+    assert len({t["sourceArn"] for t in triggers("oss")}) == 2 and len(triggers("eventbridge", function="mns")) == 3
     assert {t["triggerName"] for t in triggers("timer")} == {"nightly", "every-10-minutes"}
 
 
@@ -307,6 +299,14 @@ def test_a_trigger_no_rule_takes_is_refused_with_the_rule_to_add():
         "hr-done) feeds no rule in rules.yaml: remove it, or add a rule",
         "s.yaml: timer trigger 'nightly' of resource timer feeds no rule in rules.yaml (a timer rule's `timer:` names "
         "its trigger): remove it, or add a rule",
+        "s.yaml: eventbridge trigger 'payments' of resource rocketmq on topic payments feeds no rule in rules.yaml: "
+        "remove it, or add a rule",
+        "s.yaml: eventbridge trigger 'ad-clicks' of resource kafka on topic ad-clicks feeds no rule in rules.yaml: "
+        "remove it, or add a rule",
+        "s.yaml: eventbridge trigger 'hr-sync' of resource rabbitmq on queue hr-sync feeds no rule in rules.yaml: "
+        "remove it, or add a rule",
+        "s.yaml: http trigger 'release' of resource http feeds no rule in rules.yaml (no rule is `on: http`): "
+        "remove it, or add a rule",
     ]
 
 

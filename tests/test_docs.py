@@ -11,8 +11,7 @@ from typing import Dict, List
 import pytest
 
 from conftest import ROOT
-from sessions import DOCS, emulator, emulator_swaps, page, replay, session, sessions, undone
-from test_sandbox import CLEAN
+from sessions import CLEAN, DOCS, emulator, emulator_swaps, page, replay, session, sessions, undone
 
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 FENCE = re.compile(r"^```.*?^```$", re.S | re.M)

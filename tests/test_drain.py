@@ -10,13 +10,13 @@ from click.testing import CliRunner
 from mns.account import Account
 from mns.queue import Message
 
+from checks import SECRETS
 from conftest import ROLE_KEY, ROOT, oss_seed, sample
+from dead_letters import fc_record
 from dwtrigger.ops.cli import main
 from dwtrigger.ops.drain import endpoint
 from dwtrigger.ops.emulator import MnsStandIn
 from dwtrigger.ops.reach import MNS_ENV, environment
-from test_dead_letters import fc_record
-from test_secrets import SECRETS
 
 RULES = str(ROOT / "rules.yaml")
 QUEUE = "dwtrigger-dlq"
@@ -33,10 +33,17 @@ LEFT_ADVICE = ("Left messages become visible again after the queue's visibility 
                "drain again.")
 
 
-@pytest.fixture
-def mns():
+@pytest.fixture(scope="module")
+def mns_served():
     with MnsStandIn(oss_seed()["keys"], [QUEUE], now=NOW) as standin:
         yield standin
+
+
+@pytest.fixture
+def mns(mns_served):
+    """The queue empty, its clock at NOW, no calls: one stand-in for the module, reset for each test."""
+    mns_served.reset()
+    return mns_served
 
 
 def send(mns, *bodies: str) -> list:
@@ -175,13 +182,12 @@ def test_a_key_the_queue_refuses_is_one_sentence_and_no_secret(emulator, mns, ke
     assert [m["dequeue_count"] for m in mns.messages(QUEUE)] == [0] and released(emulator) == []
 
 
-def test_a_missing_queue_or_an_endpoint_nobody_answers_could_not_be_checked(emulator, mns):
+def test_a_missing_queue_or_an_endpoint_nobody_answers_could_not_be_checked(emulator, mns, refused):
     missing = CliRunner().invoke(main, ["drain", "--queue", "nope", "--mns-endpoint", mns.endpoint, "--rules", RULES,
                                         "--wait", "0"], env={"DWTRIGGER_PROTOCOL": "http", **ROLE_KEY})
     assert (missing.exit_code, missing.output) == (2, f"Error: MNS at {mns.url} has no queue nope: check --queue, "
                                                       "and the endpoint's account and region\n")
-    url = mns.url
-    mns.stop()
+    url = f"http://{refused}"                 # where MNS stood, and nobody answers now
     gone = CliRunner().invoke(main, ["drain", "--queue", QUEUE, "--mns-endpoint", url, "--rules", RULES],
                               env={"DWTRIGGER_PROTOCOL": "http", **ROLE_KEY})
     assert gone.exit_code == 2

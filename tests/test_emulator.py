@@ -30,6 +30,7 @@ from darabonba.runtime import RuntimeOptions
 from Tea.exceptions import UnretryableException
 
 from dwtrigger.ops.emulator import DEFAULT_SEED, Emulator
+from standins import wait_until
 
 ROLE = "acs:ram::1234567890:role/dwtrigger-cross"
 WORLD = Path(__file__).with_name("world.yaml")
@@ -401,16 +402,45 @@ def test_throttle_with_retry_after_is_throttling_exception(emu):
     assert error.retry_after == 1500  # milliseconds: darabonba sleeps retry_after / 1000 s
 
 
-def test_qps_limit(emu):
+def test_qps_limit(emu, monkeypatch):
+    """Five calls in one rolling second of a qps=3 emulator: three answered, two throttled; once that second has
+    passed, answered again. On a stepped clock for the window, so a slow machine cannot spread the calls out."""
+    now = [0.0]
+    monkeypatch.setattr(emu._faults, "clock", lambda: now[0])
     emu.set_faults(qps=3)
     client = sdk(emu)
+
+    def outcome():
+        try:
+            return listing(client, "2026-03-11").success
+        except ClientException as e:
+            return e.code
     outcomes = []
     for _ in range(5):
-        try:
-            outcomes.append(listing(client, "2026-03-11").success)
-        except ClientException as e:
-            outcomes.append(e.code)
+        outcomes.append(outcome())
+        now[0] += 0.2
     assert outcomes == [True, True, True, "Throttling.User", "Throttling.User"]
+    now[0] = 1.0                                    # the first call (at 0.0) has left the window
+    assert outcome() is True
+
+
+def test_reads_and_writes_are_throttled_by_quotas_of_their_own(emu):
+    """DataWorks splits its quota into reads and writes: a full read window holds no trigger back, and the reverse."""
+    client = sdk(emu)
+    inst = instance(client, "2026-03-11")
+    emu.set_faults(read_qps=2, write_qps=1)
+
+    def outcome(call):
+        try:
+            return call().body.success
+        except ClientException as e:
+            return e.code
+
+    reads = [outcome(lambda: client.list_instances(dw.ListInstancesRequest(
+        project_id=WS, project_env="PROD", bizdate="2026-03-11 00:00:00"))) for _ in range(3)]
+    writes = [outcome(lambda: client.run_trigger_node(trigger_request(inst))) for _ in range(2)]
+    assert (reads, writes) == ([True, True, "Throttling.User"], [True, "Throttling.User"])
+    assert [c["fault"] for c in emu.calls[-5:]] == [None, None, "throttle", None, "throttle"]
 
 
 @pytest.mark.parametrize("fault,exc,code,status_code", [
@@ -505,13 +535,6 @@ def state(emu, inst, node=DAILY) -> tuple:
     return found["Triggers"], found["Released"]
 
 
-def wait_until(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 @pytest.mark.parametrize("status_code,key,method,credentials", [
     (302, ("STS.testkey", "sts-secret", "sts-token"), "GET", True),   # 301/302/303 turn the POST into a GET
     (307, ("LTAItestkey", "test-secret", None), "POST", False),
@@ -550,14 +573,17 @@ def test_redirect_points_to_another_host_on_the_same_port(emu):
 
 
 def test_drip_outlasts_a_per_read_timeout(emu):
+    """~230 bytes, one every 5 ms: the answer takes longer than the read timeout (the server's sleeps alone add up
+    to more, however fast the machine), yet each read gets its byte 160 times sooner than the timeout (a loaded
+    machine would have to stall a thread for 0.8 s to fail it)."""
     client = sdk(emu)
     inst = instance(client, "2026-03-11")
     emu.set_faults(script=["drip"], drip_ms=5)
     started = time.monotonic()
-    body = client.run_trigger_node_with_options(trigger_request(inst), RuntimeOptions(read_timeout=500)).body
+    body = client.run_trigger_node_with_options(trigger_request(inst), RuntimeOptions(read_timeout=800)).body
     elapsed = time.monotonic() - started
     assert body.success is True and state(emu, inst) == (1, True)   # the action ran: a drip is a normal answer
-    assert elapsed > 0.5   # every read got a byte in time; ~230 bytes at >= 5 ms each outlast the read timeout
+    assert elapsed > 0.8   # a lower bound only: every read got a byte in time, and together they outlast the timeout
     assert (emu.calls[-1]["fault"], emu.calls[-1]["status"]) == ("drip", 200)
 
 

@@ -51,6 +51,16 @@ def parse_sample(name: str, source: str | None = None, stream_topic: str | None 
                  stream_topic or STREAM_TOPICS.get(name))
 
 
+PAYMENT = '{"status": "OK", "bizdate": "2026-03-10", "amount": 1200}'
+ADS = '{"job": "ads-ingest", "bizdate": "20260310", "rows": 5000}'
+
+
+def message(source: str, event_id: str, time: datetime, body: str, attributes: dict, message_id, **channel) -> Event:
+    """A message queue's message from EventBridge (sources/_eventbridge.py)."""
+    return Event(source=source, kind=f"{source}-eventbridge", event_id=event_id, time=time, body=body,
+                 attributes=attributes, message_id=message_id, **channel)
+
+
 def oss(kind: str, event_id: str, time: datetime, bucket: str, key: str,
         event_name: str = "ObjectCreated:PutObject") -> Event:
     return Event(source="oss", kind=kind, event_id=event_id, time=time, bucket=bucket, key=key,
@@ -160,6 +170,26 @@ EXPECTED = {
         topic("mns-topic-json", "2F5B3C4D6E7F8091A2B3C4D5E6F70004", utc(2026, 3, 9, 23, 5), "etl-done",
               FINANCE.replace("20260310", "20260309"), message_id="2F5B3C4D6E7F8091A2B3C4D5E6F70004",
               queue="dwtrigger-etl-done")],
+    **{f"rocketmq/eventbridge-{name}.json": [
+        message("rocketmq", f"94ebc15f-f0db-4bbe-acce-56fb72fb000{n}", utc(2026, 3, 11, 1, 40, 0, 120000), body,
+                {"producer": "ledger-svc", "TAGS": tag, "KEYS": "batch-0310"}, message_id, topic="payments")
+        for n, tag, body, message_id in rows] for name, rows in {
+            "base64": [(1, "settled", PAYMENT, "AC14C305069E1B28CDFA3181CDA20001")],
+            "list": [(2, "settled", PAYMENT, None), (3, "pending", PAYMENT.replace(', "amount": 1200', ""), None)],
+            "single": [(4, "settled", PAYMENT, "AC14C305069E1B28CDFA3181CDA20004")]}.items()},
+    **{f"kafka/eventbridge-{name}.json": [
+        message("kafka", f"8e215af8-ca18-4249-8645-f96c1026000{n}", utc(2026, 3, 11, 2, 5, 0, 589000), body,
+                {"team": "ads"} if body != "hello kafka msg" else {}, f"ad-clicks/7/{offset}", topic="ad-clicks")
+        for n, offset, body in rows] for name, rows in {
+            "json-value": [(1, 25, ADS.replace(" ", ""))], "list": [(2, 26, ADS), (3, 27, "hello kafka msg")],
+            "strings": [(4, 28, ADS)]}.items()},
+    **{f"rabbitmq/eventbridge-{name}.json": [
+        message("rabbitmq", f"bj694332-4cj1-389e-9d8c-b137h30b000{n}", utc(2026, 3, 11, 2, 30, 40, 709000), body,
+                headers, f"f7622d51-e198-41de-a072-77c1ead7000{n}" if message_id else None, queue="hr-sync")
+        for n, body, headers, message_id in rows] for name, rows in {
+            "list": [(1, '{"event":"sync-done","rows":310}', {}, True), (2, '{"event":"sync-started"}', {}, True)],
+            "single": [(3, '{"event": "sync-done", "rows": 12}', {"team": "hr", "attempt": "2"}, True)],
+            "text": [(4, "sync done, 12 rows", {}, False)]}.items()},
     "timer/nightly.json": [timer(utc(2026, 3, 11, 16), "2026-03-11T16:00:00Z", "release nightly")],
     "timer/nightly-payload-json.json": [
         timer(utc(2026, 3, 10, 16), "2026-03-10T16:00:00Z", '{"bizdate": "2026-03-09"}')],

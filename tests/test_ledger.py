@@ -12,16 +12,19 @@ import sys
 import threading
 import time
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import pytest
 
 from checks import duplicate_releases, invoke
-from conftest import ONE_API, orders_rules, sample
+from conftest import BOTH_APIS, ONE_API, orders_rules, sample
 from dwtrigger.ledger import GRACE
 from dwtrigger.ops import fc
+from dwtrigger.recent import TTL_S
 
 LEDGER = 'ledger: "oss://etl-ledger/dwtrigger/"'
+ZONE = ZoneInfo("Asia/Shanghai")
 NODE, CYCLE_MS = 700001234567, 1773160200000                  # orders_trigger, 2026-03-11 00:30 Shanghai
 BLOCKED = 700001300002                                        # its parents never finish: a trigger is held
 NIGHTLY, NIGHTLY_CYCLE_MS = 700001235000, 1773245100000       # nightly_trigger, 2026-03-12 00:05 Shanghai
@@ -34,6 +37,10 @@ def rules(extra: str = "", node: int = NODE) -> str:
 
 def claim_key(h, n: int, node: int = NODE, cycle_ms: int = CYCLE_MS) -> str:
     return f"dwtrigger/claims/{h.api}/{h.workspace(10001)}/{node}/{cycle_ms}/{n:04d}.json"
+
+
+def seen_key(h) -> str:
+    return f"dwtrigger/seen/{h.api}/{h.workspace(10001)}/{NODE}/2026-03-10/{CYCLE_MS}.json"
 
 
 def claim(h, n: int, **where) -> dict:
@@ -74,12 +81,30 @@ def test_a_send_is_claimed_before_and_recorded_after(harness):
     assert now_ms(h) < entry["until"] - GRACE.total_seconds() * 1000 <= now_ms(h) + 57_000
     assert entry["status"] in ("WAIT_TRIGGER", "WaitTrigger") and len(entry["token"]) == 16
     puts = [(c["key"], c["params"].get("forbid_overwrite")) for c in h.oss.calls if c["operation"] == "PutObject"]
-    assert puts == [(claim_key(h, 1), True), (claim_key(h, 1), False)]     # created only if absent, then recorded
+    # created only if absent, then recorded; then what became of the instance, for other FC instances' deliveries
+    assert puts == [(claim_key(h, 1), True), (claim_key(h, 1), False), (seen_key(h), False)]
+    assert json.loads(h.oss.body("etl-ledger", seen_key(h))) == {
+        "cycle_ms": CYCLE_MS, "biz_date_ms": 1773072000000, "what": "sent", "at_ms": now_ms(h)}
+
+
+def test_a_redelivery_to_another_fc_instance_answers_from_what_the_ledger_saw_lately(harness):
+    h = harness(rules())
+    [first], _ = invoke(h, "oss", ORDERS)
+    [again], _ = invoke(harness(h.rules_text), "oss", ORDERS)                # another FC instance, no call
+    assert (again["outcome"], again["cycle_time_ms"], again["biz_date_ms"], again["attempts"]) == \
+        ("already_triggered", CYCLE_MS, 1773072000000, 0)
+    assert again["reason"] == ("the ledger says a delivery released it at "
+                               f"{h.emu.clock.now().astimezone(ZONE).isoformat()} (not looked up again)")
+    assert h.actions() == ["lookup", "trigger"]
+    h.emu.clock.advance(TTL_S)                                               # a rerun by hand may have come since
+    [late], _ = invoke(harness(h.rules_text), "oss", ORDERS)
+    assert late["outcome"] == "already_triggered" and h.actions() == ["lookup", "trigger", "lookup"]
 
 
 def test_a_redelivery_after_the_run_marks_it_done_and_the_sweep_asks_nothing_more(harness):
     h = harness(rules('expect: {by: "06:00", days: 3}'))
     invoke(h, "oss", ORDERS)
+    h.emu.clock.advance(TTL_S)                                  # what the ledger saw is too old to answer from
     [again], _ = invoke(harness(h.rules_text), "oss", ORDERS)                # another FC instance
     assert again["outcome"] == "already_triggered"
     done = f"dwtrigger/done/{h.api}/{h.workspace(10001)}/{NODE}/2026-03-10/{CYCLE_MS}.json"
@@ -147,6 +172,7 @@ def test_a_trigger_the_deadline_cut_is_failed_not_done_and_the_retry_reads_dataw
     assert triggers(h) == 1 and len(h.calls("trigger")) == 1
 
 
+@BOTH_APIS
 def test_a_trigger_without_an_answer_is_recorded_unknown_and_sent_again_once_it_did_not_land(harness):
     """Every trigger of the invocation gets no answer (the connection drops before DataWorks acts): the claim
     ends `unknown`, the decision fails retryably; the retry waits out the grace a late trigger has to show,
@@ -189,8 +215,9 @@ def test_a_retry_inside_the_invocation_sends_again_under_its_own_claim(harness):
     [d], _ = invoke(h, "oss", ORDERS)
     assert (d["outcome"], d["attempts"]) == ("triggered", 2)
     assert len(h.calls("trigger")) == 2 and triggers(h) == 1
-    assert [(c["operation"], c["key"]) for c in h.oss.calls] == [("PutObject", claim_key(h, 1)),
-                                                                  ("PutObject", claim_key(h, 1))]
+    assert [(c["operation"], c["key"]) for c in h.oss.calls] == [
+        ("GetObject", seen_key(h)), ("PutObject", claim_key(h, 1)), ("PutObject", claim_key(h, 1)),
+        ("PutObject", seen_key(h))]
     assert claim(h, 1)["state"] == "sent" and claim(h, 2) is None
 
 
@@ -279,6 +306,7 @@ def test_a_send_after_our_look_up_stops_ours_one_before_it_does_not(harness):
 
 # ---- holds: what the look-up shows beats what the ledger remembers ---------------------------------------
 
+@BOTH_APIS
 def test_a_hold_stands_while_the_instance_waits_on_its_parents(harness):
     h = harness(rules(node=BLOCKED))
     [first], _ = invoke(h, "oss", ORDERS)
@@ -290,6 +318,7 @@ def test_a_hold_stands_while_the_instance_waits_on_its_parents(harness):
     assert len(h.calls("trigger")) == 1
 
 
+@BOTH_APIS
 def test_a_hold_the_look_up_contradicts_does_not_stop_a_new_event(harness):
     """The instance ran and an operator reran it: it waits for its trigger again, though the ledger still holds a
     send DataWorks was holding. The look-up wins: the event sends."""
@@ -387,6 +416,7 @@ def test_a_ledger_that_cannot_be_reached_sends_nothing(harness):
     assert d["reason"].startswith("OSS: ") and h.calls("trigger") == []
 
 
+@BOTH_APIS
 def test_a_refused_trigger_frees_the_instance_for_the_next_delivery(harness):
     h = harness(rules())
     h.emu.set_faults(script=["forbidden"], actions=[_trigger_action(h)])

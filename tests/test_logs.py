@@ -8,18 +8,15 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
+from checks import SECRETS
 from conftest import ROLE_KEY, ROOT, oss_seed
 from dwtrigger.ops import sls_config
-from dwtrigger.ops.cli import main
 from dwtrigger.ops.emulator import SlsStandIn
 from dwtrigger.outcomes import DECISION_FIELDS
 from dwtrigger.sweep import Tally
-from test_secrets import SECRETS
+from logsetup import LOGSTORE, PROJECT, REGION, SETUP, run
 
-REGION, PROJECT, LOGSTORE = "cn-shanghai", "dwtrigger-1234567890123456", "decisions"
-SETUP = ["logs", "setup", "--region", REGION, "--project", PROJECT, "--logstore", LOGSTORE]
 SEARCHES = [name for name, _, _ in sls_config.SAVED_SEARCHES]
 ALERTS = [name for name, *_ in sls_config.ALERTS]
 CREATED = [f"created project {PROJECT} in {REGION}",
@@ -42,11 +39,6 @@ def served():
 def sls(served):
     served.reset()
     return served
-
-
-def run(sls, *args, key=ROLE_KEY, endpoint=None):
-    env = {"DWTRIGGER_PROTOCOL": "http", "DWTRIGGER_SLS_ENDPOINT": endpoint or sls.endpoint, **key}
-    return CliRunner().invoke(main, [*SETUP, *args], env=env, prog_name="dwtrigger")
 
 
 def writes(sls) -> list:

@@ -15,7 +15,7 @@ from mns.queue import Message
 
 from dwtrigger.ops.emulator import MnsStandIn
 from dwtrigger.ops.emulator.mns_signature import authorization
-from test_oss_standin import wait_until
+from standins import wait_until
 
 AK, SECRET = "LTAImnskey", "mns-secret"
 STS = ("STS.mnskey", "sts-secret", "sts-token-0123456789")

@@ -12,7 +12,7 @@ import pytest
 from checks import assert_no_secrets
 from conftest import ONE_API, orders_rules
 from receivers import Receiver, environment, secret_forms
-from test_sweep import NODE, ORDERS, outcomes, sweep
+from sweeps import NODE, ORDERS, outcomes, sweep
 from dwtrigger.notices import STUCK_AFTER
 
 pytestmark = ONE_API

@@ -24,8 +24,8 @@ from dwtrigger.ops.emulator import OssStandIn
 from dwtrigger.ops.emulator.oss_errors import OssError
 from dwtrigger.ops.emulator.oss_signature import parse_authorization, verify_v4
 from dwtrigger.ops.emulator.signature import Key, Keys
+from standins import AK, SECRET, client, wait_until
 
-AK, SECRET = "LTAIosskey", "oss-secret"
 STS = ("STS.osskey", "sts-secret", "sts-token-0123456789")
 BUCKET, BEIJING = "etl-landing", "archive-beijing"
 SUCCESS = "exports/orders/dt=2026-03-11/_SUCCESS"
@@ -52,19 +52,6 @@ def standin():
 @pytest.fixture(autouse=True)
 def fresh(standin):
     standin.reset()
-
-
-def client(standin, ak=AK, secret=SECRET, token=None, region="cn-shanghai", retryer=oss.retry.NopRetryer(), **cfg):
-    """The product's set-up; retries off unless a test passes the SDK's default retryer (None)."""
-    config = oss.config.load_default()
-    config.region = region
-    config.credentials_provider = oss.credentials.StaticCredentialsProvider(ak, secret, token)
-    config.endpoint = f"http://{standin.endpoint}"
-    config.use_path_style = True
-    config.retryer = retryer
-    for name, value in cfg.items():
-        setattr(config, name, value)
-    return oss.Client(config)
 
 
 def head(c, key, bucket=BUCKET, **kw):
@@ -95,13 +82,6 @@ def failed(call, kind):
         call()
     assert type(info.value.unwrap()) is kind
     return info.value.unwrap()
-
-
-def wait_until(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def signed(standin, method, bucket, key=None, query="", headers=None, ak=AK, secret=SECRET, token=None,
@@ -478,7 +458,10 @@ def test_the_sdks_retryer_retries_throttling_and_errors_not_forbidden(standin):
     assert [x["fault"] for x in standin.calls] == ["throttle", "error", None, "forbidden"]
 
 
-def test_qps_throttles(standin):
+def test_qps_throttles(standin, monkeypatch):
+    """Two calls in one second of a qps=1 stand-in: the second is throttled (on a frozen clock for the window, so a
+    slow machine cannot spread them a second apart)."""
+    monkeypatch.setattr(standin._faults, "clock", lambda: 0.0)
     c = client(standin)
     standin.set_faults(qps=1)
     assert c.is_object_exist(BUCKET, SUCCESS) is True
@@ -513,10 +496,13 @@ def test_latency_delays_and_outlasts_a_read_timeout(standin):
 
 
 def test_drip_succeeds_slowly_past_a_per_read_timeout(standin):
+    """~250 header bytes at >= 5 ms each outlast the 0.8 s read timeout (a lower bound: the server's sleeps alone add
+    up to more), while each read waits 5 ms for its byte, 160 times less than the timeout a loaded machine would
+    have to stall a thread for."""
     standin.set_faults(script=["drip"], drip_ms=5)
     started = time.monotonic()
-    assert client(standin, readwrite_timeout=0.5).is_object_exist(BUCKET, SUCCESS) is True
-    assert time.monotonic() - started > 0.5   # ~250 header bytes at >= 5 ms each; every read was in time
+    assert client(standin, readwrite_timeout=0.8).is_object_exist(BUCKET, SUCCESS) is True
+    assert time.monotonic() - started > 0.8
     assert (standin.calls[-1]["fault"], standin.calls[-1]["status"]) == ("drip", 200)
 
 
@@ -857,7 +843,7 @@ def test_drop_and_redirect_on_the_new_operations_change_nothing(standin, operati
 
 
 def test_latency_and_drip_on_the_new_operations(standin):
-    c = client(standin, readwrite_timeout=0.5)
+    c = client(standin, readwrite_timeout=3)        # ten times the latency: in time however loaded the machine
     standin.put(BUCKET, PRESENT, b"present")
     standin.set_faults(script=["latency", "drip", "drip"], latency_ms=300, drip_ms=3)
     started = time.monotonic()

@@ -1,11 +1,12 @@
-"""Client-side pacing (pacing.py): nothing waits until DataWorks throttles; then calls are spaced at 70% of what
-this FC instance sent in the second before, the rate probes back up while calls pass, and a call whose turn comes
-after the deadline is not made (retry.NoTimeLeft ends the retries with the last real error)."""
+"""Client-side pacing (pacing.py): reads and writes each paced under their own ceiling (the quota's), starting at an
+eighth of it and doubling each second until a throttle, cut on a throttle (once a second) by half the share of the
+last second's calls refused (5% at least), climbing back slowly; a call whose turn comes after the deadline is not made (retry.NoTimeLeft ends the retries with the last
+real error). Every pacer here runs on a clock the test moves."""
 import pytest
 
 from conftest import sample
 
-from dwtrigger.pacing import BACK_OFF, COOLING_S, FLOOR, PROBE_PER_S, UNPACED, Pacer
+from dwtrigger.pacing import CLIMB, COOLING_S, FLOOR, GENTLE, RESTART_S, START, Pacer, Pacers
 from dwtrigger.retry import Backoff, Deadline, GaveUp, NoTimeLeft, RemoteError, with_retries
 
 
@@ -27,50 +28,80 @@ def sent(pacer, clock, n, spacing):
     return waits
 
 
-def test_nothing_waits_until_a_throttle():
-    clock = Clock()
-    pacer = Pacer(clock)
-    assert sent(pacer, clock, 500, 0.001) == [0.0] * 500 and pacer.rate() is None
+def gaps(waits):
+    return waits[1:]
 
 
-def test_a_throttle_spaces_calls_at_a_share_of_what_was_sent_in_the_last_second():
+def test_calls_start_at_a_quarter_of_the_ceiling_and_the_rate_doubles_each_second_up_to_it():
     clock = Clock()
-    pacer = Pacer(clock)
-    sent(pacer, clock, 20, 0.045)                     # 20 calls within the last second
+    pacer = Pacer(20.0, clock)
+    assert pacer.rate() == START * 20
+    assert gaps(sent(pacer, clock, 3, 0.0)) == [pytest.approx(1 / (START * 20))] * 2   # 2.5 a second: 0.4 s apart
+    clock.now = 1001.0
+    assert pacer.rate() == pytest.approx(2 * START * 20)
+    clock.now = 1004.0
+    assert pacer.rate() == 20.0                                    # never above the quota
+    pacer.delay()
+    assert pacer.delay() == pytest.approx(1 / 20)
+
+
+def test_reads_and_writes_have_budgets_of_their_own():
+    clock = Clock()
+    pacing = Pacers((50.0, 20.0), clock)("dataworks.cn-shanghai.aliyuncs.com")
+    assert (pacing.read.ceiling, pacing.write.ceiling) == (50.0, 20.0)
+    clock.now += 10
+    pacing.write.throttled()                                       # the only call of the last second: half off
+    assert pacing.write.rate() == pytest.approx(0.5 * 20) and pacing.read.rate() == 50.0
+    sent(pacing.write, clock, 1, 0.0)
+    assert pacing.read.delay() == 0.0                              # a write's turn holds no read back
+
+
+def test_a_throttle_cuts_by_half_the_share_of_the_last_second_s_calls_refused_and_its_burst_cuts_once():
+    clock = Clock()
+    pacer = Pacer(20.0, clock)
+    clock.now += 10                                   # at the ceiling: 20 a second
+    sent(pacer, clock, 4, 0.0)                        # 4 calls within the last second, one of them refused
     pacer.throttled()
-    assert pacer.rate() == pytest.approx(BACK_OFF * 20)
-    waits = sent(pacer, clock, 10, 0.0)
-    starts, t = [], 0.0
-    for wait in waits:
-        t += wait
-        starts.append(t)
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
-    assert all(gap == pytest.approx(1 / (BACK_OFF * 20), rel=0.01) for gap in gaps)
-
-
-def test_throttles_of_the_same_burst_cut_once_and_later_ones_cut_again():
-    clock = Clock()
-    pacer = Pacer(clock)
-    sent(pacer, clock, 10, 0.09)                      # 10 calls within the last second
-    for _ in range(5):                                 # the answers to calls sent before the cut
+    cut = pacer.rate()
+    assert cut == pytest.approx((1 - 1 / 4 / 2) * 20)
+    for _ in range(5):                                # the answers to calls sent before the cut
         pacer.throttled()
-    first = pacer.rate()
-    assert first == pytest.approx(BACK_OFF * 10)
-    clock.now += COOLING_S + 0.01
+    assert pacer.rate() == cut
+    clock.now += COOLING_S                            # a second on: none of its calls passed, 7 were refused
     pacer.throttled()
-    assert pacer.rate() < first and pacer.rate() >= FLOOR
+    assert pacer.rate() == pytest.approx(0.5 * (cut + CLIMB * 20 * COOLING_S))
 
 
-def test_the_rate_probes_up_while_calls_pass_and_pacing_ends():
+def test_a_single_refusal_among_many_calls_cuts_by_5_percent():
     clock = Clock()
-    pacer = Pacer(clock)
-    sent(pacer, clock, 10, 0.09)
+    pacer = Pacer(20.0, clock)
+    clock.now += 10
+    sent(pacer, clock, 19, 0.0)
+    pacer.throttled()
+    assert pacer.rate() == pytest.approx(GENTLE * 20)
+
+
+def test_the_rate_climbs_back_slowly_while_calls_pass_then_doubles_after_a_quiet_minute():
+    clock = Clock()
+    pacer = Pacer(20.0, clock)
+    clock.now += 10
     pacer.throttled()
     cut = pacer.rate()
     clock.now += 10
-    assert pacer.rate() == pytest.approx(cut + 10 * PROBE_PER_S)
-    clock.now += UNPACED / PROBE_PER_S
-    assert pacer.rate() is None and pacer.delay() == 0.0
+    assert pacer.rate() == pytest.approx(cut + 10 * CLIMB * 20)
+    clock.now += RESTART_S - 10
+    quiet = pacer.rate()
+    clock.now += 1
+    assert pacer.rate() == pytest.approx(min(20.0, 2 * quiet))
+
+
+def test_a_cut_never_leaves_less_than_the_floor():
+    clock = Clock()
+    pacer = Pacer(1.0, clock)
+    for _ in range(20):
+        clock.now += COOLING_S
+        pacer.throttled()
+    assert pacer.rate() == FLOOR
 
 
 def test_a_call_whose_turn_comes_after_the_deadline_ends_the_retries_with_the_last_real_error():
@@ -102,20 +133,22 @@ def test_an_attempt_the_deadline_stops_after_its_first_page_counts():
     assert (e.value.error, e.value.attempts, e.value.deadline) == (repeated, 2, True)
 
 
-def test_a_throttled_call_paces_the_fc_instance_that_made_it(harness):
-    h = harness()
-    assert h.runtime.pacers(h.emu.endpoint).rate() is None
-    h.emu.set_faults(script=["throttle"])
+def test_a_throttled_look_up_slows_the_reads_of_the_fc_instance_that_made_it_not_its_writes(harness):
+    h = harness(env={"DWTRIGGER_DATAWORKS_QPS": "40/10"})
+    pacing = h.runtime.pacers(h.emu.endpoint)
+    assert (pacing.read.ceiling, pacing.write.ceiling) == (40.0, 10.0)
+    h.runtime.pacers = Pacers(h.runtime.settings.dataworks_qps, Clock())          # time stands still
+    h.emu.set_faults(script=["throttle"])                                       # the look-up
     [d] = h.invoke("oss", sample("oss/native-put-orders.json"))
     assert (d["outcome"], d["attempts"]) == ("triggered", 2)
-    assert h.runtime.pacers(h.emu.endpoint).rate() is not None and harness().runtime.pacers(h.emu.endpoint).rate() is None
+    pacing = h.runtime.pacers(h.emu.endpoint)
+    assert (pacing.read.rate(), pacing.write.rate()) == (pytest.approx(0.5 * START * 40), START * 10)   # half off
+    assert harness().runtime.pacers(h.emu.endpoint).read.rate() >= START * 50    # another FC instance: its own
 
 
 def test_a_turn_past_the_deadline_reserves_nothing_so_refusals_never_push_later_calls_back():
     clock = Clock()
-    pacer = Pacer(clock)
-    sent(pacer, clock, 2, 0.4)
-    pacer.throttled()                                   # 2 calls in the last second: 1 a second from now on
+    pacer = Pacer(8.0, clock)                           # 1 a second to start with
     assert pacer.delay() == 0.0                         # this call goes now; the next turn is a second away
     assert [pacer.delay(within=0.5) for _ in range(100)] == [None] * 100   # refused: nothing reserved
     assert pacer.delay(within=5) == pytest.approx(1 / pacer.rate(), rel=0.01)

@@ -21,7 +21,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from conftest import EVENTS, ROLE_KEY, ROOT
-from test_deploy import FUNCTIONS       # first: it puts deploy/ on sys.path, where package.py finds wiring.py
+from deployed import FUNCTIONS       # first: it puts deploy/ on sys.path, where package.py finds wiring.py
 
 pytestmark = pytest.mark.slow      # slow: run once, on FC's Python (Makefile)
 

@@ -2,6 +2,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from moto.events.models import EventPattern
 
+from conftest import examples
 from dwtrigger.patterns import PatternError, compile_pattern
 
 
@@ -210,7 +211,7 @@ def _pattern_and_document(draw, depth=0):
     return pattern, doc
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400))
 @given(_pattern_and_document())
 def test_agrees_with_moto(case):
     pattern, doc = case

@@ -12,13 +12,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import MIRROR, ROLE_KEY, sample
+from conftest import BOTH_APIS, MIRROR, ROLE_KEY, sample
 from dwtrigger.dataworks import API_2020
 from dwtrigger.ledger.oss import asked
 from dwtrigger.ops import ram
 from dwtrigger.ops.cli import main
 from dwtrigger.ops.emulator import SlsStandIn
-from test_logs import LOGSTORE, PROJECT as LOG_PROJECT, run as logs_run
+from logsetup import LOGSTORE, PROJECT as LOG_PROJECT, run as logs_run
+
+pytestmark = BOTH_APIS      # each API's actions, as the policies grant them
 
 RAM = Path(__file__).resolve().parents[1] / "deploy" / "ram"
 ACCOUNT, REGION = "1234567890123456", "cn-shanghai"

@@ -7,7 +7,7 @@ import socket
 from datetime import datetime, timedelta, timezone
 
 from conftest import EVENTS, ROLE_KEY
-from test_cli import NO_KEYS, RULES, attempts, pair, run  # noqa: F401 - pair: a fixture
+from commands import NO_KEYS, RULES, attempts, pair, run  # noqa: F401 - pair: a fixture
 
 NOWHERE = "dataworks.no-such-region.invalid"          # RFC 2606: never resolves
 REFUSED_CAUSE = ("nothing accepts connections at {}: is the endpoint right (--endpoint, --emulator, "

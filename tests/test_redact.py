@@ -6,6 +6,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from conftest import examples
 from dwtrigger.outcomes import Decision
 from dwtrigger.redact import MASK, PATTERNS_ONLY, Scrubber
 
@@ -26,7 +27,7 @@ def test_every_form_of_a_secret_is_removed_wherever_it_sits(encode, before, afte
 
 
 @given(prefix=st.binary(max_size=5), suffix=st.binary(max_size=5))
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200))
 def test_a_secret_inside_any_base64_blob_is_removed(prefix, suffix):
     blob = base64.b64encode(prefix + TOKEN.encode() + suffix).decode()
     scrubbed = Scrubber([TOKEN])(blob)
@@ -70,7 +71,7 @@ _PIECES = st.sampled_from(["signature", "SIGNATURE", "ſignature", "token", "TOK
 
 
 @given(st.lists(_PIECES | st.text(max_size=3), max_size=12).map("".join))
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500))
 def test_the_cue_check_never_skips_text_the_pattern_would_change(text):
     """Scrubber skips its regex for text holding no cue word: that shortcut must never let a match through."""
     for scrubber in (Scrubber([TOKEN]), PATTERNS_ONLY):

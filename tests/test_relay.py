@@ -2,18 +2,18 @@
 was logged. The form bodies asserted here are what the emulator recorded after verifying the signature."""
 import importlib
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from itertools import count
 
 import pytest
 
-from conftest import ROLE_KEY, ROOT, orders_rules, queue_rules, sample
+from conftest import BOTH_APIS, ROLE_KEY, ROOT, orders_rules, queue_rules, sample
 from dwtrigger.dataworks import API_2020, API_2024, DataWorksError
 from dwtrigger import app
 from dwtrigger.ops import fc
 from dwtrigger.credentials import InvocationKeys
 from dwtrigger.outcomes import Decision
-from dwtrigger.recent import Seen
+from dwtrigger.recent import FRESH_S, Seen
 from dwtrigger import events
 from dwtrigger.relay import Invocation, Relay, Silence
 from dwtrigger.retry import Deadline
@@ -23,6 +23,7 @@ ORDERS = sample("oss/native-put-orders.json")         # exports/orders/dt=2026-0
 FIELDS = set(Decision("x", "oss", None).record()) | {"request_id", "function_name"}
 
 
+@BOTH_APIS
 def test_orders_file_releases_the_instance_dataworks_has(harness):
     h = harness()
     [d] = h.invoke("oss", ORDERS)
@@ -51,6 +52,7 @@ def test_every_decision_is_one_log_line_with_every_field(harness):
     assert [line["bucket"] for line in lines] == ["etl-landing-backup", "etl-landing"]
 
 
+@BOTH_APIS
 def test_a_second_delivery_is_already_triggered_and_sends_nothing(harness):
     h = harness()
     assert h.invoke("oss", ORDERS)[0]["outcome"] == "triggered"
@@ -102,6 +104,7 @@ def test_a_malformed_event_is_rejected_with_the_reason_and_does_not_raise(harnes
     (700001300001, "NodeFrozen", False),
     (700001300007, "InstanceNotFound", True),          # deployed 03-11: first instance is for bizdate 03-11
 ])
+@BOTH_APIS
 def test_frozen_or_missing_instances_fail_and_raise(harness, node, code, retryable):
     h = harness(orders_rules(f"{{workspace: 10001, node: {node}}}"))
     with pytest.raises(app.TriggerFailed) as err:
@@ -112,12 +115,14 @@ def test_frozen_or_missing_instances_fail_and_raise(harness, node, code, retryab
     assert h.lines()[0]["level"] == "ERROR" and h.lines()[0]["error_code"] == code
 
 
+@BOTH_APIS
 def test_an_instance_that_already_ran_is_not_triggered(harness):
     h = harness(orders_rules("{workspace: 10001, node: 700001300004}"))
     [d] = h.invoke("oss", ORDERS)
     assert d["outcome"] == "already_triggered" and h.calls("trigger") == []
 
 
+@BOTH_APIS
 def test_a_trigger_before_the_parents_finish_is_accepted_and_held(harness):
     h = harness(orders_rules("{workspace: 10001, node: 700001300002}"))
     [d] = h.invoke("oss", ORDERS)
@@ -125,6 +130,7 @@ def test_a_trigger_before_the_parents_finish_is_accepted_and_held(harness):
     assert len(h.calls("trigger")) == 1
 
 
+@BOTH_APIS
 def test_several_waiting_instances_without_a_cycle_time_is_ambiguous(harness):
     h = harness(orders_rules("{workspace: 10001, node: 700001300003}"))
     [d] = h.invoke("oss", ORDERS)
@@ -132,6 +138,7 @@ def test_several_waiting_instances_without_a_cycle_time_is_ambiguous(harness):
     assert "00:00, 12:00" in d["reason"] and h.calls("trigger") == []
 
 
+@BOTH_APIS
 def test_at_picks_one_of_several_instances(harness):
     h = harness(orders_rules('{workspace: 10001, node: 700001300003, at: "12:00"}'))
     [d] = h.invoke("oss", ORDERS)
@@ -139,6 +146,7 @@ def test_at_picks_one_of_several_instances(harness):
     assert h.sent_cycles() == ["1773201600000"]
 
 
+@BOTH_APIS
 def test_backfill_instances_are_never_chosen(harness):
     h = harness(orders_rules("{workspace: 10001, node: 700001300006}"))
     [d] = h.invoke("oss", ORDERS)
@@ -147,6 +155,7 @@ def test_backfill_instances_are_never_chosen(harness):
     assert [i["DagType"] for i in released] == ["DAILY"]
 
 
+@BOTH_APIS
 def test_dev_environment_is_looked_up_in_dev(harness):
     h = harness(orders_rules("{workspace: 10001, node: 700001300005}", extra="env: DEV"))
     assert h.invoke("oss", ORDERS)[0]["outcome"] == "triggered"
@@ -155,6 +164,7 @@ def test_dev_environment_is_looked_up_in_dev(harness):
         h.wire(10001, 700001300005, "2026-03-10", 1773072000000, 1773160200000, env="DEV")
 
 
+@BOTH_APIS
 def test_hourly_instance_from_the_key(harness):
     h = harness()
     [d] = h.invoke("oss", sample("oss/native-clicks-hourly.json"))      # logs/clicks/2026031108/...
@@ -163,6 +173,7 @@ def test_hourly_instance_from_the_key(harness):
     assert trigger["params"] == h.wire(10001, 700001234999, "2026-03-10", 1773072000000, 1773187200000)[1]
 
 
+@BOTH_APIS
 def test_lookup_false_sends_computed_times_without_a_lookup(harness):
     h = harness(orders_rules('{workspace: 10001, node: 700001234567, at: "00:30", lookup: false}'))
     [d] = h.invoke("oss", ORDERS)
@@ -171,6 +182,7 @@ def test_lookup_false_sends_computed_times_without_a_lookup(harness):
     assert trigger["params"] == h.wire(10001, 700001234567, "2026-03-10", 1773072000000, 1773160200000)[1]
 
 
+@BOTH_APIS
 def test_berlin_workspace_gets_berlin_midnight(harness):
     h = harness()
     [d] = h.invoke("mns", sample("mns/topic-json-finance.json"))        # bizdate 20260310 in the message
@@ -204,13 +216,41 @@ def test_a_batch_decides_every_message_before_raising(harness):
     assert len(h.calls("trigger")) == 1
 
 
-def test_transient_failures_are_retried_with_a_fresh_lookup(harness):
+LEDGERED = orders_rules("{workspace: 10001, node: 700001234567}", extra='ledger: "oss://etl-ledger/dwtrigger/"')
+
+
+def test_a_trigger_refused_for_the_quota_is_retried_on_the_listing_of_a_moment_ago_under_its_claim(harness):
+    h = harness(LEDGERED)                                     # the emulator's clock stands still: all one moment
+    h.emu.set_faults(script=["ok", "throttle", "ok"])         # lookup ok, trigger throttled, trigger
+    [d] = h.invoke("oss", ORDERS)
+    assert (d["outcome"], d["attempts"]) == ("triggered", 2)
+    assert h.actions() == ["lookup", "trigger", "trigger"]
+    assert h.calls("trigger")[0]["code"] == "Throttling.User"
+
+
+def test_without_a_ledger_a_retry_looks_again_for_nothing_holds_the_instance_through_the_backoff(harness):
     h = harness()
     h.emu.set_faults(script=["ok", "throttle", "ok", "ok"])   # lookup ok, trigger throttled, lookup, trigger
     [d] = h.invoke("oss", ORDERS)
     assert (d["outcome"], d["attempts"]) == ("triggered", 2)
     assert h.actions() == ["lookup", "trigger", "lookup", "trigger"]
-    assert h.calls("trigger")[0]["code"] == "Throttling.User"
+
+
+def test_transient_failures_are_retried_with_a_fresh_lookup_once_the_listing_is_old(harness):
+    h = harness(LEDGERED)
+    start, ticks = h.emu.clock.now(), count()
+    h.runtime.wall_clock = lambda: start + timedelta(seconds=FRESH_S * next(ticks))   # FRESH_S a reading
+    h.emu.set_faults(script=["ok", "throttle", "ok", "ok"])   # lookup ok, trigger throttled, lookup, trigger
+    [d] = h.invoke("oss", ORDERS)
+    assert (d["outcome"], d["attempts"]) == ("triggered", 2)
+    assert h.actions() == ["lookup", "trigger", "lookup", "trigger"]
+
+
+def test_a_trigger_that_got_no_answer_is_retried_with_a_fresh_lookup(harness):
+    h = harness()
+    h.emu.set_faults(script=["ok", "drop", "ok", "ok"])       # lookup, trigger dropped (it may have landed), ...
+    [d] = h.invoke("oss", ORDERS)
+    assert d["outcome"] == "triggered" and h.actions() == ["lookup", "trigger", "lookup", "trigger"]
 
 
 def test_a_permanent_error_fails_at_once(harness):
@@ -371,6 +411,7 @@ def test_a_redelivery_with_lookup_false_on_2024_is_answered_success_and_has_no_e
     assert [i["Triggers"] for i in h.emu.instances(workspace=30001, node=700001234567) if i["Triggers"]] == [1]
 
 
+@BOTH_APIS
 def test_a_refusal_with_lookup_false_still_fails_when_the_look_up_finds_nothing_done(harness):
     h = harness(orders_rules('{workspace: 10001, node: 700001234567, at: "01:00", lookup: false}'))  # runs 00:30
     [d] = h.invoke("oss", ORDERS)
@@ -447,6 +488,16 @@ def test_a_remembered_hold_does_not_stop_a_send_the_look_up_shows_is_needed(harn
     assert d["outcome"] == "triggered" and h.actions() == ["lookup", "trigger"]
 
 
+def test_a_piece_of_work_s_budget_never_outlives_the_invocation_s():
+    """`within` (a sweep candidate's budget, a decision's share, the time kept for the ledger) is cut to the
+    invocation's deadline: 2 s asked for with 1 s left is 1 s. On a clock the test holds."""
+    now = [100.0]
+    call = Invocation(Deadline(110.0, lambda: now[0]), lambda rule: None, lambda rule: None, lambda: None)
+    assert (call.within(4).deadline.at, call.within(30).deadline.at) == (104.0, 110.0)
+    now[0] = 109.0
+    assert (call.within(2).deadline.at, call.share().deadline.at) == (110.0, 110.0)
+
+
 def test_an_answer_between_refusals_starts_the_count_again():
     """The command line's Silence (ops/reach.Watch's): attempts that could not connect count, in a row; any answer
     starts the count again, a call the deadline cut says nothing, and FC's (no limit) never stops retries."""
@@ -462,3 +513,47 @@ def test_an_answer_between_refusals_starts_the_count_again():
     assert silence.down("dw") == ("DataWorks at dw could not be reached 3 times in a row (127.0.0.1:9: Connection "
                                   "refused): not asked again by this command")
     assert silence.down("other") is None and Silence().attempted("dw", refusal) is False   # FC's: never stops
+
+
+# ---- look-ups shared: one per node and business date where a fresh one would say the same ----------------------
+
+def batch(raw: bytes, keys) -> bytes:
+    """The OSS notification `raw` (one record) as one delivery of a record per key."""
+    doc = json.loads(raw)
+    doc["events"] = [dict(doc["events"][0], oss=dict(doc["events"][0]["oss"], object=dict(
+        doc["events"][0]["oss"]["object"], key=key))) for key in keys]
+    return json.dumps(doc).encode()
+
+
+def test_a_batch_naming_one_instance_n_times_makes_one_look_up_and_one_trigger(harness):
+    h = harness()
+    records = h.invoke("oss", batch(ORDERS, ["exports/orders/dt=2026-03-10/_SUCCESS"] * 4))
+    assert [r["outcome"] for r in records] == ["triggered"] + ["already_triggered"] * 3
+    assert {(r["biz_date_ms"], r["cycle_time_ms"]) for r in records} == {(1773072000000, 1773160200000)}
+    assert h.actions() == ["lookup", "trigger"]
+
+
+def test_the_hours_of_one_day_share_one_look_up_and_each_is_triggered(harness):
+    h = harness()
+    hours = ["2026031108", "2026031109", "2026031110"]
+    records = h.invoke("oss", batch(sample("oss/native-clicks-hourly.json"),
+                                    [f"logs/clicks/{hour}/part-0001.done" for hour in hours]))
+    assert [(r["outcome"], r["cycle_time"][11:16]) for r in records] == \
+        [("triggered", "08:00"), ("triggered", "09:00"), ("triggered", "10:00")]
+    assert h.actions() == ["lookup", "trigger", "trigger", "trigger"]
+    assert [c["params"].get("CycleTime") or c["params"].get("TriggerTime") for c in h.calls("trigger")] == \
+        [str(r["cycle_time_ms"]) for r in records]
+
+
+def test_an_hour_a_listing_of_the_day_showed_past_waiting_needs_no_call_of_its_own(harness):
+    h = harness()
+    first = sample("oss/native-clicks-hourly.json")
+    assert h.invoke("oss", first)[0]["outcome"] == "triggered"          # 08:00, from a listing of the day
+    [again] = harness().invoke("oss", first)                             # another FC instance: looks it up
+    assert again["outcome"] == "already_triggered"
+    other = harness()
+    other.invoke("oss", batch(first, ["logs/clicks/2026031109/part-0001.done"]))   # lists the day: 08:00 ran
+    [remembered] = other.invoke("oss", first)
+    assert remembered["outcome"] == "already_triggered" and remembered["attempts"] == 0
+    assert remembered["reason"].startswith("this FC instance saw it ")
+    assert h.actions() == ["lookup", "trigger", "lookup", "lookup", "trigger"]

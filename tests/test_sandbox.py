@@ -3,11 +3,8 @@ ports in use), and its subcommands against a running pair (files landed exactly 
 removed, listed; the clock set and advanced), and the commands reaching it running by its clock."""
 
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 
 import alibabacloud_oss_v2 as oss
@@ -15,16 +12,16 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from conftest import ROOT, sample
+from conftest import ROOT, sample, side_by_side
+from dead_letters import fc_record
 from dwtrigger.ops.cli import main
 from dwtrigger.ops.emulator import DEFAULT_SEED, Emulator, OssStandIn
 from dwtrigger.ops.reach import clock, environment
 from dwtrigger.ops.sandbox import _seeds
-from test_dead_letters import fc_record
-from test_oss_standin import client
+from sessions import CLEAN, free_ports, started
+from standins import client
 
 RULES = str(ROOT / "rules.yaml")
-CLEAN = {name: None for name in os.environ if name.startswith(("DWTRIGGER_", "ALIBABA_CLOUD_"))}
 SUCCESS = "exports/orders/dt=2026-03-11/_SUCCESS"
 
 
@@ -32,44 +29,14 @@ def run(*args, env=None, input=None):
     return CliRunner().invoke(main, list(args), env={**CLEAN, **(env or {})}, input=input, prog_name="dwtrigger")
 
 
-def free_ports() -> int:
-    """A port P with P+1 and P+2 free too, as `dwtrigger emulator --port P` needs (found by binding all three)."""
-    for _ in range(50):
-        with socket.socket() as first, socket.socket() as second, socket.socket() as third:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            try:
-                second.bind(("127.0.0.1", port + 1))
-                third.bind(("127.0.0.1", port + 2))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no three consecutive free ports")
-
-
-def started(port: int, *options: str) -> subprocess.Popen:
-    """`dwtrigger emulator --port PORT` as a process, once it has said how to reach it (both ports bound)."""
-    env = {k: v for k, v in os.environ.items() if k not in CLEAN}
-    proc = subprocess.Popen([sys.executable, "-m", "dwtrigger.ops.cli", "emulator", "--port", str(port), *options],
-                            stderr=subprocess.PIPE, text=True, env=env)
-    proc.said = []
-    while not proc.said or not proc.said[-1].endswith("Ctrl-C stops it.\n"):
-        line = proc.stderr.readline()
-        if not line:
-            proc.wait(timeout=10)
-            raise RuntimeError(f"the emulator did not start: {''.join(proc.said)}")
-        proc.said.append(line)
-    return proc
-
-
 def test_the_emulator_says_how_to_reach_it_lands_its_seeds_files_and_stops_on_ctrl_c(tmp_path):
     seed = yaml.safe_load(DEFAULT_SEED.read_text())
     seed.update(buckets=["etl-archive"], objects=[f"etl-landing/{SUCCESS}", "etl-archive/2026/03/11.tar"],
                 queues=["replays"])
     (tmp_path / "seed.yaml").write_text(yaml.safe_dump(seed))
-    port = free_ports()
+    proc = started("--seed", str(tmp_path / "seed.yaml"))
+    port = proc.port
     url = f"http://127.0.0.1:{port}"
-    proc = started(port, "--seed", str(tmp_path / "seed.yaml"))
     try:
         assert proc.said == [
             f"DataWorks emulator on {url}  (admin: {url}/_admin/calls)\n",
@@ -120,11 +87,14 @@ def test_a_seeds_file_in_no_bucket_is_refused_before_anything_is_served(tmp_path
                                          (1, "for the OSS stand-in (--port {n} takes {n} to {m})"),
                                          (2, "for the MNS stand-in (--port {n} takes {n} to {m})")])
 def test_a_port_in_use_is_named_with_whose_it_is_and_what_to_do(busy, whose):
-    port = free_ports()
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", port + busy))
-        taken.listen()
-        result = run("emulator", "--port", str(port))
+    for _ in range(20):                    # the other two, found free, may be taken meanwhile: then on other ports
+        port = free_ports()
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", port + busy))
+            taken.listen()
+            result = run("emulator", "--port", str(port))
+        if f"port {port + busy}," in result.stderr:
+            break
     assert result.exit_code == 2
     assert result.stderr == (f"Error: port {port + busy}, {whose.format(n=port, m=port + 2)}, is in use (another "
                              "`dwtrigger emulator`?): stop that process, or choose free ports with --port N (DataWorks "
@@ -138,9 +108,9 @@ def test_a_port_in_use_is_named_with_whose_it_is_and_what_to_do(busy, whose):
 def pair():
     """A running sandbox, in this process: DataWorks on P, the OSS stand-in on P+1 on its clock."""
     world, oss_seed, _ = _seeds(DEFAULT_SEED)
-    port = free_ports()
-    with Emulator(world, port=port) as emu, OssStandIn(oss_seed, port=port + 1, clock=emu.clock.now) as standin:
-        yield emu, standin
+    with side_by_side(lambda: Emulator(world), lambda emu, port: OssStandIn(oss_seed, port=port,
+                                                                            clock=emu.clock.now)) as both:
+        yield both
 
 
 @pytest.fixture

@@ -6,14 +6,15 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from conftest import ROLE_KEY, orders_rules, sample
+from checks import SECRETS
+from conftest import BOTH_APIS, ROLE_KEY, orders_rules, sample
 from dwtrigger import app
 from dwtrigger.ops import fc
 
+pytestmark = BOTH_APIS      # each API's SDK, its answers and errors
+
 ROLE = 'role_arn: "acs:ram::1234567890123456:role/dwtrigger-cross"'
 UNKNOWN_ROLE = 'role_arn: "acs:ram::1234567890123456:role/not-allowed"'
-SECRETS = list(ROLE_KEY.values()) + ["rotated-secret", "rotated-token-9876543210", "STS.rotated-key",
-                                     "wrong-secret", "Signature=", "ACS3-HMAC-SHA256", "x-acs-security-token"]
 
 
 def rules_with(extra: str) -> str:

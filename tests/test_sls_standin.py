@@ -12,12 +12,12 @@ from alibabacloud_sls20201230 import models
 from alibabacloud_sls20201230.client import Client
 from alibabacloud_tea_openapi.utils_models import Config
 
+from checks import SECRETS
 from conftest import ROLE_KEY
 from dwtrigger import wire
 from dwtrigger.ops import sls_config
 from dwtrigger.ops.emulator import SlsStandIn
 from dwtrigger.ops.emulator.sls_signature import SCHEME, signature, string_to_sign
-from test_secrets import SECRETS
 
 KEY = {"access_key_id": "LTAIsls-test-key", "access_key_secret": "sls-test-secret-0123"}
 STS = {"access_key_id": ROLE_KEY["ALIBABA_CLOUD_ACCESS_KEY_ID"],

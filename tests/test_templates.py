@@ -4,6 +4,7 @@ from datetime import date, datetime
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
+from conftest import examples
 from dwtrigger.templates import TemplateError, compile_template
 
 
@@ -117,7 +118,7 @@ def _as_regex(template):
 _GLOB_PART = st.sampled_from(["a", "b", "/", "*", "**", "**/", "/**/", "a/"])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400))
 @given(st.lists(_GLOB_PART, min_size=1, max_size=6).map("".join).filter(lambda t: "***" not in t),
        st.text(st.sampled_from("ab/"), max_size=8))
 def test_wildcards_match_exactly_what_the_glob_semantics_say(template, key):
@@ -335,7 +336,7 @@ def _round_trip_case(draw):
     return "/".join(segments), values, expected
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300))
 @given(_round_trip_case())
 def test_fill_then_match_round_trips(case):
     source, values, expected = case
@@ -446,7 +447,7 @@ def test_partial_refuses_values_no_key_could_have_given(template, values, messag
     assert message in str(e.value)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200))
 @given(_round_trip_case())
 def test_partial_of_every_value_is_the_filled_key(case):
     source, values, _ = case
@@ -513,7 +514,7 @@ def test_segments_refuse_a_template_that_crosses(template):
 _SEGMENT_PART = st.sampled_from(["a", "b", "/", "*", "{x}", "{y}", "%", "{bizdate:%Y%m%d}", "{{", "-"])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400))
 @given(st.lists(_SEGMENT_PART, min_size=1, max_size=7), st.text(st.sampled_from("ab/-{%0129"), max_size=12))
 def test_a_key_matches_iff_each_of_its_segments_matches_its_own(parts, key):
     """What the walk relies on: same segment count, each segment matched alone, the same captures."""

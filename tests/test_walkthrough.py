@@ -6,8 +6,7 @@ The emulator serves on three free ports; the pages' 8765 to 8767 are swapped for
 normalised: the demo seed's clock is fixed, instance ids and ledger names follow from it (tests/sessions.py)."""
 
 from conftest import ROOT
-from sessions import EMULATOR, emulator, emulator_swaps, page, replay, session
-from test_sandbox import CLEAN
+from sessions import CLEAN, EMULATOR, emulator, emulator_swaps, page, replay, session
 
 
 def test_the_try_it_session_reproduces_byte_for_byte(tmp_path, monkeypatch):

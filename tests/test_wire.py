@@ -16,7 +16,7 @@ import pytest
 import urllib3
 from urllib3.exceptions import ConnectTimeoutError
 
-from conftest import MIRROR, ROLE_KEY
+from conftest import BOTH_APIS, MIRROR, ROLE_KEY
 from dwtrigger import dataworks, oss, wire
 from dwtrigger.credentials import RoleKeys, credential_client
 from dwtrigger.dataworks import API_2020, DataWorksError
@@ -24,6 +24,8 @@ from dwtrigger.oss import OssError
 from dwtrigger.retry import Deadline
 from dwtrigger.wire import MAX_ANSWER_BYTES, Budget, DeadlineReached
 from forward_proxy import Proxy
+
+pytestmark = BOTH_APIS      # each API's adapter and SDK on the transport
 
 KEYS = RoleKeys(*ROLE_KEY.values())
 NODE, DAY, BIZ_MS, CYCLE_MS = 700001234567, date(2026, 3, 10), 1773072000000, 1773160200000
@@ -41,6 +43,12 @@ class Orders:
 
     def trigger(self, deadline):
         return self.port.trigger(self.workspace, "PROD", NODE, CYCLE_MS, BIZ_MS, deadline)
+
+
+# The budget of the calls these tests cut (a drip, a resolver or a peer that never ends would take 15 s and more):
+# room for the SDK's own first-call work (its session, a TLS context) on a loaded machine, which it counts too; and
+# the longest such a call may take, the budget and the time to raise.
+CUT, LATE = 2.0, 4.0
 
 
 def within(seconds: float) -> Deadline:
@@ -75,17 +83,17 @@ def test_an_error_names_where_no_connection_could_be_made(emulator):
     with socket.socket() as mute:
         mute.bind(("127.0.0.1", 0))
         mute.listen(8)                                 # the connection is made, and no answer comes
-        e = refused(lambda: Orders(emulator, API_2020, "127.0.0.1:%d" % mute.getsockname()[1]).look_up(within(0.8)))
+        e = refused(lambda: Orders(emulator, API_2020, "127.0.0.1:%d" % mute.getsockname()[1]).look_up(within(CUT)))
     assert (e.code, e.unreachable) == ("DeadlineExceeded", None)
 
 
 def test_a_dripped_answer_is_cut_at_the_budget(emulator, api):
     emulator.set_faults(script=["drip"], drip_ms=50)          # ~300 bytes: 15 s for a client that waits per read
     started = time.monotonic()
-    e = refused(lambda: Orders(emulator, api).look_up(within(0.8)))
+    e = refused(lambda: Orders(emulator, api).look_up(within(CUT)))
     elapsed = time.monotonic() - started
     assert (e.code, e.retryable) == ("DeadlineExceeded", True)
-    assert elapsed < 3, elapsed                               # the budget ends it, not the drip
+    assert elapsed < LATE, elapsed                            # the budget ends it, not the drip
 
 
 def test_no_call_starts_when_the_budget_is_spent(emulator, api):
@@ -157,10 +165,10 @@ def endpoint(server, host: str) -> str:
 def test_a_resolver_that_never_answers_is_cut_at_the_budget(emulator, api, resolver):
     orders = Orders(emulator, api, endpoint(emulator, NEVER_RESOLVED))
     started = time.monotonic()
-    e = refused(lambda: orders.look_up(within(0.8)))
+    e = refused(lambda: orders.look_up(within(CUT)))
     elapsed = time.monotonic() - started
     assert (e.code, e.retryable) == ("DeadlineExceeded", True)
-    assert elapsed < 2.8, elapsed                             # not the resolver's own give-up (20 s here)
+    assert elapsed < LATE, elapsed                            # not the resolver's own give-up (20 s here)
     assert [host for host, _ in resolver] == [NEVER_RESOLVED] and emulator.calls == []
 
 
@@ -186,9 +194,9 @@ def test_an_oss_call_to_a_name_that_never_resolves_is_cut_at_the_budget(oss_stan
     store = oss.store("cn-shanghai", endpoint(oss_standin, NEVER_RESOLVED), "http", False, KEYS)
     started = time.monotonic()
     with pytest.raises(OssError) as err:
-        store.read("etl-landing", "absent.json", within(0.8))
+        store.read("etl-landing", "absent.json", within(CUT))
     assert (err.value.code, err.value.retryable) == ("DeadlineExceeded", True)
-    assert time.monotonic() - started < 2.8 and oss_standin.calls == []
+    assert time.monotonic() - started < LATE and oss_standin.calls == []
 
 
 PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY",
@@ -212,14 +220,23 @@ def test_a_call_through_a_proxy_goes_through_it(emulator, api, proxy):
     assert [(method, target.split("?")[0]) for method, target in proxy.seen] == [("POST", f"{emulator.url}/")]
 
 
+def recorded(server, count: int) -> int:
+    """How many calls `server` recorded, once it has `count` or after 10 s: a proxy forwards on its own thread,
+    which a loaded machine may run after the client has given up."""
+    give_up = time.monotonic() + 10
+    while len(server.calls) < count and time.monotonic() < give_up:
+        time.sleep(0.01)
+    return len(server.calls)
+
+
 def test_a_proxy_that_drips_its_answer_is_cut_at_the_budget(emulator, api, proxy):
     proxy.drip_s = 0.05                                       # ~20 s to pass the answer on a byte at a time
     started = time.monotonic()
-    e = refused(lambda: Orders(emulator, api).look_up(within(0.8)))
+    e = refused(lambda: Orders(emulator, api).look_up(within(CUT)))
     elapsed = time.monotonic() - started
     assert (e.code, e.retryable) == ("DeadlineExceeded", True)
-    assert elapsed < 2.8, elapsed
-    assert len(proxy.seen) == 1 and len(emulator.calls) == 1     # it was the proxy's drip that the budget cut
+    assert elapsed < LATE, elapsed
+    assert len(proxy.saw(1)) == 1 and recorded(emulator, 1) == 1   # it was the proxy's drip that the budget cut
 
 
 def test_a_proxy_tunnel_that_drips_its_connect_answer_is_cut_at_the_budget(emulator, api, proxy):
@@ -228,10 +245,10 @@ def test_a_proxy_tunnel_that_drips_its_connect_answer_is_cut_at_the_budget(emula
     proxy.drip_s = 0.05
     orders = Orders(emulator, api, "dataworks.tunnelled.test", protocol="https")
     started = time.monotonic()
-    e = refused(lambda: orders.look_up(within(0.8)))
+    e = refused(lambda: orders.look_up(within(CUT)))
     assert (e.code, e.retryable) == ("DeadlineExceeded", True)
-    assert time.monotonic() - started < 2.8
-    assert proxy.seen == [("CONNECT", "dataworks.tunnelled.test:443")]
+    assert time.monotonic() - started < LATE
+    assert proxy.saw(1) == [("CONNECT", "dataworks.tunnelled.test:443")]
 
 
 @pytest.mark.parametrize("status", [302, 307])
@@ -259,9 +276,9 @@ def test_an_oss_call_through_a_proxy_goes_through_it_and_its_drip_is_cut(oss_sta
     proxy.drip_s = 0.05
     started = time.monotonic()
     with pytest.raises(OssError) as err:
-        store.read("etl-landing", "absent.json", within(0.8))
+        store.read("etl-landing", "absent.json", within(CUT))
     assert (err.value.code, err.value.retryable) == ("DeadlineExceeded", True)
-    assert time.monotonic() - started < 2.8 and len(proxy.seen) == 2
+    assert time.monotonic() - started < LATE and len(proxy.saw(2)) == 2
 
 
 DEBUG_PROBE = """

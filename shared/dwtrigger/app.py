@@ -51,7 +51,7 @@ class Runtime:
         self.dry_run = self.settings.dry_run if dry_run is None else dry_run
         self.wall_clock = wall_clock
         self.clients = ClientCache()
-        self.pacers = Pacers()                             # this FC instance's share of each DataWorks quota
+        self.pacers = Pacers(self.settings.dataworks_qps)  # this FC instance's share of each DataWorks quota
         # An MNS rule naming neither topic nor queue takes STREAM messages, which name no topic, as they come.
         self._any_topic = events.ANY_TOPIC if rules.takes_any_message() else None
         self.relay = Relay(rules, dry_run=self.dry_run, backoff=backoff, sleep=sleep, observe=observe)

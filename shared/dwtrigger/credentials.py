@@ -8,6 +8,7 @@ the keys rotate; concurrent invocations in one instance each get a client built 
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -53,31 +54,56 @@ class InvocationKeys:
 
     def __init__(self, context, environ: Mapping[str, str], also: Tuple[str, ...] = ()):
         self._context, self._environ, self._keys, self._also = context, environ, None, also
-        self.scrub: Scrubber = Scrubber(also) if also else PATTERNS_ONLY
+        self.scrub: Scrubber = scrubber(also) if also else PATTERNS_ONLY
 
     def get(self) -> RoleKeys:
         if self._keys is None:
             self._keys = read_keys(self._context, self._environ)
-            self.scrub = Scrubber(self._keys.secrets() + self._also)
+            self.scrub = scrubber(self._keys.secrets() + self._also)
         return self._keys
+
+
+@functools.lru_cache(maxsize=8)
+def scrubber(secrets: Tuple[str, ...]) -> Scrubber:
+    """One Scrubber per set of secrets, shared by the invocations that hold them: building one (every encoded form
+    of every key, one regex) cost more than the rest of a warm decision's own work; the keys rotate hourly."""
+    return Scrubber(secrets)
+
+
+class StaticCredential:
+    """The role's keys as tea-openapi asks for them (`get_credential()`), the same model alibabacloud-credentials'
+    static providers give (type and provider name included: the same wire), without importing that library's
+    client, whose import pulls Tea's core, aiohttp, asyncio and apscheduler for nothing a static key needs."""
+
+    def __init__(self, keys: RoleKeys):
+        from alibabacloud_credentials.models import CredentialModel     # a plain model: no async stack
+
+        sts = bool(keys.security_token)
+        self._model = CredentialModel(access_key_id=keys.access_key_id, access_key_secret=keys.access_key_secret,
+                                      security_token=keys.security_token, type="sts" if sts else "access_key",
+                                      provider_name="static_sts" if sts else "static_ak")
+
+    def get_credential(self):
+        return self._model
 
 
 def credential_client(keys: RoleKeys, role_arn: Optional[str] = None, sts_endpoint: Optional[str] = None,
                       session_name: str = "dwtrigger"):
-    """An alibabacloud-credentials client: the role's STS keys, or an assumed role on top of them."""
+    """What signs a rule's calls: the role's STS keys (StaticCredential), or an assumed role on top of them (an
+    alibabacloud-credentials client, which refreshes it)."""
+    if not role_arn:
+        return StaticCredential(keys)
     from alibabacloud_credentials.client import Client
     from alibabacloud_credentials.models import Config
 
+    from .wire import guard_tea
+
+    guard_tea()
     # The package logs refresh failures with tracebacks on its own handler; the decision line reports them.
     logging.getLogger("credentials").setLevel(logging.CRITICAL)
-
-    kind = "sts" if keys.security_token else "access_key"
-    if role_arn:
-        return Client(Config(type="ram_role_arn", access_key_id=keys.access_key_id,
-                             access_key_secret=keys.access_key_secret, security_token=keys.security_token,
-                             role_arn=role_arn, role_session_name=session_name, sts_endpoint=sts_endpoint))
-    return Client(Config(type=kind, access_key_id=keys.access_key_id, access_key_secret=keys.access_key_secret,
-                         security_token=keys.security_token))
+    return Client(Config(type="ram_role_arn", access_key_id=keys.access_key_id,
+                         access_key_secret=keys.access_key_secret, security_token=keys.security_token,
+                         role_arn=role_arn, role_session_name=session_name, sts_endpoint=sts_endpoint))
 
 
 class ClientCache:

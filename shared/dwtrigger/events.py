@@ -30,7 +30,7 @@ NOT_JSON = object()   # a body or payload that is not JSON (matches only rules w
 
 @dataclass(frozen=True)
 class Event:
-    source: str                         # "oss" | "mns" | "timer"
+    source: str                         # its source's name (sources/): "oss", "mns", "timer", ...
     kind: str                           # the wire shape it arrived in, e.g. "mns-topic-json"
     event_id: str
     time: datetime                      # timezone-aware (UTC) time the event says it happened
@@ -164,14 +164,27 @@ def shape_of(doc: object) -> str | None:
     """The delivery shape of a document: a kind (a source's, `Source.shape`), CLOUDEVENT for an unknown CloudEvent,
     or None. The source that takes any text (MNS STREAM bodies) is asked last, so another's shape comes first.
 
-    A list can only be a batch of CloudEvents; its first CloudEvent decides (each item is checked later).
+    A list can only be a batch of CloudEvents (or of their JSON as strings, as Kafka triggers once sent them); its
+    first CloudEvent decides (each item is checked later).
     """
     if isinstance(doc, list):
-        return next((shape_of(item) for item in doc if isinstance(item, dict) and "specversion" in item), None)
+        return next((shape_of(item) for item in map(record_of, doc) if isinstance(item, dict) and "specversion" in item),
+                    None)
     if not isinstance(doc, dict):
         return None
     found = next((kind for source in _recognising() for kind in [source.shape(doc)] if kind is not None), None)
     return CLOUDEVENT if found is None and "specversion" in doc else found
+
+
+def record_of(item: object) -> object:
+    """A batch's item: a string is the JSON of one (one that is not JSON, or too deep, stays the string)."""
+    if not isinstance(item, str):
+        return item
+    try:
+        found = shallow_json(item, "the record's JSON")
+    except Invalid:
+        return item
+    return item if found is NOT_JSON else found
 
 
 def _recognising() -> list:
@@ -190,7 +203,7 @@ def describe(kind: str | None) -> str | None:
     return owner.shapes[kind] if owner else _CLOUDEVENT if kind == CLOUDEVENT else None
 
 
-_CLOUDEVENT = "a CloudEvent neither from acs.oss nor of an mns:Queue:* type"
+_CLOUDEVENT = "a CloudEvent of a type no source recognises"
 
 
 def source_of(raw: bytes | str) -> str:

@@ -15,10 +15,16 @@ from typing import IO, Any, Dict, Optional
 
 import msgspec
 
+from .deferred import deferring
 from .redact import Scrubber
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging.formatter import RESERVED_LOG_ATTRS, LambdaPowertoolsFormatter
+# Powertools' package imports its metrics, its tracer and (for the logger's correlation-id paths) JMESPath; only
+# the Logger writes here: those load if ever used, not at every cold start (deferred.py).
+with deferring({"aws_lambda_powertools.metrics": frozenset({"Metrics", "single_metric"}),
+                "aws_lambda_powertools.tracing": frozenset({"Tracer"}),
+                "aws_lambda_powertools.utilities.jmespath_utils": frozenset()}):
+    from aws_lambda_powertools import Logger
+    from aws_lambda_powertools.logging.formatter import RESERVED_LOG_ATTRS, LambdaPowertoolsFormatter
 
 TRIGGERED, ALREADY, WAITING_FILES = "triggered", "already_triggered", "waiting_for_files"
 IGNORED, REJECTED, DRY_RUN, FAILED, OVERDUE = "ignored", "rejected", "dry_run", "failed", "overdue"

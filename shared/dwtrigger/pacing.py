@@ -1,85 +1,111 @@
 """Client-side pacing: this FC instance's share of a DataWorks quota, learned from throttling.
 
-DataWorks counts every call against the edition's quota (50 QPS on Enterprise), throttled calls too. Answering a
-429 with backoff alone keeps knocking: each FC instance retries into the same full second. A `Pacer` instead
-sets a rate on the first throttle (half of what this instance sent in the second before it) and spaces its calls by
-it, lowering it on each later throttle and raising it slowly while calls pass, so the instances that share a quota
-settle just under it. Until a throttle it never waits; once calls have passed at a high rate for long enough it
-stops pacing again.
+DataWorks' quota is per account and region, split into reads and writes (Enterprise: 50 read and 20 write calls a
+second; DWTRIGGER_DATAWORKS_QPS), and every call counts, throttled ones too. Answering a 429 with backoff alone
+keeps knocking: each FC instance retries into the same full second. A `Pacer` spaces one kind of call (reads:
+look-ups; writes: triggers) by a rate it learns, never above the quota (its `ceiling`), so the FC instances that
+share a quota settle just under it without knowing how many they are:
+- it starts at an eighth of the ceiling and doubles each second until a throttle: a lone FC instance has the
+  whole quota within three seconds, and eight that start together overshoot it once, briefly;
+- a throttle cuts the rate, once a second (the throttles of one burst are one signal), by half the share of this
+  FC instance's calls throttled in the second before, 5% at least: every FC instance sees about the share by which
+  they all overshoot, so they come back under the quota together within a few seconds, and a few calls a second
+  make a noisy share, hence half of it each second;
+- while calls pass it climbs back slowly (a small share of the ceiling each second), so a fleet spends little of
+  the quota on throttled calls and uses about nine tenths of it;
+- a minute without a throttle and it doubles each second again (the others are gone, or were never there).
 """
 from __future__ import annotations
 
 import threading
 import time
 from collections import deque
-from typing import Callable, Deque, Dict, Optional
+from typing import Callable, Deque, Dict, Optional, Tuple
 
-BACK_OFF = 0.5            # a throttle sets the rate to this share of what was sent in the last second
-PROBE_PER_S = 0.05        # while calls pass, the rate grows this many calls per second, each second
+START = 0.125             # the first rate, as a share of the ceiling
+GENTLE = 0.95             # a throttle cuts the rate to at most this share of itself
+CLIMB = 0.001             # while calls pass, the rate grows by this share of the ceiling each second
+RESTART_S = 60.0          # this long without a throttle, the rate doubles each second again
 FLOOR = 0.5               # calls per second: the least a throttle leaves
-UNPACED = 200.0           # a rate probed up to this is no limit at all: pacing stops
 COOLING_S = 1.0           # throttles this soon after the last cut answer calls sent before it: not cut again
 
 
 class Pacer:
-    """Spaces the calls of one FC instance to one endpoint. Thread-safe: concurrent invocations share it."""
+    """Spaces one kind of call of one FC instance to one endpoint, at most `ceiling` a second. Thread-safe:
+    concurrent invocations share it."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic):
-        self._clock, self._lock = clock, threading.Lock()
-        self._rate: Optional[float] = None     # calls per second, None while unpaced
-        self._set_at = 0.0                     # when the rate was last cut
+    def __init__(self, ceiling: float, clock: Callable[[], float] = time.monotonic):
+        self.ceiling, self._clock, self._lock = ceiling, clock, threading.Lock()
+        self._rate = START * ceiling           # calls per second when last set
+        self._set_at = clock()                 # when: a cut, or the start of a doubling phase
+        self._doubling = True                  # growing twofold each second, else climbing
+        self._cut_at: Optional[float] = None   # when a throttle last cut it
         self._next = 0.0                       # the earliest start of the next call
-        self._recent: Deque[float] = deque()   # start times of the calls of the last second
+        self._sent: Deque[float] = deque()     # start times of the calls of the last second
+        self._refused: Deque[float] = deque()  # times of the throttles of the last second
 
-    def rate(self) -> Optional[float]:
-        """Calls per second now (None: unpaced)."""
+    def rate(self) -> float:
+        """Calls per second now."""
         with self._lock:
             return self._current(self._clock())
 
     def delay(self, within: float = float("inf")) -> Optional[float]:
-        """Reserve the next call's turn: the seconds to wait before sending it (0 when unpaced), or None, with
-        nothing reserved, when the turn comes more than `within` seconds from now (the call will not be made)."""
+        """Reserve the next call's turn: the seconds to wait before sending it, or None, with nothing reserved,
+        when the turn comes more than `within` seconds from now (the call will not be made)."""
         with self._lock:
             now = self._clock()
-            rate = self._current(now)
-            start = now if rate is None else max(now, self._next)
+            start = max(now, self._next)
             if start - now > within:
                 return None
-            if rate is not None:
-                self._next = start + 1.0 / rate
-            self._recent.append(start)
-            while self._recent and self._recent[0] <= start - 1.0:
-                self._recent.popleft()
+            self._next = start + 1.0 / self._current(now)
+            _within_a_second(self._sent, start).append(start)
             return start - now
 
     def throttled(self) -> None:
         """The endpoint refused a call for the quota: send slower."""
         with self._lock:
             now = self._clock()
-            if self._rate is not None and now - self._set_at < COOLING_S:
+            _within_a_second(self._refused, now).append(now)
+            if self._cut_at is not None and now - self._cut_at < COOLING_S:
                 return
-            sent = sum(1 for t in self._recent if t > now - 1.0)
-            current = self._current(now)
-            cut = max(FLOOR, BACK_OFF * max(sent, 1))
-            self._rate, self._set_at = (cut if current is None else max(FLOOR, min(cut, BACK_OFF * current))), now
+            refused = len(self._refused) / max(len(_within_a_second(self._sent, now)), len(self._refused))
+            self._rate = max(FLOOR, min(GENTLE, 1.0 - refused / 2) * self._current(now))
+            self._set_at, self._cut_at, self._doubling = now, now, False
 
-    def _current(self, now: float) -> Optional[float]:
-        if self._rate is None:
-            return None
-        rate = self._rate + PROBE_PER_S * (now - self._set_at)
-        if rate >= UNPACED:
-            self._rate = None
-            return None
-        return rate
+    def _current(self, now: float) -> float:
+        since = now - self._set_at
+        if not self._doubling and since >= RESTART_S:
+            self._rate, self._set_at, self._doubling, since = self._climbed(since), now, True, 0.0
+        return min(self.ceiling, self._rate * 2.0 ** min(since, 32.0)) if self._doubling else self._climbed(since)
+
+    def _climbed(self, since: float) -> float:
+        return min(self.ceiling, self._rate + CLIMB * self.ceiling * since)
+
+
+def _within_a_second(times: Deque[float], now: float) -> Deque[float]:
+    """`times` less those a second or more before `now`."""
+    while times and times[0] <= now - 1.0:
+        times.popleft()
+    return times
+
+
+class Pacing:
+    """The two budgets of one endpoint's quota: `read` paces look-ups, `write` triggers."""
+
+    def __init__(self, read: Pacer, write: Pacer) -> None:
+        self.read, self.write = read, write
 
 
 class Pacers:
-    """One pacer per endpoint for an FC instance (a Runtime): its adapters and key rotations share them."""
+    """One Pacing per endpoint for an FC instance (a Runtime), from the quota's (read, write) calls a second
+    (DWTRIGGER_DATAWORKS_QPS): its adapters and key rotations share them."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pacers: Dict[str, Pacer] = {}
+    def __init__(self, qps: Tuple[float, float], clock: Callable[[], float] = time.monotonic) -> None:
+        self._lock, self._qps, self._clock = threading.Lock(), qps, clock
+        self._pacing: Dict[str, Pacing] = {}
 
-    def __call__(self, endpoint: str) -> Pacer:
+    def __call__(self, endpoint: str) -> Pacing:
         with self._lock:
-            return self._pacers.setdefault(endpoint, Pacer())
+            if endpoint not in self._pacing:
+                self._pacing[endpoint] = Pacing(*(Pacer(ceiling, self._clock) for ceiling in self._qps))
+            return self._pacing[endpoint]

@@ -15,10 +15,12 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable, Hashable, Optional
+from typing import Callable, Hashable, List, Optional, Set, Tuple
 
 TTL_S = 600.0
 MAX_ENTRIES = 20_000
+FRESH_S = 1.0          # a listing this young decides a release as a look-up of its own would (Listings)
+MAX_LISTINGS = 1_000
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class Seen:
     what: str                  # "sent" (our trigger, Success true) or the status a look-up listed
     at_ms: int                 # when, epoch ms (wall clock)
     held_until_ms: Optional[int] = None   # our trigger was sent before the parents or time allowed: held until
+    ledger: bool = False       # known from the ledger's `done` record (another FC instance saw it), not here
 
 
 class Recent:
@@ -59,3 +62,45 @@ class Recent:
             self._seen.move_to_end(key)
             while len(self._seen) > self._size:
                 self._seen.popitem(last=False)
+
+
+class Listings:
+    """The instances a look-up listed for a node and business date, shared for FRESH_S seconds by every release
+    that asks for the same listing: the other records of a batch, the other hours of an hourly node's day, the
+    next attempt of a release whose trigger DataWorks answered with an error. One listing answers them all, as
+    fresh as the look-up each would have made: the wait between a look-up and its trigger (a claim, the pacer's
+    turn) is as long. What a listing says of an instance this FC instance has since sent a trigger to is not
+    used (`touch`): its status is no longer what was listed. Stable facts (an instance's id and times) outlive
+    the window in `Recent` only through the instances seen past waiting. Thread-safe."""
+
+    def __init__(self, fresh_s: float = FRESH_S, size: int = MAX_LISTINGS):
+        self._fresh_ms, self._size = fresh_s * 1000, size
+        self._lock = threading.Lock()
+        self._listed: "OrderedDict[Hashable, Tuple[int, list, Set[int]]]" = OrderedDict()
+
+    def get(self, key: Hashable, now_ms: int, cycle_ms: Optional[int] = None) -> Optional[list]:
+        """The listing taken under `key` less than FRESH_S before `now_ms` (the invocation's wall clock, so its
+        tests' time is theirs), unless the instance scheduled at `cycle_ms` (None: any) was sent a trigger since.
+        None: look it up."""
+        with self._lock:
+            found = self._listed.get(key)
+            if found is None or not 0 <= now_ms - found[0] < self._fresh_ms or (
+                    found[2] and cycle_ms is None or cycle_ms in found[2]):
+                return None
+            return found[1]
+
+    def put(self, key: Hashable, now_ms: int, listing: List) -> None:
+        with self._lock:
+            self._listed[key] = (now_ms, listing, set())
+            self._listed.move_to_end(key)
+            while len(self._listed) > self._size:
+                self._listed.popitem(last=False)
+
+    def touch(self, key: Hashable, cycle_ms: Optional[int]) -> None:
+        """A trigger went to the instance scheduled at `cycle_ms` (None: one whose time was not known: every
+        instance of the listing): the listing no longer speaks for it."""
+        with self._lock:
+            if cycle_ms is None:
+                self._listed.pop(key, None)
+            elif key in self._listed:
+                self._listed[key][2].add(cycle_ms)

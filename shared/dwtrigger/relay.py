@@ -23,12 +23,12 @@ from .dataworks import DataWorks, DataWorksError, Instance, describe, local
 from .dataworks.choose import Unresolved, choose
 from .events import Event, Parsed, Rejected
 from .evidence import files
-from .ledger import HOLD, Book, Busy, Claimed, Entry, Slot, Stands, ms, open_book
+from .ledger import GRACE, HOLD, Book, Busy, Claimed, Entry, Sighting, Slot, Stands, ms, open_book
 from .ledger.claims import Claims
 from .matching import Index
 from .oss import ObjectStore, Wanted
 from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, REJECTED, TRIGGERED, WAITING_FILES, Decision
-from .recent import Recent, Seen
+from .recent import TTL_S, Listings, Recent, Seen
 from .retry import Backoff, Deadline, GaveUp, NoTimeLeft, Observer, Reach, RemoteError, with_retries
 from .rule import Rule, RuleSet, Target
 from .schedule import Schedule, ScheduleError, resolve
@@ -171,6 +171,7 @@ class Relay:
         self.rules, self.dry_run = rules, dry_run
         self.index = Index(rules.rules)
         self.recent = Recent()                    # what this FC instance saw released lately
+        self.listings = Listings()                # what its look-ups listed a moment ago, shared
         self.backoff, self.sleep, self.clock = backoff or Backoff(), sleep, clock
         self.observe = observe                    # failed attempts, as they happen (the command line's)
 
@@ -279,6 +280,9 @@ class Relay:
         if silent is not None:
             return planned.but(outcome=FAILED, error_code="EndpointDown", retryable=True, reason=silent)
         book = call.book_for(rule)
+        known = None if book is None or seen is not None else self._ledger_seen(rule, key, schedule, call)
+        if known is not None:
+            return _remembered(planned, known, schedule)
         claims = Claims(book, rule.name, planned.event_id, self.sleep, lambda write: self._recorded(write, call))
         # With a ledger, the attempts leave time for it to record how they ended: a claim left "sending" costs the
         # next delivery a wait.
@@ -287,9 +291,14 @@ class Relay:
         def attempt(number: int) -> Optional[Decision]:
             sent.attempts = number
             port = call.port_for(rule)
-            for _ in range(LOOKS):                # claim: a fresh look-up, then the claim or what stands in its way
+            for look in range(LOOKS):             # claim: a fresh look-up, then the claim or what stands in its way
                 looked = call.now()               # a send recorded after this moment cannot show in the look-up
-                instance = self._look_up(port, rule, target, schedule, attempts) if target.lookup else None
+                # A listing of a moment ago answers as this look-up would, unless a trigger of ours may have landed
+                # since (no answer came), a send of unknown fate overtook the last look-up (LookAgain), or this is a
+                # retry without a ledger: nothing then holds the instance for us through the backoff, and another
+                # delivery may release it meanwhile (with a ledger, our claim does).
+                fresh = sent.landed or look > 0 or (number > 1 and book is None)
+                instance = self._look_up(port, rule, target, schedule, attempts, fresh) if target.lookup else None
                 found = planned if instance is None else _with_times(planned, instance.biz_date_ms, instance.cycle_ms,
                                                                      schedule)
                 if instance is not None and not instance.waiting:
@@ -321,11 +330,13 @@ class Relay:
             except DataWorksError as e:
                 if e.status is None:              # no answer: it may have landed
                     sent.landed = True
+                    self.listings.touch(key[:5], found.cycle_time_ms)
                     claims.unanswered(at)
                 sent.refused = None if e.retryable else e
                 raise
+            self.listings.touch(key[:5], found.cycle_time_ms)
             return self._accepted(found.but(outcome=TRIGGERED, dataworks_request_id=request_id, attempts=number,
-                                            reason=why), instance, key, schedule, claims, call)     # confirm
+                                            reason=why), instance, key, schedule, claims, book, call)     # confirm
 
         with claims:    # leaving it records what the attempts left open (failed, or unknown), however they ended
             try:
@@ -350,32 +361,59 @@ class Relay:
                 return _gave_up(planned, e, sent.landed)
 
     def _accepted(self, decision: Decision, instance: Optional[Instance], key: tuple, schedule: Schedule,
-                  claims: Claims, call: Invocation) -> Decision:
+                  claims: Claims, book: Optional[Book], call: Invocation) -> Decision:
         """DataWorks said `Success: true`: remembered here, recorded in the ledger. Held when the instance was still
-        waiting on its parents or time (a status unknown without a look-up counts)."""
+        waiting on its parents or time (a status unknown without a look-up counts); else DataWorks released it
+        now, and the ledger marks it done, so no delivery anywhere looks it up again."""
         now = call.now()
         held = instance is None or not instance.ready
         held_until = ms(now) + HOLD_MS if held else None
-        self.recent.put(key, Seen(decision.cycle_time_ms, decision.biz_date_ms, "sent", ms(now), held_until))
+        seen = Seen(decision.cycle_time_ms, decision.biz_date_ms, "sent", ms(now), held_until)
+        self.recent.put(key, seen)
         decision = decision.but(held_until=local(held_until, schedule.zone).isoformat() if held else None)
         if not claims.sent(now, instance.status if instance else None, held, decision.dataworks_request_id):
             return decision.but(reason=f"{decision.reason}; the ledger could not record the send")
+        if book is not None and not held:
+            self._note_seen(book, key, schedule, seen, call)
         return decision
 
     def _past_waiting(self, instance: Instance, key: tuple, schedule: Schedule, book: Optional[Book],
                       landed: bool, call: Invocation) -> None:
         """The look-up shows the instance past waiting: remembered here, and marked done in the ledger."""
-        self.recent.put(key, Seen(instance.cycle_ms, instance.biz_date_ms, "sent" if landed else instance.status,
-                                  ms(call.now())))
+        seen = Seen(instance.cycle_ms, instance.biz_date_ms, "sent" if landed else instance.status, ms(call.now()))
+        self.recent.put(key, seen)
         if book is not None:
             api, workspace, _, node = key[:4]
             self._recorded(lambda: book.mark_done(api, workspace, node, schedule.biz_date, schedule.cycle_ms), call)
+            self._note_seen(book, key, schedule, seen, call)
+
+    def _note_seen(self, book: Book, key: tuple, schedule: Schedule, seen: Seen, call: Invocation) -> None:
+        """What this decision saw become of the instance, for the deliveries of every other FC instance."""
+        api, workspace, _, node = key[:4]
+        sighting = Sighting(seen.cycle_ms, seen.biz_date_ms, seen.what, seen.at_ms)
+        self._recorded(lambda: book.note_seen(api, workspace, node, schedule.biz_date, schedule.cycle_ms, sighting),
+                       call)
+
+    def _ledger_seen(self, rule: Rule, key: tuple, schedule: Schedule, call: Invocation) -> Optional[Seen]:
+        """What another delivery saw become of the instance in the last TTL_S seconds (the ledger's `seen`), as this
+        FC instance's memory would say it: answered with no DataWorks call, and remembered here too. An older
+        sighting (a rerun by hand may have followed), or a ledger that cannot say within this decision's share of
+        the time, leaves the decision to the look-up."""
+        api, workspace, _, node = key[:4]
+        share, now = call.share(), ms(call.now())
+        sighting = self._recorded(lambda: share.book_for(rule).seen(api, workspace, node, schedule.biz_date,
+                                                                     schedule.cycle_ms), share)
+        if sighting is None or not now - TTL_S * 1000 < sighting.at_ms <= now + GRACE.total_seconds() * 1000:
+            return None
+        seen = Seen(sighting.cycle_ms, sighting.biz_date_ms, sighting.what, sighting.at_ms, ledger=True)
+        self.recent.put(key, seen)
+        return seen
 
     def look(self, rule: Rule, target: Target, schedule: Schedule, call: Invocation) -> Instance:
         """The instance as DataWorks lists it now (retried within the deadline; raises GaveUp, Unresolved), for the
         sweep's overdue check. One past waiting is remembered, here and in the ledger, as a release's look-up is."""
         port = call.port_for(rule)
-        instance = with_retries(lambda attempt: self._look_up(port, rule, target, schedule, call), call.deadline,
+        instance = with_retries(lambda attempt: self._look_up(port, rule, target, schedule, call, True), call.deadline,
                                 self.backoff, self.sleep, self.observe, call.silence.reach(call.endpoint_for(rule)))[0]
         if not instance.waiting:
             key = (rule.api, target.workspace, rule.env, target.node, schedule.biz_date_ms, schedule.cycle_ms)
@@ -399,10 +437,22 @@ class Relay:
             self._recorded(lambda: book.note_asked(rule.name, release.target.node, schedule.biz_date,
                                                    release.base.event_id), call)
 
-    @staticmethod
-    def _look_up(port: DataWorks, rule: Rule, target: Target, schedule: Schedule, call: Invocation) -> Instance:
-        listed = port.list_instances(target.workspace, rule.env, target.node, schedule.biz_date,
-                                     schedule.biz_date_ms, call.deadline)
+    def _look_up(self, port: DataWorks, rule: Rule, target: Target, schedule: Schedule, call: Invocation,
+                 fresh: bool) -> Instance:
+        """The instance, from the node's listing for the business date: one taken a moment ago (recent.Listings)
+        unless `fresh`. A new listing's other cycle instances already past waiting (an hourly node's earlier hours)
+        are remembered as the chosen one is, so their own events need no look-up."""
+        key = (rule.api, target.workspace, rule.env, target.node, schedule.biz_date_ms)
+        now = ms(call.now())
+        listed = None if fresh else self.listings.get(key, now, schedule.cycle_ms)
+        if listed is None:
+            listed = port.list_instances(target.workspace, rule.env, target.node, schedule.biz_date,
+                                         schedule.biz_date_ms, call.deadline)
+            self.listings.put(key, now, listed)
+            for other in listed:
+                if other.node == target.node and other.cycle and not other.waiting and not other.frozen \
+                        and other.cycle_ms != schedule.cycle_ms and other.biz_date_ms == schedule.biz_date_ms:
+                    self.recent.put(key + (other.cycle_ms,), Seen(other.cycle_ms, other.biz_date_ms, other.status, now))
         return choose(listed, target.node, schedule.biz_date, schedule.zone, schedule.cycle_ms)
 
     def _after_refusal(self, planned: Decision, release: Release, schedule: Schedule, call: Invocation,
@@ -410,7 +460,7 @@ class Relay:
         """`lookup: false` and DataWorks refused the trigger: one look-up tells a redelivery (the instance ran)
         from a real failure, so a redelivered event does not fail forever."""
         try:
-            instance = self._look_up(call.port_for(release.rule), release.rule, release.target, schedule, call)
+            instance = self._look_up(call.port_for(release.rule), release.rule, release.target, schedule, call, True)
         except (Unresolved, DataWorksError, NoTimeLeft):
             instance = None
         if instance is None or instance.waiting:
@@ -482,6 +532,9 @@ def _remembered(planned: Decision, seen: Seen, schedule: Schedule) -> Decision:
         return found.but(held_until=at(seen.held_until_ms), reason=(
             f"held since {at(seen.at_ms)}: this FC instance sent its trigger then, and DataWorks holds it until the "
             f"instance's parents and time allow, or until {at(seen.held_until_ms)}"))
+    if seen.ledger:
+        how = "a delivery released it" if seen.what == "sent" else f"a look-up saw it {seen.what}"
+        return found.but(reason=f"the ledger says {how} at {at(seen.at_ms)} (not looked up again)")
     if seen.what == "sent":
         return found.but(reason=f"this FC instance released it at {at(seen.at_ms)} (not looked up again)")
     return found.but(reason=f"this FC instance saw it {seen.what} at {at(seen.at_ms)} (not looked up again)")

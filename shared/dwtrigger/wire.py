@@ -344,7 +344,6 @@ def install() -> None:
 
 def _install() -> None:
     from darabonba.core import DaraCore
-    from Tea.core import TeaCore
 
     stock = DaraCore.get_adapter
 
@@ -354,10 +353,20 @@ def _install() -> None:
 
     DaraCore.get_adapter = staticmethod(dara_adapter)
     DaraCore._sessions.clear()          # sessions cache their adapters: none may predate the guard
-    TeaCore.http_adapter = GuardedAdapter(pool_connections=10, pool_maxsize=40)      # STS AssumeRole
-    TeaCore.https_adapter = GuardedAdapter(pool_connections=10, pool_maxsize=40)
     for name in _WIRE_LOGGERS:
         logging.getLogger(name).disabled = True
+    if "Tea.core" in sys.modules:
+        guard_tea()
+
+
+def guard_tea() -> None:
+    """Tea's transport (alibabacloud-credentials' STS AssumeRole) under the same guard. Tea's core imports aiohttp:
+    it is imported, and guarded here, only where a rule assumes a role (credentials.py)."""
+    from Tea.core import TeaCore
+
+    if not isinstance(TeaCore.https_adapter, GuardedAdapter):
+        TeaCore.http_adapter = GuardedAdapter(pool_connections=10, pool_maxsize=40)
+        TeaCore.https_adapter = GuardedAdapter(pool_connections=10, pool_maxsize=40)
 
 
 def chain(error: BaseException) -> Iterator[BaseException]:

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import List, Mapping, Optional
 from zoneinfo import ZoneInfo
 
-from ..pacing import Pacer
+from ..pacing import Pacing
 from ..retry import Deadline, RemoteError
 
 API_2020, API_2024 = "2020-05-18", "2024-05-18"
@@ -119,10 +119,10 @@ def describe(api: str, workspace: int, env: str, node: int, biz_date: date, biz_
     return _module(api).describe(workspace, env, node, biz_date, biz_date_ms, cycle_ms, lookup)
 
 
-def adapter(api: str, endpoint: str, protocol: str, credential, pacer: Optional[Pacer] = None) -> DataWorks:
+def adapter(api: str, endpoint: str, protocol: str, credential, pacing: Optional[Pacing] = None) -> DataWorks:
     """The adapter for `api` on `endpoint`, signing with `credential` (an alibabacloud-credentials client),
-    spacing its calls by `pacer` (see pacing.py) when given."""
-    return _module(api).Adapter(endpoint, protocol, credential, pacer)
+    spacing its reads and writes by `pacing` (see pacing.py) when given."""
+    return _module(api).Adapter(endpoint, protocol, credential, pacing)
 
 
 def load(api: str) -> None:

@@ -7,14 +7,15 @@ adapter is built, or by `load()` in FC's initializer, never with this module.
 """
 from __future__ import annotations
 
+import functools
 import time
 from typing import Annotated, Callable, Hashable, Iterable, List, Optional, Tuple, Type, TypeVar
 
 import msgspec
 
 from .. import wire
-from . import DataWorks, DataWorksError
-from ..pacing import Pacer
+from . import DataWorks, DataWorksError, sdk
+from ..pacing import Pacer, Pacing
 from ..redact import clean, error_code
 from ..retry import MIN_CALL_S, Deadline, NoTimeLeft
 from .errors import classify
@@ -55,42 +56,44 @@ class OpenApiAdapter(DataWorks):
 
     @staticmethod
     def load() -> None:
-        """Import the SDK and put its transport under the guard (wire.py)."""
-        import alibabacloud_tea_openapi.client  # noqa: F401 - the import is the point
-
+        """Import the SDK (without its async stack: sdk.py) and put its transport under the guard (wire.py)."""
+        sdk.load()
         wire.install()
 
-    def __init__(self, endpoint: str, protocol: str, credential, pacer: Optional[Pacer] = None) -> None:
+    def __init__(self, endpoint: str, protocol: str, credential, pacing: Optional[Pacing] = None) -> None:
         self.load()
-        self._pacer = pacer
+        self._pacing = pacing
         from alibabacloud_tea_openapi.client import Client
-        from alibabacloud_tea_openapi.utils_models import Config
+        from alibabacloud_tea_openapi.utils_models import Config, OpenApiRequest, Params
+        from darabonba.runtime import RuntimeOptions
 
         # Endpoint always explicit: the SDK's region->endpoint mapping is wrong for some regions and VPC.
         self._client = Client(Config(endpoint=endpoint, protocol=protocol, credential=credential))
+        # Built once, read by every call (the SDK never writes them): a warm call rebuilds nothing but its request.
+        self._request, self._runtime = OpenApiRequest, RuntimeOptions(connect_timeout=CONNECT_TIMEOUT_MS,
+                                                                      read_timeout=READ_TIMEOUT_MS)
+        self._params = functools.lru_cache(maxsize=None)(lambda action, method: Params(
+            action=action, version=self.VERSION, protocol="HTTPS", pathname="/", method=method, auth_type="AK",
+            style="RPC", req_body_type="formData", body_type="byte"))
 
     def _call(self, action: str, schema: Type[Decoded], deadline: Deadline, body: Optional[dict] = None,
-              query: Optional[dict] = None, method: str = "POST") -> Decoded:
+              query: Optional[dict] = None, method: str = "POST", write: bool = False) -> Decoded:
         """One signed call within the time the deadline leaves; its answer decoded and checked. `method` as the
-        product SDK sends the action (the read-only 2024-05-18 listings of parents are GETs)."""
-        from alibabacloud_tea_openapi.utils_models import OpenApiRequest, Params
-        from darabonba.runtime import RuntimeOptions
-
-        self._paced(deadline)
+        product SDK sends the action (the read-only 2024-05-18 listings of parents are GETs); `write`: it counts
+        against the quota's writes (a trigger), else its reads."""
+        pacer = None if self._pacing is None else self._pacing.write if write else self._pacing.read
+        self._paced(pacer, deadline)
         left = deadline.left()
         if left <= 0:
             raise DataWorksError("DeadlineExceeded", "no time was left for the call", retryable=True)
-        params = Params(action=action, version=self.VERSION, protocol="HTTPS", pathname="/", method=method,
-                        auth_type="AK", style="RPC", req_body_type="formData", body_type="byte")
-        request = OpenApiRequest(body=body, query={k: str(v) for k, v in (query or {}).items()})
+        request = self._request(body=body, query={k: str(v) for k, v in (query or {}).items()})
         with wire.budget(left) as spent:
             try:
-                raw = self._client.call_api(params, request, RuntimeOptions(
-                    connect_timeout=CONNECT_TIMEOUT_MS, read_timeout=READ_TIMEOUT_MS))
+                raw = self._client.call_api(self._params(action, method), request, self._runtime)
             except Exception as exc:  # noqa: BLE001 - classify() re-raises what is not the SDK's
                 error = classify(exc, spent)
-                if self._pacer is not None and (error.status == 429 or error.code.startswith("Throttling")):
-                    self._pacer.throttled()
+                if pacer is not None and (error.status == 429 or error.code.startswith("Throttling")):
+                    pacer.throttled()
                 raise error from None
         if raw.get("statusCode") != 200:
             raise bad(f"{action} answered HTTP {raw.get('statusCode')}")
@@ -105,11 +108,12 @@ class OpenApiAdapter(DataWorks):
         return answer
 
 
-    def _paced(self, deadline: Deadline) -> None:
+    @staticmethod
+    def _paced(pacer: Optional[Pacer], deadline: Deadline) -> None:
         """Wait for this call's slot in the instance's share of the quota; a slot past the deadline is no call."""
-        if self._pacer is None:
+        if pacer is None:
             return
-        wait = self._pacer.delay(within=deadline.left() - MIN_CALL_S)
+        wait = pacer.delay(within=deadline.left() - MIN_CALL_S)
         if wait is None:
             raise NoTimeLeft("the next call's turn under pacing comes after the deadline")
         if wait > 0:

@@ -97,4 +97,4 @@ class Adapter(OpenApiAdapter):
     def trigger(self, workspace: int, env: str, node: int, cycle_ms: int, biz_date_ms: int,
                 deadline: Deadline) -> str:
         body = {"NodeId": node, "CycleTime": cycle_ms, "BizDate": biz_date_ms, "AppId": workspace}
-        return self._call("RunTriggerNode", Acknowledged, deadline, body=body).RequestId
+        return self._call("RunTriggerNode", Acknowledged, deadline, body=body, write=True).RequestId

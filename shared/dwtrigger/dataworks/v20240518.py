@@ -126,4 +126,4 @@ class Adapter(OpenApiAdapter):
     def trigger(self, workspace: int, env: str, node: int, cycle_ms: int, biz_date_ms: int,
                 deadline: Deadline) -> str:
         return self._call("TriggerSchedulerTaskInstance", Acknowledged, deadline, query={"EnvType": ENV[env]},
-                          body={"TaskId": node, "TriggerTime": cycle_ms}).RequestId
+                          body={"TaskId": node, "TriggerTime": cycle_ms}, write=True).RequestId

@@ -11,6 +11,8 @@ It keeps, per rule's `ledger:`:
   overwritten with what happened: sent (DataWorks said Success: true), failed (nothing left), unknown (a trigger got
   no answer: it may have landed);
 - done: the instance ran (per business date and cycle), never looked up again;
+- seen: what a delivery last saw become of an instance (released by its trigger, or past waiting), so another FC
+  instance's delivery answers from it for a while instead of looking the instance up;
 - asked: an event asked for a release (MNS and timer evidence);
 - notices: what the sweep owes or sent about a release (overdue, released_late, stuck): said once, retried until
   every channel took it.
@@ -62,6 +64,16 @@ class Entry(msgspec.Struct, omit_defaults=True):
     @property
     def live_until(self) -> int:
         return self.until if self.until is not None else self.claimed_at + _ms(LEGACY_TTL)
+
+
+class Sighting(msgspec.Struct):
+    """What a delivery saw become of an instance, for the next delivery in any FC instance (epoch ms): its times,
+    how it left its wait (the status a look-up listed, or "sent": a trigger DataWorks released it with) and when.
+    Read as the FC instance's own memory is (recent.py): only while young, so a rerun by hand is not missed."""
+    cycle_ms: int
+    biz_date_ms: int
+    what: str
+    at_ms: int
 
 
 NOTICES = ("overdue", "released_late", "stuck")
@@ -240,6 +252,17 @@ class Book(ABC):
     @abstractmethod
     def is_done(self, api: str, workspace: int, node: int, biz_date: date, cycle_ms: Optional[int]) -> bool:
         """Whether `mark_done` recorded the instance."""
+
+    # ---- seen: what a delivery last saw become of the instance ----
+
+    @abstractmethod
+    def note_seen(self, api: str, workspace: int, node: int, biz_date: date, cycle_ms: Optional[int],
+                  sighting: Sighting) -> None:
+        """Record what became of the instance (overwrites)."""
+
+    @abstractmethod
+    def seen(self, api: str, workspace: int, node: int, biz_date: date, cycle_ms: Optional[int]) -> Optional[Sighting]:
+        """What `note_seen` recorded, or None (none, or not one of ours)."""
 
     # ---- asked: an event asked for a release (the sweep's evidence for MNS and timer rules) ----
 

@@ -5,6 +5,7 @@ OSS port (ObjectStore). The names and bytes below are what deployed ledgers hold
                                                         created only if absent (PutObject, forbid overwrite),
                                                         then overwritten with what happened
   done/<api>/<workspace>/<node>/<business date>/<cycle ms|day>.json   the instance ran: `{}`
+  seen/<api>/<workspace>/<node>/<business date>/<cycle ms|day>.json   what a delivery saw become of it (Sighting)
   asked/<rule>/<node>/<business date>.json              an event asked for this release: `{"event_id": ...}`
   noticed/<rule>/<node>/<business date>/<kind>.json     a notice about the release (ledger.Notice)
   requests/<rule>/<sha256 of the request_id>.json       the body an `on: http` request_id names (ledger.Request):
@@ -22,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import msgspec
 
-from . import NOTICES, Book, Entry, Notice, Request, Slot, ms, understood
+from . import NOTICES, Book, Entry, Notice, Request, Sighting, Slot, ms, understood
 from ..oss import ObjectStore
 from ..retry import Deadline
 
@@ -74,6 +75,17 @@ class Adapter(Book):
 
     def is_done(self, api: str, workspace: int, node: int, biz_date: date, cycle_ms: Optional[int]) -> bool:
         return self._read(_done(api, workspace, node, biz_date, cycle_ms)) is not None
+
+    def note_seen(self, api: str, workspace: int, node: int, biz_date: date, cycle_ms: Optional[int],
+                  sighting: Sighting) -> None:
+        self._write(_instance("seen", api, workspace, node, biz_date, cycle_ms), sighting)
+
+    def seen(self, api: str, workspace: int, node: int, biz_date: date, cycle_ms: Optional[int]) -> Optional[Sighting]:
+        try:
+            return msgspec.json.decode(self._read(_instance("seen", api, workspace, node, biz_date, cycle_ms)) or b"",
+                                       type=Sighting)
+        except msgspec.DecodeError:
+            return None
 
     def note_asked(self, rule: str, node: int, biz_date: date, event_id: str) -> None:
         self.store.write(self.ledger.bucket, self._key(asked(rule, node, biz_date)),
@@ -169,4 +181,8 @@ def noticed(rule: str, node: int, biz_date: date, kind: str) -> str:
 
 
 def _done(api: str, workspace: int, node: int, biz_date: date, cycle_ms: Optional[int]) -> str:
-    return f"done/{api}/{workspace}/{node}/{biz_date:%Y-%m-%d}/{cycle_ms or 'day'}.json"
+    return _instance("done", api, workspace, node, biz_date, cycle_ms)
+
+
+def _instance(kind: str, api: str, workspace: int, node: int, biz_date: date, cycle_ms: Optional[int]) -> str:
+    return f"{kind}/{api}/{workspace}/{node}/{biz_date:%Y-%m-%d}/{cycle_ms or 'day'}.json"

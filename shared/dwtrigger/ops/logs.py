@@ -286,6 +286,7 @@ def _default_chain():
     """alibabacloud-credentials' default chain, asked now, so no credentials is one sentence before any call."""
     from alibabacloud_credentials.client import Client as Credentials
 
+    wire.guard_tea()                     # the chain's STS and metadata calls under the guard too
     chain = Credentials()
     try:
         chain.get_credential()

@@ -26,7 +26,7 @@ if TYPE_CHECKING:                       # the types the contract names; importin
     from ..schedule import Schedule
 
 # The registry: a new source adds its module's name here (the order is the one messages list them in).
-_REGISTERED = ("oss", "mns", "timer", "http")
+_REGISTERED = ("oss", "mns", "timer", "rocketmq", "kafka", "rabbitmq", "http")
 
 Captures = Dict[str, Any]
 Problem = Callable[[str, str], None]            # (field, message), as rules.py reports a rule's problems
@@ -92,6 +92,8 @@ class Source:
       `explain_options()`: those options, as click options (ops/cli.py adds them to `explain`).
     s.yaml's triggers (deploy/wiring.py; `t` is its Trigger: `kind`, `name`, `config`, `spec`, `arn_tail(sep)`):
     - `trigger_kinds`: the s.yaml trigger types its function takes ("oss"; "mns_topic", "eventbridge").
+    - `takes_trigger(t)`: whether its function takes trigger `t` of one of those kinds (several sources take
+      eventbridge triggers, each those of its own event source type).
     - `feeds(t, rule, s)`: whether trigger `t` (of one of those kinds, on its function) brings `rule` events it takes.
     - `wiring(rules, s, found, where)`: (trigger or None, problem) for each disagreement between its rules and its
       function's triggers (`found`: by kind); `where(rules, name)` says where a rule is, for the messages.
@@ -180,6 +182,9 @@ class Source:
         return None
 
     trigger_kinds: Tuple[str, ...] = ()
+
+    def takes_trigger(self, t) -> bool:
+        return True
 
     def feeds(self, t, rule: "Rule", s: dict) -> bool:
         return False

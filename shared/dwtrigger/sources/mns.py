@@ -19,10 +19,8 @@ A rule has no files: the ledger's `asked` record is all the sweep can go by.
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
 import hashlib
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -30,13 +28,13 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from .. import rulefile
-from ..events import (NOT_JSON, Event, Invalid, Parsed, cloudevent_data, cloudevent_ids, digest_id, each,
+from ..events import (Event, Invalid, Parsed, cloudevent_data, cloudevent_ids, digest_id, each,
                       epoch_ms_field, not_for, shallow_json, shape_of, string, time_field, utf8_size)
-from ..matching import PATTERN
-from ..patterns import Pattern, PatternError, compile_pattern
+from ..patterns import Pattern
 from ..rule import FieldSpec, Rule
 from ..rules import date_field_of
 from . import Captures, Source, built_at, built_id
+from ._eventbridge import attributes, base64_decoded, patterns, patterns_check, source_parameters
 
 MAX_MNS_BODY_BYTES = 64 * 1024     # MNS's own limit on a message body (UTF-8 bytes, after base64-decoding)
 # MNS's own top-level keys in a topic JSON notification; any other key is a message attribute.
@@ -83,7 +81,7 @@ def _parse_mns(doc: object, text: str, received_at: datetime, stream_topic: str 
         return [_topic_json(doc)]
     if shape == "mns-topic-stream-attrs":
         body = string(doc, "body")
-        return [_stream_event("mns-topic-stream-attrs", body, _attributes(doc["attrs"]), received_at,
+        return [_stream_event("mns-topic-stream-attrs", body, attributes(doc["attrs"], "attributes"), received_at,
                               stream_topic)]
     if shape not in (None, "cloudevent"):  # every MNS shape is handled above
         raise not_for("mns", doc)
@@ -98,18 +96,12 @@ def _message(body: str) -> dict:
     return {"body": body, "document": shallow_json(body, "the message body's JSON")}
 
 
-def _attributes(values: dict) -> dict[str, str]:
-    """Message attributes as strings (non-strings as compact JSON)."""
-    return {name: value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-            for name, value in values.items()}
-
-
 def _topic_json(doc: dict) -> Event:
-    attributes = _attributes({name: value for name, value in doc.items() if name not in _MNS_TOPIC_KEYS})
+    found = attributes({name: value for name, value in doc.items() if name not in _MNS_TOPIC_KEYS}, "attributes")
     message_id = string(doc, "MessageId")
-    return Event(source="mns", kind="mns-topic-json-attrs" if attributes else "mns-topic-json",
+    return Event(source="mns", kind="mns-topic-json-attrs" if found else "mns-topic-json",
                  event_id=message_id, time=epoch_ms_field(doc, "PublishTime"), topic=string(doc, "TopicName"),
-                 message_id=message_id, attributes=attributes, **_message(string(doc, "Message")))
+                 message_id=message_id, attributes=found, **_message(string(doc, "Message")))
 
 
 def _stream_event(kind: str, body: str, attributes: dict[str, str], received_at: datetime,
@@ -129,31 +121,11 @@ def _queue_message(cloudevent: dict, event_id: str | None) -> Event:
     _, marker, queue = subject.rpartition(":queues/")
     if not marker or not queue or "/" in queue:
         raise Invalid(f"subject {subject[:200]!r} does not name a queue (acs:mns:<region>:<uid>:queues/<name>)")
-    message = _message(_base64_decoded(string(data, "messageBody")))
+    message = _message(base64_decoded(string(data, "messageBody")))
     if shape_of(message["document"]) == "mns-topic-json":        # pushed here by a topic's subscription
         return replace(_topic_json(message["document"]), queue=queue)
     return Event(source="mns", kind="mns-queue-eventbridge", event_id=event_id,
                  time=time_field(cloudevent, "time"), queue=queue, message_id=string(data, "messageId"), **message)
-
-
-def _base64_decoded(body: str) -> str:
-    """The body, base64-decoded when EventBridge evidently encoded it (IsBase64Decode: false).
-
-    The CloudEvent does not say whether it did, so decode only a body that is not JSON, is strict base64
-    and decodes to printable UTF-8 text: plain words that happen to be base64 decode to binary and stay.
-    """
-    try:
-        json.loads(body)
-        return body
-    except (ValueError, RecursionError):
-        pass
-    try:
-        decoded = base64.b64decode(body, validate=True).decode("utf-8")
-    except ValueError:  # binascii.Error and UnicodeDecodeError are both ValueErrors
-        return body
-    printable = decoded and all(char.isprintable() or char in "\t\n\r" for char in decoded)
-    return decoded if printable else body
-
 
 
 # ---- the rule ----
@@ -165,17 +137,7 @@ def _build(spec: Mns, problem) -> dict:
     for field in ("topic", "queue"):
         if getattr(spec, field) == "":
             problem(field, "must not be empty (leave it out to take any message this function receives)")
-    patterns = {}
-    for field in ("message", "attributes"):
-        raw = getattr(spec, field)
-        patterns[field] = None
-        if raw is not None:
-            try:
-                patterns[field] = compile_pattern(raw)
-            except PatternError as e:
-                where = str(e).partition(": ")[0]
-                problem(field if where == "(root)" else f"{field}.{where}", str(e))
-    return dict(topic=spec.topic, queue=spec.queue, date_field=date_field_of(spec, problem), **patterns)
+    return dict(topic=spec.topic, queue=spec.queue, date_field=date_field_of(spec, problem), **patterns(spec, problem))
 
 
 
@@ -188,14 +150,7 @@ def _check(rule: MnsRule, event: Event) -> Tuple[Optional[Captures], Any]:
     if rule.queue and event.queue != rule.queue:
         return None, ("queue {!r} is not {!r}", (event.queue, rule.queue)) if event.queue \
             else ("not a queue message", ())
-    if rule.attributes and not rule.attributes.matches(dict(event.attributes)):
-        return None, (PATTERN, ("message attributes", rule.attributes, dict(event.attributes)))
-    if rule.message:
-        if event.document is NOT_JSON:
-            return None, ("message body is not JSON, and the rule has a `message` pattern", ())
-        if not rule.message.matches(event.document):
-            return None, (PATTERN, ("message body", rule.message, event.document))
-    return {}, "matched"
+    return patterns_check(rule, event)
 
 
 _NO_TOPIC = ("the STREAM message names no topic (set DWTRIGGER_MNS_TOPIC on the function, or the topic trigger's "
@@ -233,10 +188,7 @@ def queue_message(queue: str, body: str, when: datetime):
 
 def queue_of(t) -> Optional[str]:
     """The MNS queue an eventbridge trigger reads, if it reads one (`t`: a deploy/wiring.py Trigger)."""
-    source = t.config.get("eventSourceConfig") or {}
-    if source.get("eventSourceType") != "MNS":
-        return None
-    return ((source.get("eventSourceParameters") or {}).get("sourceMNSParameters") or {}).get("QueueName")
+    return (source_parameters(t, "MNS") or {}).get("QueueName")
 
 
 def _wiring(rules, s: dict, topics: Sequence, queues: Sequence, where) -> list:
@@ -343,6 +295,10 @@ class MnsSource(Source):
         return f"mns {channel}" + (f" ({' and '.join(patterns)} pattern)" if patterns else "")
 
     trigger_kinds = ("mns_topic", "eventbridge")
+
+    def takes_trigger(self, t) -> bool:
+        """Topic triggers, and eventbridge triggers reading an MNS queue."""
+        return t.kind != "eventbridge" or source_parameters(t, "MNS") is not None
 
     def feeds(self, t, rule: MnsRule, s: dict) -> bool:
         """Its topic or queue (every message for a rule naming neither)."""

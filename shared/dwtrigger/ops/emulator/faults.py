@@ -3,6 +3,9 @@
 Keys (all optional, off by default):
   qps             requests beyond this many per rolling second of real time → 429 Throttling.User
                   (only requests that were let through count toward the window)
+  read_qps, write_qps  the same, for reads and writes apart, as DataWorks' quota is split (Enterprise: 50 and 20):
+                  writes are the triggers (RunTriggerNode, TriggerSchedulerTaskInstance), reads every other
+                  action; each kind has a window of its own, beside `qps` if that is set too
   retry_after_ms  throttled responses carry ``x-acs-retry-after`` with this value. Unit: MILLISECONDS —
                   tea-openapi 0.4.6 turns it into ThrottlingException.retry_after, which darabonba's retry
                   policy uses as the backoff passed to DaraCore.sleep(millisecond)
@@ -55,7 +58,8 @@ RATES = (("error", "error_rate"), ("html_502", "html_502_rate"), ("drop", "drop_
 NAMES = frozenset({"throttle", "latency", "ok"} | {name for name, _ in RATES})
 LIES = ("endless_pages", "foreign_instances")
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-KEYS = frozenset({"qps", "retry_after_ms", "latency_ms", "redirect_status", "drip_ms", "malformed_body", "script",
+WRITES = frozenset({"RunTriggerNode", "TriggerSchedulerTaskInstance"})     # the rest of the actions read
+KEYS = frozenset({"qps", "read_qps", "write_qps", "retry_after_ms", "latency_ms", "redirect_status", "drip_ms", "malformed_body", "script",
                   "actions", "random_seed", *LIES} | {k for _, k in RATES})
 
 
@@ -64,6 +68,7 @@ class Faults:
 
     def __init__(self, config: Optional[dict] = None):
         self._lock = threading.Lock()
+        self.clock = time.monotonic         # what the rolling second is read on (tests step it to hold qps to a count)
         self.configure(config or {})
 
     def configure(self, config: dict) -> None:
@@ -97,6 +102,8 @@ class Faults:
             self.redirect_status, self.drip_ms, self.malformed_body = redirect, drip, malformed
             self.lies = {key for key, on in lies.items() if on}
             self._qps = int(config.get("qps") or 0)
+            self._kind_qps = {"read": int(config.get("read_qps") or 0), "write": int(config.get("write_qps") or 0)}
+            self._kind_window = {"read": deque(), "write": deque()}
             self._rates = rates
             self._script = script
             self._actions = None if config.get("actions") is None else set(_names(config, "actions"))
@@ -109,17 +116,20 @@ class Faults:
             in_scope = action in self._actions if self._actions is not None else action != "AssumeRole"
             if not in_scope:
                 return None
-            fault = self._script.pop(0) if self._script else self._draw()
-            if self._qps and fault != "throttle":
-                self._window.append(time.monotonic())
+            kind = "write" if action in WRITES else "read"
+            fault = self._script.pop(0) if self._script else self._draw(kind)
+            if fault != "throttle":
+                for quota, window in ((self._qps, self._window), (self._kind_qps[kind], self._kind_window[kind])):
+                    if quota:
+                        window.append(self.clock())
             return None if fault == "ok" else fault
 
-    def _draw(self) -> Optional[str]:
-        if self._qps:
-            now = time.monotonic()
-            while self._window and now - self._window[0] >= 1:
-                self._window.popleft()
-            if len(self._window) >= self._qps:
+    def _draw(self, kind: str) -> Optional[str]:
+        now = self.clock()
+        for quota, window in ((self._qps, self._window), (self._kind_qps[kind], self._kind_window[kind])):
+            while quota and window and now - window[0] >= 1:
+                window.popleft()
+            if quota and len(window) >= quota:
                 return "throttle"
         draw, bound = self._rng.random(), 0.0
         for name, key in RATES:
