@@ -165,7 +165,7 @@ def _admit(request: Request, rules: Sequence[HttpRule], environ: Mapping[str, st
     if not any([signing.valid(signature, secret, parts, request.raw) for secret in secrets if secret]):
         raise Refused(UNAUTHORIZED, f"the signature does not match (caller {caller!r}: sign METHOD, PATH, "
                                     f"{TIMESTAMP} and the body with its secret)")
-    body = _body(request.raw)
+    body = _body(request)
     rule = next((r for r in rules if r.name == body.rule), None)
     if rule is None:
         raise Refused(FORBIDDEN, f"no on: http rule named {body.rule[:64]!r}")
@@ -175,12 +175,17 @@ def _admit(request: Request, rules: Sequence[HttpRule], environ: Mapping[str, st
     return dataclasses.replace(request, message_id=body.request_id)
 
 
-def _body(raw: bytes) -> Body:
-    """The body as `Body`, its date checked, or Refused (400)."""
+def _body(request: Request) -> Body:
+    """The body as `Body`, its date checked, or Refused (400). Text that is no JSON object is said so (msgspec's
+    position in malformed JSON is where its reader gave up, not where the text went wrong); msgspec says how an
+    object differs from `Body`."""
+    wanted = 'the body is not {"rule", "bizdate" or "cycle", "request_id"} JSON'
+    if not isinstance(request.document, dict):
+        raise Refused(None, f"{wanted}: it is not a JSON object")
     try:
-        body = msgspec.json.decode(raw, type=Body)
+        body = msgspec.json.decode(request.raw, type=Body)
     except msgspec.DecodeError as e:
-        raise Refused(None, f'the body is not {{"rule", "bizdate" or "cycle", "request_id"}} JSON: {e}') from None
+        raise Refused(None, f"{wanted}: {e}") from None
     if not body.rule or not body.request_id or len(body.request_id) > 128:
         raise Refused(None, "`rule` and `request_id` must be non-empty (`request_id` at most 128 characters)")
     _dates(body.bizdate, body.cycle)
