@@ -418,6 +418,7 @@ from .sandbox import emulator  # noqa: E402
 for command in (doctor, drain, emulator, listing.rules, logs):
     main.add_command(command)
 from .status import status; main.add_command(status)  # noqa: E402,E702 - `dwtrigger status`: ops/status.py
+from .sign import sign; main.add_command(sign)  # noqa: E402,E702 - `dwtrigger sign`: ops/sign.py
 
 
 if __name__ == "__main__":

@@ -175,6 +175,14 @@ def _admit(request: Request, rules: Sequence[HttpRule], environ: Mapping[str, st
     return dataclasses.replace(request, message_id=body.request_id)
 
 
+def signed_headers(caller: str, secret: str, path: str, stamp: str, body: bytes) -> Dict[str, str]:
+    """The headers of a call POSTed to `path` at UNIX second `stamp`, signed as `admit` checks them (what `dwtrigger
+    sign` prints)."""
+    from .. import signing
+
+    return {CALLER: caller, TIMESTAMP: stamp, SIGNATURE: signing.sign(secret, ("POST", path, stamp), body)}
+
+
 def _body(request: Request) -> Body:
     """The body as `Body`, its date checked, or Refused (400). Text that is no JSON object is said so (msgspec's
     position in malformed JSON is where its reader gave up, not where the text went wrong); msgspec says how an
