@@ -5,10 +5,12 @@ import hashlib
 import hmac
 import json
 
+import msgspec
 import pytest
 
-from conftest import Harness
-from dwtrigger import signing
+from commands import run
+from conftest import ROLE_KEY, Harness
+from dwtrigger import board, signing
 from dwtrigger.ledger.oss import requested
 from dwtrigger.rules import RulesError, parse_rules
 from dwtrigger.sources import http
@@ -243,3 +245,22 @@ def test_the_wiring_wants_one_post_trigger_and_says_which_auth_types_serve():
         "s.yaml: http trigger 'release' does not take POST (its `methods`): callers POST; add POST",
         "s.yaml: http trigger 'release' has authType 'jwt': use anonymous (every call is signed and checked) or "
         "function (callers that hold RAM keys sign for FC's gateway)"]
+
+
+def test_a_call_is_the_evidence_the_board_shows(emulator, oss_standin, tmp_path):
+    """`dwtrigger status` of an http rule with `expect`: the ledger's record of the call is its evidence, the date
+    without a call is overdue."""
+    text = RULES % LEDGER
+    text = text.replace("      - {name: airflow, secret_env: AIRFLOW_SECRET}\n",
+                        "      - {name: airflow, secret_env: AIRFLOW_SECRET}\n    expect: {by: \"06:00\", days: 3}\n")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(text)
+    assert answered(Harness(emulator, text, ENV, None, oss=oss_standin), call())[0] == 200
+    env = {"DWTRIGGER_OSS_ENDPOINT": oss_standin.endpoint, **ROLE_KEY, **{k: None for k in ENV}}
+    result = run("status", "--rule", "partner-api", "--rules", str(rules), "--endpoint", emulator.endpoint,
+                 "--protocol", "http", "--now", "2026-03-12T09:00:00+08:00", "--json", env=env)
+    assert result.exit_code == 1, result.output                        # 2026-03-10 and -11 are overdue
+    rows = msgspec.json.decode(result.stdout, type=board.Board).rows
+    record = "oss://etl-ledger/dwtrigger/asked/partner-api/700001235200/2026-03-09.json"
+    assert [(row.biz_date, row.verdict, row.evidence) for row in rows] == [
+        ("2026-03-11", "overdue", None), ("2026-03-10", "overdue", None), ("2026-03-09", "released", record)]
