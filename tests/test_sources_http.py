@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from commands import run
-from conftest import ROLE_KEY, Harness
+from conftest import ROLE_KEY, ROOT, Harness
 from dwtrigger import board, signing
 from dwtrigger.ledger.oss import requested
 from dwtrigger.rules import RulesError, parse_rules
@@ -33,6 +33,7 @@ rules:
     trigger: [{workspace: 10001, node: 700001234567}]
 """
 LEDGER = ", ledger: 'oss://etl-ledger/dwtrigger/'"
+EVENTS = ROOT / "events" / "http"
 DAY = {"rule": "partner-api", "bizdate": "2026-03-09", "request_id": "run-1"}
 
 
@@ -264,3 +265,18 @@ def test_a_call_is_the_evidence_the_board_shows(emulator, oss_standin, tmp_path)
     record = "oss://etl-ledger/dwtrigger/asked/partner-api/700001235200/2026-03-09.json"
     assert [(row.biz_date, row.verdict, row.evidence) for row in rows] == [
         ("2026-03-11", "overdue", None), ("2026-03-10", "overdue", None), ("2026-03-09", "released", record)]
+
+
+@pytest.mark.parametrize("sample, status, shown", [
+    ("call-1-bizdate.json", 0, ["  MATCH partner-api: matched", "      capture bizdate = 2026-03-09"]),
+    ("call-4-cycle-base64.json", 0, ["  MATCH partner-api: matched", "      capture cycle = 2026-03-09 06:00:00"]),
+    ("refused-unsigned.json", 1, ["  rejected: missing header X-Dwtrigger-Caller, X-Dwtrigger-Timestamp, "
+                                  "X-Dwtrigger-Signature"]),
+    ("refused-unknown-rule.json", 1, ["  rejected: no on: http rule named 'no-such-rule'"]),
+    ("refused-wrong-signature.json", 0, ["  MATCH partner-api: matched", "      capture bizdate = 2026-03-09"]),
+])
+def test_explain_shows_what_a_call_releases_and_what_it_refuses_offline(sample, status, shown):
+    """Offline: the headers it names, the body, the rule and its callers; not the time, secret or signature."""
+    result = run("explain", str(EVENTS / sample), "--rules", str(ROOT / "rules.yaml"), env={"DWTRIGGER_RULES": None})
+    assert result.exit_code == status and result.stdout.splitlines()[0] == f"{EVENTS / sample}  (http function)"
+    assert [line for line in result.stdout.splitlines() if line in shown] == shown

@@ -166,8 +166,9 @@ def _not_done(entry: dict) -> bool:
 
 
 def _explain_one(label, source, parsed, ruleset) -> dict:
-    if isinstance(parsed, events.Rejected):
-        return {"event": label, "source": source, "rejected": parsed.reason}
+    refused = parsed.reason if isinstance(parsed, events.Rejected) else sources.get(parsed.source).vet(parsed, ruleset)
+    if refused is not None:
+        return {"event": label, "source": source, "rejected": refused}
     rules = []
     for rule in ruleset.for_source(parsed.source):
         captures, why = match(rule, parsed, detail=True)

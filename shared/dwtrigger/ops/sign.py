@@ -1,7 +1,7 @@
 """`dwtrigger sign`: the headers and the body of a signed `on: http` call (sources/http.py checks them), for a caller
 to send as they are, or to check its own signing against. The caller's secret is read from the environment variable
 named by --secret-env, which must be one the rule lists in its `callers`, and is never printed; the signature is
-signing.py's, through `sources.http.signed_headers` (the same code the http function checks with).
+signing.py's, through the http source's `signed_headers` (the code the http function checks with).
 
 Printed as an HTTP message's head and body: one `Name: value` line per header, a blank line, the body on one line
 (send its bytes exactly: they are signed). `--event` prints instead the FC HTTP trigger event the call becomes, one
@@ -16,10 +16,12 @@ from typing import Dict
 
 import click
 
+from .. import sources
 from ..rules import load_rules
 from .options import rules_option
 from .reach import EMULATOR_ENV, Refused, When, clock
 
+SOURCE = "http"                     # the source whose calls it signs (sources/http.py), asked through the registry
 MAX_REQUEST_ID = 128                # sources/http.py refuses a longer request_id
 
 
@@ -46,7 +48,11 @@ def sign(rule_name, bizdate, cycle, secret_env, request_id, path, now, emulator,
     never printed. Exit 2 when the rule is no `on: http` rule, the variable is not one of its callers' or not set."""
     if (bizdate is None) == (cycle is None):
         raise Refused("give --bizdate YYYY-MM-DD or --cycle 'YYYY-MM-DD HH:MM' (one of them)")
-    caller = _caller(rules_path, rule_name, secret_env)
+    http, rule = sources.get(SOURCE), _rule(rules_path, rule_name)
+    try:
+        caller = http.caller(rule, secret_env)
+    except LookupError as e:
+        raise Refused(str(e).strip("'\"")) from None
     secret = os.environ.get(secret_env)
     if not secret:
         raise Refused(f"{secret_env} is not set: export the caller's secret in it (it is read from there, never "
@@ -61,27 +67,21 @@ def sign(rule_name, bizdate, cycle, secret_env, request_id, path, now, emulator,
         raise Refused(f"--request-id must be 1 to {MAX_REQUEST_ID} characters")
     body = json.dumps({"rule": rule_name, **named, "request_id": request_id}, separators=(",", ":"))
     when = now or clock({EMULATOR_ENV: emulator} if emulator else {})()
-    from ..sources.http import signed_headers
-
-    headers = {**signed_headers(caller, secret, path, str(int(when.timestamp())), body.encode()),
+    headers = {**http.signed_headers(caller, secret, path, str(int(when.timestamp())), body.encode()),
                "Content-Type": "application/json"}
     click.echo(json.dumps(_event(path, headers, body, when)) if as_event else
                "".join(f"{name}: {value}\n" for name, value in headers.items()) + "\n" + body)
 
 
-def _caller(rules_path: str, rule_name: str, secret_env: str) -> str:
-    """The name of the rule's caller whose secret is in `secret_env`, or Refused."""
+def _rule(rules_path: str, rule_name: str):
+    """The named rule of the source this command signs for, or Refused."""
     try:
         rule = load_rules(rules_path).named(rule_name)
     except LookupError as e:
         raise Refused(str(e).strip("'\"")) from None
-    if rule.on != "http":
-        raise Refused(f"rule {rule_name!r} is an `on: {rule.on}` rule: only `on: http` rules take signed calls")
-    caller = next((c.name for c in rule.callers if c.secret_env == secret_env), None)
-    if caller is None:
-        listed = ", ".join(f"{c.name} ({c.secret_env})" for c in rule.callers)
-        raise Refused(f"rule {rule_name!r} lists no caller whose secret_env is {secret_env}: its callers: {listed}")
-    return caller
+    if rule.on != SOURCE:
+        raise Refused(f"rule {rule_name!r} is an `on: {rule.on}` rule: only `on: {SOURCE}` rules take signed calls")
+    return rule
 
 
 def _event(path: str, headers: Dict[str, str], body: str, when: datetime) -> Dict[str, object]:

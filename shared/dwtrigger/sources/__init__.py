@@ -81,6 +81,7 @@ class Source:
     - `secrets(rules, environ)`: the values of its rules' secret variables, scrubbed from every line.
 
     For the commands (never called by a handler; anything they need beyond the rule is imported when called):
+    - `vet(event, rules)`: why `admit` would refuse the event as far as that shows offline (`explain`), else None.
     - `summary(rule)`: the rule's source in a few words (`dwtrigger rules`' SOURCE column: "timer nightly").
     - `listed(rule)`: its own fields for `dwtrigger rules --json` (a dict of JSON values).
     - `files_dated(rule)`: whether its `files` name the business date (`doctor` looks for them only then).
@@ -162,6 +163,9 @@ class Source:
         return parsed
 
     def answer(self, decisions: list) -> Optional[dict]:
+        return None
+
+    def vet(self, event: "Event", rules) -> Optional[str]:
         return None
 
     def secrets(self, rules, environ: Mapping[str, str]) -> Tuple[str, ...]:

@@ -137,13 +137,7 @@ class Refused(Exception):
 
 def _admit(request: Request, rules: Sequence[HttpRule], environ: Mapping[str, str], call, memory: dict) -> Event:
     """The request as the event it asks for, or Refused (see the module's docstring for the order)."""
-    missing = [name for name in (CALLER, TIMESTAMP, SIGNATURE) if not request.headers.get(name.lower())]
-    if missing:
-        raise Refused(UNAUTHORIZED, f"missing header {', '.join(missing)}")
-    caller, stamp = request.headers[CALLER.lower()], request.headers[TIMESTAMP.lower()]
-    listing = [rule for rule in rules if any(c.name == caller for c in rule.callers)]
-    if not listing:
-        raise Refused(UNAUTHORIZED, f"caller {caller[:64]!r} is listed by no on: http rule")
+    caller, stamp, listing = _who(request, rules)
     now = call.now()
     if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
         raise Refused(UNAUTHORIZED, f"{TIMESTAMP} is not UNIX seconds")
@@ -165,22 +159,43 @@ def _admit(request: Request, rules: Sequence[HttpRule], environ: Mapping[str, st
     if not any([signing.valid(signature, secret, parts, request.raw) for secret in secrets if secret]):
         raise Refused(UNAUTHORIZED, f"the signature does not match (caller {caller!r}: sign METHOD, PATH, "
                                     f"{TIMESTAMP} and the body with its secret)")
+    rule, body = _what(request, rules, caller)
+    _remember(rule, body.request_id, hashlib.sha256(request.raw).hexdigest(), call, memory)
+    return dataclasses.replace(request, message_id=body.request_id)
+
+
+def _who(request: Request, rules: Sequence[HttpRule]) -> Tuple[str, str, List[HttpRule]]:
+    """(caller, timestamp, the rules listing the caller) the headers name, or Refused (401)."""
+    missing = [name for name in (CALLER, TIMESTAMP, SIGNATURE) if not request.headers.get(name.lower())]
+    if missing:
+        raise Refused(UNAUTHORIZED, f"missing header {', '.join(missing)}")
+    caller, stamp = request.headers[CALLER.lower()], request.headers[TIMESTAMP.lower()]
+    listing = [rule for rule in rules if any(c.name == caller for c in rule.callers)]
+    if not listing:
+        raise Refused(UNAUTHORIZED, f"caller {caller[:64]!r} is listed by no on: http rule")
+    return caller, stamp, listing
+
+
+def _what(request: Request, rules: Sequence[HttpRule], caller: str) -> Tuple[HttpRule, Body]:
+    """The rule the body names, which must list `caller`, and the body; or Refused (400, 403)."""
     body = _body(request)
     rule = next((r for r in rules if r.name == body.rule), None)
     if rule is None:
         raise Refused(FORBIDDEN, f"no on: http rule named {body.rule[:64]!r}")
     if not any(c.name == caller for c in rule.callers):
         raise Refused(FORBIDDEN, f"rule {rule.name!r} does not list caller {caller!r} in its `callers`")
-    _remember(rule, body.request_id, hashlib.sha256(request.raw).hexdigest(), call, memory)
-    return dataclasses.replace(request, message_id=body.request_id)
+    return rule, body
 
 
-def signed_headers(caller: str, secret: str, path: str, stamp: str, body: bytes) -> Dict[str, str]:
-    """The headers of a call POSTed to `path` at UNIX second `stamp`, signed as `admit` checks them (what `dwtrigger
-    sign` prints)."""
-    from .. import signing
-
-    return {CALLER: caller, TIMESTAMP: stamp, SIGNATURE: signing.sign(secret, ("POST", path, stamp), body)}
+def _vet(request: Request, rules: Sequence[HttpRule]) -> Optional[str]:
+    """Why the function would refuse the call, as far as that shows offline (not its time, secret, signature or
+    request_id), else None."""
+    try:
+        caller = _who(request, rules)[0]
+        _what(request, rules, caller)
+    except Refused as e:
+        return str(e)
+    return None
 
 
 def _body(request: Request) -> Body:
@@ -328,6 +343,25 @@ class HttpSource(Source):
 
     def answer(self, decisions) -> Optional[dict]:
         return _answer(decisions)
+
+    def vet(self, event: Event, rules) -> Optional[str]:
+        return _vet(event, rules.for_source("http")) if isinstance(event, Request) else None
+
+    def caller(self, rule: HttpRule, secret_env: str) -> str:
+        """The name of the rule's caller whose secret is in `secret_env` (`dwtrigger sign`), or LookupError."""
+        found = next((c.name for c in rule.callers if c.secret_env == secret_env), None)
+        if found is None:
+            listed = ", ".join(f"{c.name} ({c.secret_env})" for c in rule.callers)
+            raise LookupError(f"rule {rule.name!r} lists no caller whose secret_env is {secret_env}: its callers: "
+                              f"{listed}")
+        return found
+
+    def signed_headers(self, caller: str, secret: str, path: str, stamp: str, body: bytes) -> Dict[str, str]:
+        """The headers of a call POSTed to `path` at UNIX second `stamp`, signed as `admit` checks them (what
+        `dwtrigger sign` prints)."""
+        from .. import signing
+
+        return {CALLER: caller, TIMESTAMP: stamp, SIGNATURE: signing.sign(secret, ("POST", path, stamp), body)}
 
     def secrets(self, rules, environ: Mapping[str, str]) -> Tuple[str, ...]:
         return tuple(sorted({environ.get(c.secret_env) or "" for r in rules.for_source("http")
