@@ -228,43 +228,34 @@ def test_a_rules_callers_problems_name_the_field(body, field, message):
     assert problem.field == field and message in problem.message
 
 
-def test_the_wiring_wants_one_post_trigger_and_says_which_auth_types_serve():
+def test_the_wiring_wants_one_post_trigger_each_callers_secret_and_says_which_auth_types_serve():
     rules = parse_rules(RULES % "")
 
     class T:
+        resource = "http"
+
         def __init__(self, config):
             self.config = config
 
         def __str__(self):
             return "s.yaml: http trigger 'release'"
     where = lambda rules, name: f"rules.yaml: rule {name!r}"        # noqa: E731
-    assert http.SOURCE.wiring(rules, {}, {"http": []}, where) == [
+    env = {"resources": {"http": {"props": {"environmentVariables": {"AIRFLOW_SECRET": "${env(AIRFLOW_SECRET)}",
+                                                                     "CI_SECRET": "${env(CI_SECRET)}"}}}}}
+    assert http.SOURCE.wiring(rules, env, {"http": []}, where) == [
         (None, "rules.yaml: rule 'partner-api': no HTTP trigger on the http function: add one (triggerType: http, "
                "methods: [POST]), or remove the rule")]
+    post = T({"methods": ["POST"], "authType": "anonymous"})
+    assert http.SOURCE.wiring(rules, env, {"http": [post]}, where) == []
     get, jwt = T({"methods": ["GET"], "authType": "anonymous"}), T({"methods": ["POST"], "authType": "jwt"})
-    assert [p for _, p in http.SOURCE.wiring(rules, {}, {"http": [get, jwt]}, where)] == [
+    assert [p for _, p in http.SOURCE.wiring(rules, env, {"http": [get, jwt]}, where)] == [
         "s.yaml: http trigger 'release' does not take POST (its `methods`): callers POST; add POST",
         "s.yaml: http trigger 'release' has authType 'jwt': use anonymous (every call is signed and checked) or "
         "function (callers that hold RAM keys sign for FC's gateway)"]
-
-
-def test_a_call_is_the_evidence_the_board_shows(emulator, oss_standin, tmp_path):
-    """`dwtrigger status` of an http rule with `expect`: the ledger's record of the call is its evidence, the date
-    without a call is overdue."""
-    text = RULES % LEDGER
-    text = text.replace("      - {name: airflow, secret_env: AIRFLOW_SECRET}\n",
-                        "      - {name: airflow, secret_env: AIRFLOW_SECRET}\n    expect: {by: \"06:00\", days: 3}\n")
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(text)
-    assert answered(Harness(emulator, text, ENV, None, oss=oss_standin), call())[0] == 200
-    env = {"DWTRIGGER_OSS_ENDPOINT": oss_standin.endpoint, **ROLE_KEY, **{k: None for k in ENV}}
-    result = run("status", "--rule", "partner-api", "--rules", str(rules), "--endpoint", emulator.endpoint,
-                 "--protocol", "http", "--now", "2026-03-12T09:00:00+08:00", "--json", env=env)
-    assert result.exit_code == 1, result.output                        # 2026-03-10 and -11 are overdue
-    rows = msgspec.json.decode(result.stdout, type=board.Board).rows
-    record = "oss://etl-ledger/dwtrigger/asked/partner-api/700001235200/2026-03-09.json"
-    assert [(row.biz_date, row.verdict, row.evidence) for row in rows] == [
-        ("2026-03-11", "overdue", None), ("2026-03-10", "overdue", None), ("2026-03-09", "released", record)]
+    del env["resources"]["http"]["props"]["environmentVariables"]["CI_SECRET"]
+    assert [p for _, p in http.SOURCE.wiring(rules, env, {"http": [post]}, where)] == [
+        "rules.yaml: rule 'ci-only': caller 'ci''s secret_env CI_SECRET is not among the environmentVariables of "
+        "resource http in s.yaml: add `CI_SECRET: ${env(CI_SECRET)}` (the secret from the shell that runs `s deploy`)"]
 
 
 @pytest.mark.parametrize("sample, status, shown", [

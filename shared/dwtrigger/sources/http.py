@@ -298,8 +298,9 @@ def _build(spec: Http, problem) -> dict:
     return dict(callers=tuple(callers))
 
 
-def _wiring(rules, found: Sequence, where) -> list:
-    """An HTTP trigger on the http function when a rule is `on: http`, none otherwise; POST, anonymous or function."""
+def _wiring(rules, s: dict, found: Sequence, where) -> list:
+    """An HTTP trigger on the http function when a rule is `on: http`, none otherwise; POST, anonymous or function;
+    each caller's `secret_env` among the function's environment variables (else every call of it is refused)."""
     http = rules.for_source("http")
     if http and not found:
         return [(None, f"{where(rules, http[0].name)}: no HTTP trigger on the http function: add one "
@@ -308,11 +309,18 @@ def _wiring(rules, found: Sequence, where) -> list:
     for t in found:
         if not http:
             problems.append((t, f"{t} feeds no rule in rules.yaml (no rule is `on: http`): remove it, or add a rule"))
-        elif "POST" not in (t.config.get("methods") or ()):
+            continue
+        if "POST" not in (t.config.get("methods") or ()):
             problems.append((t, f"{t} does not take POST (its `methods`): callers POST; add POST"))
         elif t.config.get("authType") not in ("anonymous", "function"):
             problems.append((t, f"{t} has authType {t.config.get('authType')!r}: use anonymous (every call is "
                                 "signed and checked) or function (callers that hold RAM keys sign for FC's gateway)"))
+        props = ((s.get("resources") or {}).get(t.resource) or {}).get("props") or {}
+        environment = props.get("environmentVariables") or {}
+        problems += [(t, f"{where(rules, rule.name)}: caller {c.name!r}'s secret_env {c.secret_env} is not among "
+                         f"the environmentVariables of resource {t.resource} in s.yaml: add `{c.secret_env}: "
+                         f"${{env({c.secret_env})}}` (the secret from the shell that runs `s deploy`)")
+                     for rule in http for c in rule.callers if c.secret_env not in environment]
     return problems
 
 
@@ -399,7 +407,7 @@ class HttpSource(Source):
         return True
 
     def wiring(self, rules, s: dict, found: Dict[str, list], where) -> list:
-        return _wiring(rules, found["http"], where)
+        return _wiring(rules, s, found["http"], where)
 
     def channels(self, rule: HttpRule) -> List[Tuple[str, str, bool]]:
         return [("rule", rule.name, False)]
