@@ -95,6 +95,18 @@ def base64_decoded(body: str) -> str:
     return decoded if printable else body
 
 
+def channel_named(data: dict, cloudevent: dict, field: str, marker: str, form: str) -> str:
+    """The topic or queue a message came on: `data[field]`, else the `subject`'s tail after `marker` (a subject without
+    it names none: `form` shows the one expected)."""
+    named = data.get(field)
+    if not named:
+        _, found, named = str(cloudevent.get("subject") or "").rpartition(marker)
+        named = named if found else None
+    if not isinstance(named, str) or not named:
+        raise Invalid(f"neither 'data.{field}' nor the subject ({form}) names the {field}")
+    return named
+
+
 # ---- the rule ----
 
 def patterns(spec, problem) -> Dict[str, Any]:

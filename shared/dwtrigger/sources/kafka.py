@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Dict, Mapping, Optional
 
 from ..events import Invalid
-from ._eventbridge import BusSource, MessageRule, MessageSpec, attributes, message
+from ._eventbridge import BusSource, MessageRule, MessageSpec, attributes, channel_named, message
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,9 +65,7 @@ class KafkaSource(BusSource):
     headers = "message headers"
 
     def fields(self, cloudevent: dict, data: dict) -> dict:
-        topic = data.get("topic") or str(cloudevent.get("subject") or "").rpartition(":topic:")[2]
-        if not isinstance(topic, str) or not topic:
-            raise Invalid("neither 'data.topic' nor the subject (...:topic:<topic>) names the topic")
+        topic = channel_named(data, cloudevent, "topic", ":topic:", "...:topic:<topic>")
         if data.get("value") is None:
             raise Invalid("the message has no value (a tombstone releases nothing)")
         place = [data.get(field) for field in ("partition", "offset")]

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ..events import Event, Invalid
-from ._eventbridge import BusSource, MessageRule, MessageSpec, attributes, message
+from ..events import Event
+from ._eventbridge import BusSource, MessageRule, MessageSpec, attributes, channel_named, message
 
 SYSTEM = ("TAGS", "KEYS")        # the system properties a rule may read, under these names, among the attributes
 
@@ -52,9 +52,7 @@ class RocketmqSource(BusSource):
 
     def fields(self, cloudevent: dict, data: dict) -> dict:
         system = attributes(data.get("systemProperties"), "systemProperties")
-        topic = data.get("topic") or str(cloudevent.get("subject") or "").rpartition("%")[2]
-        if not isinstance(topic, str) or not topic:
-            raise Invalid("neither 'data.topic' nor the subject (acs:mq:...%<topic>) names the topic")
+        topic = channel_named(data, cloudevent, "topic", "%", "acs:mq:...%<topic>")
         own = {name: system[name] for name in SYSTEM if system.get(name)}
         return {"topic": topic, "message_id": system.get("UNIQ_KEY") or None, **message(data.get("body")),
                 "attributes": {**attributes(data.get("userProperties"), "userProperties"), **own}}
