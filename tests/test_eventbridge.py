@@ -19,6 +19,7 @@ from mns.account import Account
 from mns.queue import Message
 
 from conftest import ROLE_KEY, ROOT, examples, oss_seed, sample
+from dwtrigger import sources
 from dwtrigger.events import Event, Rejected, parse
 from dwtrigger.ops.cli import main
 from dwtrigger.ops.emulator import MnsStandIn
@@ -165,6 +166,40 @@ def test_a_record_that_is_no_cloudevent_rejects_only_itself(source):
     good, text, number = parsed(source, raw)
     assert isinstance(good, Event)
     assert (text.reason, number.reason) == ("record 1: it is not a JSON object", "record 2: it is not a JSON object")
+
+
+# ---- the rule's `group:`: s.yaml's wiring, never a match ---------------------------------------------------------
+
+def grouped(text: str, rocketmq: str, kafka: str):
+    from dwtrigger.rules import parse_rules
+
+    return parse_rules(text.replace("    topic: payments\n", f"    topic: payments\n    group: {rocketmq}\n")
+                       .replace("    topic: ad-clicks\n", f"    topic: ad-clicks\n    group: {kafka}\n"), "rules.yaml")
+
+
+def test_a_rule_s_group_holds_the_trigger_that_feeds_it_to_that_consumer_group():
+    from deployed import S, wiring
+
+    text = (ROOT / "rules.yaml").read_text()
+    assert wiring.check(grouped(text, "GID_dwtrigger", "dwtrigger"), S) == []      # s.yaml's vars.*.group
+    line = text.splitlines().index("  - name: payments-settled") + 1
+    assert wiring.check(grouped(text, "GID_other", "dwtrigger"), S) == [
+        f"rules.yaml:{line}: rule 'payments-settled': no trigger in s.yaml reads topic payments as group GID_other "
+        "(s.yaml: eventbridge trigger 'payments' of resource rocketmq reads it as GID_dwtrigger): set its GroupID, or "
+        "remove the rule",
+        "s.yaml: eventbridge trigger 'payments' of resource rocketmq on topic payments as group GID_dwtrigger feeds no "
+        "rule in rules.yaml: remove it, or add a rule"]
+    [event] = parsed("rocketmq", sample(SINGLE["rocketmq"]))
+    [rule] = [r for r in grouped(text, "GID_other", "dwtrigger").rules if r.name == "payments-settled"]
+    assert sources.get("rocketmq").check(rule, event) == ({}, "matched")          # whatever group read it
+
+
+def test_group_is_refused_where_the_queue_has_none():
+    from dwtrigger.rules import RulesError, parse_rules
+
+    with pytest.raises(RulesError) as err:
+        parse_rules(MQ_RULES.replace("queue: hr-sync,", "queue: hr-sync, group: g,"), "mq.yaml")
+    assert "rule 'hr-sync' field 'group': not used by `on: rabbitmq` rules" in str(err.value)
 
 
 # ---- the commands -------------------------------------------------------------------------------------------------
