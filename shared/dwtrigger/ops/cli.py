@@ -73,7 +73,7 @@ def _how_named(group: click.Group, ctx: click.Context) -> str:
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
 def main(ctx, debug):
-    """Release DataWorks HTTP trigger nodes from OSS, MNS and timer events."""
+    """Release DataWorks HTTP trigger nodes from OSS, MNS, RocketMQ, Kafka, RabbitMQ and timer events."""
     ctx.obj = {"debug": debug}
 
 
