@@ -36,6 +36,9 @@ TESTS: Dict[str, str] = {
                       "not_land",
     "cut_retried": "test_ledger.py::test_a_trigger_the_deadline_cut_is_failed_not_done_and_the_retry_reads_dataworks",
     "any_shape": "test_ledger.py::test_a_claim_of_any_shape_is_never_a_traceback_nor_a_wedge",
+    "landed_recorded": "test_ledger.py::test_a_trigger_that_landed_without_an_answer_is_recorded_sent_once_the_"
+                       "retry_s_look_up_shows_it_ran",
+    "claimed_until": "test_ledger.py::test_a_send_is_claimed_before_and_recorded_after",
     "dies_mid_send": "test_ledger.py::test_a_process_that_dies_between_claim_and_send_leaves_a_claim_fc_s_retry_releases",
     "stale_looked_past": "test_ledger.py::test_a_claim_that_goes_stale_while_waited_for_is_looked_past_after_a_new_look_"
                          "up",
@@ -180,14 +183,14 @@ MUTANTS: List[Mutant] = [
       "if book.create_claim(slot, n + 1, entry) or True:", "permissive", ("one_of_two",)),
     M("a claim is waited for GRACE past its claimer's deadline",
       "until = ms(at) + int(book.deadline.left() * 1000) + _ms(GRACE)", "until = ms(at) + int(book.deadline.left() * "
-      "1000)", "removed", ("dies_mid_send", "in_flight_final", "unknown_resent")),
+      "1000)", "removed", ("claimed_until",)),
     M("a look-up showing our unanswered trigger ran records it sent",
       "claims.sent(call.now(), instance.status, False, None)   # our unanswered trigger, if any",
-      "pass", "removed", ("unknown_resent", "landed")),
+      "pass", "removed", ("landed_recorded", "landed")),
     M("a ledger that cannot record never undoes a release", "        except GaveUp:\n            return None\n\n"
       "    def _note_asked", "        except GaveUp:\n            raise\n\n    def _note_asked", "flipped",
       ("unrecorded_send",)),
-    M("an MNS or timer event's ask is noted", "if rule.expect is not None and not isinstance(rule, OssRule):",
+    M("an MNS or timer event's ask is noted", "if rule.expect is not None and sources.get(rule.on).asks:",
       "if False:", "removed", ("asked_evidence",)),
     # ---- the relay: batches, memory, shares ----
     M("the deadline's margin before FC's timeout", "margin = min(3.0, max(0.5, timeout * 0.1))", "margin = 0.0",
@@ -199,8 +202,8 @@ MUTANTS: List[Mutant] = [
       "call.deadline.left() / 4))", "attempts = call", "removed", ("unknown_resent",)),
     M("the batch's deadline stop", "            if call.deadline.left() <= 0:\n                yield _unread(item)",
       "            if False:\n                yield _unread(item)", "removed", ("huge_batch",)),
-    M("a batch read lazily", 'return _each("oss", records, _native_ids(records), _oss_native)',
-      'return list(_each("oss", records, _native_ids(records), _oss_native))', "flipped", ("lazy_batch",)),
+    M("a batch read lazily", 'return each("oss", records, _native_ids(records), _oss_native)',
+      'return list(each("oss", records, _native_ids(records), _oss_native))', "flipped", ("lazy_batch",)),
     M("a remembered hold vs a ready look-up", "if seen is not None and seen.held_until_ms > ms(call.now()) and not "
       "ready:", "if seen is not None and seen.held_until_ms > ms(call.now()):", "removed", ("memory_vs_ready",)),
     M("held_until remembered without a ledger", 'Seen(decision.cycle_time_ms, decision.biz_date_ms, "sent", ms(now), '
@@ -241,7 +244,7 @@ MUTANTS: List[Mutant] = [
       ("same_captures",)),
     M("an MNS or timer rule's evidence is an event that asked", "    if not book.was_asked(rule.name, target.node, "
       "schedule.biz_date):\n", "    if False:\n", "removed", ("asked_evidence",)),
-    M("a timer's require in the sweep", "if not (isinstance(rule, TimerRule) and rule.require):", "if True:",
+    M("a timer's require in the sweep", "if not sources.get(rule.on).files(rule, None)[0]:", "if True:",
       "permissive", ("timer_require",)),
     M("the sweep's evidence: the ledger's done", "    if book is not None and book.is_done(rule.api, "
       "target.workspace, target.node, schedule.biz_date,", "    if False and book.is_done(rule.api, target.workspace, "
@@ -260,8 +263,8 @@ MUTANTS: List[Mutant] = [
     # ---- validation ----
     M("region is a region id", "if spec.region is not None and not _REGION.match(spec.region):", "if False:",
       "removed", ("region",)),
-    M("`expect` refused on removal events", "    if removals:\n        problem(\"expect\", f\"cannot check",
-      "    if False:\n        problem(\"expect\", f\"cannot check", "removed", ("expect_removal",)),
+    M("`expect` refused on removal events", "        if removals:\n            problem(\"expect\", f\"cannot check",
+      "        if False:\n            problem(\"expect\", f\"cannot check", "removed", ("expect_removal",)),
     M("DWTRIGGER_SWEEP_QPS in range", "if not SWEEP_QPS[0] <= qps <= SWEEP_QPS[1]:", "if False:", "removed",
       ("sweep_qps",)),
     # ---- commands tell the truth (ops/) ----
