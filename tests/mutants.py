@@ -81,6 +81,27 @@ TESTS: Dict[str, str] = {
     "unrecorded_send": "test_ledger.py::test_a_send_the_ledger_could_not_record_is_still_a_release_and_the_next_"
                        "delivery_reads_dataworks",
     "one_of_two": "test_sweep.py::test_two_concurrent_deliveries_with_a_ledger_send_exactly_one_trigger",
+    "meanwhile_outdated": "test_relay.py::test_a_delivery_during_the_backoff_looks_past_the_listing_a_trigger_"
+                          "without_an_answer_outdated",
+    "retry_after_no_answer": "test_relay.py::test_a_retry_after_a_trigger_without_an_answer_looks_again_whatever_"
+                             "listing_came_meanwhile",
+    "whichever_rule": "test_relay.py::test_a_listing_no_longer_speaks_for_an_instance_triggered_since_whichever_rule_"
+                      "asks",
+    "retry_fresh_no_ledger": "test_relay.py::test_without_a_ledger_a_retry_looks_again_for_nothing_holds_the_instance_"
+                             "through_the_backoff",
+    "retry_shared_ledger": "test_relay.py::test_a_trigger_refused_for_the_quota_is_retried_on_the_listing_of_a_moment_"
+                           "ago_under_its_claim",
+    "listing_old": "test_relay.py::test_transient_failures_are_retried_with_a_fresh_lookup_once_the_listing_is_old",
+    "one_look_up": "test_relay.py::test_a_batch_naming_one_instance_n_times_makes_one_look_up_and_one_trigger",
+    "hours_share": "test_relay.py::test_the_hours_of_one_day_share_one_look_up_and_each_is_triggered",
+    "listing_unit": "test_recent.py::test_a_listing_answers_for_fresh_s_and_never_for_an_instance_sent_a_trigger_"
+                    "since",
+    "budgets_apart": "test_pacing.py::test_reads_and_writes_have_budgets_of_their_own",
+    "throttled_kind": "test_pacing.py::test_a_throttled_call_slows_its_kind_of_call_of_the_fc_instance_that_made_it_"
+                      "not_the_other",
+    "ledger_seen": "test_ledger.py::test_a_redelivery_to_another_fc_instance_answers_from_what_the_ledger_saw_lately",
+    "seen_ahead": "test_ledger.py::test_what_the_ledger_saw_is_answered_from_within_the_grace_ahead_of_this_clock_and_"
+                  "never_further",
     "margin": "test_retry.py::test_an_invocation_ends_a_tenth_of_fc_s_timeout_before_it_between_half_a_second_and_three",
     "within": "test_relay.py::test_a_piece_of_work_s_budget_never_outlives_the_invocation_s",
     "landed": "test_faults.py::test_a_trigger_that_landed_after_its_read_timeout_is_not_sent_again",
@@ -225,6 +246,51 @@ MUTANTS: List[Mutant] = [
       "            return planned.but(", "removed", ("dead_endpoint_share",)),
     M("a trigger that got no answer may have landed", "                    sent.landed = True\n",
       "                    pass\n", "removed", ("landed",)),
+    # ---- look-up sharing (relay.py, recent.Listings): a listing of a moment ago, never one our trigger outdated ----
+    M("a retry after a trigger with no answer looks again",
+      "fresh = sent.landed or look > 0 or (number > 1 and book is None)",
+      "fresh = look > 0 or (number > 1 and book is None)", "removed", ("retry_after_no_answer",)),
+    M("a look-up a send of unknown fate overtook is made again",
+      "fresh = sent.landed or look > 0 or (number > 1 and book is None)",
+      "fresh = sent.landed or (number > 1 and book is None)", "removed", ("stale_looked_past",)),
+    M("without a ledger a retry looks again", "fresh = sent.landed or look > 0 or (number > 1 and book is None)",
+      "fresh = sent.landed or look > 0", "removed", ("retry_fresh_no_ledger",)),
+    M("with a ledger a retry reuses the listing of a moment ago",
+      "fresh = sent.landed or look > 0 or (number > 1 and book is None)",
+      "fresh = sent.landed or look > 0 or number > 1", "flipped", ("retry_shared_ledger",)),
+    M("a trigger with no answer outdates the listing", "                    self.listings.touch(key[:5], "
+      "found.cycle_time_ms)\n                    claims.unanswered(at)", "                    claims.unanswered(at)",
+      "removed", ("meanwhile_outdated",)),
+    M("an accepted trigger outdates the listing", "            self.listings.touch(key[:5], found.cycle_time_ms)\n"
+      "            return self._accepted(", "            return self._accepted(", "removed", ("whichever_rule",)),
+    M("a batch shares one listing", "listed = None if fresh else self.listings.get(key, now, schedule.cycle_ms)",
+      "listed = None", "removed", ("one_look_up", "hours_share")),
+    M("Listings: old after FRESH_S", "not 0 <= now_ms - found[0] < self._fresh_ms",
+      "not 0 <= now_ms - found[0]", "permissive", ("listing_old", "listing_unit")),
+    M("Listings: none from ahead of the clock", "not 0 <= now_ms - found[0] < self._fresh_ms",
+      "not now_ms - found[0] < self._fresh_ms", "permissive", ("listing_unit",)),
+    M("Listings: never for an instance sent a trigger since",
+      "found[2] and cycle_ms is None or cycle_ms in found[2]):", "False):", "removed", ("listing_unit",)),
+    M("Listings: never for any instance once one was", "found[2] and cycle_ms is None or cycle_ms in found[2]):",
+      "cycle_ms in found[2]):", "removed", ("listing_unit",)),
+    M("Listings.touch: the instance", "                self._listed[key][2].add(cycle_ms)",
+      "                pass", "removed", ("listing_unit",)),
+    M("Listings.touch: every instance", "                self._listed.pop(key, None)", "                pass",
+      "removed", ("listing_unit",)),
+    # ---- quota pacing (pacing.py, dataworks/openapi.py): reads and writes on budgets of their own ----
+    M("a trigger paced on the writes' budget", "self._pacing.write if write else self._pacing.read",
+      "self._pacing.read", "flipped", ("throttled_kind",)),
+    M("a look-up paced on the reads' budget", "self._pacing.write if write else self._pacing.read",
+      "self._pacing.write", "flipped", ("throttled_kind",)),
+    M("a Pacer for reads and one for writes", "Pacing(*(Pacer(ceiling, self._clock) for ceiling in self._qps))",
+      "Pacing(*[Pacer(self._qps[0], self._clock)] * 2)", "removed", ("budgets_apart",)),
+    # ---- the ledger's `seen` record (relay._ledger_seen): answered from only while young ----
+    M("ledger seen: not older than TTL_S",
+      "not now - TTL_S * 1000 < sighting.at_ms <= now + GRACE.total_seconds() * 1000",
+      "not sighting.at_ms <= now + GRACE.total_seconds() * 1000", "permissive", ("ledger_seen",)),
+    M("ledger seen: not further ahead than GRACE",
+      "not now - TTL_S * 1000 < sighting.at_ms <= now + GRACE.total_seconds() * 1000",
+      "not now - TTL_S * 1000 < sighting.at_ms", "permissive", ("seen_ahead",)),
     M("STREAM dating", "    elif event.undated:\n        raise ScheduleError(", "    elif False:\n"
       "        raise ScheduleError(", "removed", ("stream_dating",)),
     # ---- the sweep (sweep.py) and its gate (evidence.py) ----

@@ -21,7 +21,7 @@ from conftest import BOTH_APIS, ONE_API, orders_rules, sample
 from dwtrigger.dataworks import openapi
 from dwtrigger.ledger import GRACE
 from dwtrigger.ops import fc
-from dwtrigger.recent import TTL_S
+from dwtrigger.recent import FRESH_S, TTL_S
 
 LEDGER = 'ledger: "oss://etl-ledger/dwtrigger/"'
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -285,10 +285,11 @@ def test_a_claim_in_flight_that_does_not_settle_fails_the_decision_retryably(har
 
 def test_a_claim_that_goes_stale_while_waited_for_is_looked_past_after_a_new_look_up(harness):
     """The claimer's deadline passes while we wait for it, and its trigger landed meanwhile (out of our sight):
-    our look-up predates that, so a new one is made — it shows the instance ran: nothing sent twice."""
+    our look-up predates that, so a new one is made, though its listing is younger than FRESH_S — it shows the
+    instance ran: nothing sent twice."""
     h = harness(rules())
     plant(h, 1, {"state": "sending", "rule": "orders", "event_id": "other", "claimed_at": now_ms(h),
-                 "until": now_ms(h) + 5_000})
+                 "until": now_ms(h) + int(FRESH_S * 500)})
     other = harness(orders_rules(f"{{workspace: 10001, node: {NODE}, at: \"00:30\"}}"))    # no ledger
 
     pauses = []
@@ -296,7 +297,7 @@ def test_a_claim_that_goes_stale_while_waited_for_is_looked_past_after_a_new_loo
     def its_trigger_lands_and_its_time_runs_out(seconds):      # while we wait for its claim (no real pause)
         if not pauses:
             other.runtime.release_by_hand("orders", {"bizdate": date(2026, 3, 10)}, None, fc.context_for("cli"))
-            h.emu.clock.advance(30)
+            h.emu.clock.advance(FRESH_S * 0.6)
         pauses.append(seconds)
 
     h.runtime.relay.sleep = its_trigger_lands_and_its_time_runs_out
