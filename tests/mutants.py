@@ -3,14 +3,16 @@
 Each Mutant names a guard by its exact source text, found in whichever module of shared/dwtrigger holds it (a module
 that moves keeps its mutants; a guard rewritten or renamed fails the run instead of being skipped), the edit that
 breaks it (removed, flipped, or a permissive value) and the tests that must catch it (their ids are in TESTS, one
-place to update). The tree is copied once to a temporary directory; for each mutant the edit is made in the copy,
+place to update). The tree is copied to a temporary directory; for each mutant the edit is made in the copy,
 only its tests run there (-x), and the copy's module is restored: the working tree is never touched.
 
-    python tests/mutants.py [--only NAME ...] [--list]        (or: make mutants)
+    python tests/mutants.py [--only NAME ...] [--list] [--jobs N]        (or: make mutants)
 
-It first runs every test named once, unmutated: a test that fails then proves nothing. Exit 0 when every mutant
-was caught; 1 when one survived, a guard's text is not found exactly once, a mutant does not import, or a test
-fails unmutated. Not a test module (pytest collects test_*.py only).
+It first runs every test named once, unmutated: a test that fails then proves nothing. Mutants run --jobs at once
+(2 by default: the cores CI has), each job in a copy of the tree of its own. Exit 0 when every mutant was caught; 1
+when one survived, a guard's text is not found exactly once, a test named is not defined where TESTS says, a mutant
+does not import, or a test fails unmutated. `--list` checks the wiring alone, in a second (test_mutants runs it in
+the suite). Not a test module (pytest collects test_*.py only).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -382,12 +385,23 @@ def copy_tree(into: Path) -> None:
             shutil.copy2(source, into / name)
 
 
-def run_tests(tree: Path, ids: List[str]) -> Tuple[str, float]:
-    """'' when the tests pass; else the first failing test's id (or why they could not run)."""
+def missing_tests(ids: List[str]) -> List[str]:
+    """The TESTS keys whose test is not defined where its id says (renamed, moved or deleted)."""
+    def defined(test_id: str) -> bool:
+        module, _, name = test_id.partition("::")
+        path = ROOT / "tests" / module
+        return path.is_file() and re.search(rf"^def {re.escape(name)}\(", path.read_text(), re.M) is not None
+    return [key for key in ids if not defined(TESTS[key])]
+
+
+def run_tests(tree: Path, ids: List[str], workers: int = 0) -> Tuple[str, float]:
+    """'' when the tests pass; else the first failing test's id (or why they could not run). `workers`: spread
+    over that many pytest-xdist processes."""
     env = {**os.environ, "PYTHONPATH": str(tree / "shared")}
+    spread = ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
     started = time.monotonic()
     try:
-        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *spread,
                                *[f"tests/{TESTS[i]}" for i in ids]], cwd=tree, env=env, capture_output=True,
                               text=True, timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -401,10 +415,32 @@ def run_tests(tree: Path, ids: List[str]) -> Tuple[str, float]:
     return failed[0], spent
 
 
+def attempt(m: Mutant, where: Tuple[Optional[Path], str], tree: Path) -> Tuple[str, str, float]:
+    """(its table row, what caught it or why it was not, seconds): `m` made in `tree`, its tests run, undone."""
+    path, why = where
+    if path is None:
+        caught, spent = f"GUARD NOT FOUND ({why})", 0.0
+    else:
+        copy = tree / path.relative_to(ROOT)
+        original = copy.read_text()
+        try:
+            copy.write_text(original.replace(m.guard, m.mutation, 1))
+            failing, spent = run_tests(tree, list(m.tests))
+        finally:
+            copy.write_text(original)
+        caught = failing or "SURVIVED"
+        if failing.startswith("(pytest exit"):
+            caught = f"BROKEN MUTANT {failing}"
+    module = path.relative_to(ROOT).as_posix().removeprefix("shared/") if path else "?"
+    return f"| {m.name} ({module}) | {m.kind} | {caught} |", caught, spent
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", metavar="NAME", help="mutants whose name contains NAME")
     parser.add_argument("--list", action="store_true", help="list the mutants and where each guard is; run nothing")
+    parser.add_argument("--jobs", type=int, default=2, metavar="N",
+                        help="mutants run at once, each in its own copy of the tree (default 2)")
     args = parser.parse_args()
     chosen = [m for m in MUTANTS if not args.only or any(n.lower() in m.name.lower() for n in args.only)]
     unknown = sorted({t for m in chosen for t in m.tests} - set(TESTS))
@@ -413,43 +449,50 @@ def main() -> int:
         return 2
     texts = sources(ROOT)
     where = {m.name: locate(m, texts) for m in chosen}
+    named = sorted({t for m in chosen for t in m.tests})
+    missing = missing_tests(named)
     if args.list:
         for m in chosen:
             path, why = where[m.name]
             print(f"{m.name}: {path.relative_to(ROOT) if path else why} -> " + ", ".join(TESTS[t] for t in m.tests))
-        return 0 if all(path for path, _ in where.values()) else 1
-    rows, bad = [], 0
+        for key in missing:
+            print(f"test {key}: {TESTS[key]} is not defined there", file=sys.stderr)
+        return 0 if all(path for path, _ in where.values()) and not missing else 1
+    if missing:
+        print("tests not defined where TESTS says: " + ", ".join(TESTS[k] for k in missing), file=sys.stderr)
+        return 1
+    jobs = max(1, min(args.jobs, len(chosen)))
     with tempfile.TemporaryDirectory(prefix="dwtrigger-mutants-") as temp:
-        tree = Path(temp)
-        copy_tree(tree)
-        named = sorted({t for m in chosen for t in m.tests})
-        failing, spent = run_tests(tree, named)
+        trees = [Path(temp) / f"tree{n}" for n in range(jobs)]
+        for tree in trees:
+            copy_tree(tree)
+        failing, spent = run_tests(trees[0], named, workers=jobs)
         print(f"unmutated: {len(named)} tests {'pass' if not failing else 'FAIL: ' + failing} ({spent:.0f} s)",
               flush=True)
         if failing:
             return 1
-        for m in chosen:
-            path, why = where[m.name]
-            if path is None:
-                caught, spent = f"GUARD NOT FOUND ({why})", 0.0
-            else:
-                copy = tree / path.relative_to(ROOT)
-                original = copy.read_text()
-                try:
-                    copy.write_text(original.replace(m.guard, m.mutation, 1))
-                    failing, spent = run_tests(tree, list(m.tests))
-                finally:
-                    copy.write_text(original)
-                caught = failing or "SURVIVED"
-                if failing.startswith("(pytest exit"):
-                    caught = f"BROKEN MUTANT {failing}"
-            ok = not caught.startswith(("SURVIVED", "GUARD NOT FOUND", "BROKEN"))
-            bad += not ok
-            module = path.relative_to(ROOT).as_posix().removeprefix("shared/") if path else "?"
-            rows.append(f"| {m.name} ({module}) | {m.kind} | {caught} |")
-            print(f"{rows[-1]}  {spent:.0f} s", flush=True)
-    print("\n| guard | mutation | caught by |\n|---|---|---|\n" + "\n".join(rows))
-    print(f"\n{len(rows) - bad} of {len(rows)} mutants caught" + (f"; {bad} NOT" if bad else ""))
+        started, pending, lock = time.monotonic(), list(reversed(chosen)), threading.Lock()
+        results: Dict[str, Tuple[str, str, float]] = {}
+
+        def work(tree: Path) -> None:
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    m = pending.pop()
+                results[m.name] = row = attempt(m, where[m.name], tree)
+                print(f"{row[0]}  {row[2]:.0f} s", flush=True)
+
+        workers = [threading.Thread(target=work, args=(tree,)) for tree in trees]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    rows = [results[m.name] for m in chosen]
+    bad = sum(caught.startswith(("SURVIVED", "GUARD NOT FOUND", "BROKEN")) for _, caught, _ in rows)
+    print("\n| guard | mutation | caught by |\n|---|---|---|\n" + "\n".join(row for row, _, _ in rows))
+    print(f"\n{len(rows) - bad} of {len(rows)} mutants caught" + (f"; {bad} NOT" if bad else "")
+          + f" ({time.monotonic() - started:.0f} s, {jobs} at once)")
     return 1 if bad else 0
 
 
