@@ -13,5 +13,5 @@ def test_every_guard_the_mutation_check_names_is_in_the_code_once_and_every_test
                           timeout=60)
     assert (done.returncode, done.stderr) == (0, ""), done.stdout + done.stderr
     lines = done.stdout.splitlines()                   # one a mutant: its name, its guard's module, its tests
-    assert lines and [line for line in lines if not re.search(r": (shared/dwtrigger|deploy)/\S+\.py -> test_\w+\.py::", line)] \
-        == []
+    shape = re.compile(r": (shared/dwtrigger|deploy)/\S+\.py -> test_\w+\.py::")
+    assert lines and [line for line in lines if not shape.search(line)] == []
