@@ -267,10 +267,11 @@ def test_a_delivery_during_the_backoff_looks_past_the_listing_a_trigger_without_
     h, meanwhile = harness(), []
     _lands_after_the_client_gave_up(h, monkeypatch)
 
-    def backoff(seconds):                                 # no real pause: the other delivery comes once it landed
+    def backoff(seconds):                 # no real pause: on the first, the other delivery comes once it landed
         if not meanwhile:
+            meanwhile.append(None)
             wait_for_calls(h, 2)
-            meanwhile.extend(h.invoke("oss", ORDERS))
+            meanwhile[:] = h.invoke("oss", ORDERS)
 
     h.runtime.relay.sleep = backoff
     [d] = h.invoke("oss", ORDERS)
@@ -286,7 +287,7 @@ def test_a_retry_after_a_trigger_without_an_answer_looks_again_whatever_listing_
     h, meanwhile = harness(LEDGERED), []
     _lands_after_the_client_gave_up(h, monkeypatch, after_ms=1500)  # the other delivery has 1.3 s to list it first
 
-    def backoff(seconds):                                 # no real pause
+    def backoff(seconds):                 # no real pause: on the first, the other delivery comes
         if not meanwhile:
             meanwhile.append(None)
             meanwhile[:] = h.invoke("oss", ORDERS)        # lists it waiting, then waits out our claim
