@@ -13,6 +13,7 @@ import pytest
 
 from commands import NO_KEYS, RULES, attempts, pair, run, served  # noqa: F401 - pair: a fixture
 from conftest import EVENTS, ROLE_KEY, ROOT, sample
+from dwtrigger import sources
 from dwtrigger.ops.emulator import DEFAULT_SEED, Emulator
 
 RULES_TEXT = (ROOT / "rules.yaml").read_text()
@@ -510,8 +511,8 @@ def test_demo_runs_every_sample_as_expected_from_any_directory(tmp_path):
     assert "released by the emulator" in proc.stdout
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     decisions = [line for line in lines if "outcome" in line]
-    folders = tuple(f"{folder.name}/" for folder in EVENTS.iterdir() if folder.is_dir())      # a row per decision
-    assert len(decisions) == sum(1 for line in proc.stdout.splitlines() if line.startswith(folders))
+    assert len(decisions) == sum(1 for line in proc.stdout.splitlines() if line.startswith(
+        tuple(f"{name}/" for name in (*sources.names(), "malformed", "sweep"))))
     [summary] = [line for line in lines if "outcome" not in line]          # the sweep's, one per run
     assert summary["message"] == "sweep" and summary["sweep"]["released"] == 1
 
@@ -890,14 +891,16 @@ def test_explain_builds_the_event_the_function_would_receive():
 
 
 @pytest.mark.parametrize("args, error", [
-    ((), "give an EVENT file, or build one: --bucket B --key K, --topic T --body TEXT, --queue Q --body TEXT, or "
-         "--timer NAME"),
+    ((), "give an EVENT file, or build one: --bucket B --key K, --topic T --body TEXT, --queue Q --body TEXT, "
+         "--timer NAME, or --rocketmq, --kafka or --rabbitmq with --body TEXT"),
     ((str(EVENTS / "timer/nightly.json"), "--timer", "nightly"), "give an EVENT file or build one with options, not both"),
     (("--bucket", "etl-landing"), "--bucket needs --key"),
     (("--bucket", "b", "--key", "k", "--timer", "t"), "--bucket and --timer describe different events: give one"),
     (("--topic", "t", "--body", "x", "--payload", "p"), "--payload belongs to an event built with --timer"),
     (("--queue", "q", "--body", "x", "--attribute", "a=b"),
      "--attribute belongs to an event built with --topic or --rocketmq or --kafka or --rabbitmq"),
+    (("--rabbitmq", "q", "--body", "x", "--tag", "t"), "--tag belongs to an event built with --rocketmq"),
+    (("--kafka", "t"), "--kafka needs --body"),
     (("--topic", "t", "--body", "x", "--attribute", "team"), "--attribute takes NAME=VALUE"),
     (("--timer", "t", "--source", "mns"), "--source is for event files: a built event names its function"),
 ])

@@ -115,9 +115,9 @@ def unwrap(doc) -> Optional[bytes]:
 
 def _is_batch(doc) -> bool:
     """A JSON list that is itself one delivery (an EventBridge batch of CloudEvents, or of their JSON as strings, as
-    Kafka triggers once sent them), not a list of events."""
+    Kafka triggers once sent them: `events.record_of`), not a list of events."""
     return isinstance(doc, list) and bool(doc) and all(isinstance(d, dict) and "specversion" in d
-                                                       for d in map(record_of, doc))
+                                                        for d in map(record_of, doc))
 
 
 def _text_bytes(text: str) -> bytes:
