@@ -258,6 +258,25 @@ def test_the_wiring_wants_one_post_trigger_each_callers_secret_and_says_which_au
         "resource http in s.yaml: add `CI_SECRET: ${env(CI_SECRET)}` (the secret from the shell that runs `s deploy`)"]
 
 
+def test_a_call_is_the_evidence_the_board_shows(emulator, oss_standin, tmp_path):
+    """`dwtrigger status` of an http rule with `expect`: the ledger's record of the call is its evidence, the date
+    without a call is overdue."""
+    text = RULES % LEDGER
+    text = text.replace("      - {name: airflow, secret_env: AIRFLOW_SECRET}\n",
+                        "      - {name: airflow, secret_env: AIRFLOW_SECRET}\n    expect: {by: \"06:00\", days: 3}\n")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(text)
+    assert answered(Harness(emulator, text, ENV, None, oss=oss_standin), call())[0] == 200
+    env = {"DWTRIGGER_OSS_ENDPOINT": oss_standin.endpoint, **ROLE_KEY, **{k: None for k in ENV}}
+    result = run("status", "--rule", "partner-api", "--rules", str(rules), "--endpoint", emulator.endpoint,
+                 "--protocol", "http", "--now", "2026-03-12T09:00:00+08:00", "--json", env=env)
+    assert result.exit_code == 1, result.output                        # 2026-03-10 and -11 are overdue
+    rows = msgspec.json.decode(result.stdout, type=board.Board).rows
+    record = "oss://etl-ledger/dwtrigger/asked/partner-api/700001235200/2026-03-09.json"
+    assert [(row.biz_date, row.verdict, row.evidence) for row in rows] == [
+        ("2026-03-11", "overdue", None), ("2026-03-10", "overdue", None), ("2026-03-09", "released", record)]
+
+
 @pytest.mark.parametrize("sample, status, shown", [
     ("call-1-bizdate.json", 0, ["  MATCH partner-api: matched", "      capture bizdate = 2026-03-09"]),
     ("call-4-cycle-base64.json", 0, ["  MATCH partner-api: matched", "      capture cycle = 2026-03-09 06:00:00"]),
