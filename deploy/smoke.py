@@ -42,7 +42,9 @@ def main(code: str, event_path: str) -> dict:
     with open(event_path, "rb") as f:
         event = f.read()
     try:
-        outcomes, raised = index.handler(event, context)["outcomes"], False
+        answer, raised = index.handler(event, context), False
+        # The http function answers its HTTP trigger: the records are in the response's JSON body.
+        outcomes = (json.loads(answer["body"]) if "statusCode" in answer else answer)["outcomes"]
     except Exception as e:      # TriggerFailed: FC would retry; its decisions are the outcomes
         if not hasattr(e, "decisions"):
             raise

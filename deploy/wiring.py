@@ -32,6 +32,7 @@ STANDIN_CONFIG = {"AccountID": "123456789012"}   # checking reads names, never t
 _EXPRESSION = re.compile(r"\$\{([^}]*)\}")
 _VAR = re.compile(r"vars\.([A-Za-z_][\w-]*(?:\.[\w-]+)*)\Z")
 _CONFIG = re.compile(r"""config\(\s*['"](\w+)['"]\s*\)\Z""")
+_ENV = re.compile(r"""env\(\s*['"]?([A-Za-z_]\w*)['"]?\s*\)\Z""")  # the deploying shell's (secrets): never read here
 _ROUNDS = 10                                         # how deep vars may name vars that name vars
 
 
@@ -83,9 +84,11 @@ def _fill(value, variables: dict, config: Dict[str, str], strict: bool):
 
 
 def _value(expression: str, text: str, variables: dict, config: Dict[str, str], strict: bool):
-    var, conf = _VAR.match(expression), _CONFIG.match(expression)
+    var, conf, env = _VAR.match(expression), _CONFIG.match(expression), _ENV.match(expression)
     if conf and conf[1] in config:
         return config[conf[1]]
+    if env:
+        return f"<{env[1]} from the shell>"
     found = variables
     for part in (var[1].split(".") if var else ()):
         found = found.get(part) if isinstance(found, dict) else \

@@ -73,7 +73,7 @@ class MemoryBook(Book):
     def __init__(self, shelves: dict, clock: Ticking, seconds: float = 60.0):
         super().__init__(clock.deadline(seconds), clock.now)
         self.shelves = shelves
-        for shelf in ("claims", "done", "seen", "asked", "notices"):
+        for shelf in ("claims", "done", "seen", "asked", "notices", "requests"):
             shelves.setdefault(shelf, {})
 
     def create_claim(self, slot, n, entry):
@@ -133,3 +133,12 @@ class MemoryBook(Book):
 
     def note_first(self, rule, node, biz_date, notice):
         return self.shelves["notices"].setdefault((rule, node, biz_date, notice.kind), notice) is notice
+
+    def create_request(self, rule, request_id, request):
+        return self.shelves["requests"].setdefault((rule, request_id), request) is request
+
+    def read_request(self, rule, request_id):
+        return self.shelves["requests"].get((rule, request_id))
+
+    def write_request(self, rule, request_id, request):
+        self.shelves["requests"][rule, request_id] = request

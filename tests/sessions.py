@@ -1,8 +1,9 @@
 """The docs' sessions, run as a reader runs them: every `$ command` line of a page's plain code blocks and the lines
 it shows after it (blank lines separate). tests/test_walkthrough.py and tests/test_docs.py hold the pages to them.
 
-A command's exit status is `exit N` in its comment (`# exit 1`, `# hourly: exit 1`), else 0; `export NAME=VALUE`
-and `unset NAME` set the environment of the commands after it. `dwtrigger ...` runs in this process (click's
+Blank lines a command prints are not held (on a page they separate steps). A command's exit status is `exit N` in
+its comment (`# exit 1`, `# hourly: exit 1`), else 0; `export NAME=VALUE` and `unset NAME` set the environment of the
+commands after it. `dwtrigger ...` runs in this process (click's
 runner): what it shows is its output, or its stderr when its stdout is redirected (`>` or `>>` FILE), as a terminal
 shows it; anything else runs in a shell. Two things are swapped, and nothing else is normalised: the addresses the
 page names (the emulator's 8765 to 8767, a closed port) for the ones the test has, and retry delays (full jitter)."""
@@ -159,6 +160,6 @@ def replay(steps: Steps, env: Dict[str, Optional[str]], cwd: Path, swaps: Dict[s
             continue
         said, status = run(command, env, cwd)
         expected_status = re.search(r"#.*\bexit (\d+)", command)
-        got = [f"exit {status}"] + [undone(line, swaps) for line in said]
+        got = [f"exit {status}"] + [undone(line, swaps) for line in said if line.strip()]   # blank: see session
         wanted = [f"exit {expected_status.group(1) if expected_status else 0}"] + [undone(line, {}) for line in shown]
         assert got == wanted, "\n".join([command, *difflib.unified_diff(wanted, got, "the page", "said", lineterm="")])

@@ -36,7 +36,7 @@ def resting_nightly(tmp_path) -> str:
 
 def test_validate_accepts_the_example_rules():
     result = run("validate", RULES)
-    assert result.exit_code == 0 and "12 rules OK" in result.output
+    assert result.exit_code == 0 and "13 rules OK" in result.output
 
 
 def test_validate_lists_every_problem_with_file_line_rule_and_field(tmp_path):
@@ -912,7 +912,7 @@ def test_explain_refuses_options_that_build_no_event(args, error):
 def test_every_rules_option_defaults_to_dwtrigger_rules(tmp_path, monkeypatch, emulator_env, emulator, oss_standin):
     env = {**emulator_env, "DWTRIGGER_RULES": RULES, "DWTRIGGER_OSS_ENDPOINT": oss_standin.endpoint}
     monkeypatch.chdir(tmp_path)                                                 # no rules.yaml here
-    assert run("validate", env=env).stdout == f"{RULES}: 12 rules OK\n"
+    assert run("validate", env=env).stdout == f"{RULES}: 13 rules OK\n"
     assert "MATCH nightly" in run("explain", str(EVENTS / "timer/nightly.json"), env=env).stdout
     assert run("replay", str(EVENTS / "timer/nightly.json"), "--dry-run", env=env).exit_code == 0
     assert run("trigger", "--rule", "nightly", "--bizdate", "2026-03-10", env=env).exit_code == 0
@@ -993,7 +993,7 @@ def test_the_wheel_carries_what_the_commands_need_outside_the_checkout(tmp_path)
     assert where.stdout.strip() == str(site / "dwtrigger" / "__init__.py")
     version = dwtrigger("--version")
     assert version.stdout.startswith("dwtrigger ") and version.returncode == 0
-    assert dwtrigger("validate").stdout == "rules.yaml: 12 rules OK\n"
+    assert dwtrigger("validate").stdout == "rules.yaml: 13 rules OK\n"
     explained = dwtrigger("explain", "--timer", "nightly", "--now", "2026-03-11T16:00:00Z")
     assert explained.returncode == 0 and "BizDate 2026-03-11 = 1773158400000" in explained.stdout
     with Emulator(DEFAULT_SEED) as emu:                 # a dry run sends nothing, but runs by the emulator's clock

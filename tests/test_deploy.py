@@ -35,7 +35,7 @@ FC3 = json.loads(FC3_SCHEMA.read_text()) if FC3_SCHEMA.is_file() else None
 # fc3 validates a trigger's config against any of its trigger interfaces (one of them requires nothing): here each
 # is held to the interface of its type.
 FC3_TRIGGERS = {"oss": "IOssTriggerConfig", "mns_topic": "IMnsTriggerConfig", "timer": "ITimerTriggerConfig",
-                "eventbridge": "IEventBridge"}
+                "eventbridge": "IEventBridge", "http": "IHttpTriggerConfig"}
 RAM = ROOT / "deploy" / "ram"
 RULES_TEXT = (ROOT / "rules.yaml").read_text()
 RULES = parse_rules(RULES_TEXT, "rules.yaml")
@@ -304,6 +304,8 @@ def test_a_trigger_no_rule_takes_is_refused_with_the_rule_to_add():
         "s.yaml: eventbridge trigger 'ad-clicks' of resource kafka on topic ad-clicks feeds no rule in rules.yaml: "
         "remove it, or add a rule",
         "s.yaml: eventbridge trigger 'hr-sync' of resource rabbitmq on queue hr-sync feeds no rule in rules.yaml: "
+        "remove it, or add a rule",
+        "s.yaml: http trigger 'release' of resource http feeds no rule in rules.yaml (no rule is `on: http`): "
         "remove it, or add a rule",
     ]
 

@@ -2,16 +2,22 @@
 front page's map, and the sessions docs/rules.md and docs/commands.md show (`dwtrigger emulator`'s announcement
 included) are what the commands print, run as a reader runs them (tests/sessions.py). docs/try-it.md is held by
 tests/test_walkthrough.py, the board by tests/test_board.py, the receiver's check by tests/receivers.py, the SLS dry
-run by tests/test_logs.py; the rest of the pages' code blocks are rules, policies and cloud commands that need a real
+run by tests/test_logs.py, docs/http.md's callers and sessions here; the rest of the pages' code blocks are rules, policies and cloud commands that need a real
 account (held where they can be: the runbook's YAML by tests/test_deploy.py, its policies by tests/test_ram.py)."""
+import json
+import os
 import re
+import subprocess
+import sys
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List
 
 import pytest
 
-from conftest import ROOT
-from sessions import CLEAN, DOCS, emulator, emulator_swaps, page, replay, session, sessions, undone
+from conftest import ROOT, Harness
+from fc_http import HttpTrigger
+from sessions import CLEAN, DOCS, blocks, emulator, emulator_swaps, page, replay, session, sessions, undone
 
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 FENCE = re.compile(r"^```.*?^```$", re.S | re.M)
@@ -66,7 +72,8 @@ def test_the_front_page_maps_every_page_and_names_the_two_commands():
 
 def test_only_pages_whose_sessions_a_test_runs_show_sessions():
     """A page that starts showing a command and its output needs a test that runs it (and a line here)."""
-    held = {"rules.md": "here", "commands.md": "here", "try-it.md": "test_walkthrough.py", "sweep.md": "test_board.py"}
+    held = {"rules.md": "here", "commands.md": "here", "http.md": "here", "try-it.md": "test_walkthrough.py",
+            "sweep.md": "test_board.py"}
     assert {path.name for path in PAGES if sessions(path.read_text())} == set(held)
 
 
@@ -98,3 +105,51 @@ def test_the_command_line_page_sessions_reproduce_byte_for_byte(checkout, refuse
         swaps = {**emulator_swaps(proc.port), "127.0.0.1:8756": refused}
         assert undone("".join(proc.said), swaps).splitlines() == started
         replay([step for step in steps if step[0] != "dwtrigger emulator"], CLEAN, checkout, swaps)
+
+
+def test_the_http_page_sessions_reproduce_byte_for_byte(checkout):
+    """`dwtrigger sign` offline, then its events replayed through the http function against a fresh emulator."""
+    steps = session(page("http.md"))
+    assert [command.split()[1] for command, _ in steps if command.startswith("dwtrigger")] == [
+        "sign", "sign", "sign", "sign", "replay"]
+    with emulator() as proc:
+        replay(steps, CLEAN, checkout, emulator_swaps(proc.port))
+
+
+@pytest.fixture
+def http_trigger(emulator, oss_standin):
+    """The http function (the checkout's rules, the demo caller's secret) behind a local FC HTTP trigger, on this
+    machine's clock as the callers' timestamps are."""
+    h = Harness(emulator, None, {"DWTRIGGER_AIRFLOW_SECRET": DEMO_SECRET}, None, oss=oss_standin)
+    h.runtime.wall_clock = lambda: datetime.now(timezone.utc)
+    trigger = HttpTrigger(lambda event: h.handle("http", event))
+    yield trigger
+    trigger.close()
+
+
+DEMO_SECRET = "demo-http-secret-not-for-production"
+
+
+def test_the_http_pages_callers_are_answered_by_the_function(http_trigger):
+    """The Python caller releases, curl's same call is decided again, and either signing with another secret gets
+    401 (the Python caller exits 1, curl 22)."""
+    [python] = ["\n".join(lines) for info, lines in blocks(page("http.md")) if info == "python"]
+    [shell] = ["\n".join(lines) for info, lines in blocks(page("http.md")) if info == "sh"]
+    env = {**{k: v for k, v in os.environ.items() if k not in CLEAN}, "DWTRIGGER_URL": http_trigger.url}
+
+    def called(secret: str, *command: str):
+        done = subprocess.run(command, env={**env, "DWTRIGGER_AIRFLOW_SECRET": secret}, capture_output=True,
+                              text=True, timeout=60)
+        return done.returncode, done.stdout, done.stderr
+
+    status, said, _ = called(DEMO_SECRET, sys.executable, "-c", python)
+    assert (status, said[:4]) == (0, "200 ")
+    assert [d["outcome"] for d in json.loads(said[4:])["outcomes"]] == ["triggered"]
+    status, said, _ = called(DEMO_SECRET, "bash", "-c", shell)
+    assert status == 0 and [d["outcome"] for d in json.loads(said)["outcomes"]] == ["already_triggered"]
+    refused = {"error": "the signature does not match (caller 'airflow': sign METHOD, PATH, X-Dwtrigger-Timestamp "
+                        "and the body with its secret)"}
+    status, _, error = called("another", sys.executable, "-c", python)
+    assert (status, error[:4], json.loads(error[4:])) == (1, "401 ", refused)
+    status, said, _ = called("another", "bash", "-c", shell)
+    assert (status, json.loads(said)) == (22, refused)

@@ -12,7 +12,9 @@ import pytest
 
 from dwtrigger import events, sources
 from dwtrigger.events import MAX_DEPTH, MAX_RAW_BYTES, Event, Rejected, parse
+from dwtrigger import signing
 from dwtrigger.sources import oss as oss_source, timer as timer_source
+from dwtrigger.sources.http import Request
 from dwtrigger.sources.mns import MAX_MNS_BODY_BYTES
 from dwtrigger.sources.oss import MAX_KEY_BYTES
 
@@ -85,7 +87,32 @@ def timer(time: datetime, when: str, payload: str) -> Event:
                  payload=payload)
 
 
+DEMO_SECRET = "demo-http-secret-not-for-production"        # events/http/expected.yaml's
+
+
+def call(request_id: str, body: dict, stamp: int = 1773277200, secret: str = DEMO_SECRET, signed: bool = True,
+         base64_body: bool = False) -> Request:
+    """A call to the http function's trigger as the samples make it: POST /release, signed by caller airflow."""
+    text = json.dumps(body, separators=(",", ":") if signed else None)
+    headers = {"content-type": "application/json", "user-agent": "python-requests/2.32.3"}
+    if signed:
+        headers |= {"x-dwtrigger-caller": "airflow", "x-dwtrigger-timestamp": str(stamp),
+                    "x-dwtrigger-signature": signing.sign(secret, ("POST", "/release", str(stamp)), text.encode())}
+    return Request(source="http", kind="http-request", event_id=f"1-69b21f50-{request_id}", time=RECEIVED,
+                   body=text, method="POST", path="/release", headers=headers, raw=text.encode())
+
+
+DAY = {"rule": "partner-api", "bizdate": "2026-03-09", "request_id": "airflow-partner-2026-03-09"}
 EXPECTED = {
+    "http/call-1-bizdate.json": [call("a1", DAY)],
+    "http/call-2-retry.json": [call("a2", DAY)],
+    "http/call-3-reused-id.json": [call("a3", {**DAY, "bizdate": "2026-03-08"})],
+    "http/call-4-cycle-base64.json": [call("a4", {"rule": "partner-api", "cycle": "2026-03-09 06:00",
+                                                  "request_id": "airflow-partner-2026-03-08"})],
+    "http/refused-stale.json": [call("b1", {**DAY, "request_id": "stale"}, stamp=1773277200 - 301)],
+    "http/refused-unknown-rule.json": [call("b2", {**DAY, "rule": "no-such-rule", "request_id": "r"})],
+    "http/refused-unsigned.json": [call("b3", DAY, signed=False)],
+    "http/refused-wrong-signature.json": [call("b4", DAY, secret="not-the-secret")],
     "oss/native-put-orders.json": [
         oss("oss-native", "65EF2A1B3C4D5E6F7A8B9C01", utc(2026, 3, 10, 16, 10), "etl-landing",
             "exports/orders/dt=2026-03-10/_SUCCESS")],

@@ -16,6 +16,7 @@ import yaml
 
 from dwtrigger import rules as rules_module, yamldoc
 from dwtrigger.rules import Channel, FieldSpec, Required, Rule, RulesError, Target, load_rules, parse_rules
+from dwtrigger.sources.http import Caller, HttpRule
 from dwtrigger.sources.kafka import KafkaRule
 from dwtrigger.sources.mns import MnsRule
 from dwtrigger.sources.oss import OssRule
@@ -125,6 +126,7 @@ def test_the_example_rules_load_into_one_typed_rule_per_source_with_only_its_fie
                                             "date_field": FieldSpec(("bizdate",), "%Y%m%d", False)}),
         (RabbitmqRule, "hr-sync", "rabbitmq", {"queue": "hr-sync", "attributes": None, "date_field": None,
                                                "message": {"event": ["sync-done"]}}),
+        (HttpRule, "partner-api", "http", {"callers": (Caller("airflow", "DWTRIGGER_AIRFLOW_SECRET"),)}),
     ]
 
 
@@ -253,7 +255,8 @@ def test_rule_errors_name_the_field(body, field, words):
     ("    on: timer\n    timer: t\n    bucket: b\n", "bucket", 9,
      "only names where required objects are, and this rule has no `require`"),
     ("    on: oss\n    bucket: b\n    key: k\n    buckets: [c]\n", "buckets", 10, "unknown key (did you mean 'bucket'?)"),
-    ("    on: ftp\n    timer: t\n", "on", 7, "invalid value 'ftp': expected one of oss, mns, timer, rocketmq, kafka, rabbitmq"),
+    ("    on: ftp\n    timer: t\n", "on", 7,
+     "invalid value 'ftp': expected one of oss, mns, timer, rocketmq, kafka, rabbitmq, http"),
 ])
 def test_a_field_on_the_wrong_source_names_the_field_and_the_source(body, field, line, message):
     p = only("  - name: r1\n" + body + "    trigger: [{workspace: 1, node: 2}]\n")
@@ -834,7 +837,7 @@ def test_the_file_is_parsed_once(monkeypatch, loader):
 
     monkeypatch.setattr(yamldoc, "_EVENTS", Counting)
     text = (ROOT / "rules.yaml").read_text()
-    assert len(parse_rules(text).rules) == 12
+    assert len(parse_rules(text).rules) == 13
     assert made == [text]
     broken = text.replace("node: 700001235000}", "node: 0}")
     with pytest.raises(RulesError) as err:

@@ -41,6 +41,11 @@ def _names(node: ast.AST) -> list:
     return []
 
 
+def _scheme(node: ast.Compare) -> bool:
+    """Whether the comparison reads a URL's scheme or protocol (a variable or attribute so named)."""
+    return any(getattr(sub, "id", getattr(sub, "attr", None)) in ("scheme", "protocol") for sub in ast.walk(node))
+
+
 def source_tests(tree: ast.AST, names: set, types: set) -> list:
     """(line, code) of each place that tells sources apart: isinstance of a source's rule type or schema, a
     comparison with a source's name, a literal listing two sources or more, an import from a source module."""
@@ -49,8 +54,8 @@ def source_tests(tree: ast.AST, names: set, types: set) -> list:
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "isinstance" and len(node.args) == 2:
             kinds = node.args[1].elts if isinstance(node.args[1], ast.Tuple) else [node.args[1]]
             hit = any(getattr(kind, "id", getattr(kind, "attr", None)) in types for kind in kinds)
-        elif isinstance(node, ast.Compare):
-            hit = any(set(_names(side)) & names for side in [node.left, *node.comparators])
+        elif isinstance(node, ast.Compare):     # a URL's scheme "http" is not the source `http`
+            hit = any(set(_names(side)) & names for side in [node.left, *node.comparators]) and not _scheme(node)
         elif isinstance(node, (ast.Tuple, ast.List, ast.Set)):
             hit = len(set(_names(node)) & names) > 1
         elif isinstance(node, ast.Dict):

@@ -15,7 +15,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from . import dataworks, events, oss
+from . import dataworks, events, oss, sources
 from .credentials import ClientCache, InvocationKeys, MissingCredentials, credential_client
 from .dataworks import DataWorksError
 from .outcomes import FAILED, Decision, DecisionLog
@@ -60,6 +60,7 @@ class Runtime:
         if self.notifying:
             from . import notify
             self.notice_secrets = notify.secrets(rules.rules, environ)
+        self.kept: Dict[str, dict] = {}     # what each source remembers in this FC instance (Source.admit)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> "Runtime":
@@ -70,7 +71,10 @@ class Runtime:
         """Every decision of one delivery to the `source` function, each logged as it was made."""
         started, received = time.monotonic(), self.wall_clock()
         parsed = events.records(source, raw, received, self.settings.mns_topic or self._any_topic)
-        return self._run(context, started, lambda call, _: self.relay.decide(parsed, call))
+        known = sources.registry().get(source)
+        return self._run(context, started, lambda call, _: self.relay.decide(
+            parsed if known is None else known.admit(parsed, self.rules, self.environ, call,
+                                                      self.kept.setdefault(source, {})), call))
 
     def sweep(self, context, now: Optional[datetime] = None) -> Tuple[List[Decision], Tally]:
         """One run of the sweep (see sweep.py): its decisions, each logged as made, and its summary (logged too);
@@ -107,7 +111,10 @@ class Runtime:
     def invocation(self, context, started: float) -> Tuple[Invocation, InvocationKeys]:
         """What one invocation lends the relay (and `dwtrigger doctor`, which only reads): its deadline, and
         DataWorks, OSS and the ledger for a rule through its keys, which also scrub whatever is written."""
-        keys = InvocationKeys(context, self.environ, self.notice_secrets)   # read on every invocation: FC rotates them
+        # Read on every invocation: FC rotates the keys, and a source's secrets are read when they are used.
+        also = self.notice_secrets + tuple(secret for source in sources.registry().values()
+                                           for secret in source.secrets(self.rules, self.environ))
+        keys = InvocationKeys(context, self.environ, also)
         deadline = Deadline.for_invocation(context, started)
         return Invocation(deadline, lambda rule: self.port_for(keys, rule), lambda rule: self.store_for(keys, rule),
                           self.wall_clock, self.endpoint, self.silence or Silence()), keys
@@ -192,13 +199,17 @@ def handle_sweep(event, context) -> Dict[str, object]:
     return {"outcomes": [d.record() for d in decisions], "summary": tally.__dict__}
 
 
-def handle(source: str, event, context) -> Dict[str, list]:
-    """The body of every FC handler: `run`, then raise TriggerFailed when a decision failed (FC retries it). A
-    broken rules file raises here on every call: refuse, never guess."""
+def handle(source: str, event, context) -> Dict[str, object]:
+    """The body of every FC handler: `run`, then the source's answer (`Source.answer`: an HTTP trigger's response)
+    or else raise TriggerFailed when a decision failed (FC retries it). A broken rules file raises here on every
+    call: refuse, never guess."""
     global _runtime
     if _runtime is None:
         _runtime = Runtime.from_environment()
     decisions = _runtime.run(source, event, context)
+    answer = sources.get(source).answer(decisions) if source in sources.registry() else None
+    if answer is not None:
+        return answer
     if any(d.outcome == FAILED for d in decisions):
         raise TriggerFailed(decisions)
     return {"outcomes": [d.record() for d in decisions]}

@@ -56,6 +56,7 @@ class Rejected:
     source: str
     reason: str
     event_id: Optional[str] = None
+    code: Optional[str] = None          # the decision's `error_code`, when its source answers by it (sources/http.py)
 
 
 Parsed = Union[Event, Rejected]

@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 import msgspec
 
+from . import signing
 from .redact import clean
 from .retry import MIN_CALL_S, Backoff, Deadline, GaveUp, RemoteError, with_retries
 from .rule import Channel, Rule
@@ -170,8 +171,7 @@ def _dingtalk(url: str, secret: str, message: Message, deadline: Deadline, epoch
 def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
     """The `X-Dwtrigger-Signature` value: v1=HEX, HEX = HMAC-SHA256(secret, "v1\\n" + TIMESTAMP + "\\n" +
     hex(SHA-256(body)))."""
-    signed = f"v1\n{timestamp}\n{hashlib.sha256(body).hexdigest()}".encode()
-    return "v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return signing.sign(secret, (timestamp,), body)
 
 
 def _webhook(url: str, secret: str, message: Message, deadline: Deadline, epoch: Callable[[], float]) -> None:

@@ -187,7 +187,7 @@ class Relay:
                 return
             following = next(items, None)
             if isinstance(item, Rejected):
-                yield Decision(REJECTED, item.source, item.event_id, reason=item.reason)
+                yield Decision(REJECTED, item.source, item.event_id, reason=item.reason, error_code=item.code)
             else:
                 yield from self._event(item, call, following is not None)
             item = following

@@ -79,6 +79,13 @@ class Sighting(msgspec.Struct):
 NOTICES = ("overdue", "released_late", "stuck")
 
 
+class Request(msgspec.Struct):
+    """The body an `on: http` request_id names (its SHA-256, hex) since `at` (epoch ms): one record, written
+    before the release, so a request id is never on record without its body (sources/http.py)."""
+    digest: str
+    at: int
+
+
 class Notice(msgspec.Struct, omit_defaults=True):
     """A notice about one release (rule, node, business date), as the ledger holds it (epoch ms). It is owed from
     `noted_at` and done once every channel named took it (`sent_at`); until then each sweep run tries the channels
@@ -270,6 +277,20 @@ class Book(ABC):
     @abstractmethod
     def where_asked(self, rule: str, node: int, biz_date: date) -> str:
         """Where the release's `asked` record is kept, as a person would look it up (the sweep's reasons)."""
+
+    # ---- requests: the body each `on: http` request_id names ----
+
+    @abstractmethod
+    def create_request(self, rule: str, request_id: str, request: Request) -> bool:
+        """Record the request only if it has no record (atomic): False when it has one (left as it was)."""
+
+    @abstractmethod
+    def read_request(self, rule: str, request_id: str) -> Optional[Request]:
+        """The request's record, or None when there is none (or it is not one of ours)."""
+
+    @abstractmethod
+    def write_request(self, rule: str, request_id: str, request: Request) -> None:
+        """Create or overwrite the request's record (one past its time)."""
 
     # ---- notices: what the sweep owes or said about a release, one per kind ----
 

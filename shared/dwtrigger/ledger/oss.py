@@ -8,19 +8,22 @@ OSS port (ObjectStore). The names and bytes below are what deployed ledgers hold
   seen/<api>/<workspace>/<node>/<business date>/<cycle ms|day>.json   what a delivery saw become of it (Sighting)
   asked/<rule>/<node>/<business date>.json              an event asked for this release: `{"event_id": ...}`
   noticed/<rule>/<node>/<business date>/<kind>.json     a notice about the release (ledger.Notice)
+  requests/<rule>/<sha256 of the request_id>.json       the body an `on: http` request_id names (ledger.Request):
+                                                        created only if absent, overwritten once past its time
 
 A claim's name must be ASCII digits (int() takes '١٢' and '①' too); listings find the latest claim, a day's sends
 and a rule's notices.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date, datetime
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import msgspec
 
-from . import NOTICES, Book, Entry, Notice, Sighting, Slot, ms, understood
+from . import NOTICES, Book, Entry, Notice, Request, Sighting, Slot, ms, understood
 from ..oss import ObjectStore
 from ..retry import Deadline
 
@@ -127,6 +130,19 @@ class Adapter(Book):
         return self.store.create(self.ledger.bucket, self._key(noticed(rule, node, biz_date, notice.kind)),
                                  msgspec.json.encode(notice), self.deadline)
 
+    def create_request(self, rule: str, request_id: str, request: Request) -> bool:
+        return self.store.create(self.ledger.bucket, self._key(requested(rule, request_id)),
+                                 msgspec.json.encode(request), self.deadline)
+
+    def read_request(self, rule: str, request_id: str) -> Optional[Request]:
+        try:
+            return msgspec.json.decode(self._read(requested(rule, request_id)) or b"", type=Request)
+        except msgspec.DecodeError:
+            return None
+
+    def write_request(self, rule: str, request_id: str, request: Request) -> None:
+        self._write(requested(rule, request_id), request)
+
     def _read(self, name: str) -> Optional[bytes]:
         return self.store.read(self.ledger.bucket, self._key(name), self.deadline)
 
@@ -152,6 +168,11 @@ def claim(slot: Slot, n: int) -> str:
 
 def asked(rule: str, node: int, biz_date: date) -> str:
     return f"asked/{rule}/{node}/{biz_date:%Y-%m-%d}.json"
+
+
+def requested(rule: str, request_id: str) -> str:
+    """A request's record: the id hashed, so any text the caller chose names one object."""
+    return f"requests/{rule}/{hashlib.sha256(request_id.encode('utf-8', 'surrogatepass')).hexdigest()}.json"
 
 
 def noticed(rule: str, node: int, biz_date: date, kind: str) -> str:

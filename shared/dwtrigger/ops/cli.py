@@ -168,8 +168,9 @@ def _not_done(entry: dict) -> bool:
 
 
 def _explain_one(label, source, parsed, ruleset) -> dict:
-    if isinstance(parsed, events.Rejected):
-        return {"event": label, "source": source, "rejected": parsed.reason}
+    refused = parsed.reason if isinstance(parsed, events.Rejected) else sources.get(parsed.source).vet(parsed, ruleset)
+    if refused is not None:
+        return {"event": label, "source": source, "rejected": refused}
     rules = []
     for rule in ruleset.for_source(parsed.source):
         captures, why = match(rule, parsed, detail=True)
@@ -420,6 +421,7 @@ from .sandbox import emulator  # noqa: E402
 for command in (doctor, drain, emulator, listing.rules, logs):
     main.add_command(command)
 from .status import status; main.add_command(status)  # noqa: E402,E702 - `dwtrigger status`: ops/status.py
+from .sign import sign; main.add_command(sign)  # noqa: E402,E702 - `dwtrigger sign`: ops/sign.py
 
 
 if __name__ == "__main__":

@@ -72,21 +72,37 @@ def load_handlers(root: Path) -> Dict[str, object]:
     return handlers
 
 
+class KeptLog(DecisionLog):
+    """The decision log that also keeps what it wrote: what a sample decided, whatever its handler answers (the
+    outcomes, TriggerFailed, or an HTTP response)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.kept: List[dict] = []
+
+    def write(self, d) -> None:
+        super().write(d)
+        self.kept.append(d.record())
+
+
 def run_sample(handler, source: str, raw: bytes, env: Dict[str, str], runtime: app.Runtime) -> List[dict]:
-    """One sample through its handler. A sample's `env` is its own function's environment (a STREAM topic
-    trigger's DWTRIGGER_MNS_TOPIC): the handlers' runtime takes it with the settings it gives, as that function's
-    instance reads them at start, and both are restored after."""
+    """One sample through its handler: the decisions it logged (`runtime.log` is a KeptLog). A sample's `env` is
+    its own function's environment (a STREAM topic trigger's DWTRIGGER_MNS_TOPIC, a caller's secret): the
+    handlers' runtime takes it with the settings it gives, as that function's instance reads them at start, and
+    both are restored after."""
     saved, settings = {k: os.environ.get(k) for k in env}, runtime.settings
     os.environ.update(env)
     runtime.settings = Settings.read(os.environ)
+    before = len(runtime.log.kept)
     try:
-        return handler(raw, fc.context_for(source))["outcomes"]
-    except app.TriggerFailed as e:
-        return [d.record() for d in e.decisions]
+        handler(raw, fc.context_for(source))
+    except app.TriggerFailed:
+        pass
     finally:
         runtime.settings = settings
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    return runtime.log.kept[before:]
 
 
 def run(root: Path, echo=print, log_path: Optional[Path] = None) -> int:
@@ -136,7 +152,7 @@ def _run(root: Path, expectations: Dict[Path, dict], log_path: Path, echo, board
                            "ALIBABA_CLOUD_SECURITY_TOKEN": key.get("security_token") or ""})
         # The demo's world lives on the emulator's clock, so events without a time of their own agree with it.
         runtime = app.Runtime(app.load_rules(str(root / "rules.yaml")), wall_clock=emu.clock.now,
-                              log=DecisionLog(service="dwtrigger-demo", stream=log_file))
+                              log=KeptLog(service="dwtrigger-demo", stream=log_file))
         app.use_runtime(runtime)
         handlers = load_handlers(root)
         rows, misses, reasons = [], [], []

@@ -26,7 +26,7 @@ if TYPE_CHECKING:                       # the types the contract names; importin
     from ..schedule import Schedule
 
 # The registry: a new source adds its module's name here (the order is the one messages list them in).
-_REGISTERED = ("oss", "mns", "timer", "rocketmq", "kafka", "rabbitmq")
+_REGISTERED = ("oss", "mns", "timer", "rocketmq", "kafka", "rabbitmq", "http")
 
 Captures = Dict[str, Any]
 Problem = Callable[[str, str], None]            # (field, message), as rules.py reports a rule's problems
@@ -71,7 +71,17 @@ class Source:
       the release of the schedule's business date. Raises `OssError` as the store does.
     - `decision_fields(rule, schedule)`: the sweep decision's source fields (bucket, key, topic, queue, timer).
 
+    For a source that checks its deliveries and answers its caller (sources/http.py; the handler calls them):
+    - `admit(parsed, rules, environ, call, memory)`: the parsed records, each passed on or replaced by a `Rejected`
+      (its `code` becomes the decision's `error_code`): what the delivery is allowed to ask, judged with the
+      environment (read now: secrets), the invocation `call` (its wall clock `call.now`, a rule's ledger
+      `call.book_for(rule)`) and `memory`, a dict this source keeps per FC instance. Default: all passed on.
+    - `answer(decisions)`: the handler's return value for the delivery's (logged) decisions, or None for the
+      default: TriggerFailed raised when one `failed` (FC retries), else `{"outcomes": [records]}`.
+    - `secrets(rules, environ)`: the values of its rules' secret variables, scrubbed from every line.
+
     For the commands (never called by a handler; anything they need beyond the rule is imported when called):
+    - `vet(event, rules)`: why `admit` would refuse the event as far as that shows offline (`explain`), else None.
     - `summary(rule)`: the rule's source in a few words (`dwtrigger rules`' SOURCE column: "timer nightly").
     - `listed(rule)`: its own fields for `dwtrigger rules --json` (a dict of JSON values).
     - `files_dated(rule)`: whether its `files` name the business date (`doctor` looks for them only then).
@@ -147,6 +157,19 @@ class Source:
 
     def decision_fields(self, rule: "Rule", schedule: "Schedule") -> Dict[str, Any]:
         return {}
+
+    def admit(self, parsed: Iterable["Parsed"], rules, environ: Mapping[str, str], call,
+              memory: dict) -> Iterable["Parsed"]:
+        return parsed
+
+    def answer(self, decisions: list) -> Optional[dict]:
+        return None
+
+    def vet(self, event: "Event", rules) -> Optional[str]:
+        return None
+
+    def secrets(self, rules, environ: Mapping[str, str]) -> Tuple[str, ...]:
+        return ()
 
     def summary(self, rule: "Rule") -> str:
         raise NotImplementedError
