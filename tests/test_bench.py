@@ -62,7 +62,7 @@ def test_the_bench_runs_end_to_end_on_a_tiny_configuration(tmp_path, capsys):
     printed = capsys.readouterr().out
     report = json.loads(out.read_text())
     figures = {row["figure"] for row in report["table"]}
-    assert {"DataWorks requests per final decision", "warm throughput on loopback",
+    assert {"DataWorks requests per final decision, no ledger", "  with a ledger", "warm throughput on loopback",
             "own CPU per matched event, 100 rules"} <= figures
     assert all(row["figure"] in printed for row in report["table"])
     assert [row["figure"] for row in report["table"] if row["dwtrigger"] is None] == []
