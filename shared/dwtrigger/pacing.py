@@ -5,8 +5,8 @@ second; DWTRIGGER_DATAWORKS_QPS), and every call counts, throttled ones too. Ans
 keeps knocking: each FC instance retries into the same full second. A `Pacer` spaces one kind of call (reads:
 look-ups; writes: triggers) by a rate it learns, never above the quota (its `ceiling`), so the FC instances that
 share a quota settle just under it without knowing how many they are:
-- calls are spaced by a whole number of calls a second (the rate rounded down, 2% wider): DataWorks counts calls
-  in a rolling second, and an FC instance spaced at 2.5 a second has 3 calls in some seconds, so eight of them
+- calls are spaced by a whole number of calls a second (the rate rounded down, 2% wider): a quota counts calls
+  per second (the emulator: in any rolling second), and an FC instance spaced at 2.5 a second has 3 calls in some seconds, so eight of them
   sharing 20 would overflow it whenever their phases line up; at whole rates no second holds more than the sum;
 - it starts at an eighth of the ceiling and doubles each second until a throttle: a lone FC instance has the
   whole quota within three seconds, and eight that start together overshoot it once, briefly;
@@ -14,8 +14,8 @@ share a quota settle just under it without knowing how many they are:
   FC instance's calls throttled in the second before, and by at least one whole call a second (to a random point
   in the half below the next whole number, so FC instances cut together do not climb back in step) and 5%;
 - while calls pass it climbs back slowly (a small share of the ceiling each second): the climb past a whole
-  number is the probe for more, and one probe at a time, most of them answered by one throttle, keeps a fleet
-  within about a twentieth of the quota, with under 1% of its calls throttled (bench/reliability.py --burst);
+  number is the probe for more, one FC instance at a time, so a fleet spends little of the quota on throttled
+  calls (bench/reliability.py --burst: under 1%);
 - five minutes without a throttle and it doubles each second again (the others are gone, or were never there).
 """
 from __future__ import annotations
