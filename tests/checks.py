@@ -7,6 +7,7 @@ names its own: generated input can hold the fixed strings of test_secrets, which
 from __future__ import annotations
 
 import json
+import time
 from typing import List, Tuple
 
 from dwtrigger import app
@@ -56,3 +57,11 @@ def duplicate_releases(emu) -> int:
     on 2020-05-18, answered with no effect on 2024-05-18)."""
     extra = sum(i["Triggers"] - 1 for i in emu.instances(triggered=True))
     return extra + sum(c["code"] in REPEATS for c in emu.calls)
+
+
+def wait_for_calls(h, count: int) -> None:
+    """Until the emulator has answered `count` requests (it records each once answered), at most 30 s: a pause
+    that ends when what it waits for happened, not after a time it is hoped to take."""
+    give_up = time.monotonic() + 30
+    while len(h.calls()) < count and time.monotonic() < give_up:
+        time.sleep(0.02)

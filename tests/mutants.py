@@ -3,14 +3,16 @@
 Each Mutant names a guard by its exact source text, found in whichever module of shared/dwtrigger holds it (a module
 that moves keeps its mutants; a guard rewritten or renamed fails the run instead of being skipped), the edit that
 breaks it (removed, flipped, or a permissive value) and the tests that must catch it (their ids are in TESTS, one
-place to update). The tree is copied once to a temporary directory; for each mutant the edit is made in the copy,
+place to update). The tree is copied to a temporary directory; for each mutant the edit is made in the copy,
 only its tests run there (-x), and the copy's module is restored: the working tree is never touched.
 
-    python tests/mutants.py [--only NAME ...] [--list]        (or: make mutants)
+    python tests/mutants.py [--only NAME ...] [--list] [--jobs N]        (or: make mutants)
 
-It first runs every test named once, unmutated: a test that fails then proves nothing. Exit 0 when every mutant
-was caught; 1 when one survived, a guard's text is not found exactly once, a mutant does not import, or a test
-fails unmutated. Not a test module (pytest collects test_*.py only).
+It first runs every test named once, unmutated: a test that fails then proves nothing. Mutants run --jobs at once
+(2 by default: the cores CI has), each job in a copy of the tree of its own. Exit 0 when every mutant was caught; 1
+when one survived, a guard's text is not found exactly once, a test named is not defined where TESTS says, a mutant
+does not import, or a test fails unmutated. `--list` checks the wiring alone, in a second (test_mutants runs it in
+the suite). Not a test module (pytest collects test_*.py only).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +39,9 @@ TESTS: Dict[str, str] = {
                       "not_land",
     "cut_retried": "test_ledger.py::test_a_trigger_the_deadline_cut_is_failed_not_done_and_the_retry_reads_dataworks",
     "any_shape": "test_ledger.py::test_a_claim_of_any_shape_is_never_a_traceback_nor_a_wedge",
+    "landed_recorded": "test_ledger.py::test_a_trigger_that_landed_without_an_answer_is_recorded_sent_once_the_"
+                       "retry_s_look_up_shows_it_ran",
+    "claimed_until": "test_ledger.py::test_a_send_is_claimed_before_and_recorded_after",
     "dies_mid_send": "test_ledger.py::test_a_process_that_dies_between_claim_and_send_leaves_a_claim_fc_s_retry_releases",
     "stale_looked_past": "test_ledger.py::test_a_claim_that_goes_stale_while_waited_for_is_looked_past_after_a_new_look_"
                          "up",
@@ -78,6 +84,27 @@ TESTS: Dict[str, str] = {
     "unrecorded_send": "test_ledger.py::test_a_send_the_ledger_could_not_record_is_still_a_release_and_the_next_"
                        "delivery_reads_dataworks",
     "one_of_two": "test_sweep.py::test_two_concurrent_deliveries_with_a_ledger_send_exactly_one_trigger",
+    "meanwhile_outdated": "test_relay.py::test_a_delivery_during_the_backoff_looks_past_the_listing_a_trigger_"
+                          "without_an_answer_outdated",
+    "retry_after_no_answer": "test_relay.py::test_a_retry_after_a_trigger_without_an_answer_looks_again_whatever_"
+                             "listing_came_meanwhile",
+    "whichever_rule": "test_relay.py::test_a_listing_no_longer_speaks_for_an_instance_triggered_since_whichever_rule_"
+                      "asks",
+    "retry_fresh_no_ledger": "test_relay.py::test_without_a_ledger_a_retry_looks_again_for_nothing_holds_the_instance_"
+                             "through_the_backoff",
+    "retry_shared_ledger": "test_relay.py::test_a_trigger_refused_for_the_quota_is_retried_on_the_listing_of_a_moment_"
+                           "ago_under_its_claim",
+    "listing_old": "test_relay.py::test_transient_failures_are_retried_with_a_fresh_lookup_once_the_listing_is_old",
+    "one_look_up": "test_relay.py::test_a_batch_naming_one_instance_n_times_makes_one_look_up_and_one_trigger",
+    "hours_share": "test_relay.py::test_the_hours_of_one_day_share_one_look_up_and_each_is_triggered",
+    "listing_unit": "test_recent.py::test_a_listing_answers_for_fresh_s_and_never_for_an_instance_sent_a_trigger_"
+                    "since",
+    "budgets_apart": "test_pacing.py::test_reads_and_writes_have_budgets_of_their_own",
+    "throttled_kind": "test_pacing.py::test_a_throttled_call_slows_its_kind_of_call_of_the_fc_instance_that_made_it_"
+                      "not_the_other",
+    "ledger_seen": "test_ledger.py::test_a_redelivery_to_another_fc_instance_answers_from_what_the_ledger_saw_lately",
+    "seen_ahead": "test_ledger.py::test_what_the_ledger_saw_is_answered_from_within_the_grace_ahead_of_this_clock_and_"
+                  "never_further",
     "margin": "test_retry.py::test_an_invocation_ends_a_tenth_of_fc_s_timeout_before_it_between_half_a_second_and_three",
     "within": "test_relay.py::test_a_piece_of_work_s_budget_never_outlives_the_invocation_s",
     "landed": "test_faults.py::test_a_trigger_that_landed_after_its_read_timeout_is_not_sent_again",
@@ -180,14 +207,14 @@ MUTANTS: List[Mutant] = [
       "if book.create_claim(slot, n + 1, entry) or True:", "permissive", ("one_of_two",)),
     M("a claim is waited for GRACE past its claimer's deadline",
       "until = ms(at) + int(book.deadline.left() * 1000) + _ms(GRACE)", "until = ms(at) + int(book.deadline.left() * "
-      "1000)", "removed", ("dies_mid_send", "in_flight_final", "unknown_resent")),
+      "1000)", "removed", ("claimed_until",)),
     M("a look-up showing our unanswered trigger ran records it sent",
       "claims.sent(call.now(), instance.status, False, None)   # our unanswered trigger, if any",
-      "pass", "removed", ("unknown_resent", "landed")),
+      "pass", "removed", ("landed_recorded", "landed")),
     M("a ledger that cannot record never undoes a release", "        except GaveUp:\n            return None\n\n"
       "    def _note_asked", "        except GaveUp:\n            raise\n\n    def _note_asked", "flipped",
       ("unrecorded_send",)),
-    M("an MNS or timer event's ask is noted", "if rule.expect is not None and not isinstance(rule, OssRule):",
+    M("an MNS or timer event's ask is noted", "if rule.expect is not None and sources.get(rule.on).asks:",
       "if False:", "removed", ("asked_evidence",)),
     # ---- the relay: batches, memory, shares ----
     M("the deadline's margin before FC's timeout", "margin = min(3.0, max(0.5, timeout * 0.1))", "margin = 0.0",
@@ -199,8 +226,8 @@ MUTANTS: List[Mutant] = [
       "call.deadline.left() / 4))", "attempts = call", "removed", ("unknown_resent",)),
     M("the batch's deadline stop", "            if call.deadline.left() <= 0:\n                yield _unread(item)",
       "            if False:\n                yield _unread(item)", "removed", ("huge_batch",)),
-    M("a batch read lazily", 'return _each("oss", records, _native_ids(records), _oss_native)',
-      'return list(_each("oss", records, _native_ids(records), _oss_native))', "flipped", ("lazy_batch",)),
+    M("a batch read lazily", 'return each("oss", records, _native_ids(records), _oss_native)',
+      'return list(each("oss", records, _native_ids(records), _oss_native))', "flipped", ("lazy_batch",)),
     M("a remembered hold vs a ready look-up", "if seen is not None and seen.held_until_ms > ms(call.now()) and not "
       "ready:", "if seen is not None and seen.held_until_ms > ms(call.now()):", "removed", ("memory_vs_ready",)),
     M("held_until remembered without a ledger", 'Seen(decision.cycle_time_ms, decision.biz_date_ms, "sent", ms(now), '
@@ -222,6 +249,51 @@ MUTANTS: List[Mutant] = [
       "            return planned.but(", "removed", ("dead_endpoint_share",)),
     M("a trigger that got no answer may have landed", "                    sent.landed = True\n",
       "                    pass\n", "removed", ("landed",)),
+    # ---- look-up sharing (relay.py, recent.Listings): a listing of a moment ago, never one our trigger outdated ----
+    M("a retry after a trigger with no answer looks again",
+      "fresh = sent.landed or look > 0 or (number > 1 and book is None)",
+      "fresh = look > 0 or (number > 1 and book is None)", "removed", ("retry_after_no_answer",)),
+    M("a look-up a send of unknown fate overtook is made again",
+      "fresh = sent.landed or look > 0 or (number > 1 and book is None)",
+      "fresh = sent.landed or (number > 1 and book is None)", "removed", ("stale_looked_past",)),
+    M("without a ledger a retry looks again", "fresh = sent.landed or look > 0 or (number > 1 and book is None)",
+      "fresh = sent.landed or look > 0", "removed", ("retry_fresh_no_ledger",)),
+    M("with a ledger a retry reuses the listing of a moment ago",
+      "fresh = sent.landed or look > 0 or (number > 1 and book is None)",
+      "fresh = sent.landed or look > 0 or number > 1", "flipped", ("retry_shared_ledger",)),
+    M("a trigger with no answer outdates the listing", "                    self.listings.touch(key[:5], "
+      "found.cycle_time_ms)\n                    claims.unanswered(at)", "                    claims.unanswered(at)",
+      "removed", ("meanwhile_outdated",)),
+    M("an accepted trigger outdates the listing", "            self.listings.touch(key[:5], found.cycle_time_ms)\n"
+      "            return self._accepted(", "            return self._accepted(", "removed", ("whichever_rule",)),
+    M("a batch shares one listing", "listed = None if fresh else self.listings.get(key, now, schedule.cycle_ms)",
+      "listed = None", "removed", ("one_look_up", "hours_share")),
+    M("Listings: old after FRESH_S", "not 0 <= now_ms - found[0] < self._fresh_ms",
+      "not 0 <= now_ms - found[0]", "permissive", ("listing_old", "listing_unit")),
+    M("Listings: none from ahead of the clock", "not 0 <= now_ms - found[0] < self._fresh_ms",
+      "not now_ms - found[0] < self._fresh_ms", "permissive", ("listing_unit",)),
+    M("Listings: never for an instance sent a trigger since",
+      "found[2] and cycle_ms is None or cycle_ms in found[2]):", "False):", "removed", ("listing_unit",)),
+    M("Listings: never for any instance once one was", "found[2] and cycle_ms is None or cycle_ms in found[2]):",
+      "cycle_ms in found[2]):", "removed", ("listing_unit",)),
+    M("Listings.touch: the instance", "                self._listed[key][2].add(cycle_ms)",
+      "                pass", "removed", ("listing_unit",)),
+    M("Listings.touch: every instance", "                self._listed.pop(key, None)", "                pass",
+      "removed", ("listing_unit",)),
+    # ---- quota pacing (pacing.py, dataworks/openapi.py): reads and writes on budgets of their own ----
+    M("a trigger paced on the writes' budget", "self._pacing.write if write else self._pacing.read",
+      "self._pacing.read", "flipped", ("throttled_kind",)),
+    M("a look-up paced on the reads' budget", "self._pacing.write if write else self._pacing.read",
+      "self._pacing.write", "flipped", ("throttled_kind",)),
+    M("a Pacer for reads and one for writes", "Pacing(*(Pacer(ceiling, self._clock) for ceiling in self._qps))",
+      "Pacing(*[Pacer(self._qps[0], self._clock)] * 2)", "removed", ("budgets_apart",)),
+    # ---- the ledger's `seen` record (relay._ledger_seen): answered from only while young ----
+    M("ledger seen: not older than TTL_S",
+      "not now - TTL_S * 1000 < sighting.at_ms <= now + GRACE.total_seconds() * 1000",
+      "not sighting.at_ms <= now + GRACE.total_seconds() * 1000", "permissive", ("ledger_seen",)),
+    M("ledger seen: not further ahead than GRACE",
+      "not now - TTL_S * 1000 < sighting.at_ms <= now + GRACE.total_seconds() * 1000",
+      "not now - TTL_S * 1000 < sighting.at_ms", "permissive", ("seen_ahead",)),
     M("STREAM dating", "    elif event.undated:\n        raise ScheduleError(", "    elif False:\n"
       "        raise ScheduleError(", "removed", ("stream_dating",)),
     # ---- the sweep (sweep.py) and its gate (evidence.py) ----
@@ -241,7 +313,7 @@ MUTANTS: List[Mutant] = [
       ("same_captures",)),
     M("an MNS or timer rule's evidence is an event that asked", "    if not book.was_asked(rule.name, target.node, "
       "schedule.biz_date):\n", "    if False:\n", "removed", ("asked_evidence",)),
-    M("a timer's require in the sweep", "if not (isinstance(rule, TimerRule) and rule.require):", "if True:",
+    M("a timer's require in the sweep", "if not sources.get(rule.on).files(rule, None)[0]:", "if True:",
       "permissive", ("timer_require",)),
     M("the sweep's evidence: the ledger's done", "    if book is not None and book.is_done(rule.api, "
       "target.workspace, target.node, schedule.biz_date,", "    if False and book.is_done(rule.api, target.workspace, "
@@ -260,8 +332,8 @@ MUTANTS: List[Mutant] = [
     # ---- validation ----
     M("region is a region id", "if spec.region is not None and not _REGION.match(spec.region):", "if False:",
       "removed", ("region",)),
-    M("`expect` refused on removal events", "    if removals:\n        problem(\"expect\", f\"cannot check",
-      "    if False:\n        problem(\"expect\", f\"cannot check", "removed", ("expect_removal",)),
+    M("`expect` refused on removal events", "        if removals:\n            problem(\"expect\", f\"cannot check",
+      "        if False:\n            problem(\"expect\", f\"cannot check", "removed", ("expect_removal",)),
     M("DWTRIGGER_SWEEP_QPS in range", "if not SWEEP_QPS[0] <= qps <= SWEEP_QPS[1]:", "if False:", "removed",
       ("sweep_qps",)),
     # ---- commands tell the truth (ops/) ----
@@ -313,12 +385,23 @@ def copy_tree(into: Path) -> None:
             shutil.copy2(source, into / name)
 
 
-def run_tests(tree: Path, ids: List[str]) -> Tuple[str, float]:
-    """'' when the tests pass; else the first failing test's id (or why they could not run)."""
+def missing_tests(ids: List[str]) -> List[str]:
+    """The TESTS keys whose test is not defined where its id says (renamed, moved or deleted)."""
+    def defined(test_id: str) -> bool:
+        module, _, name = test_id.partition("::")
+        path = ROOT / "tests" / module
+        return path.is_file() and re.search(rf"^def {re.escape(name)}\(", path.read_text(), re.M) is not None
+    return [key for key in ids if not defined(TESTS[key])]
+
+
+def run_tests(tree: Path, ids: List[str], workers: int = 0) -> Tuple[str, float]:
+    """'' when the tests pass; else the first failing test's id (or why they could not run). `workers`: spread
+    over that many pytest-xdist processes."""
     env = {**os.environ, "PYTHONPATH": str(tree / "shared")}
+    spread = ["-n", str(workers), "--dist", "loadfile"] if workers > 1 else []
     started = time.monotonic()
     try:
-        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *spread,
                                *[f"tests/{TESTS[i]}" for i in ids]], cwd=tree, env=env, capture_output=True,
                               text=True, timeout=TIMEOUT_S)
     except subprocess.TimeoutExpired:
@@ -327,15 +410,39 @@ def run_tests(tree: Path, ids: List[str]) -> Tuple[str, float]:
     if done.returncode == 0:
         return "", spent
     failed = re.findall(r"^(?:FAILED|ERROR) tests/(\S+?::\w+)", done.stdout, re.M)
-    if done.returncode != 1 or not failed:
+    # A test failed, and pytest ended by it (1), or died of a signal after saying so (threads of the failed test
+    # still running while the interpreter shut down: caught all the same).
+    if not failed or not (done.returncode == 1 or done.returncode < 0):
         return f"(pytest exit {done.returncode}: {(done.stdout + done.stderr).strip().splitlines()[-1:]})", spent
     return failed[0], spent
+
+
+def attempt(m: Mutant, where: Tuple[Optional[Path], str], tree: Path) -> Tuple[str, str, float]:
+    """(its table row, what caught it or why it was not, seconds): `m` made in `tree`, its tests run, undone."""
+    path, why = where
+    if path is None:
+        caught, spent = f"GUARD NOT FOUND ({why})", 0.0
+    else:
+        copy = tree / path.relative_to(ROOT)
+        original = copy.read_text()
+        try:
+            copy.write_text(original.replace(m.guard, m.mutation, 1))
+            failing, spent = run_tests(tree, list(m.tests))
+        finally:
+            copy.write_text(original)
+        caught = failing or "SURVIVED"
+        if failing.startswith("(pytest exit"):
+            caught = f"BROKEN MUTANT {failing}"
+    module = path.relative_to(ROOT).as_posix().removeprefix("shared/") if path else "?"
+    return f"| {m.name} ({module}) | {m.kind} | {caught} |", caught, spent
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="+", metavar="NAME", help="mutants whose name contains NAME")
     parser.add_argument("--list", action="store_true", help="list the mutants and where each guard is; run nothing")
+    parser.add_argument("--jobs", type=int, default=2, metavar="N",
+                        help="mutants run at once, each in its own copy of the tree (default 2)")
     args = parser.parse_args()
     chosen = [m for m in MUTANTS if not args.only or any(n.lower() in m.name.lower() for n in args.only)]
     unknown = sorted({t for m in chosen for t in m.tests} - set(TESTS))
@@ -344,43 +451,50 @@ def main() -> int:
         return 2
     texts = sources(ROOT)
     where = {m.name: locate(m, texts) for m in chosen}
+    named = sorted({t for m in chosen for t in m.tests})
+    missing = missing_tests(named)
     if args.list:
         for m in chosen:
             path, why = where[m.name]
             print(f"{m.name}: {path.relative_to(ROOT) if path else why} -> " + ", ".join(TESTS[t] for t in m.tests))
-        return 0 if all(path for path, _ in where.values()) else 1
-    rows, bad = [], 0
+        for key in missing:
+            print(f"test {key}: {TESTS[key]} is not defined there", file=sys.stderr)
+        return 0 if all(path for path, _ in where.values()) and not missing else 1
+    if missing:
+        print("tests not defined where TESTS says: " + ", ".join(TESTS[k] for k in missing), file=sys.stderr)
+        return 1
+    jobs = max(1, min(args.jobs, len(chosen)))
     with tempfile.TemporaryDirectory(prefix="dwtrigger-mutants-") as temp:
-        tree = Path(temp)
-        copy_tree(tree)
-        named = sorted({t for m in chosen for t in m.tests})
-        failing, spent = run_tests(tree, named)
+        trees = [Path(temp) / f"tree{n}" for n in range(jobs)]
+        for tree in trees:
+            copy_tree(tree)
+        failing, spent = run_tests(trees[0], named, workers=jobs)
         print(f"unmutated: {len(named)} tests {'pass' if not failing else 'FAIL: ' + failing} ({spent:.0f} s)",
               flush=True)
         if failing:
             return 1
-        for m in chosen:
-            path, why = where[m.name]
-            if path is None:
-                caught, spent = f"GUARD NOT FOUND ({why})", 0.0
-            else:
-                copy = tree / path.relative_to(ROOT)
-                original = copy.read_text()
-                try:
-                    copy.write_text(original.replace(m.guard, m.mutation, 1))
-                    failing, spent = run_tests(tree, list(m.tests))
-                finally:
-                    copy.write_text(original)
-                caught = failing or "SURVIVED"
-                if failing.startswith("(pytest exit"):
-                    caught = f"BROKEN MUTANT {failing}"
-            ok = not caught.startswith(("SURVIVED", "GUARD NOT FOUND", "BROKEN"))
-            bad += not ok
-            module = path.relative_to(ROOT).as_posix().removeprefix("shared/") if path else "?"
-            rows.append(f"| {m.name} ({module}) | {m.kind} | {caught} |")
-            print(f"{rows[-1]}  {spent:.0f} s", flush=True)
-    print("\n| guard | mutation | caught by |\n|---|---|---|\n" + "\n".join(rows))
-    print(f"\n{len(rows) - bad} of {len(rows)} mutants caught" + (f"; {bad} NOT" if bad else ""))
+        started, pending, lock = time.monotonic(), list(reversed(chosen)), threading.Lock()
+        results: Dict[str, Tuple[str, str, float]] = {}
+
+        def work(tree: Path) -> None:
+            while True:
+                with lock:
+                    if not pending:
+                        return
+                    m = pending.pop()
+                results[m.name] = row = attempt(m, where[m.name], tree)
+                print(f"{row[0]}  {row[2]:.0f} s", flush=True)
+
+        workers = [threading.Thread(target=work, args=(tree,)) for tree in trees]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    rows = [results[m.name] for m in chosen]
+    bad = sum(caught.startswith(("SURVIVED", "GUARD NOT FOUND", "BROKEN")) for _, caught, _ in rows)
+    print("\n| guard | mutation | caught by |\n|---|---|---|\n" + "\n".join(row for row, _, _ in rows))
+    print(f"\n{len(rows) - bad} of {len(rows)} mutants caught" + (f"; {bad} NOT" if bad else "")
+          + f" ({time.monotonic() - started:.0f} s, {jobs} at once)")
     return 1 if bad else 0
 
 

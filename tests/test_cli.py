@@ -13,6 +13,7 @@ import pytest
 
 from commands import NO_KEYS, RULES, attempts, pair, run, served  # noqa: F401 - pair: a fixture
 from conftest import EVENTS, ROLE_KEY, ROOT, sample
+from dwtrigger import sources
 from dwtrigger.ops.emulator import DEFAULT_SEED, Emulator
 
 RULES_TEXT = (ROOT / "rules.yaml").read_text()
@@ -35,7 +36,7 @@ def resting_nightly(tmp_path) -> str:
 
 def test_validate_accepts_the_example_rules():
     result = run("validate", RULES)
-    assert result.exit_code == 0 and "9 rules OK" in result.output
+    assert result.exit_code == 0 and "12 rules OK" in result.output
 
 
 def test_validate_lists_every_problem_with_file_line_rule_and_field(tmp_path):
@@ -510,9 +511,8 @@ def test_demo_runs_every_sample_as_expected_from_any_directory(tmp_path):
     assert "released by the emulator" in proc.stdout
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     decisions = [line for line in lines if "outcome" in line]
-    assert len(decisions) == sum(1 for line in proc.stdout.splitlines() if line.startswith(("oss/", "mns/",
-                                                                                             "timer/", "malformed/",
-                                                                                             "sweep/")))
+    assert len(decisions) == sum(1 for line in proc.stdout.splitlines() if line.startswith(
+        tuple(f"{name}/" for name in (*sources.names(), "malformed", "sweep"))))
     [summary] = [line for line in lines if "outcome" not in line]          # the sweep's, one per run
     assert summary["message"] == "sweep" and summary["sweep"]["released"] == 1
 
@@ -891,13 +891,16 @@ def test_explain_builds_the_event_the_function_would_receive():
 
 
 @pytest.mark.parametrize("args, error", [
-    ((), "give an EVENT file, or build one: --bucket B --key K, --topic T --body TEXT, --queue Q --body TEXT, or "
-         "--timer NAME"),
+    ((), "give an EVENT file, or build one: --bucket B --key K, --topic T --body TEXT, --queue Q --body TEXT, "
+         "--timer NAME, or --rocketmq, --kafka or --rabbitmq with --body TEXT"),
     ((str(EVENTS / "timer/nightly.json"), "--timer", "nightly"), "give an EVENT file or build one with options, not both"),
     (("--bucket", "etl-landing"), "--bucket needs --key"),
     (("--bucket", "b", "--key", "k", "--timer", "t"), "--bucket and --timer describe different events: give one"),
     (("--topic", "t", "--body", "x", "--payload", "p"), "--payload belongs to an event built with --timer"),
-    (("--queue", "q", "--body", "x", "--attribute", "a=b"), "--attribute belongs to an event built with --topic"),
+    (("--queue", "q", "--body", "x", "--attribute", "a=b"),
+     "--attribute belongs to an event built with --topic or --rocketmq or --kafka or --rabbitmq"),
+    (("--rabbitmq", "q", "--body", "x", "--tag", "t"), "--tag belongs to an event built with --rocketmq"),
+    (("--kafka", "t"), "--kafka needs --body"),
     (("--topic", "t", "--body", "x", "--attribute", "team"), "--attribute takes NAME=VALUE"),
     (("--timer", "t", "--source", "mns"), "--source is for event files: a built event names its function"),
 ])
@@ -909,7 +912,7 @@ def test_explain_refuses_options_that_build_no_event(args, error):
 def test_every_rules_option_defaults_to_dwtrigger_rules(tmp_path, monkeypatch, emulator_env, emulator, oss_standin):
     env = {**emulator_env, "DWTRIGGER_RULES": RULES, "DWTRIGGER_OSS_ENDPOINT": oss_standin.endpoint}
     monkeypatch.chdir(tmp_path)                                                 # no rules.yaml here
-    assert run("validate", env=env).stdout == f"{RULES}: 9 rules OK\n"
+    assert run("validate", env=env).stdout == f"{RULES}: 12 rules OK\n"
     assert "MATCH nightly" in run("explain", str(EVENTS / "timer/nightly.json"), env=env).stdout
     assert run("replay", str(EVENTS / "timer/nightly.json"), "--dry-run", env=env).exit_code == 0
     assert run("trigger", "--rule", "nightly", "--bizdate", "2026-03-10", env=env).exit_code == 0
@@ -990,7 +993,7 @@ def test_the_wheel_carries_what_the_commands_need_outside_the_checkout(tmp_path)
     assert where.stdout.strip() == str(site / "dwtrigger" / "__init__.py")
     version = dwtrigger("--version")
     assert version.stdout.startswith("dwtrigger ") and version.returncode == 0
-    assert dwtrigger("validate").stdout == "rules.yaml: 9 rules OK\n"
+    assert dwtrigger("validate").stdout == "rules.yaml: 12 rules OK\n"
     explained = dwtrigger("explain", "--timer", "nightly", "--now", "2026-03-11T16:00:00Z")
     assert explained.returncode == 0 and "BizDate 2026-03-11 = 1773158400000" in explained.stdout
     with Emulator(DEFAULT_SEED) as emu:                 # a dry run sends nothing, but runs by the emulator's clock

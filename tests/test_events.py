@@ -163,6 +163,26 @@ EXPECTED = {
             "list": [(1, '{"event":"sync-done","rows":310}', {}, True), (2, '{"event":"sync-started"}', {}, True)],
             "single": [(3, '{"event": "sync-done", "rows": 12}', {"team": "hr", "attempt": "2"}, True)],
             "text": [(4, "sync done, 12 rows", {}, False)]}.items()},
+    # A bad record in a batch is rejected with its reason and costs its sibling nothing.
+    "rocketmq/eventbridge-with-bad-record.json": [
+        Rejected("rocketmq", "record 0: neither 'data.topic' nor the subject (acs:mq:...%<topic>) names the topic",
+                 "94ebc15f-f0db-4bbe-acce-56fb72fb0005"),
+        message("rocketmq", "94ebc15f-f0db-4bbe-acce-56fb72fb0006", utc(2026, 3, 11, 1, 40, 0, 120000),
+                '{"status":"OK","bizdate":"2026-03-10"}', {"producer": "ledger-svc", "TAGS": "settled",
+                                                           "KEYS": "batch-0310"},
+                "AC14C305069E1B28CDFA3181CDA20006", topic="payments")],     # a body given as a JSON object
+    "kafka/eventbridge-with-bad-record.json": [
+        Rejected("kafka", "record 0: the message has no value (a tombstone releases nothing)",
+                 "8e215af8-ca18-4249-8645-f96c10260005"),
+        message("kafka", "8e215af8-ca18-4249-8645-f96c10260006", utc(2026, 3, 11, 2, 5, 0, 589000),
+                ADS.replace(" ", ""), {"team": "ads"}, "ad-clicks/7/30", topic="ad-clicks")],
+    "rabbitmq/eventbridge-with-bad-record.json": [
+        Rejected("rabbitmq", "record 0: subject 'acs:amqp:cn-shanghai:1234567890123456:/instances/"
+                 "amqp-cn-tl32e7560001/vhosts/etl' does not name a queue (acs:amqp:...:/instances/<id>/vhosts/<vhost>/"
+                 "queues/<queue>)", "bj694332-4cj1-389e-9d8c-b137h30b0005"),
+        message("rabbitmq", "bj694332-4cj1-389e-9d8c-b137h30b0006", utc(2026, 3, 11, 2, 30, 40, 709000),
+                '{"event": "sync-done", "rows": 12}', {"team": "hr", "attempt": "2"},
+                "f7622d51-e198-41de-a072-77c1ead70006", queue="hr-sync")],
     "timer/nightly.json": [timer(utc(2026, 3, 11, 16), "2026-03-11T16:00:00Z", "release nightly")],
     "timer/nightly-payload-json.json": [
         timer(utc(2026, 3, 10, 16), "2026-03-10T16:00:00Z", '{"bizdate": "2026-03-09"}')],

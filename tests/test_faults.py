@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from checks import duplicate_releases, invoke
+from checks import duplicate_releases, invoke, wait_for_calls
 from conftest import BOTH_APIS, ONE_API, orders_rules, queue_rules, sample
 from dwtrigger.dataworks import API_2020, API_2024
 from dwtrigger.dataworks import openapi
@@ -126,13 +126,6 @@ def test_a_call_slower_than_the_time_left_times_out_and_the_retry_does_not_trigg
     # A slow trigger still lands after the client gave up: FC's retry finds the instance released.
     assert again["outcome"] == ("triggered" if on == LOOKUP else "already_triggered")
     assert actions(h).count(TRIGGER) == 1
-
-
-def wait_for_calls(h, count: int) -> None:
-    """Until the emulator has answered `count` requests (it records each once answered), at most 30 s."""
-    give_up = time.monotonic() + 30
-    while len(h.calls()) < count and time.monotonic() < give_up:
-        time.sleep(0.02)
 
 
 def test_a_trigger_that_landed_after_its_read_timeout_is_not_sent_again(h, monkeypatch):

@@ -60,7 +60,7 @@ RAW = {path.relative_to(EVENTS).as_posix(): path.read_bytes() for path in sorted
 OWN = {name: name.split("/")[0] if name.split("/")[0] in SOURCES else source_of(raw) for name, raw in RAW.items()}
 DOCS = {name: doc for name, raw in RAW.items() if (doc := _loads(raw)) is not None}
 ROUTED = tuple(n for n in DOCS if not n.startswith("mns/topic-stream"))   # STREAM messages' topic is configuration
-ROUTING = ("TopicName", "subject", "triggerName")                          # and a bucket's name
+ROUTING = ("TopicName", "subject", "triggerName", "topic")                 # and a bucket's name
 DATE = re.compile(r"\d{4}-?\d\d-?\d\d(?:\d\d)?")
 FUZZ = settings(max_examples=examples(625), derandomize=True, database=None,     # per API: 1,250 a suite in CI
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

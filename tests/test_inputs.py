@@ -67,6 +67,15 @@ def test_labels_name_the_file_line_and_list_index():
     assert [item.label for item in read("one.json", sample("oss/native-put-orders.json"))] == ["one.json"]
 
 
+def test_a_list_of_cloudevents_as_json_strings_is_one_delivery_and_a_list_of_other_strings_is_not():
+    strings = json.loads(sample("kafka/eventbridge-strings.json"))    # as Kafka triggers of 2022 sent them
+    [record] = read("kafka.json", sample("kafka/eventbridge-strings.json"))
+    assert (record.label, record.function, record.original) == ("kafka.json", "kafka", strings)
+    mixed = read("mixed.json", json.dumps([*strings, "hello topic"]).encode())
+    assert [(item.label, type(item)) for item in mixed] == [("mixed.json[0]", Unreadable),
+                                                            ("mixed.json[1]", Unreadable)]
+
+
 def test_a_file_of_no_json_is_unreadable_unless_its_function_is_named():
     [unreadable] = read("body.txt", b"hello topic\n")
     assert unreadable == Unreadable("body.txt", f"not valid JSON at line 1, column 1: Expecting value; {ADVICE}",

@@ -160,16 +160,20 @@ def test_an_attempt_the_deadline_stops_after_its_first_page_counts():
     assert (e.value.error, e.value.attempts, e.value.deadline) == (repeated, 2, True)
 
 
-def test_a_throttled_look_up_slows_the_reads_of_the_fc_instance_that_made_it_not_its_writes(harness):
+@pytest.mark.parametrize("script, cut", [(["throttle"], "read"), (["ok", "throttle"], "write")],
+                         ids=["look-up", "trigger"])
+def test_a_throttled_call_slows_its_kind_of_call_of_the_fc_instance_that_made_it_not_the_other(harness, script, cut):
     h = harness(env={"DWTRIGGER_DATAWORKS_QPS": "40/10"})
     pacing = h.runtime.pacers(h.emu.endpoint)
     assert (pacing.read.ceiling, pacing.write.ceiling) == (40.0, 10.0)
     h.runtime.pacers = Pacers(h.runtime.settings.dataworks_qps, Clock())          # time stands still
-    h.emu.set_faults(script=["throttle"])                                       # the look-up
+    h.emu.set_faults(script=script)                                             # the look-up, or the trigger
     [d] = h.invoke("oss", sample("oss/native-put-orders.json"))
     assert (d["outcome"], d["attempts"]) == ("triggered", 2)
     pacing = h.runtime.pacers(h.emu.endpoint)
-    assert (pacing.read.rate(), pacing.write.rate()) == (pytest.approx(0.5 * START * 40), START * 10)   # half off
+    full = {"read": START * 40, "write": START * 10}
+    assert {"read": pacing.read.rate(), "write": pacing.write.rate()} == \
+        {kind: pytest.approx(rate / 2 if kind == cut else rate) for kind, rate in full.items()}    # half off
     assert harness().runtime.pacers(h.emu.endpoint).read.rate() >= START * 50    # another FC instance: its own
 
 

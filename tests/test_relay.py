@@ -7,8 +7,9 @@ from itertools import count
 
 import pytest
 
-from conftest import BOTH_APIS, ROLE_KEY, ROOT, orders_rules, queue_rules, sample
-from dwtrigger.dataworks import API_2020, API_2024, DataWorksError
+from checks import wait_for_calls
+from conftest import ACTIONS, BOTH_APIS, ROLE_KEY, ROOT, orders_rules, queue_rules, sample
+from dwtrigger.dataworks import API_2020, API_2024, DataWorksError, openapi
 from dwtrigger import app
 from dwtrigger.ops import fc
 from dwtrigger.credentials import InvocationKeys
@@ -270,6 +271,52 @@ def test_a_trigger_that_got_no_answer_is_retried_with_a_fresh_lookup(harness):
     h.emu.set_faults(script=["ok", "drop", "ok", "ok"])       # lookup, trigger dropped (it may have landed), ...
     [d] = h.invoke("oss", ORDERS)
     assert d["outcome"] == "triggered" and h.actions() == ["lookup", "trigger", "lookup", "trigger"]
+
+
+def _lands_after_the_client_gave_up(h, monkeypatch, after_ms: int = 1000) -> None:
+    """DataWorks takes the next trigger `after_ms`, long after the client gave up waiting for its answer (200 ms)."""
+    monkeypatch.setattr(openapi, "READ_TIMEOUT_MS", 200)
+    h.emu.set_faults(script=["latency", "ok"], latency_ms=after_ms, actions=[ACTIONS[h.api]["trigger"]])
+
+
+def test_a_delivery_during_the_backoff_looks_past_the_listing_a_trigger_without_an_answer_outdated(harness,
+                                                                                                   monkeypatch):
+    """A trigger's answer is lost (it landed); during the backoff another delivery of the instance reaches this FC
+    instance: the listing of a moment ago was taken before that trigger, so it looks again and finds it released."""
+    h, meanwhile = harness(), []
+    _lands_after_the_client_gave_up(h, monkeypatch)
+
+    def backoff(seconds):                 # no real pause: on the first, the other delivery comes once it landed
+        if not meanwhile:
+            meanwhile.append(None)
+            wait_for_calls(h, 2)
+            meanwhile[:] = h.invoke("oss", ORDERS)
+
+    h.runtime.relay.sleep = backoff
+    [d] = h.invoke("oss", ORDERS)
+    assert [m["outcome"] for m in meanwhile] == ["already_triggered"]
+    assert d["outcome"] == "triggered" and d["reason"].startswith("an earlier attempt's trigger landed")
+    assert h.actions() == ["lookup", "trigger", "lookup", "lookup"]
+
+
+def test_a_retry_after_a_trigger_without_an_answer_looks_again_whatever_listing_came_meanwhile(harness, monkeypatch):
+    """With a ledger, a retry may reuse a listing of a moment ago — but not after a trigger that got no answer: a
+    delivery during the backoff listed the instance before that trigger landed (it then waits on our claim), and its
+    listing, though newer than ours, shows the instance waiting still. The retry looks again: nothing sent twice."""
+    h, meanwhile = harness(LEDGERED), []
+    _lands_after_the_client_gave_up(h, monkeypatch, after_ms=4000)  # the other delivery has 3.8 s to list it first
+
+    def backoff(seconds):                 # no real pause: on the first, the other delivery comes
+        if not meanwhile:
+            meanwhile.append(None)
+            meanwhile[:] = h.invoke("oss", ORDERS)        # lists it waiting, then waits out our claim
+            wait_for_calls(h, 3)                          # our trigger landed
+
+    h.runtime.relay.sleep = backoff
+    [d] = h.invoke("oss", ORDERS)
+    assert [(m["outcome"], m["error_code"]) for m in meanwhile] == [("failed", "SendInFlight")]
+    assert d["outcome"] == "triggered" and d["reason"].startswith("an earlier attempt's trigger landed")
+    assert sorted(h.actions()) == ["lookup"] * 3 + ["trigger"]            # recorded as answered: ours at 4 s
 
 
 def test_a_permanent_error_fails_at_once(harness):
@@ -562,6 +609,26 @@ def test_the_hours_of_one_day_share_one_look_up_and_each_is_triggered(harness):
     assert h.actions() == ["lookup", "trigger", "trigger", "trigger"]
     assert [c["params"].get("CycleTime") or c["params"].get("TriggerTime") for c in h.calls("trigger")] == \
         [str(r["cycle_time_ms"]) for r in records]
+
+
+TWO_RULES_ONE_NODE = orders_rules("{workspace: 10001, node: 700001234567, at: \"00:30\"}") + """\
+  - name: orders-audit
+    on: oss
+    bucket: etl-landing
+    key: "exports/orders-audit/dt={bizdate:%Y-%m-%d}/_SUCCESS"
+    trigger: [{workspace: 10001, node: 700001234567}]
+"""
+
+
+def test_a_listing_no_longer_speaks_for_an_instance_triggered_since_whichever_rule_asks(harness):
+    """Two rules release one node, one naming its time and one not: the second record's rule finds nothing in
+    memory under its own name for the instance, and the day's listing predates the first's trigger: it looks again."""
+    h = harness(TWO_RULES_ONE_NODE)
+    records = h.invoke("oss", batch(ORDERS, ["exports/orders/dt=2026-03-10/_SUCCESS",
+                                             "exports/orders-audit/dt=2026-03-10/_SUCCESS"]))
+    assert [(r["rule"], r["outcome"]) for r in records] == [("orders", "triggered"),
+                                                            ("orders-audit", "already_triggered")]
+    assert h.actions() == ["lookup", "trigger", "lookup"]
 
 
 def test_an_hour_a_listing_of_the_day_showed_past_waiting_needs_no_call_of_its_own(harness):

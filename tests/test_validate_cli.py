@@ -6,6 +6,7 @@ import json
 from click.testing import CliRunner
 
 from conftest import EVENTS, sample
+from dwtrigger import sources
 from dwtrigger.ops.cli import main
 
 
@@ -214,8 +215,8 @@ rules:
         f"{rules}:12: rule 'orders' field 'require[0]': {{bizdat}} is not captured by the key (did you mean "
         "'bizdate'?)",
         f"{rules}:13: rule 'orders' field 'trigger[0].nod': unknown key (did you mean 'node'?)",
-        f"{rules}:14: rule 'nightly' field 'on': invalid value 'timers': expected one of oss, mns, timer (did you "
-        "mean 'timer'?)",
+        f"{rules}:14: rule 'nightly' field 'on': invalid value 'timers': expected one of "
+        f"{', '.join(sources.names())} (did you mean 'timer'?)",
         f"{rules}:15: rule 'berlin' field 'timezone': unknown time zone 'berlin' (did you mean 'Europe/Berlin'?)",
     ]
 

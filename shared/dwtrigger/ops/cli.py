@@ -73,7 +73,7 @@ def _how_named(group: click.Group, ctx: click.Context) -> str:
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.pass_context
 def main(ctx, debug):
-    """Release DataWorks HTTP trigger nodes from OSS, MNS and timer events."""
+    """Release DataWorks HTTP trigger nodes from OSS, MNS, RocketMQ, Kafka, RabbitMQ and timer events."""
     ctx.obj = {"debug": debug}
 
 
@@ -128,14 +128,16 @@ def explain(event, rules_path, source, now, as_json, **options):
     """Offline: which rules match an event, and the exact calls it would make.
 
     EVENT is a file (as replay reads them; - for stdin), or build one: --bucket B --key K [--event-name N],
-    --topic T --body TEXT [--attribute NAME=VALUE], --queue Q --body TEXT, or --timer NAME [--payload TEXT].
+    --topic T --body TEXT [--attribute NAME=VALUE], --queue Q --body TEXT, --timer NAME [--payload TEXT], or a
+    message on --rocketmq TOPIC [--tag TAG], --kafka TOPIC or --rabbitmq QUEUE with --body TEXT [--attribute
+    NAME=VALUE].
     Exit 1 if a record is unreadable or rejected, or only a disabled rule would take it."""
     received = now or datetime.now(timezone.utc)
     built = built_event(options, received)
     if (event is None) == (built is None):
         raise Refused("give an EVENT file or build one with options, not both" if built else
                       "give an EVENT file, or build one: --bucket B --key K, --topic T --body TEXT, "
-                      "--queue Q --body TEXT, or --timer NAME")
+                      "--queue Q --body TEXT, --timer NAME, or --rocketmq, --kafka or --rabbitmq with --body TEXT")
     if built is not None and source:
         raise Refused("--source is for event files: a built event names its function")
     ruleset = load_rules(rules_path)

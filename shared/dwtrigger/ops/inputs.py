@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Dict, List, Optional, Union
 
 from .. import sources
-from ..events import source_of
+from ..events import record_of, source_of
 
 UNREADABLE = "unreadable"
 _ADVICE = "if it is a raw MNS STREAM message body, pass --source mns"
@@ -114,8 +114,10 @@ def unwrap(doc) -> Optional[bytes]:
 
 
 def _is_batch(doc) -> bool:
-    """A JSON list that is itself one delivery (an EventBridge batch of CloudEvents), not a list of events."""
-    return isinstance(doc, list) and bool(doc) and all(isinstance(d, dict) and "specversion" in d for d in doc)
+    """A JSON list that is itself one delivery (an EventBridge batch of CloudEvents, or of their JSON as strings, as
+    Kafka triggers once sent them: `events.record_of`), not a list of events."""
+    return isinstance(doc, list) and bool(doc) and all(isinstance(d, dict) and "specversion" in d
+                                                        for d in map(record_of, doc))
 
 
 def _text_bytes(text: str) -> bytes:

@@ -95,6 +95,18 @@ def base64_decoded(body: str) -> str:
     return decoded if printable else body
 
 
+def channel_named(data: dict, cloudevent: dict, field: str, marker: str, form: str) -> str:
+    """The topic or queue a message came on: `data[field]`, else the `subject`'s tail after `marker` (a subject without
+    it names none: `form` shows the one expected)."""
+    named = data.get(field)
+    if not named:
+        _, found, named = str(cloudevent.get("subject") or "").rpartition(marker)
+        named = named if found else None
+    if not isinstance(named, str) or not named:
+        raise Invalid(f"neither 'data.{field}' nor the subject ({form}) names the {field}")
+    return named
+
+
 # ---- the rule ----
 
 def patterns(spec, problem) -> Dict[str, Any]:
@@ -142,12 +154,15 @@ def source_parameters(t, source_type: str) -> Optional[dict]:
 class BusSource(Source):
     """A message queue whose messages EventBridge delivers as CloudEvents of types starting `type_prefix`: each rule
     names one channel (its `channel` field, "topic" or "queue"), and each s.yaml trigger reads one (its
-    `source<source_type>Parameters`' `channel_parameter`). A module gives the rest: `fields` (a CloudEvent's
-    Event fields), `headers` (what its attributes are called), and its own rule fields (`own`, `own_check`)."""
+    `source<source_type>Parameters`' `channel_parameter`), as the consumer group in its `group_parameter` when the
+    queue has groups (a rule's optional `group:` holds the trigger to it: wiring, since no message says which group
+    read it). A module gives the rest: `fields` (a CloudEvent's Event fields), `headers` (what its attributes are
+    called), and its own rule fields (`own`, `own_check`)."""
     channel: str
     source_type: str
     channel_parameter: str
     type_prefix: str
+    group_parameter: Optional[str] = None
     headers = "message attributes"
     document, asks = "message", True
 
@@ -182,8 +197,9 @@ class BusSource(Source):
         name = getattr(spec, self.channel)
         if not name:
             problem(self.channel, f"required: the {self.channel} whose messages the rule takes")
+        grouped = {"group": spec.group or None} if self.group_parameter else {}
         return {self.channel: name, "date_field": date_field_of(spec, problem), **patterns(spec, problem),
-                **self.own(spec, problem)}
+                **grouped, **self.own(spec, problem)}
 
     def own(self, spec, problem) -> dict:
         """Its own rule fields beside the channel and the patterns."""
@@ -221,7 +237,7 @@ class BusSource(Source):
             (f" ({' and '.join(used)} {'filter' if used == ['tags'] else 'pattern'})" if used else "")
 
     def listed(self, rule) -> Dict[str, Any]:
-        return {self.channel: getattr(rule, self.channel),
+        return {self.channel: getattr(rule, self.channel), **({"group": rule.group} if self.group_parameter else {}),
                 **{field: getattr(rule, field) is not None for field in PATTERN_FIELDS}}
 
     def filtered(self, rule) -> bool:
@@ -279,19 +295,33 @@ class BusSource(Source):
         parameters = source_parameters(t, self.source_type)
         return None if parameters is None else parameters.get(self.channel_parameter)
 
+    def group_of(self, t) -> Optional[str]:
+        """The consumer group an eventbridge trigger of this source reads as (None: the queue has no groups)."""
+        return (source_parameters(t, self.source_type) or {}).get(self.group_parameter) if self.group_parameter \
+            else None
+
     def feeds(self, t, rule, s: dict) -> bool:
-        return self.channel_of(t) == getattr(rule, self.channel)
+        group = getattr(rule, "group", None)
+        return self.channel_of(t) == getattr(rule, self.channel) and (group is None or self.group_of(t) == group)
 
     def wiring(self, rules, s: dict, found: Dict[str, list], where) -> list:
-        """Each rule's channel read by a trigger on its function, and each trigger's channel some rule's."""
-        mine, problems = rules.for_source(self.name), []
-        read = {self.channel_of(t): t for t in found["eventbridge"]}
+        """Each rule's channel read by a trigger on its function (as its group, if it names one), and each trigger
+        feeding some rule."""
+        mine, problems, triggers = rules.for_source(self.name), [], found["eventbridge"]
         for rule in mine:
-            if getattr(rule, self.channel) not in read:
-                problems.append((None, f"{where(rules, rule.name)}: no trigger in s.yaml reads {self.channel} "
-                                       f"{getattr(rule, self.channel)}: add an eventbridge trigger with eventSourceType "
-                                       f"{self.source_type} on it to the {self.name} function, or remove the rule"))
-        wanted = {getattr(rule, self.channel) for rule in mine}
-        problems += [(t, f"{t} on {self.channel} {name} feeds no rule in rules.yaml: remove it, or add a rule")
-                     for name, t in read.items() if name not in wanted]
+            name, group = getattr(rule, self.channel), getattr(rule, "group", None)
+            if any(self.feeds(t, rule, s) for t in triggers):
+                continue
+            on = [t for t in triggers if self.channel_of(t) == name]
+            problems.append((None, f"{where(rules, rule.name)}: no trigger in s.yaml reads {self.channel} {name}" + (
+                f" as group {group} ({on[0]} reads it as {self.group_of(on[0])}): set its {self.group_parameter}"
+                if on else
+                f": add an eventbridge trigger with eventSourceType {self.source_type} on it"
+                f"{f' ({self.group_parameter} {group})' if group else ''} to the {self.name} function") +
+                ", or remove the rule"))
+        named = {getattr(rule, self.channel) for rule in mine}          # a group is said where it is the difference
+        problems += [(t, f"{t} on {self.channel} {self.channel_of(t)}" +
+                      (f" as group {self.group_of(t)}" if self.channel_of(t) in named else "") +
+                      " feeds no rule in rules.yaml: remove it, or add a rule")
+                     for t in triggers if not any(self.feeds(t, rule, s) for rule in mine)]
         return problems

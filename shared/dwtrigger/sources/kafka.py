@@ -13,7 +13,7 @@ docs/reference.md, "Event shapes"):
 - Headers: `data.headers.headers`, a list whose items' form is not documented: each `{key, value}` object is a header
   (a value that is a list of byte values decoded as UTF-8); a plain `{name: value}` object is taken as the headers
   too; any other form rejects the message, naming it. Values that are not strings are kept as compact JSON.
-- The consumer group is s.yaml's trigger's (`ConsumerGroup`), not the rule's.
+- The consumer group is the s.yaml trigger's (`ConsumerGroup`); a rule's `group:` only holds that trigger to it.
 """
 from __future__ import annotations
 
@@ -23,17 +23,19 @@ from datetime import datetime
 from typing import Dict, Mapping, Optional
 
 from ..events import Invalid
-from ._eventbridge import BusSource, MessageRule, MessageSpec, attributes, message
+from ._eventbridge import BusSource, MessageRule, MessageSpec, attributes, channel_named, message
 
 
 @dataclass(frozen=True, kw_only=True)
 class KafkaRule(MessageRule):
     on: str = dataclasses.field(default="kafka", init=False)
     topic: str
+    group: Optional[str]                # the consumer group its trigger reads as (s.yaml's ConsumerGroup): wiring only
 
 
 class Kafka(MessageSpec, tag="kafka"):
     topic: Optional[str] = None
+    group: Optional[str] = None
 
 
 def headers(found: object) -> Dict[str, str]:
@@ -62,12 +64,11 @@ class KafkaSource(BusSource):
     shapes = {"kafka-eventbridge": "a Kafka message from EventBridge"}
     expected = "a Kafka message from EventBridge (a list of CloudEvents of type alikafka:Topic:*, or of their JSON)"
     channel, source_type, channel_parameter, type_prefix = "topic", "Kafka", "Topic", "alikafka:"
+    group_parameter = "ConsumerGroup"
     headers = "message headers"
 
     def fields(self, cloudevent: dict, data: dict) -> dict:
-        topic = data.get("topic") or str(cloudevent.get("subject") or "").rpartition(":topic:")[2]
-        if not isinstance(topic, str) or not topic:
-            raise Invalid("neither 'data.topic' nor the subject (...:topic:<topic>) names the topic")
+        topic = channel_named(data, cloudevent, "topic", ":topic:", "...:topic:<topic>")
         if data.get("value") is None:
             raise Invalid("the message has no value (a tombstone releases nothing)")
         place = [data.get(field) for field in ("partition", "offset")]

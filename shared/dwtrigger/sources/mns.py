@@ -324,7 +324,7 @@ class MnsSource(Source):
                 click.option("--queue", help="Build an MNS queue message (through EventBridge), with --body."),
                 click.option("--body", help="The message body."),
                 click.option("--attribute", "attributes", multiple=True, metavar="NAME=VALUE",
-                             help="A topic message's attribute (repeatable).")]
+                             help="A message's attribute, property or header (repeatable).")]
 
     def never(self, rule: MnsRule) -> Iterable[Tuple[str, str]]:
         for field in ("topic", "queue"):

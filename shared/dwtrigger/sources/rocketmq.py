@@ -15,7 +15,8 @@ docs/reference.md, "Event shapes"):
 - `body` is a string in every documented example; how a binary body arrives is not documented: a body that is not
   JSON, is strict base64 and decodes to printable UTF-8 is decoded (as MNS bodies), anything else kept as it came; a
   JSON value instead of a string is taken as that JSON.
-- A consumer group (`GroupID`) is s.yaml's trigger's, not the rule's: a rule that names one gets "not used by".
+- A consumer group (`GroupID`) is the s.yaml trigger's: no message says which group read it, so a rule's `group:`
+  matches nothing and only holds the trigger that feeds it to that group (wiring, `make package`).
 """
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ..events import Event, Invalid
-from ._eventbridge import BusSource, MessageRule, MessageSpec, attributes, message
+from ..events import Event
+from ._eventbridge import BusSource, MessageRule, MessageSpec, attributes, channel_named, message
 
 SYSTEM = ("TAGS", "KEYS")        # the system properties a rule may read, under these names, among the attributes
 
@@ -34,11 +35,13 @@ SYSTEM = ("TAGS", "KEYS")        # the system properties a rule may read, under 
 class RocketmqRule(MessageRule):
     on: str = dataclasses.field(default="rocketmq", init=False)
     topic: str
+    group: Optional[str]                # the consumer group its trigger reads as (s.yaml's GroupID): wiring only
     tags: Optional[Tuple[str, ...]]
 
 
 class Rocketmq(MessageSpec, tag="rocketmq"):
     topic: Optional[str] = None
+    group: Optional[str] = None
     tags: Optional[List[str]] = None
 
 
@@ -47,14 +50,13 @@ class RocketmqSource(BusSource):
     shapes = {"rocketmq-eventbridge": "a RocketMQ message from EventBridge"}
     expected = "a RocketMQ message from EventBridge (a CloudEvent of type mq:Topic:*, or a list of them)"
     channel, source_type, channel_parameter, type_prefix = "topic", "RocketMQ", "Topic", "mq:Topic:"
+    group_parameter = "GroupID"
     headers = "message properties"
     own_options = ("tag",)
 
     def fields(self, cloudevent: dict, data: dict) -> dict:
         system = attributes(data.get("systemProperties"), "systemProperties")
-        topic = data.get("topic") or str(cloudevent.get("subject") or "").rpartition("%")[2]
-        if not isinstance(topic, str) or not topic:
-            raise Invalid("neither 'data.topic' nor the subject (acs:mq:...%<topic>) names the topic")
+        topic = channel_named(data, cloudevent, "topic", "%", "acs:mq:...%<topic>")
         own = {name: system[name] for name in SYSTEM if system.get(name)}
         return {"topic": topic, "message_id": system.get("UNIQ_KEY") or None, **message(data.get("body")),
                 "attributes": {**attributes(data.get("userProperties"), "userProperties"), **own}}
