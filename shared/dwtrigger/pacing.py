@@ -6,17 +6,20 @@ keeps knocking: each FC instance retries into the same full second. A `Pacer` sp
 look-ups; writes: triggers) by a rate it learns, never above the quota (its `ceiling`), so the FC instances that
 share a quota settle just under it without knowing how many they are:
 - calls are spaced by a whole number of calls a second (the rate rounded down, 2% wider): a quota counts calls
-  per second (the emulator: in any rolling second), and an FC instance spaced at 2.5 a second has 3 calls in some seconds, so eight of them
-  sharing 20 would overflow it whenever their phases line up; at whole rates no second holds more than the sum;
+  per second (the emulator: in any rolling second), and an FC instance spaced at 2.5 a second has 3 calls in some
+  seconds, so eight of them sharing 20 would overflow it whenever their phases line up; at whole rates no second
+  holds more than the sum;
 - it starts at an eighth of the ceiling and doubles each second until a throttle: a lone FC instance has the
   whole quota within three seconds, and eight that start together overshoot it once, briefly;
 - a throttle cuts the rate, once a second (the throttles of one burst are one signal), by half the share of this
-  FC instance's calls throttled in the second before, and by at least one whole call a second (to a random point
-  in the half below the next whole number, so FC instances cut together do not climb back in step) and 5%;
+  FC instance's calls throttled in the second before, 5% at least, and from two a second up by a whole call a
+  second at least (to a random point in the half below the next whole number, so FC instances cut together do not
+  climb back in step);
 - while calls pass it climbs back slowly (a small share of the ceiling each second): the climb past a whole
   number is the probe for more, one FC instance at a time, so a fleet spends little of the quota on throttled
   calls (bench/reliability.py --burst: under 1%);
-- five minutes without a throttle and it doubles each second again (the others are gone, or were never there).
+- ten minutes without a throttle and it doubles each second again (the others are gone, or were never there;
+  sooner, one FC instance of a busy fleet that went a while unthrottled would overshoot and cut the others).
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ from typing import Callable, Deque, Dict, Optional, Tuple
 START = 0.125             # the first rate, as a share of the ceiling
 GENTLE = 0.95             # a throttle cuts the rate to at most this share of itself
 CLIMB = 0.001             # while calls pass, the rate grows by this share of the ceiling each second
-RESTART_S = 300.0         # this long without a throttle, the rate doubles each second again
+RESTART_S = 600.0         # this long without a throttle, the rate doubles each second again
 FLOOR = 0.5               # calls per second: the least a throttle leaves
 MARGIN = 0.02             # calls spaced this much wider than the whole rate: a few ms of jitter stay in the second
 COOLING_S = 1.0           # throttles this soon after the last cut answer calls sent before it: not cut again
@@ -77,7 +80,7 @@ class Pacer:
                 return
             refused = len(self._refused) / max(len(_within_a_second(self._sent, now)), len(self._refused))
             current = self._current(now)
-            whole = math.floor(current) - 0.5 - 0.5 * self._rng() if current >= 1 else current
+            whole = math.floor(current) - 0.5 - 0.5 * self._rng() if current >= 2 else current
             self._rate = max(FLOOR, min(GENTLE * current, (1.0 - refused / 2) * current, whole))
             self._set_at, self._cut_at, self._doubling = now, now, False
 
