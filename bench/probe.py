@@ -130,7 +130,7 @@ def reliability(job, out):
     """bench/reliability.py's run(), in its own process so a hang costs only its timeout."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import reliability as load
-    figures = load.run(events=job["events"], seed=job.get("seed", 7))
+    figures = load.run(events=job["events"], seed=job.get("seed", 7), ledger=job.get("ledger", False))
     save(out, {**figures, "failing": {name: figures[name] for name in load.FAILING if figures[name]}})
 
 

@@ -87,7 +87,7 @@ from dwtrigger.matching import Index
 from dwtrigger.ops import fc
 from dwtrigger.ops.emulator import Emulator, OssStandIn
 from dwtrigger.ops.inputs import read
-from dwtrigger.outcomes import FAILED, OVERDUE, TRIGGERED, DecisionLog
+from dwtrigger.outcomes import FAILED, IGNORED, OVERDUE, TRIGGERED, DecisionLog
 from dwtrigger.rules import RuleSet, parse_rules
 
 from dwtrigger.sources.oss import derive        # the OSS trigger filters the rules need (deploy/wiring.py's)
@@ -651,6 +651,7 @@ def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: 
             dead: Dict[str, int], check: SweepCheck, stalls: Optional[Stalls], oss: OssStandIn, hole: BlackHole,
             phases: List[float], **settings) -> dict:
     triggers = {(i["NodeId"], i["CycTime"]): i["Triggers"] for i in emu.instances() if i["Triggers"]}
+    days = {(i["NodeId"], i["Bizdate"]) for i in emu.instances() if i["Triggers"]}
     dead_nodes = set(dead.values())
     named = {t for e in load for t in e.targets} | set(check.by_hand)
     expected = {t for t in named if t[0] not in dead_nodes}
@@ -691,6 +692,11 @@ def figures(load: List[Event], tally: Tally, replays: int, emu: Emulator, wall: 
         "overdue lines": tally.overdue,
         "DataWorks requests": len(calls),
         "DataWorks requests per final decision": round(len(calls) / max(1, sum(final.values())), 3),
+        # Beside it: the naive relay (bench/naive.py) makes a look-up and a trigger for each matched decision, and
+        # the floor is a trigger per instance released and a look-up per node and business date released.
+        "naive relay's requests per final decision": round(2 * (sum(final.values()) - final[IGNORED])
+                                                           / max(1, sum(final.values())), 3),
+        "the floor per final decision": round((len(triggers) + len(days)) / max(1, sum(final.values())), 3),
         "DataWorks requests by action": dict(Counter(c["action"] for c in calls).most_common()),
         "injected 500s": sum(c["fault"] == "error" for c in calls),
         "throttled (429)": sum(c["fault"] == "throttle" for c in calls),

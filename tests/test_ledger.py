@@ -21,7 +21,7 @@ from conftest import BOTH_APIS, ONE_API, orders_rules, sample
 from dwtrigger.dataworks import openapi
 from dwtrigger.ledger import GRACE
 from dwtrigger.ops import fc
-from dwtrigger.recent import FRESH_S, TTL_S
+from dwtrigger.recent import ABSENT_S, FRESH_S, TTL_S
 
 LEDGER = 'ledger: "oss://etl-ledger/dwtrigger/"'
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -113,6 +113,18 @@ def test_what_the_ledger_saw_is_answered_from_within_the_grace_ahead_of_this_clo
         h.oss.put("etl-ledger", seen_key(h), json.dumps(dict(sighting, at_ms=now_ms(h, -ahead))).encode())
         [again], _ = invoke(harness(h.rules_text), "oss", ORDERS)            # another FC instance
         assert again["outcome"] == "already_triggered" and h.actions() == actions
+
+
+def test_a_retry_of_an_instance_not_generated_yet_answers_from_the_ledger_in_any_fc_instance(harness):
+    h = harness(rules(node=700001300007))                   # deployed 03-11: no instance for 03-10
+    [first], _ = invoke(h, "oss", ORDERS)
+    [again], _ = invoke(harness(h.rules_text), "oss", ORDERS)                # FC's retry, another FC instance
+    assert [(d["outcome"], d["error_code"], d["retryable"]) for d in (first, again)] == \
+        [("failed", "InstanceNotFound", True)] * 2
+    assert again["reason"].startswith("the ledger says a look-up at ") and h.actions() == ["lookup"]
+    h.emu.clock.advance(ABSENT_S)                                            # generated since, maybe: look again
+    [late], _ = invoke(harness(h.rules_text), "oss", ORDERS)
+    assert late["error_code"] == "InstanceNotFound" and h.actions() == ["lookup", "lookup"]
 
 
 def test_a_redelivery_after_the_run_marks_it_done_and_the_sweep_asks_nothing_more(harness):

@@ -1,12 +1,13 @@
-"""Client-side pacing (pacing.py): reads and writes each paced under their own ceiling (the quota's), starting at an
-eighth of it and doubling each second until a throttle, cut on a throttle (once a second) by half the share of the
-last second's calls refused (5% at least), climbing back slowly; a call whose turn comes after the deadline is not made (retry.NoTimeLeft ends the retries with the last
-real error). Every pacer here runs on a clock the test moves."""
+"""Client-side pacing (pacing.py): reads and writes each paced under their own ceiling (the quota's), spaced by a
+whole number of calls a second, starting at an eighth of it and doubling each second until a throttle, cut on a
+throttle (once a second) by half the share of the last second's calls refused (at least one whole call a second
+and 5%), climbing back slowly; a call whose turn comes after the deadline is not made (retry.NoTimeLeft ends the
+retries with the last real error). Every pacer here runs on a clock the test moves."""
 import pytest
 
 from conftest import sample
 
-from dwtrigger.pacing import CLIMB, COOLING_S, FLOOR, GENTLE, RESTART_S, START, Pacer, Pacers
+from dwtrigger.pacing import CLIMB, COOLING_S, FLOOR, GENTLE, MARGIN, RESTART_S, START, Pacer, Pacers
 from dwtrigger.retry import Backoff, Deadline, GaveUp, NoTimeLeft, RemoteError, with_retries
 
 
@@ -32,17 +33,31 @@ def gaps(waits):
     return waits[1:]
 
 
-def test_calls_start_at_a_quarter_of_the_ceiling_and_the_rate_doubles_each_second_up_to_it():
+def test_calls_start_at_an_eighth_of_the_ceiling_and_the_rate_doubles_each_second_up_to_it():
     clock = Clock()
     pacer = Pacer(20.0, clock)
     assert pacer.rate() == START * 20
-    assert gaps(sent(pacer, clock, 3, 0.0)) == [pytest.approx(1 / (START * 20))] * 2   # 2.5 a second: 0.4 s apart
+    # 2.5 a second, spaced as 2 (and 2% more): no rolling second ever holds a third call
+    assert gaps(sent(pacer, clock, 3, 0.0)) == [pytest.approx((1 + MARGIN) / 2)] * 2
     clock.now = 1001.0
     assert pacer.rate() == pytest.approx(2 * START * 20)
     clock.now = 1004.0
     assert pacer.rate() == 20.0                                    # never above the quota
     pacer.delay()
-    assert pacer.delay() == pytest.approx(1 / 20)
+    assert pacer.delay() == pytest.approx((1 + MARGIN) / 20)
+
+
+@pytest.mark.parametrize("rate, spaced", [(2.9, 2), (3.0, 3), (19.5, 19), (0.75, 0.75)])
+def test_calls_are_spaced_by_the_whole_rate_so_no_second_holds_more_than_it(rate, spaced):
+    clock = Clock()
+    pacer = Pacer(20.0, clock)
+    pacer._rate, pacer._doubling = rate, False          # as a cut left it (it climbs 0.01 a second from here)
+    starts = []
+    for _ in range(10):
+        sent(pacer, clock, 1, 0.0)
+        starts.append(clock.now)
+    assert starts[1] - starts[0] == pytest.approx((1 + MARGIN) / spaced if spaced >= 1 else 1 / spaced, rel=1e-3)
+    assert max(sum(1 for t in starts if s <= t < s + 1) for s in starts) <= max(1, spaced)
 
 
 def test_reads_and_writes_have_budgets_of_their_own():
@@ -81,7 +96,19 @@ def test_a_single_refusal_among_many_calls_cuts_by_5_percent():
     assert pacer.rate() == pytest.approx(GENTLE * 20)
 
 
-def test_the_rate_climbs_back_slowly_while_calls_pass_then_doubles_after_a_quiet_minute():
+@pytest.mark.parametrize("draw, after", [(0.0, 2.5), (0.6, 2.2), (1.0, 2.0)])
+def test_a_refusal_at_a_few_calls_a_second_cuts_a_whole_call_to_a_random_point_below_the_next(draw, after):
+    """Eight FC instances at 3 a second, one throttled: it drops to 2 and climbs back to 3 at its own moment."""
+    clock = Clock()
+    pacer = Pacer(20.0, clock, rng=lambda: draw)
+    pacer._rate, pacer._doubling = 3.4, False
+    clock.now += 10
+    sent(pacer, clock, 3, 0.4)
+    pacer.throttled()                                   # half of a third refused: 3.4 * 5/6 = 2.83, 3.4 * 0.95
+    assert pacer.rate() == pytest.approx(after)
+
+
+def test_the_rate_climbs_back_slowly_while_calls_pass_then_doubles_after_quiet_minutes():
     clock = Clock()
     pacer = Pacer(20.0, clock)
     clock.now += 10
@@ -155,4 +182,4 @@ def test_a_turn_past_the_deadline_reserves_nothing_so_refusals_never_push_later_
     pacer = Pacer(8.0, clock)                           # 1 a second to start with
     assert pacer.delay() == 0.0                         # this call goes now; the next turn is a second away
     assert [pacer.delay(within=0.5) for _ in range(100)] == [None] * 100   # refused: nothing reserved
-    assert pacer.delay(within=5) == pytest.approx(1 / pacer.rate(), rel=0.01)
+    assert pacer.delay(within=5) == pytest.approx((1 + MARGIN) / pacer.rate(), rel=0.01)

@@ -14,7 +14,7 @@ from dwtrigger import app
 from dwtrigger.ops import fc
 from dwtrigger.credentials import InvocationKeys
 from dwtrigger.outcomes import Decision
-from dwtrigger.recent import FRESH_S, Seen
+from dwtrigger.recent import ABSENT_S, FRESH_S, Seen
 from dwtrigger import events
 from dwtrigger.relay import Invocation, Relay, Silence
 from dwtrigger.retry import Deadline
@@ -114,6 +114,25 @@ def test_frozen_or_missing_instances_fail_and_raise(harness, node, code, retryab
     assert (d.outcome, d.error_code, d.retryable) == ("failed", code, retryable)
     assert h.calls("trigger") == []
     assert h.lines()[0]["level"] == "ERROR" and h.lines()[0]["error_code"] == code
+
+
+def test_a_retry_of_an_instance_not_generated_yet_fails_as_its_look_up_did_without_a_call(harness):
+    h = harness(orders_rules("{workspace: 10001, node: 700001300007}"))     # deployed 03-11: none for 03-10
+    with pytest.raises(app.TriggerFailed):
+        h.handle("oss", ORDERS, fc.context_for("oss"))
+    with pytest.raises(app.TriggerFailed) as err:                               # FC's retry, on this FC instance
+        h.handle("oss", ORDERS, fc.context_for("oss"))
+    [d] = err.value.decisions
+    assert (d.outcome, d.error_code, d.retryable) == ("failed", "InstanceNotFound", True)
+    assert d.reason.startswith("a look-up at ") and "listed no cycle instance for business date 2026-03-10" in d.reason
+    assert h.actions() == ["lookup"]
+    with pytest.raises(app.TriggerFailed):                                      # another FC instance looks itself
+        harness(h.rules_text).handle("oss", ORDERS, fc.context_for("oss"))
+    assert h.actions() == ["lookup", "lookup"]
+    h.emu.clock.advance(ABSENT_S)                                               # generated since, maybe
+    with pytest.raises(app.TriggerFailed):
+        h.handle("oss", ORDERS, fc.context_for("oss"))
+    assert h.actions() == ["lookup", "lookup", "lookup"]
 
 
 @BOTH_APIS

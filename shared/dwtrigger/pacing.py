@@ -5,18 +5,26 @@ second; DWTRIGGER_DATAWORKS_QPS), and every call counts, throttled ones too. Ans
 keeps knocking: each FC instance retries into the same full second. A `Pacer` spaces one kind of call (reads:
 look-ups; writes: triggers) by a rate it learns, never above the quota (its `ceiling`), so the FC instances that
 share a quota settle just under it without knowing how many they are:
+- calls are spaced by a whole number of calls a second (the rate rounded down, 2% wider): a quota counts calls
+  per second (the emulator: in any rolling second), and an FC instance spaced at 2.5 a second has 3 calls in some
+  seconds, so eight of them sharing 20 would overflow it whenever their phases line up; at whole rates no second
+  holds more than the sum;
 - it starts at an eighth of the ceiling and doubles each second until a throttle: a lone FC instance has the
   whole quota within three seconds, and eight that start together overshoot it once, briefly;
 - a throttle cuts the rate, once a second (the throttles of one burst are one signal), by half the share of this
-  FC instance's calls throttled in the second before, 5% at least: every FC instance sees about the share by which
-  they all overshoot, so they come back under the quota together within a few seconds, and a few calls a second
-  make a noisy share, hence half of it each second;
-- while calls pass it climbs back slowly (a small share of the ceiling each second), so a fleet spends little of
-  the quota on throttled calls and uses about nine tenths of it;
-- a minute without a throttle and it doubles each second again (the others are gone, or were never there).
+  FC instance's calls throttled in the second before, 5% at least, and from two a second up by a whole call a
+  second at least (to a random point in the half below the next whole number, so FC instances cut together do not
+  climb back in step);
+- while calls pass it climbs back slowly (a small share of the ceiling each second): the climb past a whole
+  number is the probe for more, one FC instance at a time, so a fleet spends little of the quota on throttled
+  calls (bench/reliability.py --burst: under 1%);
+- ten minutes without a throttle and it doubles each second again (the others are gone, or were never there;
+  sooner, one FC instance of a busy fleet that went a while unthrottled would overshoot and cut the others).
 """
 from __future__ import annotations
 
+import math
+import random
 import threading
 import time
 from collections import deque
@@ -25,8 +33,9 @@ from typing import Callable, Deque, Dict, Optional, Tuple
 START = 0.125             # the first rate, as a share of the ceiling
 GENTLE = 0.95             # a throttle cuts the rate to at most this share of itself
 CLIMB = 0.001             # while calls pass, the rate grows by this share of the ceiling each second
-RESTART_S = 60.0          # this long without a throttle, the rate doubles each second again
+RESTART_S = 600.0         # this long without a throttle, the rate doubles each second again
 FLOOR = 0.5               # calls per second: the least a throttle leaves
+MARGIN = 0.02             # calls spaced this much wider than the whole rate: a few ms of jitter stay in the second
 COOLING_S = 1.0           # throttles this soon after the last cut answer calls sent before it: not cut again
 
 
@@ -34,8 +43,9 @@ class Pacer:
     """Spaces one kind of call of one FC instance to one endpoint, at most `ceiling` a second. Thread-safe:
     concurrent invocations share it."""
 
-    def __init__(self, ceiling: float, clock: Callable[[], float] = time.monotonic):
-        self.ceiling, self._clock, self._lock = ceiling, clock, threading.Lock()
+    def __init__(self, ceiling: float, clock: Callable[[], float] = time.monotonic,
+                 rng: Callable[[], float] = random.random):
+        self.ceiling, self._clock, self._rng, self._lock = ceiling, clock, rng, threading.Lock()
         self._rate = START * ceiling           # calls per second when last set
         self._set_at = clock()                 # when: a cut, or the start of a doubling phase
         self._doubling = True                  # growing twofold each second, else climbing
@@ -57,7 +67,7 @@ class Pacer:
             start = max(now, self._next)
             if start - now > within:
                 return None
-            self._next = start + 1.0 / self._current(now)
+            self._next = start + 1.0 / _whole(self._current(now))
             _within_a_second(self._sent, start).append(start)
             return start - now
 
@@ -69,7 +79,9 @@ class Pacer:
             if self._cut_at is not None and now - self._cut_at < COOLING_S:
                 return
             refused = len(self._refused) / max(len(_within_a_second(self._sent, now)), len(self._refused))
-            self._rate = max(FLOOR, min(GENTLE, 1.0 - refused / 2) * self._current(now))
+            current = self._current(now)
+            whole = math.floor(current) - 0.5 - 0.5 * self._rng() if current >= 2 else current
+            self._rate = max(FLOOR, min(GENTLE * current, (1.0 - refused / 2) * current, whole))
             self._set_at, self._cut_at, self._doubling = now, now, False
 
     def _current(self, now: float) -> float:
@@ -80,6 +92,11 @@ class Pacer:
 
     def _climbed(self, since: float) -> float:
         return min(self.ceiling, self._rate + CLIMB * self.ceiling * since)
+
+
+def _whole(rate: float) -> float:
+    """The rate calls are spaced by: a whole number of calls a second (less MARGIN) once there is one."""
+    return math.floor(rate) / (1 + MARGIN) if rate >= 1 else rate
 
 
 def _within_a_second(times: Deque[float], now: float) -> Deque[float]:

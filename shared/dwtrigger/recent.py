@@ -4,7 +4,9 @@ DataWorks counts every call against the edition's quota, and most repeated event
 of a day, a batch naming one instance twice) reach an instance that already left its wait. An instance seen so in
 the last `TTL_S` seconds is answered `already_triggered` from memory, with no call. Only certainties are kept: a
 trigger DataWorks said `Success: true` to, a look-up that listed the instance past waiting; a failure, a trigger
-with no answer or a dry run leaves nothing. The TTL bounds how stale an answer can be (a person rerunning the
+with no answer or a dry run leaves nothing. A look-up that listed no instance for the date at all (DataWorks
+generates them the day before) answers the event's retries, wherever they land, for ABSENT_S only: they fail as
+that look-up did, retryably, without asking again. The TTL bounds how stale an answer can be (a person rerunning the
 instance by hand), and the size how much an FC instance keeps. A trigger DataWorks holds (sent before the
 instance's parents or time allowed) is kept until its hold ends, and answers only after a look-up still shows
 the instance waiting on them: one waiting for its trigger alone holds none, whatever this memory says.
@@ -20,6 +22,8 @@ from typing import Callable, Hashable, List, Optional, Set, Tuple
 TTL_S = 600.0
 MAX_ENTRIES = 20_000
 FRESH_S = 1.0          # a listing this young decides a release as a look-up of its own would (Listings)
+ABSENT_S = 30.0        # a look-up that found no instance for the date answers the retries this long
+ABSENT = "absent"      # Seen.what of such a look-up
 MAX_LISTINGS = 1_000
 
 
@@ -28,7 +32,7 @@ class Seen:
     """An instance as this FC instance last saw it."""
     cycle_ms: int
     biz_date_ms: int
-    what: str                  # "sent" (our trigger, Success true) or the status a look-up listed
+    what: str                  # "sent" (our trigger, Success true), the status a look-up listed, or ABSENT
     at_ms: int                 # when, epoch ms (wall clock)
     held_until_ms: Optional[int] = None   # our trigger was sent before the parents or time allowed: held until
     ledger: bool = False       # known from the ledger's `done` record (another FC instance saw it), not here
@@ -57,8 +61,9 @@ class Recent:
         """Kept `ttl_s`, or, for a trigger DataWorks holds, until the hold ends: a look-up cannot show a hold, so
         only this memory (or a ledger) keeps a redelivery or the sweep from sending into it again."""
         held_s = (seen.held_until_ms - seen.at_ms) / 1000 if seen.held_until_ms is not None else 0.0
+        keep_s = min(self._ttl_s, ABSENT_S) if seen.what == ABSENT else max(self._ttl_s, held_s)
         with self._lock:
-            self._seen[key] = (self._clock() + max(self._ttl_s, held_s), seen)
+            self._seen[key] = (self._clock() + keep_s, seen)
             self._seen.move_to_end(key)
             while len(self._seen) > self._size:
                 self._seen.popitem(last=False)

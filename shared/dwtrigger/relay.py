@@ -28,7 +28,7 @@ from .ledger.claims import Claims
 from .matching import Index
 from .oss import ObjectStore, Wanted
 from .outcomes import ALREADY, DRY_RUN, FAILED, IGNORED, REJECTED, TRIGGERED, WAITING_FILES, Decision
-from .recent import TTL_S, Listings, Recent, Seen
+from .recent import ABSENT, ABSENT_S, TTL_S, Listings, Recent, Seen
 from .retry import Backoff, Deadline, GaveUp, NoTimeLeft, Observer, Reach, RemoteError, with_retries
 from .rule import Rule, RuleSet, Target
 from .schedule import Schedule, ScheduleError, resolve
@@ -272,7 +272,7 @@ class Relay:
         or time may hold a trigger nothing remembers, so nothing is sent to it and None is returned."""
         rule, target, sent = release.rule, release.target, _Sent()
         key = (rule.api, target.workspace, rule.env, target.node, schedule.biz_date_ms, schedule.cycle_ms)
-        seen = self.recent.get(key)
+        seen = _young(self.recent.get(key), call)
         if seen is not None and seen.held_until_ms is None:
             return _remembered(planned, seen, schedule)
         endpoint = call.endpoint_for(rule)
@@ -346,6 +346,8 @@ class Relay:
                 return decision
             except Unresolved as e:
                 call.silence.heard(endpoint)
+                if e.code == "InstanceNotFound":
+                    self._absent(key, schedule, book, call)
                 return planned.but(outcome=FAILED, error_code=e.code, reason=e.reason, retryable=e.retryable,
                                    attempts=sent.attempts)
             except _InFlight as e:
@@ -387,6 +389,13 @@ class Relay:
             self._recorded(lambda: book.mark_done(api, workspace, node, schedule.biz_date, schedule.cycle_ms), call)
             self._note_seen(book, key, schedule, seen, call)
 
+    def _absent(self, key: tuple, schedule: Schedule, book: Optional[Book], call: Invocation) -> None:
+        """The look-up listed no instance for the date: its retries fail as it did, for ABSENT_S, with no call."""
+        seen = Seen(schedule.cycle_ms or 0, schedule.biz_date_ms, ABSENT, ms(call.now()))
+        self.recent.put(key, seen)
+        if book is not None:
+            self._note_seen(book, key, schedule, seen, call)
+
     def _note_seen(self, book: Book, key: tuple, schedule: Schedule, seen: Seen, call: Invocation) -> None:
         """What this decision saw become of the instance, for the deliveries of every other FC instance."""
         api, workspace, _, node = key[:4]
@@ -407,7 +416,7 @@ class Relay:
             return None
         seen = Seen(sighting.cycle_ms, sighting.biz_date_ms, sighting.what, sighting.at_ms, ledger=True)
         self.recent.put(key, seen)
-        return seen
+        return _young(seen, call)
 
     def look(self, rule: Rule, target: Target, schedule: Schedule, call: Invocation) -> Instance:
         """The instance as DataWorks lists it now (retried within the deadline; raises GaveUp, Unresolved), for the
@@ -522,10 +531,25 @@ def _in_flight(planned: Decision, entry: Optional[Entry], schedule: Schedule, at
                               "was not known before this invocation's deadline, so FC's retry decides again")
 
 
+def _young(seen: Optional[Seen], call: Invocation) -> Optional[Seen]:
+    """What was seen, unless it is an absence older than ABSENT_S by the invocation's clock (the instance may have
+    been generated since)."""
+    if seen is not None and seen.what == ABSENT and not 0 <= ms(call.now()) - seen.at_ms < ABSENT_S * 1000:
+        return None
+    return seen
+
+
 def _remembered(planned: Decision, seen: Seen, schedule: Schedule) -> Decision:
-    """This FC instance saw the instance released or past waiting lately (recent.py): nothing is called."""
+    """This FC instance saw the instance released or past waiting lately, or not generated yet (recent.py):
+    nothing is called."""
     def at(ms_: int) -> str:
         return local(ms_, schedule.zone).isoformat()
+
+    if seen.what == ABSENT:
+        return planned.but(outcome=FAILED, error_code="InstanceNotFound", retryable=True, reason=(
+            f"{'the ledger says a' if seen.ledger else 'a'} look-up at {at(seen.at_ms)} listed no cycle instance for "
+            f"business date {schedule.biz_date} (instances are generated the day before; not looked up again "
+            f"within {ABSENT_S:.0f} s): FC's retry decides again"))
 
     found = _with_times(planned, seen.biz_date_ms, seen.cycle_ms, schedule).but(outcome=ALREADY)
     if seen.held_until_ms is not None:
