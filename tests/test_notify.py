@@ -10,7 +10,7 @@ from receivers import (DINGTALK_SECRET, DINGTALK_TOKEN, WEBHOOK_SECRET, WEBHOOK_
                        secret_forms, self_signed)
 from dwtrigger import notify
 from dwtrigger.redact import Scrubber
-from dwtrigger.retry import Backoff, Deadline
+from dwtrigger.retry import MIN_CALL_S, Backoff, Deadline
 from dwtrigger.rules import Channel, parse_rules
 
 DINGTALK = Channel("dingtalk", "DT_WEBHOOK", "DT_SECRET")
@@ -95,6 +95,21 @@ def test_a_channel_that_keeps_failing_ends_by_the_deadline_with_its_last_error(d
     assert now[0] <= 1.0
     assert (error.code, error.retryable, error.message) == ("ServerError", True, "the channel answered HTTP 503: down")
     assert attempts >= 2 and webhook.taken == []
+
+
+def test_a_send_that_finds_no_time_left_ends_with_the_channels_last_error_not_the_deadlines(dingtalk, webhook):
+    """A loaded machine: the next try began with time to spare, and by the time it would send there is none."""
+    webhook.script.extend([("status", 503, b"down")] * 10)
+    now = [0.0]
+
+    def clock():                          # after the pause, each reading finds the machine 0.6 x MIN_CALL_S later
+        if now[0]:
+            now[0] += MIN_CALL_S * 0.6
+        return now[0]
+
+    error, attempts = notify.deliver(WEBHOOK, MESSAGE, environment(dingtalk, webhook), Deadline(5.0, clock),
+                                     Backoff(0.01, 0.05), lambda s: now.__setitem__(0, 5.0 - 2 * MIN_CALL_S))
+    assert (error.code, error.message, attempts) == ("ServerError", "the channel answered HTTP 503: down", 1)
 
 
 @pytest.mark.parametrize("answer, code", [((400, b"bad"), "Refused"), ((404, b""), "Refused"),

@@ -33,7 +33,7 @@ import msgspec
 
 from . import signing
 from .redact import clean
-from .retry import MIN_CALL_S, Backoff, Deadline, GaveUp, RemoteError, with_retries
+from .retry import MIN_CALL_S, Backoff, Deadline, GaveUp, NoTimeLeft, RemoteError, with_retries
 from .rule import Channel, Rule
 
 MAX_ANSWER = 64 * 1024        # a receiver's answer is a few bytes: more is read no further
@@ -193,8 +193,8 @@ def _post(url: str, body: bytes, headers: Dict[str, str], deadline: Deadline) ->
     from . import wire
 
     left = deadline.left()
-    if left < MIN_CALL_S:
-        raise NoticeError("DeadlineExceeded", "no time was left to send it", retryable=True)
+    if left < MIN_CALL_S:      # the deadline's, not the channel's: the notice ends with the channel's last error
+        raise NoTimeLeft("no time was left to send it")
     parts = urlsplit(url)
     secure = parts.scheme.lower() == "https"
     extra = {"ca_certs": _ca_bundle()} if secure else {}
