@@ -233,7 +233,7 @@ MUTANTS: List[Mutant] = [
     M("held_until remembered without a ledger", 'Seen(decision.cycle_time_ms, decision.biz_date_ms, "sent", ms(now), '
       "held_until)", 'Seen(decision.cycle_time_ms, decision.biz_date_ms, "sent", ms(now))', "removed",
       ("memory_of_hold",)),
-    M("a hold remembered until it ends", "self._clock() + max(self._ttl_s, held_s)", "self._clock() + self._ttl_s",
+    M("a hold remembered until it ends", "else max(self._ttl_s, held_s)", "else self._ttl_s",
       "removed", ("hold_ttl",)),
     M("no ledger: only a ready instance is sent to",
       "if not early and book is None and instance is not None and not ready:", "if False:", "removed",

@@ -117,8 +117,11 @@ def test_s_yaml_and_the_runbook_private_endpoint_are_valid_for_fc3():
 @pytest.mark.skipif(not shutil.which("s") and not os.environ.get("CI"), reason="the Serverless Devs CLI (npm install -g @serverless-devs/s) "
                                                   "is not on PATH")
 def test_the_resolution_is_what_s_preview_prints(tmp_path):
-    """`s preview` renders s.yaml offline (no component is downloaded); a throwaway alias gives it the account."""
-    env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"]}
+    """`s preview` renders s.yaml offline (no component is downloaded); a throwaway alias gives it the account, and
+    the deploying shell the http callers' secrets (the resolution names them `<NAME from the shell>`)."""
+    secrets = {name: f"<{name} from the shell>"
+               for name in re.findall(r"\$\{env\(\s*['\"]?(\w+)", (ROOT / "s.yaml").read_text())}
+    env = {"HOME": str(tmp_path), "PATH": os.environ["PATH"], **secrets}
     subprocess.run(["s", "config", "add", "--AccessKeyID", "not-a-key", "--AccessKeySecret", "not-a-secret",
                     "--AccountID", ACCOUNT, "-a", "default"], env=env, capture_output=True, check=True, timeout=120)
     run = subprocess.run(["s", "preview", "-o", "json"], cwd=ROOT, env=env, capture_output=True, text=True,

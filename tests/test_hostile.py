@@ -252,9 +252,31 @@ def decoys(draw):
     """A mutated sample for its own function, every routing field then set to a name no rule has."""
     name = draw(st.sampled_from(ROUTED))
     doc, label = draw(mutated(DOCS[name])), "decoy-" + draw(st.text(max_size=10))
+    doc, strings = unquoted(doc)
     for path in [p for p in paths(doc) if p[-1] in ROUTING or p[-2:] == ("bucket", "name")]:
         doc = put(doc, path, f"acs:mns:cn-shanghai:1:queues/{label}" if path[-1] == "subject" else label)
-    return OWN[name], json.dumps(embedded_decoy(doc, label)).encode("utf-8", "surrogatepass")
+    doc = embedded_decoy(doc, label)
+    if strings:                                      # quoted again, as they came
+        doc = [json.dumps(item) if i in strings else item for i, item in enumerate(doc)]
+    return OWN[name], json.dumps(doc).encode("utf-8", "surrogatepass")
+
+
+def unquoted(doc):
+    """A list of CloudEvents sent as JSON strings (Kafka's older form): the events parsed, and which items were."""
+    if not isinstance(doc, list):
+        return doc, set()
+    parsed, strings = [], set()
+    for i, item in enumerate(doc):
+        try:
+            event = json.loads(item) if isinstance(item, str) else None
+        except ValueError:
+            event = None
+        if isinstance(event, dict):
+            parsed.append(event)
+            strings.add(i)
+        else:
+            parsed.append(item)
+    return parsed, strings
 
 
 def embedded_decoy(doc, label: str):
