@@ -1,24 +1,12 @@
-"""The load run of bench/reliability.py, small, its sweep variant, and the faults of a send whose fate is unknown:
+"""The load run of bench/reliability.py, small, and the faults of a send whose fate is unknown:
 mixed sources and many rules against an emulator limited to 50 QPS with 2% injected 500s and hostile answers.
 Nothing lost, nothing released twice or without an event, every trigger reported once, every decision logged, no
-secret logged, no invocation past its timeout, no false or missed `overdue`."""
-import importlib.util
-import sys
-
+secret logged, no invocation past its timeout. Its sweep variant: tests/test_load_sweep.py."""
 import pytest
 
-from conftest import ROOT
+from loads import none_failing, reliability
 
 pytestmark = pytest.mark.load      # slow, and mostly waiting: run once, beside FC's Python's slow set (Makefile)
-
-_spec = importlib.util.spec_from_file_location("reliability", ROOT / "bench" / "reliability.py")
-reliability = sys.modules["reliability"] = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(reliability)
-
-
-def _none_failing(figures):
-    failing = reliability.failing(figures)
-    assert {name: figures[name] for name in failing} == dict.fromkeys(failing, 0)
 
 
 def test_a_small_load_run_loses_nothing_and_releases_nothing_twice():
@@ -29,25 +17,6 @@ def test_a_small_load_run_loses_nothing_and_releases_nothing_twice():
     assert figures["raises"] and figures["replays"]           # events for instances not generated yet, replayed
     assert {name: figures[name] for name in reliability.FAILING} == dict.fromkeys(reliability.FAILING, 0)
     assert set(figures["decisions (final)"]) <= {"triggered", "already_triggered", "ignored"}
-
-
-def test_the_sweep_recovers_every_event_whose_notification_was_lost_while_one_endpoint_is_down():
-    """Daily OSS notifications lost, one daily rule's endpoint never answering, a tenth of the ledger's OSS requests
-    failing, two instances whose file never landed released by hand: the sweep releases the other rules' dropped
-    events, says `overdue` for every other date with no file (without DataWorks' word for the dead rule's), and
-    never for what ran."""
-    figures = reliability.run(events=60, workers=8, drop=0.4, ledger=True, ledger_faults=0.1, unreachable=1,
-                              by_hand=2, timeout=4, sweep_timeout=24)
-    print(figures)
-    injected = ("ledger OSS errors injected (500 or dropped)", "unreachable: connections never answered",
-                "sweep: overdue for the unreachable rules (unconfirmed)", "released by hand (no file)",
-                "released by the sweep", "events dropped (file landed, no notification)")
-    assert all(figures[name] > 0 for name in injected), {name: figures[name] for name in injected}
-    assert figures["sweep look-ups"] > 0
-    _none_failing(figures)                    # lost, duplicates (repeats included), false or missed overdue: 0
-    assert figures["overdue lines"] > figures["sweep: overdue for the unreachable rules (unconfirmed)"]
-    # Claimed in the ledger first, a repeat trigger is never sent, on either API.
-    assert figures["triggers after the release (refused / no effect)"] == 0
 
 
 def test_stalled_sends_ledger_errors_and_a_dead_endpoint_send_once_and_lose_nothing():
@@ -63,5 +32,5 @@ def test_stalled_sends_ledger_errors_and_a_dead_endpoint_send_once_and_lose_noth
                 "ledger OSS errors injected (500 or dropped)", "unreachable: connections never answered",
                 "unreachable: events dead-lettered (not releasable)", "released, answer stalled (drip or late)")
     assert all(figures[name] > 0 for name in injected), {name: figures[name] for name in injected}
-    _none_failing(figures)
+    none_failing(figures)
     assert figures["duplicate releases (triggers after the release included)"] == 0
