@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import socket
 import uuid
 from contextlib import contextmanager
@@ -39,6 +40,13 @@ EVENTS = ROOT / "events"
 WORLD = Path(__file__).with_name("world.yaml")
 ROLE_KEY = {"ALIBABA_CLOUD_ACCESS_KEY_ID": "STS.fn-role-key", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "fn-role-secret",
             "ALIBABA_CLOUD_SECURITY_TOKEN": "fn-role-token-0123456789"}
+
+
+# A shell starts a background job (`.ci/run &`, nohup) with SIGINT ignored, and every child inherits that: the tests
+# that press Ctrl-C on a process they start (the emulator, replay) would then wait on it for ever. A handler instead
+# of the inherited "ignore" gives each child the default back (a signal handled here is reset to it by exec).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 MIRROR = {10001: 30001, 10002: 30002}       # world.yaml's new-Data-Studio workspaces: the same nodes, on 2024-05-18

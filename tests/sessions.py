@@ -113,7 +113,10 @@ def emulator() -> Iterator[subprocess.Popen]:
         yield proc
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=10)
+        try:
+            proc.communicate(timeout=30)
+        finally:
+            proc.kill()
 
 
 def emulator_swaps(port: int) -> Dict[str, str]:
