@@ -961,6 +961,7 @@ def test_demo_that_fails_midway_removes_what_it_made_and_restores_the_environmen
     assert dict(os.environ) == before
 
 
+@pytest.mark.slow           # packaging: run once, on FC's Python (Makefile)
 def test_the_wheel_carries_what_the_commands_need_outside_the_checkout(tmp_path):
     """`pip wheel` of the project, installed on its own (the venv's dependencies), run from a directory that is no
     checkout: --version, validate, explain of a built event, and a dry run through --emulator, which reads the

@@ -12,6 +12,7 @@ from commands import run
 from conftest import ROLE_KEY, ROOT, Harness
 from dwtrigger import board, signing
 from dwtrigger.ledger.oss import requested
+from dwtrigger.ops import fc
 from dwtrigger.rules import RulesError, parse_rules
 from dwtrigger.sources import http
 from test_secrets import encoded
@@ -55,10 +56,10 @@ def h(emulator, oss_standin) -> Harness:
     return Harness(emulator, RULES % "", ENV, None, oss=oss_standin)
 
 
-def answered(h: Harness, raw: bytes):
-    """(status, body) of one call through the handler, and its decision lines."""
+def answered(h: Harness, raw: bytes, timeout: int = 60):
+    """(status, body) of one call through the handler (a function of `timeout` seconds), and its decision lines."""
     before = len(h.lines())
-    answer = h.handle("http", raw)
+    answer = h.handle("http", raw, fc.context_for("http", timeout=timeout))
     assert answer["headers"] == {"Content-Type": "application/json"} and answer["isBase64Encoded"] is False
     return answer["statusCode"], json.loads(answer["body"]), h.lines()[before:]
 
@@ -91,7 +92,7 @@ def test_a_cycle_names_the_local_scheduled_time_in_the_rules_zone(h):
 
 def test_a_failed_release_answers_502_with_the_decisions_rather_than_raising(emulator, refused):
     h = Harness(emulator, RULES % "", {**ENV, "DWTRIGGER_ENDPOINT": refused}, None)
-    status, body, lines = answered(h, call())
+    status, body, lines = answered(h, call(), timeout=3)        # retried until the deadline, then answered
     assert status == 502 and [d["outcome"] for d in body["outcomes"]] == ["failed"] == [l["outcome"] for l in lines]
 
 
