@@ -13,7 +13,7 @@ def test_the_sweep_recovers_every_event_whose_notification_was_lost_while_one_en
     events, says `overdue` for every other date with no file (without DataWorks' word for the dead rule's), and
     never for what ran."""
     figures = reliability.run(events=60, workers=8, drop=0.4, ledger=True, ledger_faults=0.1, unreachable=1,
-                              by_hand=2, timeout=4, sweep_timeout=24)
+                              by_hand=2, timeout=4, sweep_timeout=60)
     print(figures)
     injected = ("ledger OSS errors injected (500 or dropped)", "unreachable: connections never answered",
                 "sweep: overdue for the unreachable rules (unconfirmed)", "released by hand (no file)",
