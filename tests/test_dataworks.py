@@ -2,6 +2,7 @@
 oracles: same action, version, parameters and which of them travel in the query), answers map into the port's
 facts, paging is bounded by the API's own limit whatever TotalCount claims, and a deployment that uses one API never
 imports the other's adapter."""
+import ast
 import importlib
 import json
 import subprocess
@@ -16,7 +17,7 @@ from alibabacloud_credentials.models import Config as CredConfig
 from alibabacloud_tea_openapi.utils_models import Config
 from darabonba.runtime import RuntimeOptions
 
-from conftest import MIRROR, ROLE_KEY, orders_rules
+from conftest import MIRROR, ROLE_KEY, ROOT, orders_rules
 from dwtrigger import dataworks
 from dwtrigger.credentials import RoleKeys, credential_client
 from dwtrigger.dataworks import API_2020, API_2024, DataWorksError, v20200518, v20240518
@@ -264,3 +265,18 @@ def test_a_released_instance_says_when_it_ran_in_both_apis_spellings(emulator, a
     [after] = [i for i in ours.list_instances(workspace, "PROD", NODE, DAY, BIZ_MS, deadline) if i.cycle]
     ran = int(emulator.clock.now().timestamp() * 1000)
     assert (after.phase, after.began_ms, after.finished_ms) == ("succeeded", ran, ran)
+
+
+def test_every_typed_decode_goes_through_a_decoder_built_at_import():
+    """msgspec builds a type's decoding information on its first use, and two threads doing that at once for one type
+    crash the process (a segfault in msgspec._core: the load run's eight FC instances met it on a first ListInstances
+    answer, and FC runs an instance's concurrent requests as threads too). So no answer, ledger record, request body
+    or channel reply is decoded by `msgspec.json.decode(..., type=T)`: each type has a Decoder built at import
+    (dataworks/openapi.py)."""
+    typed = []
+    for path in sorted((ROOT / "shared" / "dwtrigger").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and ast.unparse(node.func).endswith(("json.decode", "msgpack.decode")) and \
+                    any(keyword.arg == "type" for keyword in node.keywords):
+                typed.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert typed == []

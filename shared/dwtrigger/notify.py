@@ -140,6 +140,9 @@ class _DingTalkAnswer(msgspec.Struct):
     errmsg: str = ""
 
 
+_DINGTALK_ANSWER = msgspec.json.Decoder(_DingTalkAnswer)      # built at import (dataworks/openapi.py says why)
+
+
 DINGTALK_RETRY = frozenset({-1, 130101})       # busy; more than 20 messages a minute
 _DINGTALK_HINTS = {310000: " (the robot's security settings refused it: check its signing secret, keywords or IP "
                            "allow-list)",
@@ -158,7 +161,7 @@ def _dingtalk(url: str, secret: str, message: Message, deadline: Deadline, epoch
     body = json.dumps({"msgtype": "markdown", "markdown": message.markdown()}, ensure_ascii=False).encode()
     answer = _post(signed, body, {"Content-Type": "application/json;charset=utf-8"}, deadline)
     try:
-        said = msgspec.json.decode(answer, type=_DingTalkAnswer)
+        said = _DINGTALK_ANSWER.decode(answer)
     except msgspec.DecodeError:
         raise NoticeError("BadResponse", "DingTalk's answer is not its JSON {errcode, errmsg}",
                           retryable=True) from None

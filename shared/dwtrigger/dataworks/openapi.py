@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Annotated, Callable, Hashable, Iterable, List, Optional, Tuple, Type, TypeVar
+from typing import Annotated, Callable, Hashable, Iterable, List, Optional, Tuple, TypeVar
 
 import msgspec
 
@@ -48,6 +48,12 @@ class Acknowledged(Answer, kw_only=True):
 
 
 Decoded = TypeVar("Decoded", bound=Answer)
+
+# Every answer is decoded by a Decoder built at import, never by `msgspec.json.decode(..., type=T)`: msgspec builds a
+# type's decoding information on its first use, and two threads doing that at once for the same type crash the
+# process (a segfault: FC runs an instance's concurrent requests, and the load bench its functions, as threads).
+# A Decoder holds that information complete from the start, and is safe to share (msgspec's thread-safety #402).
+ACKNOWLEDGED = msgspec.json.Decoder(Acknowledged)
 Item = TypeVar("Item")
 
 
@@ -76,11 +82,12 @@ class OpenApiAdapter(DataWorks):
             action=action, version=self.VERSION, protocol="HTTPS", pathname="/", method=method, auth_type="AK",
             style="RPC", req_body_type="formData", body_type="byte"))
 
-    def _call(self, action: str, schema: Type[Decoded], deadline: Deadline, body: Optional[dict] = None,
-              query: Optional[dict] = None, method: str = "POST", write: bool = False) -> Decoded:
-        """One signed call within the time the deadline leaves; its answer decoded and checked. `method` as the
-        product SDK sends the action (the read-only 2024-05-18 listings of parents are GETs); `write`: it counts
-        against the quota's writes (a trigger), else its reads."""
+    def _call(self, action: str, schema: "msgspec.json.Decoder[Decoded]", deadline: Deadline,
+              body: Optional[dict] = None, query: Optional[dict] = None, method: str = "POST",
+              write: bool = False) -> Decoded:
+        """One signed call within the time the deadline leaves; its answer decoded by `schema` (a Decoder built at
+        import) and checked. `method` as the product SDK sends the action (the read-only 2024-05-18 listings of
+        parents are GETs); `write`: it counts against the quota's writes (a trigger), else its reads."""
         pacer = None if self._pacing is None else self._pacing.write if write else self._pacing.read
         self._paced(pacer, deadline)
         left = deadline.left()
@@ -98,7 +105,7 @@ class OpenApiAdapter(DataWorks):
         if raw.get("statusCode") != 200:
             raise bad(f"{action} answered HTTP {raw.get('statusCode')}")
         try:
-            answer = msgspec.json.decode(raw.get("body") or b"", type=schema)
+            answer = schema.decode(raw.get("body") or b"")
         except msgspec.DecodeError as e:
             raise bad(f"{action} answered off its schema: {clean(str(e))}") from None
         refusal = answer.refusal()

@@ -9,7 +9,7 @@ import msgspec
 
 from . import (API_2020, FAILED, NOT_RUN, RUNNING, SUCCEEDED, UNKNOWN, WAIT_RESOURCE, WAIT_TIME, WAIT_TRIGGER, Call,
                Deadline, Instance, Parent)
-from .openapi import Acknowledged, EpochMs, OpenApiAdapter, bad, read_pages
+from .openapi import ACKNOWLEDGED, Acknowledged, EpochMs, OpenApiAdapter, bad, read_pages
 
 PAGE_SIZE, MAX_PAGES = 100, 100          # ListInstances' own limits
 PHASES = {"NOT_RUN": NOT_RUN, "WAIT_TIME": WAIT_TIME, "WAIT_TRIGGER": WAIT_TRIGGER, "WAIT_RESOURCE": WAIT_RESOURCE,
@@ -68,13 +68,16 @@ def _listing(workspace: int, env: str, node: int, biz_date: date, page: int) -> 
             "PageNumber": page, "PageSize": PAGE_SIZE}
 
 
+_LISTING, _PARENTS = msgspec.json.Decoder(_Listing), msgspec.json.Decoder(_Parents)   # openapi.ACKNOWLEDGED: why
+
+
 class Adapter(OpenApiAdapter):
     VERSION = API_2020
 
     def list_instances(self, workspace: int, env: str, node: int, biz_date: date, biz_date_ms: int,
                        deadline: Deadline) -> List[Instance]:
         def page(number: int):
-            data = self._call("ListInstances", _Listing, deadline,
+            data = self._call("ListInstances", _LISTING, deadline,
                               body=_listing(workspace, env, node, biz_date, number)).Data
             if data is None:
                 raise bad("ListInstances answered Success without Data")
@@ -88,7 +91,7 @@ class Adapter(OpenApiAdapter):
 
     def parents(self, workspace: int, env: str, node: int, deadline: Deadline) -> List[Parent]:
         """One call: GetNodeParents has no paging (and names no workspace in the request)."""
-        data = self._call("GetNodeParents", _Parents, deadline, body={"NodeId": node, "ProjectEnv": env}).Data
+        data = self._call("GetNodeParents", _PARENTS, deadline, body={"NodeId": node, "ProjectEnv": env}).Data
         if data is None:
             raise bad("GetNodeParents answered Success without Data")
         return [Parent(p.NodeId, p.ProjectId or workspace, p.NodeName, str(p.StepType) == CROSS_CYCLE)
@@ -97,4 +100,4 @@ class Adapter(OpenApiAdapter):
     def trigger(self, workspace: int, env: str, node: int, cycle_ms: int, biz_date_ms: int,
                 deadline: Deadline) -> str:
         body = {"NodeId": node, "CycleTime": cycle_ms, "BizDate": biz_date_ms, "AppId": workspace}
-        return self._call("RunTriggerNode", Acknowledged, deadline, body=body, write=True).RequestId
+        return self._call("RunTriggerNode", ACKNOWLEDGED, deadline, body=body, write=True).RequestId

@@ -17,7 +17,7 @@ import msgspec
 
 from . import (API_2024, FAILED, NOT_RUN, RUNNING, SUCCEEDED, UNKNOWN, WAIT_RESOURCE, WAIT_TIME, WAIT_TRIGGER, Call,
                Deadline, Instance, Parent)
-from .openapi import Acknowledged, Answer, EpochMs, OpenApiAdapter, bad, read_pages
+from .openapi import ACKNOWLEDGED, Answer, EpochMs, OpenApiAdapter, bad, read_pages
 
 PAGE_SIZE, MAX_PAGES = 500, 100          # ListTaskInstances' page limit; as many pages as 2020-05-18 allows
 UPSTREAM_PAGE_SIZE = 100                 # ListUpstreamTasks documents no limit (default 10)
@@ -92,13 +92,16 @@ def _listing(workspace: int, env: str, node: int, biz_date_ms: int, page: int) -
             "TriggerType": "Scheduler", "WorkflowInstanceType": "Normal", "PageNumber": page, "PageSize": PAGE_SIZE}
 
 
+_LISTING, _UPSTREAMS = msgspec.json.Decoder(_Listing), msgspec.json.Decoder(_Upstreams)   # openapi.ACKNOWLEDGED: why
+
+
 class Adapter(OpenApiAdapter):
     VERSION = API_2024
 
     def list_instances(self, workspace: int, env: str, node: int, biz_date: date, biz_date_ms: int,
                        deadline: Deadline) -> List[Instance]:
         def page(number: int):
-            data = self._call("ListTaskInstances", _Listing, deadline,
+            data = self._call("ListTaskInstances", _LISTING, deadline,
                               body=_listing(workspace, env, node, biz_date_ms, number)).PagingInfo
             if data is None:
                 raise bad("ListTaskInstances answered without PagingInfo")
@@ -113,7 +116,7 @@ class Adapter(OpenApiAdapter):
 
     def parents(self, workspace: int, env: str, node: int, deadline: Deadline) -> List[Parent]:
         def page(number: int):
-            data = self._call("ListUpstreamTasks", _Upstreams, deadline, method="GET", query={
+            data = self._call("ListUpstreamTasks", _UPSTREAMS, deadline, method="GET", query={
                 "Id": node, "ProjectEnv": ENV[env], "PageNumber": number, "PageSize": UPSTREAM_PAGE_SIZE}).PagingInfo
             if data is None:
                 raise bad("ListUpstreamTasks answered without PagingInfo")
@@ -125,5 +128,5 @@ class Adapter(OpenApiAdapter):
 
     def trigger(self, workspace: int, env: str, node: int, cycle_ms: int, biz_date_ms: int,
                 deadline: Deadline) -> str:
-        return self._call("TriggerSchedulerTaskInstance", Acknowledged, deadline, query={"EnvType": ENV[env]},
+        return self._call("TriggerSchedulerTaskInstance", ACKNOWLEDGED, deadline, query={"EnvType": ENV[env]},
                           body={"TaskId": node, "TriggerTime": cycle_ms}, write=True).RequestId

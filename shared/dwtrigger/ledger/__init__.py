@@ -111,6 +111,10 @@ class Notice(msgspec.Struct, omit_defaults=True):
         return bool(self.channels) and not self.done
 
 
+# Built at import, as every decoder of an answer is (dataworks/openapi.py says why: threads, msgspec's first use).
+ENTRY, SIGHTING, REQUEST, NOTICE = (msgspec.json.Decoder(t) for t in (Entry, Sighting, Request, Notice))
+
+
 @dataclass(frozen=True)
 class Slot:
     """An instance, as the ledger names it."""
@@ -166,7 +170,7 @@ def understood(body: Optional[bytes], now_ms: int) -> Optional[Entry]:
     """A claim's content as one of ours, or None: unreadable, cut short, off the schema, or with times no sender of
     ours could have written (ahead of our clock, a claim longer than any invocation, a hold longer than 24 hours)."""
     try:
-        entry = msgspec.json.decode(body or b"", type=Entry)
+        entry = ENTRY.decode(body or b"")
     except msgspec.DecodeError:
         return None
     ahead = now_ms + _ms(AHEAD)

@@ -23,7 +23,7 @@ from typing import Callable, Dict, List, Optional, Set, Tuple
 
 import msgspec
 
-from . import NOTICES, Book, Entry, Notice, Request, Sighting, Slot, ms, understood
+from . import NOTICE, NOTICES, REQUEST, SIGHTING, Book, Entry, Notice, Request, Sighting, Slot, ms, understood
 from ..oss import ObjectStore
 from ..retry import Deadline
 
@@ -82,8 +82,7 @@ class Adapter(Book):
 
     def seen(self, api: str, workspace: int, node: int, biz_date: date, cycle_ms: Optional[int]) -> Optional[Sighting]:
         try:
-            return msgspec.json.decode(self._read(_instance("seen", api, workspace, node, biz_date, cycle_ms)) or b"",
-                                       type=Sighting)
+            return SIGHTING.decode(self._read(_instance("seen", api, workspace, node, biz_date, cycle_ms)) or b"")
         except msgspec.DecodeError:
             return None
 
@@ -136,7 +135,7 @@ class Adapter(Book):
 
     def read_request(self, rule: str, request_id: str) -> Optional[Request]:
         try:
-            return msgspec.json.decode(self._read(requested(rule, request_id)) or b"", type=Request)
+            return REQUEST.decode(self._read(requested(rule, request_id)) or b"")
         except msgspec.DecodeError:
             return None
 
@@ -156,7 +155,7 @@ class Adapter(Book):
 def _notice(body: Optional[bytes], kind: str) -> Optional[Notice]:
     """A notice object's content as one of ours of `kind`, or None."""
     try:
-        notice = msgspec.json.decode(body or b"", type=Notice)
+        notice = NOTICE.decode(body or b"")
     except msgspec.DecodeError:
         return None
     return notice if notice.kind == kind else None
