@@ -15,7 +15,9 @@ never trips, and darabonba's `Session` follows redirects, carrying `x-acs-securi
   connect to the proxy, its CONNECT tunnel and every read alike. A SOCKS proxy (PySocks dials and talks to it
   under per-operation timeouts only) is refused, noted on the Budget, never used;
 - refuse every 3xx answer before a redirect could be followed;
-- refuse an answer larger than MAX_ANSWER_BYTES (DataWorks' are a few kB).
+- refuse an answer larger than MAX_ANSWER_BYTES (DataWorks' are a few kB);
+- hand the call from darabonba's Session straight to that adapter (`GuardedSession`): no cookie jar, hooks or
+  redirect machinery between them.
 What the adapter saw is noted on the call's Budget, so errors are classified as "deadline" or "redirect" without
 reading exception text. `install()` also silences the SDKs' wire loggers: with `DEBUG=sdk` in the environment
 they would print the Authorization header and the STS token.
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 from typing import Iterator, Optional, Tuple
 from urllib.parse import urlsplit
 
+from requests import Session
 from requests.adapters import HTTPAdapter
 from urllib3 import proxy_from_url
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -328,6 +331,22 @@ class GuardedAdapter(HTTPAdapter):
         return response
 
 
+class GuardedSession(Session):
+    """darabonba's Session. A call inside a budget goes straight to its adapter, the same request to the same
+    adapter, without what `requests.Session.send` wraps around it for nothing here: the redirect machinery (the
+    adapter refuses every 3xx before it could be followed), response hooks (darabonba sets none) and the cookie
+    jar (filled from every answer, never read: darabonba prepares its requests without the session's cookies)."""
+
+    def send(self, request, **kwargs):
+        if _current.get() is None:      # not one of ours: stock behaviour
+            return super().send(request, **kwargs)
+        kwargs.pop("allow_redirects", None)
+        kwargs.setdefault("stream", False)
+        response = self.get_adapter(url=request.url).send(request, **kwargs)
+        response.content                # the body read now, within the budget  # noqa: B018
+        return response
+
+
 _installed = False
 _installing = threading.Lock()
 
@@ -343,6 +362,7 @@ def install() -> None:
 
 
 def _install() -> None:
+    from darabonba import core
     from darabonba.core import DaraCore
 
     stock = DaraCore.get_adapter
@@ -352,6 +372,7 @@ def _install() -> None:
         return GuardedAdapter(ssl_context=made.ssl_context, pool_maxsize=pool_size or 40)
 
     DaraCore.get_adapter = staticmethod(dara_adapter)
+    core.Session = GuardedSession       # what DaraCore._get_session builds
     DaraCore._sessions.clear()          # sessions cache their adapters: none may predate the guard
     for name in _WIRE_LOGGERS:
         logging.getLogger(name).disabled = True

@@ -25,8 +25,15 @@ class Unresolved(Exception):
 def choose(instances: Sequence[Instance], node: int, biz_date: date, zone: ZoneInfo,
            cycle_ms: Optional[int] = None) -> Instance:
     """The cycle instance of `node` for `biz_date` (scheduled at `cycle_ms`, when known), or Unresolved."""
-    day = f"{biz_date:%Y-%m-%d}"
-    own = [i for i in instances if i.node == node and local(i.biz_date_ms, zone).date() == biz_date]
+    day, dates = f"{biz_date:%Y-%m-%d}", {}        # a listing's instances share a few business dates: each converted once
+
+    def dated(ms: int) -> date:
+        found = dates.get(ms)
+        if found is None:
+            found = dates[ms] = local(ms, zone).date()
+        return found
+
+    own = [i for i in instances if i.node == node and dated(i.biz_date_ms) == biz_date]
     cycles = [i for i in own if i.cycle]
     if not cycles:
         foreign = len(instances) - len(own)
