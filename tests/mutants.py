@@ -97,6 +97,9 @@ TESTS: Dict[str, str] = {
     "listing_old": "test_relay.py::test_transient_failures_are_retried_with_a_fresh_lookup_once_the_listing_is_old",
     "one_look_up": "test_relay.py::test_a_batch_naming_one_instance_n_times_makes_one_look_up_and_one_trigger",
     "hours_share": "test_relay.py::test_the_hours_of_one_day_share_one_look_up_and_each_is_triggered",
+    "tasks_share": "test_relay.py::test_an_events_nodes_in_one_workspace_share_one_listing_where_the_api_lists_several",
+    "tasks_own": "test_relay.py::"
+                 "test_a_node_with_no_instance_in_a_shared_listing_is_not_found_and_its_reason_counts_only_its_own",
     "listing_unit": "test_recent.py::test_a_listing_answers_for_fresh_s_and_never_for_an_instance_sent_a_trigger_"
                     "since",
     "budgets_apart": "test_pacing.py::test_reads_and_writes_have_budgets_of_their_own",
@@ -240,8 +243,8 @@ MUTANTS: List[Mutant] = [
       ("no_ledger_held",)),
     M("no ledger: the sweep is not early", "early=rule.ledger is not None)", "early=True)", "permissive",
       ("no_ledger_held",)),
-    M("a decision's share", "yield self._decision(release, call.share() if more or n < len(releases) else call)",
-      "yield self._decision(release, call)", "removed", ("dead_endpoint_share",)),
+    M("a decision's share", "budget = call.share() if more or n < len(releases) else call",
+      "budget = call", "removed", ("dead_endpoint_share",)),
     M("look-ahead to the next record", "yield from self._event(item, call, following is not None)",
       "yield from self._event(item, call, False)", "removed", ("dead_endpoint_share",)),
     M("Silence: an endpoint not asked again", "        silent = call.silence.down(endpoint)\n        if silent is not "
@@ -268,6 +271,11 @@ MUTANTS: List[Mutant] = [
       "            return self._accepted(", "            return self._accepted(", "removed", ("whichever_rule",)),
     M("a batch shares one listing", "listed = None if fresh else self.listings.get(key, now, schedule.cycle_ms)",
       "listed = None", "removed", ("one_look_up", "hours_share")),
+    M("an event's tasks share one listing",
+      "also = () if fresh else self._siblings(port, rule, target, schedule, call, now)",
+      "also = ()", "removed", ("tasks_share",)),
+    M("a shared listing keeps each task's own", "listed = [i for i in every if i.node == target.node]",
+      "listed = every", "permissive", ("tasks_own",)),
     M("Listings: old after FRESH_S", "not 0 <= now_ms - found[0] < self._fresh_ms",
       "not 0 <= now_ms - found[0]", "permissive", ("listing_old", "listing_unit")),
     M("Listings: none from ahead of the clock", "not 0 <= now_ms - found[0] < self._fresh_ms",

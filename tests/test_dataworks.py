@@ -97,6 +97,47 @@ def test_the_2024_calls_on_the_wire(emulator):
          {"EnvType": "Prod", "TaskId": str(NODE), "TriggerTime": "1773160200000"})]
 
 
+def test_one_listing_of_several_tasks_goes_as_the_product_sdk_sends_a_list(emulator):
+    """2024-05-18 `list_many`: TaskIds as the product SDK writes a list (a JSON array in the form body), every
+    task's instances in the answer, and no more tasks than a listing may name."""
+    from alibabacloud_dataworks_public20240518 import models
+    from alibabacloud_dataworks_public20240518.client import Client
+
+    product = Client(Config(endpoint=emulator.endpoint, protocol="http", credential=credential()))
+    product.list_task_instances_with_options(
+        models.ListTaskInstancesRequest(project_id=MIRROR[10001], project_env="Prod", task_ids=[NODE, HOURLY],
+                                        bizdate=BIZ_MS, trigger_type="Scheduler", workflow_instance_type="Normal",
+                                        page_number=1, page_size=500), RuntimeOptions())
+    by_product = sent(emulator)
+    emulator.reset()
+    ours = dataworks.adapter(API_2024, emulator.endpoint, "http", credential_client(KEYS))
+    listed = ours.list_many(MIRROR[10001], "PROD", (NODE, HOURLY), DAY, BIZ_MS, Deadline(time.monotonic() + 10))
+    assert sent(emulator) == by_product and by_product[0][3]["TaskIds"] == f"[{NODE},{HOURLY}]"
+    assert sorted((i.node, i.biz_date_ms) for i in listed) == [(NODE, BIZ_MS)] + [(HOURLY, BIZ_MS)] * 24
+    with pytest.raises(ValueError):
+        ours.list_many(MIRROR[10001], "PROD", list(range(1, ours.nodes_per_listing + 2)), DAY, BIZ_MS,
+                       Deadline(time.monotonic() + 10))
+    old = dataworks.adapter(API_2020, emulator.endpoint, "http", credential_client(KEYS))
+    assert old.nodes_per_listing == 1
+    with pytest.raises(ValueError):
+        old.list_many(10001, "PROD", (NODE, HOURLY), DAY, BIZ_MS, Deadline(time.monotonic() + 10))
+
+
+@pytest.mark.parametrize("raw", ["700001234567", "[700001234567,", '["700001234567"]', "[1.5]", "{}"])
+def test_the_emulator_refuses_task_ids_that_are_not_a_json_array_of_integers(emulator, raw):
+    from alibabacloud_tea_openapi.client import Client as OpenApi
+    from alibabacloud_tea_openapi.utils_models import OpenApiRequest, Params
+
+    client = OpenApi(Config(endpoint=emulator.endpoint, protocol="http", credential=credential()))
+    with pytest.raises(Exception) as err:
+        client.call_api(Params(action="ListTaskInstances", version=API_2024, protocol="HTTPS", pathname="/",
+                               method="POST", auth_type="AK", style="RPC", req_body_type="formData",
+                               body_type="json"),
+                        OpenApiRequest(body={"ProjectId": str(MIRROR[10001]), "Bizdate": str(BIZ_MS), "TaskIds": raw}),
+                        RuntimeOptions())
+    assert getattr(err.value, "code", None) == "InvalidParameter" and "TaskIds" in str(err.value)
+
+
 @pytest.mark.parametrize("api, module, workspace, total", [(API_2020, v20200518, 10001, 24),
                                                            (API_2024, v20240518, 30001, 24)])
 def test_paging_stops_at_the_apis_limit(emulator, monkeypatch, api, module, workspace, total):

@@ -643,3 +643,56 @@ def test_an_hour_a_listing_of_the_day_showed_past_waiting_needs_no_call_of_its_o
     assert remembered["outcome"] == "already_triggered" and remembered["attempts"] == 0
     assert remembered["reason"].startswith("this FC instance saw it ")
     assert h.actions() == ["lookup", "trigger", "lookup", "lookup", "trigger"]
+
+
+FANNED = orders_rules("{workspace: 10001, node: 700001234567}, {workspace: 10001, node: 700001235200}, "
+                      "{workspace: 10001, node: 700001235300}, {workspace: 10002, node: 700001235400}")
+FANNED_TIMES = {700001234567: "00:30", 700001235200: "06:00", 700001235300: "01:00"}
+
+
+@BOTH_APIS
+def test_an_events_nodes_in_one_workspace_share_one_listing_where_the_api_lists_several(harness, api):
+    """One file releases four nodes, three in one workspace: on 2024-05-18 one ListTaskInstances names the three
+    (TaskIds) and each is triggered at its own instance's time; on 2020-05-18 a listing names one node."""
+    h = harness(FANNED)
+    records = h.invoke("oss", ORDERS)
+    assert [(r["node"], r["outcome"], r["error_code"]) for r in records] == [
+        (700001234567, "triggered", None), (700001235200, "triggered", None), (700001235300, "triggered", None),
+        (700001235400, "failed", "InstanceNotFound")]                           # workspace 10002 has no such node
+    assert {r["biz_date_ms"] for r in records} == {1773072000000}
+    assert [r["cycle_time"][11:16] for r in records[:3]] == list(FANNED_TIMES.values())
+    triggers = [(c["params"].get("NodeId") or c["params"]["TaskId"],
+                 c["params"].get("CycleTime") or c["params"]["TriggerTime"]) for c in h.calls("trigger")]
+    assert triggers == [(str(r["node"]), str(r["cycle_time_ms"])) for r in records[:3]]
+    lookups = [c["params"] for c in h.calls("lookup")]
+    if api == API_2024:
+        first = dict(h.wire(10001, 700001234567, "2026-03-10", 1773072000000, 0)[0])
+        del first["TaskId"]
+        assert lookups[0] == {**first, "TaskIds": "[700001234567,700001235200,700001235300]"}
+        assert [p.get("TaskId") for p in lookups[1:]] == ["700001235400"]      # the other workspace's, alone
+        assert h.actions() == ["lookup", "trigger", "trigger", "trigger", "lookup"]
+    else:
+        assert [p["NodeId"] for p in lookups] == ["700001234567", "700001235200", "700001235300", "700001235400"]
+
+
+@BOTH_APIS
+def test_a_node_the_shared_listing_shows_released_is_already_triggered_with_no_call_of_its_own(harness, api):
+    h = harness(FANNED)
+    harness(orders_rules("{workspace: 10001, node: 700001235200}")).invoke("oss", ORDERS)   # another FC instance
+    calls = len(h.emu.calls)
+    records = h.invoke("oss", ORDERS)
+    assert [r["outcome"] for r in records[:3]] == ["triggered", "already_triggered", "triggered"]
+    assert records[1]["cycle_time"][11:16] == "06:00"
+    expected = ["lookup", "trigger", "trigger", "lookup"] if api == API_2024 else \
+        ["lookup", "trigger", "lookup", "lookup", "trigger", "lookup"]
+    assert h.actions()[calls:] == expected
+
+
+@BOTH_APIS
+def test_a_node_with_no_instance_in_a_shared_listing_is_not_found_and_its_reason_counts_only_its_own(harness):
+    """The first node asks for the listing of both; it has no instance of the date (deployed the day after)."""
+    h = harness(orders_rules("{workspace: 10001, node: 700001300007}, {workspace: 10001, node: 700001234567}"))
+    missing, found = h.invoke("oss", ORDERS)
+    assert (missing["outcome"], missing["error_code"], found["outcome"]) == ("failed", "InstanceNotFound", "triggered")
+    assert "no cycle instance for business date 2026-03-10" in missing["reason"]
+    assert "ignored" not in missing["reason"]          # the other node's instance was not this node's to count

@@ -128,6 +128,7 @@ class Invocation:
     now: Callable[[], datetime]
     endpoint_for: Callable[[Rule], str] = _endpoint            # where a rule's DataWorks calls go
     silence: Silence = field(default_factory=Silence)          # shared by every budget cut from this invocation
+    pending: Tuple["Release", ...] = ()                        # the event's releases still to decide after this one
 
     def book_for(self, rule: Rule) -> Optional[Book]:
         """The rule's ledger within this deadline; None when it keeps none."""
@@ -196,9 +197,9 @@ class Relay:
                 node: Optional[int] = None) -> Iterator[Decision]:
         """A release by hand: the rule's nodes (or `node` only) for `captures`, as if an event asked."""
         base = Decision(IGNORED, event.source, event.event_id, dry_run=self.dry_run)
-        for release in _releases(rule, captures, event, base):
-            if node is None or release.target.node == node:
-                yield self._decision(release, call)
+        releases = [r for r in _releases(rule, captures, event, base) if node is None or r.target.node == node]
+        for n, release in enumerate(releases, 1):
+            yield self._decision(release, replace(call, pending=tuple(releases[n:])))
 
     # ---- plan ----
 
@@ -216,7 +217,8 @@ class Relay:
         if not releases:
             yield base.but(reason=why)
         for n, release in enumerate(releases, 1):
-            yield self._decision(release, call.share() if more or n < len(releases) else call)
+            budget = call.share() if more or n < len(releases) else call
+            yield self._decision(release, replace(budget, pending=tuple(releases[n:])))
 
     def plan(self, event: Event, base: Decision) -> List[Release]:
         """Every release the event asks for: one per node of each rule that takes it."""
@@ -455,14 +457,56 @@ class Relay:
         now = ms(call.now())
         listed = None if fresh else self.listings.get(key, now, schedule.cycle_ms)
         if listed is None:
-            listed = port.list_instances(target.workspace, rule.env, target.node, schedule.biz_date,
-                                         schedule.biz_date_ms, call.deadline)
-            self.listings.put(key, now, listed)
-            for other in listed:
-                if other.node == target.node and other.cycle and not other.waiting and not other.frozen \
-                        and other.cycle_ms != schedule.cycle_ms and other.biz_date_ms == schedule.biz_date_ms:
-                    self.recent.put(key + (other.cycle_ms,), Seen(other.cycle_ms, other.biz_date_ms, other.status, now))
+            also = () if fresh else self._siblings(port, rule, target, schedule, call, now)
+            if not also:
+                listed = port.list_instances(target.workspace, rule.env, target.node, schedule.biz_date,
+                                             schedule.biz_date_ms, call.deadline)
+                self._listed(key, now, listed, schedule.cycle_ms)
+            else:           # one listing for this node and the event's other nodes: each keeps its own instances
+                every = port.list_many(target.workspace, rule.env, (target.node,) + also, schedule.biz_date,
+                                       schedule.biz_date_ms, call.deadline)
+                for node in also:
+                    self._listed(key[:3] + (node,) + key[4:], now, [i for i in every if i.node == node], None)
+                listed = [i for i in every if i.node == target.node]
+                self._listed(key, now, listed, schedule.cycle_ms)
         return choose(listed, target.node, schedule.biz_date, schedule.zone, schedule.cycle_ms)
+
+    def _listed(self, key: tuple, now: int, listed: List[Instance], asked_ms: Optional[int]) -> None:
+        """A new listing of a node's business date, shared for FRESH_S (recent.Listings). Its cycle instances
+        already past waiting (an hourly node's earlier hours) are remembered as a release's own instance is, so
+        their events need no look-up; but the one scheduled at `asked_ms`, which the release at hand decides."""
+        self.listings.put(key, now, listed)
+        node, biz_ms = key[3], key[4]
+        for other in listed:
+            if other.node == node and other.cycle and not other.waiting and not other.frozen \
+                    and other.cycle_ms != asked_ms and other.biz_date_ms == biz_ms:
+                self.recent.put(key + (other.cycle_ms,), Seen(other.cycle_ms, other.biz_date_ms, other.status, now))
+
+    def _siblings(self, port: DataWorks, rule: Rule, target: Target, schedule: Schedule, call: Invocation,
+                  now: int) -> Tuple[int, ...]:
+        """The nodes of the event's releases still to decide that one listing with this one's can serve, where a
+        listing names several (2024-05-18): those looked up through the same endpoint and role, of the same
+        workspace, environment and business date, none of them listed a moment ago."""
+        if port.nodes_per_listing < 2 or not call.pending:
+            return ()
+        mine = (rule.api, target.workspace, rule.env, call.endpoint_for(rule), rule.role_arn)
+        found: List[int] = []
+        for other in call.pending:
+            node = other.target.node
+            if not other.target.lookup or node == target.node or node in found or (
+                    other.rule.api, other.target.workspace, other.rule.env, call.endpoint_for(other.rule),
+                    other.rule.role_arn) != mine:
+                continue
+            try:
+                when = resolve(other.rule, other.target, other.captures, other.event)
+            except ScheduleError:
+                continue
+            if when.biz_date_ms == schedule.biz_date_ms and self.listings.get(
+                    (rule.api, target.workspace, rule.env, node, when.biz_date_ms), now) is None:
+                found.append(node)
+                if len(found) + 1 == port.nodes_per_listing:
+                    break
+        return tuple(found)
 
     def _after_refusal(self, planned: Decision, release: Release, schedule: Schedule, call: Invocation,
                        sent: _Sent, attempts: int) -> Decision:

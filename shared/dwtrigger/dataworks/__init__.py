@@ -13,7 +13,7 @@ import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import List, Mapping, Optional
+from typing import List, Mapping, Optional, Sequence
 from zoneinfo import ZoneInfo
 
 from ..pacing import Pacing
@@ -92,6 +92,8 @@ class DataWorksError(RemoteError):
 class DataWorks(ABC):
     """What the relay asks of DataWorks. `env` is PROD or DEV; `node` a NodeId or TaskId, as the API names it."""
 
+    nodes_per_listing = 1      # how many nodes one listing may name (list_many): 1 where a listing names one node
+
     @abstractmethod
     def list_instances(self, workspace: int, env: str, node: int, biz_date: date, biz_date_ms: int,
                        deadline: Deadline) -> List[Instance]:
@@ -99,6 +101,15 @@ class DataWorks(ABC):
         page limit), each call within the deadline; the listing as given, foreign entries included (`choose`
         keeps only what was asked for). Raises DataWorksError: an answer off its schema is BadResponse, a call
         the deadline stopped DeadlineExceeded (both retryable)."""
+
+    def list_many(self, workspace: int, env: str, nodes: Sequence[int], biz_date: date, biz_date_ms: int,
+                  deadline: Deadline) -> List[Instance]:
+        """Every instance DataWorks lists for any of `nodes` (1 to `nodes_per_listing` of them) on the business date,
+        in one listing, read as `list_instances` reads one node's; raises as it does. An API whose listing names
+        one node has no other way than its own listing per node, which its callers make themselves."""
+        if len(nodes) != 1:
+            raise ValueError(f"one listing names one node on this API, not {len(nodes)}")
+        return self.list_instances(workspace, env, nodes[0], biz_date, biz_date_ms, deadline)
 
     @abstractmethod
     def parents(self, workspace: int, env: str, node: int, deadline: Deadline) -> List[Parent]:

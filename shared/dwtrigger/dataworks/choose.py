@@ -25,7 +25,7 @@ class Unresolved(Exception):
 def choose(instances: Sequence[Instance], node: int, biz_date: date, zone: ZoneInfo,
            cycle_ms: Optional[int] = None) -> Instance:
     """The cycle instance of `node` for `biz_date` (scheduled at `cycle_ms`, when known), or Unresolved."""
-    day, dates = f"{biz_date:%Y-%m-%d}", {}        # a listing's instances share a few business dates: each converted once
+    day, dates = f"{biz_date:%Y-%m-%d}", {}        # a listing's instances share a few dates: each converted once
 
     def dated(ms: int) -> date:
         found = dates.get(ms)

@@ -3,7 +3,9 @@ TriggerSchedulerTaskInstance. In a 2024-05-18 workspace (seed ``api``) a node is
 
 ListTaskInstances (POST, form body): ProjectId and Bizdate (epoch ms) required; Bizdate matches the instances
 whose business-date midnight in the workspace's zone is exactly that ms (any other number matches none).
-ProjectEnv Prod | Dev (default Prod; a node's seed env PROD | DEV). Optional filters: TaskId; Status, one of
+ProjectEnv Prod | Dev (default Prod; a node's seed env PROD | DEV). Optional filters: TaskId; TaskIds, a JSON
+array of task ids as the SDK sends a list (`[1,2]`: the instances of any of them; anything else InvalidParameter);
+Status, one of
 NotRun, Running, Failure, Success, WaitTime, WaitResource only (WaitTrigger and anything else: InvalidParameter,
 as DataWorks documents); TriggerType Scheduler | Manual; WorkflowInstanceType (the values below, or
 TriggerWorkflow, which matches nothing). PageNumber (default 1), PageSize (default 10, at most 500). Always
@@ -42,12 +44,13 @@ Workspaces on the 2020-05-18 API are not this API's: ListTaskInstances naming on
 found only there is not found, GetTaskInstance does not find their instances.
 """
 
+import json
 from datetime import datetime
 from typing import Callable, Dict, Mapping, Optional, Tuple
 
 from .errors import ApiError, NoEffect
 from .lies import Spelling, liar
-from .params import choice, integer, paging
+from .params import choice, integer, invalid, paging
 from .seed import API_2024, NodeSpec, WorkspaceSpec
 from .world import Instance, World, local_date, ran_ms, stable_id
 
@@ -69,15 +72,30 @@ FILTERS = {"Status": frozenset({"NotRun", "Running", "Failure", "Success", "Wait
 def list_task_instances(world: World, params: Mapping[str, str]) -> dict:
     project, bizdate = integer(params, "ProjectId"), integer(params, "Bizdate")
     env = ENVS[choice(params, "ProjectEnv", ENVS, "Prod")]
-    task = integer(params, "TaskId", None)
+    task, tasks = integer(params, "TaskId", None), _task_ids(params)
     wanted = {name: choice(params, name, allowed) for name, allowed in FILTERS.items()}
     page, size = paging(params, MAX_PAGE_SIZE)
     day = local_date(bizdate, world.workspace(project).zone)
-    found = [task_view(*f) for f in world.list_instances(project, VERSION, env, task, day) if f[0].biz_ms == bizdate]
+    found = [task_view(*f) for f in world.list_instances(project, VERSION, env, task, day)
+             if f[0].biz_ms == bizdate and (tasks is None or f[0].node.id in tasks)]
     found = sorted((t for t in found if all(v in (None, t[k]) for k, v in wanted.items())),
                    key=lambda t: t["Id"], reverse=True)
     return {"PagingInfo": {"PageNumber": page, "PageSize": size, "TotalCount": len(found),
                            "TaskInstances": found[(page - 1) * size:page * size]}}
+
+
+def _task_ids(params: Mapping[str, str]) -> Optional[frozenset]:
+    """TaskIds: a JSON array of integers, or None when absent."""
+    raw = params.get("TaskIds")
+    if raw in (None, ""):
+        return None
+    try:
+        ids = json.loads(raw)
+    except ValueError:
+        raise invalid("TaskIds") from None
+    if not isinstance(ids, list) or not all(type(i) is int for i in ids):
+        raise invalid("TaskIds")
+    return frozenset(ids)
 
 
 def get_task_instance(world: World, params: Mapping[str, str]) -> dict:
