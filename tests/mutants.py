@@ -97,6 +97,8 @@ TESTS: Dict[str, str] = {
     "listing_old": "test_relay.py::test_transient_failures_are_retried_with_a_fresh_lookup_once_the_listing_is_old",
     "one_look_up": "test_relay.py::test_a_batch_naming_one_instance_n_times_makes_one_look_up_and_one_trigger",
     "hours_share": "test_relay.py::test_the_hours_of_one_day_share_one_look_up_and_each_is_triggered",
+    "whatever_listing": "test_relay.py::"
+                        "test_a_retry_after_a_trigger_without_an_answer_looks_again_whatever_listing_came_meanwhile",
     "tasks_share": "test_relay.py::test_an_events_nodes_in_one_workspace_share_one_listing_where_the_api_lists_several",
     "tasks_own": "test_relay.py::"
                  "test_a_node_with_no_instance_in_a_shared_listing_is_not_found_and_its_reason_counts_only_its_own",
@@ -255,7 +257,7 @@ MUTANTS: List[Mutant] = [
     # ---- look-up sharing (relay.py, recent.Listings): a listing of a moment ago, never one our trigger outdated ----
     M("a retry after a trigger with no answer looks again",
       "fresh = sent.landed or look > 0 or (number > 1 and book is None)",
-      "fresh = look > 0 or (number > 1 and book is None)", "removed", ("retry_after_no_answer",)),
+      "fresh = look > 0 or (number > 1 and book is None)", "removed", ("retry_after_no_answer", "whatever_listing")),
     M("a look-up a send of unknown fate overtook is made again",
       "fresh = sent.landed or look > 0 or (number > 1 and book is None)",
       "fresh = sent.landed or (number > 1 and book is None)", "removed", ("stale_looked_past",)),

@@ -484,6 +484,22 @@ def test_latency_and_read_timeout(emu):
     assert client.list_instances_with_options(request, quick).body.success is True
 
 
+def test_a_held_request_acts_and_is_answered_when_let_go_not_before(emu):
+    client = sdk(emu)
+    inst = instance(client, "2026-03-11")
+    emu.set_faults(script=["hold"], actions=["RunTriggerNode"])
+    answered = []
+    held = threading.Thread(target=lambda: answered.append(client.run_trigger_node_with_options(
+        trigger_request(inst), RuntimeOptions(read_timeout=60_000)).body.success))
+    held.start()
+    wait_until(lambda: emu.in_flight == 1)
+    assert answered == [] and [c["action"] for c in emu.calls] == ["ListInstances"]    # nothing acted yet
+    admin(emu, "let-go", {})                                # POST /_admin/let-go: Emulator.let_go()
+    held.join(10)
+    assert answered == [True] and [c["action"] for c in emu.calls] == ["ListInstances", "RunTriggerNode"]
+    assert [i["Triggers"] for i in emu.instances(WS, inst.node_id) if i["CycTime"] == inst.cyc_time] == [1]
+
+
 def test_rates_are_seeded_and_scoped(emu):
     emu.set_faults(error_rate=0.5, random_seed=7, actions=["ListInstances"])
     client = sdk(emu)
@@ -663,7 +679,7 @@ def test_calls_record_arrival_on_the_monotonic_clock(emu):
 
 # --- reset isolation ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("fault", [{"latency_ms": 30_000, "script": ["latency"]},
+@pytest.mark.parametrize("fault", [{"latency_ms": 30_000, "script": ["latency"]}, {"script": ["hold"]},
                                    {"drip_ms": 1000, "script": ["drip"]}])
 def test_reset_discards_a_request_in_flight(emu, fault):
     client = sdk(emu)

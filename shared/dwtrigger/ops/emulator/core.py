@@ -65,6 +65,12 @@ class Emulator(Served):
     def set_faults(self, **config) -> None:
         """Replace the fault config (keys in faults.py); no arguments clears it."""
         self._faults.configure(config)
+        self.gateway.released.clear()
+
+    def let_go(self) -> None:
+        """Requests a scripted "hold" keeps (faults.py) act and are answered now; later ones are not held, until
+        the faults are set again or the emulator reset."""
+        self.gateway.released.set()
 
     def finish_parents(self, workspace: int, node: int, bizdate) -> None:
         self._world.finish_parents(int(workspace), int(node), parse_date(bizdate))
@@ -78,4 +84,5 @@ class Emulator(Served):
             self._world.reset()
             self.clock.reset()
             self._faults.configure(self._seed.faults)
+            self.gateway.released.clear()
             self.gateway.clear_calls()

@@ -26,7 +26,8 @@ Keys (all optional, off by default):
                   '{"Success": "maybe"}'; the action does not run
   script          fault names for the next requests, one each, in order; they take precedence over qps and
                   rates: throttle, error, html_502, drop, success_false, forbidden, redirect, drip, malformed,
-                  latency, ok
+                  latency, hold, ok. "hold": the request waits, unanswered, until Emulator.let_go() (a test's
+                  moment, not a time it hopes things take), then acts and answers as usual
   actions         actions faults apply to; default every DataWorks action of both versions (ListInstances,
                   RunTriggerNode, GetNodeParents, ListTaskInstances, GetTaskInstance,
                   TriggerSchedulerTaskInstance, ListUpstreamTasks; AssumeRole only when listed)
@@ -43,7 +44,7 @@ they take no script entry and no rate draw:
                     In 2024-05-18 spelling: TaskId + 1 and Success; Bizdate and TriggerTime - 86,400,000 ms,
                     WaitTrigger, WorkflowInstanceType Normal, TriggerType Scheduler; Ids of their own.
 
-An injected wait (latency, drip) ends at once when the emulator resets or stops: see gateway.py on epochs.
+An injected wait (latency, hold, drip) ends at once when the emulator resets or stops: see gateway.py on epochs.
 """
 
 import random
@@ -55,7 +56,7 @@ from typing import Optional
 RATES = (("error", "error_rate"), ("html_502", "html_502_rate"), ("drop", "drop_rate"),
          ("success_false", "success_false_rate"), ("forbidden", "forbidden_rate"), ("redirect", "redirect_rate"),
          ("drip", "drip_rate"), ("malformed", "malformed_rate"))
-NAMES = frozenset({"throttle", "latency", "ok"} | {name for name, _ in RATES})
+NAMES = frozenset({"throttle", "latency", "hold", "ok"} | {name for name, _ in RATES})
 LIES = ("endless_pages", "foreign_instances")
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 WRITES = frozenset({"RunTriggerNode", "TriggerSchedulerTaskInstance"})     # the rest of the actions read

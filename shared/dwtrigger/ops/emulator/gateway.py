@@ -11,6 +11,7 @@ Resets are airtight: a request of an ended epoch runs no action and is recorded 
 """
 
 import json
+import threading
 import uuid
 from typing import Dict, Optional, Sequence
 from urllib.parse import parse_qsl
@@ -39,6 +40,7 @@ SUCCESS_FALSE_CODE = "Emulator.Injected.SuccessFalse"
 REDIRECT_CODE = "Emulator.Injected.Redirect"
 ACTIONS = {**actions.ACTIONS, **tasks.ACTIONS}
 LIARS = {**actions.LIARS, **tasks.LIARS}   # the listings faults.py's lies are told on
+HOLD_POLL_S = 0.02                         # how often a held request looks whether its epoch ended
 
 
 class Gateway(Recorder):
@@ -46,6 +48,7 @@ class Gateway(Recorder):
         super().__init__(CREDENTIAL_HEADERS)
         self.world, self.keys, self.faults, self.roles, self.clock = world, keys, faults, roles, clock
         self.nonces = Nonces()
+        self.released = threading.Event()      # let_go(): requests a scripted "hold" keeps act now and from now on
 
     def handle(self, req: Request) -> Optional[Reply]:
         """The reply to one API request, or None to close the connection without answering."""
@@ -82,9 +85,18 @@ class Gateway(Recorder):
             call["fault"] = self.faults.decide(call["action"])
         if call["fault"] == "latency" and req.epoch.wait(self.faults.latency_ms / 1000):
             return None
-        if call["fault"] in (None, "latency", "drip"):
+        if call["fault"] == "hold" and self._held(req):
+            return None
+        if call["fault"] in (None, "latency", "hold", "drip"):
             return self._act(req, call, params, request_id, host)
         return self._record(req, call, self._fault(call["fault"], request_id, host, req.port))
+
+    def _held(self, req: Request) -> bool:
+        """A scripted "hold": wait for let_go(); True when the epoch ended first (the request is dropped)."""
+        while not self.released.wait(HOLD_POLL_S):
+            if req.epoch.is_set():
+                return True
+        return req.epoch.is_set()
 
     def _lie(self) -> Reply:
         return Reply(200, _json({"RequestId": "decoy", "Success": True}))

@@ -3,7 +3,8 @@
 Admin routes (JSON in and out): GET /_admin/calls, GET /_admin/decoy, GET /_admin/instances?workspace=&node=,
 POST /_admin/faults (the set_faults keys), POST /_admin/clock ({"now": iso} and/or {"advance": seconds}),
 GET /_admin/clock (both answer {"now": iso, "fixed": whether it moves only when set or advanced}),
-POST /_admin/parents ({"workspace", "node", "bizdate"}), POST /_admin/reset.
+POST /_admin/parents ({"workspace", "node", "bizdate"}), POST /_admin/let-go (requests a scripted "hold" keeps act
+now), POST /_admin/reset.
 /_decoy/... (any method) is the other host an injected redirect points to (faults.py).
 HTTP/1.0, one request per connection: a stopped emulator leaves no kept-alive connection answering.
 """
@@ -44,6 +45,7 @@ ROUTES = {
     ("GET", "clock"): lambda emu, query, data: _clock(emu, {}),
     ("POST", "parents"): lambda emu, query, data: emu.finish_parents(int(data["workspace"]), int(data["node"]),
                                                                       data["bizdate"]),
+    ("POST", "let-go"): lambda emu, query, data: emu.let_go(),
     ("POST", "reset"): lambda emu, query, data: emu.reset(),
 }
 
