@@ -891,8 +891,9 @@ def test_explain_builds_the_event_the_function_would_receive():
 
 
 @pytest.mark.parametrize("args, error", [
-    ((), "give an EVENT file, or build one: --bucket B --key K, --topic T --body TEXT, --queue Q --body TEXT, "
-         "--timer NAME, or --rocketmq, --kafka or --rabbitmq with --body TEXT"),
+    ((), "give an EVENT file, or build one: --bucket BUCKET --key KEY, --topic TOPIC --body TEXT, --queue QUEUE "
+         "--body TEXT, --timer NAME, --rocketmq TOPIC --body TEXT, --kafka TOPIC --body TEXT, --rabbitmq QUEUE "
+         "--body TEXT"),
     ((str(EVENTS / "timer/nightly.json"), "--timer", "nightly"), "give an EVENT file or build one with options, not both"),
     (("--bucket", "etl-landing"), "--bucket needs --key"),
     (("--bucket", "b", "--key", "k", "--timer", "t"), "--bucket and --timer describe different events: give one"),
@@ -907,6 +908,15 @@ def test_explain_builds_the_event_the_function_would_receive():
 def test_explain_refuses_options_that_build_no_event(args, error):
     result = run("explain", *args, "--rules", RULES)
     assert (result.exit_code, result.stderr) == (2, f"Error: {error}\n")
+
+
+def test_explains_help_names_every_event_a_source_builds_with_its_options():
+    """Built from each source's `explained()` and its options' placeholders, as the refusal's list is."""
+    said = " ".join(run("explain", "--help").stdout.split())
+    assert ("build one: --bucket BUCKET --key KEY [--event-name NAME], --topic TOPIC --body TEXT [--attribute "
+            "NAME=VALUE], --queue QUEUE --body TEXT, --timer NAME [--payload TEXT], --rocketmq TOPIC --body TEXT "
+            "[--attribute NAME=VALUE] [--tag TAG], --kafka TOPIC --body TEXT [--attribute NAME=VALUE], --rabbitmq "
+            "QUEUE --body TEXT [--attribute NAME=VALUE]. Exit 1") in said
 
 
 def test_every_rules_option_defaults_to_dwtrigger_rules(tmp_path, monkeypatch, emulator_env, emulator, oss_standin):

@@ -20,7 +20,7 @@ from .. import app, events, sources
 from . import fc, listing
 from ..dataworks import describe
 from ..relay import required
-from .inputs import UNREADABLE, Item, Unreadable, built_event, read
+from .inputs import UNREADABLE, Item, Unreadable, build_usage, built_event, read
 from .options import DONE, output_options, rules_option, so_far, source_option, timeout_option
 from .replayer import NOT_TRIED, RELEASED, Replayer, read_path, summary
 from ..matching import ignored_reason, match, out_of_play
@@ -127,17 +127,13 @@ def event_options(command):
 def explain(event, rules_path, source, now, as_json, **options):
     """Offline: which rules match an event, and the exact calls it would make.
 
-    EVENT is a file (as replay reads them; - for stdin), or build one: --bucket B --key K [--event-name N],
-    --topic T --body TEXT [--attribute NAME=VALUE], --queue Q --body TEXT, --timer NAME [--payload TEXT], or a
-    message on --rocketmq TOPIC [--tag TAG], --kafka TOPIC or --rabbitmq QUEUE with --body TEXT [--attribute
-    NAME=VALUE].
+    EVENT is a file (as replay reads them; - for stdin), or build one: BUILT_EVENTS.
     Exit 1 if a record is unreadable or rejected, or only a disabled rule would take it."""
     received = now or datetime.now(timezone.utc)
     built = built_event(options, received)
     if (event is None) == (built is None):
         raise Refused("give an EVENT file or build one with options, not both" if built else
-                      "give an EVENT file, or build one: --bucket B --key K, --topic T --body TEXT, "
-                      "--queue Q --body TEXT, --timer NAME, or --rocketmq, --kafka or --rabbitmq with --body TEXT")
+                      "give an EVENT file, or build one: " + ", ".join(build_usage(_METAVARS, optional=False)))
     if built is not None and source:
         raise Refused("--source is for event files: a built event names its function")
     ruleset = load_rules(rules_path)
@@ -157,6 +153,11 @@ def explain(event, rules_path, source, now, as_json, **options):
         for entry in report:
             _print_explanation(entry)
     sys.exit(1 if any(_not_done(entry) for entry in report) else 0)
+
+
+# Each option's placeholder, and the events explain builds named in its help as the sources say they are built.
+_METAVARS = {param.name: param.metavar or param.name.upper() for param in explain.params}
+explain.help = explain.help.replace("BUILT_EVENTS", ", ".join(build_usage(_METAVARS)))
 
 
 def _not_done(entry: dict) -> bool:

@@ -16,7 +16,7 @@ import codecs
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Mapping, Optional, Union
 
 from .. import sources
 from ..events import record_of, source_of
@@ -171,6 +171,19 @@ def _parse(data: bytes, first_line: int = 1) -> object:
 
 def _flag(name: str) -> str:
     return "--" + {"attributes": "attribute"}.get(name, name).replace("_", "-")
+
+
+def build_usage(metavar: Mapping[str, str], optional: bool = True) -> List[str]:
+    """How each event `explain` builds is asked for, from the sources' own `explained()` (so a new source's show
+    up): `--bucket BUCKET --key KEY [--event-name NAME]`; without `optional`, its required options only.
+    `metavar`: each option's placeholder, by parameter name."""
+    usage = []
+    for source in sources.registry().values():
+        for kind, (parts, needs, _) in source.explained().items():
+            words = [f"{_flag(kind)} {metavar[kind]}"] + ([f"{_flag(needs)} {metavar[needs]}"] if needs else [])
+            usage.append(" ".join(words + ([f"[{_flag(p)} {metavar[p]}]" for p in parts if p != needs]
+                                           if optional else [])))
+    return usage
 
 
 def built_event(options: dict, when: datetime) -> Optional[Record]:

@@ -320,9 +320,10 @@ class MnsSource(Source):
     def explain_options(self) -> list:
         import click
 
-        return [click.option("--topic", help="Build an MNS topic message (JSON format), with --body."),
-                click.option("--queue", help="Build an MNS queue message (through EventBridge), with --body."),
-                click.option("--body", help="The message body."),
+        return [click.option("--topic", metavar="TOPIC", help="Build an MNS topic message (JSON format), with --body."),
+                click.option("--queue", metavar="QUEUE",
+                             help="Build an MNS queue message (through EventBridge), with --body."),
+                click.option("--body", metavar="TEXT", help="The message body."),
                 click.option("--attribute", "attributes", multiple=True, metavar="NAME=VALUE",
                              help="A message's attribute, property or header (repeatable).")]
 

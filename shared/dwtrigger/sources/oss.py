@@ -467,9 +467,10 @@ class OssSource(Source):
     def explain_options(self) -> list:
         import click
 
-        return [click.option("--bucket", help="Build an OSS event: the bucket (with --key)."),
-                click.option("--key", help="The object key of the OSS event."),
-                click.option("--event-name", help="The OSS event's name.  [default: ObjectCreated:PutObject]")]
+        return [click.option("--bucket", metavar="BUCKET", help="Build an OSS event: the bucket (with --key)."),
+                click.option("--key", metavar="KEY", help="The object key of the OSS event."),
+                click.option("--event-name", metavar="NAME",
+                             help="The OSS event's name.  [default: ObjectCreated:PutObject]")]
 
     def never(self, rule: OssRule) -> Iterable[Tuple[str, str]]:
         for bucket in rule.buckets:

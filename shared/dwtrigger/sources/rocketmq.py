@@ -88,7 +88,8 @@ class RocketmqSource(BusSource):
     def explain_options(self) -> list:
         import click
 
-        return [*super().explain_options(), click.option("--tag", help="A RocketMQ message's tag (TAGS).")]
+        return [*super().explain_options(), click.option("--tag", metavar="TAG",
+                                                                 help="A RocketMQ message's tag (TAGS).")]
 
 
 SOURCE = RocketmqSource()

@@ -152,8 +152,8 @@ class TimerSource(Source):
     def explain_options(self) -> list:
         import click
 
-        return [click.option("--timer", help="Build a timer event of this trigger name."),
-                click.option("--payload", help="The timer event's payload.")]
+        return [click.option("--timer", metavar="NAME", help="Build a timer event of this trigger name."),
+                click.option("--payload", metavar="TEXT", help="The timer event's payload.")]
 
     def channels(self, rule: TimerRule) -> List[Tuple[str, str, bool]]:
         return [("timer", rule.timer, False)]
