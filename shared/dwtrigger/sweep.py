@@ -97,7 +97,7 @@ class Sweep:
                 yield candidate.base.but(outcome=FAILED, error_code="DeadlineExceeded", retryable=True,
                                          reason="the run's deadline came before its evidence was read")
                 continue
-            failed = self._look(candidate, _share(call, EVIDENCE_S), tally)
+            failed = self._look(candidate, candidate_share(call, EVIDENCE_S), tally)
             if failed is not None:
                 yield failed
             else:
@@ -171,7 +171,7 @@ class Sweep:
             tally.lookups += 1
             endpoint = call.endpoint_for(c.rule)
             try:
-                instance = self.relay.look(c.rule, c.target, c.schedule, _share(call, RELEASE_S))
+                instance = self.relay.look(c.rule, c.target, c.schedule, candidate_share(call, RELEASE_S))
                 call.silence.heard(endpoint)
                 if not instance.waiting:
                     return None
@@ -205,7 +205,7 @@ class Sweep:
         tally.lookups += 1
         event = Event("sweep", "sweep", c.base.event_id, now, bucket=c.base.bucket, key=c.base.key)
         decision = self.relay.send(Release(rule, target, event, {}, c.base), schedule, c.base,
-                                   _share(call, RELEASE_S), early=rule.ledger is not None)
+                                   candidate_share(call, RELEASE_S), early=rule.ledger is not None)
         if decision is None:
             tally.not_ready += 1
             return None
@@ -254,9 +254,10 @@ RELEASED = "released"           # _Candidate.seen: the ledger's done, a look-up 
 MIN_SHARE_S = 2.0
 
 
-def _share(call: Invocation, cap_s: float) -> Invocation:
+def candidate_share(call: Invocation, cap_s: float) -> Invocation:
     """One candidate's budget: a quarter of what the run has left, at most `cap_s`, at least MIN_SHARE_S (never
-    past the run's deadline): a candidate whose calls hang cannot spend the others' time."""
+    past the run's deadline): a candidate whose calls hang cannot spend the others' time. The board's look-ups
+    (board/) take theirs the same way."""
     return call.within(max(MIN_SHARE_S, min(cap_s, call.deadline.left() / 4)))
 
 

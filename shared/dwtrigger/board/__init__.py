@@ -32,7 +32,7 @@ from ..relay import Invocation
 from ..retry import Backoff, GaveUp, with_retries
 from ..rule import Rule, RuleSet, Target
 from ..schedule import ONE_DAY, Schedule
-from ..sweep import EVIDENCE_S, _share
+from ..sweep import EVIDENCE_S, candidate_share
 from .look import Learned, Live, Look, NotAsked
 
 __all__ = ["SCHEMA", "VERDICTS", "Board", "Row", "File", "Send", "Noticed", "Run", "Look", "Learned", "Live",
@@ -210,7 +210,7 @@ def _read_ledger_and_files(f: _Facts, call: Invocation) -> None:
     day and notices, within the row's own budget (the sweep's for its evidence: a store that hangs costs each row
     its share, never the whole board); a read that fails is said, never raised."""
     rule, target, schedule = f.rule, f.target, f.schedule
-    call = _share(call, EVIDENCE_S)
+    call = candidate_share(call, EVIDENCE_S)
     book = call.book_for(rule)
 
     def read() -> None:
@@ -305,7 +305,7 @@ def _files(f: _Facts, call: Invocation, times: bool) -> List[File]:
     best effort (a read that fails leaves the time out)."""
     if f.seen is None:
         return []
-    files, call = [], _share(call, EVIDENCE_S)
+    files, call = [], candidate_share(call, EVIDENCE_S)
     for wanted in f.seen.objects:
         landed = None
         if times:

@@ -13,7 +13,7 @@ from ..relay import SILENT, Invocation
 from ..retry import MIN_CALL_S, Backoff, GaveUp, Observer, with_retries
 from ..rule import Rule, Target
 from ..schedule import Schedule
-from ..sweep import RELEASE_S, _share
+from ..sweep import RELEASE_S, candidate_share
 
 
 class NotAsked(Exception):
@@ -47,7 +47,7 @@ class Live:
             self.sleep(wait)
         self._last, port = self.clock(), call.port_for(rule)
         self.made += 1
-        mine = _share(call, RELEASE_S)          # a look-up's budget, as the sweep gives one
+        mine = candidate_share(call, RELEASE_S)          # a look-up's budget, as the sweep gives one
         try:
             listed = with_retries(lambda attempt: _listed(port, rule, target, schedule, mine), mine.deadline,
                                   Backoff(), self.sleep, self.observe, call.silence.reach(endpoint))[0]
