@@ -105,6 +105,7 @@ TESTS: Dict[str, str] = {
     "listing_unit": "test_recent.py::test_a_listing_answers_for_fresh_s_and_never_for_an_instance_sent_a_trigger_"
                     "since",
     "budgets_apart": "test_pacing.py::test_reads_and_writes_have_budgets_of_their_own",
+    "slow_start_exit": "test_pacing.py::test_a_throttle_while_still_doubling_takes_the_rate_back_to_the_second_before",
     "throttled_kind": "test_pacing.py::test_a_throttled_call_slows_its_kind_of_call_of_the_fc_instance_that_made_it_"
                       "not_the_other",
     "ledger_seen": "test_ledger.py::test_a_redelivery_to_another_fc_instance_answers_from_what_the_ledger_saw_lately",
@@ -291,6 +292,8 @@ MUTANTS: List[Mutant] = [
     M("Listings.touch: every instance", "                self._listed.pop(key, None)", "                pass",
       "removed", ("listing_unit",)),
     # ---- quota pacing (pacing.py, dataworks/openapi.py): reads and writes on budgets of their own ----
+    M("a throttle while doubling goes back to the second before", "cut = min(cut, max(self._rate, current / 2))",
+      "pass", "removed", ("slow_start_exit",)),
     M("a trigger paced on the writes' budget", "self._pacing.write if write else self._pacing.read",
       "self._pacing.read", "flipped", ("throttled_kind",)),
     M("a look-up paced on the reads' budget", "self._pacing.write if write else self._pacing.read",

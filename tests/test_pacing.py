@@ -1,8 +1,9 @@
 """Client-side pacing (pacing.py): reads and writes each paced under their own ceiling (the quota's), spaced by a
-whole number of calls a second, starting at an eighth of it and doubling each second until a throttle, cut on a
-throttle (once a second) by half the share of the last second's calls refused (at least one whole call a second
-and 5%), climbing back slowly; a call whose turn comes after the deadline is not made (retry.NoTimeLeft ends the
-retries with the last real error). Every pacer here runs on a clock the test moves."""
+whole number of calls a second, starting at an eighth of it and doubling each second until a throttle (which takes
+it back at least to the rate of the second before), cut on a throttle (once a second) by half the share of the
+last second's calls refused (at least one whole call a second and 5%), climbing back slowly; a call whose turn
+comes after the deadline is not made (retry.NoTimeLeft ends the retries with the last real error). Every pacer here
+runs on a clock the test moves."""
 import pytest
 
 from conftest import sample
@@ -85,6 +86,35 @@ def test_a_throttle_cuts_by_half_the_share_of_the_last_second_s_calls_refused_an
     clock.now += COOLING_S                            # a second on: none of its calls passed, 7 were refused
     pacer.throttled()
     assert pacer.rate() == pytest.approx(0.5 * (cut + CLIMB * 20 * COOLING_S))
+
+
+@pytest.mark.parametrize("after_s, reached, back_to", [(0.5, 3.54, 2.5), (1.0, 5.0, 2.5), (1.5, 7.07, 3.54),
+                                                       (2.0, 10.0, 5.0)])
+def test_a_throttle_while_still_doubling_takes_the_rate_back_to_the_second_before(after_s, reached, back_to):
+    """Eight FC instances start together at an eighth of the quota each (2.5 of 20) and double: the first throttle
+    finds their sum over it, and each goes back to what passed a second before (or its start: 2.5), where a share
+    off the overshoot (a quarter of the calls refused: an eighth off) would leave them over it for seconds more."""
+    clock = Clock()
+    pacer = Pacer(20.0, clock, rng=lambda: 0.0)
+    clock.now += after_s
+    assert pacer.rate() == pytest.approx(reached, abs=0.01)
+    for _ in range(4):                                # four calls, one of them refused
+        pacer.delay()
+    pacer.throttled()
+    assert pacer.rate() == pytest.approx(back_to, abs=0.01)
+    clock.now += COOLING_S                            # no longer doubling: a later throttle cuts as below
+    back = pacer.rate()
+    pacer.throttled()
+    assert pacer.rate() < back
+
+
+def test_a_throttle_at_the_rate_a_doubling_phase_starts_from_cuts_as_any_other():
+    """Time stands still: the start rate itself was too much (more FC instances than the start assumes)."""
+    clock = Clock()
+    pacer = Pacer(20.0, clock, rng=lambda: 0.0)
+    pacer.delay()
+    pacer.throttled()
+    assert pacer.rate() == pytest.approx(START * 20 / 2)      # every call of the second refused: half off
 
 
 def test_a_single_refusal_among_many_calls_cuts_by_5_percent():

@@ -10,7 +10,10 @@ share a quota settle just under it without knowing how many they are:
   seconds, so eight of them sharing 20 would overflow it whenever their phases line up; at whole rates no second
   holds more than the sum;
 - it starts at an eighth of the ceiling and doubles each second until a throttle: a lone FC instance has the
-  whole quota within three seconds, and eight that start together overshoot it once, briefly;
+  whole quota within three seconds, and eight that start together overshoot it once, briefly: the first throttle
+  while it is still doubling, below the ceiling, takes it back at least to the rate of the second before (or the
+  one it started the phase at), which passed, in one step rather than the several cuts below would take, each
+  second of them throttled;
 - a throttle cuts the rate, once a second (the throttles of one burst are one signal), by half the share of this
   FC instance's calls throttled in the second before, 5% at least, and from two a second up by a whole call a
   second at least (to a random point in the half below the next whole number, so FC instances cut together do not
@@ -81,7 +84,10 @@ class Pacer:
             refused = len(self._refused) / max(len(_within_a_second(self._sent, now)), len(self._refused))
             current = self._current(now)
             whole = math.floor(current) - 0.5 - 0.5 * self._rng() if current >= 2 else current
-            self._rate = max(FLOOR, min(GENTLE * current, (1.0 - refused / 2) * current, whole))
+            cut = min(GENTLE * current, (1.0 - refused / 2) * current, whole)
+            if self._doubling and current < self.ceiling:    # back to the rate a second before (or the phase's first)
+                cut = min(cut, max(self._rate, current / 2))
+            self._rate = max(FLOOR, cut)
             self._set_at, self._cut_at, self._doubling = now, now, False
 
     def _current(self, now: float) -> float:
