@@ -335,3 +335,20 @@ def test_sixteen_first_calls_at_once_install_the_guard_once():
     run = subprocess.run([sys.executable, "-c", FIRST_CALLS_AT_ONCE], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "['GuardedAdapter'] []"
+
+
+def test_a_streamed_call_inside_a_budget_is_handed_back_unread(emulator):
+    """darabonba's sync server-sent-events path asks its session for a stream: the guarded session leaves the body
+    to the caller (read within the budget as it comes), as requests' own session does; any other call is read."""
+    import requests
+    from darabonba.core import DaraCore
+
+    wire.install()
+    session = DaraCore._get_session(session_key=f"test-stream-{emulator.endpoint}", protocol="http", pool_size=2)
+    assert isinstance(session, wire.GuardedSession)
+    request = requests.Request("GET", f"{emulator.url}/_decoy/stream").prepare()
+    with wire.budget(5):
+        streamed = session.send(request, stream=True, timeout=(5, 5))
+        read = session.send(request, timeout=(5, 5))
+    assert (streamed._content_consumed, read._content_consumed) == (False, True)
+    assert streamed.json() == read.json() == {"RequestId": "decoy", "Success": True}

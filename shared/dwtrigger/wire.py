@@ -343,7 +343,8 @@ class GuardedSession(Session):
         kwargs.pop("allow_redirects", None)
         kwargs.setdefault("stream", False)
         response = self.get_adapter(url=request.url).send(request, **kwargs)
-        response.content                # the body read now, within the budget  # noqa: B018
+        if not kwargs["stream"]:
+            response.content            # the body read now, within the budget  # noqa: B018
         return response
 
 
