@@ -4,7 +4,7 @@ import base64
 from urllib.parse import quote, quote_plus
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from conftest import examples
 from dwtrigger.outcomes import Decision
@@ -102,3 +102,17 @@ def test_server_text_is_kept_without_its_urls(text):
     kept = clean(text)
     assert "<url>" in kept and not any(leak in kept for leak in ("CAIS", "STS.leak", "Signature", "10.0.0.1"))
     assert kept.split("<url>")[0] == text.split("http")[0].split("/?")[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab:/?. \t\n\x00\u2028é<>'\"="), max_size=40), st.integers(1, 50))
+@example("a /?b c", 40)
+@example("a b://c d", 40)
+@example("a\tb", 40)
+def test_clean_takes_its_short_way_only_where_the_long_one_would_change_nothing(text, limit):
+    """`clean` returns printable text with no URL in it as it is (cut): the same as reducing URLs and unprintable
+    characters first would give, whatever the text."""
+    from dwtrigger.redact import _URL, clean
+
+    slow = "".join(c if c.isprintable() else " " for c in _URL.sub("<url>", text))[:limit].strip()
+    assert clean(text, limit) == slow

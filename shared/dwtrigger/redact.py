@@ -70,6 +70,8 @@ PATTERNS_ONLY = Scrubber()
 
 def clean(text: str, limit: int = 200) -> str:
     """Server or transport text fit for a log line: URLs reduced to '<url>', printable, cut to `limit`."""
+    if text.isprintable() and "://" not in text and "/?" not in text:     # most text (a RequestId): nothing to do
+        return text[:limit].strip()
     text = _URL.sub("<url>", text)
     return "".join(c if c.isprintable() else " " for c in text)[:limit].strip()
 
