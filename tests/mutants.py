@@ -226,8 +226,8 @@ MUTANTS: List[Mutant] = [
     M("the deadline's margin before FC's timeout", "margin = min(3.0, max(0.5, timeout * 0.1))", "margin = 0.0",
       "removed", ("margin",)),
     M("a piece of work's budget never outlives the invocation's",
-      "return replace(self, deadline=Deadline(min(self.deadline.at, clock() + seconds), clock))",
-      "return replace(self, deadline=Deadline(clock() + seconds, clock))", "removed", ("within",)),
+      "return msgspec.structs.replace(self, deadline=Deadline(min(self.deadline.at, clock() + seconds), clock))",
+      "return msgspec.structs.replace(self, deadline=Deadline(clock() + seconds, clock))", "removed", ("within",)),
     M("RECORD_S reserve", "attempts = call if book is None else call.within(call.deadline.left() - min(RECORD_S, "
       "call.deadline.left() / 4))", "attempts = call", "removed", ("unknown_resent",)),
     M("the batch's deadline stop", "            if call.deadline.left() <= 0:\n                yield _unread(item)",

@@ -9,8 +9,9 @@ sweep can go by.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable, List, Mapping, Optional, Tuple
+
+import msgspec
 
 from .ledger import Book
 from .oss import ObjectStore, Wanted
@@ -48,8 +49,7 @@ def complete(store: ObjectStore, rule: Rule, schedule: Schedule,
     return sources.get(rule.on).complete(store, rule, schedule, deadline)
 
 
-@dataclass(frozen=True)
-class Evidence:
+class Evidence(msgspec.Struct, frozen=True):
     """A release's evidence as the sweep (and the board) reads it: the ledger knows the instance ran (`done`), or
     the objects and the ledger's `asked` record there are, or what is missing."""
     done: bool = False

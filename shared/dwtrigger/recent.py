@@ -16,8 +16,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Callable, Hashable, List, Optional, Set, Tuple
+
+import msgspec
 
 TTL_S = 600.0
 MAX_ENTRIES = 20_000
@@ -27,8 +28,7 @@ ABSENT = "absent"      # Seen.what of such a look-up
 MAX_LISTINGS = 1_000
 
 
-@dataclass(frozen=True)
-class Seen:
+class Seen(msgspec.Struct, frozen=True):
     """An instance as this FC instance last saw it."""
     cycle_ms: int
     biz_date_ms: int

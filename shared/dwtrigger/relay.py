@@ -14,9 +14,10 @@ nothing here raises for an event: whatever goes wrong becomes that decision's `f
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, TypeVar
+
+import msgspec
 
 from . import sources
 from .dataworks import DataWorks, DataWorksError, Instance, describe, local
@@ -118,8 +119,7 @@ def _endpoint(rule: Rule) -> str:
     return rule.endpoint or f"dataworks.{rule.region}.aliyuncs.com"
 
 
-@dataclass(frozen=True)
-class Invocation:
+class Invocation(msgspec.Struct, frozen=True):
     """What one invocation lends the relay: its deadline, the time, and DataWorks, OSS and the ledger for a rule
     (with this invocation's keys), and what it learned of DataWorks' endpoints. Nothing of it outlives it."""
     deadline: Deadline
@@ -127,7 +127,7 @@ class Invocation:
     store_for: Callable[[Rule], ObjectStore]
     now: Callable[[], datetime]
     endpoint_for: Callable[[Rule], str] = _endpoint            # where a rule's DataWorks calls go
-    silence: Silence = field(default_factory=Silence)          # shared by every budget cut from this invocation
+    silence: Silence = msgspec.field(default_factory=Silence)          # shared by every budget cut from this invocation
     pending: Tuple["Release", ...] = ()                        # the event's releases still to decide after this one
 
     def book_for(self, rule: Rule) -> Optional[Book]:
@@ -138,7 +138,7 @@ class Invocation:
     def within(self, seconds: float) -> "Invocation":
         """This invocation with at most `seconds` left: one piece of work's own budget inside the whole."""
         clock = self.deadline.clock
-        return replace(self, deadline=Deadline(min(self.deadline.at, clock() + seconds), clock))
+        return msgspec.structs.replace(self, deadline=Deadline(min(self.deadline.at, clock() + seconds), clock))
 
     def share(self) -> "Invocation":
         """The budget of one decision among others still to come: half the time left (or SHARE_S of it), so one
@@ -147,8 +147,7 @@ class Invocation:
         return self.within(max(left / 2, min(left, SHARE_S)))
 
 
-@dataclass(frozen=True)
-class Release:
+class Release(msgspec.Struct, frozen=True):
     """What an event asks of one node of a rule (the plan step's output)."""
     rule: Rule
     target: Target
@@ -157,12 +156,11 @@ class Release:
     base: Decision                          # the decision so far: the event's fields, rule and node
 
 
-@dataclass
-class _Sent:
+class _Sent(msgspec.Struct):
     """What the send step's attempts learned, across retries."""
     attempts: int = 0
     landed: bool = False                    # a trigger got no answer: it may have been accepted
-    refused: Optional[DataWorksError] = field(default=None)   # a trigger DataWorks refused outright
+    refused: Optional[DataWorksError] = msgspec.field(default=None)   # a trigger DataWorks refused outright
 
 
 class Relay:
@@ -199,7 +197,7 @@ class Relay:
         base = Decision(IGNORED, event.source, event.event_id, dry_run=self.dry_run)
         releases = [r for r in _releases(rule, captures, event, base) if node is None or r.target.node == node]
         for n, release in enumerate(releases, 1):
-            yield self._decision(release, replace(call, pending=tuple(releases[n:])))
+            yield self._decision(release, msgspec.structs.replace(call, pending=tuple(releases[n:])))
 
     # ---- plan ----
 
@@ -218,7 +216,7 @@ class Relay:
             yield base.but(reason=why)
         for n, release in enumerate(releases, 1):
             budget = call.share() if more or n < len(releases) else call
-            yield self._decision(release, replace(budget, pending=tuple(releases[n:])))
+            yield self._decision(release, msgspec.structs.replace(budget, pending=tuple(releases[n:])))
 
     def plan(self, event: Event, base: Decision) -> List[Release]:
         """Every release the event asks for: one per node of each rule that takes it."""

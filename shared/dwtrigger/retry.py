@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
 from typing import Callable, Optional, Tuple, TypeVar
+
+import msgspec
 
 T = TypeVar("T")
 
@@ -20,8 +21,7 @@ DEFAULT_TIMEOUT_S = 60.0
 MIN_CALL_S = 0.5          # below this a call cannot usefully complete
 
 
-@dataclass
-class Deadline:
+class Deadline(msgspec.Struct):
     at: float                                  # on `clock`'s scale
     clock: Callable[[], float] = time.monotonic
 
@@ -72,8 +72,7 @@ class NoTimeLeft(Exception):
         self.called = called
 
 
-@dataclass
-class Backoff:
+class Backoff(msgspec.Struct):
     base_s: float = 0.2
     cap_s: float = 5.0
     rng: Callable[[], float] = random.random

@@ -10,10 +10,12 @@ date; its templates keep naming files by the date as read (`written`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Dict, Mapping, Optional
+
 from zoneinfo import ZoneInfo
+
+import msgspec
 
 from .dataworks import epoch_ms
 from .events import NOT_JSON, Event, iso_time
@@ -31,8 +33,7 @@ class ScheduleError(ValueError):
     """The event matched but does not say which instance (e.g. the date field is missing or malformed)."""
 
 
-@dataclass(frozen=True)
-class Schedule:
+class Schedule(msgspec.Struct, frozen=True):
     biz_date: date
     cycle: Optional[datetime]    # aware, in the workspace zone; None = let the look-up decide
     zone: ZoneInfo

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterator, List, Optional, Tuple
 
+import msgspec
+
 from . import evidence, sources
 from .dataworks import describe
 from .dataworks.choose import Unresolved
@@ -63,8 +65,7 @@ class Tally:
     stopped_at_deadline: bool = False
 
 
-@dataclass
-class _Candidate:
+class _Candidate(msgspec.Struct):
     rule: Rule
     target: Target
     schedule: Schedule

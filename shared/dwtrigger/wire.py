@@ -34,10 +34,10 @@ import threading
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Iterator, Optional, Tuple
 from urllib.parse import urlsplit
 
+import msgspec
 from requests import Session
 from requests.adapters import HTTPAdapter
 from urllib3 import proxy_from_url
@@ -50,8 +50,7 @@ MAX_ANSWER_BYTES = 8 * 1024 * 1024
 _WIRE_LOGGERS = ("darabonba-core", "alibabacloud-tea", "urllib3")   # DEBUG=sdk prints headers through these
 
 
-@dataclass
-class Budget:
+class Budget(msgspec.Struct):
     """One SDK call's time, and what the transport saw while it ran."""
     until: float                       # time.monotonic() by which the call must be over
     expired: bool = False              # the transport stopped the call at `until`

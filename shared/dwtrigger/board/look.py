@@ -4,8 +4,10 @@ or raises NotAsked saying why it cannot say."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
+
+import msgspec
 
 from ..dataworks import DataWorks, Instance
 from ..dataworks.choose import Unresolved, choose
@@ -68,7 +70,7 @@ class Learned:
         self.listings: Dict[Tuple, List[Instance]] = {}
 
     def watch(self, call: Invocation) -> Invocation:
-        return replace(call, port_for=lambda rule: _Recording(call.port_for(rule), self.listings))
+        return msgspec.structs.replace(call, port_for=lambda rule: _Recording(call.port_for(rule), self.listings))
 
     def __call__(self, rule: Rule, target: Target, schedule: Schedule) -> Optional[Instance]:
         listed = self.listings.get((target.workspace, rule.env, target.node, schedule.biz_date))

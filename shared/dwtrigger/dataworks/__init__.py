@@ -11,10 +11,12 @@ from __future__ import annotations
 import functools
 import importlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import List, Mapping, Optional, Sequence
+
 from zoneinfo import ZoneInfo
+
+import msgspec
 
 from ..pacing import Pacing
 from ..retry import Deadline, RemoteError
@@ -41,8 +43,7 @@ def local(ms: int, zone: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(ms / 1000, zone)
 
 
-@dataclass(frozen=True)
-class Instance:
+class Instance(msgspec.Struct, frozen=True):
     """One instance as DataWorks listed it, in facts every API maps into."""
     instance_id: int
     node: int                  # NodeId (2020-05-18) or TaskId (2024-05-18)
@@ -64,8 +65,7 @@ class Instance:
                    **facts)
 
 
-@dataclass(frozen=True)
-class Parent:
+class Parent(msgspec.Struct, frozen=True):
     """A node another depends on. `workspace` is its own (a parent may be in another workspace); `cross_cycle`: the
     dependency is on its previous cycle, so its instance of the business date before counts."""
     node: int                  # NodeId (2020-05-18) or TaskId (2024-05-18)
@@ -74,8 +74,7 @@ class Parent:
     cross_cycle: bool
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(msgspec.Struct, frozen=True):
     """A call an adapter makes, as `explain` and dry runs show it: the action and its wire parameters."""
     action: str
     params: Mapping[str, object]

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Callable, Dict, List, Literal, Optional, Set, Tuple, Union
 
@@ -115,8 +114,7 @@ class Notice(msgspec.Struct, omit_defaults=True):
 ENTRY, SIGHTING, REQUEST, NOTICE = (msgspec.json.Decoder(t) for t in (Entry, Sighting, Request, Notice))
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(msgspec.Struct, frozen=True):
     """An instance, as the ledger names it."""
     api: str
     workspace: int
@@ -126,29 +124,25 @@ class Slot:
 
 # ---- what a claim attempt comes to (claims.claim) ------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Claimed:
+class Claimed(msgspec.Struct, frozen=True):
     """Claim `n` is ours: send now. Without a ledger nothing is claimed: Claimed(0, None)."""
     n: int
     entry: Optional[Entry]
 
 
-@dataclass(frozen=True)
-class Stands:
+class Stands(msgspec.Struct, frozen=True):
     """A trigger DataWorks accepted stands between the instance and ours (it holds it, or it came after our
     look-up, which therefore could not show it): nothing to send."""
     entry: Entry
 
 
-@dataclass(frozen=True)
-class LookAgain:
+class LookAgain(msgspec.Struct, frozen=True):
     """A send whose fate is unknown (its claimer died or ran out of time, or it got no answer) may have landed
     after our look-up: look the instance up again before sending."""
     entry: Entry
 
 
-@dataclass(frozen=True)
-class Busy:
+class Busy(msgspec.Struct, frozen=True):
     """Another delivery is sending and did not finish within our time (or claims kept being lost): nothing is
     known, nothing was sent; the decision fails, retryably."""
     entry: Optional[Entry]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from datetime import datetime
 from typing import List, Optional, Sequence
+
+import msgspec
 
 from ..retry import Deadline, RemoteError
 from ..templates import Template
@@ -22,8 +23,7 @@ class OssError(RemoteError):
     NoSuchBucket, redirects or other 4xx."""
 
 
-@dataclass(frozen=True)
-class Wanted:
+class Wanted(msgspec.Struct, frozen=True):
     """An object a rule requires: `key` is filled from the event, literal (that exact object) or with wildcards
     left (at least one object that `key` matches: `ObjectStore.find` with limit 1)."""
     bucket: str
