@@ -67,12 +67,21 @@ def test_the_bench_runs_end_to_end_on_a_tiny_configuration(tmp_path, capsys):
     assert all(row["figure"] in printed for row in report["table"])
     assert [row["figure"] for row in report["table"] if row["dwtrigger"] is None] == []
     assert [len(report["relays"][relay]["cold_ms"]) for relay in perf.RELAYS] == [1, 1]
+    for run in ("load", "load_ledger"):     # each run's limit, and above it the requests its faults force again
+        assert 0 < report[run]["floor"] <= report[run]["floor_faults"] and report[run]["floor"] <= 2
+        assert report[run]["floor"] <= report[run]["per_decision"]
     assert "failing" in report["load"]                      # the load run's own checks, reported below the table
     assert set(report["imports"]) == set(perf.RELAYS)
     # counted by the emulator: each daily event needs its look-up; an hourly node's day is listed once for its hours
     daily, hours = [row for row in report["table"] if row["figure"] == "  DataWorks requests per release"]
     assert daily["naive"] == hours["naive"] == 2.0 and 1.0 <= daily["dwtrigger"] <= 2.0
     assert 1.0 < hours["dwtrigger"] < 2.0
+    # CPU per signed request: the relay's warm CPU over the requests it made, on each side
+    relays = report["relays"]
+    per_request = [row for row in report["table"] if row["figure"] == "  relay CPU per DataWorks request"]
+    assert [row["naive"] for row in per_request] == pytest.approx(
+        [relays["naive"][cpu][0] / relays["naive"][n][0] / 1e3
+         for cpu, n in (("warm_cpu_us", "requests"), ("hours_cpu_us", "hours_requests"))])
 
 
 def test_a_figure_that_times_out_reads_timeout():
