@@ -487,6 +487,7 @@ def test_latency_and_read_timeout(emu):
 def test_a_held_request_acts_and_is_answered_when_let_go_not_before(emu):
     client = sdk(emu)
     inst = instance(client, "2026-03-11")
+    wait_until(lambda: emu.in_flight == 0)   # the listing's handler may still be closing its connection
     emu.set_faults(script=["hold"], actions=["RunTriggerNode"])
     answered = []
     held = threading.Thread(target=lambda: answered.append(client.run_trigger_node_with_options(

@@ -856,6 +856,7 @@ def test_latency_and_drip_on_the_new_operations(standin):
 
 
 def test_reset_discards_a_put_in_flight(standin):
+    wait_until(lambda: standin.in_flight == 0)   # an earlier test's handler may still be closing its connection
     standin.set_faults(script=["latency"], latency_ms=30_000)
     outcome = []
     slow = threading.Thread(target=lambda: outcome.append(pytest.raises(
