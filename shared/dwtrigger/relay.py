@@ -127,7 +127,7 @@ class Invocation(msgspec.Struct, frozen=True):
     store_for: Callable[[Rule], ObjectStore]
     now: Callable[[], datetime]
     endpoint_for: Callable[[Rule], str] = _endpoint            # where a rule's DataWorks calls go
-    silence: Silence = msgspec.field(default_factory=Silence)          # shared by every budget cut from this invocation
+    silence: Silence = msgspec.field(default_factory=Silence)  # shared by every budget cut from this invocation
     pending: Tuple["Release", ...] = ()                        # the event's releases still to decide after this one
 
     def book_for(self, rule: Rule) -> Optional[Book]:
@@ -160,7 +160,7 @@ class _Sent(msgspec.Struct):
     """What the send step's attempts learned, across retries."""
     attempts: int = 0
     landed: bool = False                    # a trigger got no answer: it may have been accepted
-    refused: Optional[DataWorksError] = msgspec.field(default=None)   # a trigger DataWorks refused outright
+    refused: Optional[DataWorksError] = None   # a trigger DataWorks refused outright
 
 
 class Relay:
